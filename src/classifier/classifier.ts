@@ -1,0 +1,109 @@
+/**
+ * The one classify path: image bytes -> sharp preprocessing -> ONNX Runtime -> top-k labels.
+ * A Classifier owns one InferenceSession, created and warmed up once, reused by every call.
+ */
+import { ConfigError } from './errors.ts';
+import { loadModelFolder, type ModelFolder } from './model-folder.ts';
+import { ort } from './native.ts';
+import { DEFAULT_TOP_K, type Label, softmax, topK, validateTopK } from './postprocess.ts';
+import { DEFAULT_LIMITS, type ImageLimits, preprocess } from './preprocess.ts';
+
+export interface ClassifierOptions {
+  /** Intra-op threads (see config.resolveThreads). */
+  threads: number;
+  /** Let idle ONNX Runtime worker threads spin instead of sleeping (see README: measured off by default). */
+  spinWait?: boolean;
+  limits?: ImageLimits;
+}
+
+export interface Timings {
+  decodeMs: number;
+  inferMs: number;
+  totalMs: number;
+}
+
+export interface Classification {
+  labels: Label[];
+  timings: Timings;
+}
+
+export interface Classifier {
+  readonly folder: ModelFolder;
+  readonly threads: number;
+  readonly limits: ImageLimits;
+  /** Milliseconds spent creating the session and running the warm-up inference. */
+  readonly initMs: number;
+  classify(image: Uint8Array, options?: { topK?: number }): Promise<Classification>;
+  /** Raw model output for an already preprocessed [3,H,W] input (logits or probabilities). */
+  infer(planes: Float32Array): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export function sessionOptions(threads: number, spinWait: boolean): OrtSessionOptions {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: spinWait ? '1' : '0' } } },
+  };
+}
+type OrtSessionOptions = NonNullable<Parameters<typeof ort.InferenceSession.create>[1]>;
+
+export async function createClassifier(modelDir: string, options: ClassifierOptions): Promise<Classifier> {
+  const started = performance.now();
+  const folder = await loadModelFolder(modelDir);
+  const { meta, labels } = folder;
+  const session = await ort.InferenceSession.create(
+    folder.modelPath,
+    sessionOptions(options.threads, options.spinWait ?? false),
+  );
+  if (!session.inputNames.includes(meta.inputName))
+    throw new ConfigError(
+      `model folder ${modelDir}: model.json inputName "${meta.inputName}" is not an input of model.onnx (inputs: ${session.inputNames.join(', ')})`,
+    );
+  const outputName = meta.outputName ?? session.outputNames[0];
+  if (outputName === undefined || !session.outputNames.includes(outputName))
+    throw new ConfigError(
+      `model folder ${modelDir}: model.json outputName "${outputName}" is not an output of model.onnx (outputs: ${session.outputNames.join(', ')})`,
+    );
+
+  const side = meta.cropSize;
+  const infer = async (planes: Float32Array): Promise<Float32Array> => {
+    const input = new ort.Tensor('float32', planes, [1, 3, side, side]);
+    const result = await session.run({ [meta.inputName]: input }, [outputName]);
+    const output = result[outputName];
+    if (!output) throw new Error(`model produced no output "${outputName}"`);
+    return output.data as Float32Array;
+  };
+
+  // Warm-up: the first run allocates buffers and pre-packs weights; do it now, not on a request.
+  const warm = await infer(new Float32Array(3 * side * side));
+  if (warm.length !== labels.length)
+    throw new ConfigError(
+      `model folder ${modelDir}: model.onnx outputs ${warm.length} scores but labels.json has ${labels.length} labels`,
+    );
+  const limits = options.limits ?? DEFAULT_LIMITS;
+
+  return {
+    folder,
+    threads: options.threads,
+    limits,
+    initMs: performance.now() - started,
+    infer,
+    async classify(image, { topK: k = DEFAULT_TOP_K } = {}) {
+      validateTopK(k);
+      const t0 = performance.now();
+      const { data } = await preprocess(image, meta, limits);
+      const t1 = performance.now();
+      const output = await infer(data);
+      const t2 = performance.now();
+      const scores = meta.output === 'logits' ? softmax(output) : output;
+      return {
+        labels: topK(scores, labels, k),
+        timings: { decodeMs: t1 - t0, inferMs: t2 - t1, totalMs: performance.now() - t0 },
+      };
+    },
+    release: () => session.release(),
+  };
+}

@@ -1,0 +1,51 @@
+/** Scores -> ranked labels. */
+import { InvalidArgumentError } from './errors.ts';
+
+export interface Label {
+  label: string;
+  index: number;
+  score: number;
+}
+
+export const MAX_TOP_K = 20;
+export const DEFAULT_TOP_K = 3;
+
+/** Numerically stable softmax: subtracting the maximum keeps exp() from overflowing. */
+export function softmax(logits: ArrayLike<number>): Float64Array {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i] as number);
+  const out = new Float64Array(logits.length);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const e = Math.exp((logits[i] as number) - max);
+    out[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / sum;
+  return out;
+}
+
+export function validateTopK(k: unknown): number {
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > MAX_TOP_K)
+    throw new InvalidArgumentError(`topK must be an integer from 1 to ${MAX_TOP_K}, got ${String(k)}`);
+  return k;
+}
+
+/** The k highest scores, best first; ties keep the lower class index first. */
+export function topK(scores: ArrayLike<number>, labels: readonly string[], k: number): Label[] {
+  validateTopK(k);
+  const best: number[] = [];
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i] as number;
+    if (best.length === k && s <= (scores[best[k - 1] as number] as number)) continue;
+    let pos = best.length;
+    while (pos > 0 && (scores[best[pos - 1] as number] as number) < s) pos--;
+    best.splice(pos, 0, i);
+    if (best.length > k) best.pop();
+  }
+  return best.map((index) => ({
+    label: labels[index] ?? `class ${index}`,
+    index,
+    score: scores[index] as number,
+  }));
+}

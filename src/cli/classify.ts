@@ -1,0 +1,87 @@
+/**
+ * npm run classify -- --model <dir> [--top K] [--threads N] [--json] <files...>
+ *
+ * Prints the top-k labels of each file as a table, or with --json one JSON object per line:
+ * {"file", "labels": [{label, index, score}], "timings"} or {"file", "error": {code, message}}.
+ */
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { type Classification, createClassifier } from '../classifier/classifier.ts';
+import { ImageError } from '../classifier/errors.ts';
+import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
+
+const usage = 'usage: npm run classify -- --model <dir> [--top K] [--threads N] [--json] <files...>';
+
+type Outcome = { file: string } & ({ result: Classification } | { error: { code: string; message: string } });
+
+function printTable(outcomes: Outcome[]): void {
+  for (const o of outcomes) {
+    console.log(o.file);
+    if ('error' in o) {
+      console.log(`  error ${o.error.code}: ${o.error.message}`);
+      continue;
+    }
+    for (const [rank, l] of o.result.labels.entries())
+      console.log(
+        `  ${rank + 1}. ${l.label.padEnd(32)} ${(l.score * 100).toFixed(1).padStart(5)}%  (class ${l.index})`,
+      );
+    const t = o.result.timings;
+    console.log(
+      `  decode ${t.decodeMs.toFixed(1)} ms, inference ${t.inferMs.toFixed(1)} ms, total ${t.totalMs.toFixed(1)} ms`,
+    );
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string', default: process.env.MODEL_DIR },
+      top: { type: 'string', default: String(DEFAULT_TOP_K) },
+      threads: { type: 'string', default: String(availableParallelism()) },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (!values.model || positionals.length === 0) throw new Error(usage);
+  const k = validateTopK(Number(values.top));
+  const classifier = await createClassifier(values.model, { threads: Number(values.threads) });
+
+  const outcomes: Outcome[] = [];
+  for (const file of positionals) {
+    try {
+      const result = await classifier.classify(await readFile(file), { topK: k });
+      outcomes.push({ file, result });
+    } catch (err) {
+      if (err instanceof ImageError) outcomes.push({ file, error: { code: err.code, message: err.message } });
+      else if (
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+        (err as NodeJS.ErrnoException).code === 'EISDIR'
+      )
+        outcomes.push({ file, error: { code: 'FileNotReadable', message: (err as Error).message } });
+      else throw err;
+    }
+    const o = outcomes.at(-1) as Outcome;
+    if (values.json)
+      console.log(
+        JSON.stringify('error' in o ? o : { file, labels: o.result.labels, timings: o.result.timings }),
+      );
+  }
+  if (!values.json) printTable(outcomes);
+  await classifier.release();
+  return outcomes.some((o) => 'error' in o) ? 2 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`classify: ${err.message}`);
+    process.exit(1);
+  },
+);
