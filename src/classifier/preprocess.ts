@@ -113,10 +113,10 @@ export async function preprocess(
       `unsupported format: ${sniffed.unsupported}; accepted formats are ${SUPPORTED_FORMATS.join(', ')}`,
     );
 
-  const open = () =>
+  const open = (limitInputPixels: number | false) =>
     sharp(bytes, {
       failOn: 'error',
-      limitInputPixels: limits.maxPixels,
+      limitInputPixels,
       autoOrient: true,
       sequentialRead: true,
     });
@@ -124,7 +124,8 @@ export async function preprocess(
   let width: number;
   let height: number;
   try {
-    const meta = await open().metadata();
+    // Header only: no pixels are decoded, so the size check below can name the dimensions.
+    const meta = await open(false).metadata();
     if (sniffed === 'avif' && meta.compression !== 'av1')
       throw new UnsupportedFormatError(`unsupported format: HEIF with ${meta.compression} compression`);
     ({ width, height } = meta.autoOrient);
@@ -144,7 +145,7 @@ export async function preprocess(
 
   let pixels: Buffer;
   try {
-    const { data, info } = await open()
+    const { data, info } = await open(limits.maxPixels)
       .timeout({ seconds: limits.timeoutSeconds })
       // 'linear' is libvips' antialiased triangle filter, the same as PIL's bilinear in torchvision.
       .resize(resized.width, resized.height, { fit: 'fill', kernel: 'linear' })

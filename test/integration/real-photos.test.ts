@@ -1,0 +1,93 @@
+/**
+ * The classify path end to end on real trained models and real photos from ../shared, through the
+ * project's own import and classify CLIs.
+ *
+ * Bars: the shared README reports 43/50 (int8) and 41/50 (fp32) top-1, measured on a CPU with VNNI.
+ * On this project's CI machines (AMD EPYC, AVX2, no VNNI) the same recipe measures fp32 40/50 top-1,
+ * 47/50 top-3, and int8 39/50, 47/50 (with the import's lossless u8 weight re-encoding; the s8 file
+ * as shipped saturates in ONNX Runtime's AVX2 kernels and gets 35/50). The bars below sit one photo
+ * under those measurements; a channel swap (21/50), a missing normalisation (23/50) or an HWC/CHW
+ * mix-up (0/50) lands far below them.
+ */
+import { readFile } from 'node:fs/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
+import { importSharedModel, runTs, SHARED, sharedPhotos, skipUnlessShared } from '../helpers/shared.ts';
+
+const skip = skipUnlessShared('real-photo accuracy tests');
+
+async function score(classifier: Classifier) {
+  let top1 = 0;
+  let top3 = 0;
+  for (const photo of sharedPhotos()) {
+    const { labels } = await classifier.classify(await readFile(photo.path), { topK: 3 });
+    if (labels[0]?.index === photo.classIndex) top1++;
+    if (labels.some((l) => l.index === photo.classIndex)) top3++;
+  }
+  return { top1, top3 };
+}
+
+describe.skipIf(skip)('real photos', () => {
+  let int8Dir: string;
+  let fp32Dir: string;
+  beforeAll(async () => {
+    [int8Dir, fp32Dir] = await Promise.all([
+      importSharedModel('mobilenetv2-int8'),
+      importSharedModel('mobilenetv2-fp32'),
+    ]);
+  });
+
+  it('int8 MobileNetV2 gets at least 38/50 top-1 and 46/50 top-3', async () => {
+    const classifier = await createClassifier(int8Dir, { threads: 2 });
+    const { top1, top3 } = await score(classifier);
+    console.log(`int8 MobileNetV2: top-1 ${top1}/50, top-3 ${top3}/50`);
+    expect(top1).toBeGreaterThanOrEqual(38);
+    expect(top3).toBeGreaterThanOrEqual(46);
+    await classifier.release();
+  });
+
+  it('fp32 MobileNetV2 gets at least 39/50 top-1 and 46/50 top-3', async () => {
+    const classifier = await createClassifier(fp32Dir, { threads: 2 });
+    const { top1, top3 } = await score(classifier);
+    console.log(`fp32 MobileNetV2: top-1 ${top1}/50, top-3 ${top3}/50`);
+    expect(top1).toBeGreaterThanOrEqual(39);
+    expect(top3).toBeGreaterThanOrEqual(46);
+    await classifier.release();
+  });
+
+  it('the classify CLI prints Golden Retriever first, as a table and as JSON lines', async () => {
+    const photo = `${SHARED}/photos/207-Golden-Retriever.jpg`;
+    const table = await runTs('src/cli/classify.ts', ['--model', int8Dir, photo]);
+    expect(table.stdout.split('\n')[1]).toMatch(/^ {2}1\. Golden Retriever +\d+\.\d%/);
+
+    const bad = `${SHARED}/README.md`;
+    const json = await runTs('src/cli/classify.ts', [
+      '--model',
+      int8Dir,
+      '--json',
+      '--top',
+      '5',
+      photo,
+      bad,
+    ]).catch((err: { code: number; stdout: string }) => {
+      expect(err.code).toBe(2); // some file failed
+      return err;
+    });
+    const [ok, rejected] = json.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(ok.file).toBe(photo);
+    expect(ok.labels).toHaveLength(5);
+    expect(ok.labels[0]).toMatchObject({ label: 'Golden Retriever', index: 207 });
+    expect(ok.timings).toEqual({
+      decodeMs: expect.any(Number),
+      inferMs: expect.any(Number),
+      totalMs: expect.any(Number),
+    });
+    expect(rejected).toEqual({
+      file: bad,
+      error: { code: 'UnsupportedFormat', message: expect.stringMatching(/unrecognised bytes/) },
+    });
+  });
+});
