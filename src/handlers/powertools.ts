@@ -1,0 +1,64 @@
+/**
+ * Telemetry through Powertools for AWS Lambda: JSON logs (Logger) and CloudWatch metrics in EMF
+ * (Metrics, namespace ImageTagger): ColdStart, ImagesClassified, InferenceMs, DecodeMs and Failures
+ * with a `reason` dimension (UnsupportedFormat, CorruptImage, ImageTooLarge, InvalidArgument,
+ * InternalError, TagLimit). POWERTOOLS_METRICS_DISABLED=true turns metrics off (tests, local runs).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import type { Classifier } from '../classifier/classifier.ts';
+import type { Telemetry } from '../http/telemetry.ts';
+
+export const NAMESPACE = 'ImageTagger';
+
+export interface Powertools extends Telemetry {
+  logger: Logger;
+  metrics: Metrics;
+  /** Call at the start of every invocation. */
+  begin(context: Context | undefined): void;
+  /** Call at the end of every invocation (flushes the metrics). */
+  end(): void;
+}
+
+export function createPowertools(
+  serviceName: string,
+  classifier: Pick<Classifier, 'folder' | 'threads' | 'initMs'>,
+): Powertools {
+  const logger = new Logger({ serviceName });
+  const metrics = new Metrics({ namespace: NAMESPACE, serviceName });
+  const { meta } = classifier.folder;
+  logger.appendKeys({ model: `${meta.name}@${meta.version}` });
+  logger.info('classifier ready', {
+    initMs: Math.round(classifier.initMs),
+    threads: classifier.threads,
+    quantization: meta.quantization,
+  });
+  return {
+    logger,
+    metrics,
+    begin(context) {
+      if (context) logger.addContext(context);
+      metrics.captureColdStartMetric();
+    },
+    end() {
+      metrics.publishStoredMetrics();
+    },
+    classified(timings, extra) {
+      metrics.addMetric('ImagesClassified', MetricUnit.Count, 1);
+      metrics.addMetric('InferenceMs', MetricUnit.Milliseconds, timings.inferMs);
+      metrics.addMetric('DecodeMs', MetricUnit.Milliseconds, timings.decodeMs);
+      logger.info('classified', { ...extra, timings });
+    },
+    failed(reason, message, extra) {
+      const single = metrics.singleMetric();
+      single.addDimension('reason', reason);
+      single.addMetric('Failures', MetricUnit.Count, 1);
+      if (reason === 'InternalError') logger.error(message, { reason, ...extra });
+      else logger.warn(message, { reason, ...extra });
+    },
+    info(message, extra) {
+      logger.info(message, extra ?? {});
+    },
+  };
+}

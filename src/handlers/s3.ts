@@ -1,0 +1,24 @@
+/**
+ * Lambda entry point of the S3 tagger (see src/tagging/tagger.ts). Env: UPLOAD_PREFIX (default
+ * uploads/), IMAGE_SUFFIXES (comma-separated, default .jpg,.jpeg,.png,.webp,.gif,.avif,.tif,.tiff),
+ * and the classifier's (MODEL_DIR...). S3_ENDPOINT points the client at a local S3 (npm start).
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Context, S3Event } from 'aws-lambda';
+import { classifier } from '../classifier/instance.ts';
+import { createS3Tagger } from '../tagging/handler.ts';
+import { createPowertools } from './powertools.ts';
+
+const powertools = createPowertools('image-tagger-s3', classifier);
+const endpoint = process.env.S3_ENDPOINT || undefined;
+const s3 = new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {});
+const tagger = createS3Tagger({ s3, classifier, telemetry: powertools, env: process.env });
+
+export async function handler(event: S3Event, context?: Context) {
+  powertools.begin(context);
+  try {
+    return await tagger(event);
+  } finally {
+    powertools.end();
+  }
+}

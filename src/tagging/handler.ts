@@ -1,0 +1,52 @@
+/** The S3 tagger wired to configuration and telemetry: what src/handlers/s3.ts exports, minus AWS setup. */
+import type { S3Event } from 'aws-lambda';
+import { ConfigError } from '../classifier/errors.ts';
+import { silentTelemetry, type Telemetry } from '../http/telemetry.ts';
+import { type TaggerOptions, type TagOutcome, tagS3Event } from './tagger.ts';
+import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX } from './tags.ts';
+
+export function taggerConfig(env: Record<string, string | undefined>): {
+  prefix: string;
+  suffixes: string[];
+} {
+  const prefix = env.UPLOAD_PREFIX ?? DEFAULT_UPLOAD_PREFIX;
+  const suffixes = env.IMAGE_SUFFIXES
+    ? env.IMAGE_SUFFIXES.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : DEFAULT_IMAGE_SUFFIXES;
+  if (suffixes.length === 0) throw new ConfigError('IMAGE_SUFFIXES must list at least one suffix');
+  return { prefix, suffixes };
+}
+
+export function createS3Tagger(
+  o: Omit<TaggerOptions, 'prefix' | 'suffixes'> & {
+    telemetry?: Telemetry;
+    env?: Record<string, string | undefined>;
+  },
+) {
+  const telemetry = o.telemetry ?? silentTelemetry;
+  const options: TaggerOptions = { ...o, ...taggerConfig(o.env ?? {}) };
+  return async function handle(event: S3Event): Promise<TagOutcome[]> {
+    let outcomes: TagOutcome[];
+    try {
+      outcomes = await tagS3Event(options, event);
+    } catch (err) {
+      // Thrown on purpose: Lambda retries, then the on-failure destination keeps the event.
+      telemetry.failed('Transient', (err as Error)?.message ?? String(err), {
+        error: (err as Error)?.name,
+      });
+      throw err;
+    }
+    for (const out of outcomes) {
+      const where = { bucket: out.bucket, key: out.key, result: out.result };
+      if (out.result === 'tagged' || out.result === 'unchanged') {
+        if (out.classification) telemetry.classified(out.classification.timings, where);
+        else telemetry.failed(out.status, out.detail ?? out.status, where);
+        if (out.dropped.length > 0)
+          telemetry.failed('TagLimit', `no room for service tags ${out.dropped.join(', ')}`, where);
+      } else telemetry.info(`skipped: ${out.result}`, where);
+    }
+    return outcomes;
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * The S3 tag layout of the tagger, and how it merges with the tags an object already has.
+ *
+ * Service tags (all keys start with `tagger:`):
+ *   tagger:status  ok | UnsupportedFormat | CorruptImage | ImageTooLarge
+ *   tagger:top     the best label                     (only when status is ok)
+ *   tagger:labels  "label=score/label=score/..."      (top-3, scores with 3 decimals; only when ok)
+ *   tagger:model   "<name>@<version>"                 (the model that produced the tags)
+ *
+ * S3 limits: 10 tags per object, keys up to 128 and values up to 256 characters, only letters,
+ * digits, white space and `_ . : / = + - @`. Every tag that is not the service's own is kept as is;
+ * when the user's tags leave less than four free slots, service tags are dropped from the end of
+ * SERVICE_TAG_PRIORITY (status is the last to go).
+ */
+import type { Label } from '../classifier/postprocess.ts';
+
+export const TAG_PREFIX = 'tagger:';
+export const TAG_STATUS = `${TAG_PREFIX}status`;
+export const TAG_TOP = `${TAG_PREFIX}top`;
+export const TAG_LABELS = `${TAG_PREFIX}labels`;
+export const TAG_MODEL = `${TAG_PREFIX}model`;
+/** Most important first. */
+export const SERVICE_TAG_PRIORITY = [TAG_STATUS, TAG_TOP, TAG_LABELS, TAG_MODEL] as const;
+
+export const MAX_TAGS = 10;
+export const MAX_KEY_CHARS = 128;
+export const MAX_VALUE_CHARS = 256;
+
+export type TagStatus = 'ok' | 'UnsupportedFormat' | 'CorruptImage' | 'ImageTooLarge';
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+const DISALLOWED = /[^\p{L}\p{N}\p{Z}_.:/=+\-@]/gu;
+
+/** Truncates to at most `max` characters (code points, so no surrogate pair is cut in half). */
+function truncate(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length <= max ? text : chars.slice(0, max).join('').trimEnd();
+}
+
+/**
+ * Makes any text a valid tag value: apostrophes disappear ("jack-o'-lantern" -> "jack-o-lantern"),
+ * every other character S3 refuses (commas, brackets, quotes...) becomes a space, runs of spaces
+ * collapse, and the result is cut to `max` characters.
+ */
+export function sanitizeTagValue(text: string, max = MAX_VALUE_CHARS): string {
+  const clean = text
+    .normalize('NFC')
+    .replace(/['\u2019]/g, '')
+    .replace(DISALLOWED, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return truncate(clean, max);
+}
+
+/** A label inside tagger:labels: also without the '=' and '/' that separate the entries there. */
+function labelForList(label: string): string {
+  return sanitizeTagValue(label.replace(/[=/]/g, ' '), 64);
+}
+
+/** Formats the top-k list so that it fits one tag value: entries that would overflow are left out. */
+export function formatLabelList(labels: readonly Label[]): string {
+  let out = '';
+  for (const l of labels) {
+    const entry = `${labelForList(l.label)}=${l.score.toFixed(3)}`;
+    const next = out ? `${out}/${entry}` : entry;
+    if (Array.from(next).length > MAX_VALUE_CHARS) break;
+    out = next;
+  }
+  return out;
+}
+
+/** Parses tagger:labels back into [label, score] pairs (for tests and tools). */
+export function parseLabelList(value: string): { label: string; score: number }[] {
+  if (!value) return [];
+  return value.split('/').map((entry) => {
+    const at = entry.lastIndexOf('=');
+    return { label: entry.slice(0, at), score: Number(entry.slice(at + 1)) };
+  });
+}
+
+export interface ModelRef {
+  name: string;
+  version: string;
+}
+
+/** The service's own tags for one outcome, in priority order. */
+export function serviceTags(status: TagStatus, model: ModelRef, labels: readonly Label[] = []): Tag[] {
+  const tags: Tag[] = [{ Key: TAG_STATUS, Value: status }];
+  if (status === 'ok' && labels.length > 0) {
+    tags.push({ Key: TAG_TOP, Value: sanitizeTagValue(labels[0]?.label ?? '') });
+    tags.push({ Key: TAG_LABELS, Value: formatLabelList(labels) });
+  }
+  tags.push({ Key: TAG_MODEL, Value: sanitizeTagValue(`${model.name}@${model.version}`) });
+  return tags;
+}
+
+export const isServiceTag = (key: string): boolean => key.startsWith(TAG_PREFIX);
+
+export interface MergeResult {
+  tags: Tag[];
+  /** Service tags that did not fit next to the object's other tags. */
+  dropped: string[];
+}
+
+/**
+ * Keeps every tag that is not the service's own (in its original order), replaces the service's
+ * own with `ours`, and stays within MAX_TAGS by dropping the least important of ours.
+ */
+export function mergeTags(existing: readonly Tag[], ours: readonly Tag[]): MergeResult {
+  const kept = existing.filter((t) => !isServiceTag(t.Key));
+  const room = Math.max(0, MAX_TAGS - kept.length);
+  const rank = (key: string) => {
+    const i = (SERVICE_TAG_PRIORITY as readonly string[]).indexOf(key);
+    return i === -1 ? SERVICE_TAG_PRIORITY.length : i;
+  };
+  const sorted = [...ours].sort((a, b) => rank(a.Key) - rank(b.Key));
+  return {
+    tags: [...kept, ...sorted.slice(0, room)],
+    dropped: sorted.slice(room).map((t) => t.Key),
+  };
+}
+
+/** Same tags, regardless of order. */
+export function sameTags(a: readonly Tag[], b: readonly Tag[]): boolean {
+  if (a.length !== b.length) return false;
+  const map = new Map(a.map((t) => [t.Key, t.Value]));
+  return b.every((t) => map.get(t.Key) === t.Value);
+}
+
+/** S3 event keys are URL-encoded with '+' for spaces (application/x-www-form-urlencoded style). */
+export function decodeS3Key(encoded: string): string {
+  return decodeURIComponent(encoded.replace(/\+/g, ' '));
+}
+
+/** The inverse of decodeS3Key, as S3 writes keys into event notifications. */
+export function encodeS3Key(key: string): string {
+  return encodeURIComponent(key)
+    .replace(/%20/g, '+')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%2F/g, '/');
+}
+
+export const DEFAULT_UPLOAD_PREFIX = 'uploads/';
+export const DEFAULT_IMAGE_SUFFIXES = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff'];
+
+/** Whether a (decoded) key is one the tagger handles: under the prefix, with an image suffix (any case). */
+export function isTaggable(key: string, prefix: string, suffixes: readonly string[]): boolean {
+  const lower = key.toLowerCase();
+  return key.startsWith(prefix) && suffixes.some((s) => lower.endsWith(s.toLowerCase()));
+}

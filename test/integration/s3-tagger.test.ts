@@ -1,0 +1,217 @@
+/**
+ * The S3 tagger against a real local S3 (s3rver on loopback): objects are put with the AWS SDK,
+ * the server's own ObjectCreated events (re-encoded as AWS encodes keys) are handed to the real
+ * handler with the real classifier, and the tags are read back from the server.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  GetObjectTaggingCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import type { S3Event } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
+import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
+import { createS3Tagger } from '../../src/tagging/handler.ts';
+import { type LocalS3, startLocalS3 } from '../../src/tagging/local-s3.ts';
+import { parseLabelList } from '../../src/tagging/tags.ts';
+import { photo, sharedMissing, sharedModelFolder } from './serverless-support.ts';
+
+const BUCKET = 'uploads-test';
+const MAX_BYTES = 1024 * 1024;
+const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+describe.skipIf(sharedMissing)('S3 tagger against a local S3', () => {
+  let dir: string;
+  let s3server: LocalS3;
+  let s3: S3Client;
+  let classifier: Classifier;
+  let tagger: ReturnType<typeof createS3Tagger>;
+  let retriever: Buffer;
+  const events: S3Event[] = [];
+  const commands: { name: string; key?: string }[] = [];
+  const failures: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 's3-tagger-'));
+    s3server = await startLocalS3({
+      directory: dir,
+      buckets: [BUCKET],
+      onEvent: (e) => void events.push(e),
+    });
+    s3 = new S3Client({
+      endpoint: s3server.endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials,
+    });
+    // Records which S3 operations the tagger performs (observation only; every call goes to the server).
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        commands.push({ name: context.commandName ?? '?', key: (args.input as { Key?: string }).Key });
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
+    classifier = await createClassifier(await sharedModelFolder(), {
+      threads: 2,
+      limits: { ...DEFAULT_LIMITS, maxBytes: MAX_BYTES },
+    });
+    tagger = createS3Tagger({
+      s3,
+      classifier,
+      env: { UPLOAD_PREFIX: 'uploads/' },
+      telemetry: { classified() {}, failed: (reason) => void failures.push(reason), info() {} },
+    });
+    retriever = await readFile(photo('207-Golden-Retriever.jpg'));
+  });
+  afterAll(async () => {
+    await s3server?.close();
+    await classifier?.release();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Puts an object and returns the ObjectCreated event the server emitted for it (waits up to 5 s). */
+  async function put(
+    key: string,
+    body: Uint8Array | string,
+    tags?: Record<string, string>,
+  ): Promise<S3Event> {
+    const before = events.length;
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+    // s3rver ignores x-amz-tagging on PUT, so the user's tags are set right after the upload.
+    if (tags) {
+      const TagSet = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+      await s3.send(new PutObjectTaggingCommand({ Bucket: BUCKET, Key: key, Tagging: { TagSet } }));
+    }
+    for (let i = 0; i < 100; i++) {
+      const found = events
+        .slice(before)
+        .find((e) => e.Records.some((r) => r.eventName.startsWith('ObjectCreated')));
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no ObjectCreated event for ${key} within 5 s`);
+  }
+
+  async function tagsOf(key: string): Promise<Record<string, string>> {
+    const out = await s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: key }));
+    return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key, t.Value]));
+  }
+
+  it('tags an uploaded photo with its labels, scores, model and status', async () => {
+    const event = await put('uploads/dog.jpg', retriever);
+    const [outcome] = await tagger(event);
+    expect(outcome).toMatchObject({ result: 'tagged', status: 'ok' });
+    const tags = await tagsOf('uploads/dog.jpg');
+    expect(tags['tagger:status']).toBe('ok');
+    expect(tags['tagger:top']).toBe('Golden Retriever');
+    expect(tags['tagger:model']).toBe('mobilenetv2-int8@1');
+    const labels = parseLabelList(tags['tagger:labels'] ?? '');
+    expect(labels).toHaveLength(3);
+    expect(labels[0]?.label).toBe('Golden Retriever');
+    expect(labels[0]?.score).toBeGreaterThan(0.3);
+    // Tagging did not produce another ObjectCreated event (nothing the tagger writes re-triggers it).
+    const created = events.flatMap((e) => e.Records).filter((r) => r.s3.object.key === 'uploads/dog.jpg');
+    expect(created).toHaveLength(1);
+  });
+
+  it('a repeated delivery of the same event changes nothing', async () => {
+    const event = await put('uploads/twice.jpg', retriever);
+    await tagger(event);
+    const first = await tagsOf('uploads/twice.jpg');
+    const writes = commands.filter((c) => c.name === 'PutObjectTaggingCommand').length;
+    const [again] = await tagger(event);
+    expect(again).toMatchObject({ result: 'unchanged' });
+    expect(await tagsOf('uploads/twice.jpg')).toEqual(first);
+    expect(commands.filter((c) => c.name === 'PutObjectTaggingCommand').length).toBe(writes);
+  });
+
+  it("keeps the user's tags, replaces stale service tags, and respects the 10-tag limit", async () => {
+    const event = await put('uploads/tagged.jpg', retriever, {
+      owner: 'alice',
+      project: 'x-1',
+      'tagger:top': 'stale',
+    });
+    await tagger(event);
+    const tags = await tagsOf('uploads/tagged.jpg');
+    expect(tags).toMatchObject({ owner: 'alice', project: 'x-1', 'tagger:top': 'Golden Retriever' });
+    expect(Object.keys(tags)).toHaveLength(6);
+
+    const eight = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`user${i}`, `v${i}`]));
+    const crowded = await put('uploads/crowded.jpg', retriever, eight);
+    const [outcome] = await tagger(crowded);
+    const after = await tagsOf('uploads/crowded.jpg');
+    expect(Object.keys(after)).toHaveLength(10);
+    for (let i = 0; i < 8; i++) expect(after[`user${i}`]).toBe(`v${i}`);
+    expect(after['tagger:status']).toBe('ok');
+    expect(after['tagger:top']).toBe('Golden Retriever');
+    expect(outcome).toMatchObject({ dropped: ['tagger:labels', 'tagger:model'] });
+    expect(failures).toContain('TagLimit');
+  });
+
+  it('decodes keys with spaces, plus signs and non-ASCII characters', async () => {
+    const key = 'uploads/my dog+cat été 🐕 (1).JPG';
+    const event = await put(key, retriever);
+    const encoded = event.Records[0]?.s3.object.key ?? '';
+    expect(encoded).toBe('uploads/my+dog%2Bcat+%C3%A9t%C3%A9+%F0%9F%90%95+%281%29.JPG');
+    const [outcome] = await tagger(event);
+    expect(outcome).toMatchObject({ key, result: 'tagged' });
+    expect((await tagsOf(key))['tagger:top']).toBe('Golden Retriever');
+  });
+
+  it('gives non-images and corrupt images a status tag without throwing', async () => {
+    const text = await put('uploads/notes.png', 'this is not an image');
+    expect(await tagger(text)).toMatchObject([{ result: 'tagged', status: 'UnsupportedFormat' }]);
+    expect(await tagsOf('uploads/notes.png')).toEqual({
+      'tagger:status': 'UnsupportedFormat',
+      'tagger:model': 'mobilenetv2-int8@1',
+    });
+    const cut = await put('uploads/cut.jpg', retriever.subarray(0, 2048));
+    await tagger(cut);
+    const tags = await tagsOf('uploads/cut.jpg');
+    expect(tags['tagger:status']).toBe('CorruptImage');
+    expect(tags['tagger:top']).toBeUndefined();
+  });
+
+  it('skips an oversize object after HeadObject, without downloading it', async () => {
+    const big = Buffer.alloc(MAX_BYTES + 10, 0);
+    retriever.copy(big);
+    const event = await put('uploads/big.jpg', big);
+    const [outcome] = await tagger(event);
+    expect(outcome).toMatchObject({ result: 'tagged', status: 'ImageTooLarge' });
+    expect((await tagsOf('uploads/big.jpg'))['tagger:status']).toBe('ImageTooLarge');
+    const forKey = commands.filter((c) => c.key === 'uploads/big.jpg').map((c) => c.name);
+    expect(forKey).toContain('HeadObjectCommand');
+    expect(forKey).not.toContain('GetObjectCommand');
+  });
+
+  it('ignores keys outside the prefix or without an image suffix, and deleted objects', async () => {
+    const other = await put('elsewhere/dog.jpg', retriever);
+    expect(await tagger(other)).toMatchObject([{ result: 'ignored', reason: 'prefix-or-suffix' }]);
+    expect(await tagsOf('elsewhere/dog.jpg')).toEqual({});
+    const txt = await put('uploads/readme.txt', 'hello');
+    expect(await tagger(txt)).toMatchObject([{ result: 'ignored' }]);
+    const ghost = structuredClone(other);
+    const record = ghost.Records[0];
+    if (record) record.s3.object.key = 'uploads/deleted+meanwhile.jpg';
+    expect(await tagger(ghost)).toMatchObject([{ result: 'missing', key: 'uploads/deleted meanwhile.jpg' }]);
+  });
+
+  it('throws on S3 errors that are not about the image, so Lambda retries', async () => {
+    const event = await put('uploads/retry.jpg', retriever);
+    const unreachable = new S3Client({
+      endpoint: 'http://127.0.0.1:9',
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials,
+      maxAttempts: 1,
+    });
+    const broken = createS3Tagger({ s3: unreachable, classifier, env: {} });
+    await expect(broken(event)).rejects.toThrow(/ECONNREFUSED|connect/);
+  });
+});
