@@ -95,7 +95,7 @@ async function coldStart(modelDir: string, image: string, runs: number) {
     external: ['onnxruntime-node', 'sharp'],
     logLevel: 'error',
   });
-  const samples: { firstResultMs: number; initMs: number; peakRssMb: number }[] = [];
+  const samples: { firstResultMs: number; initMs: number; firstClassifyMs: number; peakRssMb: number }[] = [];
   for (let i = 0; i < runs; i++) {
     const { stdout } = await run(process.execPath, [bundle], {
       cwd: ROOT, // so the bundle's require() finds node_modules, as the layer's does in Lambda
@@ -106,6 +106,7 @@ async function coldStart(modelDir: string, image: string, runs: number) {
   return {
     firstResultMs: median(samples.map((s) => s.firstResultMs)),
     initMs: median(samples.map((s) => s.initMs)),
+    firstClassifyMs: median(samples.map((s) => s.firstClassifyMs)),
     peakRssMb: median(samples.map((s) => s.peakRssMb)),
   };
 }
@@ -166,6 +167,11 @@ async function benchModel(
     'process cold start: node start to first result',
     fmt(cold.firstResultMs),
     `3 MP JPEG; init ${fmt(cold.initMs)} ms`,
+  );
+  row(
+    'first request after init (classify 3 MP JPEG)',
+    fmt(cold.firstClassifyMs),
+    'what a warm container pays',
   );
   row('peak RSS of that process (MB)', cold.peakRssMb.toFixed(0));
   return rows;

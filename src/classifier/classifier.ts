@@ -4,7 +4,7 @@
  */
 import { ConfigError } from './errors.ts';
 import { loadModelFolder, type ModelFolder } from './model-folder.ts';
-import { ort } from './native.ts';
+import { ort, sharp } from './native.ts';
 import { DEFAULT_TOP_K, type Label, softmax, topK, validateTopK } from './postprocess.ts';
 import { DEFAULT_LIMITS, type ImageLimits, preprocess } from './preprocess.ts';
 
@@ -77,13 +77,17 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     return output.data as Float32Array;
   };
 
-  // Warm-up: the first run allocates buffers and pre-packs weights; do it now, not on a request.
-  const warm = await infer(new Float32Array(3 * side * side));
+  // Warm-up through the whole path: the first JPEG decode initialises libvips and libjpeg, the first
+  // run allocates ONNX Runtime's buffers. Do both now, during init, not on the first request.
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const warmImage = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+    .jpeg()
+    .toBuffer();
+  const warm = await infer((await preprocess(warmImage, meta, limits)).data);
   if (warm.length !== labels.length)
     throw new ConfigError(
       `model folder ${modelDir}: model.onnx outputs ${warm.length} scores but labels.json has ${labels.length} labels`,
     );
-  const limits = options.limits ?? DEFAULT_LIMITS;
 
   return {
     folder,
