@@ -37,21 +37,15 @@ describe.skipIf(skip)('real photos', () => {
     ]);
   });
 
-  it('int8 MobileNetV2 gets at least 38/50 top-1 and 46/50 top-3', async () => {
-    const classifier = await createClassifier(int8Dir, { threads: 2 });
+  it.each([
+    ['int8', 38, 46],
+    ['fp32', 39, 46],
+  ] as const)('%s MobileNetV2 gets at least %i/50 top-1 and %i/50 top-3', async (kind, minTop1, minTop3) => {
+    const classifier = await createClassifier(kind === 'int8' ? int8Dir : fp32Dir, { threads: 2 });
     const { top1, top3 } = await score(classifier);
-    console.log(`int8 MobileNetV2: top-1 ${top1}/50, top-3 ${top3}/50`);
-    expect(top1).toBeGreaterThanOrEqual(38);
-    expect(top3).toBeGreaterThanOrEqual(46);
-    await classifier.release();
-  });
-
-  it('fp32 MobileNetV2 gets at least 39/50 top-1 and 46/50 top-3', async () => {
-    const classifier = await createClassifier(fp32Dir, { threads: 2 });
-    const { top1, top3 } = await score(classifier);
-    console.log(`fp32 MobileNetV2: top-1 ${top1}/50, top-3 ${top3}/50`);
-    expect(top1).toBeGreaterThanOrEqual(39);
-    expect(top3).toBeGreaterThanOrEqual(46);
+    console.log(`${kind} MobileNetV2: top-1 ${top1}/50, top-3 ${top3}/50`);
+    expect(top1).toBeGreaterThanOrEqual(minTop1);
+    expect(top3).toBeGreaterThanOrEqual(minTop3);
     await classifier.release();
   });
 
