@@ -1,0 +1,109 @@
+/**
+ * npm run build:layer -- [x64|arm64]...   (default: x64)
+ *
+ * Builds the runtime layer for Lambda: onnxruntime-node and sharp installed for linux/<arch>/glibc
+ * into layers/runtime/build/<arch>/nodejs/node_modules (mounted at /opt/nodejs/node_modules), with
+ * the other platforms' ONNX Runtime binaries pruned (310 MB -> ~68 MB for x64). Needs the npm
+ * registry only. Skips an arch whose layer is already built for the same versions.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const NATIVE_PACKAGES = ['onnxruntime-node', 'sharp'] as const;
+export type LayerArch = 'x64' | 'arm64';
+
+async function installedVersion(name: string): Promise<string> {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'));
+  return pkg.version as string;
+}
+
+export function runtimeLayerDir(arch: LayerArch): string {
+  return join(ROOT, 'layers/runtime/build', arch);
+}
+
+/** Removes ONNX Runtime binaries of every platform but linux/<arch>; returns the removed paths. */
+async function pruneOnnxRuntime(nodeModules: string, arch: LayerArch): Promise<string[]> {
+  const removed: string[] = [];
+  const bin = join(nodeModules, 'onnxruntime-node/bin');
+  for (const napi of await readdir(bin)) {
+    for (const platform of await readdir(join(bin, napi))) {
+      const platformDir = join(bin, napi, platform);
+      if (platform !== 'linux') {
+        await rm(platformDir, { recursive: true, force: true });
+        removed.push(platformDir);
+        continue;
+      }
+      for (const cpu of await readdir(platformDir)) {
+        if (cpu === arch) continue;
+        await rm(join(platformDir, cpu), { recursive: true, force: true });
+        removed.push(join(platformDir, cpu));
+      }
+    }
+  }
+  return removed;
+}
+
+export async function buildRuntimeLayer(arch: LayerArch, log = console.log): Promise<string> {
+  const dir = runtimeLayerDir(arch);
+  const nodejs = join(dir, 'nodejs');
+  const versions = Object.fromEntries(
+    await Promise.all(NATIVE_PACKAGES.map(async (n) => [n, await installedVersion(n)] as const)),
+  );
+  const stamp = join(dir, 'layer.json');
+  const wanted = JSON.stringify({ arch, versions });
+  if (existsSync(stamp) && (await readFile(stamp, 'utf8')) === wanted) {
+    log(`runtime layer ${arch}: up to date (${dir})`);
+    return dir;
+  }
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(nodejs, { recursive: true });
+  await writeFile(
+    join(nodejs, 'package.json'),
+    `${JSON.stringify({ name: 'runtime-layer', private: true, dependencies: versions }, null, 2)}\n`,
+  );
+  log(
+    `runtime layer ${arch}: npm install ${Object.entries(versions)
+      .map(([n, v]) => `${n}@${v}`)
+      .join(' ')}`,
+  );
+  execFileSync(
+    'npm',
+    [
+      'install',
+      '--os=linux',
+      `--cpu=${arch}`,
+      '--libc=glibc',
+      '--omit=dev',
+      '--no-audit',
+      '--no-fund',
+      '--no-package-lock',
+      '--ignore-scripts',
+    ],
+    {
+      cwd: nodejs,
+      stdio: 'inherit',
+      // onnxruntime-node ships its CPU binaries in the package; its install script only fetches CUDA.
+      env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+      timeout: 600_000,
+    },
+  );
+  const nodeModules = join(nodejs, 'node_modules');
+  const removed = await pruneOnnxRuntime(nodeModules, arch);
+  const libvips = join(nodeModules, '@img', `sharp-libvips-linux-${arch}`);
+  if (!existsSync(libvips)) throw new Error(`runtime layer ${arch}: ${libvips} is missing after install`);
+  await writeFile(stamp, wanted);
+  log(`runtime layer ${arch}: built in ${dir} (pruned ${removed.length} foreign ONNX Runtime binary dirs)`);
+  return dir;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const archs = (process.argv.slice(2).length ? process.argv.slice(2) : ['x64']) as LayerArch[];
+  for (const arch of archs) {
+    if (arch !== 'x64' && arch !== 'arm64') throw new Error(`unknown arch "${arch}": use x64 or arm64`);
+    await buildRuntimeLayer(arch);
+  }
+}

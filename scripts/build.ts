@@ -1,0 +1,50 @@
+/**
+ * npm run build: the two Lambda bundles, ESM with top-level await, onnxruntime-node and sharp left
+ * out (the runtime layer provides them under /opt/nodejs/node_modules; src/classifier/native.ts
+ * loads them with createRequire, falling back to the layer path).
+ *   dist/http/index.mjs   HTTP API handler   (handler: dist/http/index.handler)
+ *   dist/s3/index.mjs     S3 tagger handler  (handler: dist/s3/index.handler)
+ */
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const BUNDLES = {
+  http: 'src/handlers/http.ts',
+  s3: 'src/handlers/s3.ts',
+} as const;
+
+export async function buildBundles(log = console.log): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(BUNDLES)) {
+    const dir = join(ROOT, 'dist', name);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const outfile = join(dir, 'index.mjs');
+    await build({
+      entryPoints: [join(ROOT, entry)],
+      outfile,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node22',
+      minify: true,
+      sourcemap: 'linked',
+      sourcesContent: false,
+      legalComments: 'none',
+      external: ['onnxruntime-node', 'sharp'],
+      // Bundled CommonJS (busboy, parts of the AWS SDK) calls require() for Node built-ins.
+      banner: {
+        js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+      },
+      logLevel: 'warning',
+    });
+    out[name] = outfile;
+    log(`built ${outfile} (${((await stat(outfile)).size / 1024).toFixed(0)} KiB)`);
+  }
+  return out;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await buildBundles();

@@ -1,0 +1,90 @@
+/**
+ * npm run package -- [sls package options, e.g. --stage prod --param="arch=arm64"]
+ *
+ * Offline `sls package`: builds the bundles and the runtime layer when missing, checks the model
+ * layer, and runs the framework against a loopback CloudFormation stub with dummy credentials (no
+ * AWS account, no network). The template lands in .serverless/ (or --package <dir>).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildBundles } from './build.ts';
+import { buildRuntimeLayer, type LayerArch } from './build-runtime-layer.ts';
+import { startCfnStub } from './cfn-stub.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export function paramValue(args: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? '';
+    const inline = a.match(/^--param=(.*)$/);
+    const text = inline ? inline[1] : a === '--param' ? args[i + 1] : undefined;
+    const m = text?.replace(/^["']|["']$/g, '').match(/^([^=]+)=(.*)$/);
+    if (m && m[1] === name) return m[2];
+  }
+  return undefined;
+}
+
+export function modelLayerHelp(modelName: string): string {
+  return [
+    `Build it with \`npm run model:build\` (the int8 ResNet-18; needs internet), or with no network import`,
+    `another model and select it: \`npm run model:import -- ../shared/models/mobilenetv2-int8.onnx --labels`,
+    `../shared/data/imagenet-simple-labels.json --name mobilenetv2-int8 --out layers/model/models/mobilenetv2-int8\``,
+    `then add --param="modelName=mobilenetv2-int8" (wanted: ${modelName}).`,
+  ].join(' ');
+}
+
+/** Runs `sls package` offline; resolves with the exit code. */
+export async function packageOffline(
+  args: string[],
+  options: { env?: Record<string, string>; build?: boolean; stdio?: 'inherit' | 'pipe' } = {},
+): Promise<{ code: number; output: string; actions: string[] }> {
+  const arch: LayerArch = paramValue(args, 'arch') === 'arm64' ? 'arm64' : 'x64';
+  if (options.build !== false) {
+    if (!existsSync(join(ROOT, 'dist/http/index.mjs')) || !existsSync(join(ROOT, 'dist/s3/index.mjs')))
+      await buildBundles();
+    if (!process.env.RUNTIME_LAYER_DIR && !options.env?.RUNTIME_LAYER_DIR) await buildRuntimeLayer(arch);
+  }
+  const modelName = paramValue(args, 'modelName') ?? 'resnet18-int8';
+  const modelLayer = options.env?.MODEL_LAYER_DIR ?? process.env.MODEL_LAYER_DIR ?? 'layers/model';
+  if (!existsSync(join(ROOT, modelLayer, 'models', modelName, 'model.onnx')))
+    throw new Error(
+      `the model layer has no ${modelLayer}/models/${modelName}/model.onnx. ${modelLayerHelp(modelName)}`,
+    );
+  const stub = await startCfnStub();
+  try {
+    const child = spawn(join(ROOT, 'node_modules/.bin/sls'), ['package', ...args], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        AWS_ENDPOINT_URL_CLOUDFORMATION: stub.url,
+        AWS_ACCESS_KEY_ID: 'AKIDLOCALPACKAGE',
+        AWS_SECRET_ACCESS_KEY: 'local-package-secret',
+        AWS_SESSION_TOKEN: '',
+        AWS_PROFILE: '',
+        AWS_REGION: 'us-east-1',
+        SLS_TELEMETRY_DISABLED: '1',
+        SLS_NOTIFICATIONS_MODE: 'off',
+        ...options.env,
+      },
+      stdio: options.stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    const code = await new Promise<number>((done) => child.on('close', (c) => done(c ?? 1)));
+    return { code, output, actions: stub.actions };
+  } finally {
+    await stub.close();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { code } = await packageOffline(process.argv.slice(2), { stdio: 'inherit' });
+  process.exitCode = code;
+}
