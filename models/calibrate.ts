@@ -39,6 +39,7 @@ export async function calibrate(
   const session = await ort.InferenceSession.create(encodeModel(model), {
     graphOptimizationLevel: 'basic',
     intraOpNumThreads: options.threads ?? 2,
+    logSeverityLevel: 3,
   });
   const inputName = session.inputNames[0] ?? 'input';
   const method = options.method ?? 'minmax';

@@ -16,7 +16,11 @@ export async function optimizeWithOrt(model: Uint8Array, options: SessionOptions
   const dir = await mkdtemp(join(tmpdir(), 'ort-opt-'));
   try {
     const path = join(dir, 'optimized.onnx');
-    const session = await ort.InferenceSession.create(model, { ...options, optimizedModelFilePath: path });
+    const session = await ort.InferenceSession.create(model, {
+      logSeverityLevel: 3,
+      ...options,
+      optimizedModelFilePath: path,
+    });
     await session.release();
     return await readFile(path);
   } finally {

@@ -9,10 +9,13 @@
  * beta and standard deviation gamma (random, trained-looking), then the FC is centred and scaled so
  * logits spread like a trained classifier's (standard deviation about 3 across classes).
  */
+import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { ort } from '../src/classifier/native.ts';
+import { preprocess } from '../src/classifier/preprocess.ts';
+import { syntheticImages } from './calibrate.ts';
 import { dimsOf, floatTensor, floatValueInfo, type Model, readFloats, type Tensor } from './graph.ts';
 import { decodeModel, encodeModel } from './onnx.ts';
-import { normal, seededRandom } from './resnet18.ts';
+import { buildResNet18, normal, seededRandom } from './resnet18.ts';
 
 interface Stats {
   mean: Float64Array;
@@ -153,4 +156,22 @@ export async function normalizeLikeTrained(
   }
   replace(wT, w);
   replace(bT, b);
+}
+
+/** Seeded generated images through the classifier's preprocessing (ImageNet recipe). */
+export async function syntheticInputs(count: number, seed: number): Promise<Float32Array[]> {
+  const inputs: Float32Array[] = [];
+  for (const image of await syntheticImages(count, seed))
+    inputs.push((await preprocess(image, IMAGENET_DEFAULTS)).data);
+  return inputs;
+}
+
+/** Seeds of the synthetic model: weights, normalisation images, default calibration images. */
+export const SYNTHETIC_SEEDS = { weights: 18, normalisation: 101, calibration: 7 } as const;
+
+/** The synthetic ResNet-18 as the build makes it: random weights, normalised like a trained network. */
+export async function buildSyntheticResNet18(seed: number = SYNTHETIC_SEEDS.weights): Promise<Uint8Array> {
+  const model = buildResNet18({ seed });
+  await normalizeLikeTrained(model, await syntheticInputs(8, SYNTHETIC_SEEDS.normalisation), seed);
+  return encodeModel(model);
 }
