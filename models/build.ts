@@ -20,11 +20,12 @@ import { quantizeStatic } from './pipeline.ts';
 import { WEIGHT_ENCODINGS, type WeightEncoding } from './quantize.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from './synthetic.ts';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const CACHE_DIR = join(ROOT, '.cache', 'models');
-export const LAYER_MODELS_DIR = join(ROOT, 'layers', 'model', 'models');
-const LOCK_FILE = join(ROOT, 'models', 'sources.lock.json');
-export const DEFAULT_LABELS_URL =
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CACHE_DIR = join(ROOT, '.cache', 'models');
+const LAYER_MODELS_DIR = join(ROOT, 'layers', 'model', 'models');
+/** The lock file; MODEL_SOURCES_LOCK points elsewhere (tests). */
+const LOCK_FILE = process.env.MODEL_SOURCES_LOCK ?? join(ROOT, 'models', 'sources.lock.json');
+const DEFAULT_LABELS_URL =
   'https://raw.githubusercontent.com/anishathalye/imagenet-simple-labels/d752588080eb93bca0ca75257c54423835bcd28f/imagenet-simple-labels.json';
 
 const usage = `usage: npm run model:build -- (--synthetic resnet18 | --source <fp32.onnx|url>) [flags]

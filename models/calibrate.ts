@@ -42,6 +42,12 @@ export async function calibrate(
     logSeverityLevel: 3,
   });
   const inputName = session.inputNames[0] ?? 'input';
+  // [1, C, H, W] from the graph input when its non-batch dims are fixed, else [1, 3, side, side].
+  const declared = (graph.input?.find((i) => i.name === inputName)?.type?.tensorType?.shape?.dim ?? []).map(
+    (d) => Number(d.dimValue ?? 0),
+  );
+  const fixed =
+    declared.length > 1 && declared.slice(1).every((d) => d > 0) ? [1, ...declared.slice(1)] : undefined;
   const method = options.method ?? 'minmax';
   const passes = method === 'percentile' ? 2 : 1;
   const ranges = new Map<string, Range>(
@@ -53,7 +59,7 @@ export async function calibrate(
       for (const [index, planes] of inputs.entries()) {
         const side = Math.round(Math.sqrt(planes.length / 3));
         const result = await session.run(
-          { [inputName]: new ort.Tensor('float32', planes, [1, 3, side, side]) },
+          { [inputName]: new ort.Tensor('float32', planes, fixed ?? [1, 3, side, side]) },
           tensors,
         );
         for (const t of tensors) {
