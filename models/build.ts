@@ -21,7 +21,8 @@ import { WEIGHT_ENCODINGS, type WeightEncoding } from './quantize.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from './synthetic.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CACHE_DIR = join(ROOT, '.cache', 'models');
+/** Where fp32 sources stay for `npm run bench`; MODEL_CACHE_DIR points elsewhere (tests). */
+const CACHE_DIR = process.env.MODEL_CACHE_DIR ?? join(ROOT, '.cache', 'models');
 const LAYER_MODELS_DIR = join(ROOT, 'layers', 'model', 'models');
 /** The lock file; MODEL_SOURCES_LOCK points elsewhere (tests). */
 const LOCK_FILE = process.env.MODEL_SOURCES_LOCK ?? join(ROOT, 'models', 'sources.lock.json');
