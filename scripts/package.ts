@@ -46,7 +46,7 @@ export async function packageOffline(
       await buildBundles();
     if (!process.env.RUNTIME_LAYER_DIR && !options.env?.RUNTIME_LAYER_DIR) await buildRuntimeLayer(arch);
   }
-  const modelName = paramValue(args, 'modelName') ?? 'resnet18-int8';
+  const modelName = paramValue(args, 'modelName') ?? 'resnet18';
   const modelLayer = options.env?.MODEL_LAYER_DIR ?? process.env.MODEL_LAYER_DIR ?? 'layers/model';
   if (!existsSync(join(ROOT, modelLayer, 'models', modelName, 'model.onnx')))
     throw new Error(

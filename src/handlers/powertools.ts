@@ -42,7 +42,7 @@ export function createPowertools(
       metrics.captureColdStartMetric();
     },
     end() {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     },
     classified(timings, extra) {
       metrics.addMetric('ImagesClassified', MetricUnit.Count, 1);

@@ -1,7 +1,8 @@
 /**
  * Lambda entry point of the S3 tagger (see src/tagging/tagger.ts). Env: UPLOAD_PREFIX (default
  * uploads/), IMAGE_SUFFIXES (comma-separated, default .jpg,.jpeg,.png,.webp,.gif,.avif,.tif,.tiff),
- * and the classifier's (MODEL_DIR...). S3_ENDPOINT points the client at a local S3 (npm start).
+ * and the classifier's (MODEL_DIR...). S3_ENDPOINT or AWS_ENDPOINT_URL_S3 point the client at a local S3
+ * (path-style; `npm start` sets AWS_ENDPOINT_URL_S3, which serverless-offline passes through).
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, S3Event } from 'aws-lambda';
@@ -10,7 +11,7 @@ import { createS3Tagger } from '../tagging/handler.ts';
 import { createPowertools } from './powertools.ts';
 
 const powertools = createPowertools('image-tagger-s3', classifier);
-const endpoint = process.env.S3_ENDPOINT || undefined;
+const endpoint = process.env.S3_ENDPOINT || process.env.AWS_ENDPOINT_URL_S3 || undefined;
 const s3 = new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {});
 const tagger = createS3Tagger({ s3, classifier, telemetry: powertools, env: process.env });
 
