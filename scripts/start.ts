@@ -178,8 +178,14 @@ async function main(argv: string[]): Promise<number> {
     if (offline.exitCode === null) {
       offline.kill('SIGINT');
       await new Promise((r) => {
-        const t = setTimeout(() => (offline.kill('SIGKILL'), r(undefined)), 5000);
-        offline.once('exit', () => (clearTimeout(t), r(undefined)));
+        const t = setTimeout(() => {
+          offline.kill('SIGKILL');
+          r(undefined);
+        }, 5000);
+        offline.once('exit', () => {
+          clearTimeout(t);
+          r(undefined);
+        });
       });
     }
     await s3server.close();
