@@ -85,6 +85,11 @@ export async function packageOffline(
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { code } = await packageOffline(process.argv.slice(2), { stdio: 'inherit' });
-  process.exitCode = code;
+  try {
+    const { code } = await packageOffline(process.argv.slice(2), { stdio: 'inherit' });
+    process.exitCode = code;
+  } catch (err) {
+    console.error(`package: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
 }

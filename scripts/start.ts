@@ -254,7 +254,8 @@ async function main(argv: string[]): Promise<number> {
   return new Promise<number>(() => {}); // runs until Ctrl-C
 }
 
-main(process.argv.slice(2)).catch((err: Error) => {
-  console.error(`[start] ${err.message}`);
-  process.exit(1);
-});
+if (process.argv[1] === fileURLToPath(import.meta.url))
+  main(process.argv.slice(2)).catch((err: Error) => {
+    console.error(`[start] ${err.message}`);
+    process.exit(1);
+  });

@@ -1,0 +1,106 @@
+/**
+ * The sample events in events/ run through the built bundles with `npm run invoke` (what Lambda
+ * does: import the ESM bundle, call handler(event, context)); the S3 sample against a real local S3.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildBundles } from '../../scripts/build.ts';
+import { startLocalS3 } from '../../src/tagging/local-s3.ts';
+import { photo, ROOT, sharedMissing, sharedModelFolder } from './serverless-support.ts';
+
+const run = promisify(execFile);
+
+async function invoke(fn: 'api' | 'tagger', event: string, env: Record<string, string> = {}) {
+  const { stdout } = await run(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'scripts/invoke.ts',
+      fn,
+      join('events', event),
+      '--model-dir',
+      await sharedModelFolder(),
+    ],
+    { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 },
+  );
+  // Logs are one JSON object per line; the result is printed last, indented.
+  const lines = stdout.split('\n');
+  const start = lines.findLastIndex((l) => l === '{' || l === '[');
+  return JSON.parse(lines.slice(start).join('\n'));
+}
+
+describe.skipIf(sharedMissing)('sample events', () => {
+  beforeAll(async () => {
+    await buildBundles(() => {});
+  });
+
+  it('events/ holds HTTP API and S3 samples', async () => {
+    expect((await readdir(join(ROOT, 'events'))).sort()).toEqual([
+      'http-classify-json.json',
+      'http-classify-raw.json',
+      'http-classify-unsupported.json',
+      'http-health.json',
+      'http-page.json',
+      's3-object-created.json',
+    ]);
+  });
+
+  it('HTTP samples: classify (raw and JSON), health, page, unsupported', async () => {
+    const raw = await invoke('api', 'http-classify-raw.json');
+    expect(raw.statusCode).toBe(200);
+    expect(JSON.parse(raw.body).labels).toHaveLength(3);
+    const json = await invoke('api', 'http-classify-json.json');
+    expect(JSON.parse(json.body).labels).toHaveLength(2);
+    const health = await invoke('api', 'http-health.json');
+    expect(JSON.parse(health.body)).toMatchObject({
+      status: 'ok',
+      warm: false,
+      model: { name: 'mobilenetv2-int8' },
+    });
+    const page = await invoke('api', 'http-page.json');
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    const bad = await invoke('api', 'http-classify-unsupported.json');
+    expect(bad.statusCode).toBe(415);
+  });
+
+  it('S3 sample: tags the object its URL-encoded key names, in a local S3', async () => {
+    const event = JSON.parse(await readFile(join(ROOT, 'events/s3-object-created.json'), 'utf8'));
+    const bucket: string = event.Records[0].s3.bucket.name;
+    const dir = await mkdtemp(join(tmpdir(), 'events-s3-'));
+    const s3server = await startLocalS3({ directory: dir, buckets: [bucket] });
+    try {
+      const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+      const s3 = new S3Client({
+        endpoint: s3server.endpoint,
+        forcePathStyle: true,
+        region: 'us-east-1',
+        credentials,
+      });
+      const key = 'uploads/my dog été.jpg'; // events/s3-object-created.json: uploads/my+dog+%C3%A9t%C3%A9.jpg
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: await readFile(photo('207-Golden-Retriever.jpg')),
+        }),
+      );
+      const result = await invoke('tagger', 's3-object-created.json', {
+        AWS_ENDPOINT_URL_S3: s3server.endpoint,
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      });
+      expect(result).toMatchObject([{ key, result: 'tagged', status: 'ok' }]);
+      const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+      expect(tags.TagSet).toContainEqual({ Key: 'tagger:top', Value: 'Golden Retriever' });
+    } finally {
+      await s3server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
