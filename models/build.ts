@@ -16,6 +16,7 @@ import { createClassifier } from '../src/classifier/classifier.ts';
 import { IMAGENET_DEFAULTS, type ModelMeta, writeModelFolder } from '../src/classifier/model-folder.ts';
 import { type CalibrationMethod, listImages, preprocessFiles } from './calibrate.ts';
 import { agreement, floatComputeOps, optimizedOps, runAll } from './evaluate.ts';
+import { decodeModel } from './onnx.ts';
 import { quantizeStatic } from './pipeline.ts';
 import { WEIGHT_ENCODINGS, type WeightEncoding } from './quantize.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from './synthetic.ts';
@@ -226,12 +227,16 @@ async function main(argv: string[]): Promise<void> {
   const [fp32Out, int8Out] = [await runAll(q.prepared, evalInputs), await runAll(q.int8, evalInputs)];
   const agree = agreement(fp32Out, int8Out);
 
-  // 6. Folder.
+  // 6. Folder. Input/output names come from the graph (Model Zoo ResNets use "data", exports "input").
+  const graph = decodeModel(q.int8).graph;
+  const initNames = new Set((graph?.initializer ?? []).map((t) => t.name));
+  const inputName = graph?.input?.find((i) => !initNames.has(i.name))?.name ?? 'input';
+  const outputName = graph?.output?.[0]?.name ?? 'output';
   const meta: Omit<ModelMeta, 'sha256'> = {
     name,
     version: '1',
-    inputName: 'input',
-    outputName: 'output',
+    inputName,
+    outputName,
     inputShape: [-1, 3, spec.cropSize, spec.cropSize],
     ...spec,
     quantization: {
