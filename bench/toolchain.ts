@@ -19,7 +19,7 @@ import { build } from 'esbuild';
 import { listImages, preprocessFiles, syntheticImages } from '../models/calibrate.ts';
 import { decodeModel, encodeModel, reencodeS8WeightsAsU8 } from '../models/onnx.ts';
 import { quantizeStatic } from '../models/pipeline.ts';
-import type { WeightEncoding } from '../models/quantize.ts';
+import type { WeightChoice } from '../models/quantize.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from '../models/synthetic.ts';
 import { sessionOptions } from '../src/classifier/classifier.ts';
 import { IMAGENET_DEFAULTS, writeModelFolder } from '../src/classifier/model-folder.ts';
@@ -126,12 +126,14 @@ async function main(): Promise<void> {
     );
     const ours = await quantizeStatic(fp32, calibration);
     const ours7 = await quantizeStatic(fp32, calibration, { weightEncoding: 's8-7bit' });
+    const oursMixed = await quantizeStatic(fp32, calibration, { weightEncoding: 'mixed' });
     const models = {
       'fp32 (shared)': fp32,
       'int8 ORT-Python (shared, as shipped: s8 weights)': shared,
       'int8 ORT-Python (shared, re-encoded u8)': encodeModel(sharedU8),
       'int8 this quantizer (u8 weights, default)': ours.int8,
       'int8 this quantizer (s8-7bit weights)': ours7.int8,
+      'int8 this quantizer (mixed: u8 depthwise/first/FC, s8-7bit rest)': oursMixed.int8,
     };
     const ms = await latencies(models, input, 1, rounds);
     const ref = ms['int8 ORT-Python (shared, as shipped: s8 weights)'] as number;
@@ -153,17 +155,19 @@ async function main(): Promise<void> {
   // ResNet-18 synthetic.
   const fp32 = await buildSyntheticResNet18();
   const calibration = await syntheticInputs(25, SYNTHETIC_SEEDS.calibration);
-  const int8: Partial<Record<WeightEncoding, Uint8Array>> = {};
-  for (const enc of ['u8', 's8-7bit', 's8'] as const)
+  const int8: Partial<Record<WeightChoice, Uint8Array>> = {};
+  for (const enc of ['u8', 's8-7bit', 'mixed', 's8'] as const)
     int8[enc] = (await quantizeStatic(fp32, calibration, { weightEncoding: enc })).int8;
-  const labels: Record<WeightEncoding, string> = {
+  const labels: Record<WeightChoice, string> = {
     u8: 'int8 u8 weights (default, exact)',
     's8-7bit': 'int8 s8-7bit weights (exact, 7-bit)',
+    mixed: 'int8 mixed weights (u8 first conv + FC, s8-7bit rest)',
     s8: 'int8 s8 weights (saturates without VNNI)',
   };
   for (const threads of [1, 2]) {
     const models: Record<string, Uint8Array> = { fp32 };
-    for (const enc of ['u8', 's8-7bit', 's8'] as const) models[labels[enc]] = int8[enc] as Uint8Array;
+    for (const enc of ['u8', 's8-7bit', 'mixed', 's8'] as const)
+      models[labels[enc]] = int8[enc] as Uint8Array;
     const ms = await latencies(models, input, threads, rounds);
     const f = ms.fp32 as number;
     for (const [name, bytes] of Object.entries(models)) {

@@ -18,7 +18,7 @@ import { type CalibrationMethod, listImages, preprocessFiles } from './calibrate
 import { agreement, floatComputeOps, optimizedOps, runAll } from './evaluate.ts';
 import { decodeModel } from './onnx.ts';
 import { quantizeStatic } from './pipeline.ts';
-import { WEIGHT_ENCODINGS, type WeightEncoding } from './quantize.ts';
+import { WEIGHT_ENCODINGS, type WeightChoice } from './quantize.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from './synthetic.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,7 +36,7 @@ const usage = `usage: npm run model:build -- (--synthetic resnet18 | --source <f
   --calibration-count N    use the first N images of the folder, sorted by name (default 25)
   --eval <dir>             images for the fp32-vs-int8 agreement (default: the calibration images)
   --method minmax|percentile  activation ranges (default minmax)   --percentile P (default 99.999)
-  --weights u8|s8|s8-7bit  int8 weight storage (default u8: exact on CPUs without VNNI; see README)
+  --weights u8|s8|s8-7bit|mixed  int8 weight storage (default u8: exact on CPUs without VNNI; see README)
   --name N                 folder and model name (default: resnet18 for --synthetic, else the file name)
   --out <dir>              output folder (default layers/model/models/<name>/)`;
 
@@ -122,7 +122,7 @@ async function main(argv: string[]): Promise<void> {
   if (method !== 'minmax' && method !== 'percentile') throw new Error('--method takes minmax or percentile');
   const percentile = Number(values.percentile);
   if (!(percentile > 50 && percentile <= 100)) throw new Error('--percentile takes a number in (50, 100]');
-  const weightEncoding = values.weights as WeightEncoding;
+  const weightEncoding = values.weights as WeightChoice;
   if (!WEIGHT_ENCODINGS.includes(weightEncoding))
     throw new Error(`--weights takes ${WEIGHT_ENCODINGS.join('|')}`);
   const count = Number(values['calibration-count']);
@@ -246,7 +246,9 @@ async function main(argv: string[]): Promise<void> {
           ? 'uint8 with zero point 128 (exact u8 x u8 kernels on x86-64 without VNNI)'
           : weightEncoding === 's8'
             ? 'int8 with zero point 0 (u8 x s8 kernels saturate on AVX2 without VNNI)'
-            : 'int8 limited to [-64, 64] (7-bit; u8 x s8 pairs cannot saturate int16)'
+            : weightEncoding === 's8-7bit'
+              ? 'int8 limited to [-64, 64] (7-bit; u8 x s8 pairs cannot saturate int16)'
+              : 'mixed: uint8 zero point 128 for the first Conv, depthwise Convs and Gemm/MatMul, 7-bit int8 elsewhere'
       }`,
       weightEncoding,
       bias: 'int32, scale = input scale x weight scale',

@@ -33,7 +33,9 @@ import {
 import { decodeModel, encodeModel } from './onnx.ts';
 
 export type WeightEncoding = 'u8' | 's8' | 's8-7bit';
-export const WEIGHT_ENCODINGS: readonly WeightEncoding[] = ['u8', 's8', 's8-7bit'];
+/** 'mixed': u8 for the first Conv, depthwise/grouped Convs and Gemm/MatMul, s8-7bit elsewhere. */
+export type WeightChoice = WeightEncoding | 'mixed';
+export const WEIGHT_ENCODINGS: readonly WeightChoice[] = ['u8', 's8', 's8-7bit', 'mixed'];
 
 export interface Range {
   min: number;
@@ -249,7 +251,7 @@ export function planQuantization(source: Model): QuantizationPlan {
 }
 
 export interface QuantizeOptions {
-  weightEncoding?: WeightEncoding;
+  weightEncoding?: WeightChoice;
 }
 
 export interface QuantizeStats {
@@ -266,7 +268,8 @@ export function quantizeWithRanges(
   ranges: Map<string, Range>,
   options: QuantizeOptions = {},
 ): { model: Model; stats: QuantizeStats } {
-  const encoding = options.weightEncoding ?? 'u8';
+  const choice = options.weightEncoding ?? 'u8';
+  const inputNames = new Set((plan.model.graph?.input ?? []).map((i) => i.name ?? ''));
   const model = decodeModel(encodeModel(plan.model));
   const graph = model.graph;
   if (!graph?.node) throw new Error('model has no graph');
@@ -318,7 +321,7 @@ export function quantizeWithRanges(
   for (const i of graph.input ?? []) if (quantized.has(i.name ?? '')) emitQ(i.name ?? '');
 
   const weightCache = new Map<string, { dq: string; scales: Float32Array }>();
-  const dqWeight = (name: string, axis: number) => {
+  const dqWeight = (name: string, axis: number, encoding: WeightEncoding) => {
     const key = `${name}@${axis}`;
     const known = weightCache.get(key);
     if (known) return known;
@@ -378,7 +381,9 @@ export function quantizeWithRanges(
       else if (op === 'Gemm') axis = getInt(n, 'transB', 0) === 0 ? 1 : 0;
       else if (op === 'MatMul') axis = dimsOf(inits.get(inputs[1] ?? '') ?? {}).length - 1;
       if (axis >= 0) {
-        const w = dqWeight(inputs[1] ?? '', axis);
+        const sensitive = op !== 'Conv' || getInt(n, 'group', 1) > 1 || inputNames.has(x);
+        const encoding = choice === 'mixed' ? (sensitive ? 'u8' : 's8-7bit') : choice;
+        const w = dqWeight(inputs[1] ?? '', axis, encoding);
         inputs[1] = w.dq;
         const bias = inputs[2];
         if (bias && (op === 'Conv' || op === 'Gemm') && isInit(bias) && quantized.has(x)) {

@@ -156,6 +156,21 @@ describe('QDQ graph rewriting', () => {
     expect(model.opsetImport).toEqual([{ domain: '', version: 13 }]);
   });
 
+  it("'mixed' keeps u8 weights for the first Conv and the Gemm, 7-bit int8 for the others", () => {
+    const plan = planQuantization(tinyModel());
+    const ranges = new Map(plan.calibrate.map((t) => [t, { min: -1, max: 1 }]));
+    const { model } = quantizeWithRanges(plan, ranges, { weightEncoding: 'mixed' });
+    const init = (name: string) => model.graph?.initializer?.find((t) => t.name === name);
+    const { UINT8, INT8 } = onnx.TensorProto.DataType;
+    expect([
+      init('w1_quantized')?.dataType,
+      init('w2_quantized')?.dataType,
+      init('fc_quantized')?.dataType,
+    ]).toEqual([UINT8, INT8, UINT8]);
+    const w2 = init('w2_quantized')?.rawData ?? new Uint8Array();
+    expect(Math.max(...Array.from(new Int8Array(w2.buffer, w2.byteOffset, w2.length), Math.abs))).toBe(64);
+  });
+
   it('runs in ONNX Runtime close to fp32, with every Conv and the Gemm fused into int8 kernels', async () => {
     const fp32 = encodeModel(tinyModel());
     const rand = seededRandom(9);
