@@ -12,22 +12,17 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { build } from 'esbuild';
 import { createClassifier } from '../src/classifier/classifier.ts';
 import { sha256File } from '../src/classifier/model-folder.ts';
 import { sharp } from '../src/classifier/native.ts';
 import { preprocess } from '../src/classifier/preprocess.ts';
+import { coldStart, median } from './cold-start.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 const CACHE = join(ROOT, '.cache/bench');
 const SHARED = resolve(ROOT, '../shared');
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 const fmt = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
 
 async function timeIt(runs: number, fn: () => Promise<unknown>): Promise<number> {
@@ -81,34 +76,6 @@ async function defaultModels(): Promise<string[]> {
     for (const name of await readdir(layerModels)) dirs.push(join(layerModels, name));
   else console.log('(no model layer built yet: `npm run model:build` adds ResNet-18 rows)');
   return dirs;
-}
-
-async function coldStart(modelDir: string, image: string, runs: number) {
-  const bundle = join(CACHE, 'cold-start.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'bench/cold-start-entry.ts')],
-    outfile: bundle,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: ['onnxruntime-node', 'sharp'],
-    logLevel: 'error',
-  });
-  const samples: { firstResultMs: number; initMs: number; firstClassifyMs: number; peakRssMb: number }[] = [];
-  for (let i = 0; i < runs; i++) {
-    const { stdout } = await run(process.execPath, [bundle], {
-      cwd: ROOT, // so the bundle's require() finds node_modules, as the layer's does in Lambda
-      env: { ...process.env, MODEL_DIR: modelDir, BENCH_IMAGE: image, MODEL_THREADS: '1' },
-    });
-    samples.push(JSON.parse(stdout));
-  }
-  return {
-    firstResultMs: median(samples.map((s) => s.firstResultMs)),
-    initMs: median(samples.map((s) => s.initMs)),
-    firstClassifyMs: median(samples.map((s) => s.firstClassifyMs)),
-    peakRssMb: median(samples.map((s) => s.peakRssMb)),
-  };
 }
 
 async function benchModel(
@@ -190,7 +157,10 @@ async function main() {
   console.log(`# Classifier benchmark (medians of ${runs} runs unless noted; ${new Date().toISOString()})\n`);
   for (const dir of models) {
     const meta = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
-    console.log(`## ${meta.name} (${JSON.stringify(meta.quantization)}) — ${dir}\n`);
+    const q = meta.quantization;
+    console.log(
+      `## ${meta.name} (${typeof q === 'string' ? q : (q.weights ?? q.scheme ?? 'see model.json')}) — ${dir}\n`,
+    );
     console.log('| measure | ms | note |\n| --- | ---: | --- |');
     for (const r of await benchModel(dir, runs, images)) console.log(`| ${r.join(' | ')} |`);
     console.log();

@@ -10,12 +10,10 @@
  *   bundled classifier with the int8 ResNet-18.
  * Rows that need ../shared are skipped with a printed reason.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import { build } from 'esbuild';
+import { parseArgs } from 'node:util';
 import { listImages, preprocessFiles, syntheticImages } from '../models/calibrate.ts';
 import { decodeModel, encodeModel, reencodeS8WeightsAsU8 } from '../models/onnx.ts';
 import { quantizeStatic } from '../models/pipeline.ts';
@@ -25,18 +23,13 @@ import { sessionOptions } from '../src/classifier/classifier.ts';
 import { IMAGENET_DEFAULTS, writeModelFolder } from '../src/classifier/model-folder.ts';
 import { ort } from '../src/classifier/native.ts';
 import { preprocess } from '../src/classifier/preprocess.ts';
+import { coldStart, median } from './cold-start.ts';
 
-const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 const CACHE = join(ROOT, '.cache/bench');
 const SHARED = resolve(ROOT, '../shared');
 const hasShared = existsSync(join(SHARED, 'models', 'mobilenetv2-fp32.onnx'));
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 const fmt = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
 const mb = (bytes: number) => (bytes / 1e6).toFixed(2);
 
@@ -69,35 +62,6 @@ async function latencies(
     for (const [, s] of sessions) await s.release();
   }
   return Object.fromEntries([...times].map(([n, t]) => [n, median(t)]));
-}
-
-async function coldStart(modelDir: string, image: string, runs: number) {
-  const bundle = join(CACHE, 'toolchain-cold-start.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'bench/toolchain-cold-start.ts')],
-    outfile: bundle,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: ['onnxruntime-node', 'sharp'],
-    logLevel: 'error',
-  });
-  const samples: { firstResultMs: number; peakRssMb: number; maxRssMb: number; wallMs: number }[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    const { stdout } = await run(process.execPath, [bundle], {
-      cwd: ROOT,
-      env: { ...process.env, MODEL_DIR: modelDir, BENCH_IMAGE: image, MODEL_THREADS: '1' },
-    });
-    samples.push({ ...JSON.parse(stdout), wallMs: performance.now() - t });
-  }
-  return {
-    firstResultMs: median(samples.map((s) => s.firstResultMs)),
-    wallMs: median(samples.map((s) => s.wallMs)),
-    peakRssMb: median(samples.map((s) => s.peakRssMb)),
-    maxRssMb: median(samples.map((s) => s.maxRssMb)),
-  };
 }
 
 async function main(): Promise<void> {
@@ -214,9 +178,6 @@ async function main(): Promise<void> {
   console.log(`| node start to first result (ms) | ${fmt(cold.firstResultMs)} |`);
   console.log(`| spawn to exit, wall clock (ms) | ${fmt(cold.wallMs)} |`);
   console.log(`| peak RSS, VmHWM (MB) | ${cold.peakRssMb.toFixed(0)} |`);
-  console.log(
-    `| process.resourceUsage().maxRSS (MB; includes this bench process's RSS at fork) | ${cold.maxRssMb.toFixed(0)} |`,
-  );
   for (const n of notes) console.log(`\n${n}`);
   console.log(
     '\nThe 7.8 ms/core figure is a VNNI ceiling (vpdpbusd: 64 u8 x s8 MACs per instruction); this CPU has AVX2',
