@@ -15,8 +15,8 @@ import { photo, ROOT, sharedMissing, sharedModelFolder } from './serverless-supp
 
 const run = promisify(execFile);
 
-async function invoke(fn: 'api' | 'tagger', event: string, env: Record<string, string> = {}) {
-  const { stdout } = await run(
+async function invokeRaw(fn: 'api' | 'tagger', event: string, env: Record<string, string> = {}) {
+  return run(
     process.execPath,
     [
       '--import',
@@ -29,6 +29,10 @@ async function invoke(fn: 'api' | 'tagger', event: string, env: Record<string, s
     ],
     { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 },
   );
+}
+
+async function invoke(fn: 'api' | 'tagger', event: string, env: Record<string, string> = {}) {
+  const { stdout } = await invokeRaw(fn, event, env);
   // Logs are one JSON object per line; the result is printed last, indented.
   const lines = stdout.split('\n');
   const start = lines.findLastIndex((l) => l === '{' || l === '[');
@@ -102,5 +106,37 @@ describe.skipIf(sharedMissing)('sample events', () => {
       await s3server.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('Powertools: JSON logs and EMF metrics (cold start, images classified, inference ms, failures by reason)', async () => {
+    const env = { POWERTOOLS_METRICS_DISABLED: 'false', AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' };
+    const emf = (stdout: string) =>
+      stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{"_aws"'))
+        .map(
+          (l) =>
+            JSON.parse(l) as Record<string, unknown> & {
+              _aws: { CloudWatchMetrics: { Namespace: string }[] };
+            },
+        );
+    const ok = emf((await invokeRaw('api', 'http-classify-raw.json', env)).stdout);
+    expect(ok.every((m) => m._aws.CloudWatchMetrics[0]?.Namespace === 'ImageTagger')).toBe(true);
+    expect(ok.find((m) => 'ColdStart' in m)).toMatchObject({ ColdStart: 1, service: 'image-tagger-api' });
+    const classified = ok.find((m) => 'ImagesClassified' in m);
+    expect(classified).toMatchObject({ ImagesClassified: 1 });
+    expect(classified?.InferenceMs).toBeGreaterThan(0);
+    const bad = emf((await invokeRaw('api', 'http-classify-unsupported.json', env)).stdout);
+    expect(bad.find((m) => 'Failures' in m)).toMatchObject({ Failures: 1, reason: 'UnsupportedFormat' });
+    const logs = (await invokeRaw('api', 'http-classify-unsupported.json')).stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{"level"'));
+    expect(logs.map((l) => JSON.parse(l))).toContainEqual(
+      expect.objectContaining({
+        level: 'WARN',
+        reason: 'UnsupportedFormat',
+        function_name: 'image-tagger-local-api',
+      }),
+    );
   });
 });
