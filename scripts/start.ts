@@ -11,7 +11,7 @@
  * (exit code 1 when no tags appear within 60 s).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,7 +66,10 @@ const modelFolders = () =>
         .sort()
     : [];
 
-/** The model folder to serve: --model, else resnet18, else the first one present, else build ResNet-18. */
+/**
+ * The model folder to serve: --model; else the best present (trained before synthetic, resnet18*
+ * first); else build the ResNet-18.
+ */
 export function resolveModel(wanted?: string): string {
   if (wanted) {
     if (!existsSync(join(MODELS, wanted, 'model.onnx')))
@@ -86,7 +89,16 @@ export function resolveModel(wanted?: string): string {
     names = modelFolders();
     if (r.status !== 0 || names.length === 0) throw new Error(noModelHelp());
   }
-  return names.includes('resnet18') ? 'resnet18' : (names[0] as string);
+  // Prefer trained weights (meaningful labels) over the synthetic ResNet-18, and resnet18* names.
+  const meaningful = (n: string) => {
+    try {
+      return JSON.parse(readFileSync(join(MODELS, n, 'model.json'), 'utf8')).labelsMeaningful !== false;
+    } catch {
+      return false;
+    }
+  };
+  const rank = (n: string) => (meaningful(n) ? 0 : 2) + (n.startsWith('resnet18') ? 0 : 1);
+  return [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))[0] as string;
 }
 
 async function waitFor(url: string, seconds: number, child: ChildProcess): Promise<void> {
