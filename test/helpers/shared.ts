@@ -1,6 +1,6 @@
 /**
- * Access to ../shared (real trained models, labels, photos). Tests that need it skip with a printed
- * reason when it is absent; nothing from it is copied into the repository.
+ * Access to ../shared (real trained models, labels, photos) for every test. Tests that need it skip
+ * with a printed reason when it is absent; nothing from it is copied into the repository.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -8,15 +8,26 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { inject } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const SHARED = resolve(ROOT, '../shared');
-export const sharedAvailable = existsSync(join(SHARED, 'README.md'));
 
+/** False when ../shared is there; otherwise the reason tests that need it are skipped. */
+export const sharedMissing: string | false = [
+  'models/mobilenetv2-int8.onnx',
+  'data/imagenet-simple-labels.json',
+  'photos',
+]
+  .map((p) => join(SHARED, p))
+  .every((p) => existsSync(p))
+  ? false
+  : `${SHARED} (models, labels, photos) is absent`;
+
+/** For describe.skipIf: true, with a printed reason, when ../shared is absent. */
 export function skipUnlessShared(what: string): boolean {
-  if (!sharedAvailable)
-    console.warn(`skipping ${what}: ${SHARED} is absent (real models and photos live there)`);
-  return !sharedAvailable;
+  if (sharedMissing) console.warn(`skipping ${what}: ${sharedMissing}`);
+  return sharedMissing !== false;
 }
 
 export interface SharedPhoto {
@@ -25,27 +36,45 @@ export interface SharedPhoto {
   label: string;
 }
 
+export const photo = (name: string) => join(SHARED, 'photos', name);
+
 export function sharedPhotos(): (SharedPhoto & { path: string })[] {
   const list = JSON.parse(readFileSync(join(SHARED, 'photos/photos.json'), 'utf8')) as SharedPhoto[];
-  return list.map((p) => ({ ...p, path: join(SHARED, 'photos', p.file) }));
+  return list.map((p) => ({ ...p, path: photo(p.file) }));
 }
 
 export const run = promisify(execFile);
 
 /** Runs an npm-script entry point (a .ts file) with tsx, as `npm run` would, and returns its output. */
-export function runTs(script: string, args: string[]) {
-  return run(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, script), ...args], { cwd: ROOT });
+export function runTs(script: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}) {
+  return run(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, script), ...args], { cwd: ROOT, ...options });
 }
 
-/** Builds a model folder from a ../shared model with the project's own import CLI. */
-export async function importSharedModel(model: 'mobilenetv2-int8' | 'mobilenetv2-fp32'): Promise<string> {
+export type SharedModel = 'mobilenetv2-int8' | 'mobilenetv2-fp32';
+
+/** Builds a fresh model folder from a ../shared model with the project's own import CLI. */
+export async function importSharedModel(model: SharedModel): Promise<string> {
   const out = join(await mkdtemp(join(tmpdir(), `${model}-`)), model);
   await runTs('models/import.ts', [
     join(SHARED, `models/${model}.onnx`),
     '--labels',
     join(SHARED, 'data/imagenet-simple-labels.json'),
+    '--name',
+    model,
     '--out',
     out,
   ]);
   return out;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The int8 MobileNetV2 folder that test/global-setup.ts imports once per test run. */
+    sharedInt8Dir: string;
+  }
+}
+
+/** The int8 MobileNetV2 model folder of this test run (read-only: copy it to change it). */
+export function sharedModelFolder(): string {
+  return inject('sharedInt8Dir');
 }

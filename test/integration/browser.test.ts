@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { createApi } from '../../src/http/api.ts';
 import { type LocalServer, startLocalServer } from '../../src/http/local-server.ts';
-import { photo, sharedMissing, sharedModelFolder } from './serverless-support.ts';
+import { photo, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const skip =
@@ -24,7 +24,7 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    classifier = await createClassifier(await sharedModelFolder(), { threads: 2 });
+    classifier = await createClassifier(sharedModelFolder(), { threads: 2 });
     server = await startLocalServer(createApi({ classifier }));
     browser = await chromium.launch({
       executablePath: CHROMIUM,

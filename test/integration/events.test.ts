@@ -11,22 +11,14 @@ import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/cl
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../scripts/build.ts';
 import { startLocalS3 } from '../../src/tagging/local-s3.ts';
-import { photo, ROOT, sharedMissing, sharedModelFolder } from './serverless-support.ts';
+import { photo, ROOT, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
 
 const run = promisify(execFile);
 
 async function invokeRaw(fn: 'api' | 'tagger', event: string, env: Record<string, string> = {}) {
   return run(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      'scripts/invoke.ts',
-      fn,
-      join('events', event),
-      '--model-dir',
-      await sharedModelFolder(),
-    ],
+    ['--import', 'tsx', 'scripts/invoke.ts', fn, join('events', event), '--model-dir', sharedModelFolder()],
     { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 },
   );
 }

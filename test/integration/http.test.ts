@@ -8,7 +8,7 @@ import { type Classifier, createClassifier } from '../../src/classifier/classifi
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
 import { createApi } from '../../src/http/api.ts';
 import { type LocalServer, startLocalServer } from '../../src/http/local-server.ts';
-import { photo, sharedMissing, sharedModelFolder } from './serverless-support.ts';
+import { photo, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
 
 const MAX_BYTES = 3 * 1024 * 1024;
 
@@ -19,7 +19,7 @@ describe.skipIf(sharedMissing)('HTTP API over loopback', () => {
   const failures: string[] = [];
 
   beforeAll(async () => {
-    const dir = await sharedModelFolder();
+    const dir = sharedModelFolder();
     classifier = await createClassifier(dir, {
       threads: 2,
       limits: { ...DEFAULT_LIMITS, maxBytes: MAX_BYTES },

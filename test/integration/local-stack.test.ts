@@ -7,11 +7,11 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { photo, ROOT, sharedMissing, sharedModelFolder } from './serverless-support.ts';
+import { photo, ROOT, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
 
 describe.skipIf(sharedMissing)('npm start (local stack)', () => {
   it('tags an object put into the local bucket and serves /health', async () => {
-    const modelDir = await sharedModelFolder();
+    const modelDir = sharedModelFolder();
     const child = spawn(
       process.execPath,
       [

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../scripts/build.ts';
 import { buildRuntimeLayer } from '../../scripts/build-runtime-layer.ts';
 import { packageOffline } from '../../scripts/package.ts';
-import { photo, ROOT, sharedMissing, sharedModelFolder } from './serverless-support.ts';
+import { photo, ROOT, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
 
 const MODEL = 'mobilenetv2-int8';
 const MODEL_LAYER = '.cache/package-test/model-layer';
@@ -52,7 +52,7 @@ describe.skipIf(sharedMissing)('offline sls package', () => {
     const modelDir = join(ROOT, MODEL_LAYER, 'models', MODEL);
     await rm(join(ROOT, MODEL_LAYER), { recursive: true, force: true });
     await mkdir(join(ROOT, MODEL_LAYER, 'models'), { recursive: true });
-    await cp(await sharedModelFolder(MODEL), modelDir, { recursive: true });
+    await cp(sharedModelFolder(), modelDir, { recursive: true });
     const env = { MODEL_LAYER_DIR: MODEL_LAYER };
     for (const stage of ['prod', 'dev'] as const) {
       const r = await packageOffline(

@@ -2,9 +2,8 @@
  * The quantizer on two real graphs: the synthetic ResNet-18 (always) and MobileNetV2 with real trained
  * weights from ../shared (skipped with a message when ../shared is absent).
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { listImages, preprocessFiles } from '../../models/calibrate.ts';
 import {
@@ -20,13 +19,9 @@ import { type QuantizeResult, quantizeStatic } from '../../models/pipeline.ts';
 import { countParams } from '../../models/resnet18.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from '../../models/synthetic.ts';
 import { IMAGENET_DEFAULTS } from '../../src/classifier/model-folder.ts';
+import { SHARED, skipUnlessShared } from '../helpers/shared.ts';
 
-const SHARED = resolve(import.meta.dirname, '../../../shared');
-const hasShared = existsSync(join(SHARED, 'models', 'mobilenetv2-fp32.onnx'));
-if (!hasShared)
-  console.warn(
-    `quantize-models: ${SHARED} is absent; skipping the tests that need the shared photos and MobileNetV2`,
-  );
+const hasShared = !skipUnlessShared('the quantizer tests on the shared photos and MobileNetV2');
 
 interface Photo {
   file: string;

@@ -12,7 +12,14 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
-import { importSharedModel, runTs, SHARED, sharedPhotos, skipUnlessShared } from '../helpers/shared.ts';
+import {
+  importSharedModel,
+  runTs,
+  SHARED,
+  sharedModelFolder,
+  sharedPhotos,
+  skipUnlessShared,
+} from '../helpers/shared.ts';
 
 const skip = skipUnlessShared('real-photo accuracy tests');
 
@@ -31,10 +38,8 @@ describe.skipIf(skip)('real photos', () => {
   let int8Dir: string;
   let fp32Dir: string;
   beforeAll(async () => {
-    [int8Dir, fp32Dir] = await Promise.all([
-      importSharedModel('mobilenetv2-int8'),
-      importSharedModel('mobilenetv2-fp32'),
-    ]);
+    int8Dir = sharedModelFolder();
+    fp32Dir = await importSharedModel('mobilenetv2-fp32');
   });
 
   it.each([

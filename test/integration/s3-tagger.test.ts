@@ -19,7 +19,7 @@ import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
 import { createS3Tagger } from '../../src/tagging/handler.ts';
 import { type LocalS3, startLocalS3 } from '../../src/tagging/local-s3.ts';
 import { parseLabelList } from '../../src/tagging/tags.ts';
-import { photo, sharedMissing, sharedModelFolder } from './serverless-support.ts';
+import { photo, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
 
 const BUCKET = 'uploads-test';
 const MAX_BYTES = 1024 * 1024;
@@ -57,7 +57,7 @@ describe.skipIf(sharedMissing)('S3 tagger against a local S3', () => {
       },
       { step: 'initialize', name: 'recordCommands' },
     );
-    classifier = await createClassifier(await sharedModelFolder(), {
+    classifier = await createClassifier(sharedModelFolder(), {
       threads: 2,
       limits: { ...DEFAULT_LIMITS, maxBytes: MAX_BYTES },
     });

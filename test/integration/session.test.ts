@@ -2,11 +2,11 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ort } from '../../src/classifier/native.ts';
-import { importSharedModel, SHARED, skipUnlessShared } from '../helpers/shared.ts';
+import { SHARED, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 describe.skipIf(skipUnlessShared('session reuse test'))('classifier instance', () => {
-  beforeAll(async () => {
-    process.env.MODEL_DIR = await importSharedModel('mobilenetv2-int8');
+  beforeAll(() => {
+    process.env.MODEL_DIR = sharedModelFolder();
     process.env.MODEL_THREADS = '1';
   });
 
