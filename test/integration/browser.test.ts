@@ -10,13 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { createApi } from '../../src/http/api.ts';
 import { type LocalServer, startLocalServer } from '../../src/http/local-server.ts';
-import { photo, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
+import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip =
-  sharedMissing ||
-  (existsSync(CHROMIUM) ? false : `skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-if (skip && !sharedMissing) console.warn(skip);
+const noChromium = !existsSync(CHROMIUM);
+if (noChromium)
+  console.warn(`skipping the browser test: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+const skip = skipUnlessShared('the browser test') || noChromium;
 
 describe.skipIf(skip)('web page in headless Chromium', () => {
   let classifier: Classifier;

@@ -11,7 +11,7 @@ import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/cl
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../scripts/build.ts';
 import { startLocalS3 } from '../../src/tagging/local-s3.ts';
-import { photo, ROOT, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
+import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const run = promisify(execFile);
 
@@ -31,7 +31,7 @@ async function invoke(fn: 'api' | 'tagger', event: string, env: Record<string, s
   return JSON.parse(lines.slice(start).join('\n'));
 }
 
-describe.skipIf(sharedMissing)('sample events', () => {
+describe.skipIf(skipUnlessShared('the sample event tests'))('sample events', () => {
   beforeAll(async () => {
     await buildBundles(() => {});
   });

@@ -8,11 +8,11 @@ import { type Classifier, createClassifier } from '../../src/classifier/classifi
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
 import { createApi } from '../../src/http/api.ts';
 import { type LocalServer, startLocalServer } from '../../src/http/local-server.ts';
-import { photo, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
+import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const MAX_BYTES = 3 * 1024 * 1024;
 
-describe.skipIf(sharedMissing)('HTTP API over loopback', () => {
+describe.skipIf(skipUnlessShared('the HTTP API tests'))('HTTP API over loopback', () => {
   let classifier: Classifier;
   let server: LocalServer;
   let retriever: Buffer;

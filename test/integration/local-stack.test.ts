@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { photo, ROOT, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
+import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
-describe.skipIf(sharedMissing)('npm start (local stack)', () => {
+describe.skipIf(skipUnlessShared('the local stack test'))('npm start (local stack)', () => {
   it('tags an object put into the local bucket and serves /health', async () => {
     const modelDir = sharedModelFolder();
     const child = spawn(

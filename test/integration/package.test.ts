@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../scripts/build.ts';
 import { buildRuntimeLayer } from '../../scripts/build-runtime-layer.ts';
 import { packageOffline } from '../../scripts/package.ts';
-import { photo, ROOT, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
+import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const MODEL = 'mobilenetv2-int8';
 const MODEL_LAYER = '.cache/package-test/model-layer';
@@ -39,7 +39,7 @@ async function unzippedSize(path: string): Promise<number> {
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown };
 type Template = { Resources: Record<string, Resource> };
 
-describe.skipIf(sharedMissing)('offline sls package', () => {
+describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls package', () => {
   let out: string;
   let prod: Template;
   let dev: Template;

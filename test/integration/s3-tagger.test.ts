@@ -19,13 +19,13 @@ import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
 import { createS3Tagger } from '../../src/tagging/handler.ts';
 import { type LocalS3, startLocalS3 } from '../../src/tagging/local-s3.ts';
 import { parseLabelList } from '../../src/tagging/tags.ts';
-import { photo, sharedMissing, sharedModelFolder } from '../helpers/shared.ts';
+import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const BUCKET = 'uploads-test';
 const MAX_BYTES = 1024 * 1024;
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-describe.skipIf(sharedMissing)('S3 tagger against a local S3', () => {
+describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a local S3', () => {
   let dir: string;
   let s3server: LocalS3;
   let s3: S3Client;
