@@ -52,6 +52,10 @@ async function main(argv: string[]): Promise<number> {
   if (!values.model || positionals.length === 0) throw new Error(usage);
   const k = validateTopK(Number(values.top));
   const classifier = await createClassifier(values.model, { threads: Number(values.threads) });
+  if (classifier.folder.meta.labelsMeaningful === false)
+    console.error(
+      `note: ${classifier.folder.meta.name} has random weights (model.json): its labels mean nothing`,
+    );
 
   const outcomes: Outcome[] = [];
   for (const file of positionals) {
