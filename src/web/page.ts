@@ -13,7 +13,7 @@ export const PAGE_HTML = `<!doctype html>
   :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f5f6f8; }
   main { max-width: 720px; margin: 2rem auto; padding: 0 1rem; }
   h1 { font-size: 1.5rem; margin-bottom: .25rem; }
-  #drop { border: 2px dashed #8a94a6; border-radius: 12px; padding: 2rem; text-align: center;
+  #drop { display: block; border: 2px dashed #8a94a6; border-radius: 12px; padding: 2rem; text-align: center;
           background: #fff; cursor: pointer; transition: background .15s; }
   #drop.over { background: #e7f0ff; border-color: #2f6fde; }
   #preview { max-width: 100%; max-height: 320px; margin-top: 1rem; border-radius: 8px; display: none; }

@@ -56,6 +56,12 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
 
     await page.setInputFiles('#file', photo('207-Golden-Retriever.jpg'));
     await page.waitForSelector('#results .row:nth-child(3)', { timeout: 30_000 });
+    // The page stacks model line, drop zone, preview and results without overlapping.
+    const boxes = await Promise.all(
+      ['#model', '#drop', '#preview', '#results'].map((s) => page.locator(s).boundingBox()),
+    );
+    for (let i = 1; i < boxes.length; i++)
+      expect(boxes[i]?.y).toBeGreaterThanOrEqual((boxes[i - 1]?.y ?? 0) + (boxes[i - 1]?.height ?? 0));
     const rows = await page.$$eval('#results .row', (els) =>
       els.map((e) => ({
         label: e.querySelector('.label')?.textContent ?? '',
