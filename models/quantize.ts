@@ -16,6 +16,8 @@
  * The result is a QDQ graph that ONNX Runtime fuses into QLinearConv, QLinearAdd, QGemm ... (check
  * with evaluate.ts `optimizedOps`).
  */
+
+import { roundHalfEven } from '../src/classifier/math.ts';
 import {
   dimsOf,
   floatTensor,
@@ -40,13 +42,6 @@ export const WEIGHT_ENCODINGS: readonly WeightChoice[] = ['u8', 's8', 's8-7bit',
 export interface Range {
   min: number;
   max: number;
-}
-
-/** Round half to even, as ONNX QuantizeLinear does. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  // Math.round rounds .5 up; move ties at odd results back down to the even neighbour.
-  return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** Asymmetric uint8 parameters for a range; the range is widened to include 0 (exact zero padding). */

@@ -11,6 +11,7 @@
  */
 
 import { CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError } from './errors.ts';
+import { roundHalfEven } from './math.ts';
 import type { ModelMeta } from './model-folder.ts';
 import { sharp } from './native.ts';
 
@@ -76,12 +77,6 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | { unsupported: str
     return { unsupported: 'SVG image' };
   if (head.startsWith('<')) return { unsupported: 'XML/HTML text' };
   return { unsupported: 'unrecognised bytes' };
-}
-
-/** Python's round() (half to even), which torchvision's CenterCrop uses for its offsets. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** torchvision Resize(int): shorter side to `size`, longer side int(size * long / short). */

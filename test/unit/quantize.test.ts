@@ -9,9 +9,9 @@ import {
   quantizeBias,
   quantizeWeights,
   quantizeWithRanges,
-  roundHalfEven,
 } from '../../models/quantize.ts';
 import { seededRandom } from '../../models/resnet18.ts';
+import { roundHalfEven } from '../../src/classifier/math.ts';
 import { ort } from '../../src/classifier/native.ts';
 
 describe('quantizer math', () => {
