@@ -19,6 +19,8 @@ export interface Powertools extends Telemetry {
   begin(context: Context | undefined): void;
   /** Call at the end of every invocation (flushes the metrics). */
   end(): void;
+  /** Wraps an event handler as a Lambda handler: begin, run, and end even when it throws. */
+  instrument<E, R>(handle: (event: E) => Promise<R>): (event: E, context?: Context) => Promise<R>;
 }
 
 export function createPowertools(
@@ -34,7 +36,7 @@ export function createPowertools(
     threads: classifier.threads,
     quantization: meta.quantization,
   });
-  return {
+  const tools: Powertools = {
     logger,
     metrics,
     begin(context) {
@@ -43,6 +45,16 @@ export function createPowertools(
     },
     end() {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    },
+    instrument(handle) {
+      return async (event, context) => {
+        tools.begin(context);
+        try {
+          return await handle(event);
+        } finally {
+          tools.end();
+        }
+      };
     },
     classified(timings, extra) {
       metrics.addMetric('ImagesClassified', MetricUnit.Count, 1);
@@ -61,4 +73,5 @@ export function createPowertools(
       logger.info(message, extra ?? {});
     },
   };
+  return tools;
 }

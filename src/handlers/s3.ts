@@ -5,7 +5,6 @@
  * (path-style; `npm start` sets AWS_ENDPOINT_URL_S3, which serverless-offline passes through).
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import type { Context, S3Event } from 'aws-lambda';
 import { classifier } from '../classifier/instance.ts';
 import { createS3Tagger } from '../tagging/handler.ts';
 import { createPowertools } from './powertools.ts';
@@ -15,11 +14,4 @@ const endpoint = process.env.S3_ENDPOINT || process.env.AWS_ENDPOINT_URL_S3 || u
 const s3 = new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {});
 const tagger = createS3Tagger({ s3, classifier, telemetry: powertools, env: process.env });
 
-export async function handler(event: S3Event, context?: Context) {
-  powertools.begin(context);
-  try {
-    return await tagger(event);
-  } finally {
-    powertools.end();
-  }
-}
+export const handler = powertools.instrument(tagger);
