@@ -13,7 +13,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { createClassifier } from '../src/classifier/classifier.ts';
-import { sha256File } from '../src/classifier/model-folder.ts';
+import { loadModelFolder, sha256File } from '../src/classifier/model-folder.ts';
 import { sharp } from '../src/classifier/native.ts';
 import { preprocess } from '../src/classifier/preprocess.ts';
 import { coldStart, median } from './cold-start.ts';
@@ -93,7 +93,7 @@ async function benchModel(
     await c.release();
   }
   row('model load (session + warm-up), 1 thread', fmt(median(loadTimes)), 'median of 5, in process');
-  const folder = (await createClassifier(modelDir, { threads: 1 })).folder;
+  const folder = await loadModelFolder(modelDir);
   row(
     'sha256 of model.onnx',
     fmt(await timeIt(5, () => sha256File(folder.modelPath))),
