@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
+import { bundle } from '../scripts/build.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -30,21 +30,12 @@ export interface ColdStart {
 /** Medians over `runs` fresh node processes, each classifying `image` with the folder at `modelDir`. */
 export async function coldStart(modelDir: string, image: string, runs: number): Promise<ColdStart> {
   await mkdir(CACHE, { recursive: true });
-  const bundle = join(CACHE, 'cold-start.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'bench/cold-start-entry.ts')],
-    outfile: bundle,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: ['onnxruntime-node', 'sharp'],
-    logLevel: 'error',
-  });
+  const bundleFile = join(CACHE, 'cold-start.mjs');
+  await bundle(join(ROOT, 'bench/cold-start-entry.ts'), bundleFile);
   const samples: ColdStart[] = [];
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
-    const { stdout } = await run(process.execPath, [bundle], {
+    const { stdout } = await run(process.execPath, [bundleFile], {
       cwd: ROOT, // so the bundle's require() finds node_modules, as the layer's does in Lambda
       env: { ...process.env, MODEL_DIR: modelDir, BENCH_IMAGE: image, MODEL_THREADS: '1' },
     });

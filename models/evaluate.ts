@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sessionOptions } from '../src/classifier/classifier.ts';
 import { ort } from '../src/classifier/native.ts';
+import { topK } from '../src/classifier/postprocess.ts';
 import { countOps, decodeModel } from './onnx.ts';
 
 type SessionOptions = NonNullable<Parameters<typeof ort.InferenceSession.create>[1]>;
@@ -64,15 +65,13 @@ export function cosine(a: Float32Array, b: Float32Array): number {
   return dot / Math.sqrt(na * nb || 1);
 }
 
-export function argmax(v: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if ((v[i] ?? 0) > (v[best] ?? 0)) best = i;
-  return best;
+/** Indices of the k largest values, best first (the classifier's own top-k). */
+export function topIndices(v: Float32Array, k: number): number[] {
+  return topK(v, [], k).map((l) => l.index);
 }
 
-/** Indices of the k largest values. */
-export function topIndices(v: Float32Array, k: number): number[] {
-  return [...v.keys()].sort((i, j) => (v[j] ?? 0) - (v[i] ?? 0)).slice(0, k);
+export function argmax(v: Float32Array): number {
+  return topIndices(v, 1)[0] ?? 0;
 }
 
 /** Runs a model on preprocessed [3,H,W] planes, one at a time, with production session options. */

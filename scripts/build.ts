@@ -16,6 +16,28 @@ export const BUNDLES = {
   s3: 'src/handlers/s3.ts',
 } as const;
 
+/** One ESM bundle as Lambda runs it (also used by the cold-start benchmark, so it measures the same). */
+export async function bundle(entry: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    minify: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    legalComments: 'none',
+    external: ['onnxruntime-node', 'sharp'],
+    // Bundled CommonJS (busboy, parts of the AWS SDK) calls require() for Node built-ins.
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
+    logLevel: 'warning',
+  });
+}
+
 export async function buildBundles(log = console.log): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [name, entry] of Object.entries(BUNDLES)) {
@@ -23,24 +45,7 @@ export async function buildBundles(log = console.log): Promise<Record<string, st
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     const outfile = join(dir, 'index.mjs');
-    await build({
-      entryPoints: [join(ROOT, entry)],
-      outfile,
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node22',
-      minify: true,
-      sourcemap: 'linked',
-      sourcesContent: false,
-      legalComments: 'none',
-      external: ['onnxruntime-node', 'sharp'],
-      // Bundled CommonJS (busboy, parts of the AWS SDK) calls require() for Node built-ins.
-      banner: {
-        js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-      },
-      logLevel: 'warning',
-    });
+    await bundle(join(ROOT, entry), outfile);
     out[name] = outfile;
     log(`built ${outfile} (${((await stat(outfile)).size / 1024).toFixed(0)} KiB)`);
   }
