@@ -17,32 +17,46 @@ export function bodyBytes(body: string | undefined, isBase64Encoded: boolean): B
   return isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
 }
 
+/**
+ * The first file part named `image`, wherever it stands among the parts. Other file parts are drained
+ * unread. A part cut off by the end of the body, or any other busboy error, is InvalidArgument: busboy
+ * reports it on the part's stream, and an unhandled stream error would crash the process.
+ */
 function fromMultipart(contentType: string, body: Buffer, maxBytes: number): Promise<ImageBody> {
   return new Promise((resolve, reject) => {
+    const malformed = (err: Error) =>
+      reject(new InvalidArgumentError(`malformed multipart/form-data: ${err.message}`));
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: { 'content-type': contentType }, limits: { files: 1, fileSize: maxBytes } });
+      // One byte over the limit tells "exactly maxBytes" (accepted) from "more" (refused).
+      parser = busboy({
+        headers: { 'content-type': contentType },
+        limits: { files: 20, parts: 100, fileSize: maxBytes + 1 },
+      });
     } catch (err) {
-      reject(new InvalidArgumentError(`malformed multipart/form-data: ${(err as Error).message}`));
+      malformed(err as Error);
       return;
     }
     let image: Buffer | undefined;
     let tooLarge = false;
     parser.on('file', (name, stream) => {
+      stream.on('error', malformed);
+      if (name !== 'image' || image !== undefined || tooLarge) {
+        stream.resume();
+        return;
+      }
       const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => {
-        if (name === 'image') chunks.push(chunk);
-      });
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', () => {
         tooLarge = true;
       });
       stream.on('end', () => {
-        if (name === 'image') image = Buffer.concat(chunks);
+        const bytes = Buffer.concat(chunks);
+        if (bytes.length > maxBytes) tooLarge = true;
+        else if (!tooLarge) image = bytes;
       });
     });
-    parser.on('error', (err: Error) =>
-      reject(new InvalidArgumentError(`malformed multipart/form-data: ${err.message}`)),
-    );
+    parser.on('error', malformed);
     parser.on('close', () => {
       if (tooLarge) reject(new ImageTooLargeError(`the image field exceeds ${maxBytes} bytes`));
       else if (!image) reject(new InvalidArgumentError('multipart/form-data body has no file field "image"'));
