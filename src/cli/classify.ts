@@ -4,18 +4,15 @@
  * Prints the top-k labels of each file as a table, or with --json one JSON object per line:
  * {"file", "labels": [{label, index, score}], "timings"} or {"file", "error": {code, message}}.
  */
-import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { type Classification, createClassifier } from '../classifier/classifier.ts';
-import { ImageError } from '../classifier/errors.ts';
+import { createClassifier } from '../classifier/classifier.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
+import { classifyFile, type FileOutcome } from './classify-file.ts';
 
 const usage = 'usage: npm run classify -- --model <dir> [--top K] [--threads N] [--json] <files...>';
 
-type Outcome = { file: string } & ({ result: Classification } | { error: { code: string; message: string } });
-
-function printTable(outcomes: Outcome[]): void {
+function printTable(outcomes: FileOutcome[]): void {
   for (const o of outcomes) {
     console.log(o.file);
     if ('error' in o) {
@@ -57,21 +54,10 @@ async function main(argv: string[]): Promise<number> {
       `note: ${classifier.folder.meta.name} has random weights (model.json): its labels mean nothing`,
     );
 
-  const outcomes: Outcome[] = [];
+  const outcomes: FileOutcome[] = [];
   for (const file of positionals) {
-    try {
-      const result = await classifier.classify(await readFile(file), { topK: k });
-      outcomes.push({ file, result });
-    } catch (err) {
-      if (err instanceof ImageError) outcomes.push({ file, error: { code: err.code, message: err.message } });
-      else if (
-        (err as NodeJS.ErrnoException).code === 'ENOENT' ||
-        (err as NodeJS.ErrnoException).code === 'EISDIR'
-      )
-        outcomes.push({ file, error: { code: 'FileNotReadable', message: (err as Error).message } });
-      else throw err;
-    }
-    const o = outcomes.at(-1) as Outcome;
+    const o = await classifyFile(classifier, file, k);
+    outcomes.push(o);
     if (values.json)
       console.log(
         JSON.stringify('error' in o ? o : { file, labels: o.result.labels, timings: o.result.timings }),
