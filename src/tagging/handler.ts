@@ -45,7 +45,8 @@ export function createS3Tagger(
         else telemetry.failed(out.status, out.detail ?? out.status, where);
         if (out.dropped.length > 0)
           telemetry.failed('TagLimit', `no room for service tags ${out.dropped.join(', ')}`, where);
-      } else telemetry.info(`skipped: ${out.result}`, where);
+      } else if (out.result === 'malformed') telemetry.failed('MalformedRecord', out.detail, where);
+      else telemetry.info(`skipped: ${out.result}`, where);
     }
     return outcomes;
   };

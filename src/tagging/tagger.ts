@@ -10,16 +10,10 @@
  * - Idempotent: a duplicate delivery computes the same tags and writes nothing when they are already
  *   there. PutObjectTagging emits s3:ObjectTagging:Put, never ObjectCreated, so it cannot re-trigger.
  */
-import {
-  GetObjectCommand,
-  GetObjectTaggingCommand,
-  HeadObjectCommand,
-  PutObjectTaggingCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import type { Classification, Classifier } from '../classifier/classifier.ts';
 import { ImageError } from '../classifier/errors.ts';
+import { ObjectMissingError, type ObjectStore } from './object-store.ts';
 import {
   DEFAULT_IMAGE_SUFFIXES,
   DEFAULT_UPLOAD_PREFIX,
@@ -33,7 +27,7 @@ import {
 } from './tags.ts';
 
 export interface TaggerOptions {
-  s3: S3Client;
+  store: ObjectStore;
   classifier: Pick<Classifier, 'classify' | 'folder' | 'limits'>;
   prefix?: string;
   suffixes?: readonly string[];
@@ -45,6 +39,7 @@ export type TagOutcome = {
   key: string;
 } & (
   | { result: 'ignored'; reason: 'not-object-created' | 'prefix-or-suffix' }
+  | { result: 'malformed'; detail: string }
   | { result: 'missing' }
   | {
       result: 'tagged' | 'unchanged';
@@ -58,11 +53,6 @@ export type TagOutcome = {
     }
 );
 
-const isNotFound = (err: unknown): boolean => {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
-};
-
 async function writeTags(
   o: TaggerOptions,
   bucket: string,
@@ -73,12 +63,11 @@ async function writeTags(
 ): Promise<TagOutcome> {
   const { meta } = o.classifier.folder;
   const ours = serviceTags(status, meta, classification?.labels);
-  const current = await o.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
-  const existing = (current.TagSet ?? []).map((t) => ({ Key: t.Key ?? '', Value: t.Value ?? '' }));
+  const existing = await o.store.getTags(bucket, key);
   const { tags, dropped } = mergeTags(existing, ours);
   const common = { bucket, key, status, tags, dropped, classification, detail };
   if (sameTags(existing, tags)) return { ...common, result: 'unchanged' };
-  await o.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: tags } }));
+  await o.store.putTags(bucket, key, tags);
   return { ...common, result: 'tagged' };
 }
 
@@ -90,21 +79,17 @@ export async function tagObject(o: TaggerOptions, bucket: string, key: string): 
     return { bucket, key, result: 'ignored', reason: 'prefix-or-suffix' };
   const maxBytes = o.classifier.limits.maxBytes;
   try {
-    const head = await o.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    if ((head.ContentLength ?? 0) > maxBytes)
+    const head = await o.store.head(bucket, key);
+    if (head.size > maxBytes)
       return await writeTags(
         o,
         bucket,
         key,
         'ImageTooLarge',
         undefined,
-        `object is ${head.ContentLength} bytes; the limit is ${maxBytes} bytes`,
+        `object is ${head.size} bytes; the limit is ${maxBytes} bytes`,
       );
-    const object = await o.s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: head.ETag ?? undefined }),
-    );
-    if (!object.Body) throw new Error(`GetObject s3://${bucket}/${key} returned no body`);
-    const bytes = await object.Body.transformToByteArray();
+    const { bytes } = await o.store.get(bucket, key, head.etag);
     let classification: Classification;
     try {
       classification = await o.classifier.classify(bytes, { topK: o.topK ?? 3 });
@@ -115,21 +100,45 @@ export async function tagObject(o: TaggerOptions, bucket: string, key: string): 
     }
     return await writeTags(o, bucket, key, 'ok', classification);
   } catch (err) {
-    if (isNotFound(err)) return { bucket, key, result: 'missing' };
+    if (err instanceof ObjectMissingError) return { bucket, key, result: 'missing' };
     throw err;
   }
 }
 
+/** What one S3 notification record asks for, or why it cannot be read. */
+function readRecord(record: unknown): { bucket: string; key: string; eventName: string } | string {
+  const r = record as {
+    eventName?: unknown;
+    s3?: { bucket?: { name?: unknown }; object?: { key?: unknown } };
+  };
+  const bucket = r?.s3?.bucket?.name;
+  const key = r?.s3?.object?.key;
+  const eventName = r?.eventName;
+  if (typeof bucket !== 'string' || typeof key !== 'string' || typeof eventName !== 'string')
+    return 'record without s3.bucket.name, s3.object.key or eventName';
+  try {
+    return { bucket, key: decodeS3Key(key), eventName };
+  } catch {
+    return `object key ${JSON.stringify(key.slice(0, 200))} is not valid percent-encoding`;
+  }
+}
+
 /**
- * Handles every record of an S3 notification. Records are independent: all are attempted, and the
- * first error is thrown afterwards (a retry repeats the others harmlessly: they are idempotent).
+ * Handles every record of an S3 notification. Records are independent: each is judged alone, a
+ * malformed one is reported and skipped (no retry can mend it), and the first transient error is
+ * thrown after all were attempted (a retry repeats the others harmlessly: they are idempotent).
  */
 export async function tagS3Event(o: TaggerOptions, event: S3Event): Promise<TagOutcome[]> {
   const outcomes: TagOutcome[] = [];
   let failure: unknown;
-  for (const record of event.Records ?? []) {
-    const bucket = record.s3.bucket.name;
-    const key = decodeS3Key(record.s3.object.key);
+  const records: unknown[] = Array.isArray(event?.Records) ? event.Records : [];
+  for (const raw of records) {
+    const record = readRecord(raw);
+    if (typeof record === 'string') {
+      outcomes.push({ bucket: '', key: '', result: 'malformed', detail: record });
+      continue;
+    }
+    const { bucket, key } = record;
     if (!record.eventName.startsWith('ObjectCreated:')) {
       outcomes.push({ bucket, key, result: 'ignored', reason: 'not-object-created' });
       continue;

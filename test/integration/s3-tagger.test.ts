@@ -18,6 +18,7 @@ import { type Classifier, createClassifier } from '../../src/classifier/classifi
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
 import { createS3Tagger } from '../../src/tagging/handler.ts';
 import { type LocalS3, startLocalS3 } from '../../src/tagging/local-s3.ts';
+import { s3ObjectStore } from '../../src/tagging/object-store.ts';
 import { parseLabelList } from '../../src/tagging/tags.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
@@ -62,7 +63,7 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
       limits: { ...DEFAULT_LIMITS, maxBytes: MAX_BYTES },
     });
     tagger = createS3Tagger({
-      s3,
+      store: s3ObjectStore(s3),
       classifier,
       env: { UPLOAD_PREFIX: 'uploads/' },
       telemetry: { classified() {}, failed: (reason) => void failures.push(reason), info() {} },
@@ -211,7 +212,7 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
       credentials,
       maxAttempts: 1,
     });
-    const broken = createS3Tagger({ s3: unreachable, classifier, env: {} });
+    const broken = createS3Tagger({ store: s3ObjectStore(unreachable), classifier, env: {} });
     await expect(broken(event)).rejects.toThrow(/ECONNREFUSED|connect/);
   });
 });

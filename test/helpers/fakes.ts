@@ -1,0 +1,94 @@
+/**
+ * Fakes at the tagger's and the API's ports: an in-memory object store that records every call, and a
+ * classifier that needs no model. The bytes decide what the fake classifier says: a first byte of 0
+ * is a corrupt image, 1 an unsupported format; otherwise the label is `label-<first byte>`.
+ */
+import type { Classification, Classifier } from '../../src/classifier/classifier.ts';
+import { CorruptImageError, UnsupportedFormatError } from '../../src/classifier/errors.ts';
+import type { ModelFolder } from '../../src/classifier/model-folder.ts';
+import { DEFAULT_LIMITS, type ImageLimits } from '../../src/classifier/preprocess.ts';
+import { ObjectMissingError, type ObjectStore } from '../../src/tagging/object-store.ts';
+import type { Tag } from '../../src/tagging/tags.ts';
+
+export type FakeClassifier = Pick<Classifier, 'classify' | 'folder' | 'limits' | 'threads' | 'initMs'> & {
+  calls: number;
+};
+
+export function fakeClassifier(limits: Partial<ImageLimits> = {}): FakeClassifier {
+  const folder = {
+    dir: '/fake',
+    modelPath: '/fake/model.onnx',
+    labels: ['a', 'b'],
+    meta: { name: 'fake', version: '1', quantization: 'none' },
+  } as unknown as ModelFolder;
+  const fake: FakeClassifier = {
+    calls: 0,
+    folder,
+    limits: { ...DEFAULT_LIMITS, ...limits },
+    threads: 1,
+    initMs: 0,
+    async classify(bytes: Uint8Array, options?: { topK?: number }): Promise<Classification> {
+      fake.calls++;
+      if (bytes.length === 0 || bytes[0] === 0) throw new CorruptImageError('fake: corrupt');
+      if (bytes[0] === 1) throw new UnsupportedFormatError('fake: unsupported');
+      const k = options?.topK ?? 3;
+      const labels = Array.from({ length: k }, (_, i) => ({
+        label: `label-${(bytes[0] ?? 0) + i}`,
+        index: i,
+        score: 0.5 / (i + 1),
+      }));
+      return { labels, timings: { decodeMs: 1, inferMs: 1, totalMs: 2 } };
+    },
+  };
+  return fake;
+}
+
+interface StoredObject {
+  bytes: Uint8Array;
+  etag: string;
+  tags: Tag[];
+}
+
+/** An in-memory ObjectStore; `calls` lists every operation as "op key". */
+export class MemoryStore implements ObjectStore {
+  readonly objects = new Map<string, StoredObject>();
+  readonly calls: string[] = [];
+  private version = 0;
+
+  private find(bucket: string, key: string): StoredObject {
+    const object = this.objects.get(`${bucket}/${key}`);
+    if (!object) throw new ObjectMissingError(bucket, key);
+    return object;
+  }
+
+  put(bucket: string, key: string, bytes: Uint8Array, tags: Tag[] = []): void {
+    this.objects.set(`${bucket}/${key}`, { bytes, etag: `"v${++this.version}"`, tags: [...tags] });
+  }
+
+  tagsOf(bucket: string, key: string): Tag[] {
+    return this.find(bucket, key).tags;
+  }
+
+  async head(bucket: string, key: string) {
+    this.calls.push(`head ${key}`);
+    const o = this.find(bucket, key);
+    return { size: o.bytes.length, etag: o.etag };
+  }
+
+  async get(bucket: string, key: string, ifMatch?: string) {
+    this.calls.push(`get ${key}`);
+    const o = this.find(bucket, key);
+    if (ifMatch !== undefined && ifMatch !== o.etag) throw new Error('PreconditionFailed');
+    return { bytes: o.bytes, etag: o.etag };
+  }
+
+  async getTags(bucket: string, key: string) {
+    this.calls.push(`getTags ${key}`);
+    return this.find(bucket, key).tags.map((t) => ({ ...t }));
+  }
+
+  async putTags(bucket: string, key: string, tags: Tag[]) {
+    this.calls.push(`putTags ${key}`);
+    this.find(bucket, key).tags = tags.map((t) => ({ ...t }));
+  }
+}
