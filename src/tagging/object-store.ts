@@ -28,8 +28,12 @@ export interface ObjectRead {
 }
 
 export interface ObjectStore {
-  /** Reads at most `maxBytes` (>= 1) bytes from the start of the object, never more. */
-  get(bucket: string, key: string, options: { maxBytes: number }): Promise<ObjectRead>;
+  /**
+   * Reads at most `maxBytes` (>= 1) bytes from the start of the object, never more. `ranged: false`
+   * asks without a Range header (still reading no more than maxBytes): for an object expected to be
+   * empty, where a Range is not satisfiable (AWS S3 answers 416; s3rver a response that aborts).
+   */
+  get(bucket: string, key: string, options: { maxBytes: number; ranged?: boolean }): Promise<ObjectRead>;
   getTags(bucket: string, key: string): Promise<Tag[]>;
   putTags(bucket: string, key: string, tags: Tag[]): Promise<void>;
 }
@@ -82,12 +86,13 @@ export function s3ObjectStore(s3: S3Client): ObjectStore {
     }
   }
   return {
-    get: (Bucket, Key, { maxBytes }) =>
+    get: (Bucket, Key, { maxBytes, ranged = true }) =>
       call(Bucket, Key, async () => {
         const max = Math.max(1, Math.floor(maxBytes));
+        const Range = ranged ? `bytes=0-${max - 1}` : undefined;
         let object: GetObjectCommandOutput;
         try {
-          object = await s3.send(new GetObjectCommand({ Bucket, Key, Range: `bytes=0-${max - 1}` }));
+          object = await s3.send(new GetObjectCommand({ Bucket, Key, Range }));
         } catch (err) {
           if (isEmptyRange(err)) return { bytes: new Uint8Array(0), size: 0 };
           throw err;

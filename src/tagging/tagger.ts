@@ -100,7 +100,11 @@ export async function tagObject(
   const maxBytes = o.classifier.limits.maxBytes;
   try {
     const probe = eventSize !== undefined && eventSize > maxBytes;
-    let object = await o.store.get(bucket, key, { maxBytes: probe ? 1 : maxBytes });
+    // An object announced as empty is asked for without a Range (none is satisfiable on it).
+    let object = await o.store.get(bucket, key, {
+      maxBytes: probe ? 1 : maxBytes,
+      ranged: eventSize !== 0,
+    });
     // The probe found a version that fits (the object was replaced since the event): read it.
     if (object.size <= maxBytes && object.bytes.length < object.size)
       object = await o.store.get(bucket, key, { maxBytes });

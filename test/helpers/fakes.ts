@@ -80,7 +80,7 @@ export class MemoryStore implements ObjectStore {
     return this.calls.splice(0);
   }
 
-  async get(bucket: string, key: string, { maxBytes }: { maxBytes: number }) {
+  async get(bucket: string, key: string, { maxBytes }: { maxBytes: number; ranged?: boolean }) {
     this.calls.push(maxBytes === 1 ? `get:1 ${key}` : `get ${key}`);
     const o = this.find(bucket, key);
     return {

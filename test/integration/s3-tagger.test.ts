@@ -173,6 +173,8 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
       'tagger:status': 'UnsupportedFormat',
       'tagger:model': 'mobilenetv2-int8@1',
     });
+    const empty = await put('uploads/empty.jpg', '');
+    expect(await tagger(empty)).toMatchObject([{ result: 'tagged', status: 'CorruptImage' }]);
     const cut = await put('uploads/cut.jpg', retriever.subarray(0, 2048));
     await tagger(cut);
     const tags = await tagsOf('uploads/cut.jpg');
