@@ -16,7 +16,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createClassifier } from '../src/classifier/classifier.ts';
+import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { loadModelFolder } from '../src/classifier/model-folder.ts';
 import {
   type Arch,
@@ -37,7 +37,7 @@ const S3_AFTER_USER_TAGS: S3Requests = { get: 2, put: 1 }; // + GetObjectTagging
 const S3_BEFORE: S3Requests = { get: 3, put: 1 }; // HeadObject + GetObject + GetObjectTagging + Put
 
 const { values } = parseArgs({
-  options: { model: { type: 'string' }, rounds: { type: 'string', default: '3' } },
+  options: { model: { type: 'string' }, rounds: { type: 'string', default: '5' } },
 });
 const rounds = Number(values.rounds);
 
@@ -59,18 +59,29 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
-async function measure(modelDir: string, threads: number, photos: Buffer[]) {
-  const classifier = await createClassifier(modelDir, { threads });
-  for (const p of photos.slice(0, 5)) await classifier.classify(p); // warm-up, not counted
-  const times: number[] = [];
+/**
+ * classify() durations at 1 and 2 threads, interleaved photo by photo so that both see the same
+ * background load (the machine is shared): same-run figures, comparable with each other.
+ */
+async function measure(modelDir: string, photos: Buffer[]) {
+  const byThreads = new Map<number, Classifier>();
+  for (const threads of [1, 2]) byThreads.set(threads, await createClassifier(modelDir, { threads }));
+  const times = new Map<number, number[]>([
+    [1, []],
+    [2, []],
+  ]);
+  for (const c of byThreads.values()) for (const p of photos.slice(0, 5)) await c.classify(p); // warm-up
   for (let r = 0; r < rounds; r++)
-    for (const p of photos) {
-      const t = performance.now();
-      await classifier.classify(p);
-      times.push(performance.now() - t);
-    }
-  await classifier.release();
-  return { mean: mean(times), median: median(times), n: times.length };
+    for (const p of photos)
+      for (const [threads, c] of byThreads) {
+        const t = performance.now();
+        await c.classify(p);
+        times.get(threads)?.push(performance.now() - t);
+      }
+  for (const c of byThreads.values()) await c.release();
+  return new Map(
+    [...times].map(([threads, xs]) => [threads, { mean: mean(xs), median: median(xs), n: xs.length }]),
+  );
 }
 
 const usd = (x: number) => (x >= 100 ? `$${x.toFixed(0)}` : `$${x.toFixed(2)}`);
@@ -84,8 +95,7 @@ async function main() {
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
   const flags = ['avx512_vnni', 'avx_vnni', 'avx2'].filter((f) => new RegExp(`\\b${f}\\b`).test(cpuinfo));
 
-  const measured = new Map<number, Awaited<ReturnType<typeof measure>>>();
-  for (const threads of [1, 2]) measured.set(threads, await measure(modelDir, threads, photos));
+  const measured = await measure(modelDir, photos);
 
   const configs: { arch: Arch; memoryMb: number; threads: number }[] = [
     { arch: 'x86_64', memoryMb: 1769, threads: 1 },
@@ -96,7 +106,7 @@ async function main() {
 
   const out: string[] = [];
   out.push(
-    `Model ${meta.name}@${meta.version} (${meta.quantization}); ${photos.length} photos x ${rounds} rounds per thread count; ` +
+    `Model ${meta.name}@${meta.version} (${modelDir}); ${photos.length} photos x ${rounds} rounds, 1 and 2 threads interleaved; ` +
       `CPU ${cpus()[0]?.model ?? '?'} (${flags.join(', ') || 'no avx2'}), ${cpus().length} cores, shared with other work: noisy.`,
   );
   out.push(`Prices: ${PRICES.source}.`);

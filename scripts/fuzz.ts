@@ -14,18 +14,21 @@ const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1)
   throw new Error(`--runs must be a positive integer, got ${values.runs}`);
 
+// Every run has a seed, printed first, so that any run (a failure, a hang) can be replayed exactly.
+const seed = values.seed ?? String(Math.floor(Math.random() * 2 ** 31));
+console.info(`fuzz: --runs ${runs} --seed ${seed}`);
 const started = performance.now();
 const result = spawnSync(
   'npx',
   ['vitest', 'run', 'test/unit/fuzz-', '--testTimeout', String(24 * 3600_000)],
   {
     stdio: 'inherit',
-    env: { ...process.env, FUZZ_RUNS: String(runs), ...(values.seed ? { FUZZ_SEED: values.seed } : {}) },
+    env: { ...process.env, FUZZ_RUNS: String(runs), FUZZ_SEED: seed },
   },
 );
 const seconds = (performance.now() - started) / 1000;
 console.info(
-  `\nfuzz: --runs ${runs}${values.seed ? ` --seed ${values.seed}` : ''}: ${seconds.toFixed(0)} s wall, ` +
+  `\nfuzz: --runs ${runs} --seed ${seed}: ${seconds.toFixed(0)} s wall, ` +
     `${result.status === 0 ? 'no failures' : `FAILED (exit ${result.status})`}`,
 );
 process.exit(result.status ?? 1);

@@ -14,7 +14,8 @@ export function runs(ci: number, share = 1): number {
 
 export const fuzzParameters = (numRuns: number): fc.Parameters<unknown> => {
   const seed = Number(process.env.FUZZ_SEED);
-  return { numRuns, ...(Number.isInteger(seed) ? { seed } : {}) };
+  // A case that hangs fails (a Lambda would run into its timeout) instead of stalling the run.
+  return { numRuns, timeout: 10_000, ...(Number.isInteger(seed) ? { seed } : {}) };
 };
 
 /**
