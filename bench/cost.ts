@@ -112,7 +112,7 @@ async function main() {
   out.push(`Prices: ${PRICES.source}.`);
   out.push('');
   out.push(
-    '| arch | memory | threads | measured classify() ms, mean (median) | Lambda compute | Lambda requests | S3 requests | **total per million images** | per +10 ms | S3 before (4 requests) | with user tags |',
+    '| arch | memory | threads | measured classify() ms, mean (median) | Lambda compute | Lambda requests | S3 requests | **total per million images** | per +10 ms | total, S3 as before (4 requests) | total, upload with user tags (3 requests) |',
   );
   out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of configs) {
