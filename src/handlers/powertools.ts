@@ -25,7 +25,7 @@ export interface Powertools extends Telemetry {
 
 export function createPowertools(
   serviceName: string,
-  classifier: Pick<Classifier, 'folder' | 'threads' | 'initMs'>,
+  classifier: Pick<Classifier, 'folder' | 'threads' | 'initMs' | 'weights'>,
 ): Powertools {
   const logger = new Logger({ serviceName });
   const metrics = new Metrics({ namespace: NAMESPACE, serviceName });
@@ -35,6 +35,7 @@ export function createPowertools(
     initMs: Math.round(classifier.initMs),
     threads: classifier.threads,
     quantization: meta.quantization,
+    weights: classifier.weights,
   });
   const tools: Powertools = {
     logger,

@@ -23,7 +23,7 @@ export const STATUS_BY_CODE: Record<ImageErrorCode, number> = {
 };
 
 export interface ApiOptions {
-  classifier: Pick<Classifier, 'classify' | 'folder' | 'limits' | 'threads' | 'initMs'>;
+  classifier: Pick<Classifier, 'classify' | 'folder' | 'limits' | 'threads' | 'initMs' | 'weights'>;
   telemetry?: Telemetry;
   /** Largest request body accepted, bytes (defaults to the classifier's image limit). */
   maxBodyBytes?: number;
@@ -107,6 +107,7 @@ export function createApi(options: ApiOptions) {
           warm,
           initializationType: process.env.AWS_LAMBDA_INITIALIZATION_TYPE ?? 'local',
           threads: classifier.threads,
+          weights: classifier.weights,
           initMs: Math.round(classifier.initMs),
           maxImageBytes: maxBodyBytes,
         });
