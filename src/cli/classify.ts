@@ -17,7 +17,7 @@ const usage = 'usage: npm run classify -- --model <dir> [--top K] [--threads N] 
 
 function printTable(outcomes: FileOutcome[], { folder, weights }: Classifier): void {
   console.log(
-    `# ${folder.meta.name}@${folder.meta.version}, weights ${weights.storage ?? weights.file} (${weights.reason})`,
+    `# ${folder.meta.name}@${folder.meta.version}, weights ${weights.storage ?? weights.file} — ${weights.reason}`,
   );
   for (const o of outcomes) {
     console.log(o.file);
