@@ -85,9 +85,9 @@ export function readCpuInfo(path: string = CPUINFO_PATH, arch: string = process.
 
 /** The storage `MODEL_WEIGHTS=auto` picks on this CPU, with the reason (logged, in /health). */
 export function chooseStorage(cpu: CpuInfo): StorageChoice {
-  if (cpu.arch === 'arm64') return ARM64_RULE;
   if (cpu.flags === null)
     return { storage: 'u8', reason: `CPU flags unknown (${cpu.source}): u8, which is exact on every CPU` };
+  if (cpu.arch === 'arm64') return ARM64_RULE;
   if (cpu.arch === 'x64' || cpu.arch === 'ia32') {
     const vnni = ['avx512_vnni', 'avx_vnni'].find((f) => cpu.flags?.has(f));
     if (vnni) return { storage: 's8', reason: VNNI_REASON(vnni) };

@@ -44,6 +44,7 @@ describe('readCpuInfo + chooseStorage', () => {
     expect(choice.storage).toBe('u8');
     expect(choice.reason).toMatch(/CPU flags unknown \(cannot read .*no-such-file.txt \(ENOENT\)\)/);
     expect(chooseStorage(parseCpuInfo('processor : 0\n', 'x64')).storage).toBe('u8');
+    expect(chooseStorage(readCpuInfo(fixture('no-such-file.txt'), 'arm64')).storage).toBe('u8');
   });
 
   it('recognises AVX-VNNI (e.g. Intel Alder Lake) as well', () => {
