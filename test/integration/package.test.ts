@@ -186,6 +186,14 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
       );
     // No S3 notification configuration (case-sensitive suffix filters) is left anywhere.
     expect(JSON.stringify(prod)).not.toContain('LambdaConfigurations');
+    // The tagger runs with the same rule: default suffixes (no IMAGE_SUFFIXES override), the prefix.
+    const env = (
+      prod.Resources.TaggerLambdaFunction?.Properties.Environment as
+        | { Variables: Record<string, string> }
+        | undefined
+    )?.Variables;
+    expect(env?.UPLOAD_PREFIX).toBe('uploads/');
+    expect(env).not.toHaveProperty('IMAGE_SUFFIXES');
   });
 
   it('prod: failures go to the SQS queue, for invocations of the alias', () => {
