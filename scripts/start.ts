@@ -4,8 +4,10 @@
  * The local stack: builds the bundles, finds (or builds) a model folder in layers/model/models/,
  * starts a real local S3 (s3rver) on 127.0.0.1:4569 with the upload bucket, and runs
  * serverless-offline (HTTP API on http://127.0.0.1:3000, Lambda invoke API on 127.0.0.1:3002).
- * Every ObjectCreated event of the local S3 whose key is under uploads/ with an image suffix (the
- * bucket notification of serverless.yml) invokes the tagger function through serverless-offline.
+ * Every event of the local S3 becomes the EventBridge event S3 sends on AWS, and those that match
+ * the deployed rule (Object Created, image suffix in any letter case: TaggerUploadRule in
+ * serverless.yml) invoke the tagger function through serverless-offline, one event per
+ * invocation as EventBridge does; the tagger itself checks the uploads/ prefix, as on AWS.
  *
  * --check <image>: once up, puts the image under uploads/, waits for the tags, prints them and exits
  * (exit code 1 when no tags appear within 60 s).
@@ -18,13 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
-import { startLocalS3 } from '../src/tagging/local-s3.ts';
-import {
-  DEFAULT_IMAGE_SUFFIXES,
-  DEFAULT_UPLOAD_PREFIX,
-  decodeS3Key,
-  isTaggable,
-} from '../src/tagging/tags.ts';
+import { matchesUploadRule, uploadRulePattern } from '../src/tagging/events.ts';
+import { eventBridgeEvents, startLocalS3 } from '../src/tagging/local-s3.ts';
+import { DEFAULT_IMAGE_SUFFIXES, decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -129,30 +127,27 @@ async function main(argv: string[]): Promise<number> {
   const invokeUrl = `http://${LOCAL.host}:${LOCAL.lambdaPort}/2015-03-31/functions/${TAGGER}/invocations`;
   const pending = new Set<Promise<void>>();
 
-  // The bucket notification of serverless.yml, locally: ObjectCreated under uploads/ with an image suffix.
+  // The EventBridge rule of serverless.yml, locally: the same pattern picks the events.
+  const rule = uploadRulePattern(LOCAL.bucket, DEFAULT_IMAGE_SUFFIXES);
   const onEvent = (event: S3Event) => {
-    const records = event.Records.filter(
-      (r) =>
-        r.eventName.startsWith('ObjectCreated:') &&
-        isTaggable(decodeS3Key(r.s3.object.key), DEFAULT_UPLOAD_PREFIX, DEFAULT_IMAGE_SUFFIXES),
-    );
-    if (records.length === 0) return;
-    const key = decodeS3Key(records[0]?.s3.object.key ?? '');
-    const job = fetch(invokeUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
-      body: JSON.stringify({ Records: records }),
-    })
-      .then(async (res) => {
-        const text = await res.text();
-        const failed = res.headers.get('x-amz-function-error') ?? res.headers.get('x-amzn-errortype');
-        log(
-          `tagger ${failed ? `FAILED (${failed})` : 'done'} for s3://${LOCAL.bucket}/${key}: ${text.slice(0, 400)}`,
-        );
+    for (const eb of eventBridgeEvents(event).filter((e) => matchesUploadRule(e, rule))) {
+      const key = decodeS3Key(eb.detail.object.key);
+      const job = fetch(invokeUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
+        body: JSON.stringify(eb),
       })
-      .catch((err: Error) => log(`tagger invocation failed for ${key}: ${err.message}`))
-      .finally(() => pending.delete(job));
-    pending.add(job);
+        .then(async (res) => {
+          const text = await res.text();
+          const failed = res.headers.get('x-amz-function-error') ?? res.headers.get('x-amzn-errortype');
+          log(
+            `tagger ${failed ? `FAILED (${failed})` : 'done'} for s3://${LOCAL.bucket}/${key}: ${text.slice(0, 400)}`,
+          );
+        })
+        .catch((err: Error) => log(`tagger invocation failed for ${key}: ${err.message}`))
+        .finally(() => pending.delete(job));
+      pending.add(job);
+    }
   };
   const s3server = await startLocalS3({
     directory: join(ROOT, '.s3-local'),
