@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import type { Classifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
 import {
   contentSecurityPolicy,
@@ -16,29 +15,9 @@ import {
   LAMBDA_SYNC_MAX_PAYLOAD_BYTES,
 } from '../../src/http/api.ts';
 import { PAGE_HTML } from '../../src/web/page.ts';
+import { fakeClassifier } from '../helpers/fakes.ts';
 
 const base64Length = (bytes: number) => Math.ceil(bytes / 3) * 4;
-
-function fakeClassifier(maxBytes: number) {
-  const seen: number[] = [];
-  const classifier: Pick<Classifier, 'classify' | 'folder' | 'limits' | 'threads' | 'initMs'> = {
-    folder: {
-      meta: { name: 'fake', version: '1', quantization: 'none' },
-      labels: ['a', 'b', 'c'],
-    } as unknown as Classifier['folder'],
-    limits: { ...DEFAULT_LIMITS, maxBytes },
-    threads: 1,
-    initMs: 1,
-    async classify(image) {
-      seen.push(image.length);
-      return {
-        labels: [{ label: 'a', index: 0, score: 1 }],
-        timings: { decodeMs: 1, inferMs: 1, totalMs: 2 },
-      };
-    },
-  };
-  return { classifier, seen };
-}
 
 const event = (path: string, method: string, body?: Buffer, contentType?: string) =>
   ({
@@ -68,16 +47,16 @@ describe('httpImageLimit', () => {
 
 describe('createApi with the default limits', () => {
   it('GET /health reports the HTTP limit, not only MAX_IMAGE_BYTES, and the handler enforces it', async () => {
-    const { classifier, seen } = fakeClassifier(DEFAULT_LIMITS.maxBytes);
+    const classifier = fakeClassifier();
     const api = createApi({ classifier });
     const health = JSON.parse((await api(event('/health', 'GET'))).body);
     expect(health.maxImageBytes).toBe(4_694_016);
     const limit = health.maxImageBytes as number;
-    const atLimit = await api(event('/classify', 'POST', Buffer.alloc(limit, 1), 'application/octet-stream'));
+    const atLimit = await api(event('/classify', 'POST', Buffer.alloc(limit, 7), 'application/octet-stream'));
     expect(atLimit.statusCode).toBe(200);
-    expect(seen).toEqual([limit]);
+    expect(classifier.seen).toEqual([limit]);
     const over = await api(
-      event('/classify', 'POST', Buffer.alloc(limit + 1, 1), 'application/octet-stream'),
+      event('/classify', 'POST', Buffer.alloc(limit + 1, 7), 'application/octet-stream'),
     );
     expect(over.statusCode).toBe(413);
     expect(JSON.parse(over.body).error.code).toBe('ImageTooLarge');
@@ -86,7 +65,7 @@ describe('createApi with the default limits', () => {
 
 describe('GET / security headers', () => {
   it('serves the page with a hash-based CSP, nosniff and no referrer', async () => {
-    const { classifier } = fakeClassifier(DEFAULT_LIMITS.maxBytes);
+    const classifier = fakeClassifier();
     const res = await createApi({ classifier })(event('/', 'GET'));
     expect(res.statusCode).toBe(200);
     expect(res.headers).toMatchObject({

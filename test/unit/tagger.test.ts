@@ -67,10 +67,11 @@ describe('S3 tagger (in-memory store, fake classifier)', () => {
     expect(store.tagsOf(BUCKET, 'uploads/b.png')).toContainEqual({ Key: 'tagger:top', Value: 'label-6' });
   });
 
-  it('an event with no Records, or not an object, tags nothing and does not throw', async () => {
+  it('an event of no known shape is reported as malformed, and reads nothing', async () => {
     const { tagger, store } = setup();
-    for (const e of [{}, { Records: 'x' }, null, { Records: [] }])
-      expect(await tagger(e as unknown as S3Event)).toEqual([]);
+    for (const e of [{}, { Records: 'x' }, null])
+      expect(await tagger(e as unknown as S3Event)).toMatchObject([{ result: 'malformed' }]);
+    expect(await tagger({ Records: [] } as unknown as S3Event)).toEqual([]);
     expect(store.calls).toEqual([]);
   });
 
@@ -104,7 +105,7 @@ describe('S3 tagger (in-memory store, fake classifier)', () => {
     const [out] = await tagger(event(created('uploads/big.jpg')));
     expect(out).toMatchObject({ result: 'tagged', status: 'ImageTooLarge' });
     expect(store.calls.some((c) => c.startsWith('get '))).toBe(false);
-    expect(classifier.calls).toBe(0);
+    expect(classifier.seen).toEqual([]);
   });
 
   it('writes nothing for a repeated event, and throws after the other records on a store fault', async () => {
