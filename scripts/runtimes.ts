@@ -1,5 +1,5 @@
 /**
- * npm run check:runtimes -- [--only node22-x64,node24-x64,node22-arm64] [--model-dir <dir>]
+ * npm run check:runtimes -- [--only node22-x64,node24-x64,node22-arm64,node24-arm64] [--model-dir <dir>]
  *
  * Runs the built Lambda bundles with the runtime layer under the Node versions Lambda offers
  * (nodejs22.x, nodejs24.x) and, under qemu-user emulation, under arm64 Node 22 with the arm64
@@ -13,9 +13,9 @@
  *   /opt/nodejs/node_modules on Lambda), and the environment is a small Lambda-like one.
  * - arm64: `qemu-aarch64-static -cpu max -L /usr/aarch64-linux-gnu <node>` inside `unshare -m`, with
  *   /proc/cpuinfo bind-mounted over by test/fixtures/cpuinfo-arm64-graviton3.txt (onnxruntime-node
- *   crashes at load on an x86 /proc/cpuinfo). Needs root and the Debian packages qemu-user-static,
- *   libc6-arm64-cross and libstdc++6-arm64-cross (.ci/run installs them). About 0.65 s per
- *   inference there, so it runs the health event and one photo only.
+ *   crashes at load on an x86 /proc/cpuinfo; see ARM64_CPUINFO). Needs root and the Debian
+ *   packages qemu-user-static, libc6-arm64-cross and libstdc++6-arm64-cross (.ci/run installs
+ *   them). About 0.65 s per inference there, so it runs the health event and one photo only.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -30,12 +30,22 @@ const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const RUNTIMES_CACHE = join(ROOT, '.cache/runtimes');
 export const PROBE = join(ROOT, 'scripts/runtime-probe.ts');
-export const ARM64_CPUINFO = join(ROOT, 'test/fixtures/cpuinfo-arm64-graviton3.txt');
+/**
+ * /proc/cpuinfo as each qemu CPU model's real counterpart shows it. ONNX Runtime (pytorch cpuinfo)
+ * takes its ISA features from the auxiliary vector, which qemu fills for the CPU model, but also
+ * trusts the MIDR (CPU part) for some, so the fixture must match the model: a Neoverse MIDR under
+ * `-cpu cortex-a72` selects dot-product kernels that the emulated CPU lacks (SIGILL).
+ */
+export const ARM64_CPUINFO: Record<string, string> = {
+  max: join(ROOT, 'test/fixtures/cpuinfo-arm64-graviton3.txt'), // Neoverse V1: dot product, i8mm
+  'neoverse-n1': join(ROOT, 'test/fixtures/cpuinfo-arm64-graviton2.txt'), // dot product
+  'cortex-a72': join(ROOT, 'test/fixtures/cpuinfo-arm64-cortex-a72.txt'), // ARMv8.0 NEON only
+};
 const QEMU = '/usr/bin/qemu-aarch64-static';
 const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
 
 export interface Runtime {
-  id: 'node22-x64' | 'node24-x64' | 'node22-arm64';
+  id: 'node22-x64' | 'node24-x64' | 'node22-arm64' | 'node24-arm64';
   major: 22 | 24;
   arch: 'x64' | 'arm64';
 }
@@ -44,6 +54,7 @@ export const RUNTIMES: readonly Runtime[] = [
   { id: 'node22-x64', major: 22, arch: 'x64' },
   { id: 'node24-x64', major: 24, arch: 'x64' },
   { id: 'node22-arm64', major: 22, arch: 'arm64' },
+  { id: 'node24-arm64', major: 24, arch: 'arm64' },
 ];
 
 /** The photo every runtime must classify, and its label. */
@@ -140,6 +151,32 @@ export async function photoEvent(image: Buffer, name = 'photo'): Promise<Invocat
   return { name, fn: 'api', event };
 }
 
+/**
+ * The command that runs `node ...args` of runtime `rt`: as is for this machine's arch; for arm64 on
+ * x64, qemu-user (`cpu`: its CPU model, default max) in a private mount namespace whose
+ * /proc/cpuinfo reads like that CPU's (onnxruntime-node crashes at load on an x86 one).
+ */
+export function nodeCommand(rt: Runtime, nodeArgs: string[], cpu = 'max'): string[] {
+  if (rt.arch === process.arch) return nodeArgs;
+  const cpuinfo = ARM64_CPUINFO[cpu];
+  if (!cpuinfo)
+    throw new Error(`no /proc/cpuinfo fixture for qemu CPU "${cpu}" (${Object.keys(ARM64_CPUINFO)})`);
+  return [
+    'unshare',
+    '-m',
+    'sh',
+    '-c',
+    'mount --bind "$0" /proc/cpuinfo && exec "$@"',
+    cpuinfo,
+    QEMU,
+    '-cpu',
+    cpu,
+    '-L',
+    ARM64_SYSROOT,
+    ...nodeArgs,
+  ];
+}
+
 export interface ProbeOptions {
   node: string;
   /** The runtime layer folder (layers/runtime/build/<arch>); its nodejs/node_modules is NODE_PATH. */
@@ -165,24 +202,7 @@ export async function probe(rt: Runtime, o: ProbeOptions): Promise<ProbeRun> {
     const planFile = join(work, 'plan.json');
     const reportFile = join(work, 'report.json');
     await writeFile(planFile, JSON.stringify(plan));
-    const nodeArgs = [o.node, PROBE, planFile, reportFile];
-    const [cmd, ...args] =
-      rt.arch === process.arch
-        ? nodeArgs
-        : [
-            'unshare',
-            '-m',
-            'sh',
-            '-c',
-            'mount --bind "$0" /proc/cpuinfo && exec "$@"',
-            ARM64_CPUINFO,
-            QEMU,
-            '-cpu',
-            'max',
-            '-L',
-            ARM64_SYSROOT,
-            ...nodeArgs,
-          ];
+    const [cmd, ...args] = nodeCommand(rt, [o.node, PROBE, planFile, reportFile]);
     // A small Lambda-like environment: nothing of this process (NODE_OPTIONS from tsx or vitest,
     // the project's paths) leaks in.
     const env: Record<string, string> = {
