@@ -316,6 +316,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const wanted = values.only?.split(',') ?? RUNTIMES.map((r) => r.id);
+  const unknown = wanted.filter((id) => !RUNTIMES.some((r) => r.id === id));
+  if (unknown.length) throw new Error(`unknown runtime ${unknown} (${RUNTIMES.map((r) => r.id)})`);
   const runtimes = RUNTIMES.filter((r) => wanted.includes(r.id));
   const timings: [string, number][] = [];
   const timed = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
