@@ -118,17 +118,17 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
   const ofType = (t: Template, type: string) =>
     Object.entries(t.Resources).filter(([, r]) => r.Type === type);
 
-  it('prod: both functions run on nodejs22.x x86_64 with the two layers, memory 1769', () => {
+  it('prod: both functions run on nodejs24.x x86_64 with the two layers, memory 1769', () => {
     for (const name of ['ApiLambdaFunction', 'TaggerLambdaFunction']) {
       const p = prod.Resources[name]?.Properties ?? {};
-      expect(p).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['x86_64'], MemorySize: 1769 });
+      expect(p).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['x86_64'], MemorySize: 1769 });
       expect(p.Layers).toEqual([{ Ref: 'RuntimeLambdaLayer' }, { Ref: 'ModelLambdaLayer' }]);
       expect((p.Environment as { Variables: Record<string, string> }).Variables.MODEL_DIR).toBe(
         `/opt/models/${MODEL}`,
       );
     }
     expect(prod.Resources.RuntimeLambdaLayer?.Properties).toMatchObject({
-      CompatibleRuntimes: ['nodejs22.x'],
+      CompatibleRuntimes: ['nodejs22.x', 'nodejs24.x'],
       CompatibleArchitectures: ['x86_64'],
       LayerName: 'image-tagger-prod-runtime-x86_64',
     });
