@@ -35,7 +35,10 @@ export function createPowertools(
     initMs: Math.round(classifier.initMs),
     threads: classifier.threads,
     quantization: meta.quantization,
+    labelsMeaningful: meta.labelsMeaningful ?? true,
   });
+  if (meta.labelsMeaningful === false)
+    logger.warn('synthetic random weights: the labels of this model are meaningless', { source: meta.source });
   const tools: Powertools = {
     logger,
     metrics,
