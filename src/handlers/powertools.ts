@@ -38,7 +38,9 @@ export function createPowertools(
     labelsMeaningful: meta.labelsMeaningful ?? true,
   });
   if (meta.labelsMeaningful === false)
-    logger.warn('synthetic random weights: the labels of this model are meaningless', { source: meta.source });
+    logger.warn('synthetic random weights: the labels of this model are meaningless', {
+      source: meta.source,
+    });
   const tools: Powertools = {
     logger,
     metrics,
