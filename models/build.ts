@@ -158,7 +158,17 @@ async function loadSource(ctx: Context, name: string): Promise<Source> {
   }
   const fp32 = await readFile(src);
   if (resolve(src) !== fp32Cache) await copyFile(src, fp32Cache);
-  return { fp32, source: resolve(src), sourceSha256: sha256Hex(fp32), licence: 'see source', fp32Cache };
+  const sha256 = sha256Hex(fp32);
+  // A local copy of a pinned download (e.g. the zoo ResNet-18 fetched by hand) keeps its provenance.
+  const pinned = Object.keys(ctx.lock.files).find((url) => pinOf(ctx.lock, url)?.sha256 === sha256);
+  if (pinned) ctx.log(`${src} is the pinned ${pinned} (same sha256)`);
+  return {
+    fp32,
+    source: pinned ? `${resolve(src)} (= ${pinned})` : resolve(src),
+    sourceSha256: sha256,
+    licence: (pinned && pinOf(ctx.lock, pinned)?.licence) || 'see source',
+    fp32Cache,
+  };
 }
 
 /**

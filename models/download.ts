@@ -122,7 +122,16 @@ export async function fetchPinned(url: string, options: FetchOptions): Promise<F
     )
       return { bytes: cached, sha256: pin.sha256, path: cachePath(pin.sha256), fromCache: true };
   }
-  const bytes = await download(url, options, pin?.bytes);
+  const bytes = await download(
+    url,
+    pin
+      ? {
+          ...options,
+          hint: `${options.hint}; or copy the file to ${cachePath(pin.sha256)} (a file there with the pinned sha256 is used without downloading)`,
+        }
+      : options,
+    pin?.bytes,
+  );
   const sha = sha256Hex(bytes);
   if (pin) checkAgainst(url, pin, bytes, sha, options.lockFile);
   else {

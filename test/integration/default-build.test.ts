@@ -6,7 +6,7 @@
  * mismatch, the cache (a second build fetches nothing), and both weight storages.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -122,6 +122,18 @@ describe.skipIf(skipUnlessShared('the default model:build test (calibration phot
         /size mismatch for .*resnet18-v1-7\.onnx/,
       );
       expect(requests.get('/model/resnet18-v1-7.onnx')).toBe(2);
+      const cached = join(dir, 'cache', 'downloads', `${sha(replica).slice(0, 16)}-resnet18-v1-7.onnx`);
+      expect(existsSync(cached)).toBe(false);
+    });
+
+    it('without network, names the cache file that a copy fetched by hand can be put in', async () => {
+      const offline = lock({ bytes: replica.length, sha256: sha(replica) });
+      const url = 'http://127.0.0.1:9/resnet18-v1-7.onnx'; // closed port: fails like no network
+      offline.defaults.source = url;
+      offline.files = { [url]: { bytes: replica.length, sha256: sha(replica) }, ...offline.files };
+      await writeFile(join(dir, 'lock.json'), JSON.stringify(offline));
+      const cached = join(dir, 'cache', 'downloads', `${sha(replica).slice(0, 16)}-resnet18-v1-7.onnx`);
+      await expect(buildModel(options('offline'))).rejects.toThrow(`or copy the file to ${cached}`);
     });
 
     it('builds the pinned default, both weight storages, then rebuilds from the cache without fetching', async () => {
