@@ -36,7 +36,12 @@ export function createPowertools(
     threads: classifier.threads,
     quantization: meta.quantization,
     weights: classifier.weights,
+    labelsMeaningful: meta.labelsMeaningful ?? true,
   });
+  if (meta.labelsMeaningful === false)
+    logger.warn('synthetic random weights: the labels of this model are meaningless', {
+      source: meta.source,
+    });
   const tools: Powertools = {
     logger,
     metrics,
