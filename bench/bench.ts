@@ -6,14 +6,32 @@
  * on), end to end, process cold start (node start to first result) and peak RSS. With no --model it
  * benchmarks ../shared's int8 MobileNetV2 (imported into .cache/bench) and the ResNet-18 model layer
  * when it has been built. Targets (this machine): 12 MP preprocessing <= 50 ms, 0.3 MP <= 5 ms.
+ *
+ * Then the int8 weight storages (issue 7): for MobileNetV2 and ResNet-18, fp32 and both int8
+ * storages (s8, u8) side by side in one run: inference medians timed round-robin at 1 and 2
+ * threads, which storage `auto` picks on this CPU and why, and per variant a fresh process's cold
+ * start, first request after init and peak RSS. ResNet-18 is the model layer's folder when it holds
+ * both storages and its fp32 source (model.json "fp32Cache"), else the synthetic ResNet-18 built and
+ * quantized here once (cached in .cache/bench).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { createClassifier } from '../src/classifier/classifier.ts';
-import { loadModelFolder, sha256File } from '../src/classifier/model-folder.ts';
+import { decodeModel, encodeModel } from '../models/onnx.ts';
+import { quantizeStatic } from '../models/pipeline.ts';
+import { planQuantization, quantizeWithRanges } from '../models/quantize.ts';
+import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from '../models/synthetic.ts';
+import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
+import { chooseStorage, readCpuInfo } from '../src/classifier/cpu.ts';
+import {
+  IMAGENET_DEFAULTS,
+  loadModelFolder,
+  type ModelMeta,
+  sha256File,
+  writeModelFolder,
+} from '../src/classifier/model-folder.ts';
 import { sharp } from '../src/classifier/native.ts';
 import { preprocess } from '../src/classifier/preprocess.ts';
 import { coldStart, median } from './cold-start.ts';
@@ -55,22 +73,34 @@ async function jpegOf(megapixels: number): Promise<Buffer> {
   return source.jpeg({ quality: 90 }).toBuffer();
 }
 
+const readMeta = async (dir: string): Promise<ModelMeta> =>
+  JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+
+/** Imports a ../shared model into .cache/bench (again when an older import lacks the "weights" map). */
+async function importShared(model: 'mobilenetv2-int8' | 'mobilenetv2-fp32'): Promise<string> {
+  const out = join(CACHE, model);
+  const current =
+    existsSync(join(out, 'model.json')) &&
+    (model.endsWith('fp32') || (await readMeta(out)).weights !== undefined);
+  if (!current)
+    await run(join(ROOT, 'node_modules/.bin/tsx'), [
+      join(ROOT, 'models/import.ts'),
+      join(SHARED, `models/${model}.onnx`),
+      '--labels',
+      join(SHARED, 'data/imagenet-simple-labels.json'),
+      '--name',
+      model,
+      '--out',
+      out,
+    ]);
+  return out;
+}
+
 async function defaultModels(): Promise<string[]> {
   const dirs: string[] = [];
-  const sharedInt8 = join(SHARED, 'models/mobilenetv2-int8.onnx');
-  if (existsSync(sharedInt8)) {
-    const out = join(CACHE, 'mobilenetv2-int8');
-    if (!existsSync(join(out, 'model.json')))
-      await run(join(ROOT, 'node_modules/.bin/tsx'), [
-        join(ROOT, 'models/import.ts'),
-        sharedInt8,
-        '--labels',
-        join(SHARED, 'data/imagenet-simple-labels.json'),
-        '--out',
-        out,
-      ]);
-    dirs.push(out);
-  } else console.log(`(${SHARED} is absent: no MobileNetV2 rows)`);
+  if (existsSync(join(SHARED, 'models/mobilenetv2-int8.onnx')))
+    dirs.push(await importShared('mobilenetv2-int8'));
+  else console.log(`(${SHARED} is absent: no MobileNetV2 rows)`);
   const layerModels = join(ROOT, 'layers/model/models');
   if (existsSync(layerModels))
     for (const name of await readdir(layerModels)) dirs.push(join(layerModels, name));
@@ -85,6 +115,14 @@ async function benchModel(
 ): Promise<string[][]> {
   const rows: string[][] = [];
   const row = (what: string, value: string, note = '') => rows.push([what, value, note]);
+
+  const probe = await createClassifier(modelDir, { threads: 1 });
+  row(
+    'weights loaded (MODEL_WEIGHTS=auto)',
+    probe.weights.storage ?? probe.weights.file,
+    probe.weights.reason,
+  );
+  await probe.release();
 
   const loadTimes: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -144,9 +182,164 @@ async function benchModel(
   return rows;
 }
 
+interface StorageSet {
+  model: string;
+  fp32Dir: string;
+  /** A folder whose model.json "weights" names both s8 and u8. */
+  int8Dir: string;
+}
+
+/** The synthetic ResNet-18, fp32 and int8 in both storages (same quantized values), built once. */
+async function syntheticResNet18(): Promise<StorageSet> {
+  const fp32Dir = join(CACHE, 'resnet18-synthetic-fp32');
+  const int8Dir = join(CACHE, 'resnet18-synthetic-int8');
+  if (!existsSync(join(int8Dir, 'model.json')) || !existsSync(join(fp32Dir, 'model.json'))) {
+    console.error('building and quantizing the synthetic ResNet-18 for the storage table (once)...');
+    const fp32 = await buildSyntheticResNet18();
+    const calibration = await syntheticInputs(25, SYNTHETIC_SEEDS.calibration);
+    const q = await quantizeStatic(fp32, calibration, { weightEncoding: 's8' });
+    const u8 = quantizeWithRanges(planQuantization(decodeModel(q.prepared)), q.ranges, {
+      weightEncoding: 'u8',
+    });
+    const labels = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
+    const meta = {
+      name: 'resnet18-synthetic',
+      version: 'bench',
+      inputName: 'input',
+      outputName: 'output',
+      inputShape: [-1, 3, 224, 224] as [number, number, number, number],
+      ...IMAGENET_DEFAULTS,
+      source: `synthetic (bench/bench.ts, seeds ${JSON.stringify(SYNTHETIC_SEEDS)})`,
+      licence: 'generated',
+      labelsMeaningful: false,
+    };
+    await writeModelFolder(fp32Dir, fp32, labels, { ...meta, quantization: 'none' });
+    await writeModelFolder(
+      int8Dir,
+      q.int8,
+      labels,
+      { ...meta, quantization: 'int8 static QDQ' },
+      {
+        model: 's8',
+        others: { u8: encodeModel(u8.model) },
+      },
+    );
+  }
+  return { model: 'ResNet-18 (synthetic)', fp32Dir, int8Dir };
+}
+
+/** The model layer's ResNet-18 when it has both storages and its fp32 source, else the synthetic one. */
+async function resnet18Set(): Promise<StorageSet> {
+  const layerModels = join(ROOT, 'layers/model/models');
+  const names = existsSync(layerModels)
+    ? (await readdir(layerModels)).filter((n) => n.startsWith('resnet18'))
+    : [];
+  for (const name of names) {
+    const dir = join(layerModels, name);
+    const meta = await readMeta(dir);
+    const fp32 = typeof meta.fp32Cache === 'string' ? resolve(ROOT, meta.fp32Cache) : '';
+    if (!meta.weights?.s8 || !meta.weights?.u8 || !fp32 || !existsSync(fp32)) continue;
+    const fp32Dir = join(CACHE, `${name}-fp32`);
+    const labels = JSON.parse(await readFile(join(dir, 'labels.json'), 'utf8'));
+    const { sha256: _s, weights: _w, weightsSha256: _h, ...rest } = meta;
+    await writeModelFolder(fp32Dir, await readFile(fp32), labels, { ...rest, quantization: 'none' });
+    return { model: `ResNet-18 (${name}, layer)`, fp32Dir, int8Dir: dir };
+  }
+  return syntheticResNet18();
+}
+
+/** Median latency per classifier, timed round-robin (`rounds` x `perRound` runs each). */
+async function interleaved(
+  classifiers: [string, Classifier][],
+  planes: Float32Array,
+  rounds: number,
+  perRound = 3,
+): Promise<Map<string, number>> {
+  const times = new Map<string, number[]>(classifiers.map(([n]) => [n, []]));
+  for (const [, c] of classifiers) for (let i = 0; i < 3; i++) await c.infer(planes);
+  for (let r = 0; r < rounds; r++)
+    for (const [name, c] of classifiers)
+      for (let i = 0; i < perRound; i++) {
+        const t = performance.now();
+        await c.infer(planes);
+        times.get(name)?.push(performance.now() - t);
+      }
+  return new Map([...times].map(([n, t]) => [n, median(t)]));
+}
+
+async function benchStorages(
+  sets: StorageSet[],
+  runs: number,
+  images: Record<string, Buffer>,
+): Promise<void> {
+  const cpuInfo = readCpuInfo();
+  const cpu = chooseStorage(cpuInfo);
+  const flags = ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'asimddp'].filter((f) =>
+    cpuInfo.flags?.has(f),
+  );
+  console.log('## int8 weight storage: fp32, s8 and u8 side by side (one run)\n');
+  console.log(
+    `This CPU: ${cpuInfo.model ?? 'unknown model'} (${process.arch}; ${flags.join(', ') || 'no listed flags'}).`,
+  );
+  console.log(`\`auto\` picks **${cpu.storage}**: ${cpu.reason}.\n`);
+  console.log(
+    'Inference: medians of round-robin runs (each variant in turn), so ratios compare like with like. Cold start,',
+    'first request and peak RSS: fresh processes, 1 thread, 3 MP JPEG.\n',
+  );
+  console.log(
+    '| model | weights | file MB | 1 thread ms | x fp32 | 2 threads ms | x fp32 | cold start ms | first request ms | peak RSS MB |',
+  );
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const imagePath = join(CACHE, 'cold-start.jpg');
+  await sharp(images['3 MP'] as Buffer).toFile(imagePath);
+  for (const set of sets) {
+    const variants = [
+      { name: 'fp32', dir: set.fp32Dir, weights: 'auto' as const },
+      { name: 's8', dir: set.int8Dir, weights: 's8' as const },
+      { name: 'u8', dir: set.int8Dir, weights: 'u8' as const },
+    ];
+    const meta = (await loadModelFolder(set.fp32Dir)).meta;
+    const planes = (await preprocess(images['3 MP'] as Buffer, meta)).data;
+    const ms: Record<number, Map<string, number>> = {};
+    const files: Record<string, string> = {};
+    for (const threads of [1, 2]) {
+      const classifiers: [string, Classifier][] = [];
+      for (const v of variants) {
+        const c = await createClassifier(v.dir, { threads, weights: v.weights });
+        files[v.name] = join(v.dir, c.weights.file);
+        classifiers.push([v.name, c]);
+      }
+      try {
+        ms[threads] = await interleaved(classifiers, planes, Math.max(3, Math.ceil(runs / 3)));
+      } finally {
+        for (const [, c] of classifiers) await c.release();
+      }
+    }
+    for (const v of variants) {
+      const cold = await coldStart(v.dir, imagePath, Math.max(5, Math.ceil(runs / 4)), {
+        MODEL_WEIGHTS: v.weights,
+      });
+      const cell = (threads: number) => {
+        const m = ms[threads]?.get(v.name) as number;
+        return [fmt(m), (m / (ms[threads]?.get('fp32') as number)).toFixed(2)];
+      };
+      const size = ((await readFile(files[v.name] as string)).length / 1e6).toFixed(1);
+      const picked = v.name === cpu.storage ? ' (auto)' : '';
+      console.log(
+        `| ${set.model} | ${v.name}${picked} | ${size} | ${cell(1).join(' | ')} | ${cell(2).join(' | ')} | ${fmt(cold.firstResultMs)} | ${fmt(cold.firstClassifyMs)} | ${cold.peakRssMb.toFixed(0)} |`,
+      );
+    }
+  }
+  console.log();
+}
+
 async function main() {
   const { values } = parseArgs({
-    options: { model: { type: 'string', multiple: true }, runs: { type: 'string', default: '30' } },
+    options: {
+      model: { type: 'string', multiple: true },
+      runs: { type: 'string', default: '30' },
+      'storages-only': { type: 'boolean', default: false },
+    },
   });
   await mkdir(CACHE, { recursive: true });
   const runs = Number(values.runs);
@@ -155,6 +348,17 @@ async function main() {
   for (const mp of [0.3, 3, 12]) images[`${mp} MP`] = await jpegOf(mp);
 
   console.log(`# Classifier benchmark (medians of ${runs} runs unless noted; ${new Date().toISOString()})\n`);
+  const sets: StorageSet[] = [];
+  if (existsSync(join(SHARED, 'models/mobilenetv2-fp32.onnx')))
+    sets.push({
+      model: 'MobileNetV2 (../shared)',
+      fp32Dir: await importShared('mobilenetv2-fp32'),
+      int8Dir: await importShared('mobilenetv2-int8'),
+    });
+  else console.log(`(${SHARED} is absent: no MobileNetV2 storage rows)`);
+  sets.push(await resnet18Set());
+  await benchStorages(sets, runs, images);
+  if (values['storages-only']) return;
   for (const dir of models) {
     const meta = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
     const q = meta.quantization;

@@ -27,8 +27,16 @@ export interface ColdStart {
   wallMs: number;
 }
 
-/** Medians over `runs` fresh node processes, each classifying `image` with the folder at `modelDir`. */
-export async function coldStart(modelDir: string, image: string, runs: number): Promise<ColdStart> {
+/**
+ * Medians over `runs` fresh node processes, each classifying `image` with the folder at `modelDir`
+ * (`env` adds variables, e.g. MODEL_WEIGHTS).
+ */
+export async function coldStart(
+  modelDir: string,
+  image: string,
+  runs: number,
+  env: Record<string, string> = {},
+): Promise<ColdStart> {
   await mkdir(CACHE, { recursive: true });
   const bundleFile = join(CACHE, 'cold-start.mjs');
   await bundle(join(ROOT, 'bench/cold-start-entry.ts'), bundleFile);
@@ -37,7 +45,7 @@ export async function coldStart(modelDir: string, image: string, runs: number): 
     const t = performance.now();
     const { stdout } = await run(process.execPath, [bundleFile], {
       cwd: ROOT, // so the bundle's require() finds node_modules, as the layer's does in Lambda
-      env: { ...process.env, MODEL_DIR: modelDir, BENCH_IMAGE: image, MODEL_THREADS: '1' },
+      env: { ...process.env, MODEL_DIR: modelDir, BENCH_IMAGE: image, MODEL_THREADS: '1', ...env },
     });
     samples.push({ ...JSON.parse(stdout), wallMs: performance.now() - t });
   }

@@ -20,6 +20,7 @@ import { quantizeStatic } from '../models/pipeline.ts';
 import type { WeightChoice } from '../models/quantize.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from '../models/synthetic.ts';
 import { sessionOptions } from '../src/classifier/classifier.ts';
+import { chooseStorage, readCpuInfo } from '../src/classifier/cpu.ts';
 import { IMAGENET_DEFAULTS, writeModelFolder } from '../src/classifier/model-folder.ts';
 import { ort } from '../src/classifier/native.ts';
 import { preprocess } from '../src/classifier/preprocess.ts';
@@ -146,11 +147,11 @@ async function main(): Promise<void> {
     }
   }
 
-  // Cold start with the int8 ResNet-18 (default encoding) as a model folder.
+  // Cold start with the int8 ResNet-18 as a model folder with both storages (auto picks one).
   const dir = join(CACHE, 'toolchain-resnet18');
   await writeModelFolder(
     dir,
-    int8.u8 as Uint8Array,
+    int8.s8 as Uint8Array,
     Array.from({ length: 1000 }, (_, i) => `class ${i}`),
     {
       name: 'resnet18',
@@ -159,12 +160,14 @@ async function main(): Promise<void> {
       outputName: 'output',
       inputShape: [-1, 3, 224, 224],
       ...IMAGENET_DEFAULTS,
-      quantization: 'int8 static QDQ, u8 weights',
+      quantization: 'int8 static QDQ, s8 and u8 weights',
       source: 'synthetic (bench/toolchain.ts)',
       licence: 'generated',
       labelsMeaningful: false,
     },
+    { model: 's8', others: { u8: int8.u8 as Uint8Array } },
   );
+  const cpu = chooseStorage(readCpuInfo());
   const imagePath = join(CACHE, 'toolchain-cold-start.jpg');
   await writeFile(imagePath, image);
   const cold = await coldStart(dir, imagePath, 7);
@@ -173,16 +176,17 @@ async function main(): Promise<void> {
   console.log('| model | threads | latency ms | ratio | file MB |');
   console.log('| --- | --- | --- | --- | --- |');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-  console.log('\n| int8 ResNet-18 classifier, fresh process (median of 7) | value |');
+  console.log(`\n| int8 ResNet-18 classifier (auto: ${cpu.storage}), fresh process (median of 7) | value |`);
   console.log('| --- | --- |');
   console.log(`| node start to first result (ms) | ${fmt(cold.firstResultMs)} |`);
   console.log(`| spawn to exit, wall clock (ms) | ${fmt(cold.wallMs)} |`);
   console.log(`| peak RSS, VmHWM (MB) | ${cold.peakRssMb.toFixed(0)} |`);
   for (const n of notes) console.log(`\n${n}`);
+  console.log(`\nauto picks ${cpu.storage} on this CPU: ${cpu.reason}.`);
   console.log(
-    '\nThe 7.8 ms/core figure is a VNNI ceiling (vpdpbusd: 64 u8 x s8 MACs per instruction); this CPU has AVX2',
-    'without VNNI: u8 x s8 needs vpmaddubsw + vpmaddwd + vpaddd and saturates pairs in int16, and the exact',
-    'u8 x u8 path widens to int16 first (vpmaddwd, half the MACs per instruction), so int8 cannot reach that ceiling here.',
+    '\nThe 7.8 ms/core figure is a VNNI ceiling (vpdpbusd: 64 u8 x s8 MACs per instruction). Without VNNI,',
+    'u8 x s8 needs vpmaddubsw + vpmaddwd + vpaddd and saturates pairs in int16, and the exact u8 x u8 path',
+    'widens to int16 first (vpmaddwd, half the MACs per instruction), so int8 cannot reach that ceiling there.',
   );
 }
 

@@ -1,237 +1,387 @@
 /**
- * npm run model:build -- (--synthetic resnet18 | --source <file|url>) [flags]
+ * npm run model:build -- [--synthetic resnet18 | --source <file|url>] [flags]
  *
- * Builds an int8 model folder (src/classifier/model-folder.ts contract) from an fp32 ONNX classifier:
- * ORT pre-processing, calibration on images preprocessed by the classifier's own preprocess(),
- * static QDQ quantization (models/quantize.ts), fusion check on the ORT-optimized graph, and
- * fp32-vs-int8 agreement. Default output: layers/model/models/<name>/ (the model layer mounts it at
- * /opt/models/<name>/). The fp32 source stays in .cache/models/ for `npm run bench`.
+ * Builds an int8 model folder (src/classifier/model-folder.ts contract) from an fp32 ONNX classifier.
+ * With no source flag: the trained ImageNet ResNet-18 of the ONNX Model Zoo (`resnet18-v1-7.onnx`),
+ * pinned by URL, size and sha256 in models/sources.lock.json, calibrated on the pinned photo set of
+ * models/calibration-photos.json; every download is verified and cached under .cache/models/.
+ *
+ * Steps (each a function below; `buildModel()` runs them and is what tests call in process):
+ * labels, fp32 source (download/lock), calibration set, quantize (both weight storages: `s8` in
+ * model.onnx and `u8` in model.u8.onnx, same quantized values), check (fusion on the ORT-optimized
+ * graph, fp32-vs-int8 agreement), metadata (model.json), print. Default output:
+ * layers/model/models/<name>/ (the model layer mounts it at /opt/models/<name>/). The fp32 source
+ * stays in .cache/models/ for `npm run bench`.
  */
-import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClassifier } from '../src/classifier/classifier.ts';
-import { IMAGENET_DEFAULTS, type ModelMeta, writeModelFolder } from '../src/classifier/model-folder.ts';
+import {
+  IMAGENET_DEFAULTS,
+  type ModelMeta,
+  storageFile,
+  type WeightStorages,
+  writeModelFolder,
+} from '../src/classifier/model-folder.ts';
 import { type CalibrationMethod, listImages, preprocessFiles } from './calibrate.ts';
-import { agreement, floatComputeOps, optimizedOps, runAll } from './evaluate.ts';
-import { decodeModel } from './onnx.ts';
+import { fetchPinned, type LockFile, pinOf, readLock, sha256Hex } from './download.ts';
+import { type Agreement, agreement, floatComputeOps, optimizedOps, runAll } from './evaluate.ts';
+import { decodeModel, encodeModel } from './onnx.ts';
 import { quantizeStatic } from './pipeline.ts';
-import { WEIGHT_ENCODINGS, type WeightChoice } from './quantize.ts';
+import { quantizeWithRanges, WEIGHT_ENCODINGS, type WeightChoice } from './quantize.ts';
+import { compareStorages } from './storage.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from './synthetic.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-/** Where fp32 sources stay for `npm run bench`; MODEL_CACHE_DIR points elsewhere (tests). */
-const CACHE_DIR = process.env.MODEL_CACHE_DIR ?? join(ROOT, '.cache', 'models');
 const LAYER_MODELS_DIR = join(ROOT, 'layers', 'model', 'models');
+/** Where downloads and fp32 sources stay; MODEL_CACHE_DIR points elsewhere (tests). */
+export const defaultCacheDir = () => process.env.MODEL_CACHE_DIR ?? join(ROOT, '.cache', 'models');
 /** The lock file; MODEL_SOURCES_LOCK points elsewhere (tests). */
-const LOCK_FILE = process.env.MODEL_SOURCES_LOCK ?? join(ROOT, 'models', 'sources.lock.json');
-const DEFAULT_LABELS_URL =
-  'https://raw.githubusercontent.com/anishathalye/imagenet-simple-labels/d752588080eb93bca0ca75257c54423835bcd28f/imagenet-simple-labels.json';
+export const defaultLockFile = () =>
+  process.env.MODEL_SOURCES_LOCK ?? join(ROOT, 'models', 'sources.lock.json');
 
-const usage = `usage: npm run model:build -- (--synthetic resnet18 | --source <fp32.onnx|url>) [flags]
-  --labels <file|url>      class names (default: imagenet-simple-labels at a pinned commit, sha256-verified)
-  --calibration <dir>      calibration images (required with --source; --synthetic uses seeded generated images)
-  --calibration-count N    use the first N images of the folder, sorted by name (default 25)
-  --eval <dir>             images for the fp32-vs-int8 agreement (default: the calibration images)
-  --method minmax|percentile  activation ranges (default minmax)   --percentile P (default 99.999)
-  --weights u8|s8|s8-7bit|mixed  int8 weight storage (default u8: exact on CPUs without VNNI; see README)
-  --name N                 folder and model name (default: resnet18 for --synthetic, else the file name)
-  --out <dir>              output folder (default layers/model/models/<name>/)`;
+/** `both` (default) writes the s8 and the u8 storage; the others write one model.onnx. */
+export type WeightsOption = 'both' | WeightChoice;
+export const WEIGHTS_OPTIONS: readonly WeightsOption[] = ['both', ...WEIGHT_ENCODINGS];
+export const U8_FILE = storageFile('u8');
 
-function hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+export interface BuildOptions {
+  /** Build the random-weight ResNet-18 instead of a trained model (labels meaningless). */
+  synthetic?: 'resnet18';
+  /** fp32 ONNX file or URL; default: the lock file's default source (the zoo ResNet-18). */
+  source?: string;
+  /** Labels file or URL; default: the lock file's default labels. */
+  labels?: string;
+  /** Folder of calibration images; default: the pinned photo set (downloaded, verified, cached). */
+  calibration?: string;
+  calibrationCount?: number;
+  /** Folder of images for the fp32-vs-int8 agreement; default: the calibration images. */
+  eval?: string;
+  method?: CalibrationMethod;
+  percentile?: number;
+  weights?: WeightsOption;
+  name?: string;
+  out?: string;
+  lockFile?: string;
+  cacheDir?: string;
+  /** Progress lines (default: console.log with a prefix). */
+  log?: (line: string) => void;
+}
+
+export interface BuildResult {
+  outDir: string;
+  meta: ModelMeta;
+  /** The two storages' files when both were written. */
+  weights?: { s8?: string; u8?: string };
+  rows: [string, string][];
 }
 
 const isUrl = (s: string) => /^https?:\/\//.test(s);
 
-async function readLock(): Promise<{ comment?: string; files: Record<string, string> }> {
-  return JSON.parse(await readFile(LOCK_FILE, 'utf8'));
+interface Context {
+  options: BuildOptions;
+  lockFile: string;
+  cacheDir: string;
+  lock: LockFile;
+  log: (line: string) => void;
 }
 
-/** Downloads with progress, pins the sha256 in models/sources.lock.json on first use, verifies it after. */
-async function download(url: string, what: string, hint: string): Promise<Uint8Array> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (err) {
-    throw new Error(
-      `cannot download ${what} from ${url} (${(err as Error).cause ?? (err as Error).message}); ${hint}`,
-    );
-  }
-  if (!response.ok || !response.body)
-    throw new Error(`cannot download ${what} from ${url} (HTTP ${response.status}); ${hint}`);
-  const total = Number(response.headers.get('content-length') ?? 0);
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  let lastReport = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    chunks.push(chunk);
-    received += chunk.length;
-    if (received - lastReport > 4 << 20 || received === total) {
-      lastReport = received;
-      const pct = total ? ` (${((100 * received) / total).toFixed(0)}%)` : '';
-      process.stderr.write(`  downloading ${what}: ${(received / 1e6).toFixed(1)} MB${pct}\n`);
-    }
-  }
-  const bytes = Buffer.concat(chunks);
-  const sha = hex(bytes);
-  const lock = await readLock();
-  const pinned = lock.files[url];
-  if (pinned && pinned !== sha)
-    throw new Error(
-      `sha256 mismatch for ${url}: got ${sha}, models/sources.lock.json pins ${pinned}. The file changed upstream or the download is corrupt; refusing to build.`,
-    );
-  if (!pinned) {
-    lock.files[url] = sha;
-    await writeFile(LOCK_FILE, `${JSON.stringify(lock, null, 2)}\n`);
-    console.log(`  pinned sha256 ${sha} for ${url} in models/sources.lock.json`);
-  }
-  return bytes;
+// ---- step 1: labels --------------------------------------------------------------------------
+
+async function loadLabels(ctx: Context, labels: string): Promise<{ labels: string[]; sha256: string }> {
+  const bytes = isUrl(labels)
+    ? (
+        await fetchPinned(labels, {
+          what: 'labels',
+          hint: 'no network? pass --labels <local copy>, e.g. --labels ../shared/data/imagenet-simple-labels.json',
+          lockFile: ctx.lockFile,
+          cacheDir: ctx.cacheDir,
+        })
+      ).bytes
+    : await readFile(labels);
+  const parsed: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  if (!Array.isArray(parsed)) throw new Error(`${labels}: labels must be a JSON array of strings`);
+  const sha256 = sha256Hex(bytes);
+  ctx.log(`labels: ${parsed.length} from ${labels} (sha256 ${sha256})`);
+  return { labels: parsed as string[], sha256 };
 }
 
-function line(text: string): void {
-  console.log(`[model:build] ${text}`);
+// ---- step 2: fp32 source (pinned download, lock, cache) ---------------------------------------
+
+interface Source {
+  fp32: Uint8Array;
+  source: string;
+  sourceSha256: string;
+  licence: string;
+  fp32Cache: string;
+  fromCache?: boolean;
 }
 
-async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      synthetic: { type: 'string' },
-      source: { type: 'string' },
-      labels: { type: 'string', default: DEFAULT_LABELS_URL },
-      calibration: { type: 'string' },
-      'calibration-count': { type: 'string', default: '25' },
-      eval: { type: 'string' },
-      method: { type: 'string', default: 'minmax' },
-      percentile: { type: 'string', default: '99.999' },
-      weights: { type: 'string', default: 'u8' },
-      name: { type: 'string' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) return void console.log(usage);
-  if (!!values.synthetic === !!values.source)
-    throw new Error(`give exactly one of --synthetic or --source\n${usage}`);
-  if (values.synthetic && values.synthetic !== 'resnet18')
-    throw new Error(`--synthetic knows only "resnet18", got "${values.synthetic}"`);
-  const method = values.method as CalibrationMethod;
-  if (method !== 'minmax' && method !== 'percentile') throw new Error('--method takes minmax or percentile');
-  const percentile = Number(values.percentile);
-  if (!(percentile > 50 && percentile <= 100)) throw new Error('--percentile takes a number in (50, 100]');
-  const weightEncoding = values.weights as WeightChoice;
-  if (!WEIGHT_ENCODINGS.includes(weightEncoding))
-    throw new Error(`--weights takes ${WEIGHT_ENCODINGS.join('|')}`);
-  const count = Number(values['calibration-count']);
-  if (!Number.isInteger(count) || count < 1) throw new Error('--calibration-count takes a positive integer');
-  if (values.source && !values.calibration)
-    throw new Error('--source needs --calibration <dir of images> (for example ../shared/photos)');
-
-  const started = performance.now();
-  const name = values.name ?? (values.synthetic ? 'resnet18' : basename(values.source ?? '', '.onnx'));
-  const outDir = resolve(values.out ?? join(LAYER_MODELS_DIR, name));
-  await mkdir(CACHE_DIR, { recursive: true });
-
-  // 1. Labels (first: fails fast without network).
-  const labelsBytes = isUrl(values.labels)
-    ? await download(
-        values.labels,
-        'labels',
-        'no network? pass --labels <local copy>, e.g. --labels ../shared/data/imagenet-simple-labels.json',
-      )
-    : await readFile(values.labels);
-  const labels: unknown = JSON.parse(Buffer.from(labelsBytes).toString('utf8'));
-  if (!Array.isArray(labels)) throw new Error(`${values.labels}: labels must be a JSON array of strings`);
-  line(`labels: ${labels.length} from ${values.labels} (sha256 ${hex(labelsBytes)})`);
-
-  // 2. fp32 source.
-  let fp32: Uint8Array;
-  let source: string;
-  let licence: string;
-  const fp32Cache = join(CACHE_DIR, `${name}-fp32.onnx`);
-  if (values.synthetic) {
-    line('building synthetic ResNet-18 (torchvision topology, seeded random weights, data-normalised)');
-    fp32 = await buildSyntheticResNet18();
-    source = `synthetic resnet18 (models/resnet18.ts, seeds ${JSON.stringify(SYNTHETIC_SEEDS)})`;
-    licence = 'generated weights, no licence restrictions';
+async function loadSource(ctx: Context, name: string): Promise<Source> {
+  const { options } = ctx;
+  const fp32Cache = join(ctx.cacheDir, `${name}-fp32.onnx`);
+  await mkdir(ctx.cacheDir, { recursive: true });
+  if (options.synthetic) {
+    ctx.log('building synthetic ResNet-18 (torchvision topology, seeded random weights, data-normalised)');
+    const fp32 = await buildSyntheticResNet18();
     await writeFile(fp32Cache, fp32);
-  } else {
-    const src = values.source as string;
-    if (isUrl(src)) {
-      line(`downloading ${src}`);
-      fp32 = await download(src, 'fp32 model', 'download it yourself and pass --source <file>');
-      source = src;
-      await writeFile(fp32Cache, fp32);
-    } else {
-      fp32 = await readFile(src);
-      source = resolve(src);
-      if (resolve(src) !== fp32Cache) await copyFile(src, fp32Cache);
-    }
-    licence = 'see source';
+    return {
+      fp32,
+      source: `synthetic resnet18 (models/resnet18.ts, seeds ${JSON.stringify(SYNTHETIC_SEEDS)})`,
+      sourceSha256: sha256Hex(fp32),
+      licence: 'generated weights, no licence restrictions',
+      fp32Cache,
+    };
   }
-  const sourceSha256 = hex(fp32);
-  line(
-    `fp32 source: ${(fp32.length / 1e6).toFixed(1)} MB, sha256 ${sourceSha256}, cached at ${relative(ROOT, fp32Cache)}`,
-  );
+  const src = options.source ?? ctx.lock.defaults?.source;
+  if (!src) throw new Error(`no --source and no default source in ${ctx.lockFile}`);
+  if (isUrl(src)) {
+    const pin = pinOf(ctx.lock, src);
+    ctx.log(
+      pin
+        ? `fp32 source ${src} (pinned: ${pin.bytes ?? '?'} bytes, sha256 ${pin.sha256})`
+        : `fp32 source ${src} (not pinned yet: its size and sha256 are pinned on this first download)`,
+    );
+    const got = await fetchPinned(src, {
+      what: 'fp32 model',
+      hint: 'download it yourself and pass --source <file>; offline with ../shared, `npm start` builds the MobileNetV2 from ../shared instead',
+      lockFile: ctx.lockFile,
+      cacheDir: ctx.cacheDir,
+      progress: !options.log,
+    });
+    ctx.log(got.fromCache ? `using the cached download ${got.path}` : `downloaded and verified ${got.path}`);
+    await copyFile(got.path, fp32Cache);
+    return {
+      fp32: got.bytes,
+      source: src,
+      sourceSha256: got.sha256,
+      licence: pin?.licence ?? 'see source',
+      fp32Cache,
+      fromCache: got.fromCache,
+    };
+  }
+  const fp32 = await readFile(src);
+  if (resolve(src) !== fp32Cache) await copyFile(src, fp32Cache);
+  const sha256 = sha256Hex(fp32);
+  // A local copy of a pinned download (e.g. the zoo ResNet-18 fetched by hand) keeps its provenance.
+  const pinned = Object.keys(ctx.lock.files).find((url) => pinOf(ctx.lock, url)?.sha256 === sha256);
+  if (pinned) ctx.log(`${src} is the pinned ${pinned} (same sha256)`);
+  return {
+    fp32,
+    source: pinned ? `${resolve(src)} (= ${pinned})` : resolve(src),
+    sourceSha256: sha256,
+    licence: (pinned && pinOf(ctx.lock, pinned)?.licence) || 'see source',
+    fp32Cache,
+  };
+}
 
-  // 3. Calibration and evaluation images, through the classifier's preprocessing.
+/**
+ * ONNX IR < 4 files (the MXNet exports of the Model Zoo) list every initializer as a graph input
+ * too. Such inputs are overridable, so they are dropped from the inputs (IR 4 semantics): the
+ * weights are constants, which is what graph optimization and quantization need.
+ */
+export function initializersAsConstants(fp32: Uint8Array): { model: Uint8Array; moved: number } {
+  const model = decodeModel(fp32);
+  const graph = model.graph;
+  const inits = new Set((graph?.initializer ?? []).map((t) => t.name ?? ''));
+  const before = graph?.input?.length ?? 0;
+  if (!graph || before === 0) return { model: fp32, moved: 0 };
+  graph.input = (graph.input ?? []).filter((i) => !inits.has(i.name ?? ''));
+  const moved = before - graph.input.length;
+  if (moved === 0) return { model: fp32, moved };
+  model.irVersion = Math.max(Number(model.irVersion ?? 4), 4);
+  return { model: encodeModel(model), moved };
+}
+
+// ---- step 3: calibration set ------------------------------------------------------------------
+
+export interface PhotoSet {
+  comment?: string;
+  repository: string;
+  commit: string;
+  urlTemplate: string;
+  licence: string;
+  files: { file: string; path: string; bytes: number; sha256: string; classIndex?: number }[];
+}
+
+interface Calibration {
+  inputs: Float32Array[];
+  evalInputs: Float32Array[];
+  record: Record<string, unknown>;
+  evalRecord: string;
+  downloaded: number;
+}
+
+async function calibrationSet(ctx: Context, count: number): Promise<Calibration> {
+  const { options } = ctx;
   const spec = IMAGENET_DEFAULTS;
-  let calibrationInputs: Float32Array[];
-  let calibrationSet: Record<string, unknown>;
-  if (values.calibration) {
-    const files = await listImages(values.calibration, count);
+  let inputs: Float32Array[];
+  let record: Record<string, unknown>;
+  let downloaded = 0;
+  if (options.calibration) {
+    const files = await listImages(options.calibration, count);
     if (files.length === 0)
-      throw new Error(`${values.calibration}: no images (jpg, png, webp, gif, avif, tiff)`);
-    calibrationInputs = await preprocessFiles(files, spec);
-    calibrationSet = { dir: values.calibration, images: files.map((f) => basename(f)) };
-  } else {
-    calibrationInputs = await syntheticInputs(count, SYNTHETIC_SEEDS.calibration);
-    calibrationSet = {
+      throw new Error(`${options.calibration}: no images (jpg, png, webp, gif, avif, tiff)`);
+    inputs = await preprocessFiles(files, spec);
+    record = { dir: options.calibration, images: files.map((f) => basename(f)) };
+  } else if (options.synthetic) {
+    inputs = await syntheticInputs(count, SYNTHETIC_SEEDS.calibration);
+    record = {
       generated: `${count} seeded generated images (seed ${SYNTHETIC_SEEDS.calibration}, models/calibrate.ts syntheticImages)`,
       why: 'the weights are random, so real photos carry no more meaning than generated images',
     };
+  } else {
+    const listFile = resolve(
+      dirname(ctx.lockFile),
+      ctx.lock.defaults?.calibration ?? 'calibration-photos.json',
+    );
+    const set = JSON.parse(await readFile(listFile, 'utf8')) as PhotoSet;
+    const chosen = [...set.files].sort((a, b) => a.file.localeCompare(b.file)).slice(0, count);
+    const paths: string[] = [];
+    for (const f of chosen) {
+      const url = set.urlTemplate.replace('{path}', f.path);
+      const got = await fetchPinned(url, {
+        what: `calibration photo ${f.file}`,
+        hint: 'pass --calibration <dir of images> (for example ../shared/photos)',
+        lockFile: ctx.lockFile,
+        cacheDir: ctx.cacheDir,
+        pin: { sha256: f.sha256, bytes: f.bytes },
+      });
+      if (!got.fromCache) downloaded++;
+      paths.push(got.path);
+    }
+    ctx.log(
+      `calibration photos: ${chosen.length} of ${set.files.length} from ${set.repository}@${set.commit.slice(0, 7)} (${downloaded} downloaded, ${chosen.length - downloaded} from the cache, all sha256-verified)`,
+    );
+    inputs = await preprocessFiles(paths, spec);
+    record = {
+      set: `${set.repository}@${set.commit}`,
+      list: relative(ROOT, listFile),
+      urlTemplate: set.urlTemplate,
+      licence: set.licence,
+      images: chosen.map((f) => ({ file: f.file, path: f.path, sha256: f.sha256 })),
+    };
   }
-  line(
-    `calibration: ${calibrationInputs.length} images, ${method}${method === 'percentile' ? ` ${percentile}` : ''}`,
-  );
-  const evalFiles = values.eval ? await listImages(values.eval) : [];
-  const evalInputs = values.eval ? await preprocessFiles(evalFiles, spec) : calibrationInputs;
+  const evalFiles = options.eval ? await listImages(options.eval) : [];
+  return {
+    inputs,
+    evalInputs: options.eval ? await preprocessFiles(evalFiles, spec) : inputs,
+    record,
+    evalRecord: options.eval ? `${evalFiles.length} images of ${options.eval}` : 'the calibration images',
+    downloaded,
+  };
+}
 
-  // 4. Quantize.
+// ---- step 4: quantize -------------------------------------------------------------------------
+
+interface Quantized {
+  prepared: Uint8Array;
+  /** model.onnx, and model.u8.onnx when both storages are written. */
+  main: Uint8Array;
+  u8?: Uint8Array;
+  mainEncoding: WeightChoice;
+  stats: Awaited<ReturnType<typeof quantizeStatic>>['stats'];
+}
+
+async function quantize(ctx: Context, fp32: Uint8Array, cal: Calibration): Promise<Quantized> {
+  const { method = 'minmax', percentile = 99.999, weights = 'both' } = ctx.options;
+  const mainEncoding: WeightChoice = weights === 'both' ? 's8' : weights;
   let lastPct = -1;
-  const q = await quantizeStatic(fp32, calibrationInputs, {
+  const q = await quantizeStatic(fp32, cal.inputs, {
     method,
     percentile,
-    weightEncoding,
+    weightEncoding: mainEncoding,
     onProgress: (done, total) => {
       const pct = Math.floor((10 * done) / total) * 10;
-      if (pct !== lastPct) {
+      if (pct !== lastPct && !ctx.options.log) {
         lastPct = pct;
         process.stderr.write(`  calibrating: ${done}/${total}\n`);
       }
     },
   });
-  line(
+  ctx.log(
     `quantized: ${q.stats.activations} activations, ${q.stats.weights} weights, ${q.stats.biases} biases, folded ${q.stats.folded.Relu} Relu + ${q.stats.folded.Clip} Clip`,
   );
+  if (weights !== 'both') return { prepared: q.prepared, main: q.int8, mainEncoding, stats: q.stats };
+  // The u8 storage from the same plan and ranges: the same quantized values, stored as q + 128.
+  const u8 = encodeModel(quantizeWithRanges(q.plan, q.ranges, { weightEncoding: 'u8' }).model);
+  const same = compareStorages(q.int8, u8);
+  if (same.differences.length > 0)
+    throw new Error(`the s8 and u8 storages differ: ${same.differences.slice(0, 5).join('; ')}`);
+  ctx.log(
+    `weight storages: s8 and u8 carry the same quantized values (${same.reencoded} tensors re-encoded)`,
+  );
+  return { prepared: q.prepared, main: q.int8, u8, mainEncoding, stats: q.stats };
+}
 
-  // 5. Fusion check and agreement.
-  const ops = await optimizedOps(q.int8, 1);
+// ---- step 5: check ----------------------------------------------------------------------------
+
+interface Check {
+  ops: Record<string, number>;
+  leftover: Record<string, number>;
+  agreement: Agreement;
+  agreementU8?: Agreement;
+}
+
+async function check(ctx: Context, q: Quantized, cal: Calibration): Promise<Check> {
+  const ops = await optimizedOps(q.main, 1);
   const leftover = floatComputeOps(ops);
-  line(`ORT-optimized int8 graph: ${JSON.stringify(ops)}`);
+  ctx.log(`ORT-optimized int8 graph: ${JSON.stringify(ops)}`);
   if (Object.keys(leftover).length > 0)
-    line(`WARNING: float compute ops left after optimization: ${JSON.stringify(leftover)}`);
-  const [fp32Out, int8Out] = [await runAll(q.prepared, evalInputs), await runAll(q.int8, evalInputs)];
-  const agree = agreement(fp32Out, int8Out);
+    ctx.log(`WARNING: float compute ops left after optimization: ${JSON.stringify(leftover)}`);
+  const fp32Out = await runAll(q.prepared, cal.evalInputs);
+  const result: Check = {
+    ops,
+    leftover,
+    agreement: agreement(fp32Out, await runAll(q.main, cal.evalInputs)),
+  };
+  if (q.u8) result.agreementU8 = agreement(fp32Out, await runAll(q.u8, cal.evalInputs));
+  return result;
+}
 
-  // 6. Folder. Input/output names come from the graph (Model Zoo ResNets use "data", exports "input").
-  const graph = decodeModel(q.int8).graph;
+// ---- step 6: metadata and folder --------------------------------------------------------------
+
+const round = (a: Agreement) => ({
+  top1Agreement: Number(a.top1Agreement.toFixed(4)),
+  meanLogitCosine: Number(a.meanCosine.toFixed(5)),
+  minLogitCosine: Number(a.minCosine.toFixed(5)),
+});
+
+function storageText(encoding: WeightChoice): string {
+  return encoding === 'u8'
+    ? 'uint8 with zero point 128 (exact u8 x u8 kernels on x86-64 without VNNI)'
+    : encoding === 's8'
+      ? 'int8 with zero point 0 (u8 x s8 kernels: exact with VNNI, saturating on AVX2 without VNNI)'
+      : encoding === 's8-7bit'
+        ? 'int8 limited to [-64, 64] (7-bit; u8 x s8 pairs cannot saturate int16)'
+        : 'mixed: uint8 zero point 128 for the first Conv, depthwise Convs and Gemm/MatMul, 7-bit int8 elsewhere';
+}
+
+async function writeFolder(
+  ctx: Context,
+  name: string,
+  outDir: string,
+  labels: { labels: string[]; source: string },
+  src: Source,
+  cal: Calibration,
+  q: Quantized,
+  chk: Check,
+): Promise<ModelMeta> {
+  const { method = 'minmax', percentile = 99.999 } = ctx.options;
+  const spec = IMAGENET_DEFAULTS;
+  // Input/output names come from the graph (Model Zoo ResNets use "data", exports "input").
+  const graph = decodeModel(q.main).graph;
   const initNames = new Set((graph?.initializer ?? []).map((t) => t.name));
   const inputName = graph?.input?.find((i) => !initNames.has(i.name))?.name ?? 'input';
   const outputName = graph?.output?.[0]?.name ?? 'output';
+  const storages: WeightStorages | undefined =
+    q.u8 !== undefined
+      ? { model: 's8', others: { u8: q.u8 } }
+      : q.mainEncoding === 's8' || q.mainEncoding === 'u8'
+        ? { model: q.mainEncoding, others: {} }
+        : undefined;
   const meta: Omit<ModelMeta, 'sha256'> = {
     name,
     version: '1',
@@ -242,61 +392,194 @@ async function main(argv: string[]): Promise<void> {
     quantization: {
       scheme: 'int8 static QDQ (models/quantize.ts), fused by ONNX Runtime into QLinear kernels',
       weights: `per-channel symmetric int8 (axis 0 for Conv, output axis for Gemm/MatMul), stored as ${
-        weightEncoding === 'u8'
-          ? 'uint8 with zero point 128 (exact u8 x u8 kernels on x86-64 without VNNI)'
-          : weightEncoding === 's8'
-            ? 'int8 with zero point 0 (u8 x s8 kernels saturate on AVX2 without VNNI)'
-            : weightEncoding === 's8-7bit'
-              ? 'int8 limited to [-64, 64] (7-bit; u8 x s8 pairs cannot saturate int16)'
-              : 'mixed: uint8 zero point 128 for the first Conv, depthwise Convs and Gemm/MatMul, 7-bit int8 elsewhere'
+        q.u8
+          ? `${storageText('s8')} in model.onnx, and as ${storageText('u8')} in ${U8_FILE}`
+          : storageText(q.mainEncoding)
       }`,
-      weightEncoding,
+      weightEncoding: q.mainEncoding,
       bias: 'int32, scale = input scale x weight scale',
       activations: 'per-tensor asymmetric uint8; Relu/Clip folded into the producer range',
-      calibration: { method, ...(method === 'percentile' ? { percentile } : {}), ...calibrationSet },
-      optimizedOps: ops,
+      calibration: { method, ...(method === 'percentile' ? { percentile } : {}), ...cal.record },
+      optimizedOps: chk.ops,
     },
-    source,
-    sourceSha256,
-    fp32Cache: relative(ROOT, fp32Cache),
-    licence,
-    labelsMeaningful: !values.synthetic,
-    labelsSource: values.labels,
+    source: src.source,
+    sourceSha256: src.sourceSha256,
+    fp32Cache: relative(ROOT, src.fp32Cache),
+    licence: src.licence,
+    labelsMeaningful: !ctx.options.synthetic,
+    labelsSource: labels.source,
     agreement: {
-      images: values.eval ? `${evalFiles.length} images of ${values.eval}` : 'the calibration images',
-      top1Agreement: Number(agree.top1Agreement.toFixed(4)),
-      meanLogitCosine: Number(agree.meanCosine.toFixed(5)),
-      minLogitCosine: Number(agree.minCosine.toFixed(5)),
+      images: cal.evalRecord,
+      ...round(chk.agreement),
+      ...(chk.agreementU8 ? { byStorage: { s8: round(chk.agreement), u8: round(chk.agreementU8) } } : {}),
     },
     builtAt: new Date().toISOString(),
   };
-  const folder = await writeModelFolder(outDir, q.int8, labels as string[], meta);
+  const folder = await writeModelFolder(outDir, q.main, labels.labels, meta, storages);
   const classifier = await createClassifier(outDir, { threads: 1 });
   await classifier.release();
-  const fileSize = (await stat(folder.modelPath)).size;
+  return folder.meta;
+}
 
-  const rows: [string, string][] = [
-    ['model', name],
-    ['source', source],
-    ['output folder', outDir],
-    ['fp32 size', `${(fp32.length / 1e6).toFixed(2)} MB`],
-    ['int8 size', `${(fileSize / 1e6).toFixed(2)} MB`],
-    ['weights', weightEncoding],
-    ['calibration', `${calibrationInputs.length} images, ${method}`],
-    [
-      'fused ops',
-      `QLinearConv ${ops.QLinearConv ?? 0}, QLinearAdd ${ops.QLinearAdd ?? 0}, QGemm ${ops.QGemm ?? 0}, QLinearMatMul ${ops.QLinearMatMul ?? 0}`,
-    ],
-    ['float Conv/Gemm/MatMul left', String(Object.values(leftover).reduce((a, b) => a + b, 0))],
-    ['top-1 agreement', `${(100 * agree.top1Agreement).toFixed(1)}% of ${agree.images} images`],
-    ['mean logit cosine', agree.meanCosine.toFixed(4)],
-    ['time', `${((performance.now() - started) / 1000).toFixed(1)} s`],
-  ];
+// ---- step 7: print ----------------------------------------------------------------------------
+
+export function printRows(rows: [string, string][]): void {
   console.log('\n| | |\n| --- | --- |');
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
 }
 
-main(process.argv.slice(2)).catch((err: Error) => {
-  console.error(`model:build: ${err.message}`);
-  process.exit(1);
-});
+// ---- the build --------------------------------------------------------------------------------
+
+export async function buildModel(options: BuildOptions = {}): Promise<BuildResult> {
+  const started = performance.now();
+  const lockFile = resolve(options.lockFile ?? defaultLockFile());
+  const cacheDir = resolve(options.cacheDir ?? defaultCacheDir());
+  const ctx: Context = {
+    options,
+    lockFile,
+    cacheDir,
+    lock: await readLock(lockFile),
+    log: options.log ?? ((l) => console.log(`[model:build] ${l}`)),
+  };
+  if (options.synthetic && options.source) throw new Error('give --synthetic or --source, not both');
+  if (options.synthetic && options.synthetic !== 'resnet18')
+    throw new Error(`--synthetic knows only "resnet18", got "${options.synthetic}"`);
+  const method = options.method ?? 'minmax';
+  if (method !== 'minmax' && method !== 'percentile') throw new Error('--method takes minmax or percentile');
+  const percentile = options.percentile ?? 99.999;
+  if (!(percentile > 50 && percentile <= 100)) throw new Error('--percentile takes a number in (50, 100]');
+  const weights = options.weights ?? 'both';
+  if (!WEIGHTS_OPTIONS.includes(weights)) throw new Error(`--weights takes ${WEIGHTS_OPTIONS.join('|')}`);
+  const count = options.calibrationCount ?? 25;
+  if (!Number.isInteger(count) || count < 1) throw new Error('--calibration-count takes a positive integer');
+
+  const name =
+    options.name ??
+    (options.synthetic
+      ? 'resnet18-synthetic'
+      : options.source
+        ? basename(options.source, '.onnx')
+        : (ctx.lock.defaults?.name ?? 'resnet18'));
+  const outDir = resolve(options.out ?? join(LAYER_MODELS_DIR, name));
+  const labelsSource = options.labels ?? ctx.lock.defaults?.labels;
+  if (!labelsSource) throw new Error(`no --labels and no default labels in ${lockFile}`);
+
+  const labels = await loadLabels(ctx, labelsSource); // first: fails fast without network
+  const src = await loadSource(ctx, name);
+  const { model: fp32, moved } = initializersAsConstants(src.fp32);
+  ctx.log(
+    `fp32 source: ${(src.fp32.length / 1e6).toFixed(1)} MB, sha256 ${src.sourceSha256}, cached at ${relative(ROOT, src.fp32Cache)}${
+      moved ? `; ${moved} initializers listed as graph inputs (IR < 4) treated as constants` : ''
+    }`,
+  );
+  const cal = await calibrationSet(ctx, count);
+  ctx.log(
+    `calibration: ${cal.inputs.length} images, ${method}${method === 'percentile' ? ` ${percentile}` : ''}`,
+  );
+  const q = await quantize(ctx, fp32, cal);
+  const chk = await check(ctx, q, cal);
+  const meta = await writeFolder(
+    ctx,
+    name,
+    outDir,
+    { labels: labels.labels, source: labelsSource },
+    src,
+    cal,
+    q,
+    chk,
+  );
+
+  const size = async (f: string) => `${((await stat(join(outDir, f))).size / 1e6).toFixed(2)} MB`;
+  const pct = (a: Agreement) => `${(100 * a.top1Agreement).toFixed(1)}% of ${a.images} images`;
+  const rows: [string, string][] = [
+    ['model', name],
+    ['source', src.source],
+    ['output folder', outDir],
+    ['fp32 size', `${(src.fp32.length / 1e6).toFixed(2)} MB`],
+    ['int8 size', await size('model.onnx')],
+    [
+      'weights',
+      q.u8 ? `s8 in model.onnx, u8 in ${U8_FILE} (same quantized values)` : `${q.mainEncoding} in model.onnx`,
+    ],
+    ['calibration', `${cal.inputs.length} images, ${method}`],
+    [
+      'fused ops',
+      `QLinearConv ${chk.ops.QLinearConv ?? 0}, QLinearAdd ${chk.ops.QLinearAdd ?? 0}, QGemm ${chk.ops.QGemm ?? 0}, QLinearMatMul ${chk.ops.QLinearMatMul ?? 0}`,
+    ],
+    ['float Conv/Gemm/MatMul left', String(Object.values(chk.leftover).reduce((a, b) => a + b, 0))],
+    ['top-1 agreement', pct(chk.agreement) + (chk.agreementU8 ? ` (u8: ${pct(chk.agreementU8)})` : '')],
+    [
+      'mean logit cosine',
+      chk.agreement.meanCosine.toFixed(4) +
+        (chk.agreementU8 ? ` (u8: ${chk.agreementU8.meanCosine.toFixed(4)})` : ''),
+    ],
+    ['labels', options.synthetic ? 'MEANINGLESS (synthetic random weights)' : labelsSource],
+    ['time', `${((performance.now() - started) / 1000).toFixed(1)} s`],
+  ];
+  return { outDir, meta, rows, ...(q.u8 ? { weights: { s8: 'model.onnx', u8: U8_FILE } } : {}) };
+}
+
+// ---- CLI --------------------------------------------------------------------------------------
+
+const usage = `usage: npm run model:build -- [--synthetic resnet18 | --source <fp32.onnx|url>] [flags]
+  (no source flag)         the trained ImageNet ResNet-18 of the ONNX Model Zoo (resnet18-v1-7.onnx), pinned by
+                           size and sha256 in models/sources.lock.json, downloaded once into .cache/models/
+  --synthetic resnet18     the same topology with seeded random weights: its labels are MEANINGLESS
+  --source <file|url>      another fp32 ONNX classifier (a URL is pinned in the lock file on first download)
+  --labels <file|url>      class names (default: imagenet-simple-labels at a pinned commit, sha256-verified)
+  --calibration <dir>      calibration images (default: the pinned photo set of models/calibration-photos.json,
+                           downloaded and verified; --synthetic uses seeded generated images)
+  --calibration-count N    use the first N images, sorted by name (default 25)
+  --eval <dir>             images for the fp32-vs-int8 agreement (default: the calibration images)
+  --method minmax|percentile  activation ranges (default minmax)   --percentile P (default 99.999)
+  --weights both|u8|s8|s8-7bit|mixed  int8 weight storage (default both: s8 in model.onnx and u8 in
+                           model.u8.onnx, same quantized values; the classifier picks one per CPU)
+  --name N                 folder and model name (default: resnet18, resnet18-synthetic, or the file name)
+  --out <dir>              output folder (default layers/model/models/<name>/)`;
+
+export function parseBuildArgs(argv: string[]): BuildOptions | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      synthetic: { type: 'string' },
+      source: { type: 'string' },
+      labels: { type: 'string' },
+      calibration: { type: 'string' },
+      'calibration-count': { type: 'string', default: '25' },
+      eval: { type: 'string' },
+      method: { type: 'string', default: 'minmax' },
+      percentile: { type: 'string', default: '99.999' },
+      weights: { type: 'string', default: 'both' },
+      name: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return undefined;
+  return {
+    ...(values.synthetic !== undefined ? { synthetic: values.synthetic as 'resnet18' } : {}),
+    ...(values.source !== undefined ? { source: values.source } : {}),
+    ...(values.labels !== undefined ? { labels: values.labels } : {}),
+    ...(values.calibration !== undefined ? { calibration: values.calibration } : {}),
+    ...(values.eval !== undefined ? { eval: values.eval } : {}),
+    ...(values.name !== undefined ? { name: values.name } : {}),
+    ...(values.out !== undefined ? { out: values.out } : {}),
+    calibrationCount: Number(values['calibration-count']),
+    method: values.method as CalibrationMethod,
+    percentile: Number(values.percentile),
+    weights: values.weights as WeightsOption,
+  };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const options = parseBuildArgs(argv);
+  if (!options) return void console.log(usage);
+  const result = await buildModel(options);
+  printRows(result.rows);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  main(process.argv.slice(2)).catch((err: Error) => {
+    console.error(`model:build: ${err.message}`);
+    process.exit(1);
+  });

@@ -5,22 +5,36 @@
  * reads the graph's input name and shape through ONNX Runtime, applies ImageNet preprocessing
  * defaults unless flags override them, records the sha256, then loads the folder with the
  * classifier to prove it runs.
+ *
+ * An int8 QOperator model with int8 (s8) weights is written in both weight storages: model.onnx as
+ * given (s8) and model.u8.onnx (the same values as uint8 with zero point 128), named in model.json
+ * "weights"; the classifier picks one at init from the CPU flags (src/classifier/cpu.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClassifier } from '../src/classifier/classifier.ts';
-import { IMAGENET_DEFAULTS, type ModelMeta, writeModelFolder } from '../src/classifier/model-folder.ts';
+import {
+  IMAGENET_DEFAULTS,
+  type ModelMeta,
+  type WeightStorages,
+  writeModelFolder,
+} from '../src/classifier/model-folder.ts';
 import { ort } from '../src/classifier/native.ts';
 import { decodeModel, describeQuantization, encodeModel, reencodeS8WeightsAsU8 } from './onnx.ts';
 
 const usage = `usage: npm run model:import -- <model.onnx> --labels <labels.json> --out <dir>
   [--name N] [--version V] [--resize 256] [--crop 224] [--mean 0.485,0.456,0.406]
   [--std 0.229,0.224,0.225] [--channel-order RGB|BGR] [--output logits|probabilities]
-  [--source S] [--licence L] [--keep-s8-weights]
+  [--source S] [--licence L]
 
-int8 QOperator weights are re-encoded losslessly as uint8 unless --keep-s8-weights is given
-(exact results on x86-64 CPUs without VNNI; see models/onnx.ts).`;
+An int8 QOperator model with int8 weights is written in both weight storages: model.onnx as given
+(s8) and model.u8.onnx (re-encoded losslessly as uint8 + 128, exact on x86-64 CPUs without VNNI);
+the classifier picks one at init from the CPU flags, or as MODEL_WEIGHTS=auto|s8|u8 says.`;
+
+const KEEP_S8_GONE = `--keep-s8-weights is gone: the s8 file is always kept now (as model.onnx, next to the
+u8 re-encoding model.u8.onnx) and the storage is chosen at init from the CPU flags; MODEL_WEIGHTS=s8
+forces the s8 file`;
 
 function triple(text: string, flag: string): [number, number, number] {
   const parts = text.split(',').map(Number);
@@ -60,13 +74,13 @@ async function main(argv: string[]): Promise<void> {
   const modelPath = positionals[0];
   if (!modelPath || positionals.length !== 1 || !values.labels || !values.out) throw new Error(usage);
 
-  let model: Uint8Array = await readFile(modelPath);
-  let reencoded = 0;
-  if (!values['keep-s8-weights']) {
-    const graph = decodeModel(model);
-    reencoded = reencodeS8WeightsAsU8(graph);
-    if (reencoded > 0) model = encodeModel(graph);
-  }
+  if (values['keep-s8-weights']) throw new Error(KEEP_S8_GONE);
+
+  const model: Uint8Array = await readFile(modelPath);
+  const graph = decodeModel(model);
+  const reencoded = reencodeS8WeightsAsU8(graph);
+  const storages: WeightStorages | undefined =
+    reencoded > 0 ? { model: 's8', others: { u8: encodeModel(graph) } } : undefined;
   const labels: unknown = JSON.parse(await readFile(values.labels, 'utf8'));
   const session = await ort.InferenceSession.create(model);
   const input = session.inputMetadata[0];
@@ -98,18 +112,24 @@ async function main(argv: string[]): Promise<void> {
     output,
     quantization:
       reencoded > 0
-        ? `${describeQuantization(model)}, s8 weights re-encoded as u8`
+        ? `${describeQuantization(model)}, s8 weights (model.onnx) and their u8 re-encoding (model.u8.onnx)`
         : describeQuantization(model),
     source: values.source ?? resolve(modelPath),
     licence: values.licence,
   };
   const outDir = resolve(values.out);
-  const folder = await writeModelFolder(outDir, model, labels as string[], meta);
-  const classifier = await createClassifier(outDir, { threads: 1 });
-  await classifier.release();
+  const folder = await writeModelFolder(outDir, model, labels as string[], meta, storages);
+  for (const weights of storages ? (['s8', 'u8'] as const) : (['auto'] as const)) {
+    const classifier = await createClassifier(outDir, { threads: 1, weights });
+    await classifier.release();
+  }
   console.log(`model folder written to ${outDir}`);
   console.log(`  ${meta.name} v${meta.version}, ${folder.labels.length} labels, input "${meta.inputName}"`);
   console.log(`  quantization: ${JSON.stringify(meta.quantization)}, sha256 ${folder.meta.sha256}`);
+  if (storages)
+    console.log(
+      `  weights: ${JSON.stringify(folder.meta.weights)} (${reencoded} weight tensors re-encoded for u8)`,
+    );
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {

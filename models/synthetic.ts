@@ -17,15 +17,17 @@ import { dimsOf, floatTensor, floatValueInfo, type Model, readFloats, type Tenso
 import { decodeModel, encodeModel } from './onnx.ts';
 import { buildResNet18, normal, seededRandom } from './resnet18.ts';
 
-interface Stats {
+export interface Stats {
   mean: Float64Array;
   std: Float64Array;
 }
 
-async function channelStats(
+/** Per-channel mean and standard deviation of the named tensors ([1,C,...]) over `inputs`. */
+export async function channelStats(
   model: Model,
   outputs: string[],
   inputs: Float32Array[],
+  inputName = 'input',
 ): Promise<Map<string, Stats>> {
   const copy = decodeModel(encodeModel(model));
   for (const o of outputs) copy.graph?.output?.push(floatValueInfo(o));
@@ -38,7 +40,7 @@ async function channelStats(
   try {
     for (const planes of inputs) {
       const result = await session.run(
-        { input: new ort.Tensor('float32', planes, [1, 3, 224, 224]) },
+        { [inputName]: new ort.Tensor('float32', planes, [1, 3, 224, 224]) },
         outputs,
       );
       for (const o of outputs) {

@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<void> {
   if (!existsSync(bundle)) await buildBundles();
   process.env.MODEL_DIR ??= values['model-dir']
     ? resolve(values['model-dir'])
-    : join(ROOT, 'layers/model/models', resolveModel(process.env.MODEL_NAME));
+    : join(ROOT, 'layers/model/models', await resolveModel(process.env.MODEL_NAME));
   process.env.AWS_REGION ??= 'us-east-1';
   process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ??= '1769';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';

@@ -1,35 +1,42 @@
 /**
- * npm start [-- --model <name> | --model-dir <dir>] [--check <image>]
+ * npm start [-- --model <name> | --model-dir <dir> | --synthetic] [--check <image>]
  *
- * The local stack: builds the bundles, finds (or builds) a model folder in layers/model/models/,
+ * The local stack: builds the bundles, finds (or builds) a trained model folder in
+ * layers/model/models/ (the zoo ResNet-18 with network; offline, the MobileNetV2 of ../shared; a
+ * synthetic random-weight folder only with --synthetic),
  * starts a real local S3 (s3rver) on 127.0.0.1:4569 with the upload bucket, and runs
  * serverless-offline (HTTP API on http://127.0.0.1:3000, Lambda invoke API on 127.0.0.1:3002).
- * Every ObjectCreated event of the local S3 whose key is under uploads/ with an image suffix (the
- * bucket notification of serverless.yml) invokes the tagger function through serverless-offline.
+ * Every event of the local S3 becomes the EventBridge event S3 sends on AWS, and those that match
+ * the deployed rule (Object Created, image suffix in any letter case: TaggerUploadRule in
+ * serverless.yml) invoke the tagger function through serverless-offline, one event per
+ * invocation as EventBridge does; the tagger itself checks the uploads/ prefix, as on AWS.
  *
  * --check <image>: once up, puts the image under uploads/, waits for the tags, prints them and exits
  * (exit code 1 when no tags appear within 60 s).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
-import { startLocalS3 } from '../src/tagging/local-s3.ts';
-import {
-  DEFAULT_IMAGE_SUFFIXES,
-  DEFAULT_UPLOAD_PREFIX,
-  decodeS3Key,
-  isTaggable,
-} from '../src/tagging/tags.ts';
+import { buildModel } from '../models/build.ts';
+import { matchesUploadRule, uploadRulePattern } from '../src/tagging/events.ts';
+import { eventBridgeEvents, startLocalS3 } from '../src/tagging/local-s3.ts';
+import { DEFAULT_IMAGE_SUFFIXES, decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const MODELS = join(ROOT, 'layers/model/models');
+/** The model layer's folders; MODEL_LAYER_DIR points the layer elsewhere (as in serverless.yml). */
+const MODELS = join(resolve(ROOT, process.env.MODEL_LAYER_DIR ?? 'layers/model'), 'models');
 const SHARED = resolve(ROOT, '../shared');
+const SHARED_FILES = {
+  fp32: join(SHARED, 'models/mobilenetv2-fp32.onnx'),
+  labels: join(SHARED, 'data/imagenet-simple-labels.json'),
+  photos: join(SHARED, 'photos'),
+};
 export const LOCAL = {
   host: '127.0.0.1',
   httpPort: 3000,
@@ -40,22 +47,23 @@ export const LOCAL = {
   credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
 };
 const TAGGER = `image-tagger-${LOCAL.stage}-tagger`;
+/** Folder name of `--synthetic` (the random-weight ResNet-18). */
+export const SYNTHETIC_NAME = 'resnet18-synthetic';
 
 const log = (message: string) => console.log(`[start] ${message}`);
 
-function noModelHelp(): string {
-  const shared = existsSync(join(SHARED, 'models/mobilenetv2-int8.onnx'));
+const sharedPresent = () => Object.values(SHARED_FILES).every((p) => existsSync(p));
+
+function noModelHelp(reason: string): string {
+  const relModels = relative(ROOT, MODELS);
   return [
-    'No model folder in layers/model/models/, and building the ResNet-18 failed (no network?). Run one of:',
-    '  npm run model:build -- --synthetic resnet18' +
-      (existsSync(join(SHARED, 'data/imagenet-simple-labels.json'))
-        ? ' --labels ../shared/data/imagenet-simple-labels.json'
-        : '') +
-      '   # int8 ResNet-18 with random weights (labels meaningless)',
-    shared
-      ? '  npm run model:import -- ../shared/models/mobilenetv2-int8.onnx --labels ../shared/data/imagenet-simple-labels.json --name mobilenetv2-int8 --out layers/model/models/mobilenetv2-int8'
-      : '  npm run model:import -- <model.onnx> --labels <labels.json> --name <name> --out layers/model/models/<name>',
+    `No trained model folder in ${relModels}/, and none could be built: ${reason}`,
+    'Run one of:',
+    `  npm run model:build                 # the trained ResNet-18 (ONNX Model Zoo, pinned sha256; needs internet)`,
+    `  npm run model:build -- --source <fp32.onnx> --calibration <dir of photos> --labels <labels.json> --name <name>`,
+    `  npm run model:import -- <int8 or fp32 model.onnx> --labels <labels.json> --name <name> --out ${relModels}/<name>`,
     'then `npm start` again (or `npm start -- --model <name>` to pick a folder).',
+    `Or \`npm start -- --synthetic\` to serve the random-weight ResNet-18: its labels are MEANINGLESS.`,
   ].join('\n');
 }
 
@@ -66,39 +74,78 @@ const modelFolders = () =>
         .sort()
     : [];
 
+/** False only for folders whose model.json says their labels mean nothing (synthetic weights). */
+export function labelsMeaningful(dir: string): boolean {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).labelsMeaningful !== false;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The model folder to serve: --model; else the best present (trained before synthetic, resnet18*
- * first); else build the ResNet-18.
+ * The trained model to serve when none is present: the default build (the zoo ResNet-18, needs
+ * the network); offline, the MobileNetV2 of ../shared quantized by the project's own toolchain
+ * (both weight storages) and calibrated on ../shared/photos; else the exact commands to run.
  */
-export function resolveModel(wanted?: string): string {
+async function buildTrained(): Promise<string> {
+  log('no trained model folder yet: building the int8 ResNet-18 (npm run model:build)');
+  let why: string;
+  try {
+    return (await buildModel({ out: join(MODELS, 'resnet18'), name: 'resnet18' })).meta.name;
+  } catch (err) {
+    why = (err as Error).message;
+    log(`model:build failed: ${why}`);
+  }
+  if (!sharedPresent()) throw new Error(noModelHelp(why));
+  log(
+    'building the trained MobileNetV2 of ../shared instead (npm run model:build -- --source ../shared/models/mobilenetv2-fp32.onnx --calibration ../shared/photos --labels ../shared/data/imagenet-simple-labels.json --name mobilenetv2)',
+  );
+  return (
+    await buildModel({
+      source: SHARED_FILES.fp32,
+      calibration: SHARED_FILES.photos,
+      labels: SHARED_FILES.labels,
+      name: 'mobilenetv2',
+      out: join(MODELS, 'mobilenetv2'),
+    })
+  ).meta.name;
+}
+
+/**
+ * The model folder to serve: --model; with --synthetic the random-weight ResNet-18 (built when
+ * missing); else the best trained folder present (resnet18* first); else a trained one is built.
+ * A synthetic folder is never picked without --synthetic.
+ */
+export async function resolveModel(wanted?: string, synthetic = false): Promise<string> {
   if (wanted) {
     if (!existsSync(join(MODELS, wanted, 'model.onnx')))
       throw new Error(
-        `no model folder layers/model/models/${wanted}/ (present: ${modelFolders().join(', ') || 'none'})`,
+        `no model folder ${relative(ROOT, MODELS)}/${wanted}/ (present: ${modelFolders().join(', ') || 'none'})`,
       );
     return wanted;
   }
-  let names = modelFolders();
-  if (names.length === 0) {
-    log('no model folder yet: building the int8 ResNet-18 (npm run model:build -- --synthetic resnet18)');
-    const r = spawnSync('npm', ['run', 'model:build', '--', '--synthetic', 'resnet18'], {
-      cwd: ROOT,
-      stdio: 'inherit',
-      timeout: 900_000,
-    });
-    names = modelFolders();
-    if (r.status !== 0 || names.length === 0) throw new Error(noModelHelp());
-  }
-  // Prefer trained weights (meaningful labels) over the synthetic ResNet-18, and resnet18* names.
-  const meaningful = (n: string) => {
-    try {
-      return JSON.parse(readFileSync(join(MODELS, n, 'model.json'), 'utf8')).labelsMeaningful !== false;
-    } catch {
-      return false;
+  if (synthetic) {
+    if (!existsSync(join(MODELS, SYNTHETIC_NAME, 'model.onnx'))) {
+      log(`building the synthetic ResNet-18 (npm run model:build -- --synthetic resnet18)`);
+      await buildModel({
+        synthetic: 'resnet18',
+        out: join(MODELS, SYNTHETIC_NAME),
+        ...(sharedPresent() ? { labels: SHARED_FILES.labels } : {}),
+      });
     }
-  };
-  const rank = (n: string) => (meaningful(n) ? 0 : 2) + (n.startsWith('resnet18') ? 0 : 1);
-  return [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))[0] as string;
+    return SYNTHETIC_NAME;
+  }
+  const all = modelFolders();
+  const trained = all.filter((n) => labelsMeaningful(join(MODELS, n)));
+  const skipped = all.filter((n) => !trained.includes(n));
+  if (skipped.length > 0)
+    log(
+      `not serving ${skipped.join(', ')}: synthetic weights, labels meaningless (npm start -- --synthetic serves it)`,
+    );
+  if (trained.length === 0) return buildTrained();
+  const rank = (n: string) => (n.startsWith('resnet18') ? 0 : 1);
+  return [...trained].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))[0] as string;
 }
 
 async function waitFor(url: string, seconds: number, child: ChildProcess): Promise<void> {
@@ -116,43 +163,51 @@ async function waitFor(url: string, seconds: number, child: ChildProcess): Promi
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { model: { type: 'string' }, 'model-dir': { type: 'string' }, check: { type: 'string' } },
+    options: {
+      model: { type: 'string' },
+      'model-dir': { type: 'string' },
+      check: { type: 'string' },
+      synthetic: { type: 'boolean' },
+    },
   });
   await buildBundles(log);
   const explicitDir = values['model-dir'] ? resolve(values['model-dir']) : undefined;
-  const model = explicitDir ? basename(explicitDir) : resolveModel(values.model ?? process.env.MODEL_NAME);
+  const model = explicitDir
+    ? basename(explicitDir)
+    : await resolveModel(values.model ?? process.env.MODEL_NAME, values.synthetic ?? false);
   const modelDir = explicitDir ?? join(MODELS, model);
   if (!existsSync(join(modelDir, 'model.onnx'))) throw new Error(`${modelDir} has no model.onnx`);
   log(`model folder: ${modelDir}`);
+  if (!labelsMeaningful(modelDir))
+    log(
+      'WARNING: this model has synthetic random weights: its labels are MEANINGLESS (the page and /health say so too)',
+    );
 
   const endpoint = `http://${LOCAL.host}:${LOCAL.s3Port}`;
   const invokeUrl = `http://${LOCAL.host}:${LOCAL.lambdaPort}/2015-03-31/functions/${TAGGER}/invocations`;
   const pending = new Set<Promise<void>>();
 
-  // The bucket notification of serverless.yml, locally: ObjectCreated under uploads/ with an image suffix.
+  // The EventBridge rule of serverless.yml, locally: the same pattern picks the events.
+  const rule = uploadRulePattern(LOCAL.bucket, DEFAULT_IMAGE_SUFFIXES);
   const onEvent = (event: S3Event) => {
-    const records = event.Records.filter(
-      (r) =>
-        r.eventName.startsWith('ObjectCreated:') &&
-        isTaggable(decodeS3Key(r.s3.object.key), DEFAULT_UPLOAD_PREFIX, DEFAULT_IMAGE_SUFFIXES),
-    );
-    if (records.length === 0) return;
-    const key = decodeS3Key(records[0]?.s3.object.key ?? '');
-    const job = fetch(invokeUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
-      body: JSON.stringify({ Records: records }),
-    })
-      .then(async (res) => {
-        const text = await res.text();
-        const failed = res.headers.get('x-amz-function-error') ?? res.headers.get('x-amzn-errortype');
-        log(
-          `tagger ${failed ? `FAILED (${failed})` : 'done'} for s3://${LOCAL.bucket}/${key}: ${text.slice(0, 400)}`,
-        );
+    for (const eb of eventBridgeEvents(event).filter((e) => matchesUploadRule(e, rule))) {
+      const key = decodeS3Key(eb.detail.object.key);
+      const job = fetch(invokeUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
+        body: JSON.stringify(eb),
       })
-      .catch((err: Error) => log(`tagger invocation failed for ${key}: ${err.message}`))
-      .finally(() => pending.delete(job));
-    pending.add(job);
+        .then(async (res) => {
+          const text = await res.text();
+          const failed = res.headers.get('x-amz-function-error') ?? res.headers.get('x-amzn-errortype');
+          log(
+            `tagger ${failed ? `FAILED (${failed})` : 'done'} for s3://${LOCAL.bucket}/${key}: ${text.slice(0, 400)}`,
+          );
+        })
+        .catch((err: Error) => log(`tagger invocation failed for ${key}: ${err.message}`))
+        .finally(() => pending.delete(job));
+      pending.add(job);
+    }
   };
   const s3server = await startLocalS3({
     directory: join(ROOT, '.s3-local'),

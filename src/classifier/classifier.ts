@@ -2,11 +2,13 @@
  * The one classify path: image bytes -> sharp preprocessing -> ONNX Runtime -> top-k labels.
  * A Classifier owns one InferenceSession, created and warmed up once, reused by every call.
  */
+import { type CpuInfo, readCpuInfo } from './cpu.ts';
 import { ConfigError } from './errors.ts';
 import { loadModelFolder, type ModelFolder } from './model-folder.ts';
 import { ort, sharp } from './native.ts';
 import { DEFAULT_TOP_K, type Label, softmax, topK, validateTopK } from './postprocess.ts';
 import { DEFAULT_LIMITS, type ImageLimits, preprocess } from './preprocess.ts';
+import { resolveWeights, type WeightRequest, type WeightsChoice } from './weights.ts';
 
 export interface ClassifierOptions {
   /** Intra-op threads (see config.resolveThreads). */
@@ -14,6 +16,10 @@ export interface ClassifierOptions {
   /** Let idle ONNX Runtime worker threads spin instead of sleeping (see README: measured off by default). */
   spinWait?: boolean;
   limits?: ImageLimits;
+  /** Which int8 weight storage to load when the folder has both (default auto: from the CPU flags). */
+  weights?: WeightRequest;
+  /** The CPU to choose for (default: /proc/cpuinfo and process.arch). */
+  cpu?: CpuInfo;
 }
 
 export interface Timings {
@@ -31,6 +37,8 @@ export interface Classifier {
   readonly folder: ModelFolder;
   readonly threads: number;
   readonly limits: ImageLimits;
+  /** The model file loaded: its weight storage, why, and what MODEL_WEIGHTS asked for. */
+  readonly weights: WeightsChoice;
   /** Milliseconds spent creating the session and running the warm-up inference. */
   readonly initMs: number;
   classify(image: Uint8Array, options?: { topK?: number }): Promise<Classification>;
@@ -54,18 +62,23 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
   const started = performance.now();
   const folder = await loadModelFolder(modelDir);
   const { meta, labels } = folder;
+  const { path, ...weights } = resolveWeights(
+    folder,
+    options.weights ?? 'auto',
+    options.cpu ?? readCpuInfo(),
+  );
   const session = await ort.InferenceSession.create(
-    folder.modelPath,
+    path,
     sessionOptions(options.threads, options.spinWait ?? false),
   );
   if (!session.inputNames.includes(meta.inputName))
     throw new ConfigError(
-      `model folder ${modelDir}: model.json inputName "${meta.inputName}" is not an input of model.onnx (inputs: ${session.inputNames.join(', ')})`,
+      `model folder ${modelDir}: model.json inputName "${meta.inputName}" is not an input of ${weights.file} (inputs: ${session.inputNames.join(', ')})`,
     );
   const outputName = meta.outputName ?? session.outputNames[0];
   if (outputName === undefined || !session.outputNames.includes(outputName))
     throw new ConfigError(
-      `model folder ${modelDir}: model.json outputName "${outputName}" is not an output of model.onnx (outputs: ${session.outputNames.join(', ')})`,
+      `model folder ${modelDir}: model.json outputName "${outputName}" is not an output of ${weights.file} (outputs: ${session.outputNames.join(', ')})`,
     );
 
   const side = meta.cropSize;
@@ -86,13 +99,14 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
   const warm = await infer((await preprocess(warmImage, meta, limits)).data);
   if (warm.length !== labels.length)
     throw new ConfigError(
-      `model folder ${modelDir}: model.onnx outputs ${warm.length} scores but labels.json has ${labels.length} labels`,
+      `model folder ${modelDir}: ${weights.file} outputs ${warm.length} scores but labels.json has ${labels.length} labels`,
     );
 
   return {
     folder,
     threads: options.threads,
     limits,
+    weights,
     initMs: performance.now() - started,
     infer,
     async classify(image, { topK: k = DEFAULT_TOP_K } = {}) {

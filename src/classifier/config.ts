@@ -2,11 +2,14 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
 import { DEFAULT_LIMITS, type ImageLimits } from './preprocess.ts';
+import { WEIGHT_REQUESTS, type WeightRequest } from './weights.ts';
 
 export interface ClassifierConfig {
   modelDir: string;
   threads: number;
   spinWait: boolean;
+  /** MODEL_WEIGHTS: which int8 weight storage to load, or auto (from the CPU flags; see cpu.ts). */
+  weights: WeightRequest;
   limits: ImageLimits;
 }
 
@@ -46,6 +49,14 @@ export function resolveThreads(env: Env): number {
   return availableParallelism();
 }
 
+export function weightRequest(env: Env): WeightRequest {
+  const raw = env.MODEL_WEIGHTS;
+  if (raw === undefined || raw === '') return 'auto';
+  if (!(WEIGHT_REQUESTS as readonly string[]).includes(raw))
+    throw new ConfigError(`MODEL_WEIGHTS must be ${WEIGHT_REQUESTS.join(', ')}, got "${raw}"`);
+  return raw as WeightRequest;
+}
+
 export function readConfig(env: Env = process.env): ClassifierConfig {
   const modelDir = env.MODEL_DIR;
   if (!modelDir)
@@ -56,6 +67,7 @@ export function readConfig(env: Env = process.env): ClassifierConfig {
     modelDir,
     threads: resolveThreads(env),
     spinWait: flag(env, 'MODEL_SPIN_WAIT', false),
+    weights: weightRequest(env),
     limits: {
       maxBytes: positiveInt(env, 'MAX_IMAGE_BYTES') ?? DEFAULT_LIMITS.maxBytes,
       maxPixels: positiveInt(env, 'MAX_IMAGE_PIXELS') ?? DEFAULT_LIMITS.maxPixels,

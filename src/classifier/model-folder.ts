@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { WEIGHT_STORAGES, type WeightStorage } from './cpu.ts';
 import { ConfigError } from './errors.ts';
 
 export const MODEL_FILE = 'model.onnx';
@@ -40,13 +41,24 @@ export interface ModelMeta {
   licence: string;
   /** False for models whose labels mean nothing (e.g. the synthetic random-weight ResNet-18). */
   labelsMeaningful?: boolean;
+  /**
+   * int8 models in two weight storages with the same quantized values: file names in the folder,
+   * e.g. {"s8": "model.onnx", "u8": "model.u8.onnx"} (u8 = uint8 with zero point 128). The classifier
+   * loads one at init (see cpu.ts, MODEL_WEIGHTS). Absent: model.onnx is the only model file.
+   */
+  weights?: Partial<Record<WeightStorage, string>>;
+  /** sha256 of each weights file other than model.onnx (that one is `sha256`), hex. */
+  weightsSha256?: Partial<Record<WeightStorage, string>>;
   /** Anything else a tool records (calibration set, fp32 agreement, build date...). */
   [extra: string]: unknown;
 }
 
 export interface ModelFolder {
   dir: string;
+  /** model.onnx: the model file when model.json has no "weights" map. */
   modelPath: string;
+  /** Absolute path of each weight storage that model.json's "weights" names; null without the map. */
+  weightFiles: Partial<Record<WeightStorage, string>> | null;
   meta: ModelMeta;
   labels: string[];
 }
@@ -110,7 +122,32 @@ export function validateMeta(raw: unknown, dir: string): ModelMeta {
     fail(dir, `${field('quantization')} must be a string or an object`);
   if (m.labelsMeaningful !== undefined && typeof m.labelsMeaningful !== 'boolean')
     fail(dir, `${field('labelsMeaningful')} must be a boolean`);
+  if (m.weights !== undefined) validateWeightsMap(m.weights, dir, field('weights'), isFileName);
+  if (m.weightsSha256 !== undefined) {
+    if (m.weights === undefined) fail(dir, `${field('weightsSha256')} needs a "weights" map`);
+    validateWeightsMap(m.weightsSha256, dir, field('weightsSha256'), (v) => /^[0-9a-f]{64}$/.test(v));
+    for (const key of Object.keys(m.weightsSha256 as object))
+      if ((m.weights as Record<string, unknown>)[key] === undefined)
+        fail(dir, `${field('weightsSha256')} names "${key}", which "weights" does not`);
+  }
   return m as unknown as ModelMeta;
+}
+
+/** A plain file name inside the folder: no directories, not "." or "..". */
+const isFileName = (v: string) => v !== '.' && v !== '..' && !/[/\\]/.test(v);
+
+function validateWeightsMap(raw: unknown, dir: string, what: string, valid: (v: string) => boolean): void {
+  const storages = WEIGHT_STORAGES.join(', ');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    fail(dir, `${what} must be an object with keys ${storages}`);
+  const entries = Object.entries(raw);
+  if (entries.length === 0) fail(dir, `${what} must name at least one of ${storages}`);
+  for (const [key, value] of entries) {
+    if (!(WEIGHT_STORAGES as readonly string[]).includes(key))
+      fail(dir, `${what} has key "${key}"; the keys are ${storages}`);
+    if (typeof value !== 'string' || value.length === 0 || !valid(value))
+      fail(dir, `${what}.${key} is ${JSON.stringify(value)}, not a valid value`);
+  }
 }
 
 export function validateLabels(raw: unknown, dir: string): string[] {
@@ -144,7 +181,20 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   if (!s.isFile() || s.size === 0) fail(dir, `${MODEL_FILE} is empty or not a file`);
   const meta = validateMeta(await readJson(dir, META_FILE), dir);
   const labels = validateLabels(await readJson(dir, LABELS_FILE), dir);
-  return { dir, modelPath, meta, labels };
+  let weightFiles: ModelFolder['weightFiles'] = null;
+  if (meta.weights) {
+    weightFiles = {};
+    for (const [storage, file] of Object.entries(meta.weights) as [WeightStorage, string][]) {
+      const path = join(dir, file);
+      const ws = await stat(path).catch(() =>
+        fail(dir, `${META_FILE} field "weights": the ${storage} file ${file} is missing`),
+      );
+      if (!ws.isFile() || ws.size === 0)
+        fail(dir, `${META_FILE} field "weights": the ${storage} file ${file} is empty or not a file`);
+      weightFiles[storage] = path;
+    }
+  }
+  return { dir, modelPath, weightFiles, meta, labels };
 }
 
 export function sha256File(path: string): Promise<string> {
@@ -157,25 +207,67 @@ export function sha256File(path: string): Promise<string> {
   });
 }
 
+/** Checks model.onnx against `sha256`, and each other weights file against `weightsSha256` when recorded. */
 export async function verifyModelHash(folder: ModelFolder): Promise<void> {
   const actual = await sha256File(folder.modelPath);
   if (actual !== folder.meta.sha256)
     fail(folder.dir, `sha256 of ${MODEL_FILE} is ${actual}, but ${META_FILE} records ${folder.meta.sha256}`);
+  for (const [storage, expected] of Object.entries(folder.meta.weightsSha256 ?? {})) {
+    const file = folder.meta.weights?.[storage as WeightStorage] as string;
+    const got = await sha256File(join(folder.dir, file));
+    if (got !== expected)
+      fail(
+        folder.dir,
+        `sha256 of ${file} (${storage}) is ${got}, but ${META_FILE} "weightsSha256" records ${expected}`,
+      );
+  }
 }
 
-/** Writes a complete folder: copies the model bytes, records their sha256, validates the result. */
+/** The file name of a weight storage written next to model.onnx: model.u8.onnx, model.s8.onnx. */
+export const storageFile = (storage: WeightStorage) => `model.${storage}.onnx`;
+
+/** Both storages of an int8 model: which one model.onnx holds, and the other's bytes. */
+export interface WeightStorages {
+  /** The storage of the bytes written as model.onnx. */
+  model: WeightStorage;
+  /** The other storages' bytes, written as model.<storage>.onnx. */
+  others: Partial<Record<WeightStorage, Uint8Array>>;
+}
+
+const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Writes a complete folder: copies the model bytes, records their sha256, validates the result.
+ * With `storages`, also writes the other weight storages and records the "weights" map and their
+ * sha256 in model.json.
+ */
 export async function writeModelFolder(
   dir: string,
   model: Uint8Array,
   labels: string[],
   meta: Omit<ModelMeta, 'sha256'>,
+  storages?: WeightStorages,
 ): Promise<ModelFolder> {
-  const sha256 = createHash('sha256').update(model).digest('hex');
-  const full = { ...meta, sha256 };
+  const sha256 = sha256Of(model);
+  const full = { ...meta, sha256 } as ModelMeta;
+  const others = Object.entries(storages?.others ?? {}) as [WeightStorage, Uint8Array][];
+  if (storages) {
+    if (others.some(([s]) => s === storages.model))
+      fail(dir, `${storages.model} is both model.onnx and another storage`);
+    const weights: Partial<Record<WeightStorage, string>> = { [storages.model]: MODEL_FILE };
+    const hashes: Partial<Record<WeightStorage, string>> = {};
+    for (const [storage, bytes] of others) {
+      weights[storage] = storageFile(storage);
+      hashes[storage] = sha256Of(bytes);
+    }
+    full.weights = weights;
+    if (others.length > 0) full.weightsSha256 = hashes;
+  }
   validateMeta(full, dir);
   validateLabels(labels, dir);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, MODEL_FILE), model);
+  for (const [storage, bytes] of others) await writeFile(join(dir, storageFile(storage)), bytes);
   await writeFile(join(dir, LABELS_FILE), `${JSON.stringify(labels, null, 1)}\n`);
   await writeFile(join(dir, META_FILE), `${JSON.stringify(full, null, 2)}\n`);
   const folder = await loadModelFolder(dir);

@@ -1,18 +1,24 @@
 /**
  * npm run classify -- --model <dir> [--top K] [--threads N] [--json] <files...>
  *
- * Prints the top-k labels of each file as a table, or with --json one JSON object per line:
- * {"file", "labels": [{label, index, score}], "timings"} or {"file", "error": {code, message}}.
+ * Prints the top-k labels of each file as a table (headed by the model and its weight storage), or
+ * with --json one JSON object per line: {"file", "weights", "labels": [{label, index, score}],
+ * "timings"} or {"file", "weights", "error": {code, message}}; "weights" is the int8 storage loaded
+ * ("s8", "u8"; null for a folder without a "weights" map). MODEL_WEIGHTS=auto|s8|u8 overrides it.
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createClassifier } from '../classifier/classifier.ts';
+import { type Classifier, createClassifier } from '../classifier/classifier.ts';
+import { weightRequest } from '../classifier/config.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
 import { classifyFile, type FileOutcome } from './classify-file.ts';
 
 const usage = 'usage: npm run classify -- --model <dir> [--top K] [--threads N] [--json] <files...>';
 
-function printTable(outcomes: FileOutcome[]): void {
+function printTable(outcomes: FileOutcome[], { folder, weights }: Classifier): void {
+  console.log(
+    `# ${folder.meta.name}@${folder.meta.version}, weights ${weights.storage ?? weights.file} — ${weights.reason}`,
+  );
   for (const o of outcomes) {
     console.log(o.file);
     if ('error' in o) {
@@ -48,7 +54,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!values.model || positionals.length === 0) throw new Error(usage);
   const k = validateTopK(Number(values.top));
-  const classifier = await createClassifier(values.model, { threads: Number(values.threads) });
+  const classifier = await createClassifier(values.model, {
+    threads: Number(values.threads),
+    weights: weightRequest(process.env),
+  });
   if (classifier.folder.meta.labelsMeaningful === false)
     console.error(
       `note: ${classifier.folder.meta.name} has random weights (model.json): its labels mean nothing`,
@@ -58,12 +67,17 @@ async function main(argv: string[]): Promise<number> {
   for (const file of positionals) {
     const o = await classifyFile(classifier, file, k);
     outcomes.push(o);
+    const weights = classifier.weights.storage;
     if (values.json)
       console.log(
-        JSON.stringify('error' in o ? o : { file, labels: o.result.labels, timings: o.result.timings }),
+        JSON.stringify(
+          'error' in o
+            ? { file, weights, error: o.error }
+            : { file, weights, labels: o.result.labels, timings: o.result.timings },
+        ),
       );
   }
-  if (!values.json) printTable(outcomes);
+  if (!values.json) printTable(outcomes, classifier);
   await classifier.release();
   return outcomes.some((o) => 'error' in o) ? 2 : 0;
 }

@@ -25,7 +25,7 @@ export interface Powertools extends Telemetry {
 
 export function createPowertools(
   serviceName: string,
-  classifier: Pick<Classifier, 'folder' | 'threads' | 'initMs'>,
+  classifier: Pick<Classifier, 'folder' | 'threads' | 'initMs' | 'weights'>,
 ): Powertools {
   const logger = new Logger({ serviceName });
   const metrics = new Metrics({ namespace: NAMESPACE, serviceName });
@@ -35,7 +35,13 @@ export function createPowertools(
     initMs: Math.round(classifier.initMs),
     threads: classifier.threads,
     quantization: meta.quantization,
+    weights: classifier.weights,
+    labelsMeaningful: meta.labelsMeaningful ?? true,
   });
+  if (meta.labelsMeaningful === false)
+    logger.warn('synthetic random weights: the labels of this model are meaningless', {
+      source: meta.source,
+    });
   const tools: Powertools = {
     logger,
     metrics,

@@ -5,6 +5,7 @@
  *   POST /classify  image as raw body, multipart field `image`, or JSON {"image": base64}; ?topK=1..20
  * Bad input answers JSON {"error": {"code", "message"}} with 400, 413 or 415; 500 only for real faults.
  */
+import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Classifier } from '../classifier/classifier.ts';
 import type { ImageErrorCode } from '../classifier/errors.ts';
@@ -22,16 +23,74 @@ export const STATUS_BY_CODE: Record<ImageErrorCode, number> = {
   UnsupportedFormat: 415,
 };
 
+/** API Gateway HTTP API: largest request payload, 10 MB. */
+export const HTTP_API_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+/** Lambda synchronous invocation: largest request payload (the whole event JSON), 6 MB. */
+export const LAMBDA_SYNC_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/** Room left in the event for everything but the body: headers, request context, multipart framing. */
+export const EVENT_ENVELOPE_BYTES = 32 * 1024;
+
+/**
+ * The largest image the HTTP path can take. API Gateway hands binary bodies (raw and multipart) to
+ * Lambda base64-encoded, 4 characters per 3 bytes, and a JSON body carries the image as base64
+ * already; the event must stay under Lambda's 6 MB, so about 4.5 MiB of image get through
+ * (4,694,016 bytes), less than API Gateway's 10 MB. Never more than the classifier's own limit.
+ */
+export function httpImageLimit(maxImageBytes: number): number {
+  const viaLambda = Math.floor((LAMBDA_SYNC_MAX_PAYLOAD_BYTES - EVENT_ENVELOPE_BYTES) / 4) * 3;
+  return Math.min(maxImageBytes, HTTP_API_MAX_PAYLOAD_BYTES, viaLambda);
+}
+
+/**
+ * Content-Security-Policy for a page whose script and style are inline: each inline block is
+ * allowed by its sha256 and nothing else runs; the page fetches only its own origin (health,
+ * classify) and shows the chosen image from a blob: URL.
+ */
+export function contentSecurityPolicy(html: string): string {
+  const hashes = (tag: string) =>
+    [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))]
+      .map(
+        (m) =>
+          `'sha256-${createHash('sha256')
+            .update(m[1] ?? '', 'utf8')
+            .digest('base64')}'`,
+      )
+      .join(' ') || "'none'";
+  return [
+    "default-src 'none'",
+    `script-src ${hashes('script')}`,
+    `style-src ${hashes('style')}`,
+    'img-src blob:',
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** Headers of GET / (the web page). */
+export const PAGE_HEADERS: Record<string, string> = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-cache',
+  'content-security-policy': contentSecurityPolicy(PAGE_HTML),
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
 export interface ApiOptions {
-  classifier: Pick<Classifier, 'classify' | 'folder' | 'limits' | 'threads' | 'initMs'>;
+  classifier: Pick<Classifier, 'classify' | 'folder' | 'limits' | 'threads' | 'initMs' | 'weights'>;
   telemetry?: Telemetry;
-  /** Largest request body accepted, bytes (defaults to the classifier's image limit). */
+  /** Largest image accepted, bytes (defaults to httpImageLimit of the classifier's image limit). */
   maxBodyBytes?: number;
 }
 
 const json = (statusCode: number, payload: unknown): HttpResult => ({
   statusCode,
-  headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  headers: {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  },
   body: JSON.stringify(payload),
 });
 
@@ -53,7 +112,7 @@ function parseTopK(raw: unknown): number {
 export function createApi(options: ApiOptions) {
   const { classifier } = options;
   const telemetry = options.telemetry ?? silentTelemetry;
-  const maxBodyBytes = options.maxBodyBytes ?? classifier.limits.maxBytes;
+  const maxBodyBytes = options.maxBodyBytes ?? httpImageLimit(classifier.limits.maxBytes);
   const { meta } = classifier.folder;
   const model = { name: meta.name, version: meta.version, quantization: meta.quantization };
   let invocations = 0;
@@ -89,11 +148,7 @@ export function createApi(options: ApiOptions) {
     try {
       if (path === '/' || path === '/index.html') {
         if (method !== 'GET' && method !== 'HEAD') return error(405, 'MethodNotAllowed', `${method} ${path}`);
-        return {
-          statusCode: 200,
-          headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' },
-          body: PAGE_HTML,
-        };
+        return { statusCode: 200, headers: { ...PAGE_HEADERS }, body: PAGE_HTML };
       }
       if (path === '/health') {
         if (method !== 'GET') return error(405, 'MethodNotAllowed', `${method} ${path}`);
@@ -107,6 +162,7 @@ export function createApi(options: ApiOptions) {
           warm,
           initializationType: process.env.AWS_LAMBDA_INITIALIZATION_TYPE ?? 'local',
           threads: classifier.threads,
+          weights: classifier.weights,
           initMs: Math.round(classifier.initMs),
           maxImageBytes: maxBodyBytes,
         });

@@ -1,8 +1,7 @@
 /** The S3 tagger wired to configuration and telemetry: what src/handlers/s3.ts exports, minus AWS setup. */
-import type { S3Event } from 'aws-lambda';
 import { ConfigError } from '../classifier/errors.ts';
 import { silentTelemetry, type Telemetry } from '../http/telemetry.ts';
-import { type TaggerOptions, type TagOutcome, tagS3Event } from './tagger.ts';
+import { type TaggerEvent, type TaggerOptions, type TagOutcome, tagS3Event } from './tagger.ts';
 import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX } from './tags.ts';
 
 export function taggerConfig(env: Record<string, string | undefined>): {
@@ -27,7 +26,7 @@ export function createS3Tagger(
 ) {
   const telemetry = o.telemetry ?? silentTelemetry;
   const options: TaggerOptions = { ...o, ...taggerConfig(o.env ?? {}) };
-  return async function handle(event: S3Event): Promise<TagOutcome[]> {
+  return async function handle(event: TaggerEvent): Promise<TagOutcome[]> {
     let outcomes: TagOutcome[];
     try {
       outcomes = await tagS3Event(options, event);

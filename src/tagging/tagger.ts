@@ -23,11 +23,11 @@
 import type { S3Event } from 'aws-lambda';
 import type { Classification, Classifier } from '../classifier/classifier.ts';
 import { ImageError } from '../classifier/errors.ts';
+import { type S3EventBridgeEvent, toRecords } from './events.ts';
 import { ObjectMissingError, type ObjectStore } from './object-store.ts';
 import {
   DEFAULT_IMAGE_SUFFIXES,
   DEFAULT_UPLOAD_PREFIX,
-  decodeS3Key,
   isTaggable,
   mergeTags,
   sameTags,
@@ -35,6 +35,9 @@ import {
   type Tag,
   type TagStatus,
 } from './tags.ts';
+
+/** What invokes the tagger: the deployed EventBridge rule, or an S3 notification. */
+export type TaggerEvent = S3Event | S3EventBridgeEvent;
 
 export interface TaggerOptions {
   store: ObjectStore;
@@ -135,40 +138,15 @@ export async function tagObject(
   }
 }
 
-/** What one S3 notification record asks for, or why it cannot be read. */
-function readRecord(
-  record: unknown,
-): { bucket: string; key: string; eventName: string; size?: number } | string {
-  const r = record as {
-    eventName?: unknown;
-    s3?: { bucket?: { name?: unknown }; object?: { key?: unknown; size?: unknown } };
-  };
-  const bucket = r?.s3?.bucket?.name;
-  const key = r?.s3?.object?.key;
-  const eventName = r?.eventName;
-  if (typeof bucket !== 'string' || typeof key !== 'string' || typeof eventName !== 'string')
-    return 'record without s3.bucket.name, s3.object.key or eventName';
-  // A size that is not a plain byte count is ignored (the read is bounded anyway).
-  const size = r.s3?.object?.size;
-  const known = typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? size : undefined;
-  try {
-    return { bucket, key: decodeS3Key(key), eventName, size: known };
-  } catch {
-    return `object key ${JSON.stringify(key.slice(0, 200))} is not valid percent-encoding`;
-  }
-}
-
 /**
- * Handles every record of an S3 notification. Records are independent: each is judged alone, a
+ * Handles every record of an S3 notification or EventBridge S3 event (src/tagging/events.ts). Records are independent: each is judged alone, a
  * malformed one is reported and skipped (no retry can mend it), and the first transient error is
  * thrown after all were attempted (a retry repeats the others harmlessly: they are idempotent).
  */
-export async function tagS3Event(o: TaggerOptions, event: S3Event): Promise<TagOutcome[]> {
+export async function tagS3Event(o: TaggerOptions, event: TaggerEvent): Promise<TagOutcome[]> {
   const outcomes: TagOutcome[] = [];
   let failure: unknown;
-  const records: unknown[] = Array.isArray(event?.Records) ? event.Records : [];
-  for (const raw of records) {
-    const record = readRecord(raw);
+  for (const record of toRecords(event)) {
     if (typeof record === 'string') {
       outcomes.push({ bucket: '', key: '', result: 'malformed', detail: record });
       continue;

@@ -24,6 +24,7 @@ export const PAGE_HTML = `<!doctype html>
   .bar { height: 12px; background: #dde2ea; border-radius: 6px; overflow: hidden; }
   .bar > span { display: block; height: 100%; background: #2f6fde; }
   #timing, #model { color: #5b6577; font-size: .9rem; }
+  #model.meaningless { color: #b3261e; font-weight: 600; }
 </style>
 </head>
 <body>
@@ -50,7 +51,8 @@ export const PAGE_HTML = `<!doctype html>
     const m = h.model;
     $('model').textContent = 'Model ' + m.name + ' ' + m.version + ' (' +
       (typeof m.quantization === 'string' ? m.quantization : 'quantized') + ')' +
-      (m.labelsMeaningful === false ? ' — synthetic weights: labels are meaningless' : '');
+      (m.labelsMeaningful === false ? ' — synthetic random weights: its labels are MEANINGLESS' : '');
+    if (m.labelsMeaningful === false) $('model').className = 'meaningless';
   }).catch(() => { $('model').textContent = ''; });
 
   async function classify(f) {

@@ -10,8 +10,12 @@ import { DEFAULT_LIMITS, type ImageLimits } from '../../src/classifier/preproces
 import { ObjectMissingError, type ObjectStore } from '../../src/tagging/object-store.ts';
 import type { Tag } from '../../src/tagging/tags.ts';
 
-export type FakeClassifier = Pick<Classifier, 'classify' | 'folder' | 'limits' | 'threads' | 'initMs'> & {
-  calls: number;
+export type FakeClassifier = Pick<
+  Classifier,
+  'classify' | 'folder' | 'limits' | 'threads' | 'initMs' | 'weights'
+> & {
+  /** The byte length of every image it was asked to classify. */
+  seen: number[];
 };
 
 export function fakeClassifier(limits: Partial<ImageLimits> = {}): FakeClassifier {
@@ -22,13 +26,14 @@ export function fakeClassifier(limits: Partial<ImageLimits> = {}): FakeClassifie
     meta: { name: 'fake', version: '1', quantization: 'none' },
   } as unknown as ModelFolder;
   const fake: FakeClassifier = {
-    calls: 0,
+    seen: [],
     folder,
     limits: { ...DEFAULT_LIMITS, ...limits },
     threads: 1,
     initMs: 0,
+    weights: { storage: null, file: 'model.onnx', reason: 'fake: one model file', requested: 'auto' },
     async classify(bytes: Uint8Array, options?: { topK?: number }): Promise<Classification> {
-      fake.calls++;
+      fake.seen.push(bytes.length);
       if (bytes.length === 0 || bytes[0] === 0) throw new CorruptImageError('fake: corrupt');
       if (bytes[0] === 1) throw new UnsupportedFormatError('fake: unsupported');
       const k = options?.topK ?? 3;

@@ -2,6 +2,7 @@
  * The HTTP API handler over real HTTP on loopback, with the real classifier and real photos:
  * each body form, topK, and each error status.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
@@ -51,6 +52,8 @@ describe.skipIf(skipUnlessShared('the HTTP API tests'))('HTTP API over loopback'
       model: { name: 'mobilenetv2-int8', version: '1', classes: 1000 },
     });
     expect(typeof first.model.quantization).toBe('string');
+    // The configured limit (3 MiB) is below what API Gateway and Lambda let through, so it rules.
+    expect(first.maxImageBytes).toBe(MAX_BYTES);
     const second = await (await fetch(`${server.url}/health`)).json();
     expect(second.warm).toBe(true);
   });
@@ -62,6 +65,20 @@ describe.skipIf(skipUnlessShared('the HTTP API tests'))('HTTP API over loopback'
     const html = await res.text();
     expect(html).toContain('id="file"');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="https?:/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    // Each inline block of the served page is allowed by its own hash, and nothing else is.
+    const blocks = [...html.matchAll(/<(script|style)>([\s\S]*?)<\/\1>/g)];
+    expect(blocks.map((m) => m[1]).sort()).toEqual(['script', 'style']);
+    for (const [, tag, text] of blocks) {
+      const hash = createHash('sha256')
+        .update(text ?? '')
+        .digest('base64');
+      expect(csp).toContain(`${tag}-src 'sha256-${hash}'`);
+    }
   });
 
   it('classifies a raw application/octet-stream body', async () => {

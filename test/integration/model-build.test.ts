@@ -1,21 +1,21 @@
 /**
- * npm run model:build end to end, in a child process: pinned downloads (a local HTTP server stands in
- * for GitHub), clear errors without network, and a full --synthetic resnet18 build whose folder the
- * classifier loads and runs.
+ * model:build in process (buildModel): pinned downloads (a local HTTP server stands in for GitHub),
+ * clear errors without network, a full --synthetic resnet18 build whose folder the classifier loads
+ * and runs, with both weight storages carrying the same quantized values; and the CLI's flags.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BuildOptions, buildModel, parseBuildArgs } from '../../models/build.ts';
 import { syntheticImages } from '../../models/calibrate.ts';
+import { compareStorages } from '../../models/storage.ts';
 import { createClassifier } from '../../src/classifier/classifier.ts';
 import { loadModelFolder, verifyModelHash } from '../../src/classifier/model-folder.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const LABELS = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
 const LABELS_BYTES = Buffer.from(JSON.stringify(LABELS));
 
@@ -23,23 +23,8 @@ let dir: string;
 let server: Server;
 let base: string;
 
-function build(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'models/build.ts', ...args], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        MODEL_CACHE_DIR: join(dir, 'cache'),
-        MODEL_SOURCES_LOCK: join(dir, 'lock.json'),
-        ...env,
-      },
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('close', (code) => done({ code: code ?? -1, out }));
-  });
-}
+const build = (options: BuildOptions) =>
+  buildModel({ lockFile: join(dir, 'lock.json'), cacheDir: join(dir, 'cache'), log: () => {}, ...options });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'model-build-'));
@@ -56,60 +41,115 @@ afterAll(async () => {
 });
 
 describe('model:build sources', () => {
-  it('pins the sha256 of a download on first use and refuses a changed file afterwards', async () => {
+  it('pins size and sha256 of an unpinned download on first use and refuses a changed file afterwards', async () => {
     await writeFile(join(dir, 'lock.json'), JSON.stringify({ files: {} }));
     const url = `${base}/labels.json`;
-    // The labels come first; the missing source then stops the build (exit 1) before any heavy work.
-    const first = await build(['--source', join(dir, 'missing.onnx'), '--calibration', dir, '--labels', url]);
-    expect(first.code).toBe(1);
-    expect(first.out).toContain('downloading labels');
+    // The labels come first; the missing source then stops the build before any heavy work.
+    await expect(build({ source: join(dir, 'missing.onnx'), calibration: dir, labels: url })).rejects.toThrow(
+      /missing\.onnx/,
+    );
     const sha = createHash('sha256').update(LABELS_BYTES).digest('hex');
-    expect(JSON.parse(await readFile(join(dir, 'lock.json'), 'utf8')).files[url]).toBe(sha);
+    const lock = JSON.parse(await readFile(join(dir, 'lock.json'), 'utf8'));
+    expect(lock.files[url]).toEqual({ bytes: LABELS_BYTES.length, sha256: sha });
 
     await writeFile(join(dir, 'lock.json'), JSON.stringify({ files: { [url]: '0'.repeat(64) } }));
-    const changed = await build([
-      '--source',
-      join(dir, 'missing.onnx'),
-      '--calibration',
-      dir,
-      '--labels',
-      url,
-    ]);
-    expect(changed.code).toBe(1);
-    expect(changed.out).toContain(`sha256 mismatch for ${url}: got ${sha}`);
+    await rm(join(dir, 'cache'), { recursive: true, force: true });
+    await expect(build({ source: join(dir, 'missing.onnx'), calibration: dir, labels: url })).rejects.toThrow(
+      `sha256 mismatch for ${url}: got ${sha}`,
+    );
   });
 
   it('says what to pass instead when a download fails', async () => {
-    const r = await build(['--synthetic', 'resnet18', '--labels', `${base}/nothing-here.json`]);
-    expect(r.code).toBe(1);
-    expect(r.out).toContain('HTTP 404');
-    expect(r.out).toContain('--labels ../shared/data/imagenet-simple-labels.json');
+    await writeFile(join(dir, 'lock.json'), JSON.stringify({ files: {} }));
+    const r = build({ synthetic: 'resnet18', labels: `${base}/nothing-here.json` });
+    await expect(r).rejects.toThrow('HTTP 404');
+    await expect(r).rejects.toThrow('--labels ../shared/data/imagenet-simple-labels.json');
+  });
+
+  it('parses the CLI flags: no source flag means the default trained model, both storages', () => {
+    expect(parseBuildArgs([])).toEqual({
+      calibrationCount: 25,
+      method: 'minmax',
+      percentile: 99.999,
+      weights: 'both',
+    });
+    expect(parseBuildArgs(['--synthetic', 'resnet18', '--weights', 'mixed'])).toMatchObject({
+      synthetic: 'resnet18',
+      weights: 'mixed',
+    });
+    expect(parseBuildArgs(['--help'])).toBeUndefined();
+  });
+
+  it('rejects bad flags before any work', async () => {
+    await expect(build({ synthetic: 'resnet18', source: 'x.onnx' })).rejects.toThrow('not both');
+    await expect(build({ weights: 'u4' as never })).rejects.toThrow(
+      '--weights takes both|u8|s8|s8-7bit|mixed',
+    );
   });
 });
 
 describe('model:build --synthetic resnet18', () => {
-  it('writes a model folder that the classifier loads and runs, with the build recorded', async () => {
+  it('writes a folder with both weight storages (same quantized values) that the classifier loads and runs', async () => {
     await writeFile(join(dir, 'labels.json'), LABELS_BYTES);
-    const out = join(dir, 'resnet18');
-    const r = await build(['--synthetic', 'resnet18', '--labels', join(dir, 'labels.json'), '--out', out]);
-    expect(r.code, r.out).toBe(0);
-    expect(r.out).toContain('| float Conv/Gemm/MatMul left | 0 |');
+    await writeFile(join(dir, 'lock.json'), JSON.stringify({ files: {} }));
+    const out = join(dir, 'resnet18-synthetic');
+    const result = await build({ synthetic: 'resnet18', labels: join(dir, 'labels.json'), out });
+    expect(result.rows).toContainEqual(['float Conv/Gemm/MatMul left', '0']);
+    expect(result.rows).toContainEqual(['labels', 'MEANINGLESS (synthetic random weights)']);
     const folder = await loadModelFolder(out);
     await verifyModelHash(folder);
     const meta = folder.meta;
+    expect(meta.name).toBe('resnet18-synthetic');
     expect(meta.labelsMeaningful).toBe(false);
-    expect(meta.quantization).toMatchObject({ weightEncoding: 'u8', optimizedOps: { QLinearConv: 20 } });
-    const agree = meta.agreement as { meanLogitCosine: number };
+    expect(meta.weights).toEqual({ s8: 'model.onnx', u8: 'model.u8.onnx' });
+    expect(meta.quantization).toMatchObject({ weightEncoding: 's8', optimizedOps: { QLinearConv: 20 } });
+    const agree = meta.agreement as {
+      meanLogitCosine: number;
+      byStorage: Record<string, { meanLogitCosine: number }>;
+    };
     expect(agree.meanLogitCosine).toBeGreaterThan(0.98);
+    expect(Object.keys(agree.byStorage)).toEqual(['s8', 'u8']);
     expect(meta.fp32Cache).toBeTruthy();
+
+    const [s8, u8] = await Promise.all([
+      readFile(join(out, 'model.onnx')),
+      readFile(join(out, 'model.u8.onnx')),
+    ]);
+    const same = compareStorages(new Uint8Array(s8), new Uint8Array(u8));
+    expect(same.differences).toEqual([]);
+    expect(same.reencoded).toBe(42);
+    expect(meta.sha256).toBe(createHash('sha256').update(s8).digest('hex'));
+    expect(meta.weightsSha256).toEqual({ u8: createHash('sha256').update(u8).digest('hex') });
+
     const classifier = await createClassifier(out, { threads: 1 });
     try {
       const [image] = await syntheticImages(1, 99);
-      const result = await classifier.classify(image as Uint8Array, { topK: 3 });
-      expect(result.labels).toHaveLength(3);
-      expect(result.labels[0]?.label).toMatch(/^class \d+$/);
+      const r = await classifier.classify(image as Uint8Array, { topK: 3 });
+      expect(r.labels).toHaveLength(3);
+      expect(r.labels[0]?.label).toMatch(/^class \d+$/);
     } finally {
       await classifier.release();
     }
+  });
+
+  it('a single storage (--weights u8) writes one file and names it in the weights map', async () => {
+    // Only the folder writing differs from the full build above; s8-7bit/mixed get no map at all.
+    // The fp32 graph the build above cached, calibrated on two generated photos: no regeneration.
+    await writeFile(join(dir, 'lock.json'), JSON.stringify({ files: {} }));
+    await mkdir(join(dir, 'photos'), { recursive: true });
+    for (const [i, image] of (await syntheticImages(2, 5)).entries())
+      await writeFile(join(dir, 'photos', `${i}.png`), image);
+    const out = join(dir, 'resnet18-u8');
+    await build({
+      source: join(dir, 'cache', 'resnet18-synthetic-fp32.onnx'),
+      labels: join(dir, 'labels.json'),
+      calibration: join(dir, 'photos'),
+      out,
+      weights: 'u8',
+    });
+    const meta = (await loadModelFolder(out)).meta;
+    expect(meta.weights).toEqual({ u8: 'model.onnx' });
+    expect(meta.quantization).toMatchObject({ weightEncoding: 'u8' });
+    await expect(readFile(join(out, 'model.u8.onnx'))).rejects.toThrow(/ENOENT/);
   });
 });

@@ -12,11 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../scripts/build.ts';
 import { buildRuntimeLayer } from '../../scripts/build-runtime-layer.ts';
 import { packageOffline } from '../../scripts/package.ts';
+import { NAMESPACE } from '../../src/handlers/powertools.ts';
+import { uploadRulePattern } from '../../src/tagging/events.ts';
+import { DEFAULT_IMAGE_SUFFIXES } from '../../src/tagging/tags.ts';
 import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const MODEL = 'mobilenetv2-int8';
 const MODEL_LAYER = '.cache/package-test/model-layer';
 const MB = 1024 * 1024;
+const CFN_VALIDATE = join(ROOT, '../shared/tools/cfn-validate/cfn-validate.mjs');
 
 /** Sum of the uncompressed sizes in a zip's central directory. */
 async function unzippedSize(path: string): Promise<number> {
@@ -36,13 +40,31 @@ async function unzippedSize(path: string): Promise<number> {
   return total;
 }
 
-type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown };
-type Template = { Resources: Record<string, Resource> };
+type Resource = {
+  Type: string;
+  Properties: Record<string, unknown>;
+  DependsOn?: unknown;
+  Condition?: string;
+};
+type Template = { Resources: Record<string, Resource>; Conditions?: Record<string, unknown> };
+
+/** Extra packagings: the auth options and the alarm e-mail param (template only). */
+const VARIANTS = {
+  jwt: [
+    '--param=classifyAuth=jwt',
+    '--param=jwtIssuerUrl=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example',
+    '--param=jwtAudience=example-client',
+    '--param=alarmEmail=ops@example.com',
+  ],
+  iam: ['--param=classifyAuth=iam'],
+} as const;
 
 describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls package', () => {
   let out: string;
   let prod: Template;
   let dev: Template;
+  let variants: Record<keyof typeof VARIANTS, Template>;
+  let validation: Record<string, string>;
   let layerDir: string;
 
   beforeAll(async () => {
@@ -54,20 +76,40 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     await mkdir(join(ROOT, MODEL_LAYER, 'models'), { recursive: true });
     await cp(sharedModelFolder(), modelDir, { recursive: true });
     const env = { MODEL_LAYER_DIR: MODEL_LAYER };
-    for (const stage of ['prod', 'dev'] as const) {
+    const runs: [string, string, readonly string[]][] = [
+      ['prod', 'prod', []],
+      ['dev', 'dev', []],
+      ...Object.entries(VARIANTS).map(
+        ([name, args]) => [name, 'dev', args] as [string, string, readonly string[]],
+      ),
+    ];
+    for (const [name, stage, args] of runs) {
       const r = await packageOffline(
-        ['--stage', stage, `--param=modelName=${MODEL}`, '--package', join(out, stage)],
+        ['--stage', stage, `--param=modelName=${MODEL}`, ...args, '--package', join(out, name)],
         { env, build: false },
       );
-      if (r.code !== 0) throw new Error(`sls package --stage ${stage} failed:\n${r.output}`);
+      if (r.code !== 0)
+        throw new Error(`sls package --stage ${stage} ${args.join(' ')} failed:\n${r.output}`);
       expect(r.actions).toContain('DescribeStacks');
     }
-    const read = async (stage: string) =>
-      JSON.parse(
-        await readFile(join(out, stage, 'cloudformation-template-update-stack.json'), 'utf8'),
-      ) as Template;
+    const path = (name: string) => join(out, name, 'cloudformation-template-update-stack.json');
+    const read = async (name: string) => JSON.parse(await readFile(path(name), 'utf8')) as Template;
     prod = await read('prod');
     dev = await read('dev');
+    variants = { jwt: await read('jwt'), iam: await read('iam') };
+    // AWS's resource schemas (../shared/tools/cfn-validate); ajv comes with osls (a devDependency).
+    validation = {};
+    for (const [name] of runs) {
+      try {
+        validation[name] = execFileSync(process.execPath, [CFN_VALIDATE, path(name)], {
+          env: { ...process.env, AJV_DIR: join(ROOT, 'node_modules') },
+          encoding: 'utf8',
+        });
+      } catch (err) {
+        const e = err as { stdout?: string; stderr?: string; status?: number };
+        validation[name] = `exit ${e.status}\n${e.stdout ?? ''}${e.stderr ?? ''}`;
+      }
+    }
   }, 300_000);
   afterAll(async () => {
     if (out) await rm(out, { recursive: true, force: true });
@@ -76,23 +118,23 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
   const ofType = (t: Template, type: string) =>
     Object.entries(t.Resources).filter(([, r]) => r.Type === type);
 
-  it('prod: both functions run on nodejs22.x x86_64 with the two layers, memory 1769', () => {
+  it('prod: both functions run on nodejs24.x x86_64 with the two layers, memory 1769', () => {
     for (const name of ['ApiLambdaFunction', 'TaggerLambdaFunction']) {
       const p = prod.Resources[name]?.Properties ?? {};
-      expect(p).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['x86_64'], MemorySize: 1769 });
+      expect(p).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['x86_64'], MemorySize: 1769 });
       expect(p.Layers).toEqual([{ Ref: 'RuntimeLambdaLayer' }, { Ref: 'ModelLambdaLayer' }]);
       expect((p.Environment as { Variables: Record<string, string> }).Variables.MODEL_DIR).toBe(
         `/opt/models/${MODEL}`,
       );
     }
     expect(prod.Resources.RuntimeLambdaLayer?.Properties).toMatchObject({
-      CompatibleRuntimes: ['nodejs22.x'],
+      CompatibleRuntimes: ['nodejs22.x', 'nodejs24.x'],
       CompatibleArchitectures: ['x86_64'],
       LayerName: 'image-tagger-prod-runtime-x86_64',
     });
   });
 
-  it('prod: provisioned concurrency on an alias that both the HTTP integration and the S3 notification invoke', () => {
+  it('prod: provisioned concurrency on an alias that both the HTTP integration and the EventBridge rule invoke', () => {
     for (const fn of ['Api', 'Tagger']) {
       const alias = prod.Resources[`${fn}ProvConcLambdaAlias`];
       expect(alias?.Type).toBe('AWS::Lambda::Alias');
@@ -107,30 +149,51 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     });
     const routes = ofType(prod, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
     expect(routes.sort()).toEqual(['GET /', 'GET /health', 'POST /classify']);
-    const bucket = prod.Resources.UploadBucket?.Properties as {
-      NotificationConfiguration: {
-        LambdaConfigurations: { Event: string; Function: unknown; Filter: unknown }[];
-      };
-    };
-    const configs = bucket.NotificationConfiguration.LambdaConfigurations;
-    expect(configs.length).toBeGreaterThanOrEqual(8);
-    for (const c of configs) {
-      expect(c.Event).toBe('s3:ObjectCreated:*');
-      expect(c.Function).toEqual({ Ref: 'TaggerProvConcLambdaAlias' });
-      expect(JSON.stringify(c.Filter)).toContain('{"Name":"prefix","Value":"uploads/"}');
-    }
-    expect(prod.Resources.TaggerS3Permission?.Properties).toMatchObject({
-      FunctionName: { Ref: 'TaggerProvConcLambdaAlias' },
-      Principal: 's3.amazonaws.com',
-      SourceAccount: { Ref: 'AWS::AccountId' },
+    // S3 sends the bucket's events to EventBridge; the rule invokes the alias.
+    expect(prod.Resources.UploadBucket?.Properties.NotificationConfiguration).toEqual({
+      EventBridgeConfiguration: { EventBridgeEnabled: true },
     });
-    expect(prod.Resources.UploadBucket?.DependsOn).toEqual(['TaggerS3Permission']);
+    const rule = prod.Resources.TaggerUploadRule?.Properties as {
+      EventPattern: unknown;
+      State: string;
+      Targets: { Arn: unknown; RetryPolicy: unknown }[];
+    };
+    expect(rule.State).toBe('ENABLED');
+    expect(rule.Targets).toHaveLength(1);
+    expect(rule.Targets[0]?.Arn).toEqual({ Ref: 'TaggerProvConcLambdaAlias' });
+    expect(rule.Targets[0]?.RetryPolicy).toEqual({
+      MaximumRetryAttempts: 10,
+      MaximumEventAgeInSeconds: 3600,
+    });
+    expect(prod.Resources.TaggerEventsPermission?.Properties).toEqual({
+      FunctionName: { Ref: 'TaggerProvConcLambdaAlias' },
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': ['TaggerUploadRule', 'Arn'] },
+    });
     // The framework's own S3 events would have added a notification on the unqualified function.
     expect(
       ofType(prod, 'AWS::Lambda::Permission')
         .map(([k]) => k)
         .sort(),
-    ).toEqual(['ApiLambdaPermissionHttpApi', 'TaggerS3Permission']);
+    ).toEqual(['ApiLambdaPermissionHttpApi', 'TaggerEventsPermission']);
+  });
+
+  it('the trigger is the rule of src/tagging: the suffixes of DEFAULT_IMAGE_SUFFIXES in any letter case', () => {
+    for (const t of [prod, dev])
+      expect(t.Resources.TaggerUploadRule?.Properties.EventPattern).toEqual(
+        uploadRulePattern({ Ref: 'UploadBucket' }, DEFAULT_IMAGE_SUFFIXES),
+      );
+    // No S3 notification configuration (case-sensitive suffix filters) is left anywhere.
+    expect(JSON.stringify(prod)).not.toContain('LambdaConfigurations');
+    // The tagger runs with the same rule: default suffixes (no IMAGE_SUFFIXES override), the prefix.
+    const env = (
+      prod.Resources.TaggerLambdaFunction?.Properties.Environment as
+        | { Variables: Record<string, string> }
+        | undefined
+    )?.Variables;
+    expect(env?.UPLOAD_PREFIX).toBe('uploads/');
+    expect(env).not.toHaveProperty('IMAGE_SUFFIXES');
   });
 
   it('prod: failures go to the SQS queue, for invocations of the alias', () => {
@@ -178,13 +241,202 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
 
   it('dev: no provisioned concurrency, so the notification and integration target the function', () => {
     expect(ofType(dev, 'AWS::Lambda::Alias')).toEqual([]);
-    const bucket = dev.Resources.UploadBucket?.Properties as {
-      NotificationConfiguration: { LambdaConfigurations: { Function: unknown }[] };
-    };
-    for (const c of bucket.NotificationConfiguration.LambdaConfigurations)
-      expect(c.Function).toEqual({ 'Fn::GetAtt': ['TaggerLambdaFunction', 'Arn'] });
+    const rule = dev.Resources.TaggerUploadRule?.Properties as { Targets: { Arn: unknown }[] };
+    expect(rule.Targets.map((t) => t.Arn)).toEqual([{ 'Fn::GetAtt': ['TaggerLambdaFunction', 'Arn'] }]);
+    expect(dev.Resources.TaggerEventsPermission?.Properties.FunctionName).toEqual({
+      'Fn::GetAtt': ['TaggerLambdaFunction', 'Arn'],
+    });
     expect(dev.Resources.TaggerLambdaFunction?.Properties.FunctionName).toBe('image-tagger-dev-tagger');
     expect(dev.Resources.TaggerFailureQueue?.Properties.QueueName).toBe('image-tagger-dev-tagger-failures');
+  });
+
+  it('every packaged template passes AWS resource schema validation with no problem', () => {
+    expect(Object.keys(validation).sort()).toEqual(['dev', 'iam', 'jwt', 'prod']);
+    for (const [name, report] of Object.entries(validation)) {
+      expect(report, name).toMatch(/checked \d+ resources of \d+ types: 0 problems$/m);
+      expect(report, name).not.toMatch(/warning/);
+    }
+  });
+
+  it('HTTP API stage throttling and reserved concurrency per function (params with safe defaults)', () => {
+    for (const t of [prod, dev]) {
+      expect(t.Resources.HttpApiStage?.Properties.DefaultRouteSettings).toEqual({
+        DetailedMetricsEnabled: false,
+        ThrottlingRateLimit: 10,
+        ThrottlingBurstLimit: 20,
+      });
+      expect(t.Resources.ApiLambdaFunction?.Properties.ReservedConcurrentExecutions).toBe(10);
+      expect(t.Resources.TaggerLambdaFunction?.Properties.ReservedConcurrentExecutions).toBe(10);
+    }
+    // Provisioned instances must fit inside the reservation.
+    const provisioned = prod.Resources.ApiProvConcLambdaAlias?.Properties.ProvisionedConcurrencyConfig as {
+      ProvisionedConcurrentExecutions: number;
+    };
+    expect(provisioned.ProvisionedConcurrentExecutions).toBeLessThanOrEqual(10);
+  });
+
+  it('auth for POST /classify: off by default, a JWT authorizer or IAM when the param says so', () => {
+    const route = (t: Template, key: string) =>
+      ofType(t, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === key)?.[1].Properties;
+    for (const t of [prod, dev]) {
+      expect(route(t, 'POST /classify')?.AuthorizationType).toBeUndefined();
+      expect(ofType(t, 'AWS::ApiGatewayV2::Authorizer')).toEqual([]);
+    }
+    const jwt = variants.jwt;
+    expect(route(jwt, 'POST /classify')).toMatchObject({
+      AuthorizationType: 'JWT',
+      AuthorizerId: { Ref: 'HttpApiAuthorizerClassifyJwt' },
+    });
+    expect(jwt.Resources.HttpApiAuthorizerClassifyJwt?.Properties).toMatchObject({
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: {
+        Issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example',
+        Audience: ['example-client'],
+      },
+    });
+    expect(route(variants.iam, 'POST /classify')?.AuthorizationType).toBe('AWS_IAM');
+    // The page and the health check stay public in every variant.
+    for (const t of [jwt, variants.iam])
+      for (const key of ['GET /', 'GET /health']) expect(route(t, key)?.AuthorizationType).toBeUndefined();
+  });
+
+  it('upload bucket: TLS-only bucket policy, Block Public Access, encryption, no ACLs', () => {
+    const bucket = prod.Resources.UploadBucket?.Properties ?? {};
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+    expect(bucket.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    const policy = prod.Resources.UploadBucketPolicy;
+    expect(policy?.Type).toBe('AWS::S3::BucketPolicy');
+    expect(policy?.Properties.Bucket).toEqual({ Ref: 'UploadBucket' });
+    const statements = (
+      policy?.Properties.PolicyDocument as { Statement: Record<string, unknown>[] } | undefined
+    )?.Statement;
+    expect(statements).toEqual([
+      {
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Resource: [
+          { 'Fn::GetAtt': ['UploadBucket', 'Arn'] },
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['UploadBucket', 'Arn'] }, '/*']] },
+        ],
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+    ]);
+  });
+
+  it('alarms: failure queue, errors and throttles of each function, p99 duration near the timeout', () => {
+    type Alarm = {
+      Namespace: string;
+      MetricName: string;
+      Dimensions: { Name: string; Value: unknown }[];
+      Statistic?: string;
+      ExtendedStatistic?: string;
+      Threshold: number;
+      ComparisonOperator: string;
+      AlarmActions: unknown[];
+      OKActions: unknown[];
+    };
+    const alarms = Object.fromEntries(
+      ofType(prod, 'AWS::CloudWatch::Alarm').map(([k, r]) => [k, r.Properties as unknown as Alarm]),
+    );
+    expect(Object.keys(alarms).sort()).toEqual([
+      'ApiDurationAlarm',
+      'ApiErrorsAlarm',
+      'ApiThrottlesAlarm',
+      'FailureQueueAlarm',
+      'TaggerDurationAlarm',
+      'TaggerErrorsAlarm',
+      'TaggerThrottlesAlarm',
+    ]);
+    for (const a of Object.values(alarms)) {
+      expect(a.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+      expect(a.OKActions).toEqual([{ Ref: 'AlarmTopic' }]);
+      expect(a.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+    }
+    expect(alarms.FailureQueueAlarm).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: prod.Resources.TaggerFailureQueue?.Properties.QueueName }],
+      Threshold: 1,
+    });
+    for (const fn of ['Api', 'Tagger']) {
+      const dims = [{ Name: 'FunctionName', Value: { Ref: `${fn}LambdaFunction` } }];
+      expect(alarms[`${fn}ErrorsAlarm`]).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: dims,
+        Threshold: 1,
+      });
+      expect(alarms[`${fn}ThrottlesAlarm`]).toMatchObject({
+        MetricName: 'Throttles',
+        Dimensions: dims,
+        Threshold: 1,
+      });
+      const duration = alarms[`${fn}DurationAlarm`];
+      expect(duration).toMatchObject({ MetricName: 'Duration', Dimensions: dims, ExtendedStatistic: 'p99' });
+      const timeoutMs = (prod.Resources[`${fn}LambdaFunction`]?.Properties.Timeout as number) * 1000;
+      expect(duration?.Threshold).toBe(Math.round(timeoutMs * 0.8));
+    }
+  });
+
+  it('SNS: the alarm topic always; an e-mail subscription only when alarmEmail is set', () => {
+    expect(prod.Resources.AlarmTopic?.Properties.TopicName).toBe('image-tagger-prod-alarms');
+    const sub = (t: Template) => t.Resources.AlarmEmailSubscription;
+    expect(sub(prod)?.Condition).toBe('HasAlarmEmail');
+    expect(prod.Conditions?.HasAlarmEmail).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    expect(variants.jwt.Conditions?.HasAlarmEmail).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': ['ops@example.com', ''] }],
+    });
+    expect(sub(variants.jwt)?.Properties).toEqual({
+      TopicArn: { Ref: 'AlarmTopic' },
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+  });
+
+  it('dashboard: the EMF metrics of the handlers in their namespace, and the alarm metrics', async () => {
+    const env = (
+      prod.Resources.ApiLambdaFunction?.Properties.Environment as
+        | { Variables: Record<string, string> }
+        | undefined
+    )?.Variables;
+    expect(env?.POWERTOOLS_METRICS_NAMESPACE).toBe(NAMESPACE);
+    const body = JSON.parse(prod.Resources.Dashboard?.Properties.DashboardBody as string) as {
+      widgets: { properties: { title: string; region: string; metrics: unknown[][] } }[];
+    };
+    const services = await Promise.all(
+      ['http', 's3'].map(async (h) => {
+        const src = await readFile(join(ROOT, `src/handlers/${h}.ts`), 'utf8');
+        return src.match(/createPowertools\('([^']+)'/)?.[1];
+      }),
+    );
+    const series = body.widgets.flatMap((w) => w.properties.metrics);
+    const emf = series.filter((m) => m[0] === NAMESPACE);
+    for (const name of ['ImagesClassified', 'InferenceMs', 'DecodeMs'])
+      for (const service of services)
+        expect(
+          emf.some((m) => m[1] === name && m[2] === 'service' && m[3] === service),
+          `${name} ${service}`,
+        ).toBe(true);
+    // Failures have a reason dimension: one line per reason found.
+    const search = JSON.stringify(series.filter((m) => typeof m[0] === 'object'));
+    expect(search).toContain(`SEARCH('{${NAMESPACE},reason,service} MetricName=\\"Failures\\"'`);
+    // No other namespace of our own sneaks in.
+    expect(new Set(series.map((m) => m[0]).filter((n) => typeof n === 'string'))).toEqual(
+      new Set([NAMESPACE, 'AWS/Lambda', 'AWS/SQS']),
+    );
+    expect(body.widgets.every((w) => w.properties.region === 'us-east-1')).toBe(true);
+    expect(prod.Resources.Dashboard?.Properties.DashboardName).toBe('image-tagger-prod');
   });
 
   it('artifacts: each under 50 MB zipped; function plus layers under 250 MB unzipped', async () => {

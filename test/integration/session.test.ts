@@ -1,22 +1,34 @@
 /** The process-wide classifier: one session per process, created at import, reused by every call. */
 import { readFile } from 'node:fs/promises';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { chooseStorage, readCpuInfo } from '../../src/classifier/cpu.ts';
 import { ort } from '../../src/classifier/native.ts';
 import { SHARED, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 describe.skipIf(skipUnlessShared('session reuse test'))('classifier instance', () => {
+  // The folder carries both int8 storages; ask for the one auto would not pick, so the test also
+  // proves that MODEL_WEIGHTS reaches the process-wide classifier and that only that file is loaded.
+  const other = chooseStorage(readCpuInfo()).storage === 's8' ? 'u8' : 's8';
   beforeAll(() => {
     process.env.MODEL_DIR = sharedModelFolder();
     process.env.MODEL_THREADS = '1';
+    process.env.MODEL_WEIGHTS = other;
+  });
+  afterAll(() => {
+    delete process.env.MODEL_WEIGHTS;
   });
 
-  it('creates exactly one InferenceSession across imports and many calls', async () => {
+  it('creates exactly one InferenceSession (of the MODEL_WEIGHTS storage) across imports and many calls', async () => {
     // A spy that calls through to the real ONNX Runtime: it counts, it does not replace.
     const create = vi.spyOn(ort.InferenceSession, 'create');
     const first = await import('../../src/classifier/instance.ts');
     const second = await import('../../src/classifier/instance.ts');
     expect(second.classifier).toBe(first.classifier);
     expect(create).toHaveBeenCalledTimes(1);
+    const file = other === 's8' ? 'model.onnx' : 'model.u8.onnx';
+    expect(create.mock.calls[0]?.[0]).toBe(join(sharedModelFolder(), file));
+    expect(first.classifier.weights).toMatchObject({ storage: other, file, requested: other });
     const session = await (create.mock.results[0]?.value as ReturnType<typeof ort.InferenceSession.create>);
     const run = vi.spyOn(session, 'run');
 

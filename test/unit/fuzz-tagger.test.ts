@@ -1,6 +1,7 @@
 /**
- * Property-based fuzzing of the S3 tagger with the in-memory store: random S3 event shapes (random
- * records, missing fields, wrong types, odd keys and percent-encodings, random eventNames and sizes).
+ * Property-based fuzzing of the S3 tagger with the in-memory store: random S3 event shapes (S3
+ * notifications and EventBridge S3 events; random records, missing fields, wrong types, odd keys
+ * and percent-encodings, random eventNames, reasons and sizes).
  * Properties: a malformed event never makes the tagger throw (only a store fault may); a user's tag
  * (any key not starting with `tagger:`) is never removed or changed; no object ever has more than 10
  * tags; an object is never read past the image limit.
@@ -140,9 +141,35 @@ const record = (keys: string[]) =>
     { weight: 1, arbitrary: fc.anything() },
   );
 
+/** The EventBridge S3 event the deployed rule sends (src/tagging/events.ts), and broken ones. */
+const eventBridge = (keys: string[]) =>
+  fc.record({
+    version: fc.constant('0'),
+    source: usually(fc.constant('aws.s3')),
+    'detail-type': fc.oneof(
+      { weight: 6, arbitrary: fc.constant('Object Created') },
+      { weight: 1, arbitrary: fc.constantFrom('Object Deleted', 'Object Tags Added', '') },
+      { weight: 1, arbitrary: fc.anything() },
+    ),
+    detail: usually(
+      fc.record({
+        bucket: usually(fc.record({ name: usually(fc.constantFrom(BUCKET, 'other-bucket')) })),
+        object: usually(
+          fc.record({ key: usually(encodedKey(keys)), size, etag: fc.string({ maxLength: 8 }) }),
+        ),
+        reason: fc.oneof(
+          fc.constantFrom('PutObject', 'POST Object', 'CopyObject', 'CompleteMultipartUpload'),
+          fc.string({ maxLength: 12 }),
+          fc.anything(),
+        ),
+      }),
+    ),
+  });
+
 const event = (keys: string[]) =>
   fc.oneof(
-    { weight: 8, arbitrary: fc.record({ Records: fc.array(record(keys), { maxLength: 6 }) }) },
+    { weight: 6, arbitrary: fc.record({ Records: fc.array(record(keys), { maxLength: 6 }) }) },
+    { weight: 3, arbitrary: eventBridge(keys) },
     { weight: 1, arbitrary: fc.record({ Records: fc.anything() }) },
     { weight: 1, arbitrary: fc.anything() },
   );

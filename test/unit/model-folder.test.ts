@@ -44,6 +44,31 @@ describe('validateMeta', () => {
     expect(() => validateMeta({ ...meta, sha256, ...patch }, '/m')).toThrow(`model.json field "${field}"`);
   });
 
+  it.each([
+    [{ weights: [] }, 'weights', /must be an object with keys s8, u8/],
+    [{ weights: {} }, 'weights', /must name at least one of s8, u8/],
+    [{ weights: { int8: 'model.onnx' } }, 'weights', /has key "int8"; the keys are s8, u8/],
+    [{ weights: { s8: '' } }, 'weights', /s8 is "", not a valid value/],
+    [{ weights: { u8: '../model.onnx' } }, 'weights', /u8 is "..\/model.onnx", not a valid value/],
+    [{ weights: { u8: 3 } }, 'weights', /u8 is 3/],
+    [{ weightsSha256: { u8: 'a'.repeat(64) } }, 'weightsSha256', /needs a "weights" map/],
+    [{ weights: { s8: 'model.onnx' }, weightsSha256: { s8: 'xyz' } }, 'weightsSha256', /s8 is "xyz"/],
+    [
+      { weights: { s8: 'model.onnx' }, weightsSha256: { u8: 'a'.repeat(64) } },
+      'weightsSha256',
+      /names "u8", which "weights" does not/,
+    ],
+  ])('validates the optional weights map: %j names "%s"', (patch, field, message) => {
+    const check = () => validateMeta({ ...meta, sha256, ...patch }, '/m');
+    expect(check).toThrow(`model.json field "${field}"`);
+    expect(check).toThrow(message);
+  });
+
+  it('accepts a weights map with both storages', () => {
+    const m = validateMeta({ ...meta, sha256, weights: { s8: 'model.onnx', u8: 'model.u8.onnx' } }, '/m');
+    expect(m.weights).toEqual({ s8: 'model.onnx', u8: 'model.u8.onnx' });
+  });
+
   it('rejects a model.json that is not an object', () => {
     expect(() => validateMeta([], '/m')).toThrow('model.json is not a JSON object');
   });
@@ -60,6 +85,40 @@ describe('model folder on disk', () => {
       await expect(verifyModelHash(folder)).rejects.toThrow(
         /sha256 of model.onnx is .* but model.json records/,
       );
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
+  it('writes both weight storages, names them in model.json and verifies both hashes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'folder-'));
+    try {
+      const storages = { model: 's8' as const, others: { u8: new Uint8Array([129, 130]) } };
+      const folder = await writeModelFolder(dir, new Uint8Array([1, 2]), ['cat'], meta, storages);
+      expect(folder.meta.weights).toEqual({ s8: 'model.onnx', u8: 'model.u8.onnx' });
+      expect(folder.weightFiles).toEqual({ s8: join(dir, 'model.onnx'), u8: join(dir, 'model.u8.onnx') });
+      expect(folder.meta.weightsSha256?.u8).toMatch(/^[0-9a-f]{64}$/);
+      await writeFile(join(dir, 'model.u8.onnx'), new Uint8Array([129, 131]));
+      await expect(verifyModelHash(folder)).rejects.toThrow(
+        /sha256 of model.u8.onnx \(u8\) is .* but model.json "weightsSha256" records/,
+      );
+      await rm(join(dir, 'model.u8.onnx'));
+      await expect(loadModelFolder(dir)).rejects.toThrow(
+        'model.json field "weights": the u8 file model.u8.onnx is missing',
+      );
+      await writeFile(join(dir, 'model.u8.onnx'), '');
+      await expect(loadModelFolder(dir)).rejects.toThrow(/the u8 file model.u8.onnx is empty or not a file/);
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
+  it('loads a folder without a weights map as before', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'folder-'));
+    try {
+      const folder = await writeModelFolder(dir, new Uint8Array([1]), ['cat'], meta);
+      expect(folder.weightFiles).toBeNull();
+      expect(folder.meta.weights).toBeUndefined();
     } finally {
       await rm(dir, { recursive: true });
     }

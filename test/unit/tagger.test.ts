@@ -66,10 +66,11 @@ describe('S3 tagger (in-memory store, fake classifier)', () => {
     expect(store.tagsOf(BUCKET, 'uploads/b.png')).toContainEqual({ Key: 'tagger:top', Value: 'label-6' });
   });
 
-  it('an event with no Records, or not an object, tags nothing and does not throw', async () => {
+  it('an event of no known shape is reported as malformed, and reads nothing', async () => {
     const { tagger, store } = setup();
-    for (const e of [{}, { Records: 'x' }, null, { Records: [] }])
-      expect(await tagger(e as unknown as S3Event)).toEqual([]);
+    for (const e of [{}, { Records: 'x' }, null])
+      expect(await tagger(e as unknown as S3Event)).toMatchObject([{ result: 'malformed' }]);
+    expect(await tagger({ Records: [] } as unknown as S3Event)).toEqual([]);
     expect(store.calls).toEqual([]);
   });
 
@@ -103,7 +104,7 @@ describe('S3 tagger (in-memory store, fake classifier)', () => {
     const [out] = await tagger(event(created('uploads/big.jpg', 'ObjectCreated:Put', 5)));
     expect(out).toMatchObject({ result: 'tagged', status: 'ImageTooLarge' });
     expect(store.calls).toEqual(['get:1 uploads/big.jpg', 'putTags uploads/big.jpg']);
-    expect(classifier.calls).toBe(0);
+    expect(classifier.seen).toEqual([]);
   });
 
   it('an event that understates the size reads no more than the limit and refuses the object', async () => {
@@ -119,7 +120,7 @@ describe('S3 tagger (in-memory store, fake classifier)', () => {
     const [out] = await tagger(event(created('uploads/liar.jpg', 'ObjectCreated:Put', 2)));
     expect(out).toMatchObject({ result: 'tagged', status: 'ImageTooLarge' });
     expect(read).toEqual([4]);
-    expect(classifier.calls).toBe(0);
+    expect(classifier.seen).toEqual([]);
   });
 
   it('an oversize event for an object since replaced by one that fits tags the current version', async () => {

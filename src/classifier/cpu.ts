@@ -1,0 +1,97 @@
+/**
+ * Which int8 weight storage this CPU computes exactly and fast, from /proc/cpuinfo and process.arch.
+ *
+ * ONNX Runtime's x86-64 int8 GEMM/Conv kernels (MLAS) take uint8 activations and either int8 (`s8`) or
+ * uint8 (`u8`, zero point 128: the same quantized values) weights:
+ * - with AVX512-VNNI or AVX-VNNI, u8 x s8 uses vpdpbusd, which accumulates four products straight into
+ *   int32: exact, and about twice the multiply-adds per instruction of the u8 x u8 path;
+ * - without VNNI, u8 x s8 uses vpmaddubsw, which adds pairs of products into saturating int16 (wrong
+ *   results for large activations); u8 x u8 widens to int16 first (vpmaddwd) and is exact.
+ * A model folder may carry both storages (model.json "weights"); the classifier loads the one chosen
+ * here unless MODEL_WEIGHTS asks for one.
+ */
+import { readFileSync } from 'node:fs';
+
+export type WeightStorage = 's8' | 'u8';
+export const WEIGHT_STORAGES: readonly WeightStorage[] = ['s8', 'u8'];
+
+export interface CpuInfo {
+  /** process.arch of the running node ('x64', 'arm64', ...). */
+  arch: string;
+  /** CPU flags (x86 "flags", arm64 "Features") present on every listed processor; null if unreadable. */
+  flags: ReadonlySet<string> | null;
+  /** "model name" (x86) or "CPU part" (arm64) when present, for logs. */
+  model?: string;
+  /** Where the flags came from, and why they are missing when they are. */
+  source: string;
+}
+
+export interface StorageChoice {
+  storage: WeightStorage;
+  reason: string;
+}
+
+export const CPUINFO_PATH = '/proc/cpuinfo';
+
+/**
+ * arm64 (e.g. AWS Graviton): the rule in one place, settled by reading MLAS's aarch64 kernels and
+ * running both storages under emulation (research on branch `runtimes`). Until then: s8, which
+ * gave logits identical to u8 on arm64 in the issue's emulated run of the project-quantized
+ * MobileNetV2.
+ */
+export const ARM64_RULE: StorageChoice = {
+  storage: 's8',
+  reason:
+    'arm64: s8 and u8 are both exact (MLAS sums in int32; s8 has the dedicated sdot/smmla symmetric conv kernels)',
+};
+
+export const VNNI_REASON = (flag: string) =>
+  `x86 with ${flag === 'avx_vnni' ? 'AVX-VNNI' : 'AVX512-VNNI'}: u8 x s8 dot products accumulate exactly in int32`;
+export const NO_VNNI_REASON =
+  "no VNNI: ORT's u8 x s8 kernels saturate int16 pairs (vpmaddubsw); u8 x u8 is exact";
+
+/** Parses the text of /proc/cpuinfo: the flags every processor has (x86 "flags" or arm64 "Features"). */
+export function parseCpuInfo(text: string, arch: string, source = CPUINFO_PATH): CpuInfo {
+  let common = null as Set<string> | null;
+  let model: string | undefined;
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const key = line.slice(0, colon).trim();
+    const value = line.slice(colon + 1).trim();
+    if (key === 'flags' || key === 'Features') {
+      const these = new Set(value.split(/\s+/).filter(Boolean));
+      common = common === null ? these : new Set([...common].filter((f) => these.has(f)));
+    } else if (model === undefined && (key === 'model name' || key === 'CPU part')) model = value;
+  }
+  if (common === null) return { arch, flags: null, model, source: `${source} has no flags/Features line` };
+  return { arch, flags: common, model, source };
+}
+
+/** Reads /proc/cpuinfo (path injectable for tests); an unreadable file gives flags: null. */
+export function readCpuInfo(path: string = CPUINFO_PATH, arch: string = process.arch): CpuInfo {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return {
+      arch,
+      flags: null,
+      source: `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err})`,
+    };
+  }
+  return parseCpuInfo(text, arch, path);
+}
+
+/** The storage `MODEL_WEIGHTS=auto` picks on this CPU, with the reason (logged, in /health). */
+export function chooseStorage(cpu: CpuInfo): StorageChoice {
+  if (cpu.flags === null)
+    return { storage: 'u8', reason: `CPU flags unknown (${cpu.source}): u8, which is exact on every CPU` };
+  if (cpu.arch === 'arm64') return ARM64_RULE;
+  if (cpu.arch === 'x64' || cpu.arch === 'ia32') {
+    const vnni = ['avx512_vnni', 'avx_vnni'].find((f) => cpu.flags?.has(f));
+    if (vnni) return { storage: 's8', reason: VNNI_REASON(vnni) };
+    return { storage: 'u8', reason: NO_VNNI_REASON };
+  }
+  return { storage: 'u8', reason: `architecture ${cpu.arch}: u8, which is exact on every CPU` };
+}

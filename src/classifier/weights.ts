@@ -1,0 +1,64 @@
+/**
+ * Which model file the classifier loads: with a "weights" map in model.json, the storage that
+ * MODEL_WEIGHTS asks for, or for `auto` the one this CPU computes exactly and fast (cpu.ts).
+ */
+import { basename } from 'node:path';
+import { type CpuInfo, chooseStorage, type WeightStorage } from './cpu.ts';
+import { ConfigError } from './errors.ts';
+import { MODEL_FILE, type ModelFolder } from './model-folder.ts';
+
+export type WeightRequest = 'auto' | WeightStorage;
+export const WEIGHT_REQUESTS: readonly WeightRequest[] = ['auto', 's8', 'u8'];
+
+export interface WeightsChoice {
+  /** The storage loaded; null when the folder has no "weights" map (fp32, or one unnamed storage). */
+  storage: WeightStorage | null;
+  /** The file loaded, relative to the model folder. */
+  file: string;
+  reason: string;
+  requested: WeightRequest;
+}
+
+export interface ResolvedWeights extends WeightsChoice {
+  /** Absolute path of `file`. */
+  path: string;
+}
+
+export function resolveWeights(folder: ModelFolder, requested: WeightRequest, cpu: CpuInfo): ResolvedWeights {
+  const available = folder.weightFiles;
+  if (available === null) {
+    if (requested !== 'auto')
+      throw new ConfigError(
+        `MODEL_WEIGHTS=${requested}, but model folder ${folder.dir} has one model file (${MODEL_FILE}) and no "weights" map in model.json: unset MODEL_WEIGHTS or use auto`,
+      );
+    return {
+      storage: null,
+      file: MODEL_FILE,
+      path: folder.modelPath,
+      reason: `model.json has no "weights" map: ${MODEL_FILE} as it is`,
+      requested,
+    };
+  }
+  const names = Object.keys(available).join(', ');
+  const pick = (storage: WeightStorage, reason: string): ResolvedWeights => {
+    const path = available[storage] as string;
+    return { storage, file: basename(path), path, reason, requested };
+  };
+  const cpuChoice = chooseStorage(cpu);
+  if (requested !== 'auto') {
+    if (!available[requested])
+      throw new ConfigError(
+        `MODEL_WEIGHTS=${requested}, but model folder ${folder.dir} has no ${requested} weights (model.json "weights" names: ${names})`,
+      );
+    return pick(
+      requested,
+      `MODEL_WEIGHTS=${requested} (auto would pick ${cpuChoice.storage}: ${cpuChoice.reason})`,
+    );
+  }
+  if (available[cpuChoice.storage]) return pick(cpuChoice.storage, cpuChoice.reason);
+  const only = Object.keys(available)[0] as WeightStorage;
+  return pick(
+    only,
+    `the folder has only ${only} weights; this CPU would pick ${cpuChoice.storage} (${cpuChoice.reason})`,
+  );
+}

@@ -1,0 +1,152 @@
+/**
+ * What invokes the tagger, as a list of object records. Two shapes arrive:
+ *
+ * - an S3 event notification: `Records[]`, each with `eventName` (e.g. `ObjectCreated:Put`),
+ *   `s3.bucket.name` and `s3.object.{key,size,sequencer}`;
+ * - an EventBridge event from S3 (what the deployed rule delivers, one object per event):
+ *   `source: "aws.s3"`, `detail-type` (e.g. `Object Created`), `detail.bucket.name`,
+ *   `detail.object.{key,size,sequencer}` and `detail.reason` (e.g. `PutObject`).
+ *
+ * In both, S3 writes the key URL-encoded with '+' for spaces; records carry it decoded. A record
+ * that cannot be read (missing fields, bad percent-encoding) becomes a string saying why, in its
+ * place, so the caller can judge each record alone.
+ */
+import { decodeS3Key } from './tags.ts';
+
+export interface ObjectRecord {
+  bucket: string;
+  /** The object key, decoded. */
+  key: string;
+  /** Bytes, as the event reports them. */
+  size?: number;
+  /** In S3 notification terms: `ObjectCreated:Put`, `ObjectCreated:CompleteMultipartUpload`... */
+  eventName: string;
+  /** Orders events of one key (hexadecimal string). */
+  sequencer?: string;
+}
+
+/** A record, or why it cannot be read. */
+export type RecordOrProblem = ObjectRecord | string;
+
+/** The EventBridge S3 event, as far as the tagger reads it. */
+export interface S3EventBridgeEvent {
+  source: 'aws.s3';
+  'detail-type': string;
+  detail: {
+    bucket: { name: string };
+    object: { key: string; size?: number; etag?: string; sequencer?: string };
+    reason?: string;
+  };
+}
+
+/** EventBridge `detail.reason` of Object Created -> the S3 notification event name. */
+const CREATED_BY_REASON: Record<string, string> = {
+  PutObject: 'ObjectCreated:Put',
+  'POST Object': 'ObjectCreated:Post',
+  CopyObject: 'ObjectCreated:Copy',
+  CompleteMultipartUpload: 'ObjectCreated:CompleteMultipartUpload',
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const field = (v: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), v);
+
+function record(
+  bucket: unknown,
+  key: unknown,
+  eventName: unknown,
+  size: unknown,
+  sequencer: unknown,
+  where: string,
+): RecordOrProblem {
+  if (typeof bucket !== 'string' || typeof key !== 'string' || typeof eventName !== 'string')
+    return `${where} without bucket name, object key or event name`;
+  let decoded: string;
+  try {
+    decoded = decodeS3Key(key);
+  } catch {
+    return `object key ${JSON.stringify(key.slice(0, 200))} is not valid percent-encoding`;
+  }
+  const out: ObjectRecord = { bucket, key: decoded, eventName };
+  if (typeof size === 'number' && Number.isFinite(size) && size >= 0) out.size = size;
+  if (typeof sequencer === 'string') out.sequencer = sequencer;
+  return out;
+}
+
+/** The S3 notification event name of an EventBridge S3 event (`Object Created` + `PutObject`...). */
+export function eventBridgeEventName(detailType: string, reason: string | undefined): string {
+  if (detailType === 'Object Created')
+    return CREATED_BY_REASON[reason ?? ''] ?? `ObjectCreated:${reason ?? 'Unknown'}`;
+  return `${detailType.replace(/\s+/g, '')}:${reason ?? 'Unknown'}`;
+}
+
+/** Turns an S3 notification or an EventBridge S3 event into records (or problems, one per record). */
+export function toRecords(event: unknown): RecordOrProblem[] {
+  if (isObject(event) && Array.isArray(event.Records))
+    return event.Records.map((r: unknown) =>
+      record(
+        field(r, 's3', 'bucket', 'name'),
+        field(r, 's3', 'object', 'key'),
+        field(r, 'eventName'),
+        field(r, 's3', 'object', 'size'),
+        field(r, 's3', 'object', 'sequencer'),
+        'S3 notification record',
+      ),
+    );
+  if (isObject(event) && event.source === 'aws.s3' && isObject(event.detail)) {
+    const detailType = event['detail-type'];
+    const reason = field(event, 'detail', 'reason');
+    return [
+      record(
+        field(event, 'detail', 'bucket', 'name'),
+        field(event, 'detail', 'object', 'key'),
+        typeof detailType === 'string'
+          ? eventBridgeEventName(detailType, typeof reason === 'string' ? reason : undefined)
+          : undefined,
+        field(event, 'detail', 'object', 'size'),
+        field(event, 'detail', 'object', 'sequencer'),
+        'EventBridge S3 event',
+      ),
+    ];
+  }
+  // The test message S3 sends when a notification configuration is saved carries no object.
+  if (isObject(event) && event.Event === 's3:TestEvent') return [];
+  return ['event is neither an S3 notification (Records) nor an EventBridge S3 event (source aws.s3)'];
+}
+
+/**
+ * The EventBridge pattern of the deployed trigger (serverless.yml, TaggerUploadRule): Object
+ * Created in the bucket, key ending with one of the suffixes in any letter case. `bucket` may be a
+ * CloudFormation reference. The upload prefix is not in it: EventBridge cannot combine a prefix and
+ * a suffix on one field, so the tagger checks the prefix (isTaggable).
+ */
+export function uploadRulePattern(bucket: unknown, suffixes: readonly string[]) {
+  return {
+    source: ['aws.s3'],
+    'detail-type': ['Object Created'],
+    detail: {
+      bucket: { name: [bucket] },
+      object: { key: suffixes.map((s) => ({ suffix: { 'equals-ignore-case': s } })) },
+    },
+  };
+}
+
+/**
+ * Whether an EventBridge S3 event matches a pattern made by uploadRulePattern (with a literal
+ * bucket name), as EventBridge decides it: what the local stack uses to pick the events it sends.
+ */
+export function matchesUploadRule(
+  event: S3EventBridgeEvent,
+  pattern: ReturnType<typeof uploadRulePattern>,
+): boolean {
+  const key = event.detail?.object?.key;
+  return (
+    pattern.source.includes(event.source) &&
+    pattern['detail-type'].includes(event['detail-type']) &&
+    pattern.detail.bucket.name.includes(event.detail?.bucket?.name) &&
+    typeof key === 'string' &&
+    pattern.detail.object.key.some((m) =>
+      key.toLowerCase().endsWith(m.suffix['equals-ignore-case'].toLowerCase()),
+    )
+  );
+}

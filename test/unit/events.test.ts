@@ -1,0 +1,195 @@
+/**
+ * toRecords: S3 notifications and EventBridge S3 events as one list of decoded object records;
+ * the local stack's EventBridge events and the deployed rule's pattern, against isTaggable.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { S3Event } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import {
+  eventBridgeEventName,
+  matchesUploadRule,
+  type ObjectRecord,
+  toRecords,
+  uploadRulePattern,
+} from '../../src/tagging/events.ts';
+import { awsShapedEvent, eventBridgeEvents } from '../../src/tagging/local-s3.ts';
+import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX, isTaggable } from '../../src/tagging/tags.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const sample = (name: string) => JSON.parse(readFileSync(join(ROOT, 'events', name), 'utf8'));
+
+/** An S3 notification with raw keys, as s3rver emits it. */
+const rawNotification = (keys: string[], eventName = 'ObjectCreated:Put'): S3Event =>
+  ({
+    Records: keys.map((key, i) => ({
+      eventVersion: '2.1',
+      eventSource: 'aws:s3',
+      awsRegion: 'us-east-1',
+      eventTime: '2026-11-29T00:00:00.000Z',
+      eventName,
+      userIdentity: { principalId: 'local' },
+      requestParameters: { sourceIPAddress: '127.0.0.1' },
+      responseElements: { 'x-amz-request-id': 'r', 'x-amz-id-2': 'i' },
+      s3: {
+        s3SchemaVersion: '1.0',
+        configurationId: 'c',
+        bucket: { name: 'b', ownerIdentity: { principalId: 'o' }, arn: 'arn:aws:s3:::b' },
+        object: { key, size: 100 + i, eTag: 'e', sequencer: 1_700_000_000_000 + i },
+      },
+    })),
+  }) as unknown as S3Event;
+
+describe('toRecords', () => {
+  it('reads the S3 notification sample: key decoded, size and sequencer kept', () => {
+    expect(toRecords(sample('s3-object-created.json'))).toEqual([
+      {
+        bucket: 'image-tagger-dev-uploads-local',
+        key: 'uploads/my dog été.jpg',
+        size: 175825,
+        eventName: 'ObjectCreated:Put',
+        sequencer: '0A1B2C3D4E5F678901',
+      },
+    ]);
+  });
+
+  it('reads the EventBridge sample to the same record', () => {
+    expect(toRecords(sample('s3-eventbridge-object-created.json'))).toEqual(
+      toRecords(sample('s3-object-created.json')),
+    );
+  });
+
+  it('maps EventBridge detail-type and reason to notification event names', () => {
+    expect(eventBridgeEventName('Object Created', 'PutObject')).toBe('ObjectCreated:Put');
+    expect(eventBridgeEventName('Object Created', 'POST Object')).toBe('ObjectCreated:Post');
+    expect(eventBridgeEventName('Object Created', 'CopyObject')).toBe('ObjectCreated:Copy');
+    expect(eventBridgeEventName('Object Created', 'CompleteMultipartUpload')).toBe(
+      'ObjectCreated:CompleteMultipartUpload',
+    );
+    const deleted = eventBridgeEventName('Object Deleted', 'DeleteObject');
+    expect(deleted.startsWith('ObjectCreated:')).toBe(false);
+    expect(eventBridgeEventName('Object Tags Added', 'PutObjectTagging').startsWith('ObjectCreated:')).toBe(
+      false,
+    );
+  });
+
+  it('judges each record alone: unreadable ones become a reason in their place', () => {
+    const event = sample('s3-object-created.json');
+    const good = event.Records[0];
+    const badKey = structuredClone(good);
+    badKey.s3.object.key = 'uploads/%E0%A4%A.jpg';
+    const out = toRecords({ Records: [badKey, { eventName: 'ObjectCreated:Put' }, good, null] });
+    expect(out).toHaveLength(4);
+    expect(out[0]).toMatch(/not valid percent-encoding/);
+    expect(out[1]).toMatch(/without bucket name, object key or event name/);
+    expect((out[2] as ObjectRecord).key).toBe('uploads/my dog été.jpg');
+    expect(typeof out[3]).toBe('string');
+    const eb = sample('s3-eventbridge-object-created.json');
+    eb.detail.object.key = '%zz.png';
+    expect(toRecords(eb)).toEqual([expect.stringMatching(/not valid percent-encoding/)]);
+    delete eb.detail.bucket;
+    expect(toRecords(eb)).toEqual([expect.stringMatching(/EventBridge S3 event without/)]);
+  });
+
+  it('keeps only a usable size', () => {
+    const eb = sample('s3-eventbridge-object-created.json');
+    for (const size of [-1, '12', Number.NaN, null]) {
+      eb.detail.object.size = size;
+      expect((toRecords(eb)[0] as ObjectRecord).size).toBeUndefined();
+    }
+    eb.detail.object.size = 0;
+    expect((toRecords(eb)[0] as ObjectRecord).size).toBe(0);
+  });
+
+  it('an empty notification is no records; S3 test events too; anything else is one problem', () => {
+    expect(toRecords({ Records: [] })).toEqual([]);
+    expect(toRecords({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'b' })).toEqual([]);
+    for (const event of [null, undefined, 42, 'x', {}, { Records: 'x' }, { source: 'aws.ec2', detail: {} }])
+      expect(toRecords(event)).toEqual([expect.stringMatching(/neither an S3 notification/)]);
+  });
+});
+
+describe('the local stack sends what S3 sends to EventBridge', () => {
+  const keys = [
+    'uploads/photo.jpg',
+    'uploads/my dog été.Jpg',
+    'uploads/a+b (1)/x%20y.PNG',
+    "uploads/it's *odd*!.webp",
+    'uploads/日本語/写真.tiff',
+  ];
+
+  it('keys survive the round trip raw -> URL-encoded event -> decoded record', () => {
+    const events = eventBridgeEvents(awsShapedEvent(rawNotification(keys)), { account: '1', region: 'r' });
+    expect(events).toHaveLength(keys.length);
+    expect(events[1]?.detail.object.key).toBe('uploads/my+dog+%C3%A9t%C3%A9.Jpg');
+    const records = events.flatMap((e) => toRecords(e)) as ObjectRecord[];
+    expect(records.map((r) => r.key)).toEqual(keys);
+    expect(records.map((r) => r.size)).toEqual([100, 101, 102, 103, 104]);
+    expect(
+      records.every((r) => r.eventName === 'ObjectCreated:Put' && /^[0-9A-F]+$/.test(r.sequencer ?? '')),
+    ).toBe(true);
+    // Same records as the notification itself gives (s3rver's sequencer is a number there, so not kept).
+    const withoutSequencer = (rs: unknown[]) => (rs as ObjectRecord[]).map(({ sequencer: _, ...r }) => r);
+    expect(withoutSequencer(records)).toEqual(
+      withoutSequencer(toRecords(awsShapedEvent(rawNotification(keys)))),
+    );
+  });
+
+  it('deletions become Object Deleted, which the rule does not match', () => {
+    const [deleted] = eventBridgeEvents(
+      awsShapedEvent(rawNotification(['uploads/a.jpg'], 'ObjectRemoved:Delete')),
+    );
+    expect(deleted?.['detail-type']).toBe('Object Deleted');
+    expect(matchesUploadRule(deleted as never, uploadRulePattern('b', DEFAULT_IMAGE_SUFFIXES))).toBe(false);
+  });
+});
+
+describe('the upload rule', () => {
+  const rule = uploadRulePattern('b', DEFAULT_IMAGE_SUFFIXES);
+  const eventFor = (key: string) =>
+    eventBridgeEvents(awsShapedEvent(rawNotification([key])))[0] as Parameters<
+      typeof matchesUploadRule
+    >[0] & {
+      detail: { bucket: { name: string } };
+    };
+
+  it('matches every image suffix in any letter case, as isTaggable does under the prefix', () => {
+    const names = [
+      'photo.jpg',
+      'photo.Jpg',
+      'PHOTO.JPEG',
+      'a.pNg',
+      'b.WebP',
+      'c.gif',
+      'd.AVIF',
+      'e.tif',
+      'f.Tiff',
+    ];
+    const not = ['photo.jpg.txt', 'photo.heic', 'photo', 'jpg', 'photo.jp g', 'x.svg', 'y.bmp'];
+    for (const name of [...names, ...not]) {
+      const key = `${DEFAULT_UPLOAD_PREFIX}${name}`;
+      expect(matchesUploadRule(eventFor(key), rule), key).toBe(
+        isTaggable(key, DEFAULT_UPLOAD_PREFIX, DEFAULT_IMAGE_SUFFIXES),
+      );
+    }
+    expect(names.every((n) => matchesUploadRule(eventFor(`uploads/${n}`), rule))).toBe(true);
+    expect(not.some((n) => matchesUploadRule(eventFor(`uploads/${n}`), rule))).toBe(false);
+  });
+
+  it('leaves the prefix to the tagger (EventBridge cannot AND a prefix and a suffix on one field)', () => {
+    expect(matchesUploadRule(eventFor('elsewhere/photo.jpg'), rule)).toBe(true);
+    expect(isTaggable('elsewhere/photo.jpg', DEFAULT_UPLOAD_PREFIX, DEFAULT_IMAGE_SUFFIXES)).toBe(false);
+  });
+
+  it('only for its bucket', () => {
+    const other = eventFor('uploads/photo.jpg');
+    other.detail.bucket.name = 'other';
+    expect(matchesUploadRule(other, rule)).toBe(false);
+  });
+
+  it('is one suffix matcher per DEFAULT_IMAGE_SUFFIXES entry, ignoring case', () => {
+    expect(rule.detail.object.key).toEqual(
+      DEFAULT_IMAGE_SUFFIXES.map((s) => ({ suffix: { 'equals-ignore-case': s } })),
+    );
+  });
+});
