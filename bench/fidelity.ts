@@ -102,9 +102,12 @@ const argmax = (v: ArrayLike<number>) => {
   return best;
 };
 
+/** Place of `index` in a stable descending sort (ties go to the lower index, as argmax and topK). */
 const rank = (v: ArrayLike<number>, index: number) => {
   let above = 0;
-  for (let i = 0; i < v.length; i++) if ((v[i] as number) > (v[index] as number)) above++;
+  for (let i = 0; i < v.length; i++)
+    if ((v[i] as number) > (v[index] as number) || ((v[i] as number) === (v[index] as number) && i < index))
+      above++;
   return above;
 };
 
