@@ -5,7 +5,10 @@
  * Bars: the shared README reports 43/50 (int8) and 41/50 (fp32) top-1, measured on a CPU with VNNI.
  * On this project's CI machines (AMD EPYC, AVX2, no VNNI) the same recipe measures fp32 40/50 top-1,
  * 47/50 top-3, and int8 39/50, 47/50 (with the import's lossless u8 weight re-encoding; the s8 file
- * as shipped saturates in ONNX Runtime's AVX2 kernels and gets 35/50). The bars below sit one photo
+ * as shipped saturates in ONNX Runtime's AVX2 kernels and gets 35/50). Since preprocess() is
+ * bit-exact with torchvision (ICC ignored, Pillow's resize), the int8 model measures 37/50, 47/50
+ * (fp32 40/50, 48/50): fifty photos move by a photo or two with any change in the pixels (see
+ * `npm run fidelity` for a measure that resolves such changes). The bars below sit one photo
  * under those measurements; a channel swap (21/50), a missing normalisation (23/50) or an HWC/CHW
  * mix-up (0/50) lands far below them.
  */
@@ -43,7 +46,7 @@ describe.skipIf(skip)('real photos', () => {
   });
 
   it.each([
-    ['int8', 38, 46],
+    ['int8', 36, 46],
     ['fp32', 39, 46],
   ] as const)('%s MobileNetV2 gets at least %i/50 top-1 and %i/50 top-3', async (kind, minTop1, minTop3) => {
     const classifier = await createClassifier(kind === 'int8' ? int8Dir : fp32Dir, { threads: 2 });
