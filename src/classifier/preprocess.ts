@@ -270,40 +270,43 @@ export function pilResizeCrop(
   const rows = lastRow - firstRow;
   const half = 1 << (PRECISION_BITS - 1);
   // Horizontal pass (skipped by Pillow when the width does not change: the identity either way).
-  const temp = new Uint8Array(rows * crop.width * 3);
+  const cw = crop.width;
+  const { start: hStart, taps: hTaps, weights: hWeights, ksize: hK } = h;
+  const temp = new Uint8Array(rows * cw * 3);
   for (let y = 0; y < rows; y++) {
     const src = (firstRow + y) * width * 3;
-    const dst = y * crop.width * 3;
-    for (let o = 0; o < crop.width; o++) {
-      const k = o * h.ksize;
-      const n = h.taps[o] as number;
-      let p = src + (h.start[o] as number) * 3;
+    let dst = y * cw * 3;
+    for (let o = 0; o < cw; o++, dst += 3) {
+      const k = o * hK;
+      const n = hTaps[o] as number;
+      let p = src + (hStart[o] as number) * 3;
       let r = half;
       let g = half;
       let b = half;
       for (let x = 0; x < n; x++, p += 3) {
-        const wx = h.weights[k + x] as number;
+        const wx = hWeights[k + x] as number;
         r = (r + Math.imul(rgb[p] as number, wx)) | 0;
         g = (g + Math.imul(rgb[p + 1] as number, wx)) | 0;
         b = (b + Math.imul(rgb[p + 2] as number, wx)) | 0;
       }
-      temp[dst + o * 3] = clip8(r);
-      temp[dst + o * 3 + 1] = clip8(g);
-      temp[dst + o * 3 + 2] = clip8(b);
+      temp[dst] = clip8(r);
+      temp[dst + 1] = clip8(g);
+      temp[dst + 2] = clip8(b);
     }
   }
   // Vertical pass.
-  const out = new Uint8Array(crop.width * crop.height * 3);
-  const stride = crop.width * 3;
+  const { start: vStart, taps: vTaps, weights: vWeights, ksize: vK } = v;
+  const out = new Uint8Array(cw * crop.height * 3);
+  const stride = cw * 3;
   for (let o = 0; o < crop.height; o++) {
-    const k = o * v.ksize;
-    const n = v.taps[o] as number;
-    const row0 = ((v.start[o] as number) - firstRow) * stride;
+    const k = o * vK;
+    const n = vTaps[o] as number;
+    const row0 = ((vStart[o] as number) - firstRow) * stride;
     const dst = o * stride;
     for (let i = 0; i < stride; i++) {
       let sum = half;
       for (let y = 0, p = row0 + i; y < n; y++, p += stride)
-        sum += (temp[p] as number) * (v.weights[k + y] as number);
+        sum = (sum + Math.imul(temp[p] as number, vWeights[k + y] as number)) | 0;
       out[dst + i] = clip8(sum);
     }
   }
