@@ -215,6 +215,7 @@ function pilCoefficients(inSize: number, outSize: number, first: number, count: 
   const filterScale = Math.max(scale, 1);
   const support = filterScale; // the triangle filter's support is 1
   const ksize = Math.ceil(support) * 2 + 1;
+  const ss = 1 / filterScale; // Pillow multiplies by the reciprocal: the same float rounding
   const start = new Int32Array(count);
   const taps = new Int32Array(count);
   const weights = new Int32Array(count * ksize);
@@ -225,7 +226,7 @@ function pilCoefficients(inSize: number, outSize: number, first: number, count: 
     const n = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
     let sum = 0;
     for (let x = 0; x < n; x++) {
-      const d = Math.abs((x + xmin - center + 0.5) / filterScale);
+      const d = Math.abs((x + xmin - center + 0.5) * ss);
       const v = d < 1 ? 1 - d : 0;
       w[x] = v;
       sum += v;
