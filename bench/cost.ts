@@ -70,17 +70,25 @@ async function measure(modelDir: string, photos: Buffer[]) {
     [1, []],
     [2, []],
   ]);
+  const infer = new Map<number, number[]>([
+    [1, []],
+    [2, []],
+  ]);
   for (const c of byThreads.values()) for (const p of photos.slice(0, 5)) await c.classify(p); // warm-up
   for (let r = 0; r < rounds; r++)
     for (const p of photos)
       for (const [threads, c] of byThreads) {
         const t = performance.now();
-        await c.classify(p);
+        const { timings } = await c.classify(p);
         times.get(threads)?.push(performance.now() - t);
+        infer.get(threads)?.push(timings.inferMs);
       }
   for (const c of byThreads.values()) await c.release();
   return new Map(
-    [...times].map(([threads, xs]) => [threads, { mean: mean(xs), median: median(xs), n: xs.length }]),
+    [...times].map(([threads, xs]) => [
+      threads,
+      { mean: mean(xs), median: median(xs), inferMean: mean(infer.get(threads) ?? []), n: xs.length },
+    ]),
   );
 }
 
@@ -112,7 +120,7 @@ async function main() {
   out.push(`Prices: ${PRICES.source}.`);
   out.push('');
   out.push(
-    '| arch | memory | threads | measured classify() ms, mean (median) | Lambda compute | Lambda requests | S3 requests | **total per million images** | per +10 ms | total, S3 as before (4 requests) | total, upload with user tags (3 requests) |',
+    '| arch | memory | threads | measured classify() ms, mean (median); of which inference | Lambda compute | Lambda requests | S3 requests | **total per million images** | per +10 ms | total, S3 as before (4 requests) | total, upload with user tags (3 requests) |',
   );
   out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of configs) {
@@ -123,7 +131,7 @@ async function main() {
     const before = costPerMillion({ ...input, s3: S3_BEFORE });
     const tagged = costPerMillion({ ...input, s3: S3_AFTER_USER_TAGS });
     const plus10 = costPerMillion({ ...input, durationMs: m.mean + 10, s3: S3_AFTER }).total - after.total;
-    const ms = `${m.mean.toFixed(1)} (${m.median.toFixed(1)})${c.arch === 'arm64' ? ' x86, not arm' : ''}`;
+    const ms = `${m.mean.toFixed(1)} (${m.median.toFixed(1)}); ${m.inferMean.toFixed(1)}${c.arch === 'arm64' ? ' (x86, not arm)' : ''}`;
     out.push(
       `| ${c.arch} | ${c.memoryMb} MB | ${c.threads} | ${ms} | ${usd(after.compute)} | ${usd(after.requests)} | ${usd(after.s3)} | **${usd(after.total)}** | +${usd(plus10)} | ${usd(before.total)} | ${usd(tagged.total)} |`,
     );
