@@ -1,27 +1,29 @@
 /**
- * Which model folder `npm start` serves: trained folders only, resnet18* first; a synthetic
- * (random-weight) folder only with --synthetic. Folders here are stubs: resolveModel reads only
- * model.json and checks that model.onnx exists.
+ * Which model folder `npm start` and `npm run invoke` serve (selectModel): trained folders only,
+ * resnet18* first; a synthetic (random-weight) folder only with --synthetic. Folders here are
+ * stubs: selectModel reads only model.json and checks that model.onnx exists.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labelsMeaningful, SYNTHETIC_NAME, selectModel } from '../../models/select.ts';
 
 let tmp: string;
-let start: typeof import('../../scripts/start.ts');
+let modelsDir: string;
+const lines: string[] = [];
+const log = (line: string) => void lines.push(line);
 
 async function folder(name: string, meta: Record<string, unknown>) {
-  const dir = join(tmp, 'models', name);
+  const dir = join(modelsDir, name);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'model.onnx'), 'stub');
   await writeFile(join(dir, 'model.json'), JSON.stringify(meta));
 }
 
 beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'start-model-'));
-  process.env.MODEL_LAYER_DIR = tmp; // read when scripts/start.ts is loaded
-  start = await import('../../scripts/start.ts');
+  tmp = await mkdtemp(join(tmpdir(), 'select-model-'));
+  modelsDir = join(tmp, 'models');
   await folder('resnet18-synthetic', { labelsMeaningful: false });
   await folder('mobilenetv2', { labelsMeaningful: true });
   await folder('zeta', {});
@@ -33,20 +35,29 @@ afterAll(async () => {
 
 describe('npm start: the model it serves', () => {
   it('never picks a synthetic folder unasked; prefers resnet18* among trained ones', async () => {
-    expect(await start.resolveModel()).toBe('mobilenetv2');
+    expect(await selectModel({ modelsDir, log })).toEqual({
+      name: 'mobilenetv2',
+      dir: join(modelsDir, 'mobilenetv2'),
+    });
+    expect(lines.join('\n')).toContain('not serving resnet18-synthetic');
     await folder('resnet18', { labelsMeaningful: true });
-    expect(await start.resolveModel()).toBe('resnet18');
+    expect((await selectModel({ modelsDir, log })).name).toBe('resnet18');
   });
 
   it('serves the synthetic ResNet-18 only with --synthetic, and an explicit --model as asked', async () => {
-    expect(await start.resolveModel(undefined, true)).toBe(start.SYNTHETIC_NAME);
-    expect(await start.resolveModel('zeta')).toBe('zeta');
-    await expect(start.resolveModel('nope')).rejects.toThrow(/no model folder .*nope/);
+    expect((await selectModel({ modelsDir, synthetic: true, log })).name).toBe(SYNTHETIC_NAME);
+    expect((await selectModel({ modelsDir, model: 'zeta', log })).name).toBe('zeta');
+    await expect(selectModel({ modelsDir, model: 'nope', log })).rejects.toThrow(/no model folder .*nope/);
+  });
+
+  it('reads the model layer named by MODEL_LAYER_DIR (as serverless.yml does) by default', async () => {
+    process.env.MODEL_LAYER_DIR = tmp;
+    expect(await selectModel({ model: 'zeta', log })).toEqual({ name: 'zeta', dir: join(modelsDir, 'zeta') });
   });
 
   it('reads labelsMeaningful from model.json (missing means trained, unreadable means not)', () => {
-    expect(start.labelsMeaningful(join(tmp, 'models', 'resnet18-synthetic'))).toBe(false);
-    expect(start.labelsMeaningful(join(tmp, 'models', 'zeta'))).toBe(true);
-    expect(start.labelsMeaningful(join(tmp, 'missing'))).toBe(false);
+    expect(labelsMeaningful(join(modelsDir, 'resnet18-synthetic'))).toBe(false);
+    expect(labelsMeaningful(join(modelsDir, 'zeta'))).toBe(true);
+    expect(labelsMeaningful(join(tmp, 'missing'))).toBe(false);
   });
 });
