@@ -123,7 +123,7 @@ export async function lambdaTask(dir: string): Promise<Record<'api' | 'tagger', 
   ] as const) {
     await mkdir(dirname(bundle), { recursive: true });
     for (const file of await readdir(join(DIST, name)))
-      await copyFile(join(ROOT, 'dist', name, file), join(dirname(bundle), file));
+      await copyFile(join(DIST, name, file), join(dirname(bundle), file));
   }
   return out;
 }
