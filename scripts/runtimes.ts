@@ -309,7 +309,7 @@ async function main(argv: string[]): Promise<void> {
   });
   const { buildBundles } = await import('./build.ts');
   const { buildRuntimeLayer } = await import('./build-runtime-layer.ts');
-  const { startLocalS3 } = await import('../src/tagging/local-s3.ts');
+  const { startLocalS3 } = await import('./local/local-s3.ts');
   const { importModel } = await import('../models/import.ts');
   const { PutObjectCommand, PutObjectTaggingCommand, S3Client } = await import('@aws-sdk/client-s3');
   const photo = join(SHARED_FILES.photos, PHOTO.file);

@@ -24,9 +24,9 @@ import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/cl
 import type { S3Event } from 'aws-lambda';
 import { labelsMeaningful, selectModel } from '../models/select.ts';
 import { matchesUploadRule, uploadRulePattern } from '../src/tagging/events.ts';
-import { eventBridgeEvents, startLocalS3 } from '../src/tagging/local-s3.ts';
 import { DEFAULT_IMAGE_SUFFIXES, decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
+import { eventBridgeEvents, startLocalS3 } from './local/local-s3.ts';
 import { ROOT } from './paths.ts';
 
 export const LOCAL = {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { awsShapedEvent, eventBridgeEvents } from '../../scripts/local/local-s3.ts';
 import { ROOT } from '../../scripts/paths.ts';
 import {
   eventBridgeEventName,
@@ -14,7 +15,6 @@ import {
   toRecords,
   uploadRulePattern,
 } from '../../src/tagging/events.ts';
-import { awsShapedEvent, eventBridgeEvents } from '../../src/tagging/local-s3.ts';
 import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX, isTaggable } from '../../src/tagging/tags.ts';
 
 const sample = (name: string) => JSON.parse(readFileSync(join(ROOT, 'events', name), 'utf8'));

@@ -10,8 +10,8 @@ import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { S3Event } from 'aws-lambda';
-import type { S3EventBridgeEvent } from './events.ts';
-import { encodeS3Key } from './tags.ts';
+import type { S3EventBridgeEvent } from '../../src/tagging/events.ts';
+import { encodeS3Key } from '../../src/tagging/tags.ts';
 
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
