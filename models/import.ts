@@ -9,6 +9,9 @@
  * An int8 QOperator model with int8 (s8) weights is written in both weight storages: model.onnx as
  * given (s8) and model.u8.onnx (the same values as uint8 with zero point 128), named in model.json
  * "weights"; the classifier picks one at init from the CPU flags (src/classifier/cpu.ts).
+ *
+ * `importModel()` does the work and is what the benchmarks, check:runtimes and the tests call in
+ * process; the CLI at the bottom only parses flags into it and prints the result.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
