@@ -8,7 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { Classifier } from '../classifier/classifier.ts';
-import type { Telemetry } from '../http/telemetry.ts';
+import type { Telemetry } from '../telemetry.ts';
 
 export const NAMESPACE = 'ImageTagger';
 

@@ -6,8 +6,8 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { classifier } from '../classifier/instance.ts';
-import { createS3Tagger } from '../tagging/handler.ts';
 import { s3ObjectStore } from '../tagging/object-store.ts';
+import { createS3Tagger } from '../tagging/s3-tagger.ts';
 import { createPowertools } from './powertools.ts';
 
 const powertools = createPowertools('image-tagger-s3', classifier);

@@ -16,9 +16,9 @@ import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
-import { createS3Tagger } from '../../src/tagging/handler.ts';
 import { type LocalS3, startLocalS3 } from '../../src/tagging/local-s3.ts';
 import { s3ObjectStore } from '../../src/tagging/object-store.ts';
+import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
 import { parseLabelList } from '../../src/tagging/tags.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
