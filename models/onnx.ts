@@ -33,8 +33,8 @@ export function describeQuantization(bytes: Uint8Array): string {
  * the same quantized values, so the result is lossless. Why: on x86-64 CPUs without VNNI (AVX2 or
  * AVX-512 without VNNI), ONNX Runtime's u8 x s8 kernels sum pairs of products into saturating int16
  * (vpmaddubsw), which corrupts large activations; its u8 x u8 kernels widen first and are exact.
- * Measured here (AMD EPYC, AVX2, no VNNI) on the 50 shared photos with mobilenetv2-int8: int8-vs-fp32
- * logit cosine 0.92 -> 0.985, top-1 35 -> 39, top-3 44 -> 47, latency unchanged (~9.3 ms).
+ * The u8 copy therefore agrees with fp32 where the s8 one drifts, for no extra latency on those
+ * CPUs (`npm run int8:arch` compares both with fp32, `npm run bench:toolchain` times them).
  * Returns how many weight tensors were re-encoded.
  */
 export function reencodeS8WeightsAsU8(model: onnxProto.onnx.IModelProto): number {

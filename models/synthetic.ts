@@ -1,13 +1,13 @@
 /**
  * Makes a random-weight network behave like a trained one, so int8-vs-fp32 comparisons on it mean
- * something. Measured: the plain He-initialised ResNet-18 (BatchNorm folded as identity) gives almost
- * the same logits for every photo (mean pairwise cosine 0.994 over the 50 shared photos, 3 distinct
- * top-1 classes): the residual stream is dominated by accumulated biases and the logits by the FC
- * bias, so any int8 error looks tiny in cosine terms. A trained network's BatchNorm normalises every
+ * something. Why: the plain He-initialised ResNet-18 (BatchNorm folded as identity) gives almost the
+ * same logits for every photo, and the same few top-1 classes for all of them: the residual stream
+ * is dominated by accumulated biases and the logits by the FC bias, so any int8 error looks tiny in
+ * cosine terms and tells nothing about a trained model. A trained network's BatchNorm normalises every
  * channel over the data; this does the same with batch statistics of seeded generated images
  * (data-driven init, like LSUV): each Conv is rescaled and shifted so its output channel has mean
  * beta and standard deviation gamma (random, trained-looking), then the FC is centred and scaled so
- * logits spread like a trained classifier's (standard deviation about 3 across classes).
+ * logits spread like a trained classifier's (a standard deviation of 3 across classes, by design).
  */
 import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { ort } from '../src/classifier/native.ts';

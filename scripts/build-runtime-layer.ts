@@ -3,7 +3,8 @@
  *
  * Builds the runtime layer for Lambda: onnxruntime-node and sharp installed for linux/<arch>/glibc
  * into layers/runtime/build/<arch>/nodejs/node_modules (mounted at /opt/nodejs/node_modules), with
- * the other platforms' ONNX Runtime binaries pruned (310 MB -> ~68 MB for x64). Needs the npm
+ * the other platforms' ONNX Runtime binaries pruned (most of the package's size; Lambda allows 250 MB
+ * unzipped for a function and its layers, which package.test.ts checks). Needs the npm
  * registry only. Skips an arch whose layer is already built for the same versions.
  */
 import { execFileSync } from 'node:child_process';

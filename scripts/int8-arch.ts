@@ -168,7 +168,7 @@ async function main(argv: string[]): Promise<void> {
       count: files.length,
       size,
       models: [
-        // fp32 is slow under qemu (about 6 s an image): the first target's fp32 is the reference for
+        // fp32 is slow under qemu (seconds an image): the first target's fp32 is the reference for
         // all; the others run it on a few photos to show it matches.
         {
           name: 'fp32',

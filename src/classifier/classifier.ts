@@ -13,7 +13,11 @@ import { resolveWeights, type WeightRequest, type WeightsChoice } from './weight
 export interface ClassifierOptions {
   /** Intra-op threads (see config.resolveThreads). */
   threads: number;
-  /** Let idle ONNX Runtime worker threads spin instead of sleeping (see README: measured off by default). */
+  /**
+   * Let idle ONNX Runtime worker threads spin instead of sleeping. Off by default: the gain is small
+   * on idle cores, a spinning thread takes CPU from whatever else shares the core, and at 1 thread
+   * (one vCPU) there is nothing to spin for (`npm run bench` times both).
+   */
   spinWait?: boolean;
   limits?: ImageLimits;
   /** Which int8 weight storage to load when the folder has both (default auto: from the CPU flags). */

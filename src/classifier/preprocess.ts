@@ -196,9 +196,10 @@ export async function preprocess(
 /**
  * Images up to this many pixels (e.g. 1280x900: ImageNet-sized photos and all 50 shared photos) are
  * decoded at full size and resized exactly as PIL does; larger ones go through libvips' SIMD resize
- * with shrink-on-load, within half a level. The TypeScript resize costs about as much as a full
- * decode: measured under load, 1 MP ~2.5x and 2 MP ~3x the libvips path, while the 12 MP path stays
- * ~25 ms.
+ * with shrink-on-load, within half a level. Why a limit: the exact TypeScript resize needs the full
+ * decode and its cost grows with the pixel count, while shrink-on-load decodes a large JPEG at a
+ * fraction of its size; the limit keeps exact parity for photos of the size the models were trained
+ * on (`npm run bench` times preprocessing at several sizes).
  */
 export const EXACT_MAX_PIXELS = 1_200_000;
 

@@ -1,36 +1,33 @@
 /**
  * Telemetry through Powertools for AWS Lambda: JSON logs (Logger) and CloudWatch metrics in EMF
- * (Metrics, namespace ImageTagger): ColdStart, ImagesClassified, InferenceMs, DecodeMs and Failures
- * with a `reason` dimension (UnsupportedFormat, CorruptImage, ImageTooLarge, InvalidArgument,
- * InternalError, TagLimit). POWERTOOLS_METRICS_DISABLED=true turns metrics off (tests, local runs).
+ * (Metrics): ColdStart, ImagesClassified, InferenceMs, DecodeMs and Failures with a `reason`
+ * dimension (UnsupportedFormat, CorruptImage, ImageTooLarge, InvalidArgument, InternalError, TagLimit).
+ *
+ * The service and the namespace come from Powertools' own environment variables
+ * POWERTOOLS_SERVICE_NAME and POWERTOOLS_METRICS_NAMESPACE, which serverless.yml sets per function
+ * (custom.metricsServices, custom.metricsNamespace: the one place they are defined, which the
+ * dashboard reads too; serverless-offline passes them to `npm start`'s functions the same way).
+ * POWERTOOLS_METRICS_DISABLED=true turns metrics off (tests, local runs).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Classifier } from '../classifier/classifier.ts';
-import type { Telemetry } from '../http/telemetry.ts';
-
-export const NAMESPACE = 'ImageTagger';
+import type { Telemetry } from '../telemetry.ts';
 
 export interface Powertools extends Telemetry {
   logger: Logger;
   metrics: Metrics;
-  /** Call at the start of every invocation. */
-  begin(context: Context | undefined): void;
-  /** Call at the end of every invocation (flushes the metrics). */
-  end(): void;
-  /** Wraps an event handler as a Lambda handler: begin, run, and end even when it throws. */
-  instrument<E, R>(handle: (event: E) => Promise<R>): (event: E, context?: Context) => Promise<R>;
 }
 
 export function createPowertools(
-  serviceName: string,
   classifier: Pick<Classifier, 'folder' | 'threads' | 'initMs' | 'weights'>,
 ): Powertools {
-  const logger = new Logger({ serviceName });
-  const metrics = new Metrics({ namespace: NAMESPACE, serviceName });
   const { meta } = classifier.folder;
-  logger.appendKeys({ model: `${meta.name}@${meta.version}` });
+  const logger = new Logger({ persistentKeys: { model: `${meta.name}@${meta.version}` } });
+  const metrics = new Metrics({ logger });
   logger.info('classifier ready', {
     initMs: Math.round(classifier.initMs),
     threads: classifier.threads,
@@ -42,26 +39,9 @@ export function createPowertools(
     logger.warn('synthetic random weights: the labels of this model are meaningless', {
       source: meta.source,
     });
-  const tools: Powertools = {
+  return {
     logger,
     metrics,
-    begin(context) {
-      if (context) logger.addContext(context);
-      metrics.captureColdStartMetric();
-    },
-    end() {
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-    },
-    instrument(handle) {
-      return async (event, context) => {
-        tools.begin(context);
-        try {
-          return await handle(event);
-        } finally {
-          tools.end();
-        }
-      };
-    },
     classified(timings, extra) {
       metrics.addMetric('ImagesClassified', MetricUnit.Count, 1);
       metrics.addMetric('InferenceMs', MetricUnit.Milliseconds, timings.inferMs);
@@ -79,5 +59,37 @@ export function createPowertools(
       logger.info(message, extra ?? {});
     },
   };
-  return tools;
+}
+
+/**
+ * The cold start and the flush of Powertools' `logMetrics` middleware, but silent when an
+ * invocation recorded nothing. `logMetrics` calls publishStoredMetrics() after every invocation,
+ * and that warns "No application metrics to publish" whenever nothing was stored: on every GET /,
+ * every GET /health and every tagger event that only skips objects, a WARN line each time, in the
+ * logs people read for real warnings. Metrics' own other warnings stay on (its logger is ours).
+ */
+export function flushMetrics<E, R>(metrics: Metrics): MiddlewareObj<E, R, Error, Context> {
+  const publish = async () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  };
+  return {
+    before: async (request) => {
+      metrics.captureColdStartMetric(request.context.functionName);
+    },
+    after: publish,
+    onError: publish,
+  };
+}
+
+/**
+ * The Lambda handler of an event handler, with middy: Powertools' injectLambdaContext (the Lambda
+ * context's keys on every log line, cold start flag) and flushMetrics (above), also when it throws.
+ */
+export function withPowertools<E, R>(
+  tools: Pick<Powertools, 'logger' | 'metrics'>,
+  handle: (event: E) => Promise<R>,
+) {
+  return middy<E, R, Error, Context>(handle)
+    .use(injectLambdaContext(tools.logger))
+    .use(flushMetrics<E, R>(tools.metrics));
 }

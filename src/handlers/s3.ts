@@ -6,13 +6,13 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { classifier } from '../classifier/instance.ts';
-import { createS3Tagger } from '../tagging/handler.ts';
 import { s3ObjectStore } from '../tagging/object-store.ts';
-import { createPowertools } from './powertools.ts';
+import { createS3Tagger } from '../tagging/s3-tagger.ts';
+import { createPowertools, withPowertools } from './powertools.ts';
 
-const powertools = createPowertools('image-tagger-s3', classifier);
+const powertools = createPowertools(classifier);
 const endpoint = process.env.S3_ENDPOINT || process.env.AWS_ENDPOINT_URL_S3 || undefined;
 const store = s3ObjectStore(new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {}));
 const tagger = createS3Tagger({ store, classifier, telemetry: powertools, env: process.env });
 
-export const handler = powertools.instrument(tagger);
+export const handler = withPowertools(powertools, tagger);

@@ -4,15 +4,24 @@
  *   GET  /health    model metadata and whether this container was already warm
  *   POST /classify  image as raw body, multipart field `image`, or JSON {"image": base64}; ?topK=1..20
  * Bad input answers JSON {"error": {"code", "message"}} with 400, 413 or 415; 500 only for real faults.
+ *
+ * Why not the Router of Powertools' event handler (@aws-lambda-powertools/event-handler/http, which
+ * does route API Gateway HTTP API v2 events): it turns each event into a web Request first, and that
+ * decodes a base64 body to a UTF-8 string, which replaces every byte of a binary image that is not
+ * valid UTF-8 (the JPEG magic ff d8 arrives as ef bf bd); the raw body would have to be read from the
+ * event past the Router, after it has already copied it. It answers a known path with another method
+ * 404 (not 405), in its own JSON shape, throws on a GET that carries a body, and refuses events that
+ * lack any field of the full v2 shape. Three fixed routes do not need a router, and its code (the
+ * conversions to and from web Request and Response) would load on every cold start.
  */
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Classifier } from '../classifier/classifier.ts';
 import type { ImageErrorCode } from '../classifier/errors.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
+import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { PAGE_HTML } from '../web/page.ts';
 import { bodyBytes, isImageError, readImageBody } from './body.ts';
-import { silentTelemetry, type Telemetry } from './telemetry.ts';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
 

@@ -102,7 +102,13 @@ describe.skipIf(skipUnlessShared('the sample event tests'))('sample events', () 
   });
 
   it('Powertools: JSON logs and EMF metrics (cold start, images classified, inference ms, failures by reason)', async () => {
-    const env = { POWERTOOLS_METRICS_DISABLED: 'false', AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' };
+    // The api function's environment as serverless.yml sets it (package.test.ts checks the template).
+    const env = {
+      POWERTOOLS_METRICS_DISABLED: 'false',
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      POWERTOOLS_SERVICE_NAME: 'image-tagger-api',
+      POWERTOOLS_METRICS_NAMESPACE: 'ImageTagger',
+    };
     const emf = (stdout: string) =>
       stdout
         .split('\n')

@@ -1,7 +1,7 @@
 /** The tagger's rules against an in-memory store and a fake classifier: no S3, no model needed. */
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { createS3Tagger } from '../../src/tagging/handler.ts';
+import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
 import { encodeS3Key } from '../../src/tagging/tags.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 

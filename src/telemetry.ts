@@ -1,8 +1,9 @@
 /**
- * What the handlers report, independent of how: the Lambda handlers implement it with Powertools
- * (structured logs and CloudWatch EMF metrics), tests may pass their own recorder.
+ * What the HTTP API and the S3 tagger report, independent of how: the Lambda handlers implement it
+ * with Powertools (src/handlers/powertools.ts: structured logs and CloudWatch EMF metrics), tests
+ * may pass their own recorder.
  */
-import type { Timings } from '../classifier/classifier.ts';
+import type { Timings } from './classifier/classifier.ts';
 
 export interface Telemetry {
   /** One image classified. */

@@ -1,6 +1,6 @@
 /** The S3 tagger wired to configuration and telemetry: what src/handlers/s3.ts exports, minus AWS setup. */
 import { ConfigError } from '../classifier/errors.ts';
-import { silentTelemetry, type Telemetry } from '../http/telemetry.ts';
+import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { type TaggerEvent, type TaggerOptions, type TagOutcome, tagS3Event } from './tagger.ts';
 import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX } from './tags.ts';
 
