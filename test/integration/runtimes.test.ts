@@ -29,6 +29,7 @@ import {
   sampleEvents,
   unavailable,
 } from '../../scripts/runtimes.ts';
+import { type ObjectRecord, toRecords } from '../../src/tagging/events.ts';
 import { type LocalS3, startLocalS3 } from '../../src/tagging/local-s3.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
@@ -61,16 +62,11 @@ describe.skipIf(skipUnlessShared('the Lambda runtime checks'))('bundles on Lambd
     bundles = await lambdaTask(task);
     events = await sampleEvents();
     photoInvocation = await photoEvent(await readFile(photo(PHOTO.file)));
-    const records = events
+    s3Objects = events
       .filter((e) => e.fn === 'tagger')
-      .flatMap(
-        (e) =>
-          (e.event as { Records: { s3: { bucket: { name: string }; object: { key: string } } }[] }).Records,
-      );
-    s3Objects = records.map((r) => ({
-      bucket: r.s3.bucket.name,
-      key: decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')),
-    }));
+      .flatMap((e) => toRecords(e.event))
+      .filter((r): r is ObjectRecord => typeof r !== 'string')
+      .map(({ bucket, key }) => ({ bucket, key }));
     s3dir = await mkdtemp(join(tmpdir(), 'runtimes-s3-'));
     s3 = await startLocalS3({ directory: s3dir, buckets: [...new Set(s3Objects.map((o) => o.bucket))] });
     client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials });
