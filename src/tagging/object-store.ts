@@ -2,20 +2,38 @@
  * The object store the tagger needs (port), and its S3 adapter. The tagger speaks only to this
  * interface, so its rules are unit-tested against an in-memory store and integration-tested
  * against a real local S3 through the adapter.
+ *
+ * S3 requests per object: one GetObject (bounded by a Range, and telling the object's full size,
+ * ETag and tag count in the same response), GetObjectTagging only when the object may have tags,
+ * and PutObjectTagging only when the tags change. No HeadObject.
  */
 import {
   GetObjectCommand,
+  type GetObjectCommandOutput,
   GetObjectTaggingCommand,
-  HeadObjectCommand,
   PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Tag } from './tags.ts';
 
+/** The start of an object, and what the same response said about the whole of it. */
+export interface ObjectRead {
+  /** The first `min(size, maxBytes)` bytes. */
+  bytes: Uint8Array;
+  /** The full size of the object, in bytes (more than bytes.length when the read was cut). */
+  size: number;
+  etag?: string;
+  /** How many tags the object has (S3's x-amz-tagging-count); undefined when the store did not say. */
+  tagCount?: number;
+}
+
 export interface ObjectStore {
-  head(bucket: string, key: string): Promise<{ size: number; etag?: string }>;
-  /** `ifMatch`: fail (as a transient error) when the object changed since that ETag. */
-  get(bucket: string, key: string, ifMatch?: string): Promise<{ bytes: Uint8Array; etag?: string }>;
+  /**
+   * Reads at most `maxBytes` (>= 1) bytes from the start of the object, never more. `ranged: false`
+   * asks without a Range header (still reading no more than maxBytes): for an object expected to be
+   * empty, where a Range is not satisfiable (AWS S3 answers 416; s3rver a response that aborts).
+   */
+  get(bucket: string, key: string, options: { maxBytes: number; ranged?: boolean }): Promise<ObjectRead>;
   getTags(bucket: string, key: string): Promise<Tag[]>;
   putTags(bucket: string, key: string, tags: Tag[]): Promise<void>;
 }
@@ -28,10 +46,35 @@ export class ObjectMissingError extends Error {
   }
 }
 
+const status = (err: unknown) =>
+  (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 const isNotFound = (err: unknown): boolean => {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+  const name = (err as { name?: string })?.name;
+  return name === 'NoSuchKey' || name === 'NotFound' || status(err) === 404;
 };
+/** A Range on an empty object is not satisfiable (416): the object is empty. */
+const isEmptyRange = (err: unknown): boolean =>
+  (err as { name?: string })?.name === 'InvalidRange' || status(err) === 416;
+
+/** "bytes 0-99/1234" -> 1234; undefined when absent or unknown ("*"). */
+export function totalFromContentRange(contentRange: string | undefined): number | undefined {
+  const m = /\/(\d+)\s*$/.exec(contentRange ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Reads a body stream up to `max` bytes and stops it there (a server that ignores Range costs no more). */
+async function readAtMost(body: AsyncIterable<Uint8Array> & { destroy?: () => void }, max: number) {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    const room = max - length;
+    chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    length += Math.min(chunk.length, room);
+    if (length >= max) break;
+  }
+  body.destroy?.();
+  return Buffer.concat(chunks, length);
+}
 
 export function s3ObjectStore(s3: S3Client): ObjectStore {
   async function call<T>(bucket: string, key: string, run: () => Promise<T>): Promise<T> {
@@ -43,16 +86,21 @@ export function s3ObjectStore(s3: S3Client): ObjectStore {
     }
   }
   return {
-    head: (Bucket, Key) =>
+    get: (Bucket, Key, { maxBytes, ranged = true }) =>
       call(Bucket, Key, async () => {
-        const head = await s3.send(new HeadObjectCommand({ Bucket, Key }));
-        return { size: head.ContentLength ?? 0, etag: head.ETag };
-      }),
-    get: (Bucket, Key, IfMatch) =>
-      call(Bucket, Key, async () => {
-        const object = await s3.send(new GetObjectCommand({ Bucket, Key, IfMatch }));
+        const max = Math.max(1, Math.floor(maxBytes));
+        const Range = ranged ? `bytes=0-${max - 1}` : undefined;
+        let object: GetObjectCommandOutput;
+        try {
+          object = await s3.send(new GetObjectCommand({ Bucket, Key, Range }));
+        } catch (err) {
+          if (isEmptyRange(err)) return { bytes: new Uint8Array(0), size: 0 };
+          throw err;
+        }
         if (!object.Body) throw new Error(`GetObject s3://${Bucket}/${Key} returned no body`);
-        return { bytes: await object.Body.transformToByteArray(), etag: object.ETag };
+        const bytes = await readAtMost(object.Body as unknown as AsyncIterable<Uint8Array>, max);
+        const size = totalFromContentRange(object.ContentRange) ?? object.ContentLength ?? bytes.length;
+        return { bytes, size: Math.max(size, bytes.length), etag: object.ETag, tagCount: object.TagCount };
       }),
     getTags: (Bucket, Key) =>
       call(Bucket, Key, async () => {

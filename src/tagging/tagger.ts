@@ -1,6 +1,16 @@
 /**
- * The S3 tagger: for each ObjectCreated record, HeadObject (skip what is too large), GetObject,
+ * The S3 tagger: for each ObjectCreated record, read the object (bounded by the image limit),
  * classify, merge the tags with the object's existing ones and PutObjectTagging.
+ *
+ * S3 requests per image (see ObjectStore): one GetObject with a Range of at most the image limit;
+ * its response carries the full size (Content-Range), the ETag and the tag count, so
+ * - no HeadObject: bytes, size and tag count come from one response, hence from one object version;
+ * - an object whose event size is over the limit is probed with a 1-byte read instead (the size in
+ *   the event may be stale: the current version decides), so it is refused without downloading it;
+ * - a size in the event that lies (or an object replaced by a larger one) can never make the tagger
+ *   read more than the limit: the Range bounds it;
+ * - GetObjectTagging only when the object may have tags (tag count absent or > 0);
+ * - PutObjectTagging only when the tags change.
  *
  * - Bad images (unsupported, corrupt, too large) get a status tag and count as handled: retrying
  *   cannot help them.
@@ -61,12 +71,14 @@ async function writeTags(
   bucket: string,
   key: string,
   status: TagStatus,
+  tagCount: number | undefined,
   classification?: Classification,
   detail?: string,
 ): Promise<TagOutcome> {
   const { meta } = o.classifier.folder;
   const ours = serviceTags(status, meta, classification?.labels);
-  const existing = await o.store.getTags(bucket, key);
+  // The read said the object has no tags: nothing to keep, no need to ask.
+  const existing = tagCount === 0 ? [] : await o.store.getTags(bucket, key);
   const { tags, dropped } = mergeTags(existing, ours);
   const common = { bucket, key, status, tags, dropped, classification, detail };
   if (sameTags(existing, tags)) return { ...common, result: 'unchanged' };
@@ -74,34 +86,52 @@ async function writeTags(
   return { ...common, result: 'tagged' };
 }
 
-/** Tags one object (key already decoded). */
-export async function tagObject(o: TaggerOptions, bucket: string, key: string): Promise<TagOutcome> {
+/**
+ * Tags one object (key already decoded). `eventSize` is the size the S3 event announced, if any: over
+ * the limit, only one byte is read to learn the current version's size and tag count.
+ */
+export async function tagObject(
+  o: TaggerOptions,
+  bucket: string,
+  key: string,
+  eventSize?: number,
+): Promise<TagOutcome> {
   const prefix = o.prefix ?? DEFAULT_UPLOAD_PREFIX;
   const suffixes = o.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
   if (!isTaggable(key, prefix, suffixes))
     return { bucket, key, result: 'ignored', reason: 'prefix-or-suffix' };
   const maxBytes = o.classifier.limits.maxBytes;
   try {
-    const head = await o.store.head(bucket, key);
-    if (head.size > maxBytes)
+    const probe = eventSize !== undefined && eventSize > maxBytes;
+    // An object announced as empty is asked for without a Range (none is satisfiable on it).
+    let object = await o.store.get(bucket, key, {
+      maxBytes: probe ? 1 : maxBytes,
+      ranged: eventSize !== 0,
+    });
+    // The probe found a version that fits (the object was replaced since the event): read it.
+    if (object.size <= maxBytes && object.bytes.length < object.size)
+      object = await o.store.get(bucket, key, { maxBytes });
+    if (object.size > maxBytes)
       return await writeTags(
         o,
         bucket,
         key,
         'ImageTooLarge',
+        object.tagCount,
         undefined,
-        `object is ${head.size} bytes; the limit is ${maxBytes} bytes`,
+        `object is ${object.size} bytes; the limit is ${maxBytes} bytes`,
       );
-    const { bytes } = await o.store.get(bucket, key, head.etag);
+    if (object.bytes.length !== object.size)
+      throw new Error(`s3://${bucket}/${key}: read ${object.bytes.length} of ${object.size} bytes`);
     let classification: Classification;
     try {
-      classification = await o.classifier.classify(bytes, { topK: o.topK ?? 3 });
+      classification = await o.classifier.classify(object.bytes, { topK: o.topK ?? 3 });
     } catch (err) {
       if (err instanceof ImageError && err.code !== 'InvalidArgument')
-        return await writeTags(o, bucket, key, err.code, undefined, err.message);
+        return await writeTags(o, bucket, key, err.code, object.tagCount, undefined, err.message);
       throw err;
     }
-    return await writeTags(o, bucket, key, 'ok', classification);
+    return await writeTags(o, bucket, key, 'ok', object.tagCount, classification);
   } catch (err) {
     if (err instanceof ObjectMissingError) return { bucket, key, result: 'missing' };
     throw err;
@@ -127,7 +157,7 @@ export async function tagS3Event(o: TaggerOptions, event: TaggerEvent): Promise<
       continue;
     }
     try {
-      outcomes.push(await tagObject(o, bucket, key));
+      outcomes.push(await tagObject(o, bucket, key, record.size));
     } catch (err) {
       failure ??= err;
     }

@@ -54,11 +54,17 @@ interface StoredObject {
   tags: Tag[];
 }
 
-/** An in-memory ObjectStore; `calls` lists every operation as "op key". */
+/**
+ * An in-memory ObjectStore; `calls` lists every operation as "op key" ("get:1 key" for a read of at
+ * most 1 byte). `reportsTagCount: false` behaves like s3rver, whose GetObject has no
+ * x-amz-tagging-count header.
+ */
 export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, StoredObject>();
   readonly calls: string[] = [];
   private version = 0;
+
+  constructor(readonly options: { reportsTagCount?: boolean } = {}) {}
 
   private find(bucket: string, key: string): StoredObject {
     const object = this.objects.get(`${bucket}/${key}`);
@@ -74,17 +80,20 @@ export class MemoryStore implements ObjectStore {
     return this.find(bucket, key).tags;
   }
 
-  async head(bucket: string, key: string) {
-    this.calls.push(`head ${key}`);
-    const o = this.find(bucket, key);
-    return { size: o.bytes.length, etag: o.etag };
+  /** The calls made so far, and forget them. */
+  take(): string[] {
+    return this.calls.splice(0);
   }
 
-  async get(bucket: string, key: string, ifMatch?: string) {
-    this.calls.push(`get ${key}`);
+  async get(bucket: string, key: string, { maxBytes }: { maxBytes: number; ranged?: boolean }) {
+    this.calls.push(maxBytes === 1 ? `get:1 ${key}` : `get ${key}`);
     const o = this.find(bucket, key);
-    if (ifMatch !== undefined && ifMatch !== o.etag) throw new Error('PreconditionFailed');
-    return { bytes: o.bytes, etag: o.etag };
+    return {
+      bytes: o.bytes.subarray(0, Math.max(1, maxBytes)),
+      size: o.bytes.length,
+      etag: o.etag,
+      tagCount: this.options.reportsTagCount === false ? undefined : o.tags.length,
+    };
   }
 
   async getTags(bucket: string, key: string) {

@@ -34,7 +34,7 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
   let tagger: ReturnType<typeof createS3Tagger>;
   let retriever: Buffer;
   const events: S3Event[] = [];
-  const commands: { name: string; key?: string }[] = [];
+  const commands: { name: string; key?: string; range?: string }[] = [];
   const failures: string[] = [];
 
   beforeAll(async () => {
@@ -53,7 +53,8 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
     // Records which S3 operations the tagger performs (observation only; every call goes to the server).
     s3.middlewareStack.add(
       (next, context) => async (args) => {
-        commands.push({ name: context.commandName ?? '?', key: (args.input as { Key?: string }).Key });
+        const input = args.input as { Key?: string; Range?: string };
+        commands.push({ name: context.commandName ?? '?', key: input.Key, range: input.Range });
         return next(args);
       },
       { step: 'initialize', name: 'recordCommands' },
@@ -172,6 +173,8 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
       'tagger:status': 'UnsupportedFormat',
       'tagger:model': 'mobilenetv2-int8@1',
     });
+    const empty = await put('uploads/empty.jpg', '');
+    expect(await tagger(empty)).toMatchObject([{ result: 'tagged', status: 'CorruptImage' }]);
     const cut = await put('uploads/cut.jpg', retriever.subarray(0, 2048));
     await tagger(cut);
     const tags = await tagsOf('uploads/cut.jpg');
@@ -179,16 +182,75 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
     expect(tags['tagger:top']).toBeUndefined();
   });
 
-  it('skips an oversize object after HeadObject, without downloading it', async () => {
+  it('refuses an oversize object with a 1-byte read, without downloading it', async () => {
     const big = Buffer.alloc(MAX_BYTES + 10, 0);
     retriever.copy(big);
     const event = await put('uploads/big.jpg', big);
+    expect(event.Records[0]?.s3.object.size).toBe(MAX_BYTES + 10);
     const [outcome] = await tagger(event);
     expect(outcome).toMatchObject({ result: 'tagged', status: 'ImageTooLarge' });
     expect((await tagsOf('uploads/big.jpg'))['tagger:status']).toBe('ImageTooLarge');
-    const forKey = commands.filter((c) => c.key === 'uploads/big.jpg').map((c) => c.name);
-    expect(forKey).toContain('HeadObjectCommand');
-    expect(forKey).not.toContain('GetObjectCommand');
+    const reads = commands.filter((c) => c.key === 'uploads/big.jpg' && c.name === 'GetObjectCommand');
+    expect(reads.map((c) => c.range)).toEqual(['bytes=0-0']);
+  });
+
+  it('an event that understates the size never makes the tagger read more than the limit', async () => {
+    const big = Buffer.alloc(MAX_BYTES * 3, 0);
+    retriever.copy(big);
+    const event = await put('uploads/liar.jpg', big);
+    const record = event.Records[0];
+    if (record) record.s3.object.size = 1000;
+    const received: number[] = [];
+    const counting = new S3Client({
+      endpoint: s3server.endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials,
+    });
+    counting.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        const length = (out.response as { headers?: Record<string, string> }).headers?.['content-length'];
+        if (length) received.push(Number(length));
+        return out;
+      },
+      { step: 'deserialize', name: 'countBytes' },
+    );
+    const liar = createS3Tagger({ store: s3ObjectStore(counting), classifier, env: {} });
+    const [outcome] = await liar(event);
+    expect(outcome).toMatchObject({ result: 'tagged', status: 'ImageTooLarge' });
+    counting.destroy();
+    // The one GetObject answered MAX_BYTES bytes of a 3 MB object (Range: bytes=0-(MAX_BYTES-1)).
+    expect(received).toContain(MAX_BYTES);
+    expect(Math.max(...received)).toBe(MAX_BYTES);
+  });
+
+  it('S3 requests per image: fresh upload, upload with user tags, oversize object, duplicate event', async () => {
+    const big = Buffer.alloc(MAX_BYTES + 10, 0);
+    retriever.copy(big);
+    const fresh = await put('uploads/count-fresh.jpg', retriever);
+    const owned = await put('uploads/count-owned.jpg', retriever, { owner: 'ann' });
+    const oversize = await put('uploads/count-big.jpg', big);
+    const requests = async (event: S3Event) => {
+      const before = commands.length;
+      await tagger(event);
+      return commands.slice(before).map((c) => c.name.replace(/Command$/, ''));
+    };
+    const perImage = {
+      fresh: await requests(fresh),
+      userTags: await requests(owned),
+      oversize: await requests(oversize),
+      duplicate: await requests(fresh),
+    };
+    console.info('S3 requests per image (s3rver):', JSON.stringify(perImage));
+    // s3rver sends no x-amz-tagging-count, so every path reads the tags (the safe default); AWS S3
+    // does, and then fresh and oversize objects skip GetObjectTagging (see the unit tests).
+    expect(perImage).toEqual({
+      fresh: ['GetObject', 'GetObjectTagging', 'PutObjectTagging'],
+      userTags: ['GetObject', 'GetObjectTagging', 'PutObjectTagging'],
+      oversize: ['GetObject', 'GetObjectTagging', 'PutObjectTagging'],
+      duplicate: ['GetObject', 'GetObjectTagging'],
+    });
   });
 
   it('ignores keys outside the prefix or without an image suffix, and deleted objects', async () => {

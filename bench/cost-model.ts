@@ -1,0 +1,98 @@
+/**
+ * Dollars per million images for the S3 tagger on Lambda: the arithmetic only (no I/O), so that a
+ * unit test can check it. bench/cost.ts feeds it measured durations and prints the table.
+ *
+ * List prices, US East (N. Virginia), on-demand, no free tier, no Savings Plans. Sources and the
+ * date they were read are in PRICES.source; re-check before quoting.
+ */
+
+export type Arch = 'x86_64' | 'arm64';
+
+export const PRICES = {
+  /** When and where the prices below were read. */
+  source:
+    'aws.amazon.com/lambda/pricing, /s3/pricing, /rekognition/pricing (us-east-1); ' +
+    'read via the search tool on 2026-11-29 (page snapshots dated 2026-09-20 for Lambda and S3, ' +
+    '2026-10-07 for Rekognition)',
+  lambda: {
+    /** $ per GB-second of duration (first 6 billion GB-s a month). */
+    gbSecond: { x86_64: 0.0000166667, arm64: 0.0000133334 } as Record<Arch, number>,
+    /** $ per request. */
+    request: 0.2 / 1e6,
+    /** Provisioned concurrency: $ per GB-second configured, whether used or not. */
+    provisionedGbSecond: { x86_64: 0.0000041667, arm64: 0.0000033334 } as Record<Arch, number>,
+    /** Duration on a provisioned instance: $ per GB-second. */
+    provisionedDurationGbSecond: { x86_64: 0.0000097222, arm64: 0.0000077778 } as Record<Arch, number>,
+  },
+  s3: {
+    /** GET, SELECT and all other requests (GetObject, HeadObject, GetObjectTagging). */
+    get: 0.0004 / 1000,
+    /** PUT, COPY, POST, LIST (PutObjectTagging is one). */
+    put: 0.005 / 1000,
+  },
+  /** Amazon Rekognition DetectLabels (Image, Group 2), first 1 million images a month. */
+  rekognitionDetectLabels: 1.0 / 1000,
+} as const;
+
+/** Seconds in the month AWS prices provisioned concurrency by (730 hours). */
+export const MONTH_SECONDS = 730 * 3600;
+
+export interface S3Requests {
+  get: number;
+  put: number;
+}
+
+export interface CostInput {
+  arch: Arch;
+  memoryMb: number;
+  /** Billed duration of one invocation (one image), milliseconds; Lambda bills per 1 ms, rounded up. */
+  durationMs: number;
+  /** S3 requests per image. */
+  s3: S3Requests;
+  /** Lambda invocations per image (1: one S3 record per event). */
+  invocationsPerImage?: number;
+}
+
+export interface CostPerMillion {
+  compute: number;
+  requests: number;
+  s3: number;
+  total: number;
+}
+
+/** Lambda memory is billed in GB of 1,024 MB. */
+export const gigabytes = (memoryMb: number) => memoryMb / 1024;
+
+/** Dollars per million images, on demand. */
+export function costPerMillion(input: CostInput, prices = PRICES): CostPerMillion {
+  if (!(input.durationMs >= 0) || !(input.memoryMb > 0))
+    throw new RangeError('duration and memory must be positive');
+  const n = 1e6;
+  const invocations = n * (input.invocationsPerImage ?? 1);
+  const billedSeconds = Math.ceil(input.durationMs) / 1000;
+  const compute =
+    invocations * billedSeconds * gigabytes(input.memoryMb) * prices.lambda.gbSecond[input.arch];
+  const requests = invocations * prices.lambda.request;
+  const s3 = n * (input.s3.get * prices.s3.get + input.s3.put * prices.s3.put);
+  return { compute, requests, s3, total: compute + requests + s3 };
+}
+
+/** Monthly cost of keeping `instances` provisioned instances of a function (before any use). */
+export function provisionedPerMonth(
+  arch: Arch,
+  memoryMb: number,
+  instances: number,
+  prices = PRICES,
+): number {
+  return instances * gigabytes(memoryMb) * MONTH_SECONDS * prices.lambda.provisionedGbSecond[arch];
+}
+
+/** Rekognition DetectLabels for a million images at the first-tier price (the first million in a month). */
+export const rekognitionPerMillion = (prices = PRICES) => 1e6 * prices.rekognitionDetectLabels;
+
+/**
+ * How much longer arm64 may take than x86_64 and still cost no more per GB-second-priced image
+ * (x86 price / arm price: 1.25 at list prices).
+ */
+export const armBreakEvenSlowdown = (prices = PRICES) =>
+  prices.lambda.gbSecond.x86_64 / prices.lambda.gbSecond.arm64;

@@ -1,0 +1,163 @@
+/**
+ * npm run cost [-- --model <dir>] [--rounds N]
+ *
+ * Dollars per million images tagged from S3, for x86_64 and arm64 at 1,769 MB (one vCPU: the
+ * classifier runs 1 thread) and 3,538 MB (two vCPUs: 2 threads), from durations MEASURED here: the
+ * real classifier (decode + inference, classify()) in process on ../shared's 50 photos, `rounds`
+ * times each, at 1 and at 2 threads. The mean is what a bill sums, so the mean is priced.
+ *
+ * What is not measured: S3 round trips inside the invocation (not reproducible without AWS; the
+ * table gives the price of each extra 10 ms), and arm64 (emulation is not speed): the arm64 rows
+ * take the x86 duration, so they show the price difference only; arm64 costs no more than x86 as long
+ * as it is at most 1.25x slower (the price ratio).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
+import { loadModelFolder } from '../src/classifier/model-folder.ts';
+import {
+  type Arch,
+  armBreakEvenSlowdown,
+  costPerMillion,
+  PRICES,
+  provisionedPerMonth,
+  rekognitionPerMillion,
+  type S3Requests,
+} from './cost-model.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const SHARED = resolve(ROOT, '../shared');
+
+/** S3 requests per image for a fresh upload with no tags (see test/unit/tagger.test.ts). */
+const S3_AFTER: S3Requests = { get: 1, put: 1 }; // GetObject (ranged; tag count 0) + PutObjectTagging
+const S3_AFTER_USER_TAGS: S3Requests = { get: 2, put: 1 }; // + GetObjectTagging
+const S3_BEFORE: S3Requests = { get: 3, put: 1 }; // HeadObject + GetObject + GetObjectTagging + Put
+
+const { values } = parseArgs({
+  options: { model: { type: 'string' }, rounds: { type: 'string', default: '5' } },
+});
+const rounds = Number(values.rounds);
+
+function defaultModel(): string {
+  const layer = join(ROOT, 'layers/model/models/resnet18');
+  if (existsSync(join(layer, 'model.json'))) return layer;
+  const imported = join(ROOT, '.cache/bench/mobilenetv2-int8');
+  if (existsSync(join(imported, 'model.json'))) return imported;
+  throw new Error(
+    'no model: build the ResNet-18 layer (`npm run model:build -- --synthetic resnet18 --labels ' +
+      '../shared/data/imagenet-simple-labels.json`) or pass --model <model folder>',
+  );
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+/**
+ * classify() durations at 1 and 2 threads, interleaved photo by photo so that both see the same
+ * background load (the machine is shared): same-run figures, comparable with each other.
+ */
+async function measure(modelDir: string, photos: Buffer[]) {
+  const byThreads = new Map<number, Classifier>();
+  for (const threads of [1, 2]) byThreads.set(threads, await createClassifier(modelDir, { threads }));
+  const times = new Map<number, number[]>([
+    [1, []],
+    [2, []],
+  ]);
+  const infer = new Map<number, number[]>([
+    [1, []],
+    [2, []],
+  ]);
+  for (const c of byThreads.values()) for (const p of photos.slice(0, 5)) await c.classify(p); // warm-up
+  for (let r = 0; r < rounds; r++)
+    for (const p of photos)
+      for (const [threads, c] of byThreads) {
+        const t = performance.now();
+        const { timings } = await c.classify(p);
+        times.get(threads)?.push(performance.now() - t);
+        infer.get(threads)?.push(timings.inferMs);
+      }
+  for (const c of byThreads.values()) await c.release();
+  return new Map(
+    [...times].map(([threads, xs]) => [
+      threads,
+      { mean: mean(xs), median: median(xs), inferMean: mean(infer.get(threads) ?? []), n: xs.length },
+    ]),
+  );
+}
+
+const usd = (x: number) => (x >= 100 ? `$${x.toFixed(0)}` : `$${x.toFixed(2)}`);
+
+async function main() {
+  if (!existsSync(join(SHARED, 'photos'))) throw new Error(`${SHARED}/photos is absent: nothing to measure`);
+  const modelDir = values.model ? resolve(values.model) : defaultModel();
+  const { meta } = await loadModelFolder(modelDir);
+  const files = (await readdir(join(SHARED, 'photos'))).filter((f) => f.endsWith('.jpg')).sort();
+  const photos = await Promise.all(files.map((f) => readFile(join(SHARED, 'photos', f))));
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const flags = ['avx512_vnni', 'avx_vnni', 'avx2'].filter((f) => new RegExp(`\\b${f}\\b`).test(cpuinfo));
+
+  const measured = await measure(modelDir, photos);
+
+  const configs: { arch: Arch; memoryMb: number; threads: number }[] = [
+    { arch: 'x86_64', memoryMb: 1769, threads: 1 },
+    { arch: 'x86_64', memoryMb: 3538, threads: 2 },
+    { arch: 'arm64', memoryMb: 1769, threads: 1 },
+    { arch: 'arm64', memoryMb: 3538, threads: 2 },
+  ];
+
+  const out: string[] = [];
+  out.push(
+    `Model ${meta.name}@${meta.version} (${modelDir}); ${photos.length} photos x ${rounds} rounds, 1 and 2 threads interleaved; ` +
+      `CPU ${cpus()[0]?.model ?? '?'} (${flags.join(', ') || 'no avx2'}), ${cpus().length} cores, shared with other work: noisy.`,
+  );
+  out.push(`Prices: ${PRICES.source}.`);
+  out.push('');
+  out.push(
+    '| arch | memory | threads | measured classify() ms, mean (median); of which inference | Lambda compute | Lambda requests | S3 requests | **total per million images** | per +10 ms | total, S3 as before (4 requests) | total, upload with user tags (3 requests) |',
+  );
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const c of configs) {
+    const m = measured.get(c.threads);
+    if (!m) continue;
+    const input = { arch: c.arch, memoryMb: c.memoryMb, durationMs: m.mean };
+    const after = costPerMillion({ ...input, s3: S3_AFTER });
+    const before = costPerMillion({ ...input, s3: S3_BEFORE });
+    const tagged = costPerMillion({ ...input, s3: S3_AFTER_USER_TAGS });
+    const plus10 = costPerMillion({ ...input, durationMs: m.mean + 10, s3: S3_AFTER }).total - after.total;
+    const ms = `${m.mean.toFixed(1)} (${m.median.toFixed(1)}); ${m.inferMean.toFixed(1)}${c.arch === 'arm64' ? ' (x86, not arm)' : ''}`;
+    out.push(
+      `| ${c.arch} | ${c.memoryMb} MB | ${c.threads} | ${ms} | ${usd(after.compute)} | ${usd(after.requests)} | ${usd(after.s3)} | **${usd(after.total)}** | +${usd(plus10)} | ${usd(before.total)} | ${usd(tagged.total)} |`,
+    );
+  }
+  out.push(`| Amazon Rekognition DetectLabels | | | | | | | **${usd(rekognitionPerMillion())}** | | | |`);
+  out.push('');
+  out.push(
+    '| provisioned concurrency (1 instance, always on, a 730-hour month) | x86_64 | arm64 |',
+    '| --- | ---: | ---: |',
+  );
+  for (const mb of [1769, 3538])
+    out.push(
+      `| ${mb} MB | ${usd(provisionedPerMonth('x86_64', mb, 1))} | ${usd(provisionedPerMonth('arm64', mb, 1))} |`,
+    );
+  out.push(
+    `| stage prod: 1 per function, api + tagger, ${1769} MB | ${usd(provisionedPerMonth('x86_64', 1769, 2))} | ${usd(provisionedPerMonth('arm64', 1769, 2))} |`,
+  );
+  out.push('');
+  out.push(
+    `S3 requests per image: fresh upload ${S3_AFTER.get} GET-class + ${S3_AFTER.put} PUT (before: ${S3_BEFORE.get} + ${S3_BEFORE.put}); ` +
+      `with user tags ${S3_AFTER_USER_TAGS.get} + ${S3_AFTER_USER_TAGS.put}. ` +
+      `arm64 rows use the x86 duration (price difference only); arm64 is no dearer while its duration is at most ` +
+      `${armBreakEvenSlowdown().toFixed(2)}x x86's. Durations exclude the S3 round trips inside the invocation ` +
+      '(priced by the "per +10 ms" column) and cold starts; no free tier.',
+  );
+  console.log(out.join('\n'));
+}
+
+await main();

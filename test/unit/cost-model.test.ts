@@ -1,0 +1,55 @@
+/** The arithmetic of `npm run cost`, checked against figures worked out by hand. */
+import { describe, expect, it } from 'vitest';
+import {
+  armBreakEvenSlowdown,
+  costPerMillion,
+  MONTH_SECONDS,
+  PRICES,
+  provisionedPerMonth,
+  rekognitionPerMillion,
+} from '../../bench/cost-model.ts';
+
+describe('cost model', () => {
+  it('prices a million 1 GB, 1 s invocations as AWS does', () => {
+    // 1e6 x 1 s x 1 GB x $0.0000166667 = $16.6667; requests $0.20; no S3.
+    const c = costPerMillion({ arch: 'x86_64', memoryMb: 1024, durationMs: 1000, s3: { get: 0, put: 0 } });
+    expect(c.compute).toBeCloseTo(16.6667, 4);
+    expect(c.requests).toBeCloseTo(0.2, 10);
+    expect(c.s3).toBe(0);
+    expect(c.total).toBeCloseTo(16.8667, 4);
+  });
+
+  it('uses the arm64 rate, memory in GiB and rounds duration up to the millisecond', () => {
+    // 1769 MB = 1.7275390625 GB; 120.2 ms bills as 121 ms: 1e6 x 0.121 x 1.7275390625 x 0.0000133334 = $2.78711.
+    const c = costPerMillion({ arch: 'arm64', memoryMb: 1769, durationMs: 120.2, s3: { get: 0, put: 0 } });
+    expect(c.compute).toBeCloseTo(1e6 * 0.121 * (1769 / 1024) * 0.0000133334, 6);
+    expect(c.compute).toBeCloseTo(2.78711, 4);
+  });
+
+  it('prices S3 requests per class: GETs at $0.0004 and PUTs at $0.005 per 1,000', () => {
+    const before = costPerMillion({ arch: 'x86_64', memoryMb: 1769, durationMs: 0, s3: { get: 3, put: 1 } });
+    const after = costPerMillion({ arch: 'x86_64', memoryMb: 1769, durationMs: 0, s3: { get: 1, put: 1 } });
+    expect(before.s3).toBeCloseTo(3 * 0.4 + 5, 10); // $6.20 per million images
+    expect(after.s3).toBeCloseTo(0.4 + 5, 10); // $5.40
+    expect(before.total - after.total).toBeCloseTo(0.8, 10);
+  });
+
+  it('prices provisioned concurrency per GB-second over a 730-hour month', () => {
+    expect(MONTH_SECONDS).toBe(2_628_000);
+    // 1 instance, 1769 MB, x86: 1.7275390625 GB x 2,628,000 s x $0.0000041667 = $18.92
+    expect(provisionedPerMonth('x86_64', 1769, 1)).toBeCloseTo(18.9166, 3);
+    expect(provisionedPerMonth('arm64', 3538, 2)).toBeCloseTo(4 * 1.7275390625 * 2_628_000 * 0.0000033334, 6);
+  });
+
+  it('Rekognition DetectLabels is $1,000 per million images at the first tier; arm64 breaks even at 1.25x', () => {
+    expect(rekognitionPerMillion()).toBe(1000);
+    expect(armBreakEvenSlowdown()).toBeCloseTo(1.25, 4);
+  });
+
+  it('refuses a negative or missing duration', () => {
+    expect(() =>
+      costPerMillion({ arch: 'x86_64', memoryMb: 1769, durationMs: Number.NaN, s3: { get: 1, put: 1 } }),
+    ).toThrow(RangeError);
+    expect(PRICES.lambda.request).toBeCloseTo(2e-7, 12);
+  });
+});
