@@ -31,9 +31,8 @@ import {
 const ROOT = resolve(import.meta.dirname, '..');
 const SHARED = resolve(ROOT, '../shared');
 
-/** S3 requests per image for a fresh upload with no tags (see test/unit/tagger.test.ts). */
-const S3_AFTER: S3Requests = { get: 1, put: 1 }; // GetObject (ranged; tag count 0) + PutObjectTagging
-const S3_AFTER_USER_TAGS: S3Requests = { get: 2, put: 1 }; // + GetObjectTagging
+/** S3 requests per tagged image (see test/unit/tagger.test.ts), with or without user tags. */
+const S3_AFTER: S3Requests = { get: 2, put: 1 }; // GetObject (ranged) + GetObjectTagging + PutObjectTagging
 const S3_BEFORE: S3Requests = { get: 3, put: 1 }; // HeadObject + GetObject + GetObjectTagging + Put
 
 const { values } = parseArgs({
@@ -120,23 +119,22 @@ async function main() {
   out.push(`Prices: ${PRICES.source}.`);
   out.push('');
   out.push(
-    '| arch | memory | threads | measured classify() ms, mean (median); of which inference | Lambda compute | Lambda requests | S3 requests | **total per million images** | per +10 ms | total, S3 as before (4 requests) | total, upload with user tags (3 requests) |',
+    '| arch | memory | threads | measured classify() ms, mean (median); of which inference | Lambda compute | Lambda requests | S3 requests | **total per million images** | per +10 ms | total, S3 as before (4 requests) |',
   );
-  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of configs) {
     const m = measured.get(c.threads);
     if (!m) continue;
     const input = { arch: c.arch, memoryMb: c.memoryMb, durationMs: m.mean };
     const after = costPerMillion({ ...input, s3: S3_AFTER });
     const before = costPerMillion({ ...input, s3: S3_BEFORE });
-    const tagged = costPerMillion({ ...input, s3: S3_AFTER_USER_TAGS });
     const plus10 = costPerMillion({ ...input, durationMs: m.mean + 10, s3: S3_AFTER }).total - after.total;
     const ms = `${m.mean.toFixed(1)} (${m.median.toFixed(1)}); ${m.inferMean.toFixed(1)}${c.arch === 'arm64' ? ' (x86, not arm)' : ''}`;
     out.push(
-      `| ${c.arch} | ${c.memoryMb} MB | ${c.threads} | ${ms} | ${usd(after.compute)} | ${usd(after.requests)} | ${usd(after.s3)} | **${usd(after.total)}** | +${usd(plus10)} | ${usd(before.total)} | ${usd(tagged.total)} |`,
+      `| ${c.arch} | ${c.memoryMb} MB | ${c.threads} | ${ms} | ${usd(after.compute)} | ${usd(after.requests)} | ${usd(after.s3)} | **${usd(after.total)}** | +${usd(plus10)} | ${usd(before.total)} |`,
     );
   }
-  out.push(`| Amazon Rekognition DetectLabels | | | | | | | **${usd(rekognitionPerMillion())}** | | | |`);
+  out.push(`| Amazon Rekognition DetectLabels | | | | | | | **${usd(rekognitionPerMillion())}** | | |`);
   out.push('');
   out.push(
     '| provisioned concurrency (1 instance, always on, a 730-hour month) | x86_64 | arm64 |',
@@ -151,8 +149,7 @@ async function main() {
   );
   out.push('');
   out.push(
-    `S3 requests per image: fresh upload ${S3_AFTER.get} GET-class + ${S3_AFTER.put} PUT (before: ${S3_BEFORE.get} + ${S3_BEFORE.put}); ` +
-      `with user tags ${S3_AFTER_USER_TAGS.get} + ${S3_AFTER_USER_TAGS.put}. ` +
+    `S3 requests per image: ${S3_AFTER.get} GET-class + ${S3_AFTER.put} PUT (before: ${S3_BEFORE.get} + ${S3_BEFORE.put}). ` +
       `arm64 rows use the x86 duration (price difference only); arm64 is no dearer while its duration is at most ` +
       `${armBreakEvenSlowdown().toFixed(2)}x x86's. Durations exclude the S3 round trips inside the invocation ` +
       '(priced by the "per +10 ms" column) and cold starts; no free tier.',

@@ -3,9 +3,9 @@
  * interface, so its rules are unit-tested against an in-memory store and integration-tested
  * against a real local S3 through the adapter.
  *
- * S3 requests per object: one GetObject (bounded by a Range, and telling the object's full size,
- * ETag and tag count in the same response), GetObjectTagging only when the object may have tags,
- * and PutObjectTagging only when the tags change. No HeadObject.
+ * S3 requests per object: one GetObject (bounded by a Range, and telling the object's full size and
+ * ETag in the same response), GetObjectTagging, and PutObjectTagging only when the tags change.
+ * No HeadObject.
  */
 import {
   GetObjectCommand,
@@ -23,8 +23,6 @@ export interface ObjectRead {
   /** The full size of the object, in bytes (more than bytes.length when the read was cut). */
   size: number;
   etag?: string;
-  /** How many tags the object has (S3's x-amz-tagging-count); undefined when the store did not say. */
-  tagCount?: number;
 }
 
 export interface ObjectStore {
@@ -100,7 +98,7 @@ export function s3ObjectStore(s3: S3Client): ObjectStore {
         if (!object.Body) throw new Error(`GetObject s3://${Bucket}/${Key} returned no body`);
         const bytes = await readAtMost(object.Body as unknown as AsyncIterable<Uint8Array>, max);
         const size = totalFromContentRange(object.ContentRange) ?? object.ContentLength ?? bytes.length;
-        return { bytes, size: Math.max(size, bytes.length), etag: object.ETag, tagCount: object.TagCount };
+        return { bytes, size: Math.max(size, bytes.length), etag: object.ETag };
       }),
     getTags: (Bucket, Key) =>
       call(Bucket, Key, async () => {

@@ -4,12 +4,14 @@
  *
  * S3 requests per image (see ObjectStore): one GetObject with a Range of at most the image limit;
  * its response carries the full size (Content-Range), the ETag and the tag count, so
- * - no HeadObject: bytes, size and tag count come from one response, hence from one object version;
+ * - no HeadObject: bytes and size come from one response, hence from one object version;
  * - an object whose event size is over the limit is probed with a 1-byte read instead (the size in
  *   the event may be stale: the current version decides), so it is refused without downloading it;
  * - a size in the event that lies (or an object replaced by a larger one) can never make the tagger
  *   read more than the limit: the Range bounds it;
- * - GetObjectTagging only when the object may have tags (tag count absent or > 0);
+ * - GetObjectTagging always, right before PutObjectTagging, even when GetObject's tag count says
+ *   none: S3 has no conditional tag write, and a user's tags put during the classification would
+ *   otherwise be overwritten; reading them last keeps that window to one round trip;
  * - PutObjectTagging only when the tags change.
  *
  * - Bad images (unsupported, corrupt, too large) get a status tag and count as handled: retrying
@@ -71,14 +73,12 @@ async function writeTags(
   bucket: string,
   key: string,
   status: TagStatus,
-  tagCount: number | undefined,
   classification?: Classification,
   detail?: string,
 ): Promise<TagOutcome> {
   const { meta } = o.classifier.folder;
   const ours = serviceTags(status, meta, classification?.labels);
-  // The read said the object has no tags: nothing to keep, no need to ask.
-  const existing = tagCount === 0 ? [] : await o.store.getTags(bucket, key);
+  const existing = await o.store.getTags(bucket, key);
   const { tags, dropped } = mergeTags(existing, ours);
   const common = { bucket, key, status, tags, dropped, classification, detail };
   if (sameTags(existing, tags)) return { ...common, result: 'unchanged' };
@@ -88,7 +88,7 @@ async function writeTags(
 
 /**
  * Tags one object (key already decoded). `eventSize` is the size the S3 event announced, if any: over
- * the limit, only one byte is read to learn the current version's size and tag count.
+ * the limit, only one byte is read to learn the current version's size.
  */
 export async function tagObject(
   o: TaggerOptions,
@@ -117,7 +117,6 @@ export async function tagObject(
         bucket,
         key,
         'ImageTooLarge',
-        object.tagCount,
         undefined,
         `object is ${object.size} bytes; the limit is ${maxBytes} bytes`,
       );
@@ -128,10 +127,10 @@ export async function tagObject(
       classification = await o.classifier.classify(object.bytes, { topK: o.topK ?? 3 });
     } catch (err) {
       if (err instanceof ImageError && err.code !== 'InvalidArgument')
-        return await writeTags(o, bucket, key, err.code, object.tagCount, undefined, err.message);
+        return await writeTags(o, bucket, key, err.code, undefined, err.message);
       throw err;
     }
-    return await writeTags(o, bucket, key, 'ok', object.tagCount, classification);
+    return await writeTags(o, bucket, key, 'ok', classification);
   } catch (err) {
     if (err instanceof ObjectMissingError) return { bucket, key, result: 'missing' };
     throw err;

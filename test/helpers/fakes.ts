@@ -56,15 +56,12 @@ interface StoredObject {
 
 /**
  * An in-memory ObjectStore; `calls` lists every operation as "op key" ("get:1 key" for a read of at
- * most 1 byte). `reportsTagCount: false` behaves like s3rver, whose GetObject has no
- * x-amz-tagging-count header.
+ * most 1 byte).
  */
 export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, StoredObject>();
   readonly calls: string[] = [];
   private version = 0;
-
-  constructor(readonly options: { reportsTagCount?: boolean } = {}) {}
 
   private find(bucket: string, key: string): StoredObject {
     const object = this.objects.get(`${bucket}/${key}`);
@@ -92,7 +89,6 @@ export class MemoryStore implements ObjectStore {
       bytes: o.bytes.subarray(0, Math.max(1, maxBytes)),
       size: o.bytes.length,
       etag: o.etag,
-      tagCount: this.options.reportsTagCount === false ? undefined : o.tags.length,
     };
   }
 

@@ -243,8 +243,7 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
       duplicate: await requests(fresh),
     };
     console.info('S3 requests per image (s3rver):', JSON.stringify(perImage));
-    // s3rver sends no x-amz-tagging-count, so every path reads the tags (the safe default); AWS S3
-    // does, and then fresh and oversize objects skip GetObjectTagging (see the unit tests).
+    // No HeadObject; the tags are always read right before they are written (see tagger.ts).
     expect(perImage).toEqual({
       fresh: ['GetObject', 'GetObjectTagging', 'PutObjectTagging'],
       userTags: ['GetObject', 'GetObjectTagging', 'PutObjectTagging'],

@@ -179,18 +179,13 @@ const scenario = objects.chain((objs) =>
     objs: fc.constant(objs),
     event: event(objs.map((o) => o.key)),
     maxBytes: fc.constantFrom(1, 2, 4, 8, 1024),
-    reportsTagCount: fc.boolean(),
   }),
 );
 
 const userTagsOf = (tags: readonly Tag[]) => tags.filter((t) => !isServiceTag(t.Key));
 
-function setup(
-  objs: { key: string; bytes: Uint8Array; tags: Tag[] }[],
-  maxBytes: number,
-  reportsTagCount: boolean,
-) {
-  const store = new MemoryStore({ reportsTagCount });
+function setup(objs: { key: string; bytes: Uint8Array; tags: Tag[] }[], maxBytes: number) {
+  const store = new MemoryStore();
   for (const o of objs) store.put(BUCKET, o.key, o.bytes, o.tags);
   const reads: number[] = [];
   const get = store.get.bind(store);
@@ -221,8 +216,8 @@ function checkObjects(
 describe('fuzz: S3 tagger', () => {
   it('never throws for malformed events, keeps user tags, stays within 10 tags', async () => {
     const seen = new Map<string, number>();
-    await fuzz('s3 tagger', scenario, runs(1000), async ({ objs, event: e, maxBytes, reportsTagCount }) => {
-      const { store, tagger, reads } = setup(objs, maxBytes, reportsTagCount);
+    await fuzz('s3 tagger', scenario, runs(1000), async ({ objs, event: e, maxBytes }) => {
+      const { store, tagger, reads } = setup(objs, maxBytes);
       const outcomes = await tagger(e as S3Event);
       expect(Array.isArray(outcomes)).toBe(true);
       checkObjects(store, objs, maxBytes, reads);
@@ -251,7 +246,7 @@ describe('fuzz: S3 tagger', () => {
       faults: fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }),
     });
     await fuzz('s3 tagger (store faults)', faulty, runs(500, 0.5), async ({ s, faults }) => {
-      const { store, tagger, reads } = setup(s.objs, s.maxBytes, s.reportsTagCount);
+      const { store, tagger, reads } = setup(s.objs, s.maxBytes);
       let call = 0;
       for (const op of ['get', 'getTags', 'putTags'] as const) {
         const real = store[op].bind(store) as (...args: unknown[]) => Promise<unknown>;
