@@ -30,6 +30,12 @@ export const PRICES = {
     /** PUT, COPY, POST, LIST (PutObjectTagging is one). */
     put: 0.005 / 1000,
   },
+  /**
+   * EventBridge: S3's events are "AWS opt-in data events", billed per event ingested on the default
+   * bus at the custom-event rate (the pricing page's table renders by script in the stored copy;
+   * $1.00 per million is the published custom/opt-in event rate: re-check).
+   */
+  eventBridgeEvent: 1.0 / 1e6,
   /** Amazon Rekognition DetectLabels (Image, Group 2), first 1 million images a month. */
   rekognitionDetectLabels: 1.0 / 1000,
 } as const;
@@ -51,12 +57,18 @@ export interface CostInput {
   s3: S3Requests;
   /** Lambda invocations per image (1: one S3 record per event). */
   invocationsPerImage?: number;
+  /**
+   * EventBridge events S3 sends per image once EventBridge is on for the bucket: it sends every
+   * event, so Object Created and the Object Tags Added our own tagging causes (default 2).
+   */
+  eventsPerImage?: number;
 }
 
 export interface CostPerMillion {
   compute: number;
   requests: number;
   s3: number;
+  events: number;
   total: number;
 }
 
@@ -74,7 +86,8 @@ export function costPerMillion(input: CostInput, prices = PRICES): CostPerMillio
     invocations * billedSeconds * gigabytes(input.memoryMb) * prices.lambda.gbSecond[input.arch];
   const requests = invocations * prices.lambda.request;
   const s3 = n * (input.s3.get * prices.s3.get + input.s3.put * prices.s3.put);
-  return { compute, requests, s3, total: compute + requests + s3 };
+  const events = n * (input.eventsPerImage ?? 2) * prices.eventBridgeEvent;
+  return { compute, requests, s3, events, total: compute + requests + s3 + events };
 }
 
 /** Monthly cost of keeping `instances` provisioned instances of a function (before any use). */

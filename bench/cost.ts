@@ -119,9 +119,9 @@ async function main() {
   out.push(`Prices: ${PRICES.source}.`);
   out.push('');
   out.push(
-    '| arch | memory | threads | measured classify() ms, mean (median); of which inference | Lambda compute | Lambda requests | S3 requests | **total per million images** | per +10 ms | total, S3 as before (4 requests) |',
+    '| arch | memory | threads | measured classify() ms, mean (median); of which inference | Lambda compute | Lambda requests | S3 requests | EventBridge events | **total per million images** | per +10 ms | total, S3 as before (4 requests) |',
   );
-  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of configs) {
     const m = measured.get(c.threads);
     if (!m) continue;
@@ -131,10 +131,10 @@ async function main() {
     const plus10 = costPerMillion({ ...input, durationMs: m.mean + 10, s3: S3_AFTER }).total - after.total;
     const ms = `${m.mean.toFixed(1)} (${m.median.toFixed(1)}); ${m.inferMean.toFixed(1)}${c.arch === 'arm64' ? ' (x86, not arm)' : ''}`;
     out.push(
-      `| ${c.arch} | ${c.memoryMb} MB | ${c.threads} | ${ms} | ${usd(after.compute)} | ${usd(after.requests)} | ${usd(after.s3)} | **${usd(after.total)}** | +${usd(plus10)} | ${usd(before.total)} |`,
+      `| ${c.arch} | ${c.memoryMb} MB | ${c.threads} | ${ms} | ${usd(after.compute)} | ${usd(after.requests)} | ${usd(after.s3)} | ${usd(after.events)} | **${usd(after.total)}** | +${usd(plus10)} | ${usd(before.total)} |`,
     );
   }
-  out.push(`| Amazon Rekognition DetectLabels | | | | | | | **${usd(rekognitionPerMillion())}** | | |`);
+  out.push(`| Amazon Rekognition DetectLabels | | | | | | | | **${usd(rekognitionPerMillion())}** | | |`);
   out.push('');
   out.push(
     '| provisioned concurrency (1 instance, always on, a 730-hour month) | x86_64 | arm64 |',

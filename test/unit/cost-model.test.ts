@@ -11,12 +11,21 @@ import {
 
 describe('cost model', () => {
   it('prices a million 1 GB, 1 s invocations as AWS does', () => {
-    // 1e6 x 1 s x 1 GB x $0.0000166667 = $16.6667; requests $0.20; no S3.
+    // 1e6 x 1 s x 1 GB x $0.0000166667 = $16.6667; requests $0.20; no S3; two EventBridge events $2.
     const c = costPerMillion({ arch: 'x86_64', memoryMb: 1024, durationMs: 1000, s3: { get: 0, put: 0 } });
     expect(c.compute).toBeCloseTo(16.6667, 4);
     expect(c.requests).toBeCloseTo(0.2, 10);
     expect(c.s3).toBe(0);
-    expect(c.total).toBeCloseTo(16.8667, 4);
+    expect(c.events).toBeCloseTo(2, 10);
+    expect(c.total).toBeCloseTo(18.8667, 4);
+    const noEvents = {
+      arch: 'x86_64',
+      memoryMb: 1024,
+      durationMs: 1000,
+      s3: { get: 0, put: 0 },
+      eventsPerImage: 0,
+    } as const;
+    expect(costPerMillion(noEvents).total).toBeCloseTo(16.8667, 4);
   });
 
   it('uses the arm64 rate, memory in GiB and rounds duration up to the millisecond', () => {
@@ -28,10 +37,10 @@ describe('cost model', () => {
 
   it('prices S3 requests per class: GETs at $0.0004 and PUTs at $0.005 per 1,000', () => {
     const before = costPerMillion({ arch: 'x86_64', memoryMb: 1769, durationMs: 0, s3: { get: 3, put: 1 } });
-    const after = costPerMillion({ arch: 'x86_64', memoryMb: 1769, durationMs: 0, s3: { get: 1, put: 1 } });
+    const after = costPerMillion({ arch: 'x86_64', memoryMb: 1769, durationMs: 0, s3: { get: 2, put: 1 } });
     expect(before.s3).toBeCloseTo(3 * 0.4 + 5, 10); // $6.20 per million images
-    expect(after.s3).toBeCloseTo(0.4 + 5, 10); // $5.40
-    expect(before.total - after.total).toBeCloseTo(0.8, 10);
+    expect(after.s3).toBeCloseTo(2 * 0.4 + 5, 10); // $5.80
+    expect(before.total - after.total).toBeCloseTo(0.4, 10);
   });
 
   it('prices provisioned concurrency per GB-second over a 730-hour month', () => {
