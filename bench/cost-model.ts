@@ -58,8 +58,9 @@ export interface CostInput {
   /** Lambda invocations per image (1: one S3 record per event). */
   invocationsPerImage?: number;
   /**
-   * EventBridge events S3 sends per image once EventBridge is on for the bucket: it sends every
-   * event, so Object Created and the Object Tags Added our own tagging causes (default 2).
+   * EventBridge events per image (default 0: the tagger is triggered by an S3 notification). With
+   * EventBridge on for a bucket S3 sends it every event: Object Created and the Object Tags Added our
+   * own tagging causes, 2 per image.
    */
   eventsPerImage?: number;
 }
@@ -86,7 +87,7 @@ export function costPerMillion(input: CostInput, prices = PRICES): CostPerMillio
     invocations * billedSeconds * gigabytes(input.memoryMb) * prices.lambda.gbSecond[input.arch];
   const requests = invocations * prices.lambda.request;
   const s3 = n * (input.s3.get * prices.s3.get + input.s3.put * prices.s3.put);
-  const events = n * (input.eventsPerImage ?? 2) * prices.eventBridgeEvent;
+  const events = n * (input.eventsPerImage ?? 0) * prices.eventBridgeEvent;
   return { compute, requests, s3, events, total: compute + requests + s3 + events };
 }
 

@@ -6,10 +6,9 @@
  * synthetic random-weight folder only with --synthetic),
  * starts a real local S3 (s3rver) on 127.0.0.1:4569 with the upload bucket, and runs
  * serverless-offline (HTTP API on http://127.0.0.1:3000, Lambda invoke API on 127.0.0.1:3002).
- * Every event of the local S3 becomes the EventBridge event S3 sends on AWS, and those that match
- * the deployed rule (Object Created, image suffix in any letter case: TaggerUploadRule in
- * serverless.yml) invoke the tagger function through serverless-offline, one event per
- * invocation as EventBridge does; the tagger itself checks the uploads/ prefix, as on AWS.
+ * Every object created in the local S3 under uploads/ invokes the tagger function through
+ * serverless-offline with the S3 notification AWS sends (the bucket notification of
+ * serverless.yml: prefix only); the tagger picks the images by suffix in any letter case, as on AWS.
  *
  * --check <image>: once up, puts the image under uploads/, waits for the tags, prints them and exits
  * (exit code 1 when no tags appear within 60 s).
@@ -23,9 +22,8 @@ import { parseArgs } from 'node:util';
 import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { buildModel } from '../models/build.ts';
-import { matchesUploadRule, uploadRulePattern } from '../src/tagging/events.ts';
-import { eventBridgeEvents, startLocalS3 } from '../src/tagging/local-s3.ts';
-import { DEFAULT_IMAGE_SUFFIXES, decodeS3Key } from '../src/tagging/tags.ts';
+import { startLocalS3 } from '../src/tagging/local-s3.ts';
+import { DEFAULT_UPLOAD_PREFIX, decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -187,15 +185,17 @@ async function main(argv: string[]): Promise<number> {
   const invokeUrl = `http://${LOCAL.host}:${LOCAL.lambdaPort}/2015-03-31/functions/${TAGGER}/invocations`;
   const pending = new Set<Promise<void>>();
 
-  // The EventBridge rule of serverless.yml, locally: the same pattern picks the events.
-  const rule = uploadRulePattern(LOCAL.bucket, DEFAULT_IMAGE_SUFFIXES);
+  // The bucket notification of serverless.yml, locally: every object created under the upload
+  // prefix invokes the tagger, one record per event as S3 sends them; the tagger picks the images.
   const onEvent = (event: S3Event) => {
-    for (const eb of eventBridgeEvents(event).filter((e) => matchesUploadRule(e, rule))) {
-      const key = decodeS3Key(eb.detail.object.key);
+    for (const record of event.Records) {
+      const key = decodeS3Key(record.s3.object.key);
+      if (!record.eventName.startsWith('ObjectCreated:') || !key.startsWith(DEFAULT_UPLOAD_PREFIX)) continue;
+      const notification = { Records: [record] };
       const job = fetch(invokeUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
-        body: JSON.stringify(eb),
+        body: JSON.stringify(notification),
       })
         .then(async (res) => {
           const text = await res.text();

@@ -3,7 +3,7 @@
  *
  * - an S3 event notification: `Records[]`, each with `eventName` (e.g. `ObjectCreated:Put`),
  *   `s3.bucket.name` and `s3.object.{key,size,sequencer}`;
- * - an EventBridge event from S3 (what the deployed rule delivers, one object per event):
+ * - an EventBridge event from S3 (for a bucket routed through EventBridge; one object per event):
  *   `source: "aws.s3"`, `detail-type` (e.g. `Object Created`), `detail.bucket.name`,
  *   `detail.object.{key,size,sequencer}` and `detail.reason` (e.g. `PutObject`).
  *
@@ -112,41 +112,4 @@ export function toRecords(event: unknown): RecordOrProblem[] {
   // The test message S3 sends when a notification configuration is saved carries no object.
   if (isObject(event) && event.Event === 's3:TestEvent') return [];
   return ['event is neither an S3 notification (Records) nor an EventBridge S3 event (source aws.s3)'];
-}
-
-/**
- * The EventBridge pattern of the deployed trigger (serverless.yml, TaggerUploadRule): Object
- * Created in the bucket, key ending with one of the suffixes in any letter case. `bucket` may be a
- * CloudFormation reference. The upload prefix is not in it: EventBridge cannot combine a prefix and
- * a suffix on one field, so the tagger checks the prefix (isTaggable).
- */
-export function uploadRulePattern(bucket: unknown, suffixes: readonly string[]) {
-  return {
-    source: ['aws.s3'],
-    'detail-type': ['Object Created'],
-    detail: {
-      bucket: { name: [bucket] },
-      object: { key: suffixes.map((s) => ({ suffix: { 'equals-ignore-case': s } })) },
-    },
-  };
-}
-
-/**
- * Whether an EventBridge S3 event matches a pattern made by uploadRulePattern (with a literal
- * bucket name), as EventBridge decides it: what the local stack uses to pick the events it sends.
- */
-export function matchesUploadRule(
-  event: S3EventBridgeEvent,
-  pattern: ReturnType<typeof uploadRulePattern>,
-): boolean {
-  const key = event.detail?.object?.key;
-  return (
-    pattern.source.includes(event.source) &&
-    pattern['detail-type'].includes(event['detail-type']) &&
-    pattern.detail.bucket.name.includes(event.detail?.bucket?.name) &&
-    typeof key === 'string' &&
-    pattern.detail.object.key.some((m) =>
-      key.toLowerCase().endsWith(m.suffix['equals-ignore-case'].toLowerCase()),
-    )
-  );
 }

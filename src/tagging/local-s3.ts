@@ -2,15 +2,12 @@
  * A real local S3 (s3rver, the server behind serverless-s3-local) on loopback, with its event
  * stream turned into AWS-shaped S3 notifications: s3rver reports raw keys, AWS URL-encodes them
  * with '+' for spaces, so keys are re-encoded here exactly as S3 does before anyone sees the event.
- * `eventBridgeEvents` turns such a notification into the EventBridge events S3 sends instead when
- * the bucket has EventBridge enabled (the deployed trigger). Used by `npm start` and by the
- * integration tests.
+ * Used by `npm start` and by the integration tests.
  */
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { S3Event } from 'aws-lambda';
-import type { S3EventBridgeEvent } from './events.ts';
 import { encodeS3Key } from './tags.ts';
 
 interface S3rverInstance {
@@ -38,55 +35,6 @@ export function awsShapedEvent(event: S3Event): S3Event {
       s3: { ...r.s3, object: { ...r.s3.object, key: encodeS3Key(r.s3.object.key) } },
     })),
   };
-}
-
-/** S3 notification event name -> EventBridge detail-type and reason. */
-const EVENTBRIDGE_BY_NAME: Record<string, [string, string]> = {
-  'ObjectCreated:Put': ['Object Created', 'PutObject'],
-  'ObjectCreated:Post': ['Object Created', 'POST Object'],
-  'ObjectCreated:Copy': ['Object Created', 'CopyObject'],
-  'ObjectCreated:CompleteMultipartUpload': ['Object Created', 'CompleteMultipartUpload'],
-  'ObjectRemoved:Delete': ['Object Deleted', 'DeleteObject'],
-};
-
-/**
- * The EventBridge events S3 sends for the records of an (AWS-shaped) notification: one event per
- * object, key URL-encoded as in the notification, as in
- * https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html.
- */
-export function eventBridgeEvents(
-  event: S3Event,
-  where: { account?: string; region?: string } = {},
-): (S3EventBridgeEvent & Record<string, unknown>)[] {
-  return event.Records.map((r) => {
-    const [detailType, reason] = EVENTBRIDGE_BY_NAME[r.eventName] ?? ['Object Created', r.eventName];
-    const sequencer = r.s3.object.sequencer as unknown;
-    return {
-      version: '0',
-      id: crypto.randomUUID(),
-      'detail-type': detailType,
-      source: 'aws.s3',
-      account: where.account ?? '000000000000',
-      time: r.eventTime ?? new Date().toISOString(),
-      region: where.region ?? r.awsRegion ?? 'us-east-1',
-      resources: [`arn:aws:s3:::${r.s3.bucket.name}`],
-      detail: {
-        version: '0',
-        bucket: { name: r.s3.bucket.name },
-        object: {
-          key: r.s3.object.key,
-          size: r.s3.object.size,
-          etag: r.s3.object.eTag,
-          sequencer:
-            typeof sequencer === 'number' ? sequencer.toString(16).toUpperCase() : r.s3.object.sequencer,
-        },
-        'request-id': r.responseElements?.['x-amz-request-id'] ?? 'local',
-        requester: r.userIdentity?.principalId ?? 'local',
-        'source-ip-address': r.requestParameters?.sourceIPAddress ?? '127.0.0.1',
-        reason,
-      },
-    };
-  });
 }
 
 export interface LocalS3 {

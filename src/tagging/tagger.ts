@@ -38,7 +38,7 @@ import {
   type TagStatus,
 } from './tags.ts';
 
-/** What invokes the tagger: the deployed EventBridge rule, or an S3 notification. */
+/** What invokes the tagger: the bucket notification, or an EventBridge S3 event for a bucket routed there. */
 export type TaggerEvent = S3Event | S3EventBridgeEvent;
 
 export interface TaggerOptions {

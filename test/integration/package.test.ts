@@ -13,8 +13,6 @@ import { buildBundles } from '../../scripts/build.ts';
 import { buildRuntimeLayer } from '../../scripts/build-runtime-layer.ts';
 import { packageOffline } from '../../scripts/package.ts';
 import { NAMESPACE } from '../../src/handlers/powertools.ts';
-import { uploadRulePattern } from '../../src/tagging/events.ts';
-import { DEFAULT_IMAGE_SUFFIXES } from '../../src/tagging/tags.ts';
 import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const MODEL = 'mobilenetv2-int8';
@@ -134,7 +132,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     });
   });
 
-  it('prod: provisioned concurrency on an alias that both the HTTP integration and the EventBridge rule invoke', () => {
+  it('prod: provisioned concurrency on an alias that both the HTTP integration and the bucket notification invoke', () => {
     for (const fn of ['Api', 'Tagger']) {
       const alias = prod.Resources[`${fn}ProvConcLambdaAlias`];
       expect(alias?.Type).toBe('AWS::Lambda::Alias');
@@ -149,43 +147,34 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     });
     const routes = ofType(prod, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
     expect(routes.sort()).toEqual(['GET /', 'GET /health', 'POST /classify']);
-    // S3 sends the bucket's events to EventBridge; the rule invokes the alias.
+    // One notification: every object created under the upload prefix invokes the alias.
     expect(prod.Resources.UploadBucket?.Properties.NotificationConfiguration).toEqual({
-      EventBridgeConfiguration: { EventBridgeEnabled: true },
+      LambdaConfigurations: [
+        {
+          Event: 's3:ObjectCreated:*',
+          Function: { Ref: 'TaggerProvConcLambdaAlias' },
+          Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: 'uploads/' }] } },
+        },
+      ],
     });
-    const rule = prod.Resources.TaggerUploadRule?.Properties as {
-      EventPattern: unknown;
-      State: string;
-      Targets: { Arn: unknown; RetryPolicy: unknown }[];
-    };
-    expect(rule.State).toBe('ENABLED');
-    expect(rule.Targets).toHaveLength(1);
-    expect(rule.Targets[0]?.Arn).toEqual({ Ref: 'TaggerProvConcLambdaAlias' });
-    expect(rule.Targets[0]?.RetryPolicy).toEqual({
-      MaximumRetryAttempts: 10,
-      MaximumEventAgeInSeconds: 3600,
-    });
-    expect(prod.Resources.TaggerEventsPermission?.Properties).toEqual({
+    expect(prod.Resources.UploadBucket?.DependsOn).toEqual(['TaggerS3Permission']);
+    expect(prod.Resources.TaggerS3Permission?.Properties).toMatchObject({
       FunctionName: { Ref: 'TaggerProvConcLambdaAlias' },
       Action: 'lambda:InvokeFunction',
-      Principal: 'events.amazonaws.com',
-      SourceArn: { 'Fn::GetAtt': ['TaggerUploadRule', 'Arn'] },
+      Principal: 's3.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
     });
     // The framework's own S3 events would have added a notification on the unqualified function.
     expect(
       ofType(prod, 'AWS::Lambda::Permission')
         .map(([k]) => k)
         .sort(),
-    ).toEqual(['ApiLambdaPermissionHttpApi', 'TaggerEventsPermission']);
+    ).toEqual(['ApiLambdaPermissionHttpApi', 'TaggerS3Permission']);
   });
 
-  it('the trigger is the rule of src/tagging: the suffixes of DEFAULT_IMAGE_SUFFIXES in any letter case', () => {
-    for (const t of [prod, dev])
-      expect(t.Resources.TaggerUploadRule?.Properties.EventPattern).toEqual(
-        uploadRulePattern({ Ref: 'UploadBucket' }, DEFAULT_IMAGE_SUFFIXES),
-      );
-    // No S3 notification configuration (case-sensitive suffix filters) is left anywhere.
-    expect(JSON.stringify(prod)).not.toContain('LambdaConfigurations');
+  it("the trigger filters by prefix only: the suffix rule (any letter case) is the tagger's own", () => {
+    // No case-sensitive suffix filter anywhere: isTaggable() with DEFAULT_IMAGE_SUFFIXES decides.
+    expect(JSON.stringify(prod)).not.toMatch(/"Name":"suffix"/);
     // The tagger runs with the same rule: default suffixes (no IMAGE_SUFFIXES override), the prefix.
     const env = (
       prod.Resources.TaggerLambdaFunction?.Properties.Environment as
@@ -241,9 +230,13 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
 
   it('dev: no provisioned concurrency, so the notification and integration target the function', () => {
     expect(ofType(dev, 'AWS::Lambda::Alias')).toEqual([]);
-    const rule = dev.Resources.TaggerUploadRule?.Properties as { Targets: { Arn: unknown }[] };
-    expect(rule.Targets.map((t) => t.Arn)).toEqual([{ 'Fn::GetAtt': ['TaggerLambdaFunction', 'Arn'] }]);
-    expect(dev.Resources.TaggerEventsPermission?.Properties.FunctionName).toEqual({
+    const notification = dev.Resources.UploadBucket?.Properties.NotificationConfiguration as {
+      LambdaConfigurations: { Function: unknown }[];
+    };
+    expect(notification.LambdaConfigurations.map((c) => c.Function)).toEqual([
+      { 'Fn::GetAtt': ['TaggerLambdaFunction', 'Arn'] },
+    ]);
+    expect(dev.Resources.TaggerS3Permission?.Properties.FunctionName).toEqual({
       'Fn::GetAtt': ['TaggerLambdaFunction', 'Arn'],
     });
     expect(dev.Resources.TaggerLambdaFunction?.Properties.FunctionName).toBe('image-tagger-dev-tagger');

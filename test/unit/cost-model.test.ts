@@ -11,21 +11,22 @@ import {
 
 describe('cost model', () => {
   it('prices a million 1 GB, 1 s invocations as AWS does', () => {
-    // 1e6 x 1 s x 1 GB x $0.0000166667 = $16.6667; requests $0.20; no S3; two EventBridge events $2.
+    // 1e6 x 1 s x 1 GB x $0.0000166667 = $16.6667; requests $0.20; no S3; no EventBridge by default.
     const c = costPerMillion({ arch: 'x86_64', memoryMb: 1024, durationMs: 1000, s3: { get: 0, put: 0 } });
     expect(c.compute).toBeCloseTo(16.6667, 4);
     expect(c.requests).toBeCloseTo(0.2, 10);
     expect(c.s3).toBe(0);
-    expect(c.events).toBeCloseTo(2, 10);
-    expect(c.total).toBeCloseTo(18.8667, 4);
-    const noEvents = {
+    expect(c.events).toBe(0);
+    expect(c.total).toBeCloseTo(16.8667, 4);
+    // Routed through EventBridge: 2 events per image at $1.00 per million.
+    const routed = costPerMillion({
       arch: 'x86_64',
       memoryMb: 1024,
       durationMs: 1000,
       s3: { get: 0, put: 0 },
-      eventsPerImage: 0,
-    } as const;
-    expect(costPerMillion(noEvents).total).toBeCloseTo(16.8667, 4);
+      eventsPerImage: 2,
+    });
+    expect(routed.total).toBeCloseTo(18.8667, 4);
   });
 
   it('uses the arm64 rate, memory in GiB and rounds duration up to the millisecond', () => {
