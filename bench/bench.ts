@@ -14,15 +14,24 @@
  * both storages and its fp32 source (model.json "fp32Cache"), else the synthetic ResNet-18 built and
  * quantized here once (cached in .cache/bench).
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+import { importModel } from '../models/import.ts';
 import { decodeModel, encodeModel } from '../models/onnx.ts';
 import { quantizeStatic } from '../models/pipeline.ts';
 import { planQuantization, quantizeWithRanges } from '../models/quantize.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from '../models/synthetic.ts';
+import {
+  cacheDir,
+  LAYER_MODELS,
+  layerModelDir,
+  ROOT,
+  SHARED,
+  SHARED_FILES,
+  sharedModel,
+} from '../scripts/paths.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { chooseStorage, readCpuInfo } from '../src/classifier/cpu.ts';
 import {
@@ -36,10 +45,7 @@ import { sharp } from '../src/classifier/native.ts';
 import { preprocess } from '../src/classifier/preprocess.ts';
 import { coldStart, median } from './cold-start.ts';
 
-const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, '..');
-const CACHE = join(ROOT, '.cache/bench');
-const SHARED = resolve(ROOT, '../shared');
+const CACHE = cacheDir('bench');
 
 const fmt = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
 
@@ -58,7 +64,7 @@ async function timeIt(runs: number, fn: () => Promise<unknown>): Promise<number>
 async function jpegOf(megapixels: number): Promise<Buffer> {
   const width = Math.round(Math.sqrt((megapixels * 1e6 * 4) / 3));
   const height = Math.round((width * 3) / 4);
-  const photo = join(SHARED, 'photos/207-Golden-Retriever.jpg');
+  const photo = join(SHARED_FILES.photos, '207-Golden-Retriever.jpg');
   const source = existsSync(photo)
     ? sharp(photo).resize(width, height, { fit: 'fill' })
     : sharp({
@@ -83,27 +89,16 @@ async function importShared(model: 'mobilenetv2-int8' | 'mobilenetv2-fp32'): Pro
     existsSync(join(out, 'model.json')) &&
     (model.endsWith('fp32') || (await readMeta(out)).weights !== undefined);
   if (!current)
-    await run(join(ROOT, 'node_modules/.bin/tsx'), [
-      join(ROOT, 'models/import.ts'),
-      join(SHARED, `models/${model}.onnx`),
-      '--labels',
-      join(SHARED, 'data/imagenet-simple-labels.json'),
-      '--name',
-      model,
-      '--out',
-      out,
-    ]);
+    await importModel({ model: sharedModel(model), labels: SHARED_FILES.labels, name: model, out });
   return out;
 }
 
 async function defaultModels(): Promise<string[]> {
   const dirs: string[] = [];
-  if (existsSync(join(SHARED, 'models/mobilenetv2-int8.onnx')))
-    dirs.push(await importShared('mobilenetv2-int8'));
+  if (existsSync(SHARED_FILES.int8)) dirs.push(await importShared('mobilenetv2-int8'));
   else console.log(`(${SHARED} is absent: no MobileNetV2 rows)`);
-  const layerModels = join(ROOT, 'layers/model/models');
-  if (existsSync(layerModels))
-    for (const name of await readdir(layerModels)) dirs.push(join(layerModels, name));
+  if (existsSync(LAYER_MODELS))
+    for (const name of await readdir(LAYER_MODELS)) dirs.push(join(LAYER_MODELS, name));
   else console.log('(no model layer built yet: `npm run model:build` adds ResNet-18 rows)');
   return dirs;
 }
@@ -230,12 +225,11 @@ async function syntheticResNet18(): Promise<StorageSet> {
 
 /** The model layer's ResNet-18 when it has both storages and its fp32 source, else the synthetic one. */
 async function resnet18Set(): Promise<StorageSet> {
-  const layerModels = join(ROOT, 'layers/model/models');
-  const names = existsSync(layerModels)
-    ? (await readdir(layerModels)).filter((n) => n.startsWith('resnet18'))
+  const names = existsSync(LAYER_MODELS)
+    ? (await readdir(LAYER_MODELS)).filter((n) => n.startsWith('resnet18'))
     : [];
   for (const name of names) {
-    const dir = join(layerModels, name);
+    const dir = layerModelDir(name);
     const meta = await readMeta(dir);
     const fp32 = typeof meta.fp32Cache === 'string' ? resolve(ROOT, meta.fp32Cache) : '';
     if (!meta.weights?.s8 || !meta.weights?.u8 || !fp32 || !existsSync(fp32)) continue;
@@ -349,7 +343,7 @@ async function main() {
 
   console.log(`# Classifier benchmark (medians of ${runs} runs unless noted; ${new Date().toISOString()})\n`);
   const sets: StorageSet[] = [];
-  if (existsSync(join(SHARED, 'models/mobilenetv2-fp32.onnx')))
+  if (existsSync(SHARED_FILES.fp32))
     sets.push({
       model: 'MobileNetV2 (../shared)',
       fp32Dir: await importShared('mobilenetv2-fp32'),

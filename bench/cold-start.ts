@@ -1,13 +1,12 @@
 /** Process cold start of the classifier: bundle bench/cold-start-entry.ts, run it in fresh processes. */
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { bundle } from '../scripts/build.ts';
+import { cacheDir, ROOT } from '../scripts/paths.ts';
 
 const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, '..');
-const CACHE = join(ROOT, '.cache/bench');
 
 export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -37,8 +36,8 @@ export async function coldStart(
   runs: number,
   env: Record<string, string> = {},
 ): Promise<ColdStart> {
-  await mkdir(CACHE, { recursive: true });
-  const bundleFile = join(CACHE, 'cold-start.mjs');
+  await mkdir(cacheDir('bench'), { recursive: true });
+  const bundleFile = join(cacheDir('bench'), 'cold-start.mjs');
   await bundle(join(ROOT, 'bench/cold-start-entry.ts'), bundleFile);
   const samples: ColdStart[] = [];
   for (let i = 0; i < runs; i++) {

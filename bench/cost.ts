@@ -16,6 +16,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cacheDir, layerModelDir, SHARED, SHARED_FILES } from '../scripts/paths.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { loadModelFolder } from '../src/classifier/model-folder.ts';
 import {
@@ -28,9 +29,6 @@ import {
   type S3Requests,
 } from './cost-model.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const SHARED = resolve(ROOT, '../shared');
-
 /** S3 requests per tagged image (see test/unit/tagger.test.ts), with or without user tags. */
 const S3_AFTER: S3Requests = { get: 2, put: 1 }; // GetObject (ranged) + GetObjectTagging + PutObjectTagging
 const S3_BEFORE: S3Requests = { get: 3, put: 1 }; // HeadObject + GetObject + GetObjectTagging + Put
@@ -41,9 +39,9 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 
 function defaultModel(): string {
-  const layer = join(ROOT, 'layers/model/models/resnet18');
+  const layer = layerModelDir('resnet18');
   if (existsSync(join(layer, 'model.json'))) return layer;
-  const imported = join(ROOT, '.cache/bench/mobilenetv2-int8');
+  const imported = join(cacheDir('bench'), 'mobilenetv2-int8');
   if (existsSync(join(imported, 'model.json'))) return imported;
   throw new Error(
     'no model: build the ResNet-18 layer (`npm run model:build -- --synthetic resnet18 --labels ' +
@@ -94,11 +92,11 @@ async function measure(modelDir: string, photos: Buffer[]) {
 const usd = (x: number) => (x >= 100 ? `$${x.toFixed(0)}` : `$${x.toFixed(2)}`);
 
 async function main() {
-  if (!existsSync(join(SHARED, 'photos'))) throw new Error(`${SHARED}/photos is absent: nothing to measure`);
+  if (!existsSync(SHARED_FILES.photos)) throw new Error(`${SHARED}/photos is absent: nothing to measure`);
   const modelDir = values.model ? resolve(values.model) : defaultModel();
   const { meta } = await loadModelFolder(modelDir);
-  const files = (await readdir(join(SHARED, 'photos'))).filter((f) => f.endsWith('.jpg')).sort();
-  const photos = await Promise.all(files.map((f) => readFile(join(SHARED, 'photos', f))));
+  const files = (await readdir(SHARED_FILES.photos)).filter((f) => f.endsWith('.jpg')).sort();
+  const photos = await Promise.all(files.map((f) => readFile(join(SHARED_FILES.photos, f))));
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
   const flags = ['avx512_vnni', 'avx_vnni', 'avx2'].filter((f) => new RegExp(`\\b${f}\\b`).test(cpuinfo));
 

@@ -13,8 +13,9 @@
  * --int8 takes an .onnx file or a model folder (its model.onnx). Prints a markdown table.
  */
 import { readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SHARED_FILES } from '../scripts/paths.ts';
 import { sessionOptions } from '../src/classifier/classifier.ts';
 import { ort, sharp } from '../src/classifier/native.ts';
 import { softmax } from '../src/classifier/postprocess.ts';
@@ -26,7 +27,6 @@ import {
   toNormalisedPlanes,
 } from '../src/classifier/preprocess.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const SPEC: PreprocessSpec = {
   resizeShorter: 256,
   cropSize: 224,
@@ -148,7 +148,7 @@ async function main(argv: string[]): Promise<void> {
     options: {
       fp32: { type: 'string' },
       int8: { type: 'string', multiple: true, default: [] },
-      photos: { type: 'string', default: join(ROOT, '../shared/photos') },
+      photos: { type: 'string', default: SHARED_FILES.photos },
       'held-out-after': { type: 'string', default: '25' },
       threads: { type: 'string', default: '2' },
     },

@@ -11,8 +11,9 @@
  *   when alpha is dropped (PIL's convert('RGB')) or composited over white (preprocess())?
  */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SHARED_FILES } from '../scripts/paths.ts';
 import { sessionOptions } from '../src/classifier/classifier.ts';
 import { roundHalfEven } from '../src/classifier/math.ts';
 import { ort, sharp } from '../src/classifier/native.ts';
@@ -24,8 +25,6 @@ import {
   toNormalisedPlanes,
 } from '../src/classifier/preprocess.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const SHARED = join(ROOT, '../shared');
 const SPEC: PreprocessSpec = {
   resizeShorter: 256,
   cropSize: 224,
@@ -35,7 +34,7 @@ const SPEC: PreprocessSpec = {
 };
 
 const { values } = parseArgs({
-  options: { model: { type: 'string', default: join(SHARED, 'models/mobilenetv2-fp32.onnx') } },
+  options: { model: { type: 'string', default: SHARED_FILES.fp32 } },
 });
 const session = await ort.InferenceSession.create(values.model, sessionOptions(2, false));
 async function top1(planes: Float32Array): Promise<number> {
@@ -63,7 +62,7 @@ function pil(rgba: Buffer, width: number, height: number, channels: number): Flo
   return toNormalisedPlanes(pilResizeCrop(rgb, width, height, r.width, r.height, crop), 224 * 224, SPEC);
 }
 
-const photos = JSON.parse(await readFile(join(SHARED, 'photos/photos.json'), 'utf8')) as {
+const photos = JSON.parse(await readFile(join(SHARED_FILES.photos, 'photos.json'), 'utf8')) as {
   file: string;
   classIndex: number;
 }[];
@@ -78,7 +77,7 @@ const alpha = {
   zeroedTop1: 0,
 };
 for (const p of photos) {
-  const bytes = await readFile(join(SHARED, 'photos', p.file));
+  const bytes = await readFile(join(SHARED_FILES.photos, p.file));
   // EXIF: pixels stored rotated 90° counter-clockwise, tagged orientation 6.
   const stored = await sharp(bytes, { ignoreIcc: true })
     .rotate(-90)

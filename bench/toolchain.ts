@@ -12,13 +12,14 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { listImages, preprocessFiles, syntheticImages } from '../models/calibrate.ts';
 import { decodeModel, encodeModel, reencodeS8WeightsAsU8 } from '../models/onnx.ts';
 import { quantizeStatic } from '../models/pipeline.ts';
 import type { WeightChoice } from '../models/quantize.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from '../models/synthetic.ts';
+import { cacheDir, SHARED, SHARED_FILES } from '../scripts/paths.ts';
 import { sessionOptions } from '../src/classifier/classifier.ts';
 import { chooseStorage, readCpuInfo } from '../src/classifier/cpu.ts';
 import { IMAGENET_DEFAULTS, writeModelFolder } from '../src/classifier/model-folder.ts';
@@ -26,10 +27,8 @@ import { ort } from '../src/classifier/native.ts';
 import { preprocess } from '../src/classifier/preprocess.ts';
 import { coldStart, median } from './cold-start.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const CACHE = join(ROOT, '.cache/bench');
-const SHARED = resolve(ROOT, '../shared');
-const hasShared = existsSync(join(SHARED, 'models', 'mobilenetv2-fp32.onnx'));
+const CACHE = cacheDir('bench');
+const hasShared = existsSync(SHARED_FILES.fp32);
 
 const fmt = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
 const mb = (bytes: number) => (bytes / 1e6).toFixed(2);
@@ -75,20 +74,17 @@ async function main(): Promise<void> {
 
   // Input: a real photo when ../shared is there, else a generated image; both via preprocess().
   const image = hasShared
-    ? await readFile(join(SHARED, 'photos', '207-Golden-Retriever.jpg'))
+    ? await readFile(join(SHARED_FILES.photos, '207-Golden-Retriever.jpg'))
     : ((await syntheticImages(1, 5))[0] as Uint8Array);
   const input = (await preprocess(image, IMAGENET_DEFAULTS)).data;
 
   // MobileNetV2.
   if (hasShared) {
-    const fp32 = await readFile(join(SHARED, 'models', 'mobilenetv2-fp32.onnx'));
-    const shared = await readFile(join(SHARED, 'models', 'mobilenetv2-int8.onnx'));
+    const fp32 = await readFile(SHARED_FILES.fp32);
+    const shared = await readFile(SHARED_FILES.int8);
     const sharedU8 = decodeModel(shared);
     reencodeS8WeightsAsU8(sharedU8);
-    const calibration = await preprocessFiles(
-      await listImages(join(SHARED, 'photos'), 25),
-      IMAGENET_DEFAULTS,
-    );
+    const calibration = await preprocessFiles(await listImages(SHARED_FILES.photos, 25), IMAGENET_DEFAULTS);
     const ours = await quantizeStatic(fp32, calibration);
     const ours7 = await quantizeStatic(fp32, calibration, { weightEncoding: 's8-7bit' });
     const oursMixed = await quantizeStatic(fp32, calibration, { weightEncoding: 'mixed' });

@@ -17,6 +17,7 @@ import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { layerModelDir, modelCacheDir, modelSourcesLock, ROOT } from '../scripts/paths.ts';
 import { createClassifier } from '../src/classifier/classifier.ts';
 import {
   IMAGENET_DEFAULTS,
@@ -34,13 +35,10 @@ import { quantizeWithRanges, WEIGHT_ENCODINGS, type WeightChoice } from './quant
 import { compareStorages } from './storage.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from './synthetic.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const LAYER_MODELS_DIR = join(ROOT, 'layers', 'model', 'models');
 /** Where downloads and fp32 sources stay; MODEL_CACHE_DIR points elsewhere (tests). */
-export const defaultCacheDir = () => process.env.MODEL_CACHE_DIR ?? join(ROOT, '.cache', 'models');
+export const defaultCacheDir = modelCacheDir;
 /** The lock file; MODEL_SOURCES_LOCK points elsewhere (tests). */
-export const defaultLockFile = () =>
-  process.env.MODEL_SOURCES_LOCK ?? join(ROOT, 'models', 'sources.lock.json');
+export const defaultLockFile = modelSourcesLock;
 
 /** `both` (default) writes the s8 and the u8 storage; the others write one model.onnx. */
 export type WeightsOption = 'both' | WeightChoice;
@@ -474,7 +472,7 @@ export async function buildModel(options: BuildOptions = {}): Promise<BuildResul
       : options.source
         ? basename(options.source, '.onnx')
         : (ctx.lock.defaults?.name ?? 'resnet18'));
-  const outDir = resolve(options.out ?? join(LAYER_MODELS_DIR, name));
+  const outDir = resolve(options.out ?? layerModelDir(name));
   const labelsSource = options.labels ?? ctx.lock.defaults?.labels;
   if (!labelsSource) throw new Error(`no --labels and no default labels in ${lockFile}`);
 

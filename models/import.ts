@@ -9,9 +9,13 @@
  * An int8 QOperator model with int8 (s8) weights is written in both weight storages: model.onnx as
  * given (s8) and model.u8.onnx (the same values as uint8 with zero point 128), named in model.json
  * "weights"; the classifier picks one at init from the CPU flags (src/classifier/cpu.ts).
+ *
+ * `importModel()` does the work and is what the benchmarks, check:runtimes and the tests call in
+ * process; the CLI at the bottom only parses flags into it and prints the result.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClassifier } from '../src/classifier/classifier.ts';
 import {
@@ -49,7 +53,88 @@ function positive(text: string, flag: string): number {
   return n;
 }
 
-async function main(argv: string[]): Promise<void> {
+/** What importModel needs; the CLI flags map onto it one to one. */
+export interface ImportOptions {
+  /** The ONNX model file (int8 or fp32). */
+  model: string;
+  /** The labels JSON (an array of class names). */
+  labels: string;
+  /** The model folder to write. */
+  out: string;
+  name?: string;
+  version?: string;
+  resize?: number;
+  crop?: number;
+  mean?: [number, number, number];
+  std?: [number, number, number];
+  channelOrder?: 'RGB' | 'BGR';
+  output?: 'logits' | 'probabilities';
+  source?: string;
+  licence?: string;
+}
+
+export interface ImportResult {
+  outDir: string;
+  meta: ModelMeta;
+  labels: number;
+  /** int8 weight tensors re-encoded for the u8 storage (0: one storage only). */
+  reencoded: number;
+}
+
+/**
+ * Writes a model folder from an ONNX classifier, then loads it with the classifier (each weight
+ * storage) to prove it runs.
+ */
+export async function importModel(options: ImportOptions): Promise<ImportResult> {
+  const modelPath = options.model;
+  const model: Uint8Array = await readFile(modelPath);
+  const graph = decodeModel(model);
+  const reencoded = reencodeS8WeightsAsU8(graph);
+  const storages: WeightStorages | undefined =
+    reencoded > 0 ? { model: 's8', others: { u8: encodeModel(graph) } } : undefined;
+  const labels: unknown = JSON.parse(await readFile(options.labels, 'utf8'));
+  const session = await ort.InferenceSession.create(model);
+  const input = session.inputMetadata[0];
+  await session.release();
+  if (!input?.isTensor) throw new Error(`${modelPath}: the first input is not a tensor`);
+  const crop = options.crop ?? IMAGENET_DEFAULTS.cropSize;
+  const [n, c, h, w] = input.shape.map((d) => (typeof d === 'number' ? d : -1));
+  if (input.shape.length !== 4 || c !== 3 || (h !== -1 && h !== crop) || (w !== -1 && w !== crop))
+    throw new Error(
+      `${modelPath}: input "${input.name}" has shape [${input.shape.join(',')}], expected [N,3,${crop},${crop}]`,
+    );
+
+  const meta: Omit<ModelMeta, 'sha256'> = {
+    name: options.name ?? basename(modelPath, '.onnx'),
+    version: options.version ?? '1',
+    inputName: input.name,
+    inputShape: [n ?? -1, 3, crop, crop],
+    resizeShorter: options.resize ?? IMAGENET_DEFAULTS.resizeShorter,
+    cropSize: crop,
+    mean: options.mean ?? IMAGENET_DEFAULTS.mean,
+    std: options.std ?? IMAGENET_DEFAULTS.std,
+    channelOrder: options.channelOrder ?? IMAGENET_DEFAULTS.channelOrder,
+    output: options.output ?? IMAGENET_DEFAULTS.output,
+    quantization:
+      reencoded > 0
+        ? `${describeQuantization(model)}, s8 weights (model.onnx) and their u8 re-encoding (model.u8.onnx)`
+        : describeQuantization(model),
+    source: options.source ?? resolve(modelPath),
+    licence: options.licence ?? 'see source',
+  };
+  const outDir = resolve(options.out);
+  const folder = await writeModelFolder(outDir, model, labels as string[], meta, storages);
+  for (const weights of storages ? (['s8', 'u8'] as const) : (['auto'] as const)) {
+    const classifier = await createClassifier(outDir, { threads: 1, weights });
+    await classifier.release();
+  }
+  return { outDir, meta: folder.meta, labels: folder.labels.length, reencoded };
+}
+
+// ---- CLI --------------------------------------------------------------------------------------
+
+/** The CLI's flags as ImportOptions; undefined for --help. Throws the usage on missing arguments. */
+export function parseImportArgs(argv: string[]): ImportOptions | undefined {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -70,69 +155,45 @@ async function main(argv: string[]): Promise<void> {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) return void console.log(usage);
+  if (values.help) return undefined;
   const modelPath = positionals[0];
   if (!modelPath || positionals.length !== 1 || !values.labels || !values.out) throw new Error(usage);
-
   if (values['keep-s8-weights']) throw new Error(KEEP_S8_GONE);
-
-  const model: Uint8Array = await readFile(modelPath);
-  const graph = decodeModel(model);
-  const reencoded = reencodeS8WeightsAsU8(graph);
-  const storages: WeightStorages | undefined =
-    reencoded > 0 ? { model: 's8', others: { u8: encodeModel(graph) } } : undefined;
-  const labels: unknown = JSON.parse(await readFile(values.labels, 'utf8'));
-  const session = await ort.InferenceSession.create(model);
-  const input = session.inputMetadata[0];
-  await session.release();
-  if (!input?.isTensor) throw new Error(`${modelPath}: the first input is not a tensor`);
-  const crop = positive(values.crop, '--crop');
-  const [n, c, h, w] = input.shape.map((d) => (typeof d === 'number' ? d : -1));
-  if (input.shape.length !== 4 || c !== 3 || (h !== -1 && h !== crop) || (w !== -1 && w !== crop))
-    throw new Error(
-      `${modelPath}: input "${input.name}" has shape [${input.shape.join(',')}], expected [N,3,${crop},${crop}]`,
-    );
-
   const channelOrder = values['channel-order'];
   const output = values.output;
   if (channelOrder !== 'RGB' && channelOrder !== 'BGR') throw new Error('--channel-order takes RGB or BGR');
   if (output !== 'logits' && output !== 'probabilities')
     throw new Error('--output takes logits or probabilities');
-
-  const meta: Omit<ModelMeta, 'sha256'> = {
-    name: values.name ?? basename(modelPath, '.onnx'),
+  return {
+    model: modelPath,
+    labels: values.labels,
+    out: values.out,
+    ...(values.name !== undefined ? { name: values.name } : {}),
     version: values.version,
-    inputName: input.name,
-    inputShape: [n ?? -1, 3, crop, crop],
-    resizeShorter: positive(values.resize, '--resize'),
-    cropSize: crop,
+    resize: positive(values.resize, '--resize'),
+    crop: positive(values.crop, '--crop'),
     mean: triple(values.mean, '--mean'),
     std: triple(values.std, '--std'),
     channelOrder,
     output,
-    quantization:
-      reencoded > 0
-        ? `${describeQuantization(model)}, s8 weights (model.onnx) and their u8 re-encoding (model.u8.onnx)`
-        : describeQuantization(model),
-    source: values.source ?? resolve(modelPath),
+    ...(values.source !== undefined ? { source: values.source } : {}),
     licence: values.licence,
   };
-  const outDir = resolve(values.out);
-  const folder = await writeModelFolder(outDir, model, labels as string[], meta, storages);
-  for (const weights of storages ? (['s8', 'u8'] as const) : (['auto'] as const)) {
-    const classifier = await createClassifier(outDir, { threads: 1, weights });
-    await classifier.release();
-  }
-  console.log(`model folder written to ${outDir}`);
-  console.log(`  ${meta.name} v${meta.version}, ${folder.labels.length} labels, input "${meta.inputName}"`);
-  console.log(`  quantization: ${JSON.stringify(meta.quantization)}, sha256 ${folder.meta.sha256}`);
-  if (storages)
-    console.log(
-      `  weights: ${JSON.stringify(folder.meta.weights)} (${reencoded} weight tensors re-encoded for u8)`,
-    );
 }
 
-main(process.argv.slice(2)).catch((err: Error) => {
-  console.error(`model:import: ${err.message}`);
-  process.exit(1);
-});
+async function main(argv: string[]): Promise<void> {
+  const options = parseImportArgs(argv);
+  if (!options) return void console.log(usage);
+  const { outDir, meta, labels, reencoded } = await importModel(options);
+  console.log(`model folder written to ${outDir}`);
+  console.log(`  ${meta.name} v${meta.version}, ${labels} labels, input "${meta.inputName}"`);
+  console.log(`  quantization: ${JSON.stringify(meta.quantization)}, sha256 ${meta.sha256}`);
+  if (meta.weights)
+    console.log(`  weights: ${JSON.stringify(meta.weights)} (${reencoded} weight tensors re-encoded for u8)`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  main(process.argv.slice(2)).catch((err: Error) => {
+    console.error(`model:import: ${err.message}`);
+    process.exit(1);
+  });

@@ -9,10 +9,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ROOT, RUNTIME_LAYER_BUILD } from './paths.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const NATIVE_PACKAGES = ['onnxruntime-node', 'sharp'] as const;
 export type LayerArch = 'x64' | 'arm64';
 
@@ -22,7 +22,7 @@ async function installedVersion(name: string): Promise<string> {
 }
 
 export function runtimeLayerDir(arch: LayerArch): string {
-  return join(ROOT, 'layers/runtime/build', arch);
+  return join(RUNTIME_LAYER_BUILD, arch);
 }
 
 /** Removes ONNX Runtime binaries of every platform but linux/<arch>; returns the removed paths. */

@@ -6,11 +6,11 @@
  *   dist/s3/index.mjs     S3 tagger handler  (handler: dist/s3/index.handler)
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { DIST, ROOT } from './paths.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BUNDLES = {
   http: 'src/handlers/http.ts',
   s3: 'src/handlers/s3.ts',
@@ -41,7 +41,7 @@ export async function bundle(entry: string, outfile: string): Promise<void> {
 export async function buildBundles(log = console.log): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [name, entry] of Object.entries(BUNDLES)) {
-    const dir = join(ROOT, 'dist', name);
+    const dir = join(DIST, name);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     const outfile = join(dir, 'index.mjs');

@@ -16,15 +16,15 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { buildRuntimeLayer } from './build-runtime-layer.ts';
 import type { ArchOutputs, ArchPlan } from './int8-arch-probe.ts';
+import { cacheDir, ROOT } from './paths.ts';
 import { installNode, nodeCommand, RUNTIMES, type Runtime, unavailable } from './runtimes.ts';
 
 const run = promisify(execFile);
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PROBE = join(ROOT, 'scripts/int8-arch-probe.ts');
 
 export interface Target {
@@ -138,7 +138,7 @@ async function main(argv: string[]): Promise<void> {
       count: { type: 'string', default: '50' },
       'fp32-count': { type: 'string', default: '5' },
       targets: { type: 'string', default: 'x64,arm64:max,arm64:neoverse-n1,arm64:cortex-a72' },
-      out: { type: 'string', default: join(ROOT, '.cache/int8-arch') },
+      out: { type: 'string', default: cacheDir('int8-arch') },
       reuse: { type: 'string', default: '' },
     },
   });

@@ -10,16 +10,16 @@
  *    round half to even): how often each target's QLinearAdd rounds differently.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeModel, encodeModel, onnx } from '../models/onnx.ts';
 import { parseTarget, runTarget } from './int8-arch.ts';
 import type { ArchOutputs, ArchPlan, EncodedTensor } from './int8-arch-probe.ts';
+import { cacheDir } from './paths.ts';
 
 type Model = ReturnType<typeof decodeModel>;
 type ValueInfo = ReturnType<typeof onnx.ValueInfoProto.create>;
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ELEM_TYPE: Record<string, number> = { float32: 1, uint8: 2, int8: 3, int32: 6 };
 
 function values(t: EncodedTensor): Float64Array {
@@ -74,7 +74,7 @@ async function main(argv: string[]): Promise<void> {
       model: { type: 'string' },
       photo: { type: 'string' },
       targets: { type: 'string', default: 'x64,arm64:max' },
-      out: { type: 'string', default: join(ROOT, '.cache/int8-trace') },
+      out: { type: 'string', default: cacheDir('int8-trace') },
     },
   });
   if (!v.model || !v.photo)

@@ -13,14 +13,14 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { selectModel } from '../models/select.ts';
 import { buildBundles } from './build.ts';
-import { resolveModel } from './start.ts';
+import { DIST } from './paths.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BUNDLE = { api: 'dist/http/index.mjs', tagger: 'dist/s3/index.mjs' } as const;
+const BUNDLE = { api: 'http/index.mjs', tagger: 's3/index.mjs' } as const;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -31,11 +31,11 @@ async function main(argv: string[]): Promise<void> {
   const [fn, eventFile] = positionals;
   if ((fn !== 'api' && fn !== 'tagger') || !eventFile)
     throw new Error('usage: npm run invoke -- <api|tagger> <event.json> [--model-dir <dir>]');
-  const bundle = join(ROOT, BUNDLE[fn]);
+  const bundle = join(DIST, BUNDLE[fn]);
   if (!existsSync(bundle)) await buildBundles();
   process.env.MODEL_DIR ??= values['model-dir']
     ? resolve(values['model-dir'])
-    : join(ROOT, 'layers/model/models', await resolveModel(process.env.MODEL_NAME));
+    : (await selectModel(process.env.MODEL_NAME ? { model: process.env.MODEL_NAME } : {})).dir;
   process.env.AWS_REGION ??= 'us-east-1';
   process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ??= '1769';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';

@@ -7,13 +7,12 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBundles } from './build.ts';
 import { buildRuntimeLayer, type LayerArch } from './build-runtime-layer.ts';
 import { startCfnStub } from './cfn-stub.ts';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+import { DIST, ROOT } from './paths.ts';
 
 export function paramValue(args: readonly string[], name: string): string | undefined {
   for (let i = 0; i < args.length; i++) {
@@ -42,7 +41,7 @@ export async function packageOffline(
 ): Promise<{ code: number; output: string; actions: string[] }> {
   const arch: LayerArch = paramValue(args, 'arch') === 'arm64' ? 'arm64' : 'x64';
   if (options.build !== false) {
-    if (!existsSync(join(ROOT, 'dist/http/index.mjs')) || !existsSync(join(ROOT, 'dist/s3/index.mjs')))
+    if (!existsSync(join(DIST, 'http/index.mjs')) || !existsSync(join(DIST, 's3/index.mjs')))
       await buildBundles();
     if (!process.env.RUNTIME_LAYER_DIR && !options.env?.RUNTIME_LAYER_DIR) await buildRuntimeLayer(arch);
   }

@@ -24,11 +24,11 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { cacheDir, DIST, ROOT, SHARED, SHARED_FILES } from './paths.ts';
 import type { ProbePlan, ProbeReport } from './runtime-probe.ts';
 
 const run = promisify(execFile);
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const RUNTIMES_CACHE = join(ROOT, '.cache/runtimes');
+export const RUNTIMES_CACHE = cacheDir('runtimes');
 export const PROBE = join(ROOT, 'scripts/runtime-probe.ts');
 /**
  * /proc/cpuinfo as each qemu CPU model's real counterpart shows it. ONNX Runtime (pytorch cpuinfo)
@@ -122,8 +122,8 @@ export async function lambdaTask(dir: string): Promise<Record<'api' | 'tagger', 
     ['s3', out.tagger],
   ] as const) {
     await mkdir(dirname(bundle), { recursive: true });
-    for (const file of await readdir(join(ROOT, 'dist', name)))
-      await copyFile(join(ROOT, 'dist', name, file), join(dirname(bundle), file));
+    for (const file of await readdir(join(DIST, name)))
+      await copyFile(join(DIST, name, file), join(dirname(bundle), file));
   }
   return out;
 }
@@ -309,12 +309,12 @@ async function main(argv: string[]): Promise<void> {
   });
   const { buildBundles } = await import('./build.ts');
   const { buildRuntimeLayer } = await import('./build-runtime-layer.ts');
-  const { startLocalS3 } = await import('../src/tagging/local-s3.ts');
+  const { startLocalS3 } = await import('./local/local-s3.ts');
+  const { importModel } = await import('../models/import.ts');
   const { PutObjectCommand, PutObjectTaggingCommand, S3Client } = await import('@aws-sdk/client-s3');
-  const shared = resolve(ROOT, '../shared');
-  const photo = join(shared, 'photos', PHOTO.file);
+  const photo = join(SHARED_FILES.photos, PHOTO.file);
   if (!existsSync(photo) && !values['model-dir']) {
-    console.log(`check:runtimes: skipped: ${shared} (models, labels, photos) is absent`);
+    console.log(`check:runtimes: skipped: ${SHARED} (models, labels, photos) is absent`);
     return;
   }
   const wanted = values.only?.split(',') ?? RUNTIMES.map((r) => r.id);
@@ -334,16 +334,12 @@ async function main(argv: string[]): Promise<void> {
     : join(RUNTIMES_CACHE, 'model/mobilenetv2-int8');
   if (!values['model-dir'] && !existsSync(join(modelDir, 'model.json'))) {
     await timed('import ../shared MobileNetV2 int8', () =>
-      run(join(ROOT, 'node_modules/.bin/tsx'), [
-        join(ROOT, 'models/import.ts'),
-        join(shared, 'models/mobilenetv2-int8.onnx'),
-        '--labels',
-        join(shared, 'data/imagenet-simple-labels.json'),
-        '--name',
-        'mobilenetv2-int8',
-        '--out',
-        modelDir,
-      ]),
+      importModel({
+        model: SHARED_FILES.int8,
+        labels: SHARED_FILES.labels,
+        name: 'mobilenetv2-int8',
+        out: modelDir,
+      }),
     );
   }
   modelDir = resolve(modelDir);

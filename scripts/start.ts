@@ -14,27 +14,19 @@
  * (exit code 1 when no tags appear within 60 s).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
-import { buildModel } from '../models/build.ts';
-import { startLocalS3 } from '../src/tagging/local-s3.ts';
+import { labelsMeaningful, selectModel } from '../models/select.ts';
 import { DEFAULT_UPLOAD_PREFIX, decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
+import { startLocalS3 } from './local/local-s3.ts';
+import { ROOT } from './paths.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-/** The model layer's folders; MODEL_LAYER_DIR points the layer elsewhere (as in serverless.yml). */
-const MODELS = join(resolve(ROOT, process.env.MODEL_LAYER_DIR ?? 'layers/model'), 'models');
-const SHARED = resolve(ROOT, '../shared');
-const SHARED_FILES = {
-  fp32: join(SHARED, 'models/mobilenetv2-fp32.onnx'),
-  labels: join(SHARED, 'data/imagenet-simple-labels.json'),
-  photos: join(SHARED, 'photos'),
-};
 export const LOCAL = {
   host: '127.0.0.1',
   httpPort: 3000,
@@ -45,106 +37,8 @@ export const LOCAL = {
   credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
 };
 const TAGGER = `image-tagger-${LOCAL.stage}-tagger`;
-/** Folder name of `--synthetic` (the random-weight ResNet-18). */
-export const SYNTHETIC_NAME = 'resnet18-synthetic';
 
 const log = (message: string) => console.log(`[start] ${message}`);
-
-const sharedPresent = () => Object.values(SHARED_FILES).every((p) => existsSync(p));
-
-function noModelHelp(reason: string): string {
-  const relModels = relative(ROOT, MODELS);
-  return [
-    `No trained model folder in ${relModels}/, and none could be built: ${reason}`,
-    'Run one of:',
-    `  npm run model:build                 # the trained ResNet-18 (ONNX Model Zoo, pinned sha256; needs internet)`,
-    `  npm run model:build -- --source <fp32.onnx> --calibration <dir of photos> --labels <labels.json> --name <name>`,
-    `  npm run model:import -- <int8 or fp32 model.onnx> --labels <labels.json> --name <name> --out ${relModels}/<name>`,
-    'then `npm start` again (or `npm start -- --model <name>` to pick a folder).',
-    `Or \`npm start -- --synthetic\` to serve the random-weight ResNet-18: its labels are MEANINGLESS.`,
-  ].join('\n');
-}
-
-const modelFolders = () =>
-  existsSync(MODELS)
-    ? readdirSync(MODELS)
-        .filter((n) => existsSync(join(MODELS, n, 'model.onnx')))
-        .sort()
-    : [];
-
-/** False only for folders whose model.json says their labels mean nothing (synthetic weights). */
-export function labelsMeaningful(dir: string): boolean {
-  try {
-    return JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).labelsMeaningful !== false;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The trained model to serve when none is present: the default build (the zoo ResNet-18, needs
- * the network); offline, the MobileNetV2 of ../shared quantized by the project's own toolchain
- * (both weight storages) and calibrated on ../shared/photos; else the exact commands to run.
- */
-async function buildTrained(): Promise<string> {
-  log('no trained model folder yet: building the int8 ResNet-18 (npm run model:build)');
-  let why: string;
-  try {
-    return (await buildModel({ out: join(MODELS, 'resnet18'), name: 'resnet18' })).meta.name;
-  } catch (err) {
-    why = (err as Error).message;
-    log(`model:build failed: ${why}`);
-  }
-  if (!sharedPresent()) throw new Error(noModelHelp(why));
-  log(
-    'building the trained MobileNetV2 of ../shared instead (npm run model:build -- --source ../shared/models/mobilenetv2-fp32.onnx --calibration ../shared/photos --labels ../shared/data/imagenet-simple-labels.json --name mobilenetv2)',
-  );
-  return (
-    await buildModel({
-      source: SHARED_FILES.fp32,
-      calibration: SHARED_FILES.photos,
-      labels: SHARED_FILES.labels,
-      name: 'mobilenetv2',
-      out: join(MODELS, 'mobilenetv2'),
-    })
-  ).meta.name;
-}
-
-/**
- * The model folder to serve: --model; with --synthetic the random-weight ResNet-18 (built when
- * missing); else the best trained folder present (resnet18* first); else a trained one is built.
- * A synthetic folder is never picked without --synthetic.
- */
-export async function resolveModel(wanted?: string, synthetic = false): Promise<string> {
-  if (wanted) {
-    if (!existsSync(join(MODELS, wanted, 'model.onnx')))
-      throw new Error(
-        `no model folder ${relative(ROOT, MODELS)}/${wanted}/ (present: ${modelFolders().join(', ') || 'none'})`,
-      );
-    return wanted;
-  }
-  if (synthetic) {
-    if (!existsSync(join(MODELS, SYNTHETIC_NAME, 'model.onnx'))) {
-      log(`building the synthetic ResNet-18 (npm run model:build -- --synthetic resnet18)`);
-      await buildModel({
-        synthetic: 'resnet18',
-        out: join(MODELS, SYNTHETIC_NAME),
-        ...(sharedPresent() ? { labels: SHARED_FILES.labels } : {}),
-      });
-    }
-    return SYNTHETIC_NAME;
-  }
-  const all = modelFolders();
-  const trained = all.filter((n) => labelsMeaningful(join(MODELS, n)));
-  const skipped = all.filter((n) => !trained.includes(n));
-  if (skipped.length > 0)
-    log(
-      `not serving ${skipped.join(', ')}: synthetic weights, labels meaningless (npm start -- --synthetic serves it)`,
-    );
-  if (trained.length === 0) return buildTrained();
-  const rank = (n: string) => (n.startsWith('resnet18') ? 0 : 1);
-  return [...trained].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))[0] as string;
-}
 
 async function waitFor(url: string, seconds: number, child: ChildProcess): Promise<void> {
   for (let i = 0; i < seconds * 4; i++) {
@@ -170,10 +64,12 @@ async function main(argv: string[]): Promise<number> {
   });
   await buildBundles(log);
   const explicitDir = values['model-dir'] ? resolve(values['model-dir']) : undefined;
-  const model = explicitDir
-    ? basename(explicitDir)
-    : await resolveModel(values.model ?? process.env.MODEL_NAME, values.synthetic ?? false);
-  const modelDir = explicitDir ?? join(MODELS, model);
+  const wanted = values.model ?? process.env.MODEL_NAME;
+  const selected = explicitDir
+    ? { name: basename(explicitDir), dir: explicitDir }
+    : await selectModel({ ...(wanted ? { model: wanted } : {}), synthetic: values.synthetic ?? false, log });
+  const model = selected.name;
+  const modelDir = selected.dir;
   if (!existsSync(join(modelDir, 'model.onnx'))) throw new Error(`${modelDir} has no model.onnx`);
   log(`model folder: ${modelDir}`);
   if (!labelsMeaningful(modelDir))

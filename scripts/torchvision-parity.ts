@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type PreprocessSpec, preprocess } from '../src/classifier/preprocess.ts';
+import { ROOT } from './paths.ts';
 
 const run = promisify(execFile);
 
-export const ROOT = resolve(import.meta.dirname, '..');
 export const PYTHON = '/usr/bin/python3';
 export const REFERENCE_SCRIPT = join(ROOT, 'test/fixtures/torchvision_reference.py');
 

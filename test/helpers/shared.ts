@@ -6,21 +6,19 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
+import { ROOT, SHARED, SHARED_FILES, sharedModel } from '../../scripts/paths.ts';
 
-export const ROOT = resolve(import.meta.dirname, '../..');
-export const SHARED = resolve(ROOT, '../shared');
+export { ROOT, SHARED };
 
 /** False when ../shared is there; otherwise the reason tests that need it are skipped. */
 export const sharedMissing: string | false = [
-  'models/mobilenetv2-int8.onnx',
-  'data/imagenet-simple-labels.json',
-  'photos',
-]
-  .map((p) => join(SHARED, p))
-  .every((p) => existsSync(p))
+  SHARED_FILES.int8,
+  SHARED_FILES.labels,
+  SHARED_FILES.photos,
+].every((p) => existsSync(p))
   ? false
   : `${SHARED} (models, labels, photos) is absent`;
 
@@ -45,25 +43,22 @@ export function sharedPhotos(): (SharedPhoto & { path: string })[] {
 
 export const run = promisify(execFile);
 
-/** Runs an npm-script entry point (a .ts file) with tsx, as `npm run` would, and returns its output. */
+/**
+ * Runs an npm-script entry point (a .ts file) with tsx, as `npm run` would, and returns its output.
+ * Only for tests of that CLI itself: everything else calls the toolchain's functions in process.
+ */
 export function runTs(script: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}) {
   return run(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, script), ...args], { cwd: ROOT, ...options });
 }
 
 export type SharedModel = 'mobilenetv2-int8' | 'mobilenetv2-fp32';
 
-/** Builds a fresh model folder from a ../shared model with the project's own import CLI. */
+/** Builds a fresh model folder from a ../shared model with the project's own importModel. */
 export async function importSharedModel(model: SharedModel): Promise<string> {
   const out = join(await mkdtemp(join(tmpdir(), `${model}-`)), model);
-  await runTs('models/import.ts', [
-    join(SHARED, `models/${model}.onnx`),
-    '--labels',
-    join(SHARED, 'data/imagenet-simple-labels.json'),
-    '--name',
-    model,
-    '--out',
-    out,
-  ]);
+  // Loaded here, not at the top: most users of this helper never import (it loads ONNX Runtime).
+  const { importModel } = await import('../../models/import.ts');
+  await importModel({ model: sharedModel(model), labels: SHARED_FILES.labels, name: model, out });
   return out;
 }
 

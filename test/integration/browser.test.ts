@@ -9,7 +9,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { createApi } from '../../src/http/api.ts';
-import { type LocalServer, startLocalServer } from '../../src/http/local-server.ts';
+import { type LocalServer, startLocalServer } from '../helpers/local-server.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../scripts/build.ts';
-import { startLocalS3 } from '../../src/tagging/local-s3.ts';
+import { startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const run = promisify(execFile);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
 import { createApi } from '../../src/http/api.ts';
-import { type LocalServer, startLocalServer } from '../../src/http/local-server.ts';
+import { type LocalServer, startLocalServer } from '../helpers/local-server.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const MAX_BYTES = 3 * 1024 * 1024;

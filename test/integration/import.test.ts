@@ -1,8 +1,11 @@
 /** model:import's lossless re-encoding of int8 weights (see README "int8 on CPUs without VNNI"). */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeModel, onnx, reencodeS8WeightsAsU8 } from '../../models/onnx.ts';
-import { SHARED, skipUnlessShared } from '../helpers/shared.ts';
+import { SHARED_FILES } from '../../scripts/paths.ts';
+import { runTs, SHARED, skipUnlessShared } from '../helpers/shared.ts';
 
 type Tensor = { rawData?: Uint8Array | null; int32Data?: number[] | null };
 /** The quantized values of an int8 tensor, or of a uint8 tensor shifted by -128. */
@@ -36,5 +39,25 @@ describe.skipIf(skipUnlessShared('int8 re-encoding test'))('reencodeS8WeightsAsU
       }
     }
     expect(checked).toBe(2 * pairs);
+  });
+});
+
+describe.skipIf(skipUnlessShared('model:import CLI test'))('npm run model:import (the CLI)', () => {
+  it('writes a model folder with both weight storages and prints what it wrote', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'import-cli-'));
+    try {
+      const out = join(tmp, 'm');
+      const args = [SHARED_FILES.int8, '--labels', SHARED_FILES.labels, '--name', 'cli', '--out', out];
+      const { stdout } = await runTs('models/import.ts', args);
+      expect(stdout).toContain(`model folder written to ${out}`);
+      expect(stdout).toContain('53 weight tensors re-encoded for u8');
+      const meta = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
+      expect(meta).toMatchObject({ name: 'cli', weights: { s8: 'model.onnx', u8: 'model.u8.onnx' } });
+      await expect(runTs('models/import.ts', [SHARED_FILES.int8])).rejects.toThrow(
+        /usage: npm run model:import/,
+      );
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });

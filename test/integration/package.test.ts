@@ -12,13 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../scripts/build.ts';
 import { buildRuntimeLayer } from '../../scripts/build-runtime-layer.ts';
 import { packageOffline } from '../../scripts/package.ts';
+import { DIST } from '../../scripts/paths.ts';
 import { NAMESPACE } from '../../src/handlers/powertools.ts';
-import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
+import { photo, ROOT, SHARED, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const MODEL = 'mobilenetv2-int8';
+/** Relative to ROOT: serverless.yml reads it as MODEL_LAYER_DIR. */
 const MODEL_LAYER = '.cache/package-test/model-layer';
 const MB = 1024 * 1024;
-const CFN_VALIDATE = join(ROOT, '../shared/tools/cfn-validate/cfn-validate.mjs');
+const CFN_VALIDATE = join(SHARED, 'tools/cfn-validate/cfn-validate.mjs');
 
 /** Sum of the uncompressed sizes in a zip's central directory. */
 async function unzippedSize(path: string): Promise<number> {
@@ -456,7 +458,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     // Lay the function out as in Lambda, with the layer's node_modules as the only place to find them.
     const task = await mkdtemp(join(tmpdir(), 'lambda-task-'));
     try {
-      await cp(join(ROOT, 'dist/http/index.mjs'), join(task, 'dist/http/index.mjs'));
+      await cp(join(DIST, 'http/index.mjs'), join(task, 'dist/http/index.mjs'));
       await symlink(join(layerDir, 'nodejs/node_modules'), join(task, 'node_modules'), 'dir');
       const script = `
         const { handler } = await import(${JSON.stringify(join(task, 'dist/http/index.mjs'))});

@@ -16,6 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../scripts/build.ts';
 import { buildRuntimeLayer } from '../../scripts/build-runtime-layer.ts';
+import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import {
   type Invocation,
   installNode,
@@ -30,7 +31,6 @@ import {
   unavailable,
 } from '../../scripts/runtimes.ts';
 import { type ObjectRecord, toRecords } from '../../src/tagging/events.ts';
-import { type LocalS3, startLocalS3 } from '../../src/tagging/local-s3.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };

@@ -14,10 +14,10 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
 import { createS3Tagger } from '../../src/tagging/handler.ts';
-import { type LocalS3, startLocalS3 } from '../../src/tagging/local-s3.ts';
 import { s3ObjectStore } from '../../src/tagging/object-store.ts';
 import { parseLabelList } from '../../src/tagging/tags.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';

@@ -6,11 +6,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { awsShapedEvent } from '../../scripts/local/local-s3.ts';
+import { ROOT } from '../../scripts/paths.ts';
 import { eventBridgeEventName, type ObjectRecord, toRecords } from '../../src/tagging/events.ts';
-import { awsShapedEvent } from '../../src/tagging/local-s3.ts';
 import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX, isTaggable } from '../../src/tagging/tags.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 const sample = (name: string) => JSON.parse(readFileSync(join(ROOT, 'events', name), 'utf8'));
 
 /** An S3 notification with raw keys, as s3rver emits it. */

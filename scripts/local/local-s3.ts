@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { S3Event } from 'aws-lambda';
-import { encodeS3Key } from './tags.ts';
+import { encodeS3Key } from '../../src/tagging/tags.ts';
 
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
