@@ -17,6 +17,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SHARED_FILES } from '../scripts/paths.ts';
 import { sessionOptions } from '../src/classifier/classifier.ts';
+import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { ort, sharp } from '../src/classifier/native.ts';
 import { softmax } from '../src/classifier/postprocess.ts';
 import {
@@ -27,13 +28,7 @@ import {
   toNormalisedPlanes,
 } from '../src/classifier/preprocess.ts';
 
-const SPEC: PreprocessSpec = {
-  resizeShorter: 256,
-  cropSize: 224,
-  mean: [0.485, 0.456, 0.406],
-  std: [0.229, 0.224, 0.225],
-  channelOrder: 'RGB',
-};
+const SPEC: PreprocessSpec = IMAGENET_DEFAULTS;
 const SCALES = [0.875, 1, 1.25, 1.5];
 const CROP = SPEC.cropSize;
 

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { SHARED_FILES } from '../scripts/paths.ts';
 import { sessionOptions } from '../src/classifier/classifier.ts';
 import { roundHalfEven } from '../src/classifier/math.ts';
+import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { ort, sharp } from '../src/classifier/native.ts';
 import {
   type PreprocessSpec,
@@ -25,13 +26,7 @@ import {
   toNormalisedPlanes,
 } from '../src/classifier/preprocess.ts';
 
-const SPEC: PreprocessSpec = {
-  resizeShorter: 256,
-  cropSize: 224,
-  mean: [0.485, 0.456, 0.406],
-  std: [0.229, 0.224, 0.225],
-  channelOrder: 'RGB',
-};
+const SPEC: PreprocessSpec = IMAGENET_DEFAULTS;
 
 const { values } = parseArgs({
   options: { model: { type: 'string', default: SHARED_FILES.fp32 } },

@@ -13,12 +13,14 @@
  * ONNX Runtime optimized on each target and lists where those graphs differ. Needs what
  * `npm run check:runtimes` needs for arm64 (scripts/runtimes.ts).
  */
+
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { cosine } from '../models/evaluate.ts';
 import { buildRuntimeLayer } from './build-runtime-layer.ts';
 import type { ArchOutputs, ArchPlan } from './int8-arch-probe.ts';
 import { cacheDir, ROOT } from './paths.ts';
@@ -74,20 +76,6 @@ export function floatsOf(o: ArchOutputs, model: string, output?: string): Float3
 function rows(v: Float32Array, n: number): Float32Array[] {
   const per = v.length / n;
   return Array.from({ length: n }, (_, i) => v.subarray(i * per, (i + 1) * per));
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ?? 0;
-    const y = b[i] ?? 0;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 function argmax(v: Float32Array): number {
