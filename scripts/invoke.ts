@@ -16,9 +16,10 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import yaml from 'js-yaml';
 import { selectModel } from '../models/select.ts';
 import { buildBundles } from './build.ts';
-import { DIST } from './paths.ts';
+import { DIST, ROOT } from './paths.ts';
 
 const BUNDLE = { api: 'http/index.mjs', tagger: 's3/index.mjs' } as const;
 
@@ -39,6 +40,12 @@ async function main(argv: string[]): Promise<void> {
   process.env.AWS_REGION ??= 'us-east-1';
   process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ??= '1769';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  // The service and namespace the deployed function gets: serverless.yml is their one definition.
+  const { custom } = yaml.load(await readFile(join(ROOT, 'serverless.yml'), 'utf8')) as {
+    custom: { metricsNamespace: string; metricsServices: Record<string, string> };
+  };
+  process.env.POWERTOOLS_METRICS_NAMESPACE ??= custom.metricsNamespace;
+  process.env.POWERTOOLS_SERVICE_NAME ??= custom.metricsServices[fn];
   const event = JSON.parse(await readFile(eventFile, 'utf8'));
   const { handler } = (await import(pathToFileURL(bundle).href)) as {
     handler: (event: unknown, context: unknown) => Promise<unknown>;
