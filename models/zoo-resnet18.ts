@@ -1,7 +1,7 @@
 /**
  * A replica of the ONNX Model Zoo's `resnet18-v1-7.onnx` graph (the default source of
  * `npm run model:build`) with random weights, so the default build path can be tested end to end
- * without the 46.8 MB download. What it copies from the zoo file (see notes in the README/issue):
+ * without the 46.8 MB download. What it copies from the zoo file (docs/model-toolchain.md):
  *
  * - MXNet Gluon `resnet18_v1` exported by MXNet's ONNX exporter: IR version 3, opset 8, every
  *   initializer also listed as a graph input (IR < 4 style), input `data` [N,3,224,224], output

@@ -34,10 +34,10 @@ export interface StorageChoice {
 export const CPUINFO_PATH = '/proc/cpuinfo';
 
 /**
- * arm64 (e.g. AWS Graviton): the rule in one place, settled by reading MLAS's aarch64 kernels and
- * running both storages under emulation (research on branch `runtimes`). Until then: s8, which
- * gave logits identical to u8 on arm64 in the issue's emulated run of the project-quantized
- * MobileNetV2.
+ * arm64 (e.g. AWS Graviton): MLAS sums both storages exactly in int32 (u8 through the widening
+ * U8X8 QGEMM kernels, s8 through the symmetric ConvSym kernels, whose int16 pairs cannot overflow
+ * with weights in [-127, 127]), and both gave bit-identical logits under emulation on three CPU
+ * models (docs/int8-and-cpus.md). s8 is the storage with dedicated arm64 convolution kernels.
  */
 export const ARM64_RULE: StorageChoice = {
   storage: 's8',

@@ -12,7 +12,7 @@
  *   identical to PIL's.
  * - The resize is Pillow's own algorithm (`pilResizeCrop`: triangle filter, 22-bit fixed point,
  *   horizontal pass then vertical, each rounded to 8 bits), computed only for the centre crop.
- * - Two deliberate differences from PIL, both measured (see the README): EXIF orientation is
+ * - Two deliberate differences from PIL, both measured (docs/model-toolchain.md): EXIF orientation is
  *   applied (PIL ignores it, so a phone photo stored sideways would reach the model sideways), and
  *   alpha is composited over white (PIL keeps whatever colour the encoder left under transparent
  *   pixels, so two files that look the same would be tagged differently). 16-bit inputs are scaled

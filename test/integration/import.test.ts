@@ -1,4 +1,4 @@
-/** model:import's lossless re-encoding of int8 weights (see README "int8 on CPUs without VNNI"). */
+/** model:import's lossless re-encoding of int8 weights (docs/int8-and-cpus.md). */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
