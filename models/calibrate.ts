@@ -3,10 +3,12 @@
  * Runtime does the work) and records per-tensor ranges, by min/max or by percentile (a second pass
  * fills a histogram per tensor). Inputs are preprocessed by the classifier's own `preprocess()`.
  */
+
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { ort, sharp } from '../src/classifier/native.ts';
 import { type PreprocessSpec, preprocess } from '../src/classifier/preprocess.ts';
+import { DEFAULT_IMAGE_SUFFIXES } from '../src/tagging/tags.ts';
 import { floatValueInfo } from './graph.ts';
 import { decodeModel, encodeModel } from './onnx.ts';
 import type { Range } from './quantize.ts';
@@ -113,11 +115,11 @@ export async function calibrate(
   return ranges;
 }
 
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff']);
-
-/** The image files of a folder, sorted by name, at most `limit`. */
+/** The image files of a folder (the tagger's suffixes, any case), sorted by name, at most `limit`. */
 export async function listImages(dir: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
-  const files = (await readdir(dir)).filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase())).sort();
+  const files = (await readdir(dir))
+    .filter((f) => DEFAULT_IMAGE_SUFFIXES.includes(extname(f).toLowerCase()))
+    .sort();
   return files.slice(0, limit).map((f) => join(dir, f));
 }
 

@@ -1,6 +1,6 @@
 /**
  * Lambda entry point of the S3 tagger (see src/tagging/tagger.ts). Env: UPLOAD_PREFIX (default
- * uploads/), IMAGE_SUFFIXES (comma-separated, default .jpg,.jpeg,.png,.webp,.gif,.avif,.tif,.tiff),
+ * uploads/), IMAGE_SUFFIXES (comma-separated; default DEFAULT_IMAGE_SUFFIXES of src/tagging/tags.ts),
  * and the classifier's (MODEL_DIR...). S3_ENDPOINT or AWS_ENDPOINT_URL_S3 point the client at a local S3
  * (path-style; `npm start` sets AWS_ENDPOINT_URL_S3, which serverless-offline passes through).
  */
