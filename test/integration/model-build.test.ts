@@ -130,7 +130,7 @@ describe('model:build --synthetic resnet18', () => {
     } finally {
       await classifier.release();
     }
-  });
+  }, 180_000); // a whole ResNet-18 build (two storages, calibration, checks): about 30 s, more on a loaded machine
 
   it('a single storage (--weights u8) writes one file and names it in the weights map', async () => {
     // Only the folder writing differs from the full build above; s8-7bit/mixed get no map at all.
