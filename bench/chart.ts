@@ -14,6 +14,8 @@ export interface BarGroup {
 export interface BarChart {
   title: string;
   yLabel: string;
+  /** Under the group labels. */
+  xLabel?: string;
   series: string[];
   groups: BarGroup[];
   /** Decimals of the values written above the bars. */
@@ -114,6 +116,10 @@ export function barChartSvg(chart: BarChart): string {
       `<text x="${n(L.left + g * groupW + groupW / 2)}" y="${baseY + 20}" text-anchor="middle">${escapeXml(group.label)}</text>`,
     );
   }
+  if (chart.xLabel)
+    out.push(
+      `<text x="${n(L.left + plotW / 2)}" y="${L.height - 18}" text-anchor="middle" font-weight="bold">${escapeXml(chart.xLabel)}</text>`,
+    );
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

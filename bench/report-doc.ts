@@ -47,10 +47,13 @@ export function machineLines(m: Machine): string[] {
 /** Shifts markdown headings down `levels` so the printed report nests under the doc's own section. */
 export function demoteHeadings(lines: string[], levels = 2): string[] {
   const prefix = '#'.repeat(levels);
-  return lines
-    .join('\n')
-    .split('\n')
-    .map((l) => (/^#{1,6} /.test(l) ? `${prefix}${l}` : l));
+  const out: string[] = [];
+  for (const l of lines.join('\n').split('\n')) {
+    const heading = /^#{1,6} /.test(l);
+    if (heading && out.length > 0 && out[out.length - 1] !== '') out.push('');
+    out.push(heading ? `${prefix}${l}` : l);
+  }
+  return out;
 }
 
 /** The chart of the storage table: inference latency by model and threads, one bar per storage. */
@@ -66,6 +69,7 @@ export function latencyChart(rows: StorageRow[]): BarChart {
   return {
     title: 'Inference latency by model, weight storage and threads (median)',
     yLabel: 'inference latency, ms (lower is better)',
+    xLabel: 'model, threads',
     series: [...series],
     groups,
   };

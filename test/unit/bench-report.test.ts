@@ -23,6 +23,7 @@ function bars(svg: string): { series: string; value: number; height: number; y: 
 const chart = {
   title: 'Latency',
   yLabel: 'ms',
+  xLabel: 'model, threads',
   series: ['fp32', 's8', 'u8'],
   groups: [
     { label: 'MobileNetV2, 1 thread', values: [30, 10, 20] },
@@ -64,6 +65,7 @@ describe('barChartSvg', () => {
       '>u8<',
       'MobileNetV2, 1 thread',
       'ResNet-18, 2 threads',
+      '>model, threads<',
     ])
       expect(svg).toContain(text);
     for (const v of ['30.0', '10.0', '20.0', '120.0', '60.0']) expect(svg).toContain(`>${v}</text>`);
@@ -130,7 +132,7 @@ describe('the benchmark report', () => {
   it('puts the machine on top and nests the printed headings under "Current figures"', () => {
     const s = generatedSection(
       machine,
-      ['# Classifier benchmark\n', '## int8 weight storage', '| a |'],
+      ['(a note)', '# Classifier benchmark\n', '## int8 weight storage', '| a |'],
       true,
     );
     expect(s.startsWith(`${BEGIN_MARKER}\n## Current figures`)).toBe(true);
@@ -145,7 +147,7 @@ describe('the benchmark report', () => {
     ])
       expect(s).toContain(t);
     expect(s).toContain('](benchmarks-latency.svg)');
-    expect(s).toContain('\n### Classifier benchmark\n');
+    expect(s).toContain('(a note)\n\n### Classifier benchmark\n');
     expect(s).toContain('\n#### int8 weight storage\n');
     expect(s.indexOf('| CPU |')).toBeLessThan(s.indexOf('### Classifier'));
     expect(generatedSection(machine, [], false)).not.toContain('.svg');
