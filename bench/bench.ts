@@ -16,7 +16,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { importModel } from '../models/import.ts';
@@ -404,7 +404,7 @@ export async function classifierBench(
     const meta = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
     const q = meta.quantization;
     log(
-      `## ${meta.name} (${typeof q === 'string' ? q : (q.weights ?? q.scheme ?? 'see model.json')}) — ${dir}\n`,
+      `## ${meta.name} (${typeof q === 'string' ? q : (q.weights ?? q.scheme ?? 'see model.json')}) — ${relative(ROOT, dir) || dir}\n`,
     );
     log('| measure | ms | note |\n| --- | ---: | --- |');
     for (const r of await benchModel(dir, runs, images)) log(`| ${r.join(' | ')} |`);

@@ -174,7 +174,7 @@ export async function toolchainBench(options: { runs?: number } = {}): Promise<s
 
   const lines: string[] = [];
   const log = (line = '') => lines.push(line);
-  log('\n### Model toolchain (medians; ratios from the same run)\n');
+  log('\n## Model toolchain (medians; ratios from the same run)\n');
   log('| model | threads | latency ms | ratio | file MB |');
   log('| --- | --- | --- | --- | --- |');
   for (const r of rows) log(`| ${r.join(' | ')} |`);
@@ -186,9 +186,9 @@ export async function toolchainBench(options: { runs?: number } = {}): Promise<s
   for (const n of notes) log(`\n${n}`);
   log(`\nauto picks ${cpu.storage} on this CPU: ${cpu.reason}.`);
   log(
-    '\nThe 7.8 ms/core figure is a VNNI ceiling (vpdpbusd: 64 u8 x s8 MACs per instruction). Without VNNI, ' +
+    '\nint8 is fast on a VNNI CPU because of vpdpbusd (64 u8 x s8 MACs per instruction). Without VNNI, ' +
       'u8 x s8 needs vpmaddubsw + vpmaddwd + vpaddd and saturates pairs in int16, and the exact u8 x u8 path ' +
-      'widens to int16 first (vpmaddwd, half the MACs per instruction), so int8 cannot reach that ceiling there.',
+      'widens to int16 first (vpmaddwd, half the MACs per instruction), so int8 cannot reach that speed there.',
   );
   return lines;
 }
