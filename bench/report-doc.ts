@@ -56,6 +56,50 @@ export function demoteHeadings(lines: string[], levels = 2): string[] {
   return out;
 }
 
+const splitRow = (line: string) =>
+  line
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split('|')
+    .map((c) => c.trim());
+
+/**
+ * Pads markdown tables to aligned columns, as Biome formats markdown (so the generated file passes
+ * `npm run lint`): each column as wide as its widest cell, right-aligned columns (`---:`) padded on
+ * the left, the separator row dashes to the full width.
+ */
+export function alignTables(lines: string[]): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < lines.length) {
+    const isRow = (l: string | undefined) => l !== undefined && /^\s*\|.*\|\s*$/.test(l);
+    if (!isRow(lines[i]) || !/^\s*\|(\s*:?-+:?\s*\|)+\s*$/.test(lines[i + 1] ?? '')) {
+      out.push(lines[i] as string);
+      i++;
+      continue;
+    }
+    const block: string[] = [];
+    while (isRow(lines[i])) block.push(lines[i++] as string);
+    const rows = block.map(splitRow);
+    const seps = rows[1] as string[];
+    const cols = Math.max(...rows.map((r) => r.length));
+    const right = Array.from({ length: cols }, (_, c) => /^-+:$/.test(seps[c] ?? ''));
+    const width = Array.from({ length: cols }, (_, c) =>
+      Math.max(3, ...rows.filter((_, r) => r !== 1).map((r) => (r[c] ?? '').length)),
+    );
+    for (const [r, row] of rows.entries()) {
+      const cells = width.map((w, c) => {
+        if (r === 1) return right[c] ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w);
+        const cell = row[c] ?? '';
+        return right[c] ? cell.padStart(w) : cell.padEnd(w);
+      });
+      out.push(`| ${cells.join(' | ')} |`);
+    }
+  }
+  return out;
+}
+
 /** The chart of the storage table: inference latency by model and threads, one bar per storage. */
 export function latencyChart(rows: StorageRow[]): BarChart {
   const series = ['fp32', 's8', 'u8'] as const;
@@ -77,7 +121,7 @@ export function latencyChart(rows: StorageRow[]): BarChart {
 
 /** The generated section: between the markers, so a rerun replaces only it. */
 export function generatedSection(machine: Machine, reportLines: string[], hasChart: boolean): string {
-  return [
+  return alignTables([
     BEGIN_MARKER,
     '## Current figures',
     '',
@@ -88,7 +132,7 @@ export function generatedSection(machine: Machine, reportLines: string[], hasCha
       : []),
     ...demoteHeadings(reportLines),
     END_MARKER,
-  ]
+  ])
     .join('\n')
     .replace(/\n{3,}/g, '\n\n');
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { StorageRow } from '../../bench/bench.ts';
 import { barChartSvg, CHART_LAYOUT, escapeXml, niceStep } from '../../bench/chart.ts';
 import {
+  alignTables,
   BEGIN_MARKER,
   END_MARKER,
   generatedSection,
@@ -137,19 +138,14 @@ describe('the benchmark report', () => {
     );
     expect(s.startsWith(`${BEGIN_MARKER}\n## Current figures`)).toBe(true);
     expect(s.endsWith(END_MARKER)).toBe(true);
-    for (const t of [
-      'AMD EPYC 9R14 (x64)',
-      '`avx512_vnni`, `avx2`',
-      '| cores | 2 |',
-      'v22.1.0',
-      '| onnxruntime-node | 1.30.0 |',
-      '2026-11-29T10:00:00Z',
-    ])
+    for (const t of ['AMD EPYC 9R14 (x64)', '`avx512_vnni`, `avx2`', 'v22.1.0', '2026-11-29T10:00:00Z'])
       expect(s).toContain(t);
+    expect(s).toMatch(/\n\| cores +\| 2 +\|\n/);
+    expect(s).toMatch(/\n\| onnxruntime-node \| 1\.30\.0 +\|\n/);
     expect(s).toContain('](benchmarks-latency.svg)');
     expect(s).toContain('(a note)\n\n### Classifier benchmark\n');
     expect(s).toContain('\n#### int8 weight storage\n');
-    expect(s.indexOf('| CPU |')).toBeLessThan(s.indexOf('### Classifier'));
+    expect(s.indexOf('| CPU ')).toBeLessThan(s.indexOf('### Classifier'));
     expect(generatedSection(machine, [], false)).not.toContain('.svg');
   });
 
@@ -164,5 +160,29 @@ describe('the benchmark report', () => {
       `# Benchmarks\n\nintro\n\n${BEGIN_MARKER}\nrun 2\n${END_MARKER}\n\n## Older run\n\nkept\n`,
     );
     expect(replaceGenerated('# B\n', 'X')).toBe('# B\n\nX\n');
+  });
+});
+
+describe('alignTables', () => {
+  it('pads columns to their widest cell, right-aligned columns on the left, as Biome formats markdown', () => {
+    expect(
+      alignTables([
+        'text | not a table',
+        '| model | ms |',
+        '| --- | ---: |',
+        '| ResNet-18 | 7.5 |',
+        '| a |  |',
+        '',
+        '| x |',
+      ]),
+    ).toEqual([
+      'text | not a table',
+      '| model     |  ms |',
+      '| --------- | --: |',
+      '| ResNet-18 | 7.5 |',
+      '| a         |     |',
+      '',
+      '| x |',
+    ]);
   });
 });
