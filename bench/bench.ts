@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --model <dir> ...] [--runs N]
+ * npx tsx bench/bench.ts [--model <dir> ...] [--runs N] [--storages-only]   (part of npm run bench)
  *
  * Classifier benchmark: prints a markdown table per model folder with medians over repeated runs:
  * model load, preprocessing of 0.3/3/12 MP JPEGs, inference at 1 and 2 threads (spin-wait off and
@@ -16,7 +16,8 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { importModel } from '../models/import.ts';
 import { decodeModel, encodeModel } from '../models/onnx.ts';
@@ -33,7 +34,7 @@ import {
   sharedModel,
 } from '../scripts/paths.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
-import { chooseStorage, readCpuInfo } from '../src/classifier/cpu.ts';
+import { chooseStorage, readCpuInfo, type WeightStorage } from '../src/classifier/cpu.ts';
 import {
   IMAGENET_DEFAULTS,
   loadModelFolder,
@@ -93,13 +94,13 @@ async function importShared(model: 'mobilenetv2-int8' | 'mobilenetv2-fp32'): Pro
   return out;
 }
 
-async function defaultModels(): Promise<string[]> {
+async function defaultModels(log: (line: string) => void): Promise<string[]> {
   const dirs: string[] = [];
   if (existsSync(SHARED_FILES.int8)) dirs.push(await importShared('mobilenetv2-int8'));
-  else console.log(`(${SHARED} is absent: no MobileNetV2 rows)`);
+  else log(`(${SHARED} is absent: no MobileNetV2 rows)`);
   if (existsSync(LAYER_MODELS))
     for (const name of await readdir(LAYER_MODELS)) dirs.push(join(LAYER_MODELS, name));
-  else console.log('(no model layer built yet: `npm run model:build` adds ResNet-18 rows)');
+  else log('(no model layer built yet: `npm run model:build` adds ResNet-18 rows)');
   return dirs;
 }
 
@@ -261,29 +262,45 @@ async function interleaved(
   return new Map([...times].map(([n, t]) => [n, median(t)]));
 }
 
+/** One row of the storage table, as numbers (the chart in docs/benchmarks.md is drawn from these). */
+export interface StorageRow {
+  model: string;
+  weights: 'fp32' | WeightStorage;
+  /** `MODEL_WEIGHTS=auto` picks this storage on this CPU. */
+  auto: boolean;
+  fileMb: number;
+  /** Inference medians by thread count (1 and 2), ms. */
+  ms: Record<1 | 2, number>;
+  coldStartMs: number;
+  firstRequestMs: number;
+  peakRssMb: number;
+}
+
 async function benchStorages(
   sets: StorageSet[],
   runs: number,
   images: Record<string, Buffer>,
-): Promise<void> {
+  log: (line: string) => void,
+): Promise<StorageRow[]> {
+  const table: StorageRow[] = [];
   const cpuInfo = readCpuInfo();
   const cpu = chooseStorage(cpuInfo);
   const flags = ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'asimddp'].filter((f) =>
     cpuInfo.flags?.has(f),
   );
-  console.log('## int8 weight storage: fp32, s8 and u8 side by side (one run)\n');
-  console.log(
+  log('## int8 weight storage: fp32, s8 and u8 side by side (one run)\n');
+  log(
     `This CPU: ${cpuInfo.model ?? 'unknown model'} (${process.arch}; ${flags.join(', ') || 'no listed flags'}).`,
   );
-  console.log(`\`auto\` picks **${cpu.storage}**: ${cpu.reason}.\n`);
-  console.log(
-    'Inference: medians of round-robin runs (each variant in turn), so ratios compare like with like. Cold start,',
-    'first request and peak RSS: fresh processes, 1 thread, 3 MP JPEG.\n',
+  log(`\`auto\` picks **${cpu.storage}**: ${cpu.reason}.\n`);
+  log(
+    'Inference: medians of round-robin runs (each variant in turn), so ratios compare like with like. Cold start, ' +
+      'first request and peak RSS: fresh processes, 1 thread, 3 MP JPEG.\n',
   );
-  console.log(
+  log(
     '| model | weights | file MB | 1 thread ms | x fp32 | 2 threads ms | x fp32 | cold start ms | first request ms | peak RSS MB |',
   );
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const imagePath = join(CACHE, 'cold-start.jpg');
   await sharp(images['3 MP'] as Buffer).toFile(imagePath);
   for (const set of sets) {
@@ -317,31 +334,61 @@ async function benchStorages(
         const m = ms[threads]?.get(v.name) as number;
         return [fmt(m), (m / (ms[threads]?.get('fp32') as number)).toFixed(2)];
       };
-      const size = ((await readFile(files[v.name] as string)).length / 1e6).toFixed(1);
+      const fileMb = (await readFile(files[v.name] as string)).length / 1e6;
       const picked = v.name === cpu.storage ? ' (auto)' : '';
-      console.log(
-        `| ${set.model} | ${v.name}${picked} | ${size} | ${cell(1).join(' | ')} | ${cell(2).join(' | ')} | ${fmt(cold.firstResultMs)} | ${fmt(cold.firstClassifyMs)} | ${cold.peakRssMb.toFixed(0)} |`,
+      log(
+        `| ${set.model} | ${v.name}${picked} | ${fileMb.toFixed(1)} | ${cell(1).join(' | ')} | ${cell(2).join(' | ')} | ${fmt(cold.firstResultMs)} | ${fmt(cold.firstClassifyMs)} | ${cold.peakRssMb.toFixed(0)} |`,
       );
+      table.push({
+        model: set.model,
+        weights: v.name as StorageRow['weights'],
+        auto: v.name === cpu.storage,
+        fileMb,
+        ms: { 1: ms[1]?.get(v.name) as number, 2: ms[2]?.get(v.name) as number },
+        coldStartMs: cold.firstResultMs,
+        firstRequestMs: cold.firstClassifyMs,
+        peakRssMb: cold.peakRssMb,
+      });
     }
   }
-  console.log();
+  log('');
+  return table;
 }
 
-async function main() {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string', multiple: true },
-      runs: { type: 'string', default: '30' },
-      'storages-only': { type: 'boolean', default: false },
-    },
-  });
+export interface ClassifierBenchOptions {
+  /** Model folders for the per-model tables; default: ../shared's MobileNetV2 and the model layer. */
+  models?: string[];
+  runs?: number;
+  /** Only the storage table. */
+  storagesOnly?: boolean;
+}
+
+export interface ClassifierBenchReport {
+  /** The markdown the CLI prints. */
+  lines: string[];
+  storage: StorageRow[];
+}
+
+/**
+ * Runs the classifier benchmark. Each markdown line goes to `onLine` as it is produced (progress on
+ * a terminal) and is returned in `lines`, with the storage table's numbers.
+ */
+export async function classifierBench(
+  options: ClassifierBenchOptions = {},
+  onLine: (line: string) => void = () => {},
+): Promise<ClassifierBenchReport> {
+  const lines: string[] = [];
+  const log = (line = '') => {
+    lines.push(line);
+    onLine(line);
+  };
   await mkdir(CACHE, { recursive: true });
-  const runs = Number(values.runs);
-  const models = values.model?.map((m) => resolve(m)) ?? (await defaultModels());
+  const runs = options.runs ?? 30;
+  const models = options.models?.map((m) => resolve(m)) ?? (await defaultModels(log));
   const images: Record<string, Buffer> = {};
   for (const mp of [0.3, 3, 12]) images[`${mp} MP`] = await jpegOf(mp);
 
-  console.log(`# Classifier benchmark (medians of ${runs} runs unless noted; ${new Date().toISOString()})\n`);
+  log(`# Classifier benchmark (medians of ${runs} runs unless noted; ${new Date().toISOString()})\n`);
   const sets: StorageSet[] = [];
   if (existsSync(SHARED_FILES.fp32))
     sets.push({
@@ -349,20 +396,40 @@ async function main() {
       fp32Dir: await importShared('mobilenetv2-fp32'),
       int8Dir: await importShared('mobilenetv2-int8'),
     });
-  else console.log(`(${SHARED} is absent: no MobileNetV2 storage rows)`);
+  else log(`(${SHARED} is absent: no MobileNetV2 storage rows)`);
   sets.push(await resnet18Set());
-  await benchStorages(sets, runs, images);
-  if (values['storages-only']) return;
+  const storage = await benchStorages(sets, runs, images, log);
+  if (options.storagesOnly) return { lines, storage };
   for (const dir of models) {
     const meta = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
     const q = meta.quantization;
-    console.log(
-      `## ${meta.name} (${typeof q === 'string' ? q : (q.weights ?? q.scheme ?? 'see model.json')}) — ${dir}\n`,
+    log(
+      `## ${meta.name} (${typeof q === 'string' ? q : (q.weights ?? q.scheme ?? 'see model.json')}) — ${relative(ROOT, dir) || dir}\n`,
     );
-    console.log('| measure | ms | note |\n| --- | ---: | --- |');
-    for (const r of await benchModel(dir, runs, images)) console.log(`| ${r.join(' | ')} |`);
-    console.log();
+    log('| measure | ms | note |\n| --- | ---: | --- |');
+    for (const r of await benchModel(dir, runs, images)) log(`| ${r.join(' | ')} |`);
+    log('');
   }
+  return { lines, storage };
 }
 
-await main();
+/** The CLI's options (also accepted by `npm run bench`, bench/run.ts). */
+export const CLASSIFIER_BENCH_ARGS = {
+  model: { type: 'string', multiple: true },
+  runs: { type: 'string' },
+  'storages-only': { type: 'boolean', default: false },
+} as const;
+
+async function main() {
+  const { values } = parseArgs({ options: CLASSIFIER_BENCH_ARGS });
+  await classifierBench(
+    {
+      models: values.model,
+      runs: values.runs === undefined ? undefined : Number(values.runs),
+      storagesOnly: values['storages-only'],
+    },
+    (line) => console.log(line),
+  );
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

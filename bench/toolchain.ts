@@ -12,7 +12,8 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { listImages, preprocessFiles, syntheticImages } from '../models/calibrate.ts';
 import { decodeModel, encodeModel, reencodeS8WeightsAsU8 } from '../models/onnx.ts';
@@ -64,9 +65,12 @@ async function latencies(
   return Object.fromEntries([...times].map(([n, t]) => [n, median(t)]));
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
-  const rounds = Math.max(3, Number(values.runs));
+/**
+ * Runs the toolchain benchmark and returns its markdown lines (the CLI prints them; `npm run bench
+ * -- --write` puts them in docs/benchmarks.md). `runs`: rounds of the interleaved timing, at least 3.
+ */
+export async function toolchainBench(options: { runs?: number } = {}): Promise<string[]> {
+  const rounds = Math.max(3, options.runs ?? 10);
   await mkdir(CACHE, { recursive: true });
   const rows: string[][] = [];
   const row = (...cells: string[]) => rows.push(cells);
@@ -168,25 +172,34 @@ async function main(): Promise<void> {
   await writeFile(imagePath, image);
   const cold = await coldStart(dir, imagePath, 7);
 
-  console.log('\n### Model toolchain (medians; ratios from the same run)\n');
-  console.log('| model | threads | latency ms | ratio | file MB |');
-  console.log('| --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-  console.log(`\n| int8 ResNet-18 classifier (auto: ${cpu.storage}), fresh process (median of 7) | value |`);
-  console.log('| --- | --- |');
-  console.log(`| node start to first result (ms) | ${fmt(cold.firstResultMs)} |`);
-  console.log(`| spawn to exit, wall clock (ms) | ${fmt(cold.wallMs)} |`);
-  console.log(`| peak RSS, VmHWM (MB) | ${cold.peakRssMb.toFixed(0)} |`);
-  for (const n of notes) console.log(`\n${n}`);
-  console.log(`\nauto picks ${cpu.storage} on this CPU: ${cpu.reason}.`);
-  console.log(
-    '\nThe 7.8 ms/core figure is a VNNI ceiling (vpdpbusd: 64 u8 x s8 MACs per instruction). Without VNNI,',
-    'u8 x s8 needs vpmaddubsw + vpmaddwd + vpaddd and saturates pairs in int16, and the exact u8 x u8 path',
-    'widens to int16 first (vpmaddwd, half the MACs per instruction), so int8 cannot reach that ceiling there.',
+  const lines: string[] = [];
+  const log = (line = '') => lines.push(line);
+  log('\n## Model toolchain (medians; ratios from the same run)\n');
+  log('| model | threads | latency ms | ratio | file MB |');
+  log('| --- | --- | --- | --- | --- |');
+  for (const r of rows) log(`| ${r.join(' | ')} |`);
+  log(`\n| int8 ResNet-18 classifier (auto: ${cpu.storage}), fresh process (median of 7) | value |`);
+  log('| --- | --- |');
+  log(`| node start to first result (ms) | ${fmt(cold.firstResultMs)} |`);
+  log(`| spawn to exit, wall clock (ms) | ${fmt(cold.wallMs)} |`);
+  log(`| peak RSS, VmHWM (MB) | ${cold.peakRssMb.toFixed(0)} |`);
+  for (const n of notes) log(`\n${n}`);
+  log(`\nauto picks ${cpu.storage} on this CPU: ${cpu.reason}.`);
+  log(
+    '\nint8 is fast on a VNNI CPU because of vpdpbusd (64 u8 x s8 MACs per instruction). Without VNNI, ' +
+      'u8 x s8 needs vpmaddubsw + vpmaddwd + vpaddd and saturates pairs in int16, and the exact u8 x u8 path ' +
+      'widens to int16 first (vpmaddwd, half the MACs per instruction), so int8 cannot reach that speed there.',
   );
+  return lines;
 }
 
-main().catch((err: Error) => {
-  console.error(`bench/toolchain: ${err.stack ?? err.message}`);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
+  for (const line of await toolchainBench({ runs: Number(values.runs) })) console.log(line);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  main().catch((err: Error) => {
+    console.error(`bench/toolchain: ${err.stack ?? err.message}`);
+    process.exit(1);
+  });
