@@ -138,9 +138,10 @@ export async function tagObject(
 }
 
 /**
- * Handles every record of an S3 notification or EventBridge S3 event (src/tagging/events.ts). Records are independent: each is judged alone, a
- * malformed one is reported and skipped (no retry can mend it), and the first transient error is
- * thrown after all were attempted (a retry repeats the others harmlessly: they are idempotent).
+ * Handles every record of an S3 notification or EventBridge S3 event (src/tagging/events.ts).
+ * Records are independent: each is judged alone, a malformed one is reported and skipped (no retry
+ * can mend it), and the first transient error is thrown after all were attempted (a retry repeats
+ * the others harmlessly: they are idempotent).
  */
 export async function tagS3Event(o: TaggerOptions, event: TaggerEvent): Promise<TagOutcome[]> {
   const outcomes: TagOutcome[] = [];
