@@ -12,7 +12,7 @@
  *   node_modules cannot be found), NODE_PATH points at the layer's nodejs/node_modules (mounted at
  *   /opt/nodejs/node_modules on Lambda), and the environment is a small Lambda-like one.
  * - arm64: `qemu-aarch64-static -cpu max -L /usr/aarch64-linux-gnu <node>` inside `unshare -m`, with
- *   /proc/cpuinfo bind-mounted over by test/fixtures/cpuinfo-arm64-graviton3.txt (onnxruntime-node
+ *   /proc/cpuinfo bind-mounted over by test/fixtures/cpuinfo/arm64-graviton3-neoverse-v1.txt (onnxruntime-node
  *   crashes at load on an x86 /proc/cpuinfo; see ARM64_CPUINFO). Needs root and the Debian
  *   packages qemu-user-static, libc6-arm64-cross and libstdc++6-arm64-cross (.ci/run installs
  *   them). About 0.65 s per inference there, so it runs the health event and one photo only.
@@ -37,9 +37,9 @@ export const PROBE = join(ROOT, 'scripts/runtime-probe.ts');
  * `-cpu cortex-a72` selects dot-product kernels that the emulated CPU lacks (SIGILL).
  */
 export const ARM64_CPUINFO: Record<string, string> = {
-  max: join(ROOT, 'test/fixtures/cpuinfo-arm64-graviton3.txt'), // Neoverse V1: dot product, i8mm
-  'neoverse-n1': join(ROOT, 'test/fixtures/cpuinfo-arm64-graviton2.txt'), // dot product
-  'cortex-a72': join(ROOT, 'test/fixtures/cpuinfo-arm64-cortex-a72.txt'), // ARMv8.0 NEON only
+  max: join(ROOT, 'test/fixtures/cpuinfo/arm64-graviton3-neoverse-v1.txt'), // Neoverse V1: dot product, i8mm
+  'neoverse-n1': join(ROOT, 'test/fixtures/cpuinfo/arm64-graviton2-neoverse-n1.txt'), // dot product
+  'cortex-a72': join(ROOT, 'test/fixtures/cpuinfo/arm64-cortex-a72.txt'), // ARMv8.0 NEON only
 };
 const QEMU = '/usr/bin/qemu-aarch64-static';
 const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
