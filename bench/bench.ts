@@ -15,15 +15,12 @@
  * quantized here once (cached in .cache/bench).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { buildModel } from '../models/build.ts';
 import { importModel } from '../models/import.ts';
-import { decodeModel, encodeModel } from '../models/onnx.ts';
-import { quantizeStatic } from '../models/pipeline.ts';
-import { planQuantization, quantizeWithRanges } from '../models/quantize.ts';
-import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from '../models/synthetic.ts';
 import {
   cacheDir,
   LAYER_MODELS,
@@ -36,7 +33,6 @@ import {
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { chooseStorage, readCpuInfo, type WeightStorage } from '../src/classifier/cpu.ts';
 import {
-  IMAGENET_DEFAULTS,
   loadModelFolder,
   type ModelMeta,
   sha256File,
@@ -185,62 +181,44 @@ interface StorageSet {
   int8Dir: string;
 }
 
-/** The synthetic ResNet-18, fp32 and int8 in both storages (same quantized values), built once. */
-async function syntheticResNet18(): Promise<StorageSet> {
-  const fp32Dir = join(CACHE, 'resnet18-synthetic-fp32');
-  const int8Dir = join(CACHE, 'resnet18-synthetic-int8');
-  if (!existsSync(join(int8Dir, 'model.json')) || !existsSync(join(fp32Dir, 'model.json'))) {
-    console.error('building and quantizing the synthetic ResNet-18 for the storage table (once)...');
-    const fp32 = await buildSyntheticResNet18();
-    const calibration = await syntheticInputs(25, SYNTHETIC_SEEDS.calibration);
-    const q = await quantizeStatic(fp32, calibration, { weightEncoding: 's8' });
-    const u8 = quantizeWithRanges(planQuantization(decodeModel(q.prepared)), q.ranges, {
-      weightEncoding: 'u8',
-    });
-    const labels = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
-    const meta = {
-      name: 'resnet18-synthetic',
-      version: 'bench',
-      inputName: 'input',
-      outputName: 'output',
-      inputShape: [-1, 3, 224, 224] as [number, number, number, number],
-      ...IMAGENET_DEFAULTS,
-      source: `synthetic (bench/bench.ts, seeds ${JSON.stringify(SYNTHETIC_SEEDS)})`,
-      licence: 'generated',
-      labelsMeaningful: false,
-    };
-    await writeModelFolder(fp32Dir, fp32, labels, { ...meta, quantization: 'none' });
-    await writeModelFolder(
-      int8Dir,
-      q.int8,
-      labels,
-      { ...meta, quantization: 'int8 static QDQ' },
-      {
-        model: 's8',
-        others: { u8: encodeModel(u8.model) },
-      },
-    );
-  }
-  return { model: 'ResNet-18 (synthetic)', fp32Dir, int8Dir };
+/**
+ * A ResNet-18 folder with both storages and its fp32 source (model.json "fp32Cache"), as
+ * `npm run model:build` writes it, with an fp32 folder made beside it; undefined for other folders.
+ */
+async function storageSet(dir: string, model: string): Promise<StorageSet | undefined> {
+  const meta = await readMeta(dir);
+  const fp32 = typeof meta.fp32Cache === 'string' ? resolve(ROOT, meta.fp32Cache) : '';
+  if (!meta.weights?.s8 || !meta.weights?.u8 || !fp32 || !existsSync(fp32)) return undefined;
+  const fp32Dir = join(CACHE, `${basename(dir)}-fp32`);
+  const labels = JSON.parse(await readFile(join(dir, 'labels.json'), 'utf8'));
+  const { sha256: _s, weights: _w, weightsSha256: _h, ...rest } = meta;
+  await writeModelFolder(fp32Dir, await readFile(fp32), labels, { ...rest, quantization: 'none' });
+  return { model, fp32Dir, int8Dir: dir };
 }
 
-/** The model layer's ResNet-18 when it has both storages and its fp32 source, else the synthetic one. */
+/**
+ * The model layer's ResNet-18 when it has both storages and its fp32 source; else the synthetic
+ * ResNet-18, built once into the bench cache by the same build as `npm run model:build`.
+ */
 async function resnet18Set(): Promise<StorageSet> {
   const names = existsSync(LAYER_MODELS)
     ? (await readdir(LAYER_MODELS)).filter((n) => n.startsWith('resnet18'))
     : [];
   for (const name of names) {
-    const dir = layerModelDir(name);
-    const meta = await readMeta(dir);
-    const fp32 = typeof meta.fp32Cache === 'string' ? resolve(ROOT, meta.fp32Cache) : '';
-    if (!meta.weights?.s8 || !meta.weights?.u8 || !fp32 || !existsSync(fp32)) continue;
-    const fp32Dir = join(CACHE, `${name}-fp32`);
-    const labels = JSON.parse(await readFile(join(dir, 'labels.json'), 'utf8'));
-    const { sha256: _s, weights: _w, weightsSha256: _h, ...rest } = meta;
-    await writeModelFolder(fp32Dir, await readFile(fp32), labels, { ...rest, quantization: 'none' });
-    return { model: `ResNet-18 (${name}, layer)`, fp32Dir, int8Dir: dir };
+    const set = await storageSet(layerModelDir(name), `ResNet-18 (${name}, layer)`);
+    if (set) return set;
   }
-  return syntheticResNet18();
+  const dir = join(CACHE, 'resnet18-synthetic');
+  const model = 'ResNet-18 (synthetic)';
+  const built = existsSync(join(dir, 'model.json')) ? await storageSet(dir, model) : undefined;
+  if (built) return built;
+  console.error('building the synthetic ResNet-18 for the storage table (once)...');
+  const labels = join(CACHE, 'synthetic-labels.json');
+  await writeFile(labels, JSON.stringify(Array.from({ length: 1000 }, (_, i) => `class ${i}`)));
+  await buildModel({ synthetic: 'resnet18', labels, out: dir, log: () => {} });
+  const set = await storageSet(dir, model);
+  if (!set) throw new Error(`${dir}: the build wrote no two-storage folder with its fp32 source`);
+  return set;
 }
 
 /** Median latency per classifier, timed round-robin (`rounds` x `perRound` runs each). */
