@@ -1,0 +1,90 @@
+/**
+ * The label index (port): which objects carry which label, best score first, kept equal to the
+ * objects' tags. The tagger writes it, the HTTP API reads it. The DynamoDB adapter is
+ * src/index/dynamo-index.ts; unit tests use the in-memory fake of test/helpers/fakes.ts.
+ *
+ * Ordering: writes for one key carry the S3 event's `sequencer` (hexadecimal; compare with
+ * compareSequencers). A write older than what the index holds for the key is `stale` and changes
+ * nothing, so duplicate and out-of-order deliveries leave the index as the newest event made it.
+ * A write without a sequencer (backfill, S3 Batch Operations) describes the object as it is now and
+ * keeps the sequencer the index already holds.
+ */
+import type { TagStatus } from '../tagging/tags.ts';
+
+export interface IndexedLabel {
+  label: string;
+  score: number;
+}
+
+/** What the tagger wrote for one object (the same values as its tags). */
+export interface IndexRecord {
+  bucket: string;
+  key: string;
+  status: TagStatus;
+  /** Best first; empty unless status is ok. */
+  labels: IndexedLabel[];
+  /** "<name>@<version>", as in tagger:model. */
+  model: string;
+}
+
+/** What the index holds for one key. */
+export interface IndexedObject extends IndexRecord {
+  /** The newest sequencer applied ('' when only version-less writes were). */
+  sequencer: string;
+  /** 'deleted' after an ObjectRemoved event (a tombstone that expires; it orders late deliveries). */
+  state: 'live' | 'deleted';
+}
+
+export type IndexWrite = 'written' | 'stale';
+
+export interface SearchItem {
+  key: string;
+  /** The score of the searched label. */
+  score: number;
+  top: string;
+  labels: IndexedLabel[];
+}
+
+export interface SearchPage {
+  items: SearchItem[];
+  /** Opaque; absent on the last page. */
+  cursor?: string;
+}
+
+export interface LabelIndex {
+  /**
+   * Records an object's labels. `current` is what the index holds once the write is done: when its
+   * sequencer is newer than this write's, a newer event owns the key (the caller re-applies it).
+   */
+  put(record: IndexRecord, sequencer?: string): Promise<{ result: IndexWrite; current?: IndexedObject }>;
+  /** Forgets an object (ObjectRemoved), unless the index already holds a newer event for it. */
+  remove(bucket: string, key: string, sequencer?: string): Promise<{ result: IndexWrite }>;
+  get(bucket: string, key: string): Promise<IndexedObject | undefined>;
+  /** Live objects with this label (normalizeLabel), best score first. */
+  search(bucket: string, label: string, page: { limit: number; cursor?: string }): Promise<SearchPage>;
+}
+
+/** A cursor that this index did not hand out (or that was tampered with): HTTP 400. */
+export class InvalidCursorError extends Error {
+  constructor(message = 'cursor is not one this API returned') {
+    super(message);
+    this.name = 'InvalidCursorError';
+  }
+}
+
+/** Labels match case-insensitively and whatever the spacing: "Golden  retriever" = "golden retriever". */
+export function normalizeLabel(label: string): string {
+  return label.normalize('NFC').trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/**
+ * Orders two S3 sequencers of the same key: AWS's rule is to right-pad the shorter with zeros, then
+ * compare lexicographically (hex digits, case-insensitive). '' (no sequencer) is the oldest.
+ */
+export function compareSequencers(a: string, b: string): number {
+  const width = Math.max(a.length, b.length);
+  const pa = a.toUpperCase().padEnd(width, '0');
+  const pb = b.toUpperCase().padEnd(width, '0');
+  if (a === '' || b === '') return a === b ? 0 : a === '' ? -1 : 1;
+  return pa < pb ? -1 : pa > pb ? 1 : 0;
+}
