@@ -11,9 +11,12 @@
  * its JSON error shape; anything else is thrown (500).
  */
 import { randomUUID } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { ConfigError } from '../classifier/errors.ts';
 import { InvalidCursorError, type LabelIndex, normalizeLabel } from '../index/label-index.ts';
-import { ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
+import { ObjectMissingError, type ObjectStore, s3ObjectStore } from '../tagging/object-store.ts';
+import { taggerConfig } from '../tagging/s3-tagger.ts';
 import {
   DEFAULT_IMAGE_SUFFIXES,
   isTaggable,
@@ -23,7 +26,7 @@ import {
   TAG_STATUS,
   TAG_TOP,
 } from '../tagging/tags.ts';
-import type { UploadSigner } from '../uploads/signer.ts';
+import { s3UploadSigner, type UploadSigner } from '../uploads/signer.ts';
 import { bodyBytes } from './body.ts';
 
 export interface ImagesConfig {
@@ -36,6 +39,39 @@ export interface ImagesConfig {
   signer: UploadSigner;
   /** The suffixes the tagger reads (IMAGE_SUFFIXES; default DEFAULT_IMAGE_SUFFIXES). */
   suffixes?: readonly string[];
+}
+
+/** S3's bucket naming rules (general purpose buckets). */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * The image routes' configuration from the environment of the api function, validated once at init:
+ * UPLOAD_BUCKET (the upload bucket) and INDEX_TABLE (the label index table) together turn them on,
+ * neither leaves them off (the routes answer 404 and the page offers neither search nor upload);
+ * UPLOAD_PREFIX and IMAGE_SUFFIXES are read as the tagger reads them. The clients come from the
+ * handler, so the same S3 client signs URLs and reads tags, and the index adapter stays its own.
+ */
+export function imagesFromEnv(
+  env: Record<string, string | undefined>,
+  clients: { s3: S3Client; index: (table: string) => Pick<LabelIndex, 'search'> },
+): ImagesConfig | undefined {
+  const bucket = env.UPLOAD_BUCKET?.trim() || undefined;
+  const table = env.INDEX_TABLE?.trim() || undefined;
+  if (bucket === undefined && table === undefined) return undefined;
+  if (bucket === undefined)
+    throw new ConfigError('UPLOAD_BUCKET is not set: the image routes need it with INDEX_TABLE');
+  if (table === undefined)
+    throw new ConfigError('INDEX_TABLE is not set: the image routes need it with UPLOAD_BUCKET');
+  if (!BUCKET_NAME.test(bucket)) throw new ConfigError(`UPLOAD_BUCKET is not a bucket name: "${bucket}"`);
+  const { prefix, suffixes } = taggerConfig(env);
+  return {
+    bucket,
+    prefix,
+    suffixes,
+    index: clients.index(table),
+    store: s3ObjectStore(clients.s3),
+    signer: s3UploadSigner(clients.s3, bucket),
+  };
 }
 
 export const SEARCH_DEFAULT_LIMIT = 24;

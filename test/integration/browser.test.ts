@@ -328,6 +328,9 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       const info = await (await fetch(`${server.url}/images/${key}`)).json();
       expect(info).toMatchObject({ key, status: 'ok', top: 'Golden Retriever', model: 'mobilenetv2-int8@1' });
       expect(info.labels.map((l: { label: string }) => l.label)).toEqual(rows.map((r) => r.label));
+      // A key with no object is 404 through the real S3 adapter (NoSuchKey), not a fault.
+      const missing = await fetch(`${server.url}/images/${PREFIX}no-such/photo.jpg`);
+      expect([missing.status, (await missing.json()).error.code]).toEqual([404, 'NotFound']);
 
       expect(requests.filter((r) => !fromHere(r.url))).toEqual([]);
       expect(csp).toEqual([]);

@@ -2,10 +2,12 @@
  * The image routes of the HTTP API (GET /images, GET /images/{key}, POST /uploads) with fakes at
  * every port: a small inline label index, the in-memory object store and a recording signer.
  */
+import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/classifier/errors.ts';
 import { contentSecurityPolicy, createApi } from '../../src/http/api.ts';
-import { type ImagesConfig, sanitizeFilename } from '../../src/http/images.ts';
+import { type ImagesConfig, imagesFromEnv, sanitizeFilename } from '../../src/http/images.ts';
 import {
   InvalidCursorError,
   type LabelIndex,
@@ -485,5 +487,52 @@ describe('features, page and CSP', () => {
       expect(page.body).not.toContain(origin);
     }
     expect(() => contentSecurityPolicy(PAGE_HTML, 'http://127.0.0.1:4569')).not.toThrow();
+  });
+});
+
+describe('configuration from the environment (imagesFromEnv)', () => {
+  const s3 = new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  const tables: string[] = [];
+  const clients = {
+    s3,
+    index: (table: string) => {
+      tables.push(table);
+      return fakeIndex({}).index;
+    },
+  };
+
+  it('is off without UPLOAD_BUCKET and INDEX_TABLE, on with both, prefix and suffixes as the tagger reads them', async () => {
+    expect(imagesFromEnv({}, clients)).toBeUndefined();
+    expect(imagesFromEnv({ UPLOAD_BUCKET: ' ', INDEX_TABLE: '' }, clients)).toBeUndefined();
+    const on = imagesFromEnv({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' }, clients);
+    expect(on).toMatchObject({ bucket: 'photos', prefix: 'uploads/' });
+    expect(on?.suffixes).toContain('.jpg');
+    expect(tables).toEqual(['labels']);
+    expect(await on?.signer.origin()).toBe('https://photos.s3.eu-west-1.amazonaws.com');
+    const custom = imagesFromEnv(
+      { UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels', UPLOAD_PREFIX: 'in/', IMAGE_SUFFIXES: '.png, .jpg' },
+      clients,
+    );
+    expect(custom).toMatchObject({ prefix: 'in/', suffixes: ['.png', '.jpg'] });
+  });
+
+  it('names the variable that is missing or wrong', () => {
+    const fails = (env: Record<string, string>) => {
+      try {
+        imagesFromEnv(env, clients);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      return 'no error';
+    };
+    expect(fails({ INDEX_TABLE: 'labels' })).toMatch(/^UPLOAD_BUCKET is not set/);
+    expect(fails({ UPLOAD_BUCKET: 'photos' })).toMatch(/^INDEX_TABLE is not set/);
+    expect(fails({ UPLOAD_BUCKET: 'Photos_Bucket', INDEX_TABLE: 'labels' })).toMatch(
+      /^UPLOAD_BUCKET is not a bucket name/,
+    );
+    expect(fails({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels', IMAGE_SUFFIXES: ' , ' })).toMatch(
+      /IMAGE_SUFFIXES/,
+    );
   });
 });
