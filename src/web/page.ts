@@ -88,7 +88,7 @@ export const PAGE_HTML = `<!doctype html>
     'HTTP ' + res.status;
   const readJson = (res) => res.json().catch(() => ({}));
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const mb = (bytes) => (bytes / 1048576).toFixed(1) + ' MB';
+  const mb = (bytes) => (bytes / 1e6).toFixed(1) + ' MB';
 
   const ready = fetch('health').then((r) => r.json()).then((h) => {
     const m = h.model;

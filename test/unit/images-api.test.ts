@@ -4,6 +4,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/classifier/errors.ts';
 import { contentSecurityPolicy, createApi } from '../../src/http/api.ts';
@@ -17,6 +18,7 @@ import {
 import type { PostOptions, UploadSigner } from '../../src/uploads/signer.ts';
 import { PAGE_HTML } from '../../src/web/page.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
+import { fuzz, runs } from '../helpers/fuzz.ts';
 
 const BUCKET = 'photos';
 const PREFIX = 'uploads/';
@@ -534,5 +536,70 @@ describe('configuration from the environment (imagesFromEnv)', () => {
     expect(fails({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels', IMAGE_SUFFIXES: ' , ' })).toMatch(
       /IMAGE_SUFFIXES/,
     );
+  });
+});
+
+describe('fuzz: the image routes', () => {
+  const text = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.string({ unit: 'grapheme', maxLength: 20 }),
+    fc.constantFrom('', ' ', '%', '%2F', '%00', '..', '../', 'uploads/', 'uploads/a.jpg', 'golden retriever'),
+    fc.stringMatching(/^[0-9a-z%./ -]{0,30}$/),
+  );
+  const request = fc.oneof(
+    fc.record({
+      route: fc.constant('search' as const),
+      method: fc.constantFrom('GET', 'GET', 'POST'),
+      query: fc.dictionary(fc.constantFrom('label', 'limit', 'cursor', 'other'), text, { maxKeys: 4 }),
+    }),
+    fc.record({
+      route: fc.constant('describe' as const),
+      method: fc.constantFrom('GET', 'GET', 'PUT'),
+      path: fc.oneof(
+        text,
+        fc.tuple(fc.constant('uploads/'), text).map(([a, b]) => a + b),
+      ),
+    }),
+    fc.record({
+      route: fc.constant('upload' as const),
+      method: fc.constantFrom('POST', 'POST', 'GET'),
+      body: fc.oneof(
+        text,
+        fc
+          .record(
+            {
+              filename: fc.oneof(
+                text,
+                fc.tuple(text, fc.constantFrom('.jpg', '.PNG', '.txt', '')).map(([a, b]) => a + b),
+              ),
+              contentType: fc.oneof(text, fc.constantFrom('image/jpeg', 'image/', 'text/plain')),
+              size: fc.oneof(fc.integer({ min: -2, max: 30 * 1024 * 1024 }), fc.double(), text),
+            },
+            { requiredKeys: [] },
+          )
+          .map((o) => JSON.stringify(o)),
+        fc.json(),
+      ),
+    }),
+  );
+
+  it('answers every request with 200 or a JSON 4xx, and never signs or reads outside the prefix', async () => {
+    const { call, store, posts, gets } = setup();
+    store.put(BUCKET, 'uploads/a.jpg', new Uint8Array([9]), [{ Key: 'tagger:status', Value: 'ok' }]);
+    await fuzz('image routes', request, runs(300, 0.3), async (r) => {
+      const e =
+        r.route === 'search'
+          ? event(r.method, '/images', { query: r.query })
+          : r.route === 'describe'
+            ? event(r.method, `/images/${r.path}`)
+            : event(r.method, '/uploads', { body: r.body });
+      const res = await call(e);
+      expect([200, 400, 404, 405, 413, 415]).toContain(res.status);
+      if (res.status !== 200) expect(typeof res.body.error?.code).toBe('string');
+      for (const p of posts.splice(0))
+        expect(p.key).toMatch(/^uploads\/[0-9a-f-]{36}\/[A-Za-z0-9][A-Za-z0-9._-]*\.(jpg|png)$/);
+      for (const g of gets.splice(0)) expect(g.key.startsWith(PREFIX)).toBe(true);
+      for (const c of store.take()) expect(c).toMatch(/^getTags uploads\/./);
+    });
   });
 });
