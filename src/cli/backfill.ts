@@ -61,10 +61,11 @@ const formatSeconds = (s: number) =>
 function progressReporter(tty: boolean) {
   const started = Date.now();
   const rate = (p: BackfillProgress) => p.done / Math.max(0.001, (Date.now() - started) / 1000);
+  // While the listing runs, the keys listed so far give a lower bound.
   const eta = (p: BackfillProgress) => {
-    if (!p.listingComplete) return '? (listing)';
     const r = rate(p);
-    return r > 0 ? formatSeconds((p.listed - p.done) / r) : '?';
+    const left = r > 0 && p.done > 0 ? formatSeconds((p.listed - p.done) / r) : '?';
+    return p.listingComplete ? left : `>= ${left} (listing)`;
   };
   if (tty) {
     const bar = new cliProgress.SingleBar(

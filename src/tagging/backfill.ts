@@ -100,7 +100,7 @@ export interface CheckpointStore {
 export interface BackfillProgress {
   /** Keys finished in this run. */
   done: number;
-  /** Keys listed in this run so far. */
+  /** Keys listed in this run so far (ahead of those done by up to `pagesAhead` pages). */
   listed: number;
   /** True once the listing has reached its end: `listed` is then the run's total. */
   listingComplete: boolean;
@@ -122,6 +122,8 @@ export interface BackfillOptions {
   checkpoint?: CheckpointStore;
   /** Saves the checkpoint at most this often while running (default 1,000 ms), and always at the end. */
   checkpointEveryMs?: number;
+  /** Pages (of 1,000 keys on S3) listed ahead of the work (default 10). */
+  pagesAhead?: number;
   /** Stops listing and starting objects; those in flight finish and the checkpoint is saved. */
   signal?: AbortSignal;
   onProgress?: (progress: BackfillProgress) => void;
@@ -200,16 +202,61 @@ export function checkRetagModel(model: ModelRef, retagOlderThan: ModelRef): void
     );
 }
 
-/** Starts fetching the next page while the current one is processed. */
-async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+/**
+ * Lists ahead of the work: a background reader keeps up to `max` pages waiting, so the progress
+ * total (keys listed) runs ahead of the keys done, and small buckets know their total at once.
+ */
+async function* readAhead<T>(
+  source: AsyncIterable<T>,
+  max: number,
+  onPage: (page: T) => void,
+  onEnd: () => void,
+): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
-  let next = it.next();
-  for (;;) {
-    const r = await next;
-    if (r.done) return;
-    next = it.next();
-    next.catch(() => {}); // surfaced when awaited on the next turn
-    yield r.value;
+  const queue: T[] = [];
+  let ended = false;
+  let stopped = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  let space: (() => void) | undefined;
+  const pump = (async () => {
+    try {
+      while (!stopped) {
+        while (queue.length >= max && !stopped) await new Promise<void>((r) => (space = r));
+        if (stopped) break;
+        const r = await it.next();
+        if (r.done) {
+          onEnd();
+          break;
+        }
+        queue.push(r.value);
+        onPage(r.value);
+        wake?.();
+      }
+    } catch (error) {
+      failure = { error };
+    } finally {
+      ended = true;
+      wake?.();
+    }
+  })();
+  try {
+    for (;;) {
+      const page = queue.shift();
+      if (page !== undefined) {
+        space?.();
+        yield page;
+        continue;
+      }
+      if (failure) throw failure.error;
+      if (ended) return;
+      await new Promise<void>((r) => (wake = r));
+    }
+  } finally {
+    stopped = true;
+    space?.();
+    if (!ended) await it.return?.();
+    await pump.catch(() => {});
   }
 }
 
@@ -326,14 +373,23 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
   let interrupted = false;
   let listingError: unknown;
   try {
-    outer: for await (const page of readAhead(o.listing.pages(bucket, prefix, after))) {
+    const pages = readAhead(
+      o.listing.pages(bucket, prefix, after),
+      o.pagesAhead ?? 10,
+      (page) => {
+        listed += page.length;
+      },
+      () => {
+        listingComplete = true;
+      },
+    );
+    outer: for await (const page of pages) {
       for (const object of page) {
         while (active.size >= concurrency) await Promise.race(active);
         if (o.signal?.aborted) {
           interrupted = true;
           break outer;
         }
-        listed++;
         summary.listed++;
         const entry: { key: string; outcome?: Outcome } = { key: object.key };
         order.push(entry);
@@ -345,7 +401,6 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
       }
       progress();
     }
-    if (!interrupted) listingComplete = true;
   } catch (err) {
     listingError = err;
   }

@@ -359,6 +359,37 @@ describe('backfill (in-memory store, fake classifier)', () => {
     expect(checkpoint.current()?.summary).toMatchObject({ listed: summary.listed, tagged: summary.listed });
   });
 
+  it('lists a bounded number of pages ahead of the work, and reports when the listing is complete', async () => {
+    const store = new MemoryStore();
+    for (let i = 0; i < 20; i++) store.put(BUCKET, `uploads/${String(i).padStart(2, '0')}.jpg`, image(i));
+    const { listing } = memoryListing(store, 2); // 10 pages
+    let pulled = 0;
+    const counting: BucketListing = {
+      async *pages(b, p, s) {
+        for await (const page of listing.pages(b, p, s)) {
+          pulled++;
+          yield page;
+        }
+      },
+    };
+    const seen: { done: number; listed: number; complete: boolean; pulled: number }[] = [];
+    const { run } = setup(store);
+    await run({
+      listing: counting,
+      concurrency: 1,
+      pagesAhead: 2,
+      onProgress: (p) =>
+        void seen.push({ done: p.done, listed: p.listed, complete: p.listingComplete, pulled }),
+    });
+    const first = seen.find((p) => p.done === 1);
+    // One page in work, two waiting, at most one being read: never the whole listing at once.
+    expect(first?.pulled).toBeLessThanOrEqual(4);
+    expect(first?.listed).toBeGreaterThan(first?.done ?? 0);
+    expect(first?.complete).toBe(false);
+    expect(seen.every((p) => p.pulled - Math.floor(p.done / 2) <= 4)).toBe(true);
+    expect(seen.at(-1)).toMatchObject({ done: 20, listed: 20, complete: true });
+  });
+
   it('keeps the checkpoint in a file keyed by the options', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'backfill-checkpoint-'));
     try {
