@@ -6,6 +6,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import {
   type BackfillOptions,
@@ -18,7 +19,7 @@ import {
   parseModelRef,
   select,
 } from '../../src/tagging/backfill.ts';
-import type { BucketListing } from '../../src/tagging/bucket-listing.ts';
+import { type BucketListing, s3BucketListing } from '../../src/tagging/bucket-listing.ts';
 import type { Tag } from '../../src/tagging/tags.ts';
 import { type FakeClassifier, fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 
@@ -412,5 +413,52 @@ describe('backfill (in-memory store, fake classifier)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('S3 listing adapter (fake client)', () => {
+  /** A client whose ListObjectsV2 serves `keys` `MaxKeys` at a time with opaque tokens; records the inputs. */
+  function fakeS3(keys: string[], repeatToken = false) {
+    const inputs: Record<string, unknown>[] = [];
+    const client = {
+      async send(command: { input: Record<string, unknown> }) {
+        const input = command.input;
+        inputs.push(input);
+        const max = Number(input.MaxKeys);
+        const start = input.ContinuationToken
+          ? Number(String(input.ContinuationToken).slice(4))
+          : keys.findIndex((k) => input.StartAfter === undefined || k > String(input.StartAfter));
+        const from = start < 0 ? keys.length : start;
+        const page = keys.slice(from, from + max);
+        const next = from + max < keys.length ? `tok-${repeatToken ? max : from + max}` : undefined;
+        return {
+          Contents: page.map((Key) => ({ Key, Size: Key.length })),
+          IsTruncated: next !== undefined,
+          NextContinuationToken: next,
+        };
+      },
+    } as unknown as S3Client;
+    return { client, inputs };
+  }
+  const keys = Array.from({ length: 7 }, (_, i) => `uploads/${i}.jpg`);
+
+  it('follows continuation tokens, sends StartAfter only on the first request', async () => {
+    const { client, inputs } = fakeS3(keys);
+    const pages: string[][] = [];
+    for await (const page of s3BucketListing(client, 3).pages('b', 'uploads/', 'uploads/0.jpg'))
+      pages.push(page.map((o) => o.key));
+    expect(pages).toEqual([keys.slice(1, 4), keys.slice(4, 7)]);
+    expect(inputs).toEqual([
+      { Bucket: 'b', Prefix: 'uploads/', MaxKeys: 3, StartAfter: 'uploads/0.jpg' },
+      { Bucket: 'b', Prefix: 'uploads/', MaxKeys: 3, ContinuationToken: 'tok-4' },
+    ]);
+  });
+
+  it('stops on a repeated continuation token instead of looping', async () => {
+    const { client } = fakeS3(keys, true);
+    const run = async () => {
+      for await (const _ of s3BucketListing(client, 3).pages('b', 'uploads/'));
+    };
+    await expect(run()).rejects.toThrow(/continuation token repeated/);
   });
 });
