@@ -43,6 +43,7 @@ describe('toRecords', () => {
         size: 175825,
         eventName: 'ObjectCreated:Put',
         sequencer: '0A1B2C3D4E5F678901',
+        eTag: '0123456789abcdef0123456789abcdef',
       },
     ]);
   });
@@ -60,8 +61,13 @@ describe('toRecords', () => {
     expect(eventBridgeEventName('Object Created', 'CompleteMultipartUpload')).toBe(
       'ObjectCreated:CompleteMultipartUpload',
     );
-    const deleted = eventBridgeEventName('Object Deleted', 'DeleteObject');
-    expect(deleted.startsWith('ObjectCreated:')).toBe(false);
+    expect(eventBridgeEventName('Object Deleted', 'DeleteObject')).toBe('ObjectRemoved:Delete');
+    expect(eventBridgeEventName('Object Deleted', 'Lifecycle Expiration', 'Permanently Deleted')).toBe(
+      'ObjectRemoved:Delete',
+    );
+    expect(eventBridgeEventName('Object Deleted', 'DeleteObject', 'Delete Marker Created')).toBe(
+      'ObjectRemoved:DeleteMarkerCreated',
+    );
     expect(eventBridgeEventName('Object Tags Added', 'PutObjectTagging').startsWith('ObjectCreated:')).toBe(
       false,
     );
@@ -83,6 +89,27 @@ describe('toRecords', () => {
     expect(toRecords(eb)).toEqual([expect.stringMatching(/not valid percent-encoding/)]);
     delete eb.detail.bucket;
     expect(toRecords(eb)).toEqual([expect.stringMatching(/EventBridge S3 event without/)]);
+  });
+
+  it('reads deletions of both shapes, with their sequencer and no ETag', () => {
+    const eb = sample('s3-eventbridge-object-created.json');
+    eb['detail-type'] = 'Object Deleted';
+    eb.detail.reason = 'DeleteObject';
+    eb.detail['deletion-type'] = 'Permanently Deleted';
+    delete eb.detail.object.etag;
+    delete eb.detail.object.size;
+    const notification = sample('s3-object-created.json');
+    notification.Records[0].eventName = 'ObjectRemoved:Delete';
+    delete notification.Records[0].s3.object.eTag;
+    delete notification.Records[0].s3.object.size;
+    const want = {
+      bucket: 'image-tagger-dev-uploads-local',
+      key: 'uploads/my dog été.jpg',
+      eventName: 'ObjectRemoved:Delete',
+      sequencer: '0A1B2C3D4E5F678901',
+    };
+    expect(toRecords(eb)).toEqual([want]);
+    expect(toRecords(notification)).toEqual([want]);
   });
 
   it('keeps only a usable size', () => {
