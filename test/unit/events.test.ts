@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { awsShapedEvent } from '../../scripts/local/local-s3.ts';
+import { awsShapedEvent, nextSequencer, withSequencer } from '../../scripts/local/local-s3.ts';
 import { ROOT } from '../../scripts/paths.ts';
 import { eventBridgeEventName, type ObjectRecord, toRecords } from '../../src/tagging/events.ts';
 import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX, isTaggable } from '../../src/tagging/tags.ts';
@@ -146,6 +146,14 @@ describe('the local stack sends what S3 sends', () => {
     expect(records.map((r) => r.key)).toEqual(keys);
     expect(records.map((r) => r.size)).toEqual([100, 101, 102, 103, 104]);
     expect(records.every((r) => r.eventName === 'ObjectCreated:Put')).toBe(true);
+  });
+
+  it('gives every event a strictly increasing sequencer (s3rver repeats one within a millisecond)', () => {
+    const many = Array.from({ length: 2000 }, () => nextSequencer());
+    expect(many.every((s, i) => /^[0-9A-F]{16}$/.test(s) && (i === 0 || s > (many[i - 1] ?? '')))).toBe(true);
+    const event = withSequencer(rawNotification(['uploads/a.jpg', 'uploads/b.jpg']));
+    const [a, b] = (toRecords(event) as ObjectRecord[]).map((r) => r.sequencer ?? '');
+    expect((b ?? '') > (a ?? '')).toBe(true);
   });
 
   it('the tagger picks every image suffix in any letter case under the prefix, nothing else', () => {
