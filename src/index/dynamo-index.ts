@@ -54,7 +54,10 @@
  *   overwrite, 3 new labels: claim 1 + 3 puts + 3 deletes + finish 1 = 8 WRU, 1 RRU
  *   duplicate delivery:      like a fresh image (the puts rewrite the same items): 5 WRU, 1 RRU
  *   delete:                  claim 1 + 3 deletes + finish 1 = 5 WRU, 1 RRU
- *   stale delivery:          1 failed conditional write (1 WRU) + 1 RRU
+ *   stale delivery:          1 failed conditional write (charged: 1 WRU) + 1 RRU
+ *   get 1 RRU (strongly consistent); search page 0.5 RRU per 4 KB read (eventually consistent)
+ *   The tagger adds one get after its tag write (1 RRU). Items stay under 1 KB for S3 keys of
+ *   ordinary length; a key near S3's 1024-byte limit makes O (entries lists the key thrice) 2-4 WRU.
  *   (test/integration/dynamo-index.test.ts measures them on dynalite with ReturnConsumedCapacity.)
  * IAM: the tagger needs dynamodb:UpdateItem, PutItem, DeleteItem, GetItem; the API GetItem, Query.
  */

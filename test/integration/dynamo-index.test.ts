@@ -174,3 +174,87 @@ describe('DynamoDB label index: forced races', () => {
     expect((await scanLabelItems(dynamo.client, TABLE, b)).sort()).toEqual([`dog ${k}`]);
   });
 });
+
+describe('DynamoDB label index: request units per operation (dynalite, ReturnConsumedCapacity)', () => {
+  it('fresh image, duplicate, overwrite, stale delivery, delete, get, search page', async () => {
+    const metered = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'us-east-1',
+      credentials: LOCAL_CREDENTIALS,
+    });
+    let units = { wru: 0, rru: 0, failedWrites: 0, requests: [] as string[] };
+    metered.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { ReturnConsumedCapacity?: string };
+        input.ReturnConsumedCapacity = 'TOTAL';
+        const name = (context.commandName ?? '').replace(/Command$/, '');
+        units.requests.push(name);
+        try {
+          const out = await next(args);
+          const used = (out.output as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity;
+          if (/Put|Update|Delete/.test(name)) units.wru += used?.CapacityUnits ?? 0;
+          else units.rru += used?.CapacityUnits ?? 0;
+          return out;
+        } catch (err) {
+          // DynamoDB charges a failed conditional write too (1 WRU for items up to 1 KB).
+          if ((err as Error).name === 'ConditionalCheckFailedException') units.failedWrites++;
+          throw err;
+        }
+      },
+      { step: 'initialize', name: 'meter' },
+    );
+    const index = dynamoLabelIndex(metered, TABLE);
+    const b = freshBucket();
+    const key = 'uploads/2026/11/holiday-photo-0001.jpg';
+    const labels: [string, number][] = [
+      ['golden retriever', 0.62],
+      ['Labrador retriever', 0.21],
+      ['tennis ball', 0.05],
+    ];
+    const measure = async (run: () => Promise<unknown>) => {
+      units = { wru: 0, rru: 0, failedWrites: 0, requests: [] };
+      await run();
+      return { ...units, wru: units.wru + units.failedWrites };
+    };
+    const perOperation = {
+      fresh: await measure(() => index.put(rec(b, key, labels, { etag: '"e1"' }), '0A01')),
+      duplicate: await measure(() => index.put(rec(b, key, labels, { etag: '"e1"' }), '0A01')),
+      overwrite: await measure(() =>
+        index.put(
+          rec(
+            b,
+            key,
+            [
+              ['tabby', 0.5],
+              ['tiger cat', 0.3],
+              ['Egyptian cat', 0.1],
+            ],
+            { etag: '"e2"' },
+          ),
+          '0A02',
+        ),
+      ),
+      search: await measure(() => index.search(b, 'tabby', { limit: 20 })),
+      stale: await measure(() => index.put(rec(b, key, labels, { etag: '"e1"' }), '0A01')),
+      delete: await measure(() => index.remove(b, key, '0A03')),
+      get: await measure(() => index.get(b, key)),
+    };
+    metered.destroy();
+    console.info('DynamoDB request units per operation (dynalite):', JSON.stringify(perOperation));
+    const summary = Object.fromEntries(
+      Object.entries(perOperation).map(([k, v]) => [
+        k,
+        { wru: v.wru, rru: v.rru, requests: v.requests.length },
+      ]),
+    );
+    expect(summary).toEqual({
+      fresh: { wru: 5, rru: 1, requests: 6 },
+      duplicate: { wru: 5, rru: 1, requests: 6 },
+      overwrite: { wru: 8, rru: 1, requests: 9 },
+      search: { wru: 0, rru: 0.5, requests: 1 },
+      stale: { wru: 1, rru: 1, requests: 2 },
+      delete: { wru: 5, rru: 1, requests: 6 },
+      get: { wru: 0, rru: 1, requests: 1 },
+    });
+  });
+});
