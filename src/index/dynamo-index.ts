@@ -197,7 +197,7 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
     ).Item as ObjectItem | undefined;
 
   /**
-   * Step 1: the claim. `condition` decides whether it is accepted; `live` carries the record (absent
+   * Step 1: the claim. `condition` decides whether it is accepted; `change.record` is the record (absent
    * for a tombstone). Returns the new rev, or undefined when the condition failed.
    */
   async function claim(
