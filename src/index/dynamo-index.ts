@@ -15,6 +15,7 @@
  *     inflight  string set: "<epoch ms>#<token>" of claims whose writer has not finished
  *     expiresAt tombstones only (epoch s, TOMBSTONE_DAYS): the TTL attribute
  *   label item L    pk "l#<bucket>#<normalizeLabel(label)>"  sk "<inverted score, 10 digits>#<key>"
+ *                   (a key too long for DynamoDB's 1024-byte sort key: "~<sha256 of the key>")
  *     key, score, top, labels (so a search needs no second read), rev (the claim that wrote it), seq
  *   An object's labels are deduplicated by normalised label (ImageNet has two "crane" classes).
  *
@@ -61,7 +62,7 @@
  *   (test/integration/dynamo-index.test.ts measures them on dynalite with ReturnConsumedCapacity.)
  * IAM: the tagger needs dynamodb:UpdateItem, PutItem, DeleteItem, GetItem; the API GetItem, Query.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
@@ -93,10 +94,18 @@ const VERSIONLESS_ATTEMPTS = 5;
 
 export const objectPk = (bucket: string, key: string) => `o#${bucket}/${key}`;
 export const labelPk = (bucket: string, label: string) => `l#${bucket}#${normalizeLabel(label)}`;
-/** Sorts best score first: (1 - score) in billionths, 10 digits, then the key. */
+/** DynamoDB's limit on a sort key, in bytes; an S3 key may take 1024 bytes on its own. */
+const MAX_SK_BYTES = 1024;
+
+/**
+ * Sorts best score first: (1 - score) in billionths, 10 digits, then the key. A key too long for
+ * the sort key is replaced by "~" and its SHA-256 (the item still carries the key).
+ */
 export function labelSk(score: number, key: string): string {
   const s = Number.isFinite(score) ? Math.min(1, Math.max(0, score)) : 0;
-  return `${String(Math.round((1 - s) * 1e9)).padStart(10, '0')}#${key}`;
+  const prefix = `${String(Math.round((1 - s) * 1e9)).padStart(10, '0')}#`;
+  const fits = Buffer.byteLength(prefix) + Buffer.byteLength(key) <= MAX_SK_BYTES;
+  return `${prefix}${fits ? key : `~${createHash('sha256').update(key).digest('hex')}`}`;
 }
 
 interface ObjectItem {

@@ -286,6 +286,26 @@ export function labelIndexContract(name: string, target: ContractTarget) {
       expect(await searchAll(index, b, 'cat')).toEqual([]);
     });
 
+    it('keys of any length S3 allows (1024 bytes), any characters, and removals without a sequencer', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const long = `uploads/${'x'.repeat(1012)}.jpg`; // 1024 bytes: S3's longest key
+      const odd = 'uploads/a#b/🐕 "x" \\ y.JPG';
+      await index.put(rec(b, long, [['dog', 0.5]]), seq(1));
+      await index.put(rec(b, odd, [['dog', 0.6]]), seq(1));
+      expect((await index.search(b, 'dog', { limit: 10 })).items.map((i) => i.key)).toEqual([odd, long]);
+      expect(await index.get(b, long)).toMatchObject({ key: long, state: 'live' });
+      // A removal without a sequencer cannot be ordered against a sequenced write: stale.
+      expect((await index.remove(b, long)).result).toBe('stale');
+      expect((await index.remove(b, long, seq(2))).result).toBe('written');
+      expect(await searchAll(index, b, 'dog')).toEqual([odd]);
+      // Over a version-less record it applies.
+      await index.put(rec(b, 'uploads/v.jpg', [['cat', 0.5]]));
+      expect((await index.remove(b, 'uploads/v.jpg')).result).toBe('written');
+      expect(await searchAll(index, b, 'cat')).toEqual([]);
+      if (target.labelItems) expect((await target.labelItems(b)).sort()).toEqual([`dog ${odd}`]);
+    });
+
     it('bad images are indexed without labels; duplicate labels keep the best score', async () => {
       const index = await target.index();
       const b = freshBucket();
