@@ -167,7 +167,6 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
         `(${CONCURRENCY} at a time); outcomes ${JSON.stringify(counts)}`,
     );
     expect(emitted).toBe(expectedEvents);
-    expect(timings.putMs).toBeLessThan(15_000);
 
     // What the end state must be: the labels of classifying each photo, computed here directly.
     const expected = new Map<number, { top: string; list: string; labels: string[] }>();
