@@ -61,6 +61,8 @@ export interface BackfillSummary {
     otherModel: number;
     /** Deleted between the listing and the tagging. */
     missing: number;
+    /** Changed since the listing: the index already holds a newer S3 event for it, whose tagger run tags it. */
+    newer: number;
   };
   /** By reason: UnsupportedFormat, CorruptImage, ImageTooLarge, or "error: <message>". */
   failed: Record<string, number>;
@@ -75,7 +77,7 @@ export const emptySummary = (): BackfillSummary => ({
   tagged: 0,
   unchanged: 0,
   wouldTag: 0,
-  skipped: { notTaggable: 0, current: 0, otherModel: 0, missing: 0 },
+  skipped: { notTaggable: 0, current: 0, otherModel: 0, missing: 0, newer: 0 },
   failed: {},
   failedKeys: {},
 });
@@ -323,7 +325,8 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
         return { kind: out.result };
       }
       if (out.result === 'ignored') return { kind: 'notTaggable' };
-      return { kind: 'failed', reason: `error: ${out.detail}` };
+      if (out.result === 'stale' || out.result === 'superseded') return { kind: 'newer' };
+      return { kind: 'failed', reason: `error: ${out.result === 'malformed' ? out.detail : out.result}` };
     } catch (err) {
       if (err instanceof ObjectMissingError) return { kind: 'missing' };
       return { kind: 'failed', reason: `error: ${message(err)}` };

@@ -144,7 +144,7 @@ describe('backfill (in-memory store, fake classifier)', () => {
       listed: 5,
       tagged: 2,
       unchanged: 0,
-      skipped: { notTaggable: 2, current: 1, otherModel: 0, missing: 0 },
+      skipped: { notTaggable: 2, current: 1, otherModel: 0, missing: 0, newer: 0 },
       failed: {},
     });
     expect(classifier.seen).toHaveLength(2);
