@@ -120,6 +120,7 @@ function printSummary(s: BackfillSummary, requests: Record<string, number>, dryR
   else {
     console.log(`tagged     ${s.tagged}`);
     console.log(`unchanged  ${s.unchanged}`);
+    console.log(`indexed    ${s.indexed} (tags were current; the label index lacked them)`);
   }
   console.log(
     `skipped    ${k.notTaggable + k.current + k.otherModel + k.missing + k.newer}: ${k.current} already current, ${k.notTaggable} not taggable, ${k.otherModel} other model, ${k.missing} deleted since listed, ${k.newer} changed since listed`,
