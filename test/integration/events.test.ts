@@ -45,6 +45,7 @@ describe.skipIf(skipUnlessShared('the sample event tests'))('sample events', () 
       'http-page.json',
       's3-eventbridge-object-created.json',
       's3-object-created.json',
+      's3-object-removed.json',
     ]);
   });
 
