@@ -10,7 +10,8 @@
  * Every object created or removed in the local S3 under uploads/ invokes the tagger function through
  * serverless-offline with the S3 notification AWS sends (the bucket notifications of
  * serverless.yml: prefix only); the tagger picks the images by suffix in any letter case, as on AWS.
- * Ports: LOCAL_HTTP_PORT, LOCAL_LAMBDA_PORT, LOCAL_S3_PORT, LOCAL_DYNAMO_PORT.
+ * Ports: LOCAL_HTTP_PORT, LOCAL_LAMBDA_PORT, LOCAL_S3_PORT, LOCAL_DYNAMO_PORT. Data: .s3-local/ and
+ * .dynamo-local/, or LOCAL_DATA_DIR/{s3,dynamo}.
  *
  * --check <image>: once up, puts the image under uploads/, waits for the tags, prints them and exits
  * (exit code 1 when no tags appear within 60 s).
@@ -96,6 +97,27 @@ export function pageOrigins(httpPort: number): string[] {
 
 const log = (message: string) => console.log(`[start] ${message}`);
 
+/**
+ * Where the local S3 and DynamoDB keep their data: .s3-local/ and .dynamo-local/ in the project, or
+ * s3/ and dynamo/ under LOCAL_DATA_DIR (tests use a temporary one).
+ */
+export function localDataDirs(env: NodeJS.ProcessEnv = process.env) {
+  const base = env.LOCAL_DATA_DIR ? resolve(env.LOCAL_DATA_DIR) : undefined;
+  return base
+    ? {
+        s3: join(base, 's3'),
+        dynamo: join(base, 'dynamo'),
+        s3Name: join(base, 's3'),
+        dynamoName: join(base, 'dynamo'),
+      }
+    : {
+        s3: join(ROOT, '.s3-local'),
+        dynamo: join(ROOT, '.dynamo-local'),
+        s3Name: '.s3-local/',
+        dynamoName: '.dynamo-local/',
+      };
+}
+
 async function waitFor(url: string, seconds: number, child: ChildProcess): Promise<void> {
   for (let i = 0; i < seconds * 4; i++) {
     if (child.exitCode !== null) throw new Error(`serverless-offline exited with code ${child.exitCode}`);
@@ -163,6 +185,7 @@ async function main(argv: string[]): Promise<number> {
     dynamo: localPort('dynamo'),
   };
   await checkPortsFree(LOCAL.host, ports);
+  const dataDirs = localDataDirs();
   await buildBundles(log);
   const explicitDir = values['model-dir'] ? resolve(values['model-dir']) : undefined;
   const wanted = values.model ?? process.env.MODEL_NAME;
@@ -216,7 +239,7 @@ async function main(argv: string[]): Promise<number> {
     's3',
     ports.s3,
     startLocalS3({
-      directory: join(ROOT, '.s3-local'),
+      directory: dataDirs.s3,
       buckets: [LOCAL.bucket],
       port: ports.s3,
       address: LOCAL.host,
@@ -224,7 +247,7 @@ async function main(argv: string[]): Promise<number> {
       onEvent,
     }),
   );
-  log(`local S3 on ${endpoint}, bucket ${LOCAL.bucket} (data in .s3-local/)`);
+  log(`local S3 on ${endpoint}, bucket ${LOCAL.bucket} (data in ${dataDirs.s3Name})`);
   const dynamo = await listening(
     'dynamo',
     ports.dynamo,
@@ -232,14 +255,14 @@ async function main(argv: string[]): Promise<number> {
       tables: [LOCAL.table],
       port: ports.dynamo,
       address: LOCAL.host,
-      directory: join(ROOT, '.dynamo-local'),
+      directory: dataDirs.dynamo,
     }),
   ).catch(async (err: Error) => {
     await s3server.close();
     throw err;
   });
   log(
-    `local DynamoDB on ${dynamo.endpoint}, table ${LOCAL.table} (data in .dynamo-local/; it indexes .s3-local/: delete both or neither)`,
+    `local DynamoDB on ${dynamo.endpoint}, table ${LOCAL.table} (data in ${dataDirs.dynamoName}; it indexes ${dataDirs.s3Name}: delete both or neither)`,
   );
 
   const offline = spawn(

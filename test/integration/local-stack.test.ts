@@ -95,13 +95,18 @@ describe.skipIf(skipUnlessShared('the local stack test'))('npm start (local stac
           LOCAL_LAMBDA_PORT: '3012',
           LOCAL_S3_PORT: '4579',
           LOCAL_DYNAMO_PORT: '4580',
+          LOCAL_DATA_DIR: join(tmp, 'data'),
         },
         240_000,
       );
       expect(code).toBe(0);
       expect(output).toContain('web page      http://127.0.0.1:3010/');
-      expect(output).toContain('local S3 on http://127.0.0.1:4579');
-      expect(output).toContain('local DynamoDB on http://127.0.0.1:4580');
+      expect(output).toContain(
+        `local S3 on http://127.0.0.1:4579, bucket image-tagger-dev-uploads-local (data in ${join(tmp, 'data', 's3')})`,
+      );
+      expect(output).toContain(
+        `local DynamoDB on http://127.0.0.1:4580, table image-tagger-dev-labels (data in ${join(tmp, 'data', 'dynamo')}`,
+      );
       expect(output).toContain('Offline [http for lambda] listening on http://127.0.0.1:3012');
       expect(output).toContain('model:build failed: cannot download labels from http://127.0.0.1:9/');
       expect(output).toContain('building the trained MobileNetV2 of ../shared instead');
