@@ -290,6 +290,15 @@ export function problems(rt: Runtime, report: ProbeReport, layer: string): strin
           records.every((x) => typeof x.result === 'string' && x.result !== 'tagged' && x.tags === undefined),
         'every record answered, none tagged',
       );
+    } else if (r.name === 's3-batch-operations') {
+      // S3 Batch Operations (src/tagging/batch.ts): one result per task, the photo's label in it.
+      const results = (r.result as { results?: { resultCode?: string; resultString?: string }[] })?.results;
+      expect(
+        Array.isArray(results) &&
+          results.length > 0 &&
+          results.every((x) => x.resultCode === 'Succeeded' && x.resultString?.includes(PHOTO.label)),
+        `every task Succeeded with "${PHOTO.label}"`,
+      );
     } else if (r.name.startsWith('s3-')) {
       // Both S3 callers upload PHOTO under the event's key, with no tags, before each run. The two S3
       // samples (notification and EventBridge) name the same object: the second finds the tags there.

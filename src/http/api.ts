@@ -1,8 +1,11 @@
 /**
  * The HTTP API (API Gateway HTTP API, payload format 2.0):
- *   GET  /          the web page
- *   GET  /health    model metadata and whether this container was already warm
- *   POST /classify  image as raw body, multipart field `image`, or JSON {"image": base64}; ?topK=1..20
+ *   GET  /              the web page
+ *   GET  /health        model metadata, whether this container was already warm, features
+ *   POST /classify      image as raw body, multipart field `image`, or JSON {"image": base64}; ?topK=1..20
+ *   GET  /images        search the label index (src/http/images.ts)      } only with `images`
+ *   GET  /images/{key}  one object's tags and status                     } configured; 404
+ *   POST /uploads       a presigned S3 POST for the browser              } otherwise
  * Bad input answers JSON {"error": {"code", "message"}} with 400, 413 or 415; 500 only for real faults.
  *
  * Why not the Router of Powertools' event handler (@aws-lambda-powertools/event-handler/http, which
@@ -22,6 +25,7 @@ import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { PAGE_HTML } from '../web/page.ts';
 import { bodyBytes, isImageError, readImageBody } from './body.ts';
+import { createImageRoutes, HttpError, type ImagesConfig } from './images.ts';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
 
@@ -53,9 +57,12 @@ export function httpImageLimit(maxImageBytes: number): number {
 /**
  * Content-Security-Policy for a page whose script and style are inline: each inline block is
  * allowed by its sha256 and nothing else runs; the page fetches only its own origin (health,
- * classify) and shows the chosen image from a blob: URL.
+ * classify, images, uploads) and shows the chosen image from a blob: URL. With an S3 origin (the
+ * upload bucket's endpoint), exactly that origin is added to img-src (thumbnails through presigned
+ * GET URLs) and connect-src (the presigned POST of an upload).
  */
-export function contentSecurityPolicy(html: string): string {
+export function contentSecurityPolicy(html: string, s3Origin?: string): string {
+  const extra = s3Origin === undefined ? '' : ` ${checkOrigin(s3Origin)}`;
   const hashes = (tag: string) =>
     [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))]
       .map(
@@ -69,28 +76,46 @@ export function contentSecurityPolicy(html: string): string {
     "default-src 'none'",
     `script-src ${hashes('script')}`,
     `style-src ${hashes('style')}`,
-    'img-src blob:',
-    "connect-src 'self'",
+    `img-src blob:${extra}`,
+    `connect-src 'self'${extra}`,
     "base-uri 'none'",
     "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
 }
 
-/** Headers of GET / (the web page). */
-export const PAGE_HEADERS: Record<string, string> = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-cache',
-  'content-security-policy': contentSecurityPolicy(PAGE_HTML),
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-};
+/** A bare http(s) origin ("https://host[:port]"), nothing a CSP could read as more sources. */
+function checkOrigin(origin: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(origin);
+  } catch {}
+  if (!parsed || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol))
+    throw new Error(`not an http(s) origin: ${JSON.stringify(origin)}`);
+  return origin;
+}
+
+/** Headers of GET / (the web page); `s3Origin` when the page talks to the upload bucket. */
+export function pageHeaders(s3Origin?: string): Record<string, string> {
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-cache',
+    'content-security-policy': contentSecurityPolicy(PAGE_HTML, s3Origin),
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  };
+}
+
+/** Headers of GET / without the image routes. */
+export const PAGE_HEADERS: Record<string, string> = pageHeaders();
 
 export interface ApiOptions {
   classifier: Pick<Classifier, 'classify' | 'folder' | 'limits' | 'threads' | 'initMs' | 'weights'>;
   telemetry?: Telemetry;
   /** Largest image accepted, bytes (defaults to httpImageLimit of the classifier's image limit). */
   maxBodyBytes?: number;
+  /** Search, object status and browser uploads (GET /images, GET /images/{key}, POST /uploads). */
+  images?: ImagesConfig;
 }
 
 const json = (statusCode: number, payload: unknown): HttpResult => ({
@@ -125,6 +150,18 @@ export function createApi(options: ApiOptions) {
   const { meta } = classifier.folder;
   const model = { name: meta.name, version: meta.version, quantization: meta.quantization };
   let invocations = 0;
+  // Uploads go straight to S3, so they may be as large as the classifier takes (MAX_IMAGE_BYTES).
+  const images = options.images && createImageRoutes(options.images, classifier.limits.maxBytes);
+  let imagePageHeaders: Promise<Record<string, string>> | undefined;
+  const headersOfPage = async () => {
+    if (!options.images) return PAGE_HEADERS;
+    const signer = options.images.signer;
+    imagePageHeaders ??= signer.origin().then(pageHeaders, (err: unknown) => {
+      imagePageHeaders = undefined;
+      throw err;
+    });
+    return imagePageHeaders;
+  };
 
   async function classify(event: APIGatewayProxyEventV2): Promise<HttpResult> {
     try {
@@ -157,7 +194,7 @@ export function createApi(options: ApiOptions) {
     try {
       if (path === '/' || path === '/index.html') {
         if (method !== 'GET' && method !== 'HEAD') return error(405, 'MethodNotAllowed', `${method} ${path}`);
-        return { statusCode: 200, headers: { ...PAGE_HEADERS }, body: PAGE_HTML };
+        return { statusCode: 200, headers: { ...(await headersOfPage()) }, body: PAGE_HTML };
       }
       if (path === '/health') {
         if (method !== 'GET') return error(405, 'MethodNotAllowed', `${method} ${path}`);
@@ -174,14 +211,28 @@ export function createApi(options: ApiOptions) {
           weights: classifier.weights,
           initMs: Math.round(classifier.initMs),
           maxImageBytes: maxBodyBytes,
+          features: { search: images !== undefined, upload: images !== undefined },
         });
       }
       if (path === '/classify') {
         if (method !== 'POST') return error(405, 'MethodNotAllowed', 'use POST /classify');
         return await classify(event);
       }
+      if (images && (path === '/images' || path === '/uploads')) {
+        const [route, allowed] = path === '/images' ? [images.search, 'GET'] : [images.upload, 'POST'];
+        if (method !== allowed) return error(405, 'MethodNotAllowed', `use ${allowed} ${path}`);
+        return json(200, await route(event));
+      }
+      if (images && path.startsWith('/images/')) {
+        if (method !== 'GET') return error(405, 'MethodNotAllowed', `use GET ${path}`);
+        return json(200, await images.describe(path.slice('/images/'.length)));
+      }
       return error(404, 'NotFound', `no route ${method} ${path}`);
     } catch (err) {
+      if (err instanceof HttpError) {
+        if (err.status !== 404) telemetry.failed(err.code, err.message, { path });
+        return error(err.status, err.code, err.message);
+      }
       telemetry.failed('InternalError', (err as Error)?.message ?? String(err));
       return error(500, 'InternalError', 'internal error; see the function logs');
     }

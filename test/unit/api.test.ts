@@ -85,6 +85,8 @@ describe('HTTP API routes (fake classifier)', () => {
       warm: true,
       weights: { storage: null },
       maxImageBytes: 4_694_016,
+      // No images configured: the page hides search and upload and posts to /classify.
+      features: { search: false, upload: false },
     });
   });
 

@@ -1,0 +1,286 @@
+/**
+ * npm run backfill -- --bucket <b> [--prefix uploads/] [--concurrency N]
+ *   [--retag-older-than <model@version>] [--dry-run] [--endpoint URL] [--table T]
+ *   [--checkpoint-dir DIR] [--json]
+ *
+ * Tags the objects already in a bucket through the tagger's own path (src/tagging/backfill.ts says
+ * which objects and how stop/resume works). The model is MODEL_DIR, else the folder `npm start`
+ * serves (models/select.ts). UPLOAD_PREFIX and IMAGE_SUFFIXES are read as the tagger reads them.
+ * --table (or INDEX_TABLE) also writes the label index (DynamoDB; AWS_ENDPOINT_URL_DYNAMODB for a
+ * local one). --endpoint (or S3_ENDPOINT, AWS_ENDPOINT_URL_S3) points at a local S3.
+ *
+ * Shows a progress bar with rate and ETA on a terminal, a line every 10 s otherwise; prints a
+ * summary and the S3 requests made. Ctrl-C stops after the objects in flight and keeps the
+ * checkpoint (in .cache/backfill/); the same command resumes. Exit code 0, 2 when any object
+ * failed, 130 when stopped, 1 on a fatal error.
+ */
+import { basename, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
+import cliProgress from 'cli-progress';
+import { labelsMeaningful, selectModel } from '../../models/select.ts';
+import { cacheDir } from '../../scripts/paths.ts';
+import { createClassifier } from '../classifier/classifier.ts';
+import { readConfig } from '../classifier/config.ts';
+import type { LabelIndex } from '../index/label-index.ts';
+import {
+  type BackfillProgress,
+  type BackfillSummary,
+  backfill,
+  checkpointPath,
+  failedCount,
+  fileCheckpoint,
+  parseModelRef,
+} from '../tagging/backfill.ts';
+import { s3BucketListing } from '../tagging/bucket-listing.ts';
+import { s3ObjectStore } from '../tagging/object-store.ts';
+import { taggerConfig } from '../tagging/s3-tagger.ts';
+
+const usage = `usage: npm run backfill -- --bucket <b> [--prefix uploads/] [--concurrency N]
+  [--retag-older-than <model@version>] [--dry-run] [--endpoint URL] [--table T]
+  [--checkpoint-dir DIR] [--json]`;
+
+const PLAIN_PROGRESS_MS = 10_000;
+
+function positive(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--${name} must be an integer from 1 to 256`);
+  return n;
+}
+
+const formatSeconds = (s: number) =>
+  !Number.isFinite(s)
+    ? '?'
+    : s < 90
+      ? `${Math.round(s)}s`
+      : s < 5400
+        ? `${Math.round(s / 60)}m`
+        : `${(s / 3600).toFixed(1)}h`;
+
+/** A bar with rate and ETA on a terminal, a plain line every 10 s elsewhere (CI, pipes). */
+function progressReporter(tty: boolean) {
+  const started = Date.now();
+  const rate = (p: BackfillProgress) => p.done / Math.max(0.001, (Date.now() - started) / 1000);
+  // While the listing runs, the keys listed so far give a lower bound.
+  const eta = (p: BackfillProgress) => {
+    const r = rate(p);
+    const left = r > 0 && p.done > 0 ? formatSeconds((p.listed - p.done) / r) : '?';
+    return p.listingComplete ? left : `>= ${left} (listing)`;
+  };
+  if (tty) {
+    const bar = new cliProgress.SingleBar(
+      {
+        format:
+          'backfill |{bar}| {value}/{total}{more} | {rate}/s | ETA {etaText} | tagged {tagged}, failed {failed}',
+        hideCursor: true,
+        stream: process.stderr,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update(p: BackfillProgress) {
+        const payload = {
+          more: p.listingComplete ? '' : '+',
+          rate: rate(p).toFixed(1),
+          etaText: eta(p),
+          tagged: p.summary.tagged,
+          failed: failedCount(p.summary),
+        };
+        if (!started) {
+          bar.start(Math.max(1, p.listed), p.done, payload);
+          started = true;
+        }
+        bar.setTotal(Math.max(1, p.listed));
+        bar.update(p.done, payload);
+      },
+      stop: () => started && bar.stop(),
+    };
+  }
+  let last = 0;
+  return {
+    update(p: BackfillProgress) {
+      if (Date.now() - last < PLAIN_PROGRESS_MS) return;
+      last = Date.now();
+      console.error(
+        `backfill: ${p.done}/${p.listed}${p.listingComplete ? '' : '+'} done, ${rate(p).toFixed(1)}/s, ETA ${eta(p)}, tagged ${p.summary.tagged}, failed ${failedCount(p.summary)}`,
+      );
+    },
+    stop() {},
+  };
+}
+
+function printSummary(s: BackfillSummary, requests: Record<string, number>, dryRun: boolean): void {
+  const k = s.skipped;
+  console.log(`listed     ${s.listed}`);
+  if (dryRun) console.log(`would tag  ${s.wouldTag}`);
+  else {
+    console.log(`tagged     ${s.tagged}`);
+    console.log(`unchanged  ${s.unchanged}`);
+  }
+  console.log(
+    `skipped    ${k.notTaggable + k.current + k.otherModel + k.missing}: ${k.current} already current, ${k.notTaggable} not taggable, ${k.otherModel} other model, ${k.missing} deleted since listed`,
+  );
+  console.log(`failed     ${failedCount(s)}`);
+  for (const [reason, n] of Object.entries(s.failed))
+    console.log(
+      `  ${n} ${reason}: ${(s.failedKeys[reason] ?? []).join(', ')}${n > (s.failedKeys[reason]?.length ?? 0) ? ', ...' : ''}`,
+    );
+  console.log(
+    `S3 requests (this run): ${
+      Object.entries(requests)
+        .map(([name, n]) => `${name.replace(/Command$/, '')} ${n}`)
+        .join(', ') || 'none'
+    }`,
+  );
+}
+
+async function labelIndex(table: string): Promise<LabelIndex> {
+  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+  // src/index/dynamo-index.ts (the label index helper's); loaded only when a table is given.
+  const module = '../index/dynamo-index.ts';
+  let mod: { dynamoLabelIndex?: (client: InstanceType<typeof DynamoDBClient>, table: string) => LabelIndex };
+  try {
+    mod = await import(module);
+  } catch (err) {
+    throw new Error(`--table needs src/index/dynamo-index.ts: ${(err as Error).message}`);
+  }
+  if (!mod.dynamoLabelIndex) throw new Error('src/index/dynamo-index.ts has no dynamoLabelIndex');
+  return mod.dynamoLabelIndex(new DynamoDBClient({}), table);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      bucket: { type: 'string' },
+      prefix: { type: 'string' },
+      concurrency: { type: 'string', default: '4' },
+      'retag-older-than': { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      endpoint: { type: 'string' },
+      table: { type: 'string' },
+      'checkpoint-dir': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (!values.bucket) throw new Error(`--bucket is required\n${usage}`);
+  const bucket = values.bucket;
+  const concurrency = positive('concurrency', values.concurrency);
+  const retagOlderThan = values['retag-older-than'] ? parseModelRef(values['retag-older-than']) : undefined;
+  const dryRun = values['dry-run'];
+  const { prefix: taggerPrefix, suffixes } = taggerConfig(process.env);
+  const prefix = values.prefix ?? taggerPrefix;
+  if (!prefix.startsWith(taggerPrefix) && !taggerPrefix.startsWith(prefix))
+    console.error(
+      `note: --prefix ${prefix} is outside the tagger's prefix ${taggerPrefix} (UPLOAD_PREFIX): its keys are not taggable`,
+    );
+
+  const endpoint = values.endpoint || process.env.S3_ENDPOINT || process.env.AWS_ENDPOINT_URL_S3 || undefined;
+  const s3 = new S3Client({
+    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+    ...(endpoint && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION
+      ? { region: 'us-east-1' }
+      : {}),
+  });
+  const requests: Record<string, number> = {};
+  s3.middlewareStack.add(
+    (next, context) => (args) => {
+      const name = context.commandName ?? '?';
+      requests[name] = (requests[name] ?? 0) + 1;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequests' },
+  );
+
+  const modelDir = process.env.MODEL_DIR
+    ? resolve(process.env.MODEL_DIR)
+    : (await selectModel({ log: (line) => console.error(`[model] ${line}`) })).dir;
+  const config = readConfig({ ...process.env, MODEL_DIR: modelDir });
+  const classifier = await createClassifier(config.modelDir, config);
+  const model = `${classifier.folder.meta.name}@${classifier.folder.meta.version}`;
+  if (!labelsMeaningful(modelDir))
+    console.error(`WARNING: ${model} has random weights: its labels mean nothing`);
+  const table = values.table || process.env.INDEX_TABLE || undefined;
+  const index = table && !dryRun ? await labelIndex(table) : undefined;
+
+  const file = checkpointPath(
+    values['checkpoint-dir'] ? resolve(values['checkpoint-dir']) : cacheDir('backfill'),
+    {
+      endpoint: endpoint ?? 'aws',
+      bucket,
+      prefix,
+      taggerPrefix,
+      suffixes,
+      retagOlderThan: retagOlderThan ? `${retagOlderThan.name}@${retagOlderThan.version}` : null,
+    },
+  );
+  console.error(
+    `backfill s3://${bucket}/${prefix} with ${model} (${basename(modelDir)}), concurrency ${concurrency}${retagOlderThan ? `, re-tagging models older than ${retagOlderThan.name}@${retagOlderThan.version}` : ''}${dryRun ? ', DRY RUN: nothing is written' : ''}${index ? `, index table ${table}` : ''}`,
+  );
+
+  const controller = new AbortController();
+  let stops = 0;
+  const onSigint = () => {
+    stops++;
+    if (stops > 1) process.exit(130);
+    console.error(
+      '\nstopping: finishing the objects in flight and saving the checkpoint (Ctrl-C again to quit now)',
+    );
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const bar = progressReporter(process.stderr.isTTY === true && !values.json);
+  let result: Awaited<ReturnType<typeof backfill>>;
+  try {
+    result = await backfill({
+      tagger: {
+        store: s3ObjectStore(s3),
+        classifier,
+        prefix: taggerPrefix,
+        suffixes,
+        ...(index ? { index } : {}),
+      },
+      listing: s3BucketListing(s3),
+      bucket,
+      prefix,
+      concurrency,
+      ...(retagOlderThan ? { retagOlderThan } : {}),
+      dryRun,
+      checkpoint: fileCheckpoint(file),
+      signal: controller.signal,
+      onProgress: (p) => bar.update(p),
+      onSelected: (key, why) => console.log(`would tag ${key} (${why})`),
+    });
+  } finally {
+    bar.stop();
+    await classifier.release();
+  }
+  const { summary, interrupted, resumedAfter } = result;
+  if (resumedAfter !== undefined)
+    console.error(`resumed after ${resumedAfter} (counts include the earlier runs)`);
+  if (values.json)
+    console.log(JSON.stringify({ ...summary, interrupted, requests, model, checkpoint: file }));
+  else printSummary(summary, requests, dryRun);
+  if (interrupted) {
+    console.error(`stopped; run the same command to resume (checkpoint ${file})`);
+    return 130;
+  }
+  return failedCount(summary) > 0 ? 2 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`backfill: ${err.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,82 @@
+/**
+ * Presigned S3 requests for the browser (port and S3 adapter): a POST policy that lets the page put
+ * one image straight into the upload bucket, and short-lived GET URLs for thumbnails. Both are signed
+ * locally with the function's credentials; nothing here calls S3.
+ *
+ * The POST policy (what S3 enforces, whatever the browser sends):
+ *   - the exact key (no other object can be written with it);
+ *   - `content-length-range` 1..maxBytes (the tagger's own size check stays the guard where a server,
+ *     like s3rver, does not enforce it);
+ *   - `Content-Type` starting with `image/` (and equal to the one signed, when one is given);
+ *   - an expiry (`expiration`), about 5 minutes from now.
+ */
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createPresignedPost, type PresignedPostOptions } from '@aws-sdk/s3-presigned-post';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+
+export interface PresignedUpload {
+  /** Where the form goes (the bucket's endpoint). */
+  url: string;
+  /** Form fields to send as they are, before the file (which must be the last field). */
+  fields: Record<string, string>;
+  /** When the policy expires. */
+  expiresAt: Date;
+}
+
+export interface PostOptions {
+  maxBytes: number;
+  expiresSeconds: number;
+  /** The Content-Type the form will carry (must start with image/); signed as an exact match. */
+  contentType?: string;
+}
+
+export interface UploadSigner {
+  presignPost(key: string, options: PostOptions): Promise<PresignedUpload>;
+  presignGet(key: string, expiresSeconds: number): Promise<string>;
+  /**
+   * The origin (scheme, host, port) that presigned URLs point at: the page's CSP allows exactly this
+   * one for thumbnails (img-src) and the upload (connect-src).
+   */
+  origin(): Promise<string>;
+}
+
+/** The conditions of the POST policy, besides those the presigner adds for each field and the key. */
+export function uploadConditions(maxBytes: number): NonNullable<PresignedPostOptions['Conditions']> {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1)
+    throw new RangeError(`maxBytes must be a positive integer, got ${maxBytes}`);
+  return [
+    ['content-length-range', 1, maxBytes],
+    ['starts-with', '$Content-Type', 'image/'],
+  ];
+}
+
+export function s3UploadSigner(s3: S3Client, bucket: string): UploadSigner {
+  let origin: Promise<string> | undefined;
+  const presignGet = (key: string, expiresSeconds: number) =>
+    getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: expiresSeconds });
+  return {
+    async presignPost(key, { maxBytes, expiresSeconds, contentType }) {
+      const now = Date.now();
+      const { url, fields } = await createPresignedPost(s3, {
+        Bucket: bucket,
+        Key: key,
+        Conditions: uploadConditions(maxBytes),
+        Fields: contentType ? { 'Content-Type': contentType } : {},
+        Expires: expiresSeconds,
+      });
+      return { url, fields, expiresAt: new Date(now + expiresSeconds * 1000) };
+    },
+    presignGet,
+    origin() {
+      // The endpoint S3 resolves for this bucket (virtual-hosted on AWS, path-style on a local S3).
+      origin ??= presignGet('origin-probe', 60).then(
+        (u) => new URL(u).origin,
+        (err: unknown) => {
+          origin = undefined;
+          throw err;
+        },
+      );
+      return origin;
+    },
+  };
+}

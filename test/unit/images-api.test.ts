@@ -1,0 +1,605 @@
+/**
+ * The image routes of the HTTP API (GET /images, GET /images/{key}, POST /uploads) with fakes at
+ * every port: a small inline label index, the in-memory object store and a recording signer.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/classifier/errors.ts';
+import { contentSecurityPolicy, createApi } from '../../src/http/api.ts';
+import { type ImagesConfig, imagesFromEnv, sanitizeFilename } from '../../src/http/images.ts';
+import {
+  InvalidCursorError,
+  type LabelIndex,
+  normalizeLabel,
+  type SearchItem,
+} from '../../src/index/label-index.ts';
+import type { PostOptions, UploadSigner } from '../../src/uploads/signer.ts';
+import { PAGE_HTML } from '../../src/web/page.ts';
+import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
+import { fuzz, runs } from '../helpers/fuzz.ts';
+
+const BUCKET = 'photos';
+const PREFIX = 'uploads/';
+const S3_ORIGIN = 'https://photos.s3.eu-west-1.amazonaws.com';
+
+/** Search over a fixed list: cursor = "at:<offset>", anything else is refused. */
+function fakeIndex(items: Record<string, SearchItem[]>) {
+  const searches: { bucket: string; label: string; limit: number; cursor?: string }[] = [];
+  const index: Pick<LabelIndex, 'search' | 'get'> = {
+    async search(bucket, label, { limit, cursor }) {
+      searches.push({ bucket, label, limit, cursor });
+      let start = 0;
+      if (cursor !== undefined) {
+        const m = /^at:(\d+)$/.exec(cursor);
+        if (!m) throw new InvalidCursorError();
+        start = Number(m[1]);
+      }
+      const all = bucket === BUCKET ? (items[normalizeLabel(label)] ?? []) : [];
+      const page = all.slice(start, start + limit);
+      const next = start + limit < all.length ? `at:${start + limit}` : undefined;
+      return next === undefined ? { items: page } : { items: page, cursor: next };
+    },
+    async get() {
+      return undefined;
+    },
+  };
+  return { index, searches };
+}
+
+function fakeSigner(origin = S3_ORIGIN) {
+  const posts: { key: string; options: PostOptions }[] = [];
+  const gets: { key: string; expiresSeconds: number }[] = [];
+  const signer: UploadSigner = {
+    async presignPost(key, options) {
+      posts.push({ key, options });
+      return {
+        url: `${origin}/`,
+        fields: { key, 'Content-Type': options.contentType ?? '', Policy: 'e30=' },
+        expiresAt: new Date(Date.UTC(2030, 0, 1) + options.expiresSeconds * 1000),
+      };
+    },
+    async presignGet(key, expiresSeconds) {
+      gets.push({ key, expiresSeconds });
+      return `${origin}/${encodeURIComponent(key)}?X-Amz-Expires=${expiresSeconds}`;
+    },
+    async origin() {
+      return origin;
+    },
+  };
+  return { signer, posts, gets };
+}
+
+const event = (
+  method: string,
+  path: string,
+  options: { query?: Record<string, string>; body?: string } = {},
+) =>
+  ({
+    rawPath: path,
+    requestContext: { http: { method } },
+    headers: options.body === undefined ? {} : { 'content-type': 'application/json' },
+    queryStringParameters: options.query,
+    body: options.body === undefined ? undefined : Buffer.from(options.body).toString('base64'),
+    isBase64Encoded: options.body !== undefined,
+  }) as unknown as APIGatewayProxyEventV2;
+
+const item = (key: string, score: number): SearchItem => ({
+  key,
+  score,
+  top: 'Golden Retriever',
+  labels: [
+    { label: 'Golden Retriever', score },
+    { label: 'Labrador Retriever', score: 0.1 },
+  ],
+});
+
+function setup(overrides: Partial<ImagesConfig> = {}) {
+  const retrievers = Array.from({ length: 30 }, (_, i) => item(`uploads/r${i}.jpg`, 0.9 - i * 0.01));
+  const { index, searches } = fakeIndex({ 'golden retriever': retrievers });
+  const { signer, posts, gets } = fakeSigner();
+  const store = new MemoryStore();
+  const classifier = fakeClassifier();
+  const api = createApi({
+    classifier,
+    images: { bucket: BUCKET, prefix: PREFIX, index, store, signer, ...overrides },
+  });
+  const call = async (e: APIGatewayProxyEventV2) => {
+    const res = await api(e);
+    return { status: res.statusCode, body: JSON.parse(res.body), headers: res.headers ?? {} };
+  };
+  return { api, call, store, searches, posts, gets, classifier };
+}
+
+describe('GET /images (search)', () => {
+  it('answers the best matches with presigned thumbnail URLs and a cursor that pages through the rest', async () => {
+    const { call, searches, gets } = setup();
+    const first = await call(
+      event('GET', '/images', { query: { label: 'Golden  RETRIEVER ', limit: '20' } }),
+    );
+    expect(first.status).toBe(200);
+    expect(first.body.items).toHaveLength(20);
+    expect(first.body.items[0]).toEqual({
+      ...item('uploads/r0.jpg', 0.9),
+      url: `${S3_ORIGIN}/uploads%2Fr0.jpg?X-Amz-Expires=900`,
+    });
+    // The label reaches the index normalized; every item got its own short-lived GET URL.
+    expect(searches[0]).toEqual({ bucket: BUCKET, label: 'golden retriever', limit: 20, cursor: undefined });
+    expect(gets.map((g) => g.key)).toEqual(first.body.items.map((i: SearchItem) => i.key));
+    expect(new Set(gets.map((g) => g.expiresSeconds))).toEqual(new Set([900]));
+    expect(first.body.cursor).toBe('at:20');
+
+    const second = await call(
+      event('GET', '/images', {
+        query: { label: 'golden retriever', limit: '20', cursor: first.body.cursor },
+      }),
+    );
+    expect(second.status).toBe(200);
+    expect(second.body.items.map((i: SearchItem) => i.key)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `uploads/r${20 + i}.jpg`),
+    );
+    expect(second.body).not.toHaveProperty('cursor');
+  });
+
+  it('defaults to 24 items, takes 1 to 100, and answers an empty list for an unknown label', async () => {
+    const { call, searches } = setup();
+    expect(
+      (await call(event('GET', '/images', { query: { label: 'golden retriever' } }))).body.items,
+    ).toHaveLength(24);
+    expect(searches.at(-1)?.limit).toBe(24);
+    for (const limit of ['1', '100', '024']) {
+      const res = await call(event('GET', '/images', { query: { label: 'golden retriever', limit } }));
+      expect(res.status).toBe(200);
+      expect(searches.at(-1)?.limit).toBe(Number(limit));
+    }
+    const none = await call(event('GET', '/images', { query: { label: 'okapi' } }));
+    expect(none).toMatchObject({ status: 200, body: { items: [] } });
+    expect(none.body).not.toHaveProperty('cursor');
+  });
+
+  it('answers 400 InvalidArgument for every bad parameter, without asking the index', async () => {
+    const { call, searches } = setup();
+    const bad: Record<string, string>[] = [
+      {},
+      { label: '' },
+      { label: '   ' },
+      { label: 'x'.repeat(201) },
+      { label: 'dog', limit: '0' },
+      { label: 'dog', limit: '101' },
+      { label: 'dog', limit: '-1' },
+      { label: 'dog', limit: '1.5' },
+      { label: 'dog', limit: '1e1' },
+      { label: 'dog', limit: ' 5' },
+      { label: 'dog', limit: 'ten' },
+      { label: 'dog', cursor: 'c'.repeat(2049) },
+    ];
+    for (const query of bad) {
+      const res = await call(event('GET', '/images', { query }));
+      expect([res.status, res.body.error?.code], JSON.stringify(query).slice(0, 80)).toEqual([
+        400,
+        'InvalidArgument',
+      ]);
+      expect(typeof res.body.error.message).toBe('string');
+    }
+    expect(searches).toEqual([]);
+    // 200 characters is still a label.
+    expect((await call(event('GET', '/images', { query: { label: 'x'.repeat(200) } }))).status).toBe(200);
+  });
+
+  it('answers 400 for a cursor the index refuses', async () => {
+    const { call, searches } = setup();
+    const res = await call(
+      event('GET', '/images', { query: { label: 'golden retriever', cursor: 'forged' } }),
+    );
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'InvalidArgument' } } });
+    expect(searches).toHaveLength(1);
+  });
+
+  it('answers 500 when the index fails for another reason', async () => {
+    const { call } = setup({
+      index: {
+        search: async () => {
+          throw new Error('ProvisionedThroughputExceededException');
+        },
+      },
+    });
+    const res = await call(event('GET', '/images', { query: { label: 'dog' } }));
+    expect(res).toMatchObject({ status: 500, body: { error: { code: 'InternalError' } } });
+  });
+});
+
+describe('GET /images/{key} (one object)', () => {
+  it("answers the tagger's status, labels and model, and all the object's tags, the user's too", async () => {
+    const { call, store } = setup();
+    store.put(BUCKET, 'uploads/a b/Dog photo.jpg', new Uint8Array([9]), [
+      { Key: 'owner', Value: 'alice' },
+      { Key: 'tagger:status', Value: 'ok' },
+      { Key: 'tagger:top', Value: 'Golden Retriever' },
+      { Key: 'tagger:labels', Value: 'Golden Retriever=0.785/muzzle=0.042/Saluki=0.032' },
+      { Key: 'tagger:model', Value: 'resnet18@1' },
+    ]);
+    const res = await call(event('GET', `/images/${encodeURIComponent('uploads/a b/Dog photo.jpg')}`));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      key: 'uploads/a b/Dog photo.jpg',
+      status: 'ok',
+      top: 'Golden Retriever',
+      labels: [
+        { label: 'Golden Retriever', score: 0.785 },
+        { label: 'muzzle', score: 0.042 },
+        { label: 'Saluki', score: 0.032 },
+      ],
+      model: 'resnet18@1',
+      tags: {
+        owner: 'alice',
+        'tagger:status': 'ok',
+        'tagger:top': 'Golden Retriever',
+        'tagger:labels': 'Golden Retriever=0.785/muzzle=0.042/Saluki=0.032',
+        'tagger:model': 'resnet18@1',
+      },
+      url: `${S3_ORIGIN}/${encodeURIComponent('uploads/a b/Dog photo.jpg')}?X-Amz-Expires=900`,
+    });
+    // Slashes left as they are (the page's form, and AWS's {key+} route) name the same key.
+    const plain = await call(event('GET', '/images/uploads/a%20b/Dog%20photo.jpg'));
+    expect(plain.body.key).toBe('uploads/a b/Dog photo.jpg');
+    // API Gateway HTTP APIs pass the path already decoded: the same key.
+    const decoded = await call(event('GET', '/images/uploads/a b/Dog photo.jpg'));
+    expect(decoded.body.key).toBe('uploads/a b/Dog photo.jpg');
+  });
+
+  it('is pending until the tagger has written its status, ignored when the tagger never will', async () => {
+    const { call, store } = setup();
+    store.put(BUCKET, 'uploads/new.PNG', new Uint8Array([9]), [{ Key: 'owner', Value: 'bob' }]);
+    store.put(BUCKET, 'uploads/notes.txt', new Uint8Array([9]));
+    store.put(BUCKET, 'uploads/bad.gif', new Uint8Array([9]), [
+      { Key: 'tagger:status', Value: 'CorruptImage' },
+      { Key: 'tagger:model', Value: 'resnet18@1' },
+    ]);
+    expect((await call(event('GET', '/images/uploads/new.PNG'))).body).toMatchObject({
+      status: 'pending',
+      labels: [],
+      tags: { owner: 'bob' },
+    });
+    expect((await call(event('GET', '/images/uploads/new.PNG'))).body).not.toHaveProperty('top');
+    expect((await call(event('GET', '/images/uploads/notes.txt'))).body.status).toBe('ignored');
+    expect((await call(event('GET', '/images/uploads/bad.gif'))).body).toMatchObject({
+      status: 'CorruptImage',
+      labels: [],
+      model: 'resnet18@1',
+    });
+  });
+
+  it('answers 404 NotFound for a key with no object, and 400 for keys it will not read', async () => {
+    const { call, store } = setup();
+    expect(await call(event('GET', '/images/uploads/gone.jpg'))).toMatchObject({
+      status: 404,
+      body: { error: { code: 'NotFound' } },
+    });
+    const bad = [
+      '/images/',
+      '/images/private/secret.jpg',
+      '/images/uploads/',
+      '/images/uploads%2F',
+      '/images/uploads/../private/secret.jpg',
+      '/images/uploads/a/%2E%2E/b.jpg',
+      '/images/uploads/./a.jpg',
+      `/images/uploads/${'é'.repeat(510)}.jpg`,
+      '/images/uploads/a%00.jpg',
+      '/images/uploads/a%0A.jpg',
+      '/images/Uploads/a.jpg',
+    ];
+    for (const path of bad) {
+      const res = await call(event('GET', path));
+      expect([res.status, res.body.error?.code], path.slice(0, 60)).toEqual([400, 'InvalidArgument']);
+    }
+    // Nothing was asked of the store for any refused key.
+    expect(store.take()).toEqual(['getTags uploads/gone.jpg']);
+    // 1024 bytes is still a key (and only the store says whether it exists).
+    const longest = `uploads/${'k'.repeat(1024 - 'uploads/'.length - 4)}.jpg`;
+    expect((await call(event('GET', `/images/${longest}`))).status).toBe(404);
+  });
+
+  it('answers 500 when S3 fails for another reason', async () => {
+    const { call, store } = setup();
+    store.getTags = async () => {
+      throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
+    };
+    expect((await call(event('GET', '/images/uploads/a.jpg'))).status).toBe(500);
+  });
+});
+
+describe('POST /uploads (presigned S3 POST)', () => {
+  const upload = (body: unknown) =>
+    event('POST', '/uploads', { body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  it('grants a POST for a new random key under the prefix, sized by the classifier limit, for 5 minutes', async () => {
+    const { call, posts, classifier } = setup();
+    const before = Date.now();
+    const res = await call(
+      upload({ filename: 'Holiday photo (1).JPG', contentType: 'image/jpeg', size: 7_000_000 }),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.key).toMatch(
+      /^uploads\/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\/Holiday-photo-1\.jpg$/,
+    );
+    expect(res.body).toMatchObject({ url: `${S3_ORIGIN}/`, maxBytes: classifier.limits.maxBytes });
+    expect(res.body.fields).toMatchObject({ key: res.body.key, 'Content-Type': 'image/jpeg' });
+    // Over the HTTP path's 4.5 MiB: uploads take what the tagger takes.
+    expect(classifier.limits.maxBytes).toBe(25 * 1024 * 1024);
+    expect(posts).toEqual([
+      {
+        key: res.body.key,
+        options: { maxBytes: 25 * 1024 * 1024, expiresSeconds: 300, contentType: 'image/jpeg' },
+      },
+    ]);
+    expect(Date.parse(res.body.expiresAt)).toBe(Date.UTC(2030, 0, 1) + 300_000);
+    expect(before).toBeLessThanOrEqual(Date.now());
+
+    const again = await call(upload({ filename: 'Holiday photo (1).JPG' }));
+    expect(again.body.key).not.toBe(res.body.key);
+    // No content type given: the one of the suffix is signed.
+    expect(posts[1]?.options.contentType).toBe('image/jpeg');
+    const png = await call(upload({ filename: '../../etc/cat.png', contentType: '' }));
+    expect(png.body.key).toMatch(/^uploads\/[0-9a-f-]{36}\/cat\.png$/);
+    expect(posts[2]?.options.contentType).toBe('image/png');
+  });
+
+  it('answers 415 for a name the tagger would ignore or a type that is not an image', async () => {
+    const { call, posts } = setup();
+    for (const body of [
+      { filename: 'notes.txt' },
+      { filename: 'photo' },
+      { filename: 'photo.heic' },
+      { filename: 'photo.jpg.exe' },
+      { filename: 'photo.jpg', contentType: 'text/plain' },
+      { filename: 'photo.jpg', contentType: 'image/jpeg; x=1' },
+      { filename: 'photo.jpg', contentType: 'image/' },
+    ]) {
+      const res = await call(upload(body));
+      expect([res.status, res.body.error?.code], JSON.stringify(body)).toEqual([415, 'UnsupportedFormat']);
+    }
+    expect(posts).toEqual([]);
+  });
+
+  it('answers 413 for a file over the limit, exactly at the limit it grants', async () => {
+    const { call, posts } = setup();
+    const max = 25 * 1024 * 1024;
+    expect(await call(upload({ filename: 'big.jpg', size: max + 1 }))).toMatchObject({
+      status: 413,
+      body: { error: { code: 'ImageTooLarge' } },
+    });
+    expect(posts).toEqual([]);
+    expect((await call(upload({ filename: 'big.jpg', size: max }))).status).toBe(200);
+  });
+
+  it('answers 400 for a request that does not describe a file', async () => {
+    const { call, posts } = setup();
+    for (const body of [
+      '',
+      'not json',
+      '[]',
+      'null',
+      '"photo.jpg"',
+      { name: 'photo.jpg' },
+      { filename: '' },
+      { filename: '  ' },
+      { filename: 42 },
+      { filename: `${'x'.repeat(1025)}.jpg` },
+      { filename: 'photo.jpg', size: 0 },
+      { filename: 'photo.jpg', size: -1 },
+      { filename: 'photo.jpg', size: 1.5 },
+      { filename: 'photo.jpg', size: '100' },
+      { filename: 'photo.jpg', contentType: 5 },
+      { filename: 'photo.jpg', padding: 'x'.repeat(9000) },
+    ]) {
+      const res = await call(upload(body));
+      expect([res.status, res.body.error?.code], JSON.stringify(body).slice(0, 60)).toEqual([
+        400,
+        'InvalidArgument',
+      ]);
+    }
+    expect(posts).toEqual([]);
+  });
+
+  it('answers 405 for other methods on the image routes', async () => {
+    const { call } = setup();
+    for (const [method, path] of [
+      ['GET', '/uploads'],
+      ['PUT', '/uploads'],
+      ['POST', '/images'],
+      ['DELETE', '/images/uploads/a.jpg'],
+    ] as const)
+      expect((await call(event(method, path))).body.error.code, `${method} ${path}`).toBe('MethodNotAllowed');
+  });
+});
+
+describe('file names in keys', () => {
+  it('keeps a safe stem and the suffix, lower-cased', () => {
+    expect(sanitizeFilename('Holiday photo (1).JPG')).toBe('Holiday-photo-1.jpg');
+    expect(sanitizeFilename('C:\\Users\\me\\Café crème.jpeg')).toBe('Cafe-creme.jpeg');
+    expect(sanitizeFilename('../../etc/passwd.png')).toBe('passwd.png');
+    expect(sanitizeFilename('.jpg')).toBe('image.jpg');
+    expect(sanitizeFilename('..jpg')).toBe('image.jpg');
+    expect(sanitizeFilename('猫.webp')).toBe('image.webp');
+    expect(sanitizeFilename('a..b...c.tif')).toBe('a.b.c.tif');
+    expect(sanitizeFilename(`${'x'.repeat(300)}.gif`)).toBe(`${'x'.repeat(100)}.gif`);
+    expect(sanitizeFilename('noext')).toBe('noext');
+    for (const name of ['a b.jpg', '%2e%2e.png', 'x/../y.jpg', '<script>.jpg', 'a\u0000b.jpg'])
+      expect(sanitizeFilename(name)).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]*\.(jpg|png)$/);
+  });
+});
+
+describe('features, page and CSP', () => {
+  it('without images: the routes are 404 NotFound, /health says so, the CSP names no S3', async () => {
+    const api = createApi({ classifier: fakeClassifier() });
+    for (const e of [
+      event('GET', '/images', { query: { label: 'dog' } }),
+      event('GET', '/images/uploads/a.jpg'),
+      event('POST', '/uploads', { body: '{"filename":"a.jpg"}' }),
+    ]) {
+      const res = await api(e);
+      expect([res.statusCode, JSON.parse(res.body).error.code]).toEqual([404, 'NotFound']);
+    }
+    expect(JSON.parse((await api(event('GET', '/health'))).body).features).toEqual({
+      search: false,
+      upload: false,
+    });
+    expect((await api(event('GET', '/'))).headers?.['content-security-policy']).toBe(
+      contentSecurityPolicy(PAGE_HTML),
+    );
+  });
+
+  it('with images: /health offers search and upload, the CSP adds exactly the S3 origin to img-src and connect-src', async () => {
+    const { api, call } = setup();
+    expect((await call(event('GET', '/health'))).body.features).toEqual({ search: true, upload: true });
+    const page = await api(event('GET', '/'));
+    expect(page.statusCode).toBe(200);
+    const directives = (csp: string) =>
+      Object.fromEntries(
+        csp.split('; ').map((d) => [d.slice(0, d.indexOf(' ')), d.slice(d.indexOf(' ') + 1)] as const),
+      );
+    const base = directives(contentSecurityPolicy(PAGE_HTML));
+    const got = directives(String(page.headers?.['content-security-policy']));
+    expect(got).toEqual({
+      ...base,
+      'img-src': `blob: ${S3_ORIGIN}`,
+      'connect-src': `'self' ${S3_ORIGIN}`,
+    });
+    expect(base['img-src']).toBe('blob:');
+    expect(base['connect-src']).toBe("'self'");
+    expect(got['script-src']).toMatch(/^'sha256-[A-Za-z0-9+/=]+'$/);
+  });
+
+  it('refuses an S3 origin that is not a bare http(s) origin', async () => {
+    for (const origin of ['https://s3.test/path', "https://s3.test 'unsafe-inline'", 'javascript:x', '*']) {
+      const { signer } = fakeSigner(origin);
+      const api = createApi({
+        classifier: fakeClassifier(),
+        images: {
+          bucket: BUCKET,
+          prefix: PREFIX,
+          index: fakeIndex({}).index,
+          store: new MemoryStore(),
+          signer,
+        },
+      });
+      const page = await api(event('GET', '/'));
+      expect(page.statusCode, origin).toBe(500);
+      expect(page.body).not.toContain(origin);
+    }
+    expect(() => contentSecurityPolicy(PAGE_HTML, 'http://127.0.0.1:4569')).not.toThrow();
+  });
+});
+
+describe('configuration from the environment (imagesFromEnv)', () => {
+  const s3 = new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  const tables: string[] = [];
+  const clients = {
+    s3,
+    index: (table: string) => {
+      tables.push(table);
+      return fakeIndex({}).index;
+    },
+  };
+
+  it('is off without UPLOAD_BUCKET and INDEX_TABLE, on with both, prefix and suffixes as the tagger reads them', async () => {
+    expect(imagesFromEnv({}, clients)).toBeUndefined();
+    expect(imagesFromEnv({ UPLOAD_BUCKET: ' ', INDEX_TABLE: '' }, clients)).toBeUndefined();
+    const on = imagesFromEnv({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' }, clients);
+    expect(on).toMatchObject({ bucket: 'photos', prefix: 'uploads/' });
+    expect(on?.suffixes).toContain('.jpg');
+    expect(tables).toEqual(['labels']);
+    expect(await on?.signer.origin()).toBe('https://photos.s3.eu-west-1.amazonaws.com');
+    const custom = imagesFromEnv(
+      { UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels', UPLOAD_PREFIX: 'in/', IMAGE_SUFFIXES: '.png, .jpg' },
+      clients,
+    );
+    expect(custom).toMatchObject({ prefix: 'in/', suffixes: ['.png', '.jpg'] });
+  });
+
+  it('names the variable that is missing or wrong', () => {
+    const fails = (env: Record<string, string>) => {
+      try {
+        imagesFromEnv(env, clients);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      return 'no error';
+    };
+    expect(fails({ INDEX_TABLE: 'labels' })).toMatch(/^UPLOAD_BUCKET is not set/);
+    expect(fails({ UPLOAD_BUCKET: 'photos' })).toMatch(/^INDEX_TABLE is not set/);
+    expect(fails({ UPLOAD_BUCKET: 'Photos_Bucket', INDEX_TABLE: 'labels' })).toMatch(
+      /^UPLOAD_BUCKET is not a bucket name/,
+    );
+    expect(fails({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels', IMAGE_SUFFIXES: ' , ' })).toMatch(
+      /IMAGE_SUFFIXES/,
+    );
+  });
+});
+
+describe('fuzz: the image routes', () => {
+  const text = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.string({ unit: 'grapheme', maxLength: 20 }),
+    fc.constantFrom('', ' ', '%', '%2F', '%00', '..', '../', 'uploads/', 'uploads/a.jpg', 'golden retriever'),
+    fc.stringMatching(/^[0-9a-z%./ -]{0,30}$/),
+  );
+  const request = fc.oneof(
+    fc.record({
+      route: fc.constant('search' as const),
+      method: fc.constantFrom('GET', 'GET', 'POST'),
+      query: fc.dictionary(fc.constantFrom('label', 'limit', 'cursor', 'other'), text, { maxKeys: 4 }),
+    }),
+    fc.record({
+      route: fc.constant('describe' as const),
+      method: fc.constantFrom('GET', 'GET', 'PUT'),
+      path: fc.oneof(
+        text,
+        fc.tuple(fc.constant('uploads/'), text).map(([a, b]) => a + b),
+      ),
+    }),
+    fc.record({
+      route: fc.constant('upload' as const),
+      method: fc.constantFrom('POST', 'POST', 'GET'),
+      body: fc.oneof(
+        text,
+        fc
+          .record(
+            {
+              filename: fc.oneof(
+                text,
+                fc.tuple(text, fc.constantFrom('.jpg', '.PNG', '.txt', '')).map(([a, b]) => a + b),
+              ),
+              contentType: fc.oneof(text, fc.constantFrom('image/jpeg', 'image/', 'text/plain')),
+              size: fc.oneof(fc.integer({ min: -2, max: 30 * 1024 * 1024 }), fc.double(), text),
+            },
+            { requiredKeys: [] },
+          )
+          .map((o) => JSON.stringify(o)),
+        fc.json(),
+      ),
+    }),
+  );
+
+  it('answers every request with 200 or a JSON 4xx, and never signs or reads outside the prefix', async () => {
+    const { call, store, posts, gets } = setup();
+    store.put(BUCKET, 'uploads/a.jpg', new Uint8Array([9]), [{ Key: 'tagger:status', Value: 'ok' }]);
+    await fuzz('image routes', request, runs(300, 0.3), async (r) => {
+      const e =
+        r.route === 'search'
+          ? event(r.method, '/images', { query: r.query })
+          : r.route === 'describe'
+            ? event(r.method, `/images/${r.path}`)
+            : event(r.method, '/uploads', { body: r.body });
+      const res = await call(e);
+      expect([200, 400, 404, 405, 413, 415]).toContain(res.status);
+      if (res.status !== 200) expect(typeof res.body.error?.code).toBe('string');
+      for (const p of posts.splice(0))
+        expect(p.key).toMatch(/^uploads\/[0-9a-f-]{36}\/[A-Za-z0-9][A-Za-z0-9._-]*\.(jpg|png)$/);
+      for (const g of gets.splice(0)) expect(g.key.startsWith(PREFIX)).toBe(true);
+      for (const c of store.take()) expect(c).toMatch(/^getTags uploads\/./);
+    });
+  });
+});
