@@ -36,6 +36,12 @@ export const PRICES = {
    * $1.00 per million is the published custom/opt-in event rate: re-check).
    */
   eventBridgeEvent: 1.0 / 1e6,
+  /**
+   * DynamoDB on-demand (the label index): $ per write request unit (1 KB) and per read request unit
+   * (4 KB strongly consistent, or two eventually consistent reads), after the November 2024 price cut.
+   * Read from a third-party page quoting us-east-1; AWS's own pricing page was not readable here.
+   */
+  dynamo: { writeUnit: 0.625 / 1e6, readUnit: 0.125 / 1e6 },
   /** Amazon Rekognition DetectLabels (Image, Group 2), first 1 million images a month. */
   rekognitionDetectLabels: 1.0 / 1000,
 } as const;
@@ -46,6 +52,12 @@ export const MONTH_SECONDS = 730 * 3600;
 export interface S3Requests {
   get: number;
   put: number;
+}
+
+/** DynamoDB request units per image (the label index). */
+export interface DynamoUnits {
+  write: number;
+  read: number;
 }
 
 export interface CostInput {
@@ -63,6 +75,8 @@ export interface CostInput {
    * own tagging causes, 2 per image.
    */
   eventsPerImage?: number;
+  /** Label index request units per image (default none: tags only). */
+  dynamo?: DynamoUnits;
 }
 
 export interface CostPerMillion {
@@ -70,6 +84,7 @@ export interface CostPerMillion {
   requests: number;
   s3: number;
   events: number;
+  index: number;
   total: number;
 }
 
@@ -88,7 +103,11 @@ export function costPerMillion(input: CostInput, prices = PRICES): CostPerMillio
   const requests = invocations * prices.lambda.request;
   const s3 = n * (input.s3.get * prices.s3.get + input.s3.put * prices.s3.put);
   const events = n * (input.eventsPerImage ?? 0) * prices.eventBridgeEvent;
-  return { compute, requests, s3, events, total: compute + requests + s3 + events };
+  const index =
+    n *
+    ((input.dynamo?.write ?? 0) * prices.dynamo.writeUnit +
+      (input.dynamo?.read ?? 0) * prices.dynamo.readUnit);
+  return { compute, requests, s3, events, index, total: compute + requests + s3 + events + index };
 }
 
 /** Monthly cost of keeping `instances` provisioned instances of a function (before any use). */

@@ -23,6 +23,7 @@ import {
   type Arch,
   armBreakEvenSlowdown,
   costPerMillion,
+  type DynamoUnits,
   PRICES,
   provisionedPerMonth,
   rekognitionPerMillion,
@@ -32,6 +33,14 @@ import {
 /** S3 requests per tagged image (see test/unit/tagger.test.ts), with or without user tags. */
 const S3_AFTER: S3Requests = { get: 2, put: 1 }; // GetObject (ranged) + GetObjectTagging + PutObjectTagging
 const S3_BEFORE: S3Requests = { get: 3, put: 1 }; // HeadObject + GetObject + GetObjectTagging + Put
+/**
+ * Label index request units per new image and per deleted one, as measured on dynalite with
+ * ReturnConsumedCapacity (test/integration/dynamo-index.test.ts asserts them; src/index/dynamo-index.ts
+ * explains each write): claim, 3 label items, finish = 5 WRU; the adapter's consistent read and the
+ * tagger's check after its tag write = 2 RRU. A delete: tombstone, 3 deletes, finish = 5 WRU + 1 RRU.
+ */
+const INDEX_NEW: DynamoUnits = { write: 5, read: 2 };
+const INDEX_DELETE: DynamoUnits = { write: 5, read: 1 };
 
 const { values } = parseArgs({
   options: { model: { type: 'string' }, rounds: { type: 'string', default: '5' } },
@@ -117,22 +126,24 @@ async function main() {
   out.push(`Prices: ${PRICES.source}.`);
   out.push('');
   out.push(
-    '| arch | memory | threads | measured classify() ms, mean (median); of which inference | Lambda compute | Lambda requests | S3 requests | **total per million images** | per +10 ms | total before (4 S3 requests) |',
+    '| arch | memory | threads | measured classify() ms, mean (median); of which inference | Lambda compute | Lambda requests | S3 requests | label index | **total per million images** | per +10 ms | without the index |',
   );
-  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of configs) {
     const m = measured.get(c.threads);
     if (!m) continue;
     const input = { arch: c.arch, memoryMb: c.memoryMb, durationMs: m.mean };
-    const after = costPerMillion({ ...input, s3: S3_AFTER });
-    const before = costPerMillion({ ...input, s3: S3_BEFORE });
-    const plus10 = costPerMillion({ ...input, durationMs: m.mean + 10, s3: S3_AFTER }).total - after.total;
+    const after = costPerMillion({ ...input, s3: S3_AFTER, dynamo: INDEX_NEW });
+    const tagsOnly = costPerMillion({ ...input, s3: S3_AFTER });
+    const plus10 =
+      costPerMillion({ ...input, durationMs: m.mean + 10, s3: S3_AFTER, dynamo: INDEX_NEW }).total -
+      after.total;
     const ms = `${m.mean.toFixed(1)} (${m.median.toFixed(1)}); ${m.inferMean.toFixed(1)}${c.arch === 'arm64' ? ' (x86, not arm)' : ''}`;
     out.push(
-      `| ${c.arch} | ${c.memoryMb} MB | ${c.threads} | ${ms} | ${usd(after.compute)} | ${usd(after.requests)} | ${usd(after.s3)} | **${usd(after.total)}** | +${usd(plus10)} | ${usd(before.total)} |`,
+      `| ${c.arch} | ${c.memoryMb} MB | ${c.threads} | ${ms} | ${usd(after.compute)} | ${usd(after.requests)} | ${usd(after.s3)} | ${usd(after.index)} | **${usd(after.total)}** | +${usd(plus10)} | ${usd(tagsOnly.total)} |`,
     );
   }
-  out.push(`| Amazon Rekognition DetectLabels | | | | | | | **${usd(rekognitionPerMillion())}** | | |`);
+  out.push(`| Amazon Rekognition DetectLabels | | | | | | | | **${usd(rekognitionPerMillion())}** | | |`);
   out.push('');
   out.push(
     '| provisioned concurrency (1 instance, always on, a 730-hour month) | x86_64 | arm64 |',
@@ -148,6 +159,9 @@ async function main() {
   out.push('');
   out.push(
     `S3 requests per image: ${S3_AFTER.get} GET-class + ${S3_AFTER.put} PUT (before: ${S3_BEFORE.get} + ${S3_BEFORE.put}). ` +
+      `Label index (DynamoDB on demand): ${INDEX_NEW.write} WRU + ${INDEX_NEW.read} RRU per new image; a deleted image costs ` +
+      `${usd(costPerMillion({ arch: 'x86_64', memoryMb: 1769, durationMs: 20, s3: { get: 0, put: 0 }, dynamo: INDEX_DELETE }).total)} per million ` +
+      `(${INDEX_DELETE.write} WRU + ${INDEX_DELETE.read} RRU and one short invocation, priced at 20 ms). ` +
       `arm64 rows use the x86 duration (price difference only); arm64 is no dearer while its duration is at most ` +
       `${armBreakEvenSlowdown().toFixed(2)}x x86's. Durations exclude the S3 round trips inside the invocation ` +
       '(priced by the "per +10 ms" column) and cold starts; no free tier. ' +

@@ -98,6 +98,28 @@ export function awsShapedEvent(event: S3Event): S3Event {
   };
 }
 
+let lastSequencer = 0n;
+
+/**
+ * A sequencer as AWS's orders events: strictly increasing (here over all keys), 16 hex digits.
+ * s3rver's own is Date.now() in hex, equal for two events within a millisecond.
+ */
+export function nextSequencer(): string {
+  const now = BigInt(Date.now()) << 16n;
+  lastSequencer = now > lastSequencer ? now : lastSequencer + 1n;
+  return lastSequencer.toString(16).toUpperCase().padStart(16, '0');
+}
+
+/** The event with a sequencer from nextSequencer on each record (in the order s3rver emits them). */
+export function withSequencer(event: S3Event): S3Event {
+  return {
+    Records: event.Records.map((r) => ({
+      ...r,
+      s3: { ...r.s3, object: { ...r.s3.object, sequencer: nextSequencer() } },
+    })),
+  };
+}
+
 export interface LocalS3 {
   endpoint: string;
   close(): Promise<void>;
@@ -126,7 +148,7 @@ export async function startLocalS3(options: {
   if (options.onEvent) {
     const onEvent = options.onEvent;
     emitMultiDeleteEvents(server);
-    server.on('event', (event) => onEvent(awsShapedEvent(event)));
+    server.on('event', (event) => onEvent(awsShapedEvent(withSequencer(event))));
   }
   const address = await server.run();
   return {

@@ -16,12 +16,14 @@
  */
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import cliProgress from 'cli-progress';
 import { labelsMeaningful, selectModel } from '../../models/select.ts';
 import { cacheDir } from '../../scripts/paths.ts';
 import { createClassifier } from '../classifier/classifier.ts';
 import { readConfig } from '../classifier/config.ts';
+import { dynamoLabelIndex } from '../index/dynamo-index.ts';
 import type { LabelIndex } from '../index/label-index.ts';
 import {
   type BackfillProgress,
@@ -118,9 +120,10 @@ function printSummary(s: BackfillSummary, requests: Record<string, number>, dryR
   else {
     console.log(`tagged     ${s.tagged}`);
     console.log(`unchanged  ${s.unchanged}`);
+    console.log(`indexed    ${s.indexed} (tags were current; the label index lacked them)`);
   }
   console.log(
-    `skipped    ${k.notTaggable + k.current + k.otherModel + k.missing}: ${k.current} already current, ${k.notTaggable} not taggable, ${k.otherModel} other model, ${k.missing} deleted since listed`,
+    `skipped    ${k.notTaggable + k.current + k.otherModel + k.missing + k.newer}: ${k.current} already current, ${k.notTaggable} not taggable, ${k.otherModel} other model, ${k.missing} deleted since listed, ${k.newer} changed since listed`,
   );
   console.log(`failed     ${failedCount(s)}`);
   for (const [reason, n] of Object.entries(s.failed))
@@ -136,18 +139,9 @@ function printSummary(s: BackfillSummary, requests: Record<string, number>, dryR
   );
 }
 
-async function labelIndex(table: string): Promise<LabelIndex> {
-  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  // src/index/dynamo-index.ts (the label index helper's); loaded only when a table is given.
-  const module = '../index/dynamo-index.ts';
-  let mod: { dynamoLabelIndex?: (client: InstanceType<typeof DynamoDBClient>, table: string) => LabelIndex };
-  try {
-    mod = await import(module);
-  } catch (err) {
-    throw new Error(`--table needs src/index/dynamo-index.ts: ${(err as Error).message}`);
-  }
-  if (!mod.dynamoLabelIndex) throw new Error('src/index/dynamo-index.ts has no dynamoLabelIndex');
-  return mod.dynamoLabelIndex(new DynamoDBClient({}), table);
+/** The label index table (AWS_ENDPOINT_URL_DYNAMODB, read by the SDK, points at a local one). */
+function labelIndex(table: string): LabelIndex {
+  return dynamoLabelIndex(new DynamoDBClient({}), table);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -208,7 +202,7 @@ async function main(argv: string[]): Promise<number> {
   if (!labelsMeaningful(modelDir))
     console.error(`WARNING: ${model} has random weights: its labels mean nothing`);
   const table = values.table || process.env.INDEX_TABLE || undefined;
-  const index = table && !dryRun ? await labelIndex(table) : undefined;
+  const index = table && !dryRun ? labelIndex(table) : undefined;
 
   const file = checkpointPath(
     values['checkpoint-dir'] ? resolve(values['checkpoint-dir']) : cacheDir('backfill'),

@@ -1,18 +1,38 @@
 /**
- * Lambda entry point of the S3 tagger (see src/tagging/tagger.ts). Env: UPLOAD_PREFIX (default
- * uploads/), IMAGE_SUFFIXES (comma-separated; default DEFAULT_IMAGE_SUFFIXES of src/tagging/tags.ts),
- * and the classifier's (MODEL_DIR...). S3_ENDPOINT or AWS_ENDPOINT_URL_S3 point the client at a local S3
- * (path-style; `npm start` sets AWS_ENDPOINT_URL_S3, which serverless-offline passes through).
+ * Lambda entry point of the S3 tagger (see src/tagging/tagger.ts): S3 notifications and EventBridge
+ * S3 events (src/tagging/s3-tagger.ts), and S3 Batch Operations invocations (src/tagging/batch.ts).
+ * Env: UPLOAD_PREFIX (default uploads/), IMAGE_SUFFIXES (comma-separated; default
+ * DEFAULT_IMAGE_SUFFIXES of src/tagging/tags.ts), INDEX_TABLE (the label index; unset: tags only),
+ * and the classifier's (MODEL_DIR...). S3_ENDPOINT or AWS_ENDPOINT_URL_S3 point the client at a local
+ * S3 (path-style), AWS_ENDPOINT_URL_DYNAMODB at a local DynamoDB (`npm start` sets them, and
+ * serverless-offline passes them through).
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { classifier } from '../classifier/instance.ts';
+import { dynamoLabelIndex } from '../index/dynamo-index.ts';
+import {
+  type BatchOperationsEvent,
+  type BatchResponse,
+  createBatchTagger,
+  isBatchOperationsEvent,
+} from '../tagging/batch.ts';
 import { s3ObjectStore } from '../tagging/object-store.ts';
 import { createS3Tagger } from '../tagging/s3-tagger.ts';
+import type { TaggerEvent, TagOutcome } from '../tagging/tagger.ts';
 import { createPowertools, withPowertools } from './powertools.ts';
 
 const powertools = createPowertools(classifier);
 const endpoint = process.env.S3_ENDPOINT || process.env.AWS_ENDPOINT_URL_S3 || undefined;
 const store = s3ObjectStore(new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {}));
-const tagger = createS3Tagger({ store, classifier, telemetry: powertools, env: process.env });
+const table = process.env.INDEX_TABLE?.trim();
+const index = table ? dynamoLabelIndex(new DynamoDBClient({}), table) : undefined;
+const options = { store, classifier, index, telemetry: powertools, env: process.env };
+const tagger = createS3Tagger(options);
+const batch = createBatchTagger(options);
 
-export const handler = withPowertools(powertools, tagger);
+export const handler = withPowertools(
+  powertools,
+  async (event: TaggerEvent | BatchOperationsEvent): Promise<TagOutcome[] | BatchResponse> =>
+    isBatchOperationsEvent(event) ? batch(event) : tagger(event),
+);

@@ -1,13 +1,17 @@
 /**
  * The label index (port): which objects carry which label, best score first, kept equal to the
  * objects' tags. The tagger writes it, the HTTP API reads it. The DynamoDB adapter is
- * src/index/dynamo-index.ts; unit tests use the in-memory fake of test/helpers/fakes.ts.
+ * src/index/dynamo-index.ts; unit tests use the in-memory fake of test/helpers/memory-index.ts, and
+ * one contract suite (test/helpers/index-contract.ts) holds both to the same behaviour.
  *
  * Ordering: writes for one key carry the S3 event's `sequencer` (hexadecimal; compare with
  * compareSequencers). A write older than what the index holds for the key is `stale` and changes
  * nothing, so duplicate and out-of-order deliveries leave the index as the newest event made it.
  * A write without a sequencer (backfill, S3 Batch Operations) describes the object as it is now and
- * keeps the sequencer the index already holds.
+ * keeps the sequencer the index already holds; it is applied only when it cannot undo a newer event:
+ * when the index has no entry for the key, holds only version-less writes, or holds the same
+ * version (same ETag: a re-tag with a new model). Otherwise it is `stale` (the event of the version
+ * it read is on its way, or was already applied). It never revives a deleted object.
  */
 import type { TagStatus } from '../tagging/tags.ts';
 
@@ -25,6 +29,8 @@ export interface IndexRecord {
   labels: IndexedLabel[];
   /** "<name>@<version>", as in tagger:model. */
   model: string;
+  /** The ETag of the object version these labels describe (quotes optional), when known. */
+  etag?: string;
 }
 
 /** What the index holds for one key. */
@@ -76,6 +82,23 @@ export class InvalidCursorError extends Error {
 export function normalizeLabel(label: string): string {
   return label.normalize('NFC').trim().replace(/\s+/g, ' ').toLowerCase();
 }
+
+/** Sequencers are stored at this width, so that plain string comparison orders them (DynamoDB conditions). */
+export const SEQUENCER_WIDTH = 32;
+
+/**
+ * The stored form of a sequencer: upper-case hex, right-padded with zeros to SEQUENCER_WIDTH, so
+ * that string order is AWS's order. Undefined for '' or anything that is not 1..32 hex digits (such
+ * a record is treated as version-less).
+ */
+export function normalizeSequencer(sequencer: string | undefined): string | undefined {
+  if (!sequencer || !/^[0-9a-fA-F]{1,32}$/.test(sequencer)) return undefined;
+  return sequencer.toUpperCase().padEnd(SEQUENCER_WIDTH, '0');
+}
+
+/** ETags compare without their quotes. */
+export const bareEtag = (etag: string | undefined): string | undefined =>
+  etag === undefined ? undefined : etag.replace(/^W\//, '').replace(/"/g, '');
 
 /**
  * Orders two S3 sequencers of the same key: AWS's rule is to right-pad the shorter with zeros, then

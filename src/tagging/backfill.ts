@@ -10,7 +10,10 @@
  *     (compareModelVersions: numeric-aware, "1.10" is newer than "1.9"); a tag of another model
  *     name, or no `tagger:model` at all (the user's own tags left no room for it), is not comparable
  *     and is left alone (skipped, "other model"): re-tagging it would not make it comparable either;
- *   - else already current: skipped.
+ *   - else already current: skipped, unless a label index is configured and does not hold the object
+ *     live with the same model (objects tagged before the index existed, or whose index write was
+ *     lost): then it goes through tagObject again, which rewrites the index (its tags come out
+ *     unchanged), counted as `indexed`. One GetItem per current object.
  * So a second run after a complete one writes nothing and classifies nothing: per object it costs
  * one GetObjectTagging (plus one ListObjectsV2 per 1,000 keys). The tags are the record of what is
  * done; the checkpoint only spares an interrupted run the finished part of the listing.
@@ -50,6 +53,8 @@ export interface BackfillSummary {
   tagged: number;
   /** Selected, but tagObject found the tags already right (written meanwhile by the tagger). */
   unchanged: number;
+  /** Tags were current but the label index did not hold the object: classified again to index it. */
+  indexed: number;
   /** --dry-run: selected, not tagged. */
   wouldTag: number;
   skipped: {
@@ -61,6 +66,8 @@ export interface BackfillSummary {
     otherModel: number;
     /** Deleted between the listing and the tagging. */
     missing: number;
+    /** Changed since the listing: the index already holds a newer S3 event for it, whose tagger run tags it. */
+    newer: number;
   };
   /** By reason: UnsupportedFormat, CorruptImage, ImageTooLarge, or "error: <message>". */
   failed: Record<string, number>;
@@ -74,8 +81,9 @@ export const emptySummary = (): BackfillSummary => ({
   listed: 0,
   tagged: 0,
   unchanged: 0,
+  indexed: 0,
   wouldTag: 0,
-  skipped: { notTaggable: 0, current: 0, otherModel: 0, missing: 0 },
+  skipped: { notTaggable: 0, current: 0, otherModel: 0, missing: 0, newer: 0 },
   failed: {},
   failedKeys: {},
 });
@@ -128,7 +136,7 @@ export interface BackfillOptions {
   signal?: AbortSignal;
   onProgress?: (progress: BackfillProgress) => void;
   /** --dry-run: each key that would be tagged, and why. */
-  onSelected?: (key: string, reason: 'untagged' | 'older') => void;
+  onSelected?: (key: string, reason: 'untagged' | 'older' | 'unindexed') => void;
 }
 
 export interface BackfillResult {
@@ -261,7 +269,7 @@ async function* readAhead<T>(
 }
 
 type Outcome =
-  | { kind: 'tagged' | 'unchanged' | 'wouldTag' }
+  | { kind: 'tagged' | 'unchanged' | 'indexed' | 'wouldTag' }
   | { kind: keyof BackfillSummary['skipped'] }
   | { kind: 'failed'; reason: string };
 
@@ -270,6 +278,7 @@ function count(summary: BackfillSummary, key: string, outcome: Outcome): void {
   switch (outcome.kind) {
     case 'tagged':
     case 'unchanged':
+    case 'indexed':
     case 'wouldTag':
       summary[outcome.kind]++;
       return;
@@ -309,21 +318,32 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
     const { key } = object;
     if (!isTaggable(key, taggerPrefix, suffixes)) return { kind: 'notTaggable' };
     try {
-      const choice = select(await store.getTags(bucket, key), o.retagOlderThan);
-      if (choice === 'current') return { kind: 'current' };
+      const tags = await store.getTags(bucket, key);
+      const choice = select(tags, o.retagOlderThan);
+      const index = o.tagger.index;
+      let reindex = false;
+      if (choice === 'current') {
+        if (!index) return { kind: 'current' };
+        const held = await index.get(bucket, key);
+        const model = tags.find((t) => t.Key === TAG_MODEL)?.Value;
+        if (held?.state === 'live' && held.model === model) return { kind: 'current' };
+        reindex = true;
+      }
       if (choice === 'other-model') return { kind: 'otherModel' };
       if (o.dryRun) {
-        o.onSelected?.(key, choice);
+        o.onSelected?.(key, choice === 'current' ? 'unindexed' : choice);
         return { kind: 'wouldTag' };
       }
       const out = await tagObject(o.tagger, bucket, key);
+      if (reindex && out.result === 'unchanged') return { kind: 'indexed' };
       if (out.result === 'missing') return { kind: 'missing' };
       if (out.result === 'tagged' || out.result === 'unchanged') {
         if (out.status !== 'ok') return { kind: 'failed', reason: out.status };
         return { kind: out.result };
       }
       if (out.result === 'ignored') return { kind: 'notTaggable' };
-      return { kind: 'failed', reason: `error: ${out.detail}` };
+      if (out.result === 'stale' || out.result === 'superseded') return { kind: 'newer' };
+      return { kind: 'failed', reason: `error: ${out.result === 'malformed' ? out.detail : out.result}` };
     } catch (err) {
       if (err instanceof ObjectMissingError) return { kind: 'missing' };
       return { kind: 'failed', reason: `error: ${message(err)}` };

@@ -108,6 +108,14 @@ function resultOf(out: TagOutcome): Pick<BatchResult, 'resultCode' | 'resultStri
       return { resultCode: 'PermanentFailure', resultString: 'NoSuchKey: the object does not exist' };
     case 'malformed':
       return { resultCode: 'PermanentFailure', resultString: out.detail };
+    case 'stale':
+    case 'superseded':
+      return {
+        resultCode: 'Succeeded',
+        resultString: `${out.result}: a newer S3 event for this key owns its tags`,
+      };
+    case 'removed':
+      return { resultCode: 'Succeeded', resultString: 'removed from the index' };
   }
 }
 

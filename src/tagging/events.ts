@@ -1,11 +1,15 @@
 /**
  * What invokes the tagger, as a list of object records. Two shapes arrive:
  *
- * - an S3 event notification: `Records[]`, each with `eventName` (e.g. `ObjectCreated:Put`),
- *   `s3.bucket.name` and `s3.object.{key,size,sequencer}`;
+ * - an S3 event notification: `Records[]`, each with `eventName` (e.g. `ObjectCreated:Put`,
+ *   `ObjectRemoved:Delete`), `s3.bucket.name` and `s3.object.{key,size,eTag,sequencer}`;
  * - an EventBridge event from S3 (for a bucket routed through EventBridge; one object per event):
- *   `source: "aws.s3"`, `detail-type` (e.g. `Object Created`), `detail.bucket.name`,
- *   `detail.object.{key,size,sequencer}` and `detail.reason` (e.g. `PutObject`).
+ *   `source: "aws.s3"`, `detail-type` (`Object Created`, `Object Deleted`...), `detail.bucket.name`,
+ *   `detail.object.{key,size,etag,sequencer}`, `detail.reason` (e.g. `PutObject`) and, for
+ *   deletions, `detail.deletion-type`.
+ *
+ * The sequencer orders the events of one key; the ETag names the object version a created record
+ * is about (the tagger reads exactly that version, or learns that a newer one replaced it).
  *
  * In both, S3 writes the key URL-encoded with '+' for spaces; records carry it decoded. A record
  * that cannot be read (missing fields, bad percent-encoding) becomes a string saying why, in its
@@ -23,6 +27,8 @@ export interface ObjectRecord {
   eventName: string;
   /** Orders events of one key (hexadecimal string). */
   sequencer?: string;
+  /** ETag of the version a created record is about (as S3 writes it: no quotes). */
+  eTag?: string;
 }
 
 /** A record, or why it cannot be read. */
@@ -36,6 +42,7 @@ export interface S3EventBridgeEvent {
     bucket: { name: string };
     object: { key: string; size?: number; etag?: string; sequencer?: string };
     reason?: string;
+    'deletion-type'?: string;
   };
 }
 
@@ -57,6 +64,7 @@ function record(
   eventName: unknown,
   size: unknown,
   sequencer: unknown,
+  eTag: unknown,
   where: string,
 ): RecordOrProblem {
   if (typeof bucket !== 'string' || typeof key !== 'string' || typeof eventName !== 'string')
@@ -70,13 +78,25 @@ function record(
   const out: ObjectRecord = { bucket, key: decoded, eventName };
   if (typeof size === 'number' && Number.isFinite(size) && size >= 0) out.size = size;
   if (typeof sequencer === 'string') out.sequencer = sequencer;
+  if (typeof eTag === 'string' && eTag !== '') out.eTag = eTag;
   return out;
 }
 
-/** The S3 notification event name of an EventBridge S3 event (`Object Created` + `PutObject`...). */
-export function eventBridgeEventName(detailType: string, reason: string | undefined): string {
+/**
+ * The S3 notification event name of an EventBridge S3 event (`Object Created` + `PutObject`...;
+ * `Object Deleted` + deletion-type `Permanently Deleted` or `Delete Marker Created`).
+ */
+export function eventBridgeEventName(
+  detailType: string,
+  reason: string | undefined,
+  deletionType?: string,
+): string {
   if (detailType === 'Object Created')
     return CREATED_BY_REASON[reason ?? ''] ?? `ObjectCreated:${reason ?? 'Unknown'}`;
+  if (detailType === 'Object Deleted')
+    return deletionType === 'Delete Marker Created'
+      ? 'ObjectRemoved:DeleteMarkerCreated'
+      : 'ObjectRemoved:Delete';
   return `${detailType.replace(/\s+/g, '')}:${reason ?? 'Unknown'}`;
 }
 
@@ -90,21 +110,28 @@ export function toRecords(event: unknown): RecordOrProblem[] {
         field(r, 'eventName'),
         field(r, 's3', 'object', 'size'),
         field(r, 's3', 'object', 'sequencer'),
+        field(r, 's3', 'object', 'eTag'),
         'S3 notification record',
       ),
     );
   if (isObject(event) && event.source === 'aws.s3' && isObject(event.detail)) {
     const detailType = event['detail-type'];
     const reason = field(event, 'detail', 'reason');
+    const deletion = field(event, 'detail', 'deletion-type');
     return [
       record(
         field(event, 'detail', 'bucket', 'name'),
         field(event, 'detail', 'object', 'key'),
         typeof detailType === 'string'
-          ? eventBridgeEventName(detailType, typeof reason === 'string' ? reason : undefined)
+          ? eventBridgeEventName(
+              detailType,
+              typeof reason === 'string' ? reason : undefined,
+              typeof deletion === 'string' ? deletion : undefined,
+            )
           : undefined,
         field(event, 'detail', 'object', 'size'),
         field(event, 'detail', 'object', 'sequencer'),
+        field(event, 'detail', 'object', 'etag'),
         'EventBridge S3 event',
       ),
     ];

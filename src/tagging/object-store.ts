@@ -5,7 +5,8 @@
  *
  * S3 requests per object: one GetObject (bounded by a Range, and telling the object's full size and
  * ETag in the same response), GetObjectTagging, and PutObjectTagging only when the tags change.
- * No HeadObject.
+ * No HeadObject. A read for a given version (the ETag of the event) sends If-Match and also checks
+ * the ETag of the response (a server that ignores If-Match, like s3rver, is caught too).
  */
 import {
   GetObjectCommand,
@@ -14,6 +15,7 @@ import {
   PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { bareEtag } from '../index/label-index.ts';
 import type { Tag } from './tags.ts';
 
 /** The start of an object, and what the same response said about the whole of it. */
@@ -31,7 +33,16 @@ export interface ObjectStore {
    * asks without a Range header (still reading no more than maxBytes): for an object expected to be
    * empty, where a Range is not satisfiable (AWS S3 answers 416; s3rver a response that aborts).
    */
-  get(bucket: string, key: string, options: { maxBytes: number; ranged?: boolean }): Promise<ObjectRead>;
+  get(
+    bucket: string,
+    key: string,
+    options: {
+      maxBytes: number;
+      ranged?: boolean;
+      /** Read only this version (ETag, quotes optional); another one throws ObjectChangedError. */
+      ifMatch?: string;
+    },
+  ): Promise<ObjectRead>;
   getTags(bucket: string, key: string): Promise<Tag[]>;
   putTags(bucket: string, key: string, tags: Tag[]): Promise<void>;
 }
@@ -44,12 +55,22 @@ export class ObjectMissingError extends Error {
   }
 }
 
+/** The object is no longer the version asked for (S3 412): a newer one replaced it. */
+export class ObjectChangedError extends Error {
+  constructor(bucket: string, key: string, etag: string) {
+    super(`s3://${bucket}/${key} is no longer version ${etag}`);
+    this.name = 'ObjectChangedError';
+  }
+}
+
 const status = (err: unknown) =>
   (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 const isNotFound = (err: unknown): boolean => {
   const name = (err as { name?: string })?.name;
   return name === 'NoSuchKey' || name === 'NotFound' || status(err) === 404;
 };
+const isPreconditionFailed = (err: unknown): boolean =>
+  (err as { name?: string })?.name === 'PreconditionFailed' || status(err) === 412;
 /** A Range on an empty object is not satisfiable (416): the object is empty. */
 const isEmptyRange = (err: unknown): boolean =>
   (err as { name?: string })?.name === 'InvalidRange' || status(err) === 416;
@@ -84,16 +105,24 @@ export function s3ObjectStore(s3: S3Client): ObjectStore {
     }
   }
   return {
-    get: (Bucket, Key, { maxBytes, ranged = true }) =>
+    get: (Bucket, Key, { maxBytes, ranged = true, ifMatch }) =>
       call(Bucket, Key, async () => {
         const max = Math.max(1, Math.floor(maxBytes));
         const Range = ranged ? `bytes=0-${max - 1}` : undefined;
+        const wanted = bareEtag(ifMatch);
+        const IfMatch = wanted === undefined ? undefined : `"${wanted}"`;
         let object: GetObjectCommandOutput;
         try {
-          object = await s3.send(new GetObjectCommand({ Bucket, Key, Range }));
+          object = await s3.send(new GetObjectCommand({ Bucket, Key, Range, IfMatch }));
         } catch (err) {
+          if (wanted !== undefined && isPreconditionFailed(err))
+            throw new ObjectChangedError(Bucket, Key, wanted);
           if (isEmptyRange(err)) return { bytes: new Uint8Array(0), size: 0 };
           throw err;
+        }
+        if (wanted !== undefined && object.ETag !== undefined && bareEtag(object.ETag) !== wanted) {
+          (object.Body as { destroy?: () => void } | undefined)?.destroy?.();
+          throw new ObjectChangedError(Bucket, Key, wanted);
         }
         if (!object.Body) throw new Error(`GetObject s3://${Bucket}/${Key} returned no body`);
         const bytes = await readAtMost(object.Body as unknown as AsyncIterable<Uint8Array>, max);

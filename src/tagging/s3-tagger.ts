@@ -1,4 +1,8 @@
-/** The S3 tagger wired to configuration and telemetry: what src/handlers/s3.ts exports, minus AWS setup. */
+/**
+ * The S3 tagger wired to configuration and telemetry: what src/handlers/s3.ts exports, minus AWS setup.
+ * With `index` (the handler builds it when INDEX_TABLE is set: dynamoLabelIndex(new DynamoDBClient(),
+ * INDEX_TABLE)), labels also go to the label index and ObjectRemoved events remove them.
+ */
 import { ConfigError } from '../classifier/errors.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { type TaggerEvent, type TaggerOptions, type TagOutcome, tagS3Event } from './tagger.ts';
@@ -44,7 +48,18 @@ export function createS3Tagger(
         else telemetry.failed(out.status, out.detail ?? out.status, where);
         if (out.dropped.length > 0)
           telemetry.failed('TagLimit', `no room for service tags ${out.dropped.join(', ')}`, where);
+        if (out.repairs)
+          telemetry.info('repaired: a newer event of the key was applied to the tags', {
+            ...where,
+            repairs: out.repairs,
+          });
       } else if (out.result === 'malformed') telemetry.failed('MalformedRecord', out.detail, where);
+      else if (out.result === 'stale')
+        telemetry.info('stale: the index holds a newer event of this key; no tags written', where);
+      else if (out.result === 'superseded')
+        telemetry.info('superseded: a newer version replaced the object; no tags written', where);
+      else if (out.result === 'removed')
+        telemetry.info(`removed from the index (${out.index})`, { ...where, index: out.index });
       else telemetry.info(`skipped: ${out.result}`, where);
     }
     return outcomes;

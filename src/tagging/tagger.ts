@@ -1,6 +1,7 @@
 /**
  * The S3 tagger: for each ObjectCreated record, read the object (bounded by the image limit),
- * classify, merge the tags with the object's existing ones and PutObjectTagging.
+ * classify, record the labels in the label index (when one is configured), merge the tags with the
+ * object's existing ones and PutObjectTagging. ObjectRemoved records remove the object from the index.
  *
  * S3 requests per image (see ObjectStore): one GetObject with a Range of at most the image limit;
  * its response carries the full size (Content-Range), the ETag and the tag count, so
@@ -21,12 +22,33 @@
  *   the asynchronous invocation and finally hands the event to the on-failure destination.
  * - Idempotent: a duplicate delivery computes the same tags and writes nothing when they are already
  *   there. PutObjectTagging emits s3:ObjectTagging:Put, never ObjectCreated, so it cannot re-trigger.
+ *
+ * With a label index (TaggerOptions.index), duplicate, out-of-order and concurrent deliveries
+ * leave the tags and the index equal to the newest event of each key:
+ * 1. read   A record with an ETag reads exactly that version (If-Match). If a newer version
+ *           replaced it (412): `superseded`, nothing is written; the newer version's own event will
+ *           come. So the labels a record carries always describe the version its event names.
+ * 2. index  index.put(record, sequencer) before any tag write. The index accepts writes in
+ *           sequencer order (src/index/dynamo-index.ts): an older event is `stale` and writes no tags.
+ * 3. tags   getTags, merge, putTags (the user's own tags are never touched), from the newest record
+ *           the index returned (its own, or a newer event's when one overtook it).
+ * 4. check  index.get after the tag write: if the index now holds a record whose service tags
+ *           differ from the ones just written (a newer event claimed the key meanwhile), write those
+ *           (repair), and check again, at most MAX_REPAIRS times.
+ * Why this converges: every accepted index write is followed, by the same invocation, by a tag write
+ * and then a check of the index. Consider the newest event of a key, E. Its index write is the last
+ * one (older ones are stale from then on). Any tag write that lands after E's tag write was made by
+ * an invocation whose check follows it and reads the index after E's write: it sees E's record and
+ * re-applies it. So the last tag write of the key applies E's record (the user's tags merged), and
+ * the tags equal the index. A deleted object has no tags to fix and leaves the index (ObjectRemoved
+ * claims a tombstone in sequencer order). Without an index the tagger works as before (no step 2, 4).
  */
 import type { S3Event } from 'aws-lambda';
 import type { Classification, Classifier } from '../classifier/classifier.ts';
 import { ImageError } from '../classifier/errors.ts';
+import type { IndexedLabel, IndexWrite, LabelIndex } from '../index/label-index.ts';
 import { type S3EventBridgeEvent, toRecords } from './events.ts';
-import { ObjectMissingError, type ObjectStore } from './object-store.ts';
+import { ObjectChangedError, ObjectMissingError, type ObjectStore } from './object-store.ts';
 import {
   DEFAULT_IMAGE_SUFFIXES,
   DEFAULT_UPLOAD_PREFIX,
@@ -47,6 +69,17 @@ export interface TaggerOptions {
   prefix?: string;
   suffixes?: readonly string[];
   topK?: number;
+  /** The label index (src/index/label-index.ts); without one, only tags are written. */
+  index?: LabelIndex;
+}
+
+/** Re-applications of a newer index record to the tags, per invocation, before giving up (throws). */
+export const MAX_REPAIRS = 5;
+
+/** Which event a tagging is about: its sequencer orders it, its ETag names the version. */
+export interface EventVersion {
+  sequencer?: string;
+  eTag?: string;
 }
 
 export type TagOutcome = {
@@ -56,66 +89,148 @@ export type TagOutcome = {
   | { result: 'ignored'; reason: 'not-object-created' | 'prefix-or-suffix' }
   | { result: 'malformed'; detail: string }
   | { result: 'missing' }
+  /** A newer version replaced the one the event named: nothing written (its own event will come). */
+  | { result: 'superseded' }
+  /** ObjectRemoved: the index entry is gone (`written`), or a newer event owns the key (`stale`). */
+  | { result: 'removed'; index: IndexWrite }
   | {
-      result: 'tagged' | 'unchanged';
+      /** `stale`: the index holds a newer event of the key; no tags were written. */
+      result: 'tagged' | 'unchanged' | 'stale';
       status: TagStatus;
+      /** The object's tags after the write (empty when stale). */
       tags: Tag[];
       /** Service tags that did not fit next to the user's tags. */
       dropped: string[];
       classification?: Classification;
       /** Message of the image error, when status is not ok. */
       detail?: string;
+      /** Times a newer index record was applied to the tags instead of this one's. */
+      repairs?: number;
     }
 );
+
+/** What the tags show of one object: the service's part, computed from a record. */
+interface TagTarget {
+  status: TagStatus;
+  labels: IndexedLabel[];
+  /** "<name>@<version>" */
+  model: string;
+}
+
+function serviceTagsOf(t: TagTarget): Tag[] {
+  const at = t.model.lastIndexOf('@');
+  const model = { name: t.model.slice(0, Math.max(0, at)), version: t.model.slice(at + 1) };
+  return serviceTags(
+    t.status,
+    model,
+    t.labels.map((l, index) => ({ label: l.label, score: l.score, index })),
+  );
+}
+
+/** Merges the service tags with the object's current ones and writes them if they changed. */
+async function applyTags(o: TaggerOptions, bucket: string, key: string, ours: Tag[]) {
+  const existing = await o.store.getTags(bucket, key);
+  const { tags, dropped } = mergeTags(existing, ours);
+  if (sameTags(existing, tags)) return { tags, dropped, changed: false };
+  await o.store.putTags(bucket, key, tags);
+  return { tags, dropped, changed: true };
+}
 
 async function writeTags(
   o: TaggerOptions,
   bucket: string,
   key: string,
+  version: EventVersion & { etag?: string },
   status: TagStatus,
   classification?: Classification,
   detail?: string,
 ): Promise<TagOutcome> {
   const { meta } = o.classifier.folder;
-  const ours = serviceTags(status, meta, classification?.labels);
-  const existing = await o.store.getTags(bucket, key);
-  const { tags, dropped } = mergeTags(existing, ours);
-  const common = { bucket, key, status, tags, dropped, classification, detail };
-  if (sameTags(existing, tags)) return { ...common, result: 'unchanged' };
-  await o.store.putTags(bucket, key, tags);
-  return { ...common, result: 'tagged' };
+  const own: TagTarget = {
+    status,
+    labels:
+      status === 'ok' ? (classification?.labels ?? []).map((l) => ({ label: l.label, score: l.score })) : [],
+    model: `${meta.name}@${meta.version}`,
+  };
+  const common = { bucket, key, status, classification, detail };
+  if (!o.index) {
+    const ours = serviceTags(status, meta, classification?.labels);
+    const { tags, dropped, changed } = await applyTags(o, bucket, key, ours);
+    return { ...common, tags, dropped, result: changed ? 'tagged' : 'unchanged' };
+  }
+  const put = await o.index.put(
+    { bucket, key, ...own, etag: version.etag ?? version.eTag },
+    version.sequencer,
+  );
+  if (put.result === 'stale') return { ...common, result: 'stale', tags: [], dropped: [] };
+  let target = own;
+  let repairs = 0;
+  const differs = (t: TagTarget) => !sameTags(serviceTagsOf(t), serviceTagsOf(target));
+  // A newer event overtook this one while it was being written: show that one.
+  if (put.current && put.current.state === 'live' && differs(put.current)) {
+    target = put.current;
+    repairs++;
+  }
+  let applied = await applyTags(o, bucket, key, serviceTagsOf(target));
+  let changed = applied.changed;
+  for (;;) {
+    const current = await o.index.get(bucket, key);
+    if (current?.state !== 'live' || !differs(current)) break;
+    if (repairs >= MAX_REPAIRS)
+      throw new Error(
+        `s3://${bucket}/${key}: the index changed ${repairs} times while its tags were written; retrying`,
+      );
+    target = current;
+    repairs++;
+    applied = await applyTags(o, bucket, key, serviceTagsOf(target));
+    changed ||= applied.changed;
+  }
+  return {
+    ...common,
+    tags: applied.tags,
+    dropped: applied.dropped,
+    result: changed ? 'tagged' : 'unchanged',
+    ...(repairs > 0 ? { repairs } : {}),
+  };
 }
 
 /**
  * Tags one object (key already decoded). `eventSize` is the size the S3 event announced, if any: over
- * the limit, only one byte is read to learn the current version's size.
+ * the limit, only one byte is read to learn the current version's size. `version` is the event's
+ * sequencer and ETag; without them (backfill, Batch Operations) the object is tagged as it is now.
  */
 export async function tagObject(
   o: TaggerOptions,
   bucket: string,
   key: string,
   eventSize?: number,
+  version: EventVersion = {},
 ): Promise<TagOutcome> {
   const prefix = o.prefix ?? DEFAULT_UPLOAD_PREFIX;
   const suffixes = o.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
   if (!isTaggable(key, prefix, suffixes))
     return { bucket, key, result: 'ignored', reason: 'prefix-or-suffix' };
   const maxBytes = o.classifier.limits.maxBytes;
+  // Without an index nothing orders the writes, so any version is read, as before.
+  const ifMatch = o.index ? version.eTag : undefined;
   try {
     const probe = eventSize !== undefined && eventSize > maxBytes;
     // An object announced as empty is asked for without a Range (none is satisfiable on it).
     let object = await o.store.get(bucket, key, {
       maxBytes: probe ? 1 : maxBytes,
       ranged: eventSize !== 0,
+      ...(ifMatch ? { ifMatch } : {}),
     });
     // The probe found a version that fits (the object was replaced since the event): read it.
     if (object.size <= maxBytes && object.bytes.length < object.size)
-      object = await o.store.get(bucket, key, { maxBytes });
+      object = await o.store.get(bucket, key, { maxBytes, ...(ifMatch ? { ifMatch } : {}) });
+    const read = { ...version, etag: object.etag };
     if (object.size > maxBytes)
       return await writeTags(
         o,
         bucket,
         key,
+        read,
         'ImageTooLarge',
         undefined,
         `object is ${object.size} bytes; the limit is ${maxBytes} bytes`,
@@ -127,12 +242,13 @@ export async function tagObject(
       classification = await o.classifier.classify(object.bytes, { topK: o.topK ?? 3 });
     } catch (err) {
       if (err instanceof ImageError && err.code !== 'InvalidArgument')
-        return await writeTags(o, bucket, key, err.code, undefined, err.message);
+        return await writeTags(o, bucket, key, read, err.code, undefined, err.message);
       throw err;
     }
-    return await writeTags(o, bucket, key, 'ok', classification);
+    return await writeTags(o, bucket, key, read, 'ok', classification);
   } catch (err) {
     if (err instanceof ObjectMissingError) return { bucket, key, result: 'missing' };
+    if (err instanceof ObjectChangedError) return { bucket, key, result: 'superseded' };
     throw err;
   }
 }
@@ -141,7 +257,8 @@ export async function tagObject(
  * Handles every record of an S3 notification or EventBridge S3 event (src/tagging/events.ts).
  * Records are independent: each is judged alone, a malformed one is reported and skipped (no retry
  * can mend it), and the first transient error is thrown after all were attempted (a retry repeats
- * the others harmlessly: they are idempotent).
+ * the others harmlessly: they are idempotent). ObjectRemoved records only touch the index (no S3
+ * request); without an index they are ignored.
  */
 export async function tagS3Event(o: TaggerOptions, event: TaggerEvent): Promise<TagOutcome[]> {
   const outcomes: TagOutcome[] = [];
@@ -152,12 +269,23 @@ export async function tagS3Event(o: TaggerOptions, event: TaggerEvent): Promise<
       continue;
     }
     const { bucket, key } = record;
-    if (!record.eventName.startsWith('ObjectCreated:')) {
-      outcomes.push({ bucket, key, result: 'ignored', reason: 'not-object-created' });
-      continue;
-    }
     try {
-      outcomes.push(await tagObject(o, bucket, key, record.size));
+      if (record.eventName.startsWith('ObjectRemoved:') && o.index) {
+        if (!isTaggable(key, o.prefix ?? DEFAULT_UPLOAD_PREFIX, o.suffixes ?? DEFAULT_IMAGE_SUFFIXES))
+          outcomes.push({ bucket, key, result: 'ignored', reason: 'prefix-or-suffix' });
+        else {
+          const { result } = await o.index.remove(bucket, key, record.sequencer);
+          outcomes.push({ bucket, key, result: 'removed', index: result });
+        }
+        continue;
+      }
+      if (!record.eventName.startsWith('ObjectCreated:')) {
+        outcomes.push({ bucket, key, result: 'ignored', reason: 'not-object-created' });
+        continue;
+      }
+      outcomes.push(
+        await tagObject(o, bucket, key, record.size, { sequencer: record.sequencer, eTag: record.eTag }),
+      );
     } catch (err) {
       failure ??= err;
     }

@@ -7,7 +7,8 @@ import type { Classification, Classifier } from '../../src/classifier/classifier
 import { CorruptImageError, UnsupportedFormatError } from '../../src/classifier/errors.ts';
 import type { ModelFolder } from '../../src/classifier/model-folder.ts';
 import { DEFAULT_LIMITS, type ImageLimits } from '../../src/classifier/preprocess.ts';
-import { ObjectMissingError, type ObjectStore } from '../../src/tagging/object-store.ts';
+import { bareEtag } from '../../src/index/label-index.ts';
+import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../../src/tagging/object-store.ts';
 import type { Tag } from '../../src/tagging/tags.ts';
 
 export type FakeClassifier = Pick<
@@ -56,7 +57,8 @@ interface StoredObject {
 
 /**
  * An in-memory ObjectStore; `calls` lists every operation as "op key" ("get:1 key" for a read of at
- * most 1 byte).
+ * most 1 byte). Every put makes a new version with a new ETag (quoted, as S3 answers it); a read
+ * with ifMatch of another version throws ObjectChangedError, as S3's 412.
  */
 export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, StoredObject>();
@@ -69,8 +71,15 @@ export class MemoryStore implements ObjectStore {
     return object;
   }
 
-  put(bucket: string, key: string, bytes: Uint8Array, tags: Tag[] = []): void {
-    this.objects.set(`${bucket}/${key}`, { bytes, etag: `"v${++this.version}"`, tags: [...tags] });
+  /** Stores a new version; returns its ETag. */
+  put(bucket: string, key: string, bytes: Uint8Array, tags: Tag[] = []): string {
+    const etag = `"v${++this.version}"`;
+    this.objects.set(`${bucket}/${key}`, { bytes, etag, tags: [...tags] });
+    return etag;
+  }
+
+  delete(bucket: string, key: string): void {
+    this.objects.delete(`${bucket}/${key}`);
   }
 
   tagsOf(bucket: string, key: string): Tag[] {
@@ -82,9 +91,15 @@ export class MemoryStore implements ObjectStore {
     return this.calls.splice(0);
   }
 
-  async get(bucket: string, key: string, { maxBytes }: { maxBytes: number; ranged?: boolean }) {
+  async get(
+    bucket: string,
+    key: string,
+    { maxBytes, ifMatch }: { maxBytes: number; ranged?: boolean; ifMatch?: string },
+  ) {
     this.calls.push(maxBytes === 1 ? `get:1 ${key}` : `get ${key}`);
     const o = this.find(bucket, key);
+    if (ifMatch !== undefined && bareEtag(ifMatch) !== bareEtag(o.etag))
+      throw new ObjectChangedError(bucket, key, ifMatch);
     return {
       bytes: o.bytes.subarray(0, Math.max(1, maxBytes)),
       size: o.bytes.length,

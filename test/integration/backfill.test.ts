@@ -219,7 +219,8 @@ describe.skipIf(skipUnlessShared('the backfill CLI tests'))('npm run backfill ag
       listed: 8,
       tagged: 6,
       unchanged: 0,
-      skipped: { notTaggable: 1, current: 0, otherModel: 0, missing: 0 },
+      indexed: 0,
+      skipped: { notTaggable: 1, current: 0, otherModel: 0, missing: 0, newer: 0 },
       failed: { CorruptImage: 1 },
       interrupted: false,
     });

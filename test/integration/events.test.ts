@@ -43,6 +43,7 @@ describe.skipIf(skipUnlessShared('the sample event tests'))('sample events', () 
       'http-classify-unsupported.json',
       'http-health.json',
       'http-page.json',
+      's3-batch-operations.json',
       's3-eventbridge-object-created.json',
       's3-object-created.json',
       's3-object-removed.json',

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  DeleteObjectCommand,
   GetObjectTaggingCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
@@ -14,9 +15,11 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '../../scripts/local/local-dynamo.ts';
 import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
+import { dynamoLabelIndex } from '../../src/index/dynamo-index.ts';
 import { s3ObjectStore } from '../../src/tagging/object-store.ts';
 import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
 import { parseLabelList } from '../../src/tagging/tags.ts';
@@ -33,6 +36,7 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
   let classifier: Classifier;
   let tagger: ReturnType<typeof createS3Tagger>;
   let retriever: Buffer;
+  let dynamo: LocalDynamo | undefined;
   const events: S3Event[] = [];
   const commands: { name: string; key?: string; range?: string }[] = [];
   const failures: string[] = [];
@@ -72,6 +76,7 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
     retriever = await readFile(photo('207-Golden-Retriever.jpg'));
   });
   afterAll(async () => {
+    await dynamo?.close();
     await s3server?.close();
     await classifier?.release();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -275,5 +280,47 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
     });
     const broken = createS3Tagger({ store: s3ObjectStore(unreachable), classifier, env: {} });
     await expect(broken(event)).rejects.toThrow(/ECONNREFUSED|connect/);
+  });
+  it('with the label index (dynalite): a replaced version is superseded, its own event tags and indexes, a delete unindexes', async () => {
+    dynamo = await startLocalDynamo({ tables: ['labels-s3-tagger'] });
+    const index = dynamoLabelIndex(dynamo.client, 'labels-s3-tagger');
+    const indexed = createS3Tagger({ store: s3ObjectStore(s3), classifier, index, env: {} });
+    const key = 'uploads/indexed.jpg';
+    const first = await put(key, retriever);
+    const panda = await readFile(photo('387-red-panda.jpg'));
+    const second = await put(key, panda);
+    const sequencers = [first, second].map((e) => e.Records[0]?.s3.object.sequencer ?? '');
+    expect((sequencers[1] ?? '') > (sequencers[0] ?? '')).toBe(true);
+    // s3rver ignores If-Match: the ETag of its answer tells the tagger that v1 is gone.
+    const before = commands.length;
+    expect(await indexed(first)).toMatchObject([{ result: 'superseded' }]);
+    expect(commands.slice(before).map((c) => c.name)).toEqual(['GetObjectCommand']);
+    expect(await index.get(BUCKET, key)).toBeUndefined();
+    const [outcome] = await indexed(second);
+    expect(outcome).toMatchObject({ result: 'tagged', status: 'ok' });
+    // S3 requests per image are those of the tagger without an index.
+    expect(commands.slice(before + 1).map((c) => c.name.replace(/Command$/, ''))).toEqual([
+      'GetObject',
+      'GetObjectTagging',
+      'PutObjectTagging',
+    ]);
+    const top = (await tagsOf(key))['tagger:top'] ?? '';
+    const direct = await classifier.classify(panda, { topK: 3 });
+    expect(top).toBe(direct.labels[0]?.label);
+    expect(top).not.toBe('Golden Retriever');
+    expect((await index.get(BUCKET, key))?.labels[0]?.label).toBe(top);
+    expect((await index.search(BUCKET, top.toUpperCase(), { limit: 10 })).items.map((i) => i.key)).toEqual([
+      key,
+    ]);
+    // The first event again, late: still superseded; then the delete.
+    expect(await indexed(first)).toMatchObject([{ result: 'superseded' }]);
+    const deletedAt = events.length;
+    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+    for (let i = 0; i < 100 && events.length === deletedAt; i++) await new Promise((r) => setTimeout(r, 50));
+    const removal = events[deletedAt];
+    expect(removal?.Records[0]?.eventName).toBe('ObjectRemoved:Delete');
+    expect(await indexed(removal as S3Event)).toMatchObject([{ result: 'removed', index: 'written' }]);
+    expect((await index.search(BUCKET, top, { limit: 10 })).items).toEqual([]);
+    expect(await indexed(second)).toMatchObject([{ result: 'missing' }]);
   });
 });

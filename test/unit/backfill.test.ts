@@ -22,6 +22,7 @@ import {
 import { type BucketListing, s3BucketListing } from '../../src/tagging/bucket-listing.ts';
 import type { Tag } from '../../src/tagging/tags.ts';
 import { type FakeClassifier, fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
+import { MemoryIndex } from '../helpers/memory-index.ts';
 
 const BUCKET = 'b';
 const ok = (model = 'fake@1'): Tag[] => [
@@ -144,7 +145,8 @@ describe('backfill (in-memory store, fake classifier)', () => {
       listed: 5,
       tagged: 2,
       unchanged: 0,
-      skipped: { notTaggable: 2, current: 1, otherModel: 0, missing: 0 },
+      indexed: 0,
+      skipped: { notTaggable: 2, current: 1, otherModel: 0, missing: 0, newer: 0 },
       failed: {},
     });
     expect(classifier.seen).toHaveLength(2);
@@ -169,12 +171,41 @@ describe('backfill (in-memory store, fake classifier)', () => {
       listed: 6,
       tagged: 0,
       unchanged: 0,
+      indexed: 0,
       skipped: { current: 6 },
       failed: {},
     });
     const calls = store.take();
     expect(calls.every((c) => c.startsWith('getTags '))).toBe(true);
     expect(calls).toHaveLength(6);
+  });
+
+  it('with a label index, indexes objects whose tags are current but the index lacks (tagged before it existed)', async () => {
+    const store = new MemoryStore();
+    const index = new MemoryIndex();
+    const classifier = fakeClassifier();
+    const { listing } = memoryListing(store);
+    const run = () => backfill({ tagger: { store, classifier, index }, listing, bucket: BUCKET });
+    for (let i = 0; i < 3; i++) store.put(BUCKET, `uploads/${i}.jpg`, image(i));
+    await backfill({ tagger: { store, classifier }, listing, bucket: BUCKET }); // tags, no index
+    expect(index.objects.size).toBe(0);
+    const tagsBefore = [0, 1, 2].map((i) => store.tagsOf(BUCKET, `uploads/${i}.jpg`));
+    const first = await run();
+    expect(first.summary).toMatchObject({ tagged: 0, indexed: 3, skipped: { current: 0 } });
+    for (let i = 0; i < 3; i++) {
+      expect(store.tagsOf(BUCKET, `uploads/${i}.jpg`)).toEqual(tagsBefore[i]);
+      expect(await index.get(BUCKET, `uploads/${i}.jpg`)).toMatchObject({ state: 'live', model: 'fake@1' });
+    }
+    // label-11 is image 1's top label (0.5) and image 0's second (0.25): best score first.
+    expect((await index.search(BUCKET, 'Label-11', { limit: 10 })).items.map((x) => x.key)).toEqual([
+      'uploads/1.jpg',
+      'uploads/0.jpg',
+    ]);
+    // Indexed and tagged: the next run classifies nothing.
+    const seen = classifier.seen.length;
+    const second = await run();
+    expect(second.summary).toMatchObject({ tagged: 0, indexed: 0, skipped: { current: 3 } });
+    expect(classifier.seen).toHaveLength(seen);
   });
 
   it('--retag-older-than re-tags older versions of the same model only', async () => {

@@ -43,7 +43,7 @@ describe('S3 Batch Operations payloads', () => {
   it('recognises both schemas, and not S3 or EventBridge events', () => {
     expect(isBatchOperationsEvent(v1())).toBe(true);
     expect(isBatchOperationsEvent(v2())).toBe(true);
-    const sample = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/s3-batch-operations.json'), 'utf8'));
+    const sample = JSON.parse(readFileSync(join(ROOT, 'events/s3-batch-operations.json'), 'utf8'));
     expect(isBatchOperationsEvent(sample)).toBe(true);
     expect(taskObject(sample.invocationSchemaVersion, sample.tasks[0])).toEqual({
       bucket: 'image-tagger-dev-uploads-local',

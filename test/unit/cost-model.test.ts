@@ -29,6 +29,22 @@ describe('cost model', () => {
     expect(routed.total).toBeCloseTo(18.8667, 4);
   });
 
+  it('prices the label index per request unit: $0.625 per million writes, $0.125 per million reads', () => {
+    // 5 WRU + 2 RRU per image: 1e6 x (5 x 0.625e-6 + 2 x 0.125e-6) = $3.375.
+    const c = costPerMillion({
+      arch: 'x86_64',
+      memoryMb: 1024,
+      durationMs: 0,
+      s3: { get: 0, put: 0 },
+      dynamo: { write: 5, read: 2 },
+    });
+    expect(c.index).toBeCloseTo(3.375, 10);
+    expect(c.total).toBeCloseTo(3.375 + 0.2, 10);
+    expect(
+      costPerMillion({ arch: 'x86_64', memoryMb: 1024, durationMs: 0, s3: { get: 0, put: 0 } }).index,
+    ).toBe(0);
+  });
+
   it('uses the arm64 rate, memory in GiB and rounds duration up to the millisecond', () => {
     // 1769 MB = 1.7275390625 GB; 120.2 ms bills as 121 ms: 1e6 x 0.121 x 1.7275390625 x 0.0000133334 = $2.78711.
     const c = costPerMillion({ arch: 'arm64', memoryMb: 1769, durationMs: 120.2, s3: { get: 0, put: 0 } });

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { awsShapedEvent } from '../../scripts/local/local-s3.ts';
+import { awsShapedEvent, nextSequencer, withSequencer } from '../../scripts/local/local-s3.ts';
 import { ROOT } from '../../scripts/paths.ts';
 import { eventBridgeEventName, type ObjectRecord, toRecords } from '../../src/tagging/events.ts';
 import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX, isTaggable } from '../../src/tagging/tags.ts';
@@ -43,6 +43,7 @@ describe('toRecords', () => {
         size: 175825,
         eventName: 'ObjectCreated:Put',
         sequencer: '0A1B2C3D4E5F678901',
+        eTag: '0123456789abcdef0123456789abcdef',
       },
     ]);
   });
@@ -60,8 +61,13 @@ describe('toRecords', () => {
     expect(eventBridgeEventName('Object Created', 'CompleteMultipartUpload')).toBe(
       'ObjectCreated:CompleteMultipartUpload',
     );
-    const deleted = eventBridgeEventName('Object Deleted', 'DeleteObject');
-    expect(deleted.startsWith('ObjectCreated:')).toBe(false);
+    expect(eventBridgeEventName('Object Deleted', 'DeleteObject')).toBe('ObjectRemoved:Delete');
+    expect(eventBridgeEventName('Object Deleted', 'Lifecycle Expiration', 'Permanently Deleted')).toBe(
+      'ObjectRemoved:Delete',
+    );
+    expect(eventBridgeEventName('Object Deleted', 'DeleteObject', 'Delete Marker Created')).toBe(
+      'ObjectRemoved:DeleteMarkerCreated',
+    );
     expect(eventBridgeEventName('Object Tags Added', 'PutObjectTagging').startsWith('ObjectCreated:')).toBe(
       false,
     );
@@ -83,6 +89,27 @@ describe('toRecords', () => {
     expect(toRecords(eb)).toEqual([expect.stringMatching(/not valid percent-encoding/)]);
     delete eb.detail.bucket;
     expect(toRecords(eb)).toEqual([expect.stringMatching(/EventBridge S3 event without/)]);
+  });
+
+  it('reads deletions of both shapes, with their sequencer and no ETag', () => {
+    const eb = sample('s3-eventbridge-object-created.json');
+    eb['detail-type'] = 'Object Deleted';
+    eb.detail.reason = 'DeleteObject';
+    eb.detail['deletion-type'] = 'Permanently Deleted';
+    delete eb.detail.object.etag;
+    delete eb.detail.object.size;
+    const notification = sample('s3-object-created.json');
+    notification.Records[0].eventName = 'ObjectRemoved:Delete';
+    delete notification.Records[0].s3.object.eTag;
+    delete notification.Records[0].s3.object.size;
+    const want = {
+      bucket: 'image-tagger-dev-uploads-local',
+      key: 'uploads/my dog été.jpg',
+      eventName: 'ObjectRemoved:Delete',
+      sequencer: '0A1B2C3D4E5F678901',
+    };
+    expect(toRecords(eb)).toEqual([want]);
+    expect(toRecords(notification)).toEqual([want]);
   });
 
   it('keeps only a usable size', () => {
@@ -119,6 +146,14 @@ describe('the local stack sends what S3 sends', () => {
     expect(records.map((r) => r.key)).toEqual(keys);
     expect(records.map((r) => r.size)).toEqual([100, 101, 102, 103, 104]);
     expect(records.every((r) => r.eventName === 'ObjectCreated:Put')).toBe(true);
+  });
+
+  it('gives every event a strictly increasing sequencer (s3rver repeats one within a millisecond)', () => {
+    const many = Array.from({ length: 2000 }, () => nextSequencer());
+    expect(many.every((s, i) => /^[0-9A-F]{16}$/.test(s) && (i === 0 || s > (many[i - 1] ?? '')))).toBe(true);
+    const event = withSequencer(rawNotification(['uploads/a.jpg', 'uploads/b.jpg']));
+    const [a, b] = (toRecords(event) as ObjectRecord[]).map((r) => r.sequencer ?? '');
+    expect((b ?? '') > (a ?? '')).toBe(true);
   });
 
   it('the tagger picks every image suffix in any letter case under the prefix, nothing else', () => {

@@ -1,5 +1,6 @@
 /**
- * Property-based fuzzing of the S3 tagger with the in-memory store: random S3 event shapes (S3
+ * Property-based fuzzing of the S3 tagger with the in-memory store (and, in half the cases, the
+ * in-memory label index, with random ETags and sequencers): random S3 event shapes (S3
  * notifications and EventBridge S3 events; random records, missing fields, wrong types, odd keys
  * and percent-encodings, random eventNames, reasons and sizes).
  * Properties: a malformed event never makes the tagger throw (only a store fault may); a user's tag
@@ -13,6 +14,7 @@ import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
 import { encodeS3Key, isServiceTag, MAX_TAGS, type Tag } from '../../src/tagging/tags.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { fuzz, runs } from '../helpers/fuzz.ts';
+import { MemoryIndex } from '../helpers/memory-index.ts';
 
 const BUCKET = 'b';
 
@@ -109,6 +111,15 @@ const size = fc.oneof(
   fc.anything(),
 );
 
+/** The store's ETags are "v1", "v2"... in put order: sometimes the right version, sometimes not. */
+const eTag = fc.oneof(fc.constantFrom('v1', 'v2', '"v3"'), fc.string({ maxLength: 8 }), fc.anything());
+const sequencer = fc.oneof(
+  fc.stringMatching(/^[0-9A-F]{1,20}$/),
+  fc.string({ maxLength: 40 }),
+  fc.anything(),
+  fc.constant(undefined),
+);
+
 /** A field that is usually right and sometimes anything at all (or missing). */
 const usually = <T>(right: fc.Arbitrary<T>) =>
   fc.oneof(
@@ -129,10 +140,7 @@ const record = (keys: string[]) =>
           fc.record({
             bucket: usually(fc.record({ name: usually(fc.constantFrom(BUCKET, 'other-bucket')) })),
             object: usually(
-              fc.record(
-                { key: usually(encodedKey(keys)), size, eTag: fc.string({ maxLength: 8 }) },
-                { requiredKeys: ['key'] },
-              ),
+              fc.record({ key: usually(encodedKey(keys)), size, eTag, sequencer }, { requiredKeys: ['key'] }),
             ),
           }),
         ),
@@ -154,9 +162,7 @@ const eventBridge = (keys: string[]) =>
     detail: usually(
       fc.record({
         bucket: usually(fc.record({ name: usually(fc.constantFrom(BUCKET, 'other-bucket')) })),
-        object: usually(
-          fc.record({ key: usually(encodedKey(keys)), size, etag: fc.string({ maxLength: 8 }) }),
-        ),
+        object: usually(fc.record({ key: usually(encodedKey(keys)), size, etag: eTag, sequencer })),
         reason: fc.oneof(
           fc.constantFrom('PutObject', 'POST Object', 'CopyObject', 'CompleteMultipartUpload'),
           fc.string({ maxLength: 12 }),
@@ -179,12 +185,14 @@ const scenario = objects.chain((objs) =>
     objs: fc.constant(objs),
     event: event(objs.map((o) => o.key)),
     maxBytes: fc.constantFrom(1, 2, 4, 8, 1024),
+    /** With a label index (then ObjectRemoved and the ETag matter), or without (as before). */
+    withIndex: fc.boolean(),
   }),
 );
 
 const userTagsOf = (tags: readonly Tag[]) => tags.filter((t) => !isServiceTag(t.Key));
 
-function setup(objs: { key: string; bytes: Uint8Array; tags: Tag[] }[], maxBytes: number) {
+function setup(objs: { key: string; bytes: Uint8Array; tags: Tag[] }[], maxBytes: number, withIndex = false) {
   const store = new MemoryStore();
   for (const o of objs) store.put(BUCKET, o.key, o.bytes, o.tags);
   const reads: number[] = [];
@@ -194,7 +202,8 @@ function setup(objs: { key: string; bytes: Uint8Array; tags: Tag[] }[], maxBytes
     reads.push(out.bytes.length);
     return out;
   };
-  const tagger = createS3Tagger({ store, classifier: fakeClassifier({ maxBytes }), env: {} });
+  const index = withIndex ? new MemoryIndex() : undefined;
+  const tagger = createS3Tagger({ store, classifier: fakeClassifier({ maxBytes }), index, env: {} });
   return { store, tagger, reads };
 }
 
@@ -216,8 +225,8 @@ function checkObjects(
 describe('fuzz: S3 tagger', () => {
   it('never throws for malformed events, keeps user tags, stays within 10 tags', async () => {
     const seen = new Map<string, number>();
-    await fuzz('s3 tagger', scenario, runs(1000), async ({ objs, event: e, maxBytes }) => {
-      const { store, tagger, reads } = setup(objs, maxBytes);
+    await fuzz('s3 tagger', scenario, runs(1000), async ({ objs, event: e, maxBytes, withIndex }) => {
+      const { store, tagger, reads } = setup(objs, maxBytes, withIndex);
       const outcomes = await tagger(e as S3Event);
       expect(Array.isArray(outcomes)).toBe(true);
       checkObjects(store, objs, maxBytes, reads);
@@ -235,6 +244,8 @@ describe('fuzz: S3 tagger', () => {
       'tagged:ok',
       'tagged:ImageTooLarge',
       'tagged:CorruptImage',
+      'superseded',
+      'removed',
     ])
       expect(seen.get(what), what).toBeGreaterThan(0);
   });
@@ -246,7 +257,7 @@ describe('fuzz: S3 tagger', () => {
       faults: fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }),
     });
     await fuzz('s3 tagger (store faults)', faulty, runs(500, 0.5), async ({ s, faults }) => {
-      const { store, tagger, reads } = setup(s.objs, s.maxBytes);
+      const { store, tagger, reads } = setup(s.objs, s.maxBytes, s.withIndex);
       let call = 0;
       for (const op of ['get', 'getTags', 'putTags'] as const) {
         const real = store[op].bind(store) as (...args: unknown[]) => Promise<unknown>;

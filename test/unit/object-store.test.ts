@@ -1,13 +1,18 @@
 /**
  * The S3 adapter's reading of GetObject responses that the local S3 (s3rver) never sends:
  * x-amz-tagging-count, a 416 for a Range on an empty object (AWS S3's answer), and a server that
- * ignores the Range. The real SDK client parses the responses; only its HTTP handler is replaced
+ * ignores the Range, a 412 for If-Match. The real SDK client parses the responses; only its HTTP handler is replaced
  * by one that answers from a table and records the requests.
  */
 import { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { ObjectMissingError, s3ObjectStore, totalFromContentRange } from '../../src/tagging/object-store.ts';
+import {
+  ObjectChangedError,
+  ObjectMissingError,
+  s3ObjectStore,
+  totalFromContentRange,
+} from '../../src/tagging/object-store.ts';
 
 interface Answer {
   statusCode: number;
@@ -65,6 +70,38 @@ describe('s3ObjectStore.get', () => {
     expect(requests[0]?.headers.range).toBe('bytes=0-9');
     expect(out).toMatchObject({ size: 5000, etag: '"abc"' });
     expect(Buffer.from(out.bytes).toString()).toBe('0123456789');
+  });
+
+  it('ifMatch sends If-Match (quoted) and reads that version', async () => {
+    const { store, requests } = clientAnswering({
+      statusCode: 206,
+      headers: { 'content-range': 'bytes 0-2/3', 'content-length': '3', etag: '"abc"' },
+      body: 'xyz',
+    });
+    const out = await store.get('b', 'k', { maxBytes: 10, ifMatch: 'abc' });
+    expect(requests[0]?.headers['if-match']).toBe('"abc"');
+    expect(out.size).toBe(3);
+  });
+
+  it('another version is ObjectChangedError: 412 from S3, or an ETag that differs (a server ignoring If-Match)', async () => {
+    const failed = clientAnswering({
+      statusCode: 412,
+      headers: { 'content-type': 'application/xml' },
+      body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>',
+    });
+    await expect(failed.store.get('b', 'k', { maxBytes: 10, ifMatch: '"abc"' })).rejects.toBeInstanceOf(
+      ObjectChangedError,
+    );
+    const ignoring = clientAnswering({
+      statusCode: 206,
+      headers: { 'content-range': 'bytes 0-2/3', 'content-length': '3', etag: '"def"' },
+      body: 'xyz',
+    });
+    await expect(ignoring.store.get('b', 'k', { maxBytes: 10, ifMatch: 'abc' })).rejects.toBeInstanceOf(
+      ObjectChangedError,
+    );
+    // Without ifMatch, any version is read.
+    expect((await ignoring.store.get('b', 'k', { maxBytes: 10 })).etag).toBe('"def"');
   });
 
   it('an empty object answers 416 to any Range: it is read as empty, not as an error', async () => {

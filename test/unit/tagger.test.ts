@@ -1,9 +1,14 @@
-/** The tagger's rules against an in-memory store and a fake classifier: no S3, no model needed. */
+/**
+ * The tagger's rules against an in-memory store (and label index) and a fake classifier: no S3, no
+ * model needed.
+ */
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
+import { tagObject } from '../../src/tagging/tagger.ts';
 import { encodeS3Key } from '../../src/tagging/tags.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
+import { MemoryIndex } from '../helpers/memory-index.ts';
 
 const BUCKET = 'b';
 const created = (key: string, eventName = 'ObjectCreated:Put', size = 3) => ({
@@ -191,5 +196,161 @@ describe('S3 tagger (in-memory store, fake classifier)', () => {
       'SlowDown',
     );
     expect(store.calls.filter((c) => c === 'get uploads/b.jpg')).toHaveLength(1);
+  });
+});
+
+describe('S3 tagger with a label index (in-memory store and index, fake classifier)', () => {
+  const K = 'uploads/dog.jpg';
+  /** An S3 notification record as S3 writes it: sequencer and eTag (no quotes). */
+  const rec = (eventName: string, key: string, sequencer: string, eTag?: string, size = 2) => ({
+    eventName,
+    s3: {
+      bucket: { name: BUCKET },
+      object: { key: encodeS3Key(key), size, sequencer, ...(eTag ? { eTag: eTag.replace(/"/g, '') } : {}) },
+    },
+  });
+  function indexed() {
+    const store = new MemoryStore();
+    const index = new MemoryIndex();
+    const infos: string[] = [];
+    const tagger = createS3Tagger({
+      store,
+      classifier: fakeClassifier(),
+      index,
+      env: {},
+      telemetry: { classified() {}, failed() {}, info: (m) => void infos.push(m) },
+    });
+    return { store, index, tagger, infos };
+  }
+  const top = (store: MemoryStore, key = K) =>
+    store.tagsOf(BUCKET, key).find((t) => t.Key === 'tagger:top')?.Value;
+
+  it('writes the index before the tags, and both say the same', async () => {
+    const { store, index, tagger } = indexed();
+    const etag = store.put(BUCKET, K, Uint8Array.of(7, 7), [{ Key: 'owner', Value: 'ann' }]);
+    // One log for both, to see the order.
+    const put = index.put.bind(index);
+    const get = index.get.bind(index);
+    index.put = (...a) => {
+      store.calls.push('index.put');
+      return put(...a);
+    };
+    index.get = (...a) => {
+      store.calls.push('index.get');
+      return get(...a);
+    };
+    const [out] = await tagger(event(rec('ObjectCreated:Put', K, '0A01', etag)));
+    expect(out).toMatchObject({ result: 'tagged', status: 'ok' });
+    expect(store.calls).toEqual([`get ${K}`, 'index.put', `getTags ${K}`, `putTags ${K}`, 'index.get']);
+    expect(await index.get(BUCKET, K)).toMatchObject({
+      state: 'live',
+      status: 'ok',
+      model: 'fake@1',
+      etag: 'v1',
+      sequencer: expect.stringMatching(/^0A01/),
+      labels: [
+        { label: 'label-7', score: 0.5 },
+        { label: 'label-8', score: 0.25 },
+        { label: 'label-9', score: 0.5 / 3 },
+      ],
+    });
+    expect(store.tagsOf(BUCKET, K)).toContainEqual({ Key: 'owner', Value: 'ann' });
+    expect((await index.search(BUCKET, 'LABEL-8', { limit: 5 })).items.map((i) => i.key)).toEqual([K]);
+  });
+
+  it('an event for a version since replaced is superseded: nothing read past the 412, nothing written', async () => {
+    const { store, index, tagger, infos } = indexed();
+    const old = store.put(BUCKET, K, Uint8Array.of(7));
+    store.put(BUCKET, K, Uint8Array.of(8));
+    const [out] = await tagger(event(rec('ObjectCreated:Put', K, '0A01', old)));
+    expect(out).toEqual({ bucket: BUCKET, key: K, result: 'superseded' });
+    expect(store.calls).toEqual([`get ${K}`]);
+    expect(index.calls).toEqual([]);
+    expect(infos[0]).toMatch(/^superseded/);
+  });
+
+  it('an event older than the one the index holds is stale: no tag write', async () => {
+    const { store, tagger, infos } = indexed();
+    const etag = store.put(BUCKET, K, Uint8Array.of(7));
+    await tagger(event(rec('ObjectCreated:Put', K, '0A02', etag)));
+    store.take();
+    // An older event of the same version (e.g. a copy onto itself) arrives late.
+    const [out] = await tagger(event(rec('ObjectCreated:Copy', K, '0A01', etag)));
+    expect(out).toMatchObject({ result: 'stale', tags: [] });
+    expect(store.calls).toEqual([`get ${K}`]);
+    expect(infos.at(-1)).toMatch(/^stale/);
+  });
+
+  it('a newer event that overtakes this one between its index write and its tag write wins the tags', async () => {
+    const { store, index, tagger } = indexed();
+    const v1 = store.put(BUCKET, K, Uint8Array.of(7));
+    const put = index.put.bind(index);
+    let overtaken = false;
+    index.put = async (record, sequencer) => {
+      const result = await put(record, sequencer);
+      if (!overtaken) {
+        // Right after the first event's index write: the object is overwritten and the second
+        // event is handled from start to end.
+        overtaken = true;
+        const v2 = store.put(BUCKET, K, Uint8Array.of(20));
+        expect(await tagger(event(rec('ObjectCreated:Put', K, '0A02', v2)))).toMatchObject([
+          { result: 'tagged' },
+        ]);
+        expect(top(store)).toBe('label-20');
+      }
+      return result;
+    };
+    // The first event read v1 before it was replaced; its tags land on the new version, then the
+    // check finds the newer record in the index and puts it back.
+    const [out] = await tagger(event(rec('ObjectCreated:Put', K, '0A01', v1)));
+    expect(out).toMatchObject({ result: 'tagged', repairs: 1 });
+    expect(top(store)).toBe('label-20');
+    expect((await index.get(BUCKET, K))?.labels[0]?.label).toBe('label-20');
+  });
+
+  it('ObjectRemoved removes the entry in sequencer order, with no S3 request', async () => {
+    const { store, index, tagger } = indexed();
+    const etag = store.put(BUCKET, K, Uint8Array.of(7));
+    await tagger(event(rec('ObjectCreated:Put', K, '0A01', etag)));
+    store.delete(BUCKET, K);
+    store.take();
+    const outcomes = await tagger(
+      event(
+        rec('ObjectRemoved:Delete', K, '0A02'),
+        rec('ObjectRemoved:Delete', 'elsewhere/x.jpg', '0A02'),
+        rec('ObjectRemoved:DeleteMarkerCreated', 'uploads/never.png', '0B'),
+      ),
+    );
+    expect(outcomes).toEqual([
+      { bucket: BUCKET, key: K, result: 'removed', index: 'written' },
+      { bucket: BUCKET, key: 'elsewhere/x.jpg', result: 'ignored', reason: 'prefix-or-suffix' },
+      { bucket: BUCKET, key: 'uploads/never.png', result: 'removed', index: 'written' },
+    ]);
+    expect(store.calls).toEqual([]);
+    expect(await index.get(BUCKET, K)).toMatchObject({ state: 'deleted' });
+    expect((await index.search(BUCKET, 'label-7', { limit: 5 })).items).toEqual([]);
+    // The create event delivered again after the delete: the object is gone, nothing is written.
+    expect(await tagger(event(rec('ObjectCreated:Put', K, '0A01', etag)))).toMatchObject([
+      { result: 'missing' },
+    ]);
+    expect(await tagger(event(rec('ObjectRemoved:Delete', K, '0A01')))).toMatchObject([
+      { result: 'removed', index: 'stale' },
+    ]);
+  });
+
+  it('tagObject with three arguments (backfill) writes a version-less record', async () => {
+    const { store, index } = indexed();
+    const etag = store.put(BUCKET, K, Uint8Array.of(9));
+    const out = await tagObject({ store, classifier: fakeClassifier(), index }, BUCKET, K);
+    expect(out).toMatchObject({ result: 'tagged', status: 'ok' });
+    expect(await index.get(BUCKET, K)).toMatchObject({ sequencer: '', etag: etag.replace(/"/g, '') });
+  });
+
+  it('an index fault is thrown (Lambda retries) and no tag is written before the index', async () => {
+    const { store, index, tagger } = indexed();
+    store.put(BUCKET, K, Uint8Array.of(7));
+    index.failNext = new Error('ProvisionedThroughputExceededException');
+    await expect(tagger(event(rec('ObjectCreated:Put', K, '0A01')))).rejects.toThrow('Provisioned');
+    expect(store.calls).toEqual([`get ${K}`]);
   });
 });

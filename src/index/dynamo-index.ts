@@ -1,0 +1,502 @@
+/**
+ * The label index on DynamoDB (adapter of src/index/label-index.ts), one table (src/index/table.ts),
+ * with single-item conditional writes only: no transactions (dynalite, the local server, has none,
+ * and they would double the write cost).
+ *
+ * Items
+ *   object item O   pk "o#<bucket>/<key>"  sk "o"
+ *     bucket, key, state live|deleted, status, labels [{label, score}], top, model, etag,
+ *     seq       the newest sequencer applied, normalised (normalizeSequencer) so that string order
+ *               is S3's order; absent while only version-less writes were applied
+ *     rev       a counter, +1 on every accepted write ("claim"): claims of one key are totally
+ *               ordered by it, which also orders two deliveries of the same event
+ *     owner     the token of the claim that set rev
+ *     entries   string set: every label item this object may have (JSON [pk, sk]); a superset
+ *     inflight  string set: "<epoch ms>#<token>" of claims whose writer has not finished
+ *     expiresAt tombstones only (epoch s, TOMBSTONE_DAYS): the TTL attribute
+ *   label item L    pk "l#<bucket>#<normalizeLabel(label)>"  sk "<inverted score, 10 digits>#<key>"
+ *                   (a key too long for DynamoDB's 1024-byte sort key: "~<sha256 of the key>")
+ *     key, score, top, labels (so a search needs no second read), rev (the claim that wrote it), seq
+ *   An object's labels are deduplicated by normalised label (ImageNet has two "crane" classes).
+ *
+ * Search: one Query on the label partition, ascending sk = best score first, then key. The cursor is
+ * the base64url of the last returned item's key; a cursor whose pk is not the queried partition is
+ * an InvalidCursorError.
+ *
+ * Write protocol (put with sequencer s; remove is the same with a tombstone and no label items)
+ *   1. claim   UpdateItem O  if attribute_not_exists(pk) OR attribute_not_exists(seq) OR seq <= s:
+ *              SET the record, owner = me; ADD rev 1, entries <new label items>, inflight <me>;
+ *              ALL_NEW gives rev r. A failed condition is `stale`: nothing was written (go to 4 as a
+ *              sweep without a token).
+ *   2. put     each new label item, if attribute_not_exists(pk) OR rev <= r.
+ *   3. read    GetItem O (strongly consistent): the current record C, rev c (c >= r).
+ *   4. clean   garbage = C.entries minus C's own label items; DeleteItem each if rev < c.
+ *              Then, if no other claim older than c is still in flight (inflight, ignoring markers
+ *              older than MAX_WRITER_MS, the Lambda timeout bound), UpdateItem O if rev = c:
+ *              DELETE entries <garbage>. Always DELETE inflight <me>.
+ *   Return C (`current`): if c > r, a newer claim owns the key and the caller re-applies C to the tags.
+ *
+ * Why the label items end equal to the newest record (with no transactions)
+ *   - O is the serialisation point: claims are totally ordered by rev and accepted in sequencer order.
+ *   - A label item is only ever overwritten by a claim at least as new (condition rev <= r) and only
+ *     deleted by a writer that has seen a newer claim that does not list it (rev < c). So an item of
+ *     the newest claim is never removed, and is written by its own claim.
+ *   - An older writer may re-create one of its items after a newer writer deleted it (its put ran
+ *     late). Its own step 3/4 then sees the newer claim and deletes it (rev < c). And it stays in
+ *     entries until that older writer is done (the inflight check), so if that writer crashed, the
+ *     next writer of the key (or Lambda's retry of the event: a stale claim still sweeps) deletes it.
+ *   - entries only grows at claims and only shrinks by items that are gone and that no unfinished
+ *     claim can re-create: it stays a superset of the object's label items, so step 4 finds them all.
+ * Version-less writes (backfill, Batch Operations) read O first and claim with rev = <read rev>
+ * (retried a few times); see label-index.ts for when they are stale.
+ *
+ * Requests (WRU = write units per 1 KB item, RRU = read units per 4 KB, strongly consistent):
+ *   fresh image, 3 labels:   claim 1 + 3 puts + finish 1 = 5 WRU, 1 RRU
+ *   overwrite, 3 new labels: claim 1 + 3 puts + 3 deletes + finish 1 = 8 WRU, 1 RRU
+ *   duplicate delivery:      like a fresh image (the puts rewrite the same items): 5 WRU, 1 RRU
+ *   delete:                  claim 1 + 3 deletes + finish 1 = 5 WRU, 1 RRU
+ *   stale delivery:          1 failed conditional write (charged: 1 WRU) + 1 RRU
+ *   get 1 RRU (strongly consistent); search page 0.5 RRU per 4 KB read (eventually consistent)
+ *   The tagger adds one get after its tag write (1 RRU). Items stay under 1 KB for S3 keys of
+ *   ordinary length; a key near S3's 1024-byte limit makes O (entries lists the key thrice) 2-4 WRU.
+ *   (test/integration/dynamo-index.test.ts measures them on dynalite with ReturnConsumedCapacity.)
+ * IAM: the tagger needs dynamodb:UpdateItem, PutItem, DeleteItem, GetItem; the API GetItem, Query.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  bareEtag,
+  type IndexedLabel,
+  type IndexedObject,
+  type IndexRecord,
+  type IndexWrite,
+  InvalidCursorError,
+  type LabelIndex,
+  normalizeLabel,
+  normalizeSequencer,
+  type SearchPage,
+} from './label-index.ts';
+
+/** How long a tombstone orders late deliveries before DynamoDB's TTL removes it. */
+export const TOMBSTONE_DAYS = 7;
+/** A writer is certainly gone after this long (the Lambda timeout is at most 15 minutes). */
+export const MAX_WRITER_MS = 16 * 60 * 1000;
+/** Attempts of a version-less write that keeps losing to concurrent writes. */
+const VERSIONLESS_ATTEMPTS = 5;
+
+export const objectPk = (bucket: string, key: string) => `o#${bucket}/${key}`;
+export const labelPk = (bucket: string, label: string) => `l#${bucket}#${normalizeLabel(label)}`;
+/** DynamoDB's limit on a sort key, in bytes; an S3 key may take 1024 bytes on its own. */
+const MAX_SK_BYTES = 1024;
+
+/**
+ * Sorts best score first: (1 - score) in billionths, 10 digits, then the key. A key too long for
+ * the sort key is replaced by "~" and its SHA-256 (the item still carries the key).
+ */
+export function labelSk(score: number, key: string): string {
+  const s = Number.isFinite(score) ? Math.min(1, Math.max(0, score)) : 0;
+  const prefix = `${String(Math.round((1 - s) * 1e9)).padStart(10, '0')}#`;
+  const fits = Buffer.byteLength(prefix) + Buffer.byteLength(key) <= MAX_SK_BYTES;
+  return `${prefix}${fits ? key : `~${createHash('sha256').update(key).digest('hex')}`}`;
+}
+
+interface ObjectItem {
+  pk: string;
+  sk: string;
+  bucket: string;
+  key: string;
+  state: 'live' | 'deleted';
+  status?: IndexedObject['status'];
+  labels?: IndexedLabel[];
+  top?: string;
+  model?: string;
+  etag?: string;
+  seq?: string;
+  rev: number;
+  owner?: string;
+  entries?: Set<string>;
+  inflight?: Set<string>;
+}
+
+interface LabelItemKey {
+  pk: string;
+  sk: string;
+}
+
+/** The label items a record should have: one per normalised label (best score), only when ok. */
+export function labelItemKeys(record: Pick<IndexRecord, 'bucket' | 'key' | 'status' | 'labels'>) {
+  if (record.status !== 'ok') return [];
+  const best = new Map<string, IndexedLabel>();
+  for (const l of record.labels) {
+    const n = normalizeLabel(l.label);
+    if (!n) continue;
+    const seen = best.get(n);
+    if (!seen || l.score > seen.score) best.set(n, l);
+  }
+  return [...best.values()].map((l) => ({
+    pk: labelPk(record.bucket, l.label),
+    sk: labelSk(l.score, record.key),
+    score: l.score,
+  }));
+}
+
+const entryOf = (k: LabelItemKey) => JSON.stringify([k.pk, k.sk]);
+function parseEntry(entry: string): LabelItemKey | undefined {
+  try {
+    const [pk, sk] = JSON.parse(entry) as unknown[];
+    return typeof pk === 'string' && typeof sk === 'string' ? { pk, sk } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isConditionFailure = (err: unknown) =>
+  err instanceof ConditionalCheckFailedException ||
+  (err as { name?: string })?.name === 'ConditionalCheckFailedException';
+
+function toIndexed(item: ObjectItem): IndexedObject {
+  const out: IndexedObject = {
+    bucket: item.bucket,
+    key: item.key,
+    status: item.status ?? 'ok',
+    labels: (item.labels ?? []).map((l) => ({ label: l.label, score: l.score })),
+    model: item.model ?? '',
+    sequencer: item.seq ?? '',
+    state: item.state,
+  };
+  if (item.etag !== undefined) out.etag = item.etag;
+  return out;
+}
+
+function encodeCursor(key: LabelItemKey): string {
+  return Buffer.from(JSON.stringify({ pk: key.pk, sk: key.sk })).toString('base64url');
+}
+function decodeCursor(cursor: string, pk: string): LabelItemKey {
+  let parsed: unknown;
+  try {
+    if (!/^[A-Za-z0-9_-]{1,4096}$/.test(cursor)) throw new Error('not base64url');
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError();
+  }
+  const c = parsed as { pk?: unknown; sk?: unknown };
+  if (c?.pk !== pk || typeof c.sk !== 'string' || c.sk.length === 0) throw new InvalidCursorError();
+  return { pk, sk: c.sk };
+}
+
+export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIndex {
+  const db = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const TableName = table;
+
+  const readObject = async (bucket: string, key: string) =>
+    (
+      await db.send(
+        new GetCommand({ TableName, Key: { pk: objectPk(bucket, key), sk: 'o' }, ConsistentRead: true }),
+      )
+    ).Item as ObjectItem | undefined;
+
+  /**
+   * Step 1: the claim. `condition` decides whether it is accepted; `change.record` is the record (absent
+   * for a tombstone). Returns the new rev, or undefined when the condition failed.
+   */
+  async function claim(
+    bucket: string,
+    key: string,
+    token: string,
+    condition: { expression: string; values: Record<string, unknown> },
+    change: { seq?: string; record?: IndexRecord; newEntries: string[] },
+  ): Promise<number | undefined> {
+    // bucket, key, state, status and owner are reserved words: every name goes through an alias.
+    const names: Record<string, string> = {
+      '#bucket': 'bucket',
+      '#key': 'key',
+      '#state': 'state',
+      '#seq': 'seq',
+      '#rev': 'rev',
+      '#inflight': 'inflight',
+      '#entries': 'entries',
+      '#expiresAt': 'expiresAt',
+    };
+    const values: Record<string, unknown> = {
+      ...condition.values,
+      ':one': 1,
+      ':me': new Set([`${Date.now()}#${token}`]),
+      ':owner': token,
+      ':bucket': bucket,
+      ':key': key,
+    };
+    const set = ['#bucket = :bucket', '#key = :key', '#state = :state', '#owner = :owner'];
+    names['#owner'] = 'owner';
+    const remove: string[] = [];
+    const add = ['#rev :one', '#inflight :me'];
+    if (change.seq !== undefined) {
+      set.push('#seq = :seq');
+      values[':seq'] = change.seq;
+    }
+    const r = change.record;
+    if (r) {
+      values[':state'] = 'live';
+      Object.assign(names, { '#status': 'status', '#labels': 'labels', '#model': 'model', '#top': 'top' });
+      Object.assign(values, {
+        ':status': r.status,
+        ':labels': r.status === 'ok' ? r.labels.map((l) => ({ label: l.label, score: l.score })) : [],
+        ':model': r.model,
+      });
+      set.push('#status = :status', '#labels = :labels', '#model = :model');
+      const top = r.status === 'ok' ? r.labels[0]?.label : undefined;
+      if (top !== undefined) {
+        set.push('#top = :top');
+        values[':top'] = top;
+      } else remove.push('#top');
+      const etag = bareEtag(r.etag);
+      names['#etag'] = 'etag';
+      if (etag !== undefined) {
+        set.push('#etag = :etag');
+        values[':etag'] = etag;
+      } else remove.push('#etag');
+      remove.push('#expiresAt');
+    } else {
+      values[':state'] = 'deleted';
+      values[':expires'] = Math.floor(Date.now() / 1000) + TOMBSTONE_DAYS * 86400;
+      Object.assign(names, { '#status': 'status', '#labels': 'labels', '#model': 'model', '#top': 'top' });
+      names['#etag'] = 'etag';
+      set.push('#expiresAt = :expires');
+      remove.push('#status', '#labels', '#model', '#top', '#etag');
+    }
+    if (change.newEntries.length > 0) {
+      add.push('#entries :new');
+      values[':new'] = new Set(change.newEntries);
+    }
+    const used = (n: string) =>
+      [condition.expression, ...set, ...remove, ...add].some((part) => new RegExp(`${n}\\b`).test(part));
+    const ExpressionAttributeNames = Object.fromEntries(Object.entries(names).filter(([n]) => used(n)));
+    try {
+      const out = await db.send(
+        new UpdateCommand({
+          TableName,
+          Key: { pk: objectPk(bucket, key), sk: 'o' },
+          ConditionExpression: condition.expression,
+          UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''} ADD ${add.join(', ')}`,
+          ExpressionAttributeNames,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return (out.Attributes as ObjectItem).rev;
+    } catch (err) {
+      if (isConditionFailure(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Step 2: this claim's label items. */
+  async function putLabels(record: IndexRecord, rev: number, seq: string | undefined) {
+    const labels = record.labels.map((l) => ({ label: l.label, score: l.score }));
+    const top = labels[0]?.label ?? '';
+    await Promise.all(
+      labelItemKeys(record).map(async (k) => {
+        try {
+          await db.send(
+            new PutCommand({
+              TableName,
+              Item: { pk: k.pk, sk: k.sk, key: record.key, score: k.score, top, labels, rev, seq },
+              ConditionExpression: 'attribute_not_exists(pk) OR rev <= :rev',
+              ExpressionAttributeValues: { ':rev': rev },
+            }),
+          );
+        } catch (err) {
+          if (!isConditionFailure(err)) throw err;
+        }
+      }),
+    );
+  }
+
+  /** Steps 3 and 4: read the current record, delete what it does not list, tidy entries. */
+  async function finish(bucket: string, key: string, token?: string): Promise<IndexedObject | undefined> {
+    const current = await readObject(bucket, key);
+    if (!current) return undefined;
+    const listed = new Set(
+      current.state === 'live'
+        ? labelItemKeys({ ...toIndexed(current), labels: current.labels ?? [] }).map(entryOf)
+        : [],
+    );
+    const garbage = [...(current.entries ?? [])].filter((e) => !listed.has(e));
+    await Promise.all(
+      garbage.map(async (entry) => {
+        const k = parseEntry(entry);
+        if (!k) return;
+        try {
+          await db.send(
+            new DeleteCommand({
+              TableName,
+              Key: k,
+              ConditionExpression: 'rev < :rev',
+              ExpressionAttributeValues: { ':rev': current.rev },
+            }),
+          );
+        } catch (err) {
+          // Gone already, or written by a newer claim.
+          if (!isConditionFailure(err)) throw err;
+        }
+      }),
+    );
+    const now = Date.now();
+    const markers = [...(current.inflight ?? [])];
+    const expired = markers.filter((m) => now - Number(m.split('#')[0]) > MAX_WRITER_MS);
+    const mine = markers.filter((m) => token !== undefined && m.endsWith(`#${token}`));
+    const others = markers.filter(
+      (m) => !expired.includes(m) && !mine.includes(m) && !m.endsWith(`#${current.owner}`),
+    );
+    const drop = [...mine, ...expired];
+    const shrink = garbage.length > 0 && others.length === 0;
+    if (!shrink && drop.length === 0) return toIndexed(current);
+    const send = (withEntries: boolean) =>
+      db.send(
+        new UpdateCommand({
+          TableName,
+          Key: { pk: objectPk(bucket, key), sk: 'o' },
+          ConditionExpression: withEntries ? 'rev = :rev' : 'attribute_exists(pk)',
+          UpdateExpression: `DELETE ${[
+            ...(withEntries ? ['entries :garbage'] : []),
+            ...(drop.length ? ['inflight :drop'] : []),
+          ].join(', ')}`,
+          ExpressionAttributeValues: {
+            ...(withEntries ? { ':rev': current.rev, ':garbage': new Set(garbage) } : {}),
+            ...(drop.length ? { ':drop': new Set(drop) } : {}),
+          },
+        }),
+      );
+    try {
+      await send(shrink);
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      // A newer claim came in meanwhile: it will tidy entries; still drop this writer's marker.
+      if (shrink && drop.length > 0) await send(false);
+    }
+    return toIndexed(current);
+  }
+
+  return {
+    async put(record, sequencer) {
+      const seq = normalizeSequencer(sequencer);
+      const newEntries = labelItemKeys(record).map(entryOf);
+      const token = randomUUID();
+      if (seq !== undefined) {
+        const rev = await claim(
+          record.bucket,
+          record.key,
+          token,
+          {
+            expression: 'attribute_not_exists(pk) OR attribute_not_exists(#seq) OR #seq <= :seq',
+            values: {},
+          },
+          { seq, record, newEntries },
+        );
+        if (rev === undefined) {
+          const current = await finish(record.bucket, record.key);
+          return { result: 'stale' as IndexWrite, current };
+        }
+        await putLabels(record, rev, seq);
+        return { result: 'written' as IndexWrite, current: await finish(record.bucket, record.key, token) };
+      }
+      // Version-less: only over nothing, over version-less writes, or over the same version.
+      for (let attempt = 0; attempt < VERSIONLESS_ATTEMPTS; attempt++) {
+        const before = await readObject(record.bucket, record.key);
+        if (before) {
+          const sameVersion =
+            before.etag !== undefined && record.etag !== undefined && before.etag === bareEtag(record.etag);
+          if (before.state === 'deleted' || (before.seq !== undefined && !sameVersion))
+            return { result: 'stale' as IndexWrite, current: toIndexed(before) };
+        }
+        const rev = await claim(
+          record.bucket,
+          record.key,
+          token,
+          before
+            ? { expression: '#rev = :was', values: { ':was': before.rev } }
+            : { expression: 'attribute_not_exists(pk)', values: {} },
+          { record, newEntries },
+        );
+        if (rev === undefined) continue;
+        await putLabels(record, rev, before?.seq);
+        return { result: 'written' as IndexWrite, current: await finish(record.bucket, record.key, token) };
+      }
+      throw new Error(
+        `label index: s3://${record.bucket}/${record.key} kept changing (${VERSIONLESS_ATTEMPTS} attempts)`,
+      );
+    },
+
+    async remove(bucket, key, sequencer) {
+      const seq = normalizeSequencer(sequencer);
+      const token = randomUUID();
+      const rev = await claim(
+        bucket,
+        key,
+        token,
+        seq !== undefined
+          ? {
+              expression: 'attribute_not_exists(pk) OR attribute_not_exists(#seq) OR #seq <= :seq',
+              values: {},
+            }
+          : // Without a sequencer only version-less entries can be known to be older.
+            { expression: 'attribute_not_exists(pk) OR attribute_not_exists(#seq)', values: {} },
+        { seq, newEntries: [] },
+      );
+      if (rev === undefined) {
+        await finish(bucket, key);
+        return { result: 'stale' };
+      }
+      await finish(bucket, key, token);
+      return { result: 'written' };
+    },
+
+    async get(bucket, key) {
+      const item = await readObject(bucket, key);
+      return item ? toIndexed(item) : undefined;
+    },
+
+    async search(bucket, label, { limit, cursor }): Promise<SearchPage> {
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        throw new RangeError(`limit must be an integer from 1 to 100, not ${limit}`);
+      const pk = labelPk(bucket, label);
+      const start = cursor === undefined ? undefined : decodeCursor(cursor, pk);
+      const out = await db.send(
+        new QueryCommand({
+          TableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          ExclusiveStartKey: start,
+          // One more than asked: tells whether another page exists without an empty last page.
+          Limit: limit + 1,
+        }),
+      );
+      const rows = (out.Items ?? []) as {
+        pk: string;
+        sk: string;
+        key: string;
+        score: number;
+        top: string;
+        labels: IndexedLabel[];
+      }[];
+      const page = rows.slice(0, limit);
+      const items = page.map((r) => ({
+        key: r.key,
+        score: r.score,
+        top: r.top,
+        labels: (r.labels ?? []).map((l) => ({ label: l.label, score: l.score })),
+      }));
+      const last = page[page.length - 1];
+      return rows.length > limit && last ? { items, cursor: encodeCursor(last) } : { items };
+    },
+  };
+}

@@ -1,0 +1,388 @@
+/**
+ * One contract for every LabelIndex (src/index/label-index.ts): the in-memory fake
+ * (test/unit/index-memory.test.ts) and the DynamoDB adapter on dynalite
+ * (test/integration/dynamo-index.test.ts) run exactly these tests.
+ */
+import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import {
+  type IndexRecord,
+  InvalidCursorError,
+  type LabelIndex,
+  normalizeLabel,
+} from '../../src/index/label-index.ts';
+
+export interface ContractTarget {
+  /** A fresh, empty index for one test. */
+  index(): Promise<LabelIndex>;
+  /**
+   * Every label item the store holds for a bucket (a table scan: tests only), as
+   * "<normalised label> <key>"; undefined for stores that keep none apart from their objects.
+   */
+  labelItems?(bucket: string): Promise<string[]>;
+}
+
+let bucketCounter = 0;
+/** A bucket of its own per test: the DynamoDB table is shared by the tests of one file. */
+export const freshBucket = () => `bucket-${process.pid}-${++bucketCounter}`;
+
+export const rec = (
+  bucket: string,
+  key: string,
+  labels: [string, number][],
+  extra: Partial<IndexRecord> = {},
+): IndexRecord => ({
+  bucket,
+  key,
+  status: 'ok',
+  labels: labels.map(([label, score]) => ({ label, score })),
+  model: 'fake@1',
+  ...extra,
+});
+
+/** Every page of a search. */
+export async function searchAll(index: LabelIndex, bucket: string, label: string, limit = 100) {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 1000; page++) {
+    const out = await index.search(bucket, label, { limit, cursor });
+    keys.push(...out.items.map((i) => i.key));
+    cursor = out.cursor;
+    if (!cursor) return keys;
+  }
+  throw new Error('more than 1000 pages');
+}
+
+/** A seeded pseudo-random generator (mulberry32). */
+export function seeded(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Every label item of a bucket, as "<label> <key>" (Scan: a test-only operation). */
+export async function scanLabelItems(
+  client: DynamoDBClient,
+  table: string,
+  bucket: string,
+): Promise<string[]> {
+  const out: string[] = [];
+  let start: Record<string, unknown> | undefined;
+  for (let page = 0; page < 1000; page++) {
+    const res = await client.send(
+      new ScanCommand({ TableName: table, ExclusiveStartKey: start as never, ConsistentRead: true }),
+    );
+    for (const item of res.Items ?? []) {
+      const pk = item.pk?.S ?? '';
+      const prefix = `l#${bucket}#`;
+      if (pk.startsWith(prefix)) out.push(`${pk.slice(prefix.length)} ${item.key?.S}`);
+    }
+    start = res.LastEvaluatedKey;
+    if (!start) return out;
+  }
+  throw new Error('scan did not end');
+}
+
+const seq = (n: number) => n.toString(16).toUpperCase().padStart(16, '0');
+
+export function labelIndexContract(name: string, target: ContractTarget) {
+  describe(`LabelIndex contract: ${name}`, () => {
+    it('puts, gets, and searches one label best score first, case- and space-insensitively', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      await index.put(
+        rec(b, 'uploads/a.jpg', [
+          ['Golden Retriever', 0.5],
+          ['tennis ball', 0.2],
+        ]),
+        seq(1),
+      );
+      await index.put(rec(b, 'uploads/b.jpg', [['golden retriever', 0.9]]), seq(1));
+      await index.put(
+        rec(b, 'uploads/c.jpg', [
+          ['Labrador', 0.7],
+          ['golden retriever', 0.1],
+        ]),
+        seq(1),
+      );
+      const page = await index.search(b, '  GOLDEN   Retriever ', { limit: 10 });
+      expect(page.items.map((i) => [i.key, i.score])).toEqual([
+        ['uploads/b.jpg', 0.9],
+        ['uploads/a.jpg', 0.5],
+        ['uploads/c.jpg', 0.1],
+      ]);
+      expect(page.cursor).toBeUndefined();
+      expect(page.items[2]).toEqual({
+        key: 'uploads/c.jpg',
+        score: 0.1,
+        top: 'Labrador',
+        labels: [
+          { label: 'Labrador', score: 0.7 },
+          { label: 'golden retriever', score: 0.1 },
+        ],
+      });
+      expect(await index.get(b, 'uploads/a.jpg')).toMatchObject({
+        bucket: b,
+        key: 'uploads/a.jpg',
+        status: 'ok',
+        state: 'live',
+        model: 'fake@1',
+        labels: [
+          { label: 'Golden Retriever', score: 0.5 },
+          { label: 'tennis ball', score: 0.2 },
+        ],
+      });
+      expect(await index.get(b, 'uploads/none.jpg')).toBeUndefined();
+      expect((await index.search(b, 'tennis ball', { limit: 5 })).items.map((i) => i.key)).toEqual([
+        'uploads/a.jpg',
+      ]);
+      // Another bucket's objects are not in this bucket's partition.
+      expect((await index.search(freshBucket(), 'golden retriever', { limit: 5 })).items).toEqual([]);
+    });
+
+    it('paginates with opaque cursors, equal scores ordered by key, and refuses foreign cursors and limits', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const keys = Array.from({ length: 7 }, (_, i) => `uploads/${String(i).padStart(2, '0')}.jpg`);
+      for (const [i, key] of keys.entries())
+        await index.put(rec(b, key, [['dog', i < 3 ? 0.5 : 0.25]]), seq(1));
+      const pages: string[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await index.search(b, 'dog', { limit: 3, cursor });
+        pages.push(page.items.map((i) => i.key));
+        cursor = page.cursor;
+      } while (cursor && pages.length < 10);
+      expect(pages).toEqual([keys.slice(0, 3), keys.slice(3, 6), keys.slice(6)]);
+
+      const first = await index.search(b, 'dog', { limit: 2 });
+      expect(first.cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+      const c = first.cursor ?? '';
+      // Same bucket, other label; other bucket; tampered; not base64url.
+      await index.put(rec(b, 'uploads/cat.jpg', [['cat', 0.5]]), seq(1));
+      await expect(index.search(b, 'cat', { limit: 2, cursor: c })).rejects.toBeInstanceOf(
+        InvalidCursorError,
+      );
+      await expect(index.search(freshBucket(), 'dog', { limit: 2, cursor: c })).rejects.toBeInstanceOf(
+        InvalidCursorError,
+      );
+      const forged = Buffer.from(JSON.stringify({ pk: 'x', sk: 'y' })).toString('base64url');
+      for (const bad of [forged, 'not a cursor!', `${c}x`, ''])
+        await expect(index.search(b, 'dog', { limit: 2, cursor: bad })).rejects.toBeInstanceOf(
+          InvalidCursorError,
+        );
+      for (const limit of [0, 101, 1.5, Number.NaN])
+        await expect(index.search(b, 'dog', { limit })).rejects.toBeInstanceOf(RangeError);
+      expect((await index.search(b, 'dog', { limit: 100 })).items).toHaveLength(7);
+    });
+
+    it('an overwrite replaces the entries; an older or repeated delivery changes nothing', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const k = 'uploads/x.jpg';
+      expect(
+        (
+          await index.put(
+            rec(b, k, [
+              ['dog', 0.8],
+              ['cat', 0.1],
+            ]),
+            '0A1',
+          )
+        ).result,
+      ).toBe('written');
+      const newer = await index.put(
+        rec(b, k, [
+          ['car', 0.6],
+          ['dog', 0.3],
+        ]),
+        '0A2',
+      );
+      expect(newer).toMatchObject({
+        result: 'written',
+        current: { sequencer: expect.stringMatching(/^0A2/) },
+      });
+      expect(await searchAll(index, b, 'cat')).toEqual([]);
+      expect((await index.search(b, 'dog', { limit: 5 })).items).toMatchObject([{ key: k, score: 0.3 }]);
+      // Late delivery of the first event: stale, and it says who owns the key.
+      const late = await index.put(
+        rec(b, k, [
+          ['dog', 0.8],
+          ['cat', 0.1],
+        ]),
+        '0a1',
+      );
+      expect(late.result).toBe('stale');
+      expect(late.current).toMatchObject({ labels: [{ label: 'car' }, { label: 'dog' }], state: 'live' });
+      expect(await searchAll(index, b, 'cat')).toEqual([]);
+      // Sequencers of different lengths compare as AWS says: right-pad with zeros.
+      expect((await index.put(rec(b, k, [['cat', 0.9]]), '0A1F')).result).toBe('stale');
+      expect((await index.put(rec(b, k, [['cat', 0.9]]), '0A20')).result).toBe('written');
+      // The same event again (a duplicate delivery): written, same entries.
+      expect((await index.put(rec(b, k, [['cat', 0.9]]), '0A20')).result).toBe('written');
+      expect(await searchAll(index, b, 'cat')).toEqual([k]);
+      expect(await searchAll(index, b, 'dog')).toEqual([]);
+      expect(await searchAll(index, b, 'car')).toEqual([]);
+      if (target.labelItems) expect(await target.labelItems(b)).toEqual([`cat ${k}`]);
+    });
+
+    it('a delete removes the entries and orders late deliveries; a newer create revives the key', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const k = 'uploads/gone.jpg';
+      await index.put(
+        rec(b, k, [
+          ['dog', 0.8],
+          ['cat', 0.1],
+        ]),
+        seq(10),
+      );
+      expect((await index.remove(b, k, seq(9))).result).toBe('stale');
+      expect(await searchAll(index, b, 'dog')).toEqual([k]);
+      expect((await index.remove(b, k, seq(11))).result).toBe('written');
+      expect(await index.get(b, k)).toMatchObject({ state: 'deleted', labels: [] });
+      expect(await searchAll(index, b, 'dog')).toEqual([]);
+      expect(await searchAll(index, b, 'cat')).toEqual([]);
+      // The create event of the deleted version arrives after the delete: stale.
+      expect((await index.put(rec(b, k, [['dog', 0.8]]), seq(10))).result).toBe('stale');
+      expect((await index.remove(b, k, seq(11))).result).toBe('written');
+      expect(await searchAll(index, b, 'dog')).toEqual([]);
+      // A delete of a key the index never saw leaves a tombstone that orders the late create.
+      expect((await index.remove(b, 'uploads/never.jpg', seq(5))).result).toBe('written');
+      expect((await index.put(rec(b, 'uploads/never.jpg', [['dog', 0.5]]), seq(4))).result).toBe('stale');
+      // A new object under the same key, after the delete.
+      expect((await index.put(rec(b, k, [['bird', 0.4]]), seq(12))).result).toBe('written');
+      expect(await index.get(b, k)).toMatchObject({ state: 'live', labels: [{ label: 'bird' }] });
+      expect(await searchAll(index, b, 'bird')).toEqual([k]);
+      if (target.labelItems) expect((await target.labelItems(b)).sort()).toEqual([`bird ${k}`]);
+    });
+
+    it('version-less writes (backfill): over nothing, over the same version, never over a newer one', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const k = 'uploads/old.jpg';
+      expect((await index.put(rec(b, k, [['dog', 0.5]], { etag: '"e1"' }))).result).toBe('written');
+      expect(await index.get(b, k)).toMatchObject({ sequencer: '', etag: 'e1' });
+      // Version-less over version-less: the later one wins (both describe the object as it is now).
+      expect((await index.put(rec(b, k, [['cat', 0.5]], { etag: '"e2"' }))).result).toBe('written');
+      // The event of that version arrives: written, with its sequencer.
+      expect((await index.put(rec(b, k, [['cat', 0.5]], { etag: 'e2' }), seq(3))).result).toBe('written');
+      // Re-tag with a new model, same version (same ETag): written, the sequencer kept.
+      const retag = await index.put(rec(b, k, [['cat', 0.7]], { etag: '"e2"', model: 'fake@2' }));
+      expect(retag).toMatchObject({ result: 'written', current: { model: 'fake@2' } });
+      expect((await index.get(b, k))?.sequencer).toMatch(/^0+3/);
+      // Another version read without a sequencer: its own event decides, not the backfill.
+      expect((await index.put(rec(b, k, [['bird', 0.5]], { etag: '"e9"' }))).result).toBe('stale');
+      expect((await index.put(rec(b, k, [['bird', 0.5]]))).result).toBe('stale');
+      expect(await searchAll(index, b, 'cat')).toEqual([k]);
+      // Never revives a deleted object.
+      await index.remove(b, k, seq(4));
+      expect((await index.put(rec(b, k, [['cat', 0.7]], { etag: '"e2"' }))).result).toBe('stale');
+      expect(await searchAll(index, b, 'cat')).toEqual([]);
+    });
+
+    it('keys of any length S3 allows (1024 bytes), any characters, and removals without a sequencer', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const long = `uploads/${'x'.repeat(1012)}.jpg`; // 1024 bytes: S3's longest key
+      const odd = 'uploads/a#b/🐕 "x" \\ y.JPG';
+      await index.put(rec(b, long, [['dog', 0.5]]), seq(1));
+      await index.put(rec(b, odd, [['dog', 0.6]]), seq(1));
+      expect((await index.search(b, 'dog', { limit: 10 })).items.map((i) => i.key)).toEqual([odd, long]);
+      expect(await index.get(b, long)).toMatchObject({ key: long, state: 'live' });
+      // A removal without a sequencer cannot be ordered against a sequenced write: stale.
+      expect((await index.remove(b, long)).result).toBe('stale');
+      expect((await index.remove(b, long, seq(2))).result).toBe('written');
+      expect(await searchAll(index, b, 'dog')).toEqual([odd]);
+      // Over a version-less record it applies.
+      await index.put(rec(b, 'uploads/v.jpg', [['cat', 0.5]]));
+      expect((await index.remove(b, 'uploads/v.jpg')).result).toBe('written');
+      expect(await searchAll(index, b, 'cat')).toEqual([]);
+      if (target.labelItems) expect((await target.labelItems(b)).sort()).toEqual([`dog ${odd}`]);
+    });
+
+    it('bad images are indexed without labels; duplicate labels keep the best score', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      await index.put({ ...rec(b, 'uploads/bad.jpg', []), status: 'CorruptImage' }, seq(1));
+      expect(await index.get(b, 'uploads/bad.jpg')).toMatchObject({ status: 'CorruptImage', labels: [] });
+      // ImageNet has two classes named "crane" (the bird and the machine).
+      await index.put(
+        rec(b, 'uploads/crane.jpg', [
+          ['crane', 0.3],
+          ['Crane', 0.4],
+          ['pole', 0.1],
+        ]),
+        seq(1),
+      );
+      const page = await index.search(b, 'crane', { limit: 10 });
+      expect(page.items.map((i) => [i.key, i.score])).toEqual([['uploads/crane.jpg', 0.4]]);
+      // From ok to a bad status: the label entries go.
+      await index.put({ ...rec(b, 'uploads/crane.jpg', []), status: 'ImageTooLarge' }, seq(2));
+      expect(await searchAll(index, b, 'crane')).toEqual([]);
+      expect(await searchAll(index, b, 'pole')).toEqual([]);
+    });
+
+    it('concurrent, duplicated, out-of-order writes end as the newest event says', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const random = seeded(20261129);
+      const labels = ['dog', 'cat', 'bird', 'Dog'];
+      const keys = ['uploads/k0.jpg', 'uploads/k1.jpg', 'uploads/k2.jpg'];
+      for (let round = 0; round < 12; round++) {
+        type Op = { key: string; seq: number; labels?: [string, number][] };
+        const ops: Op[] = [];
+        let n = round * 100;
+        for (const key of keys)
+          for (let i = 0; i < 6; i++) {
+            const deleted = random() < 0.25;
+            const picked = labels
+              .filter(() => random() < 0.5)
+              // Few distinct scores: versions often share a label item (same label, same score).
+              .map((l) => [l, random() < 0.5 ? 0.25 : 0.5] as [string, number]);
+            ops.push({ key, seq: ++n, labels: deleted ? undefined : picked });
+          }
+        const deliveries = ops.flatMap((op) => (random() < 0.3 ? [op, op] : [op]));
+        deliveries.sort(() => random() - 0.5);
+        await Promise.all(
+          deliveries.map((op) =>
+            op.labels
+              ? index.put(rec(b, op.key, op.labels), seq(op.seq))
+              : index.remove(b, op.key, seq(op.seq)),
+          ),
+        );
+        const newest = new Map<string, Op>();
+        for (const op of ops) if ((newest.get(op.key)?.seq ?? -1) < op.seq) newest.set(op.key, op);
+        for (const key of keys) {
+          const want = newest.get(key);
+          const got = await index.get(b, key);
+          expect(got?.sequencer, `${key} round ${round}`).toMatch(new RegExp(`^${seq(want?.seq ?? 0)}`));
+          expect(got?.state).toBe(want?.labels ? 'live' : 'deleted');
+        }
+        for (const label of ['dog', 'cat', 'bird']) {
+          const want = keys.filter((k) => newest.get(k)?.labels?.some(([l]) => normalizeLabel(l) === label));
+          expect((await searchAll(index, b, label, 2)).sort(), `${label} round ${round}`).toEqual(want);
+          // And each item carries the newest labels of its object.
+          for (const item of (await index.search(b, label, { limit: 100 })).items)
+            expect(item.labels, `${item.key} under ${label}, round ${round}`).toEqual(
+              (newest.get(item.key)?.labels ?? []).map(([l, score]) => ({ label: l, score })),
+            );
+        }
+        if (target.labelItems) {
+          const items = (await target.labelItems(b)).sort();
+          const want = keys
+            .flatMap((k) => [
+              ...new Set((newest.get(k)?.labels ?? []).map(([l]) => `${normalizeLabel(l)} ${k}`)),
+            ])
+            .sort();
+          expect(items, `label items, round ${round}`).toEqual(want);
+        }
+      }
+    });
+  });
+}

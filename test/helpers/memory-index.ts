@@ -1,0 +1,137 @@
+/**
+ * An in-memory LabelIndex (fake of src/index/label-index.ts) with the DynamoDB adapter's semantics:
+ * sequencer ordering, version-less writes, tombstones, search order and cursors. Each call is atomic
+ * (the DynamoDB adapter reaches the same end state with conditional writes; test/helpers/index-contract.ts
+ * holds both to it). `calls` lists every operation, `failNext` makes the next call throw.
+ */
+import { labelItemKeys, labelPk } from '../../src/index/dynamo-index.ts';
+import {
+  bareEtag,
+  compareSequencers,
+  type IndexedObject,
+  type IndexRecord,
+  type IndexWrite,
+  InvalidCursorError,
+  type LabelIndex,
+  normalizeSequencer,
+  type SearchPage,
+} from '../../src/index/label-index.ts';
+
+const copy = (o: IndexedObject): IndexedObject => ({
+  ...o,
+  labels: o.labels.map((l) => ({ ...l })),
+});
+
+export class MemoryIndex implements LabelIndex {
+  readonly objects = new Map<string, IndexedObject>();
+  readonly calls: string[] = [];
+  /** Makes the next call throw this error (a fault of the index, e.g. throttling). */
+  failNext?: Error;
+
+  private enter(call: string): void {
+    this.calls.push(call);
+    const err = this.failNext;
+    if (err) {
+      this.failNext = undefined;
+      throw err;
+    }
+  }
+
+  async put(record: IndexRecord, sequencer?: string) {
+    this.enter(`put ${record.key}`);
+    const id = `${record.bucket}/${record.key}`;
+    const before = this.objects.get(id);
+    const seq = normalizeSequencer(sequencer);
+    const stale = (): { result: IndexWrite; current?: IndexedObject } => ({
+      result: 'stale',
+      current: before && copy(before),
+    });
+    if (seq !== undefined) {
+      if (before && compareSequencers(before.sequencer, seq) > 0) return stale();
+    } else if (before) {
+      const same = before.etag !== undefined && before.etag === bareEtag(record.etag);
+      if (before.state === 'deleted' || (before.sequencer !== '' && !same)) return stale();
+    }
+    const next: IndexedObject = {
+      bucket: record.bucket,
+      key: record.key,
+      status: record.status,
+      labels: record.status === 'ok' ? record.labels.map((l) => ({ label: l.label, score: l.score })) : [],
+      model: record.model,
+      sequencer: seq ?? before?.sequencer ?? '',
+      state: 'live',
+    };
+    const etag = bareEtag(record.etag);
+    if (etag !== undefined) next.etag = etag;
+    this.objects.set(id, next);
+    return { result: 'written' as IndexWrite, current: copy(next) };
+  }
+
+  async remove(bucket: string, key: string, sequencer?: string) {
+    this.enter(`remove ${key}`);
+    const id = `${bucket}/${key}`;
+    const before = this.objects.get(id);
+    const seq = normalizeSequencer(sequencer);
+    if (
+      before &&
+      before.sequencer !== '' &&
+      (seq === undefined || compareSequencers(before.sequencer, seq) > 0)
+    )
+      return { result: 'stale' as IndexWrite };
+    this.objects.set(id, {
+      bucket,
+      key,
+      status: 'ok',
+      labels: [],
+      model: '',
+      sequencer: seq ?? '',
+      state: 'deleted',
+    });
+    return { result: 'written' as IndexWrite };
+  }
+
+  async get(bucket: string, key: string) {
+    this.enter(`get ${key}`);
+    const o = this.objects.get(`${bucket}/${key}`);
+    return o && copy(o);
+  }
+
+  async search(bucket: string, label: string, page: { limit: number; cursor?: string }): Promise<SearchPage> {
+    this.enter(`search ${label}`);
+    const { limit, cursor } = page;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+      throw new RangeError(`limit must be an integer from 1 to 100, not ${limit}`);
+    const pk = labelPk(bucket, label);
+    let after: string | undefined;
+    if (cursor !== undefined) {
+      let c: { pk?: unknown; sk?: unknown };
+      try {
+        if (!/^[A-Za-z0-9_-]{1,4096}$/.test(cursor)) throw new Error('not base64url');
+        c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      } catch {
+        throw new InvalidCursorError();
+      }
+      if (c?.pk !== pk || typeof c.sk !== 'string' || c.sk.length === 0) throw new InvalidCursorError();
+      after = c.sk;
+    }
+    const rows = [...this.objects.values()]
+      .filter((o) => o.state === 'live' && o.bucket === bucket)
+      .flatMap((o) =>
+        labelItemKeys(o)
+          .filter((k) => k.pk === pk)
+          .map((k) => ({
+            sk: k.sk,
+            item: { key: o.key, score: k.score, top: o.labels[0]?.label ?? '', labels: o.labels },
+          })),
+      )
+      // DynamoDB orders sort keys by their UTF-8 bytes.
+      .filter((r) => after === undefined || Buffer.compare(Buffer.from(r.sk), Buffer.from(after)) > 0)
+      .sort((a, b) => Buffer.compare(Buffer.from(a.sk), Buffer.from(b.sk)));
+    const pageRows = rows.slice(0, limit);
+    const items = pageRows.map((r) => ({ ...r.item, labels: r.item.labels.map((l) => ({ ...l })) }));
+    const last = pageRows[pageRows.length - 1];
+    return rows.length > limit && last
+      ? { items, cursor: Buffer.from(JSON.stringify({ pk, sk: last.sk })).toString('base64url') }
+      : { items };
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * Burst and order (issue 9, requirement 5), on real parts: a local S3 (s3rver) whose own events
+ * drive the real tagger (real classifier: the int8 MobileNetV2 of ../shared) writing to a real
+ * DynamoDB-compatible server (dynalite).
+ *
+ * 200 images are put within a few seconds (the 50 photos of ../shared under distinct keys), then 30
+ * are overwritten with another photo and 30 deleted (10 of them after their overwrite), while the
+ * events are being delivered: 8 at a time, in a seeded random order, 15% of them twice.
+ * At the end every live object has exactly one correct tag set (its labels are those of classifying
+ * its current bytes) and matching index entries (every label partition queried; the table scanned,
+ * here only, for orphan label items), and deleted objects have none. Prints the time it took.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DeleteObjectCommand,
+  GetObjectTaggingCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import type { S3Event } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '../../scripts/local/local-dynamo.ts';
+import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
+import { dynamoLabelIndex } from '../../src/index/dynamo-index.ts';
+import { normalizeLabel } from '../../src/index/label-index.ts';
+import { s3ObjectStore } from '../../src/tagging/object-store.ts';
+import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
+import type { TagOutcome } from '../../src/tagging/tagger.ts';
+import { formatLabelList, isServiceTag, sanitizeTagValue } from '../../src/tagging/tags.ts';
+import { scanLabelItems, searchAll, seeded } from '../helpers/index-contract.ts';
+import { sharedModelFolder, sharedPhotos, skipUnlessShared } from '../helpers/shared.ts';
+
+const BUCKET = 'burst';
+const TABLE = 'labels-burst';
+const IMAGES = 200;
+const OVERWRITES = 30;
+const DELETES = 30;
+const CONCURRENCY = 8;
+const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 + tagger + dynalite', () => {
+  let dir: string;
+  let s3server: LocalS3;
+  let dynamo: LocalDynamo;
+  let s3: S3Client;
+  let classifier: Classifier;
+  const queue: S3Event[] = [];
+  let emitted = 0;
+  const random = seeded(9);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'burst-'));
+    dynamo = await startLocalDynamo({ tables: [TABLE] });
+    s3server = await startLocalS3({
+      directory: dir,
+      buckets: [BUCKET],
+      onEvent: (event) => {
+        emitted++;
+        queue.push(event);
+        if (random() < 0.15) queue.push(event);
+      },
+    });
+    s3 = new S3Client({
+      endpoint: s3server.endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials,
+    });
+    classifier = await createClassifier(sharedModelFolder(), { threads: 2 });
+  });
+  afterAll(async () => {
+    s3?.destroy();
+    await s3server?.close();
+    await dynamo?.close();
+    await classifier?.release();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('200 puts, 30 overwrites, 30 deletes, shuffled and duplicated deliveries: tags = index = content', async () => {
+    const photos = await Promise.all(
+      sharedPhotos().map(async (p) => ({ file: p.file, bytes: await readFile(p.path) })),
+    );
+    const keyOf = (i: number) => `uploads/burst/${String(i).padStart(3, '0')}.jpg`;
+    /** What each key holds at the end: a photo index, or undefined when deleted. */
+    const content = new Map<string, number | undefined>();
+    const tagger = createS3Tagger({
+      store: s3ObjectStore(s3),
+      classifier,
+      index: dynamoLabelIndex(dynamo.client, TABLE),
+      env: { UPLOAD_PREFIX: 'uploads/' },
+    });
+
+    const started = performance.now();
+    // The S3 side: 200 puts 16 at a time (one user tag on every fifth), then overwrites and deletes.
+    const s3Side = (async () => {
+      const order = Array.from({ length: IMAGES }, (_, i) => i);
+      for (let at = 0; at < order.length; at += 16)
+        await Promise.all(
+          order.slice(at, at + 16).map(async (i) => {
+            const photo = i % photos.length;
+            await s3.send(
+              new PutObjectCommand({ Bucket: BUCKET, Key: keyOf(i), Body: photos[photo]?.bytes }),
+            );
+            if (i % 5 === 0)
+              await s3.send(
+                new PutObjectTaggingCommand({
+                  Bucket: BUCKET,
+                  Key: keyOf(i),
+                  Tagging: { TagSet: [{ Key: 'owner', Value: `user-${i}` }] },
+                }),
+              );
+            content.set(keyOf(i), photo);
+          }),
+        );
+      const putMs = performance.now() - started;
+      const shuffled = Array.from({ length: IMAGES }, (_, i) => i).sort(() => random() - 0.5);
+      const overwritten = shuffled.slice(0, OVERWRITES);
+      const deleted = [...shuffled.slice(0, 10), ...shuffled.slice(OVERWRITES, OVERWRITES + DELETES - 10)];
+      await Promise.all(
+        overwritten.map(async (i) => {
+          const photo = (i + 17) % photos.length;
+          await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: keyOf(i), Body: photos[photo]?.bytes }));
+          content.set(keyOf(i), photo);
+        }),
+      );
+      await Promise.all(
+        deleted.map(async (i) => {
+          await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: keyOf(i) }));
+          content.set(keyOf(i), undefined);
+        }),
+      );
+      return { putMs, s3Ms: performance.now() - started };
+    })();
+
+    // The Lambda side: 8 deliveries at a time, each a random one of those waiting.
+    let s3Done = false;
+    const outcomes: TagOutcome[] = [];
+    const expectedEvents = IMAGES + OVERWRITES + DELETES;
+    const worker = async () => {
+      for (let idle = 0; idle < 2000; ) {
+        if (queue.length === 0) {
+          if (s3Done && emitted >= expectedEvents) return;
+          idle++;
+          await new Promise((r) => setTimeout(r, 10));
+          continue;
+        }
+        const [event] = queue.splice(Math.floor(random() * queue.length), 1);
+        if (event) outcomes.push(...(await tagger(event)));
+      }
+      throw new Error('the events did not all arrive within 20 s of idling');
+    };
+    const workers = Array.from({ length: CONCURRENCY }, worker);
+    const timings = await s3Side;
+    s3Done = true;
+    await Promise.all(workers);
+    const totalMs = performance.now() - started;
+
+    const counts: Record<string, number> = {};
+    for (const o of outcomes) counts[o.result] = (counts[o.result] ?? 0) + 1;
+    console.info(
+      `burst: ${IMAGES} puts in ${(timings.putMs / 1000).toFixed(1)} s, all S3 operations in ${(timings.s3Ms / 1000).toFixed(1)} s; ` +
+        `${outcomes.length} deliveries of ${emitted} events done in ${(totalMs / 1000).toFixed(1)} s ` +
+        `(${CONCURRENCY} at a time); outcomes ${JSON.stringify(counts)}`,
+    );
+    expect(emitted).toBe(expectedEvents);
+
+    // What the end state must be: the labels of classifying each photo, computed here directly.
+    const expected = new Map<number, { top: string; list: string; labels: string[] }>();
+    for (const photo of new Set([...content.values()].filter((p) => p !== undefined))) {
+      const c = await classifier.classify(photos[photo]?.bytes ?? new Uint8Array(), { topK: 3 });
+      expected.set(photo, {
+        top: sanitizeTagValue(c.labels[0]?.label ?? ''),
+        list: formatLabelList(c.labels),
+        labels: c.labels.map((l) => l.label),
+      });
+    }
+    const index = dynamoLabelIndex(dynamo.client, TABLE);
+    const wantPartitions = new Map<string, Set<string>>();
+    for (const [key, photo] of content) {
+      const indexed = await index.get(BUCKET, key);
+      if (photo === undefined) {
+        expect(indexed?.state, key).toBe('deleted');
+        await expect(
+          s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: key })),
+          key,
+        ).rejects.toMatchObject({ name: 'NoSuchKey' });
+        continue;
+      }
+      const want = expected.get(photo);
+      const tagSet = (await s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: key }))).TagSet ?? [];
+      const tags = Object.fromEntries(tagSet.map((t) => [t.Key, t.Value]));
+      // Exactly one tag set: each service tag once, the right values.
+      expect(
+        tagSet
+          .filter((t) => isServiceTag(t.Key ?? ''))
+          .map((t) => t.Key)
+          .sort(),
+        key,
+      ).toEqual(['tagger:labels', 'tagger:model', 'tagger:status', 'tagger:top']);
+      expect(
+        { top: tags['tagger:top'], labels: tags['tagger:labels'], status: tags['tagger:status'] },
+        key,
+      ).toEqual({
+        top: want?.top,
+        labels: want?.list,
+        status: 'ok',
+      });
+      expect(indexed, key).toMatchObject({ state: 'live', status: 'ok' });
+      expect(
+        indexed?.labels.map((l) => l.label),
+        key,
+      ).toEqual(want?.labels);
+      for (const label of want?.labels ?? []) {
+        const n = normalizeLabel(label);
+        wantPartitions.set(n, (wantPartitions.get(n) ?? new Set()).add(key));
+      }
+    }
+    // The user's tags survived (no overwrite replaced them: an overwrite's upload has none).
+    for (let i = 0; i < IMAGES; i += 5) {
+      const key = keyOf(i);
+      if (content.get(key) !== i % photos.length) continue;
+      const tagSet = (await s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: key }))).TagSet ?? [];
+      expect(tagSet, key).toContainEqual({ Key: 'owner', Value: `user-${i}` });
+    }
+    // Every label partition holds exactly the live objects with that label, and nothing else exists.
+    const everyLabel = new Set([...expected.values()].flatMap((e) => e.labels.map(normalizeLabel)));
+    for (const label of everyLabel)
+      expect((await searchAll(index, BUCKET, label, 50)).sort(), label).toEqual(
+        [...(wantPartitions.get(label) ?? [])].sort(),
+      );
+    const items = (await scanLabelItems(dynamo.client, TABLE, BUCKET)).sort();
+    const wantItems = [...wantPartitions]
+      .flatMap(([label, keys]) => [...keys].map((k) => `${label} ${k}`))
+      .sort();
+    expect(items).toEqual(wantItems);
+  }, 120_000);
+});
