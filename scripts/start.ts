@@ -13,8 +13,9 @@
  * Ports: LOCAL_HTTP_PORT, LOCAL_LAMBDA_PORT, LOCAL_S3_PORT, LOCAL_DYNAMO_PORT. Data: .s3-local/ and
  * .dynamo-local/, or LOCAL_DATA_DIR/{s3,dynamo}.
  *
- * --check <image>: once up, puts the image under uploads/, waits for the tags, prints them and exits
- * (exit code 1 when no tags appear within 60 s).
+ * --check <image>: once up, puts the image under uploads/, waits for the tags, prints them, finds
+ * it by searching its top label, deletes it and waits until search no longer lists it, then exits
+ * (exit code 1 when a step does not happen in time: 60 s for the tags, 30 s for each search).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -379,10 +380,13 @@ async function main(argv: string[]): Promise<number> {
         const search = label ? `GET /images?label=${label}` : undefined;
         if (search) {
           const listed = await waitForSearch(base, label ?? '', key, true);
-          if (listed === undefined) log(`${search}: 404, the API has no search here (not checked)`);
-          else if (listed) log(`${search}: lists ${key}`);
+          if (listed) log(`${search}: lists ${key}`);
           else {
-            log(`${search}: does not list ${key} within 30 s`);
+            log(
+              listed === undefined
+                ? `${search}: 404, the API serves no search (UPLOAD_BUCKET and INDEX_TABLE unset?)`
+                : `${search}: does not list ${key} within 30 s`,
+            );
             await stop(1);
             return 1;
           }

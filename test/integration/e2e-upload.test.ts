@@ -21,13 +21,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const noChromium = !existsSync(CHROMIUM);
 if (noChromium)
   console.warn(`skipping the upload end-to-end test: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-// Written before the search and upload routes reached this branch: where the code has no image
-// routes there is nothing to test; where the running API does not serve them (/health features:
-// the handler does not configure them yet) the test says so and skips.
-const noImageRoutes = !existsSync(join(ROOT, 'src/http/images.ts'));
-if (noImageRoutes)
-  console.warn('skipping the upload end-to-end test: no src/http/images.ts (search and upload routes)');
-const skip = skipUnlessShared('the upload end-to-end test') || noChromium || noImageRoutes;
+const skip = skipUnlessShared('the upload end-to-end test') || noChromium;
 const MB = 1024 * 1024;
 
 /** n distinct free loopback ports (all held open together, then released). */
@@ -53,8 +47,8 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
   let browser: Browser;
   let bigPhoto: string;
   let bytes: number;
-  /** Whether the API serves the image routes (the handler configures them from the environment). */
-  let wired = false;
+  /** /health's features: the handler serves search and uploads (npm start gives it their environment). */
+  let features: { search?: boolean; upload?: boolean } | undefined;
 
   beforeAll(async () => {
     data = await mkdtemp(join(tmpdir(), 'e2e-upload-'));
@@ -98,7 +92,7 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     const health = (await (await fetch(`${base}/health`)).json()) as {
       features?: { search?: boolean; upload?: boolean };
     };
-    wired = health.features?.search === true && health.features.upload === true;
+    features = health.features;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -126,11 +120,8 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     if (data) await rm(data, { recursive: true, force: true });
   }, 30_000);
 
-  it('uploads a photo over 5 MB, shows its tags, and finds it by searching "golden retriever"', async (ctx) => {
-    if (!wired) {
-      console.warn('skipping the upload end-to-end test: /health says the API has no search or upload');
-      ctx.skip();
-    }
+  it('uploads a photo over 5 MB, shows its tags, and finds it by searching "golden retriever"', async () => {
+    expect(features).toEqual({ search: true, upload: true });
     // Over 5 MB, and over what POST /classify takes (4,694,016 bytes): only the S3 path can tag it.
     expect(bytes).toBeGreaterThan(5 * MB);
     const page = await browser.newPage();
