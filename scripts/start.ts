@@ -4,41 +4,120 @@
  * The local stack: builds the bundles, finds (or builds) a trained model folder in
  * layers/model/models/ (the zoo ResNet-18 with network; offline, the MobileNetV2 of ../shared; a
  * synthetic random-weight folder only with --synthetic),
- * starts a real local S3 (s3rver) on 127.0.0.1:4569 with the upload bucket, and runs
+ * starts a real local S3 (s3rver) on 127.0.0.1:4569 with the upload bucket (CORS for the page),
+ * a real local DynamoDB (dynalite) on 127.0.0.1:4570 with the label index table, and runs
  * serverless-offline (HTTP API on http://127.0.0.1:3000, Lambda invoke API on 127.0.0.1:3002).
- * Every object created in the local S3 under uploads/ invokes the tagger function through
- * serverless-offline with the S3 notification AWS sends (the bucket notification of
+ * Every object created or removed in the local S3 under uploads/ invokes the tagger function through
+ * serverless-offline with the S3 notification AWS sends (the bucket notifications of
  * serverless.yml: prefix only); the tagger picks the images by suffix in any letter case, as on AWS.
+ * Ports: LOCAL_HTTP_PORT, LOCAL_LAMBDA_PORT, LOCAL_S3_PORT, LOCAL_DYNAMO_PORT. Data: .s3-local/ and
+ * .dynamo-local/, or LOCAL_DATA_DIR/{s3,dynamo}.
  *
- * --check <image>: once up, puts the image under uploads/, waits for the tags, prints them and exits
- * (exit code 1 when no tags appear within 60 s).
+ * --check <image>: once up, puts the image under uploads/, waits for the tags, prints them, finds
+ * it by searching its top label, deletes it and waits until search no longer lists it, then exits
+ * (exit code 1 when a step does not happen in time: 60 s for the tags, 30 s for each search).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { labelsMeaningful, selectModel } from '../models/select.ts';
 import { DEFAULT_UPLOAD_PREFIX, decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
+import { startLocalDynamo } from './local/local-dynamo.ts';
 import { startLocalS3 } from './local/local-s3.ts';
 import { ROOT } from './paths.ts';
 
+/** The local stack's loopback ports: each one's default and the variable that changes it. */
+export const PORTS = {
+  http: { env: 'LOCAL_HTTP_PORT', default: 3000, what: 'HTTP API and web page' },
+  lambda: { env: 'LOCAL_LAMBDA_PORT', default: 3002, what: 'Lambda invoke API' },
+  s3: { env: 'LOCAL_S3_PORT', default: 4569, what: 'local S3' },
+  dynamo: { env: 'LOCAL_DYNAMO_PORT', default: 4570, what: 'local DynamoDB' },
+} as const;
+type PortName = keyof typeof PORTS;
+
+/** A port from its variable (or the default); a value that is not a port names the variable. */
+export function localPort(name: PortName, env: NodeJS.ProcessEnv = process.env): number {
+  const { env: variable, default: fallback } = PORTS[name];
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || port < 1 || port > 65535)
+    throw new Error(`${variable}=${raw} is not a port number (1-65535)`);
+  return port;
+}
+
+export class PortInUseError extends Error {
+  constructor(name: PortName, host: string, port: number) {
+    const { env, what } = PORTS[name];
+    super(
+      `port ${port} (${what}) on ${host} is in use: stop what listens there, or pick another port with ${env}=<port> npm start`,
+    );
+    this.name = 'PortInUseError';
+  }
+}
+
+/** Throws PortInUseError for the first of the ports that something already listens on. */
+export async function checkPortsFree(host: string, ports: Record<PortName, number>): Promise<void> {
+  for (const [name, port] of Object.entries(ports) as [PortName, number][]) {
+    await new Promise<void>((resolve, reject) => {
+      const probe = createServer();
+      probe.once('error', (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'EADDRINUSE' ? new PortInUseError(name, host, port) : err),
+      );
+      probe.listen(port, host, () => probe.close(() => resolve()));
+    });
+  }
+}
+
 export const LOCAL = {
   host: '127.0.0.1',
-  httpPort: 3000,
-  lambdaPort: 3002,
-  s3Port: 4569,
   bucket: 'image-tagger-dev-uploads-local',
+  /** The label index table (serverless.yml names it image-tagger-<stage>-labels on AWS). */
+  table: 'image-tagger-dev-labels',
+  uploadPrefix: DEFAULT_UPLOAD_PREFIX,
   stage: 'dev',
   credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
 };
 const TAGGER = `image-tagger-${LOCAL.stage}-tagger`;
 
+/**
+ * The origins of the page (`npm start` serves it on both names of the loopback address): they may
+ * POST uploads to the local bucket and GET its thumbnails, as the stack's CORS rule allows the
+ * HTTP API's origin on AWS.
+ */
+export function pageOrigins(httpPort: number): string[] {
+  return [`http://127.0.0.1:${httpPort}`, `http://localhost:${httpPort}`];
+}
+
 const log = (message: string) => console.log(`[start] ${message}`);
+
+/**
+ * Where the local S3 and DynamoDB keep their data: .s3-local/ and .dynamo-local/ in the project, or
+ * s3/ and dynamo/ under LOCAL_DATA_DIR (tests use a temporary one).
+ */
+export function localDataDirs(env: NodeJS.ProcessEnv = process.env) {
+  const base = env.LOCAL_DATA_DIR ? resolve(env.LOCAL_DATA_DIR) : undefined;
+  return base
+    ? {
+        s3: join(base, 's3'),
+        dynamo: join(base, 'dynamo'),
+        s3Name: join(base, 's3'),
+        dynamoName: join(base, 'dynamo'),
+      }
+    : {
+        s3: join(ROOT, '.s3-local'),
+        dynamo: join(ROOT, '.dynamo-local'),
+        s3Name: '.s3-local/',
+        dynamoName: '.dynamo-local/',
+      };
+}
 
 async function waitFor(url: string, seconds: number, child: ChildProcess): Promise<void> {
   for (let i = 0; i < seconds * 4; i++) {
@@ -52,6 +131,44 @@ async function waitFor(url: string, seconds: number, child: ChildProcess): Promi
   throw new Error(`${url} did not answer within ${seconds} s`);
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Whether GET /images?label=<label> lists the key (following the cursor, at most 20 pages);
+ * undefined when the API has no search (404: the routes are not wired into the handler).
+ */
+async function searchLists(base: string, label: string, key: string): Promise<boolean | undefined> {
+  let cursor: string | undefined;
+  for (let page = 0; page < 20; page++) {
+    const query = new URLSearchParams({ label, limit: '50', ...(cursor ? { cursor } : {}) });
+    const res = await fetch(`${base}/images?${query}`);
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new Error(`GET /images?${query}: ${res.status} ${await res.text()}`);
+    const body = (await res.json()) as { items?: { key: string }[]; cursor?: string };
+    if ((body.items ?? []).some((item) => item.key === key)) return true;
+    if (!body.cursor) return false;
+    cursor = body.cursor;
+  }
+  return false;
+}
+
+/** Polls searchLists until it answers `want` (or undefined: no search), at most `seconds`. */
+async function waitForSearch(
+  base: string,
+  label: string,
+  key: string,
+  want: boolean,
+  seconds = 30,
+): Promise<boolean | undefined> {
+  let listed: boolean | undefined;
+  for (let i = 0; i < seconds * 4; i++) {
+    listed = await searchLists(base, label, key);
+    if (listed === undefined || listed === want) return listed;
+    await sleep(250);
+  }
+  return listed;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -62,6 +179,14 @@ async function main(argv: string[]): Promise<number> {
       synthetic: { type: 'boolean' },
     },
   });
+  const ports = {
+    http: localPort('http'),
+    lambda: localPort('lambda'),
+    s3: localPort('s3'),
+    dynamo: localPort('dynamo'),
+  };
+  await checkPortsFree(LOCAL.host, ports);
+  const dataDirs = localDataDirs();
   await buildBundles(log);
   const explicitDir = values['model-dir'] ? resolve(values['model-dir']) : undefined;
   const wanted = values.model ?? process.env.MODEL_NAME;
@@ -77,16 +202,18 @@ async function main(argv: string[]): Promise<number> {
       'WARNING: this model has synthetic random weights: its labels are MEANINGLESS (the page and /health say so too)',
     );
 
-  const endpoint = `http://${LOCAL.host}:${LOCAL.s3Port}`;
-  const invokeUrl = `http://${LOCAL.host}:${LOCAL.lambdaPort}/2015-03-31/functions/${TAGGER}/invocations`;
+  const endpoint = `http://${LOCAL.host}:${ports.s3}`;
+  const invokeUrl = `http://${LOCAL.host}:${ports.lambda}/2015-03-31/functions/${TAGGER}/invocations`;
   const pending = new Set<Promise<void>>();
 
-  // The bucket notification of serverless.yml, locally: every object created under the upload
-  // prefix invokes the tagger, one record per event as S3 sends them; the tagger picks the images.
+  // The bucket notifications of serverless.yml, locally: every object created or removed under the
+  // upload prefix invokes the tagger, one record per event as S3 sends them; the tagger picks the
+  // images (and forgets removed ones in the label index).
   const onEvent = (event: S3Event) => {
     for (const record of event.Records) {
       const key = decodeS3Key(record.s3.object.key);
-      if (!record.eventName.startsWith('ObjectCreated:') || !key.startsWith(DEFAULT_UPLOAD_PREFIX)) continue;
+      const notified = /^Object(Created|Removed):/.test(record.eventName);
+      if (!notified || !key.startsWith(LOCAL.uploadPrefix)) continue;
       const notification = { Records: [record] };
       const job = fetch(invokeUrl, {
         method: 'POST',
@@ -97,7 +224,7 @@ async function main(argv: string[]): Promise<number> {
           const text = await res.text();
           const failed = res.headers.get('x-amz-function-error') ?? res.headers.get('x-amzn-errortype');
           log(
-            `tagger ${failed ? `FAILED (${failed})` : 'done'} for s3://${LOCAL.bucket}/${key}: ${text.slice(0, 400)}`,
+            `tagger ${failed ? `FAILED (${failed})` : 'done'} for ${record.eventName} s3://${LOCAL.bucket}/${key}: ${text.slice(0, 400)}`,
           );
         })
         .catch((err: Error) => log(`tagger invocation failed for ${key}: ${err.message}`))
@@ -105,25 +232,63 @@ async function main(argv: string[]): Promise<number> {
       pending.add(job);
     }
   };
-  const s3server = await startLocalS3({
-    directory: join(ROOT, '.s3-local'),
-    buckets: [LOCAL.bucket],
-    port: LOCAL.s3Port,
-    address: LOCAL.host,
-    onEvent,
+  const listening = <T>(name: PortName, port: number, started: Promise<T>): Promise<T> =>
+    started.catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EADDRINUSE' ? new PortInUseError(name, LOCAL.host, port) : err;
+    });
+  const s3server = await listening(
+    's3',
+    ports.s3,
+    startLocalS3({
+      directory: dataDirs.s3,
+      buckets: [LOCAL.bucket],
+      port: ports.s3,
+      address: LOCAL.host,
+      corsOrigins: pageOrigins(ports.http),
+      onEvent,
+    }),
+  );
+  log(`local S3 on ${endpoint}, bucket ${LOCAL.bucket} (data in ${dataDirs.s3Name})`);
+  const dynamo = await listening(
+    'dynamo',
+    ports.dynamo,
+    startLocalDynamo({
+      tables: [LOCAL.table],
+      port: ports.dynamo,
+      address: LOCAL.host,
+      directory: dataDirs.dynamo,
+    }),
+  ).catch(async (err: Error) => {
+    await s3server.close();
+    throw err;
   });
-  log(`local S3 on ${endpoint}, bucket ${LOCAL.bucket} (data in .s3-local/)`);
+  log(
+    `local DynamoDB on ${dynamo.endpoint}, table ${LOCAL.table} (data in ${dataDirs.dynamoName}; it indexes ${dataDirs.s3Name}: delete both or neither)`,
+  );
 
   const offline = spawn(
     join(ROOT, 'node_modules/.bin/sls'),
-    ['offline', 'start', '--stage', LOCAL.stage, `--param=modelName=${model}`],
+    [
+      'offline',
+      'start',
+      '--stage',
+      LOCAL.stage,
+      `--param=modelName=${model}`,
+      `--param=uploadPrefix=${LOCAL.uploadPrefix}`,
+    ],
     {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit'],
       env: {
         ...process.env,
         OFFLINE_MODEL_DIR: modelDir,
+        // serverless.yml's INDEX_TABLE and UPLOAD_BUCKET are Refs on AWS; locally these names.
+        OFFLINE_INDEX_TABLE: LOCAL.table,
+        OFFLINE_UPLOAD_BUCKET: LOCAL.bucket,
+        LOCAL_HTTP_PORT: String(ports.http),
+        LOCAL_LAMBDA_PORT: String(ports.lambda),
         AWS_ENDPOINT_URL_S3: endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
         AWS_ACCESS_KEY_ID: LOCAL.credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL.credentials.secretAccessKey,
         AWS_REGION: 'us-east-1',
@@ -151,7 +316,7 @@ async function main(argv: string[]): Promise<number> {
         });
       });
     }
-    await s3server.close();
+    await Promise.allSettled([s3server.close(), dynamo.close()]);
     process.exit(code);
   };
   process.once('SIGINT', () => void stop(0));
@@ -163,15 +328,20 @@ async function main(argv: string[]): Promise<number> {
     }
   });
 
-  const base = `http://${LOCAL.host}:${LOCAL.httpPort}`;
+  const base = `http://${LOCAL.host}:${ports.http}`;
   await waitFor(`${base}/health`, 120, offline);
   log(`ready:
   web page      ${base}/
   health        curl ${base}/health
   classify      curl --data-binary @photo.jpg -H 'content-type: application/octet-stream' '${base}/classify?topK=3'
                 curl -F image=@photo.jpg ${base}/classify
+  search        curl '${base}/images?label=golden%20retriever&limit=10'
+  one image     curl ${base}/images/uploads/photo.jpg
+  upload        curl -X POST ${base}/uploads -H 'content-type: application/json' -d '{"filename":"photo.jpg","contentType":"image/jpeg"}'
+                (answers a presigned POST {key, url, fields}: post the fields and file=@photo.jpg as a form to url; the page does this)
   tag in S3     AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${endpoint} s3 cp photo.jpg s3://${LOCAL.bucket}/uploads/photo.jpg
                 AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${endpoint} s3api get-object-tagging --bucket ${LOCAL.bucket} --key uploads/photo.jpg
+  index         AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url ${dynamo.endpoint} dynamodb scan --table-name ${LOCAL.table}
   Ctrl-C stops everything.`);
 
   if (values.check) {
@@ -181,7 +351,7 @@ async function main(argv: string[]): Promise<number> {
       region: 'us-east-1',
       credentials: LOCAL.credentials,
     });
-    const key = `uploads/check ${Date.now()}/${basename(values.check)}`;
+    const key = `${LOCAL.uploadPrefix}check ${Date.now()}/${basename(values.check)}`;
     await s3.send(
       new PutObjectCommand({ Bucket: LOCAL.bucket, Key: key, Body: await readFile(values.check) }),
     );
@@ -205,10 +375,36 @@ async function main(argv: string[]): Promise<number> {
           const top = (out.labels ?? []).map((l) => `${l.label} ${(l.score * 100).toFixed(1)}%`).join(', ');
           log(`POST /classify (${form_}): ${res.status} ${top || JSON.stringify(out)}`);
         }
+        // The label index: the tagger's entry is found by searching the top label.
+        const label = (tags.TagSet ?? []).find((t) => t.Key === 'tagger:top')?.Value;
+        const search = label ? `GET /images?label=${label}` : undefined;
+        if (search) {
+          const listed = await waitForSearch(base, label ?? '', key, true);
+          if (listed) log(`${search}: lists ${key}`);
+          else {
+            log(
+              listed === undefined
+                ? `${search}: 404, the API serves no search (UPLOAD_BUCKET and INDEX_TABLE unset?)`
+                : `${search}: does not list ${key} within 30 s`,
+            );
+            await stop(1);
+            return 1;
+          }
+        }
+        // ObjectRemoved reaches the tagger too, and the index forgets the object.
+        await s3.send(new DeleteObjectCommand({ Bucket: LOCAL.bucket, Key: key }));
+        log(`deleted s3://${LOCAL.bucket}/${key}`);
+        for (let j = 0; j < 40 && pending.size === 0; j++) await sleep(250);
+        await Promise.allSettled([...pending]);
+        if (search && (await waitForSearch(base, label ?? '', key, false)) === true) {
+          log(`${search}: still lists ${key} 30 s after it was deleted`);
+          await stop(1);
+          return 1;
+        }
         await stop(0);
         return 0;
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
     log('no tags within 60 s');
     await stop(1);

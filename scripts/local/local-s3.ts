@@ -10,21 +10,82 @@ import type { AddressInfo } from 'node:net';
 import type { S3Event } from 'aws-lambda';
 import { encodeS3Key } from '../../src/tagging/tags.ts';
 
+/** The parts of s3rver's Koa context that the DeleteObjects hook reads. */
+interface S3rverContext {
+  method: string;
+  query: Record<string, unknown>;
+  status: number;
+  params?: { bucket?: string };
+  body: unknown;
+  headers: Record<string, unknown>;
+  ip: string;
+}
+type Middleware = (ctx: S3rverContext, next: () => Promise<void>) => Promise<void>;
+
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
   on(event: 'event', listener: (event: S3Event) => void): void;
+  emit(event: 'event', payload: S3Event): boolean;
+  /** Koa's middleware stack (s3rver is a Koa app; its router is the last entry). */
+  middleware: Middleware[];
 }
 type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance;
+type S3rverEventClass = new (
+  data: { bucket: string; eventType: 'Delete'; S3Item: { key: string } },
+  request: { reqHeaders: Record<string, unknown>; sourceIp: string },
+) => S3Event;
 
 /** s3rver comes with serverless-s3-local; resolve it from there rather than relying on hoisting. */
-function loadS3rver(): S3rverClass {
+function s3rverRequire(): NodeJS.Require {
   const require = createRequire(import.meta.url);
   try {
-    return require('s3rver') as S3rverClass;
+    require.resolve('s3rver');
+    return require;
   } catch {
-    return createRequire(require.resolve('serverless-s3-local'))('s3rver') as S3rverClass;
+    return createRequire(require.resolve('serverless-s3-local'));
   }
+}
+function loadS3rver(): S3rverClass {
+  return s3rverRequire()('s3rver') as S3rverClass;
+}
+
+/**
+ * The bucket CORS configuration that lets pages from these origins POST uploads (presigned POST)
+ * to the bucket and GET (or HEAD) its objects: the local twin of the stack's CorsConfiguration.
+ */
+export function corsConfigXml(origins: readonly string[], maxAgeSeconds = 3600): string {
+  const xml = (text: string) =>
+    text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const allowed = origins.map((o) => `<AllowedOrigin>${xml(o)}</AllowedOrigin>`).join('');
+  const methods = ['POST', 'GET', 'HEAD'].map((m) => `<AllowedMethod>${m}</AllowedMethod>`).join('');
+  return `<CORSConfiguration><CORSRule>${allowed}${methods}<MaxAgeSeconds>${maxAgeSeconds}</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
+}
+
+/**
+ * s3rver reports no event for DeleteObjects (the multi-object delete, what `aws s3 rm --recursive`
+ * and most SDK bulk deletes send); S3 notifies ObjectRemoved:Delete for each key. This hook sits
+ * in front of s3rver's router and emits one event per deleted key, built by s3rver's own event model.
+ */
+function emitMultiDeleteEvents(server: S3rverInstance): void {
+  const S3rverEvent = s3rverRequire()('s3rver/lib/models/event') as S3rverEventClass;
+  const hook: Middleware = async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST' || !('delete' in ctx.query) || ctx.status !== 200) return;
+    const bucket = ctx.params?.bucket;
+    const deleted = (ctx.body as { DeleteResult?: { Deleted?: { Key: string }[] } } | undefined)?.DeleteResult
+      ?.Deleted;
+    if (!bucket || !deleted) return;
+    for (const { Key } of deleted)
+      server.emit(
+        'event',
+        new S3rverEvent(
+          { bucket, eventType: 'Delete', S3Item: { key: Key } },
+          { reqHeaders: ctx.headers, sourceIp: ctx.ip },
+        ),
+      );
+  };
+  server.middleware.splice(server.middleware.length - 1, 0, hook);
 }
 
 /** The event as AWS would deliver it: keys URL-encoded, '+' for spaces. */
@@ -69,20 +130,24 @@ export async function startLocalS3(options: {
   buckets: string[];
   port?: number;
   address?: string;
+  /** Page origins allowed to upload to and read from the buckets (see corsConfigXml). */
+  corsOrigins?: readonly string[];
   onEvent?: (event: S3Event) => void;
 }): Promise<LocalS3> {
   await mkdir(options.directory, { recursive: true });
   const S3rver = loadS3rver();
+  const cors = options.corsOrigins?.length ? [corsConfigXml(options.corsOrigins)] : [];
   const server = new S3rver({
     address: options.address ?? '127.0.0.1',
     port: options.port ?? 0,
     directory: options.directory,
     silent: true,
     allowMismatchedSignatures: true,
-    configureBuckets: options.buckets.map((name) => ({ name })),
+    configureBuckets: options.buckets.map((name) => ({ name, configs: cors })),
   });
   if (options.onEvent) {
     const onEvent = options.onEvent;
+    emitMultiDeleteEvents(server);
     server.on('event', (event) => onEvent(awsShapedEvent(withSequencer(event))));
   }
   const address = await server.run();

@@ -46,6 +46,7 @@ describe.skipIf(skipUnlessShared('the sample event tests'))('sample events', () 
       's3-batch-operations.json',
       's3-eventbridge-object-created.json',
       's3-object-created.json',
+      's3-object-removed.json',
     ]);
   });
 

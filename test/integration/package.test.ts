@@ -13,6 +13,7 @@ import { buildBundles } from '../../scripts/build.ts';
 import { buildRuntimeLayer } from '../../scripts/build-runtime-layer.ts';
 import { packageOffline } from '../../scripts/package.ts';
 import { DIST } from '../../scripts/paths.ts';
+import { LABEL_TABLE } from '../../src/index/table.ts';
 import { photo, ROOT, SHARED, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const MODEL = 'mobilenetv2-int8';
@@ -45,18 +46,61 @@ type Resource = {
   DependsOn?: unknown;
   Condition?: string;
 };
-type Template = { Resources: Record<string, Resource>; Conditions?: Record<string, unknown> };
+type Template = {
+  Resources: Record<string, Resource>;
+  Conditions?: Record<string, unknown>;
+  Outputs?: Record<string, { Value: unknown; Condition?: string }>;
+};
 
-/** Extra packagings: the auth options and the alarm e-mail param (template only). */
+/** Extra packagings (template only): the auth options, the alarm e-mail, CORS origins, Batch Operations. */
 const VARIANTS = {
   jwt: [
+    'dev',
     '--param=classifyAuth=jwt',
     '--param=jwtIssuerUrl=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example',
     '--param=jwtAudience=example-client',
     '--param=alarmEmail=ops@example.com',
   ],
-  iam: ['--param=classifyAuth=iam'],
+  iam: ['dev', '--param=classifyAuth=iam'],
+  batch: [
+    'prod',
+    '--param=batchOperations=true',
+    '--param=batchManifestArn=arn:aws:s3:::my-inventory/image-tagger/daily/*',
+    '--param=batchReportArn=arn:aws:s3:::my-reports/batch/*',
+    '--param=corsOrigins=https://tagger.example.com,https://www.example.com',
+  ],
 } as const;
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+const statementsOf = (t: Template, role: string): Statement[] =>
+  (
+    (t.Resources[role]?.Properties.Policies ?? []) as {
+      PolicyDocument: { Statement: Statement[] };
+    }[]
+  ).flatMap((p) => p.PolicyDocument.Statement);
+const bucketArn = (suffix: string) => ({
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':s3:::',
+      {
+        'Fn::Join': [
+          '-',
+          [{ Ref: 'AWS::StackName' }, 'uploads', { Ref: 'AWS::Region' }, { Ref: 'AWS::AccountId' }],
+        ],
+      },
+      ...(suffix ? [suffix] : []),
+    ],
+  ],
+});
+const API_ORIGIN = {
+  'Fn::Join': [
+    '',
+    ['https://', { Ref: 'HttpApi' }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }],
+  ],
+};
 
 describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls package', () => {
   let out: string;
@@ -79,7 +123,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
       ['prod', 'prod', []],
       ['dev', 'dev', []],
       ...Object.entries(VARIANTS).map(
-        ([name, args]) => [name, 'dev', args] as [string, string, readonly string[]],
+        ([name, [stage, ...args]]) => [name, stage, args] as [string, string, readonly string[]],
       ),
     ];
     for (const [name, stage, args] of runs) {
@@ -95,7 +139,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     const read = async (name: string) => JSON.parse(await readFile(path(name), 'utf8')) as Template;
     prod = await read('prod');
     dev = await read('dev');
-    variants = { jwt: await read('jwt'), iam: await read('iam') };
+    variants = { jwt: await read('jwt'), iam: await read('iam'), batch: await read('batch') };
     // AWS's resource schemas (../shared/tools/cfn-validate); ajv comes with osls (a devDependency).
     validation = {};
     for (const [name] of runs) {
@@ -147,16 +191,21 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
       'Fn::Join': [':', [{ 'Fn::GetAtt': ['ApiLambdaFunction', 'Arn'] }, 'provisioned']],
     });
     const routes = ofType(prod, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
-    expect(routes.sort()).toEqual(['GET /', 'GET /health', 'POST /classify']);
-    // One notification: every object created under the upload prefix invokes the alias.
+    expect(routes.sort()).toEqual([
+      'GET /',
+      'GET /health',
+      'GET /images',
+      'GET /images/{key+}',
+      'POST /classify',
+      'POST /uploads',
+    ]);
+    // Every object created or removed under the upload prefix invokes the alias.
     expect(prod.Resources.UploadBucket?.Properties.NotificationConfiguration).toEqual({
-      LambdaConfigurations: [
-        {
-          Event: 's3:ObjectCreated:*',
-          Function: { Ref: 'TaggerProvConcLambdaAlias' },
-          Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: 'uploads/' }] } },
-        },
-      ],
+      LambdaConfigurations: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'].map((Event) => ({
+        Event,
+        Function: { Ref: 'TaggerProvConcLambdaAlias' },
+        Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: 'uploads/' }] } },
+      })),
     });
     expect(prod.Resources.UploadBucket?.DependsOn).toEqual(['TaggerS3Permission']);
     expect(prod.Resources.TaggerS3Permission?.Properties).toMatchObject({
@@ -197,13 +246,8 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     expect(prod.Resources.TaggerFailureQueue?.Properties.QueueName).toBe('image-tagger-prod-tagger-failures');
   });
 
-  it('IAM: the tagger may read and tag under uploads/ only and send to the queue; the API gets no S3 access', () => {
-    const statements = (role: string) =>
-      (
-        (prod.Resources[role]?.Properties.Policies ?? []) as {
-          PolicyDocument: { Statement: Record<string, unknown>[] };
-        }[]
-      ).flatMap((p) => p.PolicyDocument.Statement);
+  it('IAM: the tagger may read and tag under uploads/ only, write the index and send to the queue', () => {
+    const statements = (role: string) => statementsOf(prod, role);
     const tagger = statements('TaggerRole');
     const s3 = tagger.find((s) => JSON.stringify(s.Action).includes('s3:PutObjectTagging'));
     expect(s3?.Action).toEqual(['s3:GetObject', 's3:GetObjectTagging', 's3:PutObjectTagging']);
@@ -222,11 +266,202 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
       'Fn::GetAtt': ['TaggerFailureQueue', 'Arn'],
     });
     expect(actions.some((a) => a.includes('*') && !a.startsWith('logs:'))).toBe(false);
-    expect(JSON.stringify(statements('ApiRole'))).not.toMatch(/s3:|sqs:/);
+    // The label index: item reads and writes on the table only (no Query, Scan, batch or transaction).
+    const dynamo = tagger.filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
+    expect(dynamo).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        Resource: { 'Fn::GetAtt': ['LabelIndexTable', 'Arn'] },
+      },
+    ]);
     expect(prod.Resources.TaggerLambdaFunction?.Properties.Role).toEqual({
       'Fn::GetAtt': ['TaggerRole', 'Arn'],
     });
     expect(prod.Resources.ApiLambdaFunction?.Properties.Role).toEqual({ 'Fn::GetAtt': ['ApiRole', 'Arn'] });
+  });
+
+  it('IAM: the API may query the index and read, tag-read and presign uploads under uploads/ only', () => {
+    const api = statementsOf(prod, 'ApiRole').filter((s) => !JSON.stringify(s.Action).includes('logs:'));
+    expect(api).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:Query', 'dynamodb:GetItem'],
+        Resource: { 'Fn::GetAtt': ['LabelIndexTable', 'Arn'] },
+      },
+      {
+        Effect: 'Allow',
+        // GET: presigned thumbnails; PUT: the presigned POST of the page's upload; the object's tags.
+        Action: ['s3:GetObject', 's3:PutObject', 's3:GetObjectTagging'],
+        Resource: bucketArn('/uploads/*'),
+      },
+      {
+        // A missing key answers 404 (not 403) only with ListBucket.
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: bucketArn(''),
+        Condition: { StringLike: { 's3:prefix': ['uploads/*'] } },
+      },
+    ]);
+    // It cannot change tags or the index.
+    expect(JSON.stringify(statementsOf(prod, 'ApiRole'))).not.toMatch(
+      /sqs:|s3:PutObjectTagging|s3:DeleteObject|dynamodb:(Put|Update|Delete|Scan|Batch)/,
+    );
+  });
+
+  it('label index table: equal to src/index/table.ts, with TTL, SSE and point-in-time recovery', () => {
+    for (const t of [prod, dev]) {
+      const table = t.Resources.LabelIndexTable;
+      expect(table?.Type).toBe('AWS::DynamoDB::Table');
+      expect(table?.Properties).toEqual({
+        TableName: t === prod ? 'image-tagger-prod-labels' : 'image-tagger-dev-labels',
+        KeySchema: LABEL_TABLE.KeySchema,
+        AttributeDefinitions: LABEL_TABLE.AttributeDefinitions,
+        BillingMode: LABEL_TABLE.BillingMode,
+        TimeToLiveSpecification: { AttributeName: LABEL_TABLE.ttlAttribute, Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      });
+    }
+    expect(prod.Outputs?.LabelIndexTableName).toEqual({ Value: { Ref: 'LabelIndexTable' } });
+    expect(prod.Outputs?.UploadBucketName).toEqual({ Value: { Ref: 'UploadBucket' } });
+    expect(prod.Outputs?.HttpApiUrl?.Value).toEqual(API_ORIGIN);
+  });
+
+  it('environment: INDEX_TABLE and UPLOAD_PREFIX for both functions, UPLOAD_BUCKET for the API', () => {
+    const env = (fn: string) =>
+      (
+        prod.Resources[`${fn}LambdaFunction`]?.Properties.Environment as
+          | { Variables: Record<string, unknown> }
+          | undefined
+      )?.Variables ?? {};
+    for (const fn of ['Api', 'Tagger'])
+      expect(env(fn)).toMatchObject({ INDEX_TABLE: { Ref: 'LabelIndexTable' }, UPLOAD_PREFIX: 'uploads/' });
+    expect(env('Api').UPLOAD_BUCKET).toEqual({ Ref: 'UploadBucket' });
+    expect(env('Tagger')).not.toHaveProperty('UPLOAD_BUCKET');
+  });
+
+  it("bucket CORS: POST, GET and HEAD from the HTTP API's own origin, plus corsOrigins when set", () => {
+    const rules = (t: Template) =>
+      (
+        t.Resources.UploadBucket?.Properties.CorsConfiguration as
+          | { CorsRules: Record<string, unknown>[] }
+          | undefined
+      )?.CorsRules ?? [];
+    for (const t of [prod, variants.batch]) {
+      expect(rules(t)).toHaveLength(1);
+      expect(rules(t)[0]).toEqual({
+        Id: 'page-uploads-and-thumbnails',
+        AllowedMethods: ['POST', 'GET', 'HEAD'],
+        AllowedOrigins: {
+          'Fn::If': [
+            'HasCorsOrigins',
+            { 'Fn::Split': [',', { 'Fn::Join': [',', [API_ORIGIN, expect.any(String)]] }] },
+            [API_ORIGIN],
+          ],
+        },
+        MaxAge: 3600,
+      });
+    }
+    expect(prod.Conditions?.HasCorsOrigins).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    const origins = 'https://tagger.example.com,https://www.example.com';
+    expect(variants.batch.Conditions?.HasCorsOrigins).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [origins, ''] }],
+    });
+    expect(JSON.stringify(rules(variants.batch))).toContain(`"${origins}"`);
+  });
+
+  it('S3 Batch Operations role: only with batchOperations=true; invokes the tagger, reads manifests, writes reports', () => {
+    // The role is in every template, created only when its condition holds.
+    expect(dev.Conditions?.BatchOperationsEnabled).toEqual({ 'Fn::Equals': ['false', 'true'] });
+    expect(variants.batch.Conditions?.BatchOperationsEnabled).toEqual({ 'Fn::Equals': ['true', 'true'] });
+    for (const t of [dev, variants.batch]) {
+      const role = t.Resources.BatchOperationsRole;
+      expect(role?.Condition).toBe('BatchOperationsEnabled');
+      expect(role?.Properties.AssumeRolePolicyDocument).toEqual({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { Service: 'batchoperations.s3.amazonaws.com' },
+            Action: 'sts:AssumeRole',
+          },
+        ],
+      });
+      expect(t.Outputs?.BatchOperationsRoleArn).toMatchObject({
+        Condition: 'BatchOperationsEnabled',
+        Value: { 'Fn::GetAtt': ['BatchOperationsRole', 'Arn'] },
+      });
+    }
+    const fn = { 'Fn::GetAtt': ['TaggerLambdaFunction', 'Arn'] };
+    // dev: the function; the manifest and report default to prefixes of the upload bucket.
+    expect(statementsOf(dev, 'BatchOperationsRole')).toEqual([
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [fn] },
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:GetObjectVersion'],
+        Resource: {
+          'Fn::If': [
+            'HasBatchManifestArn',
+            '',
+            { 'Fn::Join': ['', [bucketArn(''), '/batch-operations/manifests/*']] },
+          ],
+        },
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: {
+          'Fn::If': [
+            'HasBatchReportArn',
+            '',
+            { 'Fn::Join': ['', [bucketArn(''), '/batch-operations/reports/*']] },
+          ],
+        },
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:GetBucketLocation',
+        Resource: ['HasBatchManifestArn', 'HasBatchReportArn'].map((c) => ({
+          'Fn::If': [c, { 'Fn::Select': [0, { 'Fn::Split': ['/', ''] }] }, bucketArn('')],
+        })),
+      },
+    ]);
+    // Neither prefix is under uploads/: manifests and reports never trigger the tagger.
+    expect(JSON.stringify(statementsOf(dev, 'BatchOperationsRole'))).not.toContain('/uploads/');
+    // prod with the params: the function and its provisioned alias; the given manifest and report.
+    const manifest = 'arn:aws:s3:::my-inventory/image-tagger/daily/*';
+    const report = 'arn:aws:s3:::my-reports/batch/*';
+    expect(statementsOf(variants.batch, 'BatchOperationsRole')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: [fn, { Ref: 'TaggerProvConcLambdaAlias' }],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:GetObjectVersion'],
+        Resource: { 'Fn::If': ['HasBatchManifestArn', manifest, expect.anything()] },
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: { 'Fn::If': ['HasBatchReportArn', report, expect.anything()] },
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:GetBucketLocation',
+        Resource: [
+          ['HasBatchManifestArn', manifest],
+          ['HasBatchReportArn', report],
+        ].map(([c, arn]) => ({
+          'Fn::If': [c, { 'Fn::Select': [0, { 'Fn::Split': ['/', arn] }] }, expect.anything()],
+        })),
+      },
+    ]);
+    expect(variants.batch.Conditions?.HasBatchManifestArn).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [manifest, ''] }],
+    });
   });
 
   it('dev: no provisioned concurrency, so the notification and integration target the function', () => {
@@ -235,6 +470,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
       LambdaConfigurations: { Function: unknown }[];
     };
     expect(notification.LambdaConfigurations.map((c) => c.Function)).toEqual([
+      { 'Fn::GetAtt': ['TaggerLambdaFunction', 'Arn'] },
       { 'Fn::GetAtt': ['TaggerLambdaFunction', 'Arn'] },
     ]);
     expect(dev.Resources.TaggerS3Permission?.Properties.FunctionName).toEqual({
@@ -245,7 +481,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
   });
 
   it('every packaged template passes AWS resource schema validation with no problem', () => {
-    expect(Object.keys(validation).sort()).toEqual(['dev', 'iam', 'jwt', 'prod']);
+    expect(Object.keys(validation).sort()).toEqual(['batch', 'dev', 'iam', 'jwt', 'prod']);
     for (const [name, report] of Object.entries(validation)) {
       expect(report, name).toMatch(/checked \d+ resources of \d+ types: 0 problems$/m);
       expect(report, name).not.toMatch(/warning/);
@@ -269,18 +505,25 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     expect(provisioned.ProvisionedConcurrentExecutions).toBeLessThanOrEqual(10);
   });
 
-  it('auth for POST /classify: off by default, a JWT authorizer or IAM when the param says so', () => {
+  it('auth for the data routes (classify, uploads, images): off by default, a JWT authorizer or IAM when the param says so', () => {
     const route = (t: Template, key: string) =>
       ofType(t, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === key)?.[1].Properties;
+    const DATA = ['POST /classify', 'POST /uploads', 'GET /images', 'GET /images/{key+}'];
     for (const t of [prod, dev]) {
-      expect(route(t, 'POST /classify')?.AuthorizationType).toBeUndefined();
+      for (const key of DATA) {
+        expect(route(t, key), key).toBeDefined();
+        expect(route(t, key)?.AuthorizationType, key).toBeUndefined();
+      }
       expect(ofType(t, 'AWS::ApiGatewayV2::Authorizer')).toEqual([]);
     }
     const jwt = variants.jwt;
-    expect(route(jwt, 'POST /classify')).toMatchObject({
-      AuthorizationType: 'JWT',
-      AuthorizerId: { Ref: 'HttpApiAuthorizerClassifyJwt' },
-    });
+    for (const key of DATA) {
+      expect(route(jwt, key), key).toMatchObject({
+        AuthorizationType: 'JWT',
+        AuthorizerId: { Ref: 'HttpApiAuthorizerClassifyJwt' },
+      });
+      expect(route(variants.iam, key)?.AuthorizationType, key).toBe('AWS_IAM');
+    }
     expect(jwt.Resources.HttpApiAuthorizerClassifyJwt?.Properties).toMatchObject({
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
@@ -289,7 +532,6 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
         Audience: ['example-client'],
       },
     });
-    expect(route(variants.iam, 'POST /classify')?.AuthorizationType).toBe('AWS_IAM');
     // The page and the health check stay public in every variant.
     for (const t of [jwt, variants.iam])
       for (const key of ['GET /', 'GET /health']) expect(route(t, key)?.AuthorizationType).toBeUndefined();
