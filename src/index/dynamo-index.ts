@@ -176,10 +176,14 @@ function toIndexed(item: ObjectItem): IndexedObject {
   return out;
 }
 
-function encodeCursor(key: LabelItemKey): string {
+export function encodeCursor(key: LabelItemKey): string {
   return Buffer.from(JSON.stringify({ pk: key.pk, sk: key.sk })).toString('base64url');
 }
-function decodeCursor(cursor: string, pk: string): LabelItemKey {
+/**
+ * The item key a cursor of partition `pk` names. Only the exact string encodeCursor made is taken:
+ * base64 decoding ignores trailing characters, so "<cursor>x" would otherwise pass too.
+ */
+export function decodeCursor(cursor: string, pk: string): LabelItemKey {
   let parsed: unknown;
   try {
     if (!/^[A-Za-z0-9_-]{1,4096}$/.test(cursor)) throw new Error('not base64url');
@@ -189,6 +193,7 @@ function decodeCursor(cursor: string, pk: string): LabelItemKey {
   }
   const c = parsed as { pk?: unknown; sk?: unknown };
   if (c?.pk !== pk || typeof c.sk !== 'string' || c.sk.length === 0) throw new InvalidCursorError();
+  if (encodeCursor({ pk, sk: c.sk }) !== cursor) throw new InvalidCursorError();
   return { pk, sk: c.sk };
 }
 

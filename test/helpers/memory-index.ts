@@ -4,14 +4,13 @@
  * (the DynamoDB adapter reaches the same end state with conditional writes; test/helpers/index-contract.ts
  * holds both to it). `calls` lists every operation, `failNext` makes the next call throw.
  */
-import { labelItemKeys, labelPk } from '../../src/index/dynamo-index.ts';
+import { decodeCursor, encodeCursor, labelItemKeys, labelPk } from '../../src/index/dynamo-index.ts';
 import {
   bareEtag,
   compareSequencers,
   type IndexedObject,
   type IndexRecord,
   type IndexWrite,
-  InvalidCursorError,
   type LabelIndex,
   normalizeSequencer,
   type SearchPage,
@@ -103,17 +102,7 @@ export class MemoryIndex implements LabelIndex {
       throw new RangeError(`limit must be an integer from 1 to 100, not ${limit}`);
     const pk = labelPk(bucket, label);
     let after: string | undefined;
-    if (cursor !== undefined) {
-      let c: { pk?: unknown; sk?: unknown };
-      try {
-        if (!/^[A-Za-z0-9_-]{1,4096}$/.test(cursor)) throw new Error('not base64url');
-        c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-      } catch {
-        throw new InvalidCursorError();
-      }
-      if (c?.pk !== pk || typeof c.sk !== 'string' || c.sk.length === 0) throw new InvalidCursorError();
-      after = c.sk;
-    }
+    if (cursor !== undefined) after = decodeCursor(cursor, pk).sk;
     const rows = [...this.objects.values()]
       .filter((o) => o.state === 'live' && o.bucket === bucket)
       .flatMap((o) =>
@@ -130,8 +119,6 @@ export class MemoryIndex implements LabelIndex {
     const pageRows = rows.slice(0, limit);
     const items = pageRows.map((r) => ({ ...r.item, labels: r.item.labels.map((l) => ({ ...l })) }));
     const last = pageRows[pageRows.length - 1];
-    return rows.length > limit && last
-      ? { items, cursor: Buffer.from(JSON.stringify({ pk, sk: last.sk })).toString('base64url') }
-      : { items };
+    return rows.length > limit && last ? { items, cursor: encodeCursor({ pk, sk: last.sk }) } : { items };
   }
 }

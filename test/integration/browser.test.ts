@@ -8,12 +8,11 @@
  *   page straight to S3 with a presigned POST, tagged, and its labels appear; then the page's search
  *   finds it in the gallery, thumbnails loaded through presigned GET URLs.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeadObjectCommand, PutBucketCorsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
@@ -30,14 +29,11 @@ import { s3ObjectStore } from '../../src/tagging/object-store.ts';
 import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
 import type { TagOutcome } from '../../src/tagging/tagger.ts';
 import { s3UploadSigner } from '../../src/uploads/signer.ts';
+import { launchChromium, resultRows, skipUnlessChromium } from '../helpers/browser.ts';
 import { type LocalServer, startLocalServer } from '../helpers/local-server.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const noChromium = !existsSync(CHROMIUM);
-if (noChromium)
-  console.warn(`skipping the browser test: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-const skip = skipUnlessShared('the browser test') || noChromium;
+const skip = skipUnlessShared('the browser test') || skipUnlessChromium('the browser test');
 
 const BUCKET = 'page-uploads';
 const PREFIX = 'uploads/';
@@ -87,20 +83,7 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       threads: 2,
       limits: { ...DEFAULT_LIMITS, maxBytes: MAX_BYTES },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 60_000,
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -131,13 +114,7 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       );
       for (let i = 1; i < boxes.length; i++)
         expect(boxes[i]?.y).toBeGreaterThanOrEqual((boxes[i - 1]?.y ?? 0) + (boxes[i - 1]?.height ?? 0));
-      const rows = await page.$$eval('#results .row', (els) =>
-        els.map((e) => ({
-          label: e.querySelector('.label')?.textContent ?? '',
-          pct: e.querySelector('.pct')?.textContent ?? '',
-          width: (e.querySelector('.bar > span') as HTMLElement | null)?.style.width ?? '',
-        })),
-      );
+      const rows = await resultRows(page);
       expect(rows).toHaveLength(3);
       expect(rows[0]?.label).toBe('Golden Retriever');
       for (const r of rows) {
@@ -292,13 +269,7 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       const { page, requests, csp } = await open();
       await page.setInputFiles('#file', { name: 'IMG_2041.JPG', mimeType: 'image/jpeg', buffer: big });
       await page.waitForSelector('#results .row:nth-child(3)', { timeout: 60_000 });
-      const rows = await page.$$eval('#results .row', (els) =>
-        els.map((e) => ({
-          label: e.querySelector('.label')?.textContent ?? '',
-          pct: e.querySelector('.pct')?.textContent ?? '',
-          width: (e.querySelector('.bar > span') as HTMLElement | null)?.style.width ?? '',
-        })),
-      );
+      const rows = await resultRows(page);
       expect(rows).toHaveLength(3);
       expect(rows[0]?.label).toBe('Golden Retriever');
       for (const r of rows) {

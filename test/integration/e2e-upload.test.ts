@@ -7,21 +7,18 @@
  * "golden retriever" and sees the image in the gallery.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, skipUnlessChromium } from '../helpers/browser.ts';
 import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const noChromium = !existsSync(CHROMIUM);
-if (noChromium)
-  console.warn(`skipping the upload end-to-end test: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-const skip = skipUnlessShared('the upload end-to-end test') || noChromium;
+const skip =
+  skipUnlessShared('the upload end-to-end test') || skipUnlessChromium('the upload end-to-end test');
 const MB = 1024 * 1024;
 
 /** n distinct free loopback ports (all held open together, then released). */
@@ -93,20 +90,7 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
       features?: { search?: boolean; upload?: boolean };
     };
     features = health.features;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 60_000,
-    });
+    browser = await launchChromium();
   }, 240_000);
 
   afterAll(async () => {
