@@ -35,7 +35,7 @@ import {
   parseModelRef,
 } from '../tagging/backfill.ts';
 import { s3BucketListing } from '../tagging/bucket-listing.ts';
-import { s3ObjectStore } from '../tagging/object-store.ts';
+import { s3ObjectStore } from '../tagging/s3-object-store.ts';
 import { taggerConfig } from '../tagging/s3-tagger.ts';
 
 const usage = `usage: npm run backfill -- --bucket <b> [--prefix uploads/] [--concurrency N]

@@ -1,23 +1,26 @@
 /**
  * Lambda entry point of the HTTP API (see src/http/api.ts). UPLOAD_BUCKET and INDEX_TABLE turn on
- * search, object status and uploads (src/http/images.ts); S3_ENDPOINT or AWS_ENDPOINT_URL_S3 point
- * the S3 client (and so the presigned URLs) at a local S3, AWS_ENDPOINT_URL_DYNAMODB the index at a
- * local DynamoDB.
+ * search, object status and uploads (src/http/images.ts); their AWS clients load on first use, so
+ * POST /classify and /health do not pay for them at cold start. S3_ENDPOINT or AWS_ENDPOINT_URL_S3
+ * point the S3 client (and so the presigned URLs) at a local S3, AWS_ENDPOINT_URL_DYNAMODB the index
+ * at a local DynamoDB.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { classifier } from '../classifier/instance.ts';
 import { createApi } from '../http/api.ts';
-import { imagesFromEnv } from '../http/images.ts';
-import { dynamoLabelIndex } from '../index/dynamo-index.ts';
+import { imageSettings, lazyImages } from '../http/images.ts';
 import { createPowertools, withPowertools } from './powertools.ts';
 
 const powertools = createPowertools(classifier);
 const endpoint = process.env.S3_ENDPOINT || process.env.AWS_ENDPOINT_URL_S3 || undefined;
-const images = imagesFromEnv(process.env, {
-  s3: new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {}),
-  index: (table) => dynamoLabelIndex(new DynamoDBClient({}), table),
-});
+const settings = imageSettings(process.env);
+const images =
+  settings &&
+  lazyImages(settings, async () =>
+    (await import('../http/images-aws.ts')).awsImagePorts(
+      settings,
+      endpoint ? { endpoint, forcePathStyle: true } : {},
+    ),
+  );
 const api = createApi({ classifier, telemetry: powertools, images });
 
 export const handler = withPowertools(powertools, api);

@@ -17,7 +17,7 @@ import {
   createBatchTagger,
   isBatchOperationsEvent,
 } from '../tagging/batch.ts';
-import { s3ObjectStore } from '../tagging/object-store.ts';
+import { s3ObjectStore } from '../tagging/s3-object-store.ts';
 import { createS3Tagger } from '../tagging/s3-tagger.ts';
 import type { TaggerEvent, TagOutcome } from '../tagging/tagger.ts';
 import { createPowertools, withPowertools } from './powertools.ts';

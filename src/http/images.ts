@@ -11,11 +11,10 @@
  * its JSON error shape; anything else is thrown (500).
  */
 import { randomUUID } from 'node:crypto';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ConfigError } from '../classifier/errors.ts';
 import { InvalidCursorError, type LabelIndex, normalizeLabel } from '../index/label-index.ts';
-import { ObjectMissingError, type ObjectStore, s3ObjectStore } from '../tagging/object-store.ts';
+import { ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
 import { taggerConfig } from '../tagging/s3-tagger.ts';
 import {
   DEFAULT_IMAGE_SUFFIXES,
@@ -26,7 +25,7 @@ import {
   TAG_STATUS,
   TAG_TOP,
 } from '../tagging/tags.ts';
-import { s3UploadSigner, type UploadSigner } from '../uploads/signer.ts';
+import type { UploadSigner } from '../uploads/signer.ts';
 import { bodyBytes } from './body.ts';
 
 export interface ImagesConfig {
@@ -44,17 +43,22 @@ export interface ImagesConfig {
 /** S3's bucket naming rules (general purpose buckets). */
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
+/** What the image routes need to know, read from the environment and validated once at init. */
+export interface ImageSettings {
+  bucket: string;
+  prefix: string;
+  suffixes: readonly string[];
+  /** The label index table. */
+  table: string;
+}
+
 /**
- * The image routes' configuration from the environment of the api function, validated once at init:
- * UPLOAD_BUCKET (the upload bucket) and INDEX_TABLE (the label index table) together turn them on,
- * neither leaves them off (the routes answer 404 and the page offers neither search nor upload);
- * UPLOAD_PREFIX and IMAGE_SUFFIXES are read as the tagger reads them. The clients come from the
- * handler, so the same S3 client signs URLs and reads tags, and the index adapter stays its own.
+ * UPLOAD_BUCKET (the upload bucket) and INDEX_TABLE (the label index table) together turn the image
+ * routes on, neither leaves them off (the routes answer 404 and the page offers neither search nor
+ * upload); UPLOAD_PREFIX and IMAGE_SUFFIXES are read as the tagger reads them. Errors name the
+ * variable. No client is made here (see lazyImages).
  */
-export function imagesFromEnv(
-  env: Record<string, string | undefined>,
-  clients: { s3: S3Client; index: (table: string) => Pick<LabelIndex, 'search'> },
-): ImagesConfig | undefined {
+export function imageSettings(env: Record<string, string | undefined>): ImageSettings | undefined {
   const bucket = env.UPLOAD_BUCKET?.trim() || undefined;
   const table = env.INDEX_TABLE?.trim() || undefined;
   if (bucket === undefined && table === undefined) return undefined;
@@ -64,13 +68,36 @@ export function imagesFromEnv(
     throw new ConfigError('INDEX_TABLE is not set: the image routes need it with UPLOAD_BUCKET');
   if (!BUCKET_NAME.test(bucket)) throw new ConfigError(`UPLOAD_BUCKET is not a bucket name: "${bucket}"`);
   const { prefix, suffixes } = taggerConfig(env);
+  return { bucket, prefix, suffixes, table };
+}
+
+/** The ports the image routes use (src/http/images-aws.ts makes the AWS ones). */
+export type ImagePorts = Pick<ImagesConfig, 'index' | 'store' | 'signer'>;
+
+/**
+ * The image routes' configuration with ports made on first use: the AWS SDK clients, the presigners
+ * and the DynamoDB adapter load when a request needs them (an image route, or the page's CSP), not at
+ * init, so POST /classify and /health keep the cold start they had without them. A failed load is
+ * tried again by the next request.
+ */
+export function lazyImages(settings: ImageSettings, load: () => Promise<ImagePorts>): ImagesConfig {
+  let ports: Promise<ImagePorts> | undefined;
+  const get = () =>
+    (ports ??= load().catch((err: unknown) => {
+      ports = undefined;
+      throw err;
+    }));
   return {
-    bucket,
-    prefix,
-    suffixes,
-    index: clients.index(table),
-    store: s3ObjectStore(clients.s3),
-    signer: s3UploadSigner(clients.s3, bucket),
+    bucket: settings.bucket,
+    prefix: settings.prefix,
+    suffixes: settings.suffixes,
+    index: { search: async (...args) => (await get()).index.search(...args) },
+    store: { getTags: async (...args) => (await get()).store.getTags(...args) },
+    signer: {
+      presignPost: async (...args) => (await get()).signer.presignPost(...args),
+      presignGet: async (...args) => (await get()).signer.presignGet(...args),
+      origin: async () => (await get()).signer.origin(),
+    },
   };
 }
 

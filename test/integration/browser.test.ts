@@ -25,7 +25,7 @@ import {
   normalizeLabel,
   type SearchItem,
 } from '../../src/index/label-index.ts';
-import { s3ObjectStore } from '../../src/tagging/object-store.ts';
+import { s3ObjectStore } from '../../src/tagging/s3-object-store.ts';
 import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
 import type { TagOutcome } from '../../src/tagging/tagger.ts';
 import { s3UploadSigner } from '../../src/uploads/signer.ts';

@@ -27,7 +27,7 @@ import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { dynamoLabelIndex } from '../../src/index/dynamo-index.ts';
 import { normalizeLabel } from '../../src/index/label-index.ts';
-import { s3ObjectStore } from '../../src/tagging/object-store.ts';
+import { s3ObjectStore } from '../../src/tagging/s3-object-store.ts';
 import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
 import type { TagOutcome } from '../../src/tagging/tagger.ts';
 import { formatLabelList, isServiceTag, sanitizeTagValue } from '../../src/tagging/tags.ts';

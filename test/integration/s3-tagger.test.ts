@@ -20,7 +20,7 @@ import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
 import { dynamoLabelIndex } from '../../src/index/dynamo-index.ts';
-import { s3ObjectStore } from '../../src/tagging/object-store.ts';
+import { s3ObjectStore } from '../../src/tagging/s3-object-store.ts';
 import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
 import { parseLabelList } from '../../src/tagging/tags.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';

@@ -2,13 +2,13 @@
  * The image routes of the HTTP API (GET /images, GET /images/{key}, POST /uploads) with fakes at
  * every port: a small inline label index, the in-memory object store and a recording signer.
  */
-import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/classifier/errors.ts';
 import { contentSecurityPolicy, createApi } from '../../src/http/api.ts';
-import { type ImagesConfig, imagesFromEnv, sanitizeFilename } from '../../src/http/images.ts';
+import { type ImagesConfig, imageSettings, lazyImages, sanitizeFilename } from '../../src/http/images.ts';
+import { awsImagePorts } from '../../src/http/images-aws.ts';
 import {
   InvalidCursorError,
   type LabelIndex,
@@ -492,36 +492,26 @@ describe('features, page and CSP', () => {
   });
 });
 
-describe('configuration from the environment (imagesFromEnv)', () => {
-  const s3 = new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
-  const tables: string[] = [];
-  const clients = {
-    s3,
-    index: (table: string) => {
-      tables.push(table);
-      return fakeIndex({}).index;
-    },
-  };
-
-  it('is off without UPLOAD_BUCKET and INDEX_TABLE, on with both, prefix and suffixes as the tagger reads them', async () => {
-    expect(imagesFromEnv({}, clients)).toBeUndefined();
-    expect(imagesFromEnv({ UPLOAD_BUCKET: ' ', INDEX_TABLE: '' }, clients)).toBeUndefined();
-    const on = imagesFromEnv({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' }, clients);
-    expect(on).toMatchObject({ bucket: 'photos', prefix: 'uploads/' });
+describe('configuration from the environment (imageSettings) and the ports made on first use', () => {
+  it('is off without UPLOAD_BUCKET and INDEX_TABLE, on with both, prefix and suffixes as the tagger reads them', () => {
+    expect(imageSettings({})).toBeUndefined();
+    expect(imageSettings({ UPLOAD_BUCKET: ' ', INDEX_TABLE: '' })).toBeUndefined();
+    const on = imageSettings({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
+    expect(on).toMatchObject({ bucket: 'photos', prefix: 'uploads/', table: 'labels' });
     expect(on?.suffixes).toContain('.jpg');
-    expect(tables).toEqual(['labels']);
-    expect(await on?.signer.origin()).toBe('https://photos.s3.eu-west-1.amazonaws.com');
-    const custom = imagesFromEnv(
-      { UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels', UPLOAD_PREFIX: 'in/', IMAGE_SUFFIXES: '.png, .jpg' },
-      clients,
-    );
+    const custom = imageSettings({
+      UPLOAD_BUCKET: 'photos',
+      INDEX_TABLE: 'labels',
+      UPLOAD_PREFIX: 'in/',
+      IMAGE_SUFFIXES: '.png, .jpg',
+    });
     expect(custom).toMatchObject({ prefix: 'in/', suffixes: ['.png', '.jpg'] });
   });
 
   it('names the variable that is missing or wrong', () => {
     const fails = (env: Record<string, string>) => {
       try {
-        imagesFromEnv(env, clients);
+        imageSettings(env);
       } catch (err) {
         expect(err).toBeInstanceOf(ConfigError);
         return (err as Error).message;
@@ -535,6 +525,39 @@ describe('configuration from the environment (imagesFromEnv)', () => {
     );
     expect(fails({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels', IMAGE_SUFFIXES: ' , ' })).toMatch(
       /IMAGE_SUFFIXES/,
+    );
+  });
+
+  it('makes the ports once, on the first call that needs them, and again after a failed load', async () => {
+    const settings = imageSettings({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
+    if (!settings) throw new Error('settings expected');
+    const real = fakeIndex({});
+    let loads = 0;
+    let fail = true;
+    const images = lazyImages(settings, async () => {
+      loads++;
+      if (fail) throw new Error('SDK failed to load');
+      return { index: real.index, store: new MemoryStore(), signer: fakeSigner().signer };
+    });
+    expect(loads).toBe(0);
+    await expect(images.signer.origin()).rejects.toThrow('SDK failed to load');
+    fail = false;
+    expect(await images.signer.origin()).toBe(S3_ORIGIN);
+    await images.index.search('photos', 'dog', { limit: 1 });
+    await expect(images.store.getTags('photos', 'uploads/none.jpg')).rejects.toThrow();
+    expect(loads).toBe(2);
+  });
+
+  it('the AWS ports: the index table from the settings, presigned URLs on the bucket of the settings', async () => {
+    const settings = imageSettings({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
+    if (!settings) throw new Error('settings expected');
+    const ports = awsImagePorts(settings, {
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    expect(await ports.signer.origin()).toBe('https://photos.s3.eu-west-1.amazonaws.com');
+    expect(await ports.signer.presignGet('uploads/a.jpg', 60)).toMatch(
+      /^https:\/\/photos\.s3\.eu-west-1\.amazonaws\.com\/uploads\/a\.jpg\?/,
     );
   });
 });
