@@ -334,7 +334,7 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
         o.onSelected?.(key, choice === 'current' ? 'unindexed' : choice);
         return { kind: 'wouldTag' };
       }
-      const out = await tagObject(o.tagger, bucket, key);
+      const out = await tagObject(o.tagger, bucket, key, object.size); // over the limit: a 1-byte read, not a download
       if (reindex && out.result === 'unchanged') return { kind: 'indexed' };
       if (out.result === 'missing') return { kind: 'missing' };
       if (out.result === 'tagged' || out.result === 'unchanged') {

@@ -273,6 +273,9 @@ describe('backfill (in-memory store, fake classifier)', () => {
       Value: 'ImageTooLarge',
     });
     expect(store.tagsOf(BUCKET, 'uploads/flaky-1.jpg')).toEqual([]);
+    // The listed size is over the limit: the tagger reads 1 byte to confirm it, never the object.
+    expect(store.calls).toContain('get:1 uploads/huge.jpg');
+    expect(store.calls).not.toContain('get uploads/huge.jpg');
   });
 
   it('counts an object deleted after the listing as missing', async () => {
