@@ -30,7 +30,7 @@ import { labelsMeaningful, selectModel } from '../models/select.ts';
 import { DEFAULT_UPLOAD_PREFIX, decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
 import { startLocalDynamo } from './local/local-dynamo.ts';
-import { startLocalS3 } from './local/local-s3.ts';
+import { listingTokensWork, startLocalS3 } from './local/local-s3.ts';
 import { ROOT } from './paths.ts';
 
 /** The local stack's loopback ports: each one's default and the variable that changes it. */
@@ -186,6 +186,11 @@ async function main(argv: string[]): Promise<number> {
     dynamo: localPort('dynamo'),
   };
   await checkPortsFree(LOCAL.host, ports);
+  if (!listingTokensWork())
+    log(
+      'WARNING: listings of the local S3 over 1,000 keys will fail (its continuation tokens need DES): ' +
+        'start with `node --openssl-legacy-provider --import tsx scripts/start.ts`, as `npm start` does',
+    );
   const dataDirs = localDataDirs();
   await buildBundles(log);
   const explicitDir = values['model-dir'] ? resolve(values['model-dir']) : undefined;

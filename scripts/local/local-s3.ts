@@ -4,6 +4,7 @@
  * with '+' for spaces, so keys are re-encoded here exactly as S3 does before anyone sees the event.
  * Used by `npm start` and by the integration tests.
  */
+import { createCipheriv } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -118,6 +119,20 @@ export function withSequencer(event: S3Event): S3Event {
       s3: { ...r.s3, object: { ...r.s3.object, sequencer: nextSequencer() } },
     })),
   };
+}
+
+/**
+ * Whether s3rver can hand out listing continuation tokens here: it encrypts them with DES, which
+ * Node's OpenSSL 3 offers only with --openssl-legacy-provider. Without it, every truncated listing
+ * (over 1,000 keys, or MaxKeys) fails with InternalError. `npm start` passes the flag.
+ */
+export function listingTokensWork(): boolean {
+  try {
+    createCipheriv('des', Buffer.alloc(8), Buffer.alloc(8));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface LocalS3 {

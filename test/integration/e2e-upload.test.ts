@@ -62,7 +62,14 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     s3 = `http://127.0.0.1:${s3Port}`;
     stack = spawn(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'scripts/start.ts'), '--model-dir', sharedModelFolder()],
+      [
+        '--openssl-legacy-provider',
+        '--import',
+        'tsx',
+        join(ROOT, 'scripts/start.ts'),
+        '--model-dir',
+        sharedModelFolder(),
+      ],
       {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],

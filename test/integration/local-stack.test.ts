@@ -30,11 +30,15 @@ import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/sha
 
 /** Runs scripts/start.ts as `npm start` does; resolves with its exit code and output. */
 async function start(args: string[], env: NodeJS.ProcessEnv = {}, limitMs = 150_000) {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/start.ts'), ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
+  const child = spawn(
+    process.execPath,
+    ['--openssl-legacy-provider', '--import', 'tsx', join(ROOT, 'scripts/start.ts'), ...args],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    },
+  );
   let output = '';
   child.stdout.on('data', (d: Buffer) => {
     output += d.toString();
