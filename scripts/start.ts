@@ -119,6 +119,8 @@ export function localDataDirs(env: NodeJS.ProcessEnv = process.env) {
       };
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 async function waitFor(url: string, seconds: number, child: ChildProcess): Promise<void> {
   for (let i = 0; i < seconds * 4; i++) {
     if (child.exitCode !== null) throw new Error(`serverless-offline exited with code ${child.exitCode}`);
@@ -126,12 +128,10 @@ async function waitFor(url: string, seconds: number, child: ChildProcess): Promi
       const res = await fetch(url);
       if (res.ok) return;
     } catch {}
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
   throw new Error(`${url} did not answer within ${seconds} s`);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Whether GET /images?label=<label> lists the key (following the cursor, at most 20 pages);

@@ -25,6 +25,7 @@
  * current version (as for events), so a manifest of old versions tags the current objects.
  */
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
+import { isObject } from './events.ts';
 import { taggerConfig } from './s3-tagger.ts';
 import { type TaggerOptions, type TagOutcome, tagObject } from './tagger.ts';
 import { decodeS3Key } from './tags.ts';
@@ -60,8 +61,6 @@ export interface BatchResponse {
   invocationId: string;
   results: BatchResult[];
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
 /** An S3 Batch Operations LambdaInvoke payload (either schema), as opposed to an S3 or EventBridge event. */
 export function isBatchOperationsEvent(event: unknown): event is BatchOperationsEvent {

@@ -54,7 +54,7 @@ const CREATED_BY_REASON: Record<string, string> = {
   CompleteMultipartUpload: 'ObjectCreated:CompleteMultipartUpload',
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const field = (v: unknown, ...path: string[]): unknown =>
   path.reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), v);
 

@@ -5,6 +5,7 @@
  */
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../models/resnet18.ts';
 import {
   type IndexRecord,
   InvalidCursorError,
@@ -51,18 +52,6 @@ export async function searchAll(index: LabelIndex, bucket: string, label: string
     if (!cursor) return keys;
   }
   throw new Error('more than 1000 pages');
-}
-
-/** A seeded pseudo-random generator (mulberry32). */
-export function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Every label item of a bucket, as "<label> <key>" (Scan: a test-only operation). */
@@ -331,7 +320,7 @@ export function labelIndexContract(name: string, target: ContractTarget) {
     it('concurrent, duplicated, out-of-order writes end as the newest event says', async () => {
       const index = await target.index();
       const b = freshBucket();
-      const random = seeded(20261129);
+      const random = seededRandom(20261129);
       const labels = ['dog', 'cat', 'bird', 'Dog'];
       const keys = ['uploads/k0.jpg', 'uploads/k1.jpg', 'uploads/k2.jpg'];
       for (let round = 0; round < 12; round++) {

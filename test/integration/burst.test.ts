@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../models/resnet18.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../scripts/local/local-dynamo.ts';
 import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
@@ -31,7 +32,7 @@ import { s3ObjectStore } from '../../src/tagging/s3-object-store.ts';
 import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
 import type { TagOutcome } from '../../src/tagging/tagger.ts';
 import { formatLabelList, isServiceTag, sanitizeTagValue } from '../../src/tagging/tags.ts';
-import { scanLabelItems, searchAll, seeded } from '../helpers/index-contract.ts';
+import { scanLabelItems, searchAll } from '../helpers/index-contract.ts';
 import { sharedModelFolder, sharedPhotos, skipUnlessShared } from '../helpers/shared.ts';
 
 const BUCKET = 'burst';
@@ -50,7 +51,7 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
   let classifier: Classifier;
   const queue: S3Event[] = [];
   let emitted = 0;
-  const random = seeded(9);
+  const random = seededRandom(9);
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'burst-'));

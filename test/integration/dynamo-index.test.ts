@@ -5,6 +5,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../models/resnet18.ts';
 import { LOCAL_CREDENTIALS, type LocalDynamo, startLocalDynamo } from '../../scripts/local/local-dynamo.ts';
 import { dynamoLabelIndex } from '../../src/index/dynamo-index.ts';
 import {
@@ -13,7 +14,6 @@ import {
   rec,
   scanLabelItems,
   searchAll,
-  seeded,
 } from '../helpers/index-contract.ts';
 
 const TABLE = 'labels-contract';
@@ -27,7 +27,7 @@ beforeAll(async () => {
     region: 'us-east-1',
     credentials: LOCAL_CREDENTIALS,
   });
-  const random = seeded(7);
+  const random = seededRandom(7);
   jittery.middlewareStack.add(
     (next) => async (args) => {
       await new Promise((r) => setTimeout(r, Math.floor(random() * 13)));
