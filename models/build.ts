@@ -428,7 +428,8 @@ async function writeFolder(
     builtAt: new Date().toISOString(),
   };
   const folder = await writeModelFolder(outDir, q.main, labels.labels, meta, storages);
-  const classifier = await createClassifier(outDir, { threads: 1 });
+  // A load check, not serving: the folder may be meant for another CPU.
+  const classifier = await createClassifier(outDir, { threads: 1, allowInexact: true });
   await classifier.release();
   return folder.meta;
 }

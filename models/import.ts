@@ -125,7 +125,7 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
   const outDir = resolve(options.out);
   const folder = await writeModelFolder(outDir, model, labels as string[], meta, storages);
   for (const weights of storages ? (['s8', 'u8'] as const) : (['auto'] as const)) {
-    const classifier = await createClassifier(outDir, { threads: 1, weights });
+    const classifier = await createClassifier(outDir, { threads: 1, weights, allowInexact: true });
     await classifier.release();
   }
   return { outDir, meta: folder.meta, labels: folder.labels.length, reencoded };

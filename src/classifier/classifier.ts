@@ -24,6 +24,11 @@ export interface ClassifierOptions {
   weights?: WeightRequest;
   /** The CPU to choose for (default: /proc/cpuinfo and process.arch). */
   cpu?: CpuInfo;
+  /**
+   * Load a storage this CPU computes inexactly (weights.exact is then false): for benchmarks and
+   * checks that compare storages, never for serving.
+   */
+  allowInexact?: boolean;
 }
 
 export interface Timings {
@@ -70,6 +75,7 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     folder,
     options.weights ?? 'auto',
     options.cpu ?? readCpuInfo(),
+    { allowInexact: options.allowInexact },
   );
   const session = await ort.InferenceSession.create(
     path,

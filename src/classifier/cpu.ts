@@ -83,6 +83,22 @@ export function readCpuInfo(path: string = CPUINFO_PATH, arch: string = process.
   return parseCpuInfo(text, arch, path);
 }
 
+/**
+ * Whether ONNX Runtime computes a storage exactly on this CPU: u8 everywhere; s8 on arm64 and on x86
+ * with VNNI. Anywhere else s8 is inexact or unknown: on x86 without VNNI its vpmaddubsw kernels
+ * saturate and the scores are corrupted (issue 14), so MODEL_WEIGHTS may not ask for it there.
+ */
+export function storageExactness(cpu: CpuInfo, storage: WeightStorage): { exact: boolean; why: string } {
+  if (storage === 'u8') return { exact: true, why: 'u8 x u8 sums exactly on every CPU' };
+  if (cpu.arch === 'arm64') return { exact: true, why: ARM64_RULE.reason };
+  if (cpu.flags === null) return { exact: false, why: `CPU flags unknown (${cpu.source})` };
+  if (cpu.arch === 'x64' || cpu.arch === 'ia32') {
+    const vnni = ['avx512_vnni', 'avx_vnni'].find((f) => cpu.flags?.has(f));
+    return vnni ? { exact: true, why: VNNI_REASON(vnni) } : { exact: false, why: NO_VNNI_REASON };
+  }
+  return { exact: false, why: `architecture ${cpu.arch}: s8 exactness unknown` };
+}
+
 /** The storage `MODEL_WEIGHTS=auto` picks on this CPU, with the reason (logged, in /health). */
 export function chooseStorage(cpu: CpuInfo): StorageChoice {
   if (cpu.flags === null)

@@ -3,7 +3,7 @@
  * MODEL_WEIGHTS asks for, or for `auto` the one this CPU computes exactly and fast (cpu.ts).
  */
 import { basename } from 'node:path';
-import { type CpuInfo, chooseStorage, type WeightStorage } from './cpu.ts';
+import { type CpuInfo, chooseStorage, storageExactness, type WeightStorage } from './cpu.ts';
 import { ConfigError } from './errors.ts';
 import { MODEL_FILE, type ModelFolder } from './model-folder.ts';
 
@@ -17,6 +17,11 @@ export interface WeightsChoice {
   file: string;
   reason: string;
   requested: WeightRequest;
+  /**
+   * False only when a caller allowed a storage this CPU computes inexactly (benchmarks and tests that
+   * compare storages); MODEL_WEIGHTS alone never gets one.
+   */
+  exact: boolean;
 }
 
 export interface ResolvedWeights extends WeightsChoice {
@@ -24,7 +29,17 @@ export interface ResolvedWeights extends WeightsChoice {
   path: string;
 }
 
-export function resolveWeights(folder: ModelFolder, requested: WeightRequest, cpu: CpuInfo): ResolvedWeights {
+export interface ResolveOptions {
+  /** Load a storage even when this CPU computes it inexactly (it is then marked exact: false). */
+  allowInexact?: boolean;
+}
+
+export function resolveWeights(
+  folder: ModelFolder,
+  requested: WeightRequest,
+  cpu: CpuInfo,
+  { allowInexact = false }: ResolveOptions = {},
+): ResolvedWeights {
   const available = folder.weightFiles;
   if (available === null) {
     if (requested !== 'auto')
@@ -37,12 +52,27 @@ export function resolveWeights(folder: ModelFolder, requested: WeightRequest, cp
       path: folder.modelPath,
       reason: `model.json has no "weights" map: ${MODEL_FILE} as it is`,
       requested,
+      exact: true,
     };
   }
   const names = Object.keys(available).join(', ');
   const pick = (storage: WeightStorage, reason: string): ResolvedWeights => {
     const path = available[storage] as string;
-    return { storage, file: basename(path), path, reason, requested };
+    const { exact, why } = storageExactness(cpu, storage);
+    if (!exact && !allowInexact)
+      throw new ConfigError(
+        requested === 'auto'
+          ? `MODEL_WEIGHTS=auto: model folder ${folder.dir} has only ${storage} weights, which this CPU does not compute exactly (${why}), so its scores would be wrong; rebuild the folder with u8 weights (model.json "weights" names: ${names})`
+          : `MODEL_WEIGHTS=${requested}: this CPU does not compute ${storage} weights exactly (${why}), so its scores would be wrong; use MODEL_WEIGHTS=auto`,
+      );
+    return {
+      storage,
+      file: basename(path),
+      path,
+      reason: exact ? reason : `${reason}; INEXACT on this CPU: ${why}`,
+      requested,
+      exact,
+    };
   };
   const cpuChoice = chooseStorage(cpu);
   if (requested !== 'auto') {

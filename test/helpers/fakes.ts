@@ -32,7 +32,13 @@ export function fakeClassifier(limits: Partial<ImageLimits> = {}): FakeClassifie
     limits: { ...DEFAULT_LIMITS, ...limits },
     threads: 1,
     initMs: 0,
-    weights: { storage: null, file: 'model.onnx', reason: 'fake: one model file', requested: 'auto' },
+    weights: {
+      storage: null,
+      file: 'model.onnx',
+      reason: 'fake: one model file',
+      requested: 'auto',
+      exact: true,
+    },
     async classify(bytes: Uint8Array, options?: { topK?: number }): Promise<Classification> {
       fake.seen.push(bytes.length);
       if (bytes.length === 0 || bytes[0] === 0) throw new CorruptImageError('fake: corrupt');

@@ -18,7 +18,8 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agreement } from '../../models/evaluate.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
-import { chooseStorage, readCpuInfo } from '../../src/classifier/cpu.ts';
+import { chooseStorage, readCpuInfo, storageExactness } from '../../src/classifier/cpu.ts';
+import { ConfigError } from '../../src/classifier/errors.ts';
 import { loadModelFolder, verifyModelHash } from '../../src/classifier/model-folder.ts';
 import { preprocess } from '../../src/classifier/preprocess.ts';
 import { createApi } from '../../src/http/api.ts';
@@ -51,7 +52,7 @@ describe.skipIf(skipUnlessShared('weight storage exactness test'))(
     beforeAll(async () => {
       int8Dir = sharedModelFolder();
       fp32 = await createClassifier(await importSharedModel('mobilenetv2-fp32'), { threads: 1 });
-      s8 = await createClassifier(int8Dir, { threads: 1, weights: 's8' });
+      s8 = await createClassifier(int8Dir, { threads: 1, weights: 's8', allowInexact: true });
       u8 = await createClassifier(int8Dir, { threads: 1, weights: 'u8' });
       auto = await createClassifier(int8Dir, { threads: 1 });
       for (const photo of sharedPhotos()) {
@@ -87,8 +88,17 @@ describe.skipIf(skipUnlessShared('weight storage exactness test'))(
         file: cpu.storage === 's8' ? 'model.onnx' : 'model.u8.onnx',
         reason: cpu.reason,
         requested: 'auto',
+        exact: true,
       });
       expect(logits.auto).toEqual(cpu.storage === 's8' ? logits.s8 : logits.u8);
+    });
+
+    it('MODEL_WEIGHTS=s8 is served only where this CPU computes it exactly, else refused', async () => {
+      const s8Exact = storageExactness(readCpuInfo(), 's8');
+      expect(s8.weights.exact).toBe(s8Exact.exact);
+      const asked = createClassifier(int8Dir, { threads: 1, weights: 's8' });
+      if (s8Exact.exact) await (await asked).release();
+      else await expect(asked).rejects.toThrow(ConfigError);
     });
 
     it('s8 and u8 give the same logits where the CPU computes u8 x s8 exactly', () => {
@@ -102,8 +112,8 @@ describe.skipIf(skipUnlessShared('weight storage exactness test'))(
       console.log(
         `s8 vs u8: max |logit diff| ${maxDiff.toExponential(2)} over 50 photos; s8 vs fp32 mean cosine ${s8VsFp32.meanCosine.toFixed(4)}`,
       );
-      if (cpu.storage === 's8') expect(maxDiff).toBeLessThanOrEqual(1e-4);
-      else console.log('auto picked u8 here: s8 is allowed to differ (saturating u8 x s8 kernels)');
+      if (storageExactness(readCpuInfo(), 's8').exact) expect(maxDiff).toBeLessThanOrEqual(1e-4);
+      else console.log('s8 is not exact on this CPU: it may differ (saturating u8 x s8 kernels)');
     });
 
     it(`the chosen storage's mean logit cosine vs fp32 is at least ${MIN_MEAN_COSINE}`, () => {
@@ -124,6 +134,7 @@ describe.skipIf(skipUnlessShared('weight storage exactness test'))(
         file: 'model.u8.onnx',
         reason: `MODEL_WEIGHTS=u8 (auto would pick ${cpu.storage}: ${cpu.reason})`,
         requested: 'u8',
+        exact: true,
       });
     });
   },

@@ -7,6 +7,7 @@ import {
   NO_VNNI_REASON,
   parseCpuInfo,
   readCpuInfo,
+  storageExactness,
 } from '../../src/classifier/cpu.ts';
 
 const fixture = (name: string) => join(import.meta.dirname, '../fixtures/cpuinfo', name);
@@ -68,5 +69,30 @@ describe('readCpuInfo + chooseStorage', () => {
     const choice = chooseStorage(readCpuInfo());
     expect(['s8', 'u8']).toContain(choice.storage);
     expect(choice.reason.length).toBeGreaterThan(10);
+  });
+});
+
+describe('storageExactness', () => {
+  const fixtures = [
+    ['x64-avx512vnni-amd-epyc-zen4.txt', 'x64', true],
+    ['x64-avx2-amd-epyc-zen2.txt', 'x64', false],
+    ['arm64-graviton2-neoverse-n1.txt', 'arm64', true],
+    ['arm64-graviton3-neoverse-v1.txt', 'arm64', true],
+    ['arm64-cortex-a72.txt', 'arm64', true],
+  ] as const;
+
+  it.each(fixtures)(
+    '%s: s8 exact = %s, u8 always exact, and auto always picks an exact storage',
+    (file, arch, s8) => {
+      const cpu = readCpuInfo(fixture(file), arch);
+      expect(storageExactness(cpu, 's8').exact).toBe(s8);
+      expect(storageExactness(cpu, 'u8').exact).toBe(true);
+      expect(storageExactness(cpu, chooseStorage(cpu).storage).exact).toBe(true);
+    },
+  );
+
+  it('does not claim s8 exact when the flags cannot be read or the architecture is unknown', () => {
+    expect(storageExactness(readCpuInfo(fixture('no-such-file.txt'), 'x64'), 's8').exact).toBe(false);
+    expect(storageExactness(parseCpuInfo('flags : avx512_vnni\n', 'riscv64'), 's8').exact).toBe(false);
   });
 });

@@ -15,6 +15,7 @@ const weights = {
   file: 'model.u8.onnx',
   reason: 'no VNNI: ...',
   requested: 'auto' as const,
+  exact: true,
 };
 const classifier = {
   folder: { meta: { name: 'm', version: '2', quantization: 'int8' } } as unknown as ModelFolder,

@@ -42,7 +42,23 @@ describe('resolveWeights', () => {
     const w = resolveWeights(both, 'u8', vnni);
     expect(w).toMatchObject({ storage: 'u8', file: 'model.u8.onnx', requested: 'u8' });
     expect(w.reason).toMatch(/^MODEL_WEIGHTS=u8 \(auto would pick s8: x86 with AVX512-VNNI/);
-    expect(resolveWeights(both, 's8', avx2).storage).toBe('s8');
+  });
+
+  it('refuses s8 on x86 without VNNI (its kernels saturate), naming MODEL_WEIGHTS', () => {
+    expect(() => resolveWeights(both, 's8', avx2)).toThrow(
+      /^MODEL_WEIGHTS=s8: this CPU does not compute s8 weights exactly \(no VNNI.*use MODEL_WEIGHTS=auto$/,
+    );
+    const unknown = { arch: 'x64', flags: null, source: 'test' };
+    expect(() => resolveWeights(both, 's8', unknown)).toThrow(/CPU flags unknown/);
+    expect(resolveWeights(both, 's8', vnni)).toMatchObject({ storage: 's8', exact: true });
+    expect(resolveWeights(both, 's8', graviton)).toMatchObject({ storage: 's8', exact: true });
+    expect(resolveWeights(both, 'u8', avx2)).toMatchObject({ storage: 'u8', exact: true });
+  });
+
+  it('serves an inexact storage only when the caller allows it, and flags it', () => {
+    const w = resolveWeights(both, 's8', avx2, { allowInexact: true });
+    expect(w).toMatchObject({ storage: 's8', exact: false });
+    expect(w.reason).toMatch(/INEXACT on this CPU: no VNNI/);
   });
 
   it('names MODEL_WEIGHTS and the folder when the folder lacks the storage asked for', () => {
@@ -56,9 +72,15 @@ describe('resolveWeights', () => {
   });
 
   it('auto with one named storage loads it and says what the CPU would prefer', () => {
-    const w = resolveWeights(folder({ s8: '/m/model.onnx' }), 'auto', avx2);
-    expect(w).toMatchObject({ storage: 's8', file: 'model.onnx' });
-    expect(w.reason).toMatch(/^the folder has only s8 weights; this CPU would pick u8/);
+    const w = resolveWeights(folder({ u8: '/m/model.onnx' }), 'auto', vnni);
+    expect(w).toMatchObject({ storage: 'u8', file: 'model.onnx', exact: true });
+    expect(w.reason).toMatch(/^the folder has only u8 weights; this CPU would pick s8/);
+  });
+
+  it('auto refuses a folder whose only storage this CPU computes inexactly', () => {
+    expect(() => resolveWeights(folder({ s8: '/m/model.onnx' }), 'auto', avx2)).toThrow(
+      /^MODEL_WEIGHTS=auto: model folder \/m has only s8 weights, which this CPU does not compute exactly/,
+    );
   });
 
   it('without a "weights" map loads model.onnx as today', () => {
