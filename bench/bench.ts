@@ -21,15 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildModel } from '../models/build.ts';
 import { importModel } from '../models/import.ts';
-import {
-  cacheDir,
-  LAYER_MODELS,
-  layerModelDir,
-  ROOT,
-  SHARED,
-  SHARED_FILES,
-  sharedModel,
-} from '../scripts/paths.ts';
+import { cacheDir, LAYER_MODELS, layerModelDir, ROOT, SHARED, SHARED_FILES, sharedModel } from '../paths.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { chooseStorage, readCpuInfo, type WeightStorage } from '../src/classifier/cpu.ts';
 import {

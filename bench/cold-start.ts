@@ -3,8 +3,8 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { cacheDir, ROOT } from '../paths.ts';
 import { bundle } from '../scripts/build.ts';
-import { cacheDir, ROOT } from '../scripts/paths.ts';
 
 const run = promisify(execFile);
 

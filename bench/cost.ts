@@ -16,7 +16,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cacheDir, layerModelDir, SHARED, SHARED_FILES } from '../scripts/paths.ts';
+import { cacheDir, layerModelDir, SHARED, SHARED_FILES } from '../paths.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { loadModelFolder } from '../src/classifier/model-folder.ts';
 import {
@@ -35,7 +35,7 @@ const S3_AFTER: S3Requests = { get: 2, put: 1 }; // GetObject (ranged) + GetObje
 const S3_BEFORE: S3Requests = { get: 3, put: 1 }; // HeadObject + GetObject + GetObjectTagging + Put
 /**
  * Label index request units per new image and per deleted one, as measured on dynalite with
- * ReturnConsumedCapacity (test/integration/dynamo-index.test.ts asserts them; src/index/dynamo-index.ts
+ * ReturnConsumedCapacity (test/integration/dynamo-index.test.ts asserts them; src/aws/dynamo-index.ts
  * explains each write): claim, 3 label items, finish = 5 WRU; the adapter's consistent read and the
  * tagger's check after its tag write = 2 RRU. A delete: tombstone, 3 deletes, finish = 5 WRU + 1 RRU.
  */

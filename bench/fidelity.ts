@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SHARED_FILES } from '../scripts/paths.ts';
+import { SHARED_FILES } from '../paths.ts';
 import { sessionOptions } from '../src/classifier/classifier.ts';
 import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { ort, sharp } from '../src/classifier/native.ts';

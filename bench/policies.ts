@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SHARED_FILES } from '../scripts/paths.ts';
+import { SHARED_FILES } from '../paths.ts';
 import { sessionOptions } from '../src/classifier/classifier.ts';
 import { roundHalfEven } from '../src/classifier/math.ts';
 import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';

@@ -15,7 +15,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT } from '../scripts/paths.ts';
+import { ROOT } from '../paths.ts';
 import { readCpuInfo } from '../src/classifier/cpu.ts';
 import { CLASSIFIER_BENCH_ARGS, classifierBench } from './bench.ts';
 import { barChartSvg } from './chart.ts';

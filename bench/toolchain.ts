@@ -20,7 +20,7 @@ import { decodeModel, encodeModel, reencodeS8WeightsAsU8 } from '../models/onnx.
 import { quantizeStatic } from '../models/pipeline.ts';
 import type { WeightChoice } from '../models/quantize.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from '../models/synthetic.ts';
-import { cacheDir, SHARED, SHARED_FILES } from '../scripts/paths.ts';
+import { cacheDir, SHARED, SHARED_FILES } from '../paths.ts';
 import { sessionOptions } from '../src/classifier/classifier.ts';
 import { chooseStorage, readCpuInfo } from '../src/classifier/cpu.ts';
 import { IMAGENET_DEFAULTS, writeModelFolder } from '../src/classifier/model-folder.ts';

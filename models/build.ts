@@ -17,7 +17,7 @@ import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { layerModelDir, modelCacheDir, modelSourcesLock, ROOT } from '../scripts/paths.ts';
+import { layerModelDir, modelCacheDir, modelSourcesLock, ROOT } from '../paths.ts';
 import { createClassifier } from '../src/classifier/classifier.ts';
 import {
   IMAGENET_DEFAULTS,

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { localLayerModels, ROOT, SHARED_FILES } from '../scripts/paths.ts';
+import { localLayerModels, ROOT, SHARED_FILES } from '../paths.ts';
 import { buildModel } from './build.ts';
 
 /** Folder name of the random-weight ResNet-18 (`npm start -- --synthetic`). */

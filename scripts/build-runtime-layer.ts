@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROOT, RUNTIME_LAYER_BUILD } from './paths.ts';
+import { ROOT, RUNTIME_LAYER_BUILD } from '../paths.ts';
 
 export const NATIVE_PACKAGES = ['onnxruntime-node', 'sharp'] as const;
 export type LayerArch = 'x64' | 'arm64';

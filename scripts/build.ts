@@ -2,18 +2,18 @@
  * npm run build: the two Lambda bundles, ESM with top-level await, onnxruntime-node and sharp left
  * out (the runtime layer provides them under /opt/nodejs/node_modules; src/classifier/native.ts
  * loads them with createRequire, falling back to the layer path).
- *   dist/http/index.mjs   HTTP API handler   (handler: dist/http/index.handler)
- *   dist/s3/index.mjs     S3 tagger handler  (handler: dist/s3/index.handler)
+ *   dist/api/index.mjs      HTTP API handler   (handler: dist/api/index.handler)
+ *   dist/tagger/index.mjs   S3 tagger handler  (handler: dist/tagger/index.handler)
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { DIST, ROOT } from './paths.ts';
+import { DIST, ROOT } from '../paths.ts';
 
 export const BUNDLES = {
-  http: 'src/handlers/http.ts',
-  s3: 'src/handlers/s3.ts',
+  api: 'src/handlers/api.ts',
+  tagger: 'src/handlers/tagger.ts',
 } as const;
 
 /** One ESM bundle as Lambda runs it (also used by the cold-start benchmark, so it measures the same). */

@@ -21,9 +21,9 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { cosine } from '../models/evaluate.ts';
+import { cacheDir, ROOT } from '../paths.ts';
 import { buildRuntimeLayer } from './build-runtime-layer.ts';
 import type { ArchOutputs, ArchPlan } from './int8-arch-probe.ts';
-import { cacheDir, ROOT } from './paths.ts';
 import { installNode, nodeCommand, RUNTIMES, type Runtime, unavailable } from './runtimes.ts';
 
 const run = promisify(execFile);

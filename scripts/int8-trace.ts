@@ -14,9 +14,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeModel, encodeModel, onnx } from '../models/onnx.ts';
+import { cacheDir } from '../paths.ts';
 import { parseTarget, runTarget } from './int8-arch.ts';
 import type { ArchOutputs, ArchPlan, EncodedTensor } from './int8-arch-probe.ts';
-import { cacheDir } from './paths.ts';
 
 type Model = ReturnType<typeof decodeModel>;
 type ValueInfo = ReturnType<typeof onnx.ValueInfoProto.create>;

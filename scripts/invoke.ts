@@ -1,7 +1,7 @@
 /**
  * npm run invoke -- <api|tagger> <event.json> [--model-dir <dir>]
  *
- * Runs a Lambda bundle (dist/http or dist/s3, built when missing) once with an event from events/,
+ * Runs a Lambda bundle (dist/api or dist/tagger, built when missing) once with an event from events/,
  * the way Lambda does: import the ESM bundle (the classifier session is created by its top-level
  * await), call `handler(event, context)`, print the result as JSON.
  *
@@ -18,10 +18,10 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import yaml from 'js-yaml';
 import { selectModel } from '../models/select.ts';
+import { DIST, ROOT } from '../paths.ts';
 import { buildBundles } from './build.ts';
-import { DIST, ROOT } from './paths.ts';
 
-const BUNDLE = { api: 'http/index.mjs', tagger: 's3/index.mjs' } as const;
+const BUNDLE = { api: 'api/index.mjs', tagger: 'tagger/index.mjs' } as const;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -9,10 +9,10 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DIST, ROOT } from '../paths.ts';
 import { buildBundles } from './build.ts';
 import { buildRuntimeLayer, type LayerArch } from './build-runtime-layer.ts';
 import { startCfnStub } from './cfn-stub.ts';
-import { DIST, ROOT } from './paths.ts';
 
 export function paramValue(args: readonly string[], name: string): string | undefined {
   for (let i = 0; i < args.length; i++) {

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { cacheDir, DIST, ROOT, SHARED, SHARED_FILES } from './paths.ts';
+import { cacheDir, DIST, ROOT, SHARED, SHARED_FILES } from '../paths.ts';
 import type { ProbePlan, ProbeReport } from './runtime-probe.ts';
 
 const run = promisify(execFile);
@@ -112,14 +112,14 @@ export async function installNode(rt: Runtime, log: (line: string) => void = con
 }
 
 /**
- * Copies the built bundles (dist/http, dist/s3) into a Lambda-like task folder outside the project,
+ * Copies the built bundles (dist/api, dist/tagger) into a Lambda-like task folder outside the project,
  * so that nothing there can resolve the project's node_modules. Returns function name -> bundle.
  */
 export async function lambdaTask(dir: string): Promise<Record<'api' | 'tagger', string>> {
-  const out = { api: join(dir, 'http/index.mjs'), tagger: join(dir, 's3/index.mjs') };
+  const out = { api: join(dir, 'api/index.mjs'), tagger: join(dir, 'tagger/index.mjs') };
   for (const [name, bundle] of [
-    ['http', out.api],
-    ['s3', out.tagger],
+    ['api', out.api],
+    ['tagger', out.tagger],
   ] as const) {
     await mkdir(dirname(bundle), { recursive: true });
     for (const file of await readdir(join(DIST, name)))

@@ -27,11 +27,11 @@ import { parseArgs } from 'node:util';
 import { DeleteObjectCommand, GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { labelsMeaningful, selectModel } from '../models/select.ts';
+import { ROOT } from '../paths.ts';
 import { DEFAULT_UPLOAD_PREFIX, decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
 import { startLocalDynamo } from './local/local-dynamo.ts';
 import { listingTokensWork, startLocalS3 } from './local/local-s3.ts';
-import { ROOT } from './paths.ts';
 
 /** The local stack's loopback ports: each one's default and the variable that changes it. */
 export const PORTS = {

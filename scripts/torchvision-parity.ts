@@ -12,8 +12,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { ROOT } from '../paths.ts';
 import { type PreprocessSpec, preprocess } from '../src/classifier/preprocess.ts';
-import { ROOT } from './paths.ts';
 
 const run = promisify(execFile);
 

@@ -1,6 +1,6 @@
 /**
  * A real DynamoDB-compatible server on loopback (dynalite 4, in memory unless `directory` is set)
- * with the label index table created from src/index/table.ts. Used by `npm start` and the tests.
+ * with the label index table created from scripts/local/label-table.ts. Used by `npm start` and the tests.
  *
  * dynalite implements GetItem, PutItem, UpdateItem, DeleteItem, BatchGetItem, BatchWriteItem, Query
  * and Scan with conditions, but not TransactWriteItems or TransactGetItems.
@@ -8,7 +8,7 @@
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { LABEL_TABLE } from '../../src/index/table.ts';
+import { LABEL_TABLE } from './label-table.ts';
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 

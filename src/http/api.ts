@@ -23,9 +23,9 @@ import type { Classifier } from '../classifier/classifier.ts';
 import type { ImageErrorCode } from '../classifier/errors.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
-import { PAGE_HTML } from '../web/page.ts';
 import { bodyBytes, isImageError, readImageBody } from './body.ts';
 import { createImageRoutes, HttpError, type ImagesConfig } from './images.ts';
+import { PAGE_HTML } from './page.ts';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
 

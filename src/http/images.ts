@@ -12,10 +12,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { UploadSigner } from '../aws/upload-signer.ts';
 import { ConfigError } from '../classifier/errors.ts';
-import { InvalidCursorError, type LabelIndex, normalizeLabel } from '../index/label-index.ts';
+import { InvalidCursorError, type LabelIndex, normalizeLabel } from '../tagging/label-index.ts';
+import { taggerConfig } from '../tagging/notifications.ts';
 import { ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
-import { taggerConfig } from '../tagging/s3-tagger.ts';
 import {
   DEFAULT_IMAGE_SUFFIXES,
   isTaggable,
@@ -25,7 +26,6 @@ import {
   TAG_STATUS,
   TAG_TOP,
 } from '../tagging/tags.ts';
-import type { UploadSigner } from '../uploads/signer.ts';
 import { bodyBytes } from './body.ts';
 
 export interface ImagesConfig {
@@ -71,7 +71,7 @@ export function imageSettings(env: Record<string, string | undefined>): ImageSet
   return { bucket, prefix, suffixes, table };
 }
 
-/** The ports the image routes use (src/http/images-aws.ts makes the AWS ones). */
+/** The ports the image routes use (src/handlers/image-ports.ts makes the AWS ones). */
 export type ImagePorts = Pick<ImagesConfig, 'index' | 'store' | 'signer'>;
 
 /**

@@ -26,7 +26,7 @@
  */
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { isObject } from './events.ts';
-import { taggerConfig } from './s3-tagger.ts';
+import { taggerConfig } from './notifications.ts';
 import { type TaggerOptions, type TagOutcome, tagObject } from './tagger.ts';
 import { decodeS3Key } from './tags.ts';
 
@@ -164,7 +164,7 @@ export async function tagBatch(
 
 /**
  * The Batch Operations handler wired to configuration (UPLOAD_PREFIX, IMAGE_SUFFIXES, as the event
- * tagger reads them) and telemetry: what src/handlers/s3.ts dispatches a Batch payload to.
+ * tagger reads them) and telemetry: what src/handlers/tagger.ts dispatches a Batch payload to.
  */
 export function createBatchTagger(
   o: Omit<TaggerOptions, 'prefix' | 'suffixes'> & {

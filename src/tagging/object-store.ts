@@ -1,5 +1,5 @@
 /**
- * The object store the tagger needs (port; its S3 adapter is src/tagging/s3-object-store.ts). The
+ * The object store the tagger needs (port; its S3 adapter is src/aws/s3-object-store.ts). The
  * tagger speaks only to this interface, so its rules are unit-tested against an in-memory store and
  * integration-tested against a real local S3 through the adapter.
  *

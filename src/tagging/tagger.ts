@@ -29,7 +29,7 @@
  *           replaced it (412): `superseded`, nothing is written; the newer version's own event will
  *           come. So the labels a record carries always describe the version its event names.
  * 2. index  index.put(record, sequencer) before any tag write. The index accepts writes in
- *           sequencer order (src/index/dynamo-index.ts): an older event is `stale` and writes no tags.
+ *           sequencer order (src/aws/dynamo-index.ts): an older event is `stale` and writes no tags.
  * 3. tags   getTags, merge, putTags (the user's own tags are never touched), from the newest record
  *           the index returned (its own, or a newer event's when one overtook it).
  * 4. check  index.get after the tag write: if the index now holds a record whose service tags
@@ -46,8 +46,8 @@
 import type { S3Event } from 'aws-lambda';
 import type { Classification, Classifier } from '../classifier/classifier.ts';
 import { ImageError } from '../classifier/errors.ts';
-import type { IndexedLabel, IndexWrite, LabelIndex } from '../index/label-index.ts';
 import { type S3EventBridgeEvent, toRecords } from './events.ts';
+import type { IndexedLabel, IndexWrite, LabelIndex } from './label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from './object-store.ts';
 import {
   DEFAULT_IMAGE_SUFFIXES,
@@ -69,7 +69,7 @@ export interface TaggerOptions {
   prefix?: string;
   suffixes?: readonly string[];
   topK?: number;
-  /** The label index (src/index/label-index.ts); without one, only tags are written. */
+  /** The label index (src/tagging/label-index.ts); without one, only tags are written. */
   index?: LabelIndex;
 }
 

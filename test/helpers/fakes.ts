@@ -7,7 +7,7 @@ import type { Classification, Classifier } from '../../src/classifier/classifier
 import { CorruptImageError, UnsupportedFormatError } from '../../src/classifier/errors.ts';
 import type { ModelFolder } from '../../src/classifier/model-folder.ts';
 import { DEFAULT_LIMITS, type ImageLimits } from '../../src/classifier/preprocess.ts';
-import { bareEtag } from '../../src/index/label-index.ts';
+import { bareEtag } from '../../src/tagging/label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../../src/tagging/object-store.ts';
 import type { Tag } from '../../src/tagging/tags.ts';
 

@@ -1,5 +1,5 @@
 /**
- * One contract for every LabelIndex (src/index/label-index.ts): the in-memory fake
+ * One contract for every LabelIndex (src/tagging/label-index.ts): the in-memory fake
  * (test/unit/index-memory.test.ts) and the DynamoDB adapter on dynalite
  * (test/integration/dynamo-index.test.ts) run exactly these tests.
  */
@@ -11,7 +11,7 @@ import {
   InvalidCursorError,
   type LabelIndex,
   normalizeLabel,
-} from '../../src/index/label-index.ts';
+} from '../../src/tagging/label-index.ts';
 
 export interface ContractTarget {
   /** A fresh, empty index for one test. */

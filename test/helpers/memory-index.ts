@@ -1,10 +1,10 @@
 /**
- * An in-memory LabelIndex (fake of src/index/label-index.ts) with the DynamoDB adapter's semantics:
+ * An in-memory LabelIndex (fake of src/tagging/label-index.ts) with the DynamoDB adapter's semantics:
  * sequencer ordering, version-less writes, tombstones, search order and cursors. Each call is atomic
  * (the DynamoDB adapter reaches the same end state with conditional writes; test/helpers/index-contract.ts
  * holds both to it). `calls` lists every operation, `failNext` makes the next call throw.
  */
-import { decodeCursor, encodeCursor, labelItemKeys, labelPk } from '../../src/index/dynamo-index.ts';
+import { decodeCursor, encodeCursor, labelItemKeys, labelPk } from '../../src/aws/dynamo-index.ts';
 import {
   bareEtag,
   compareSequencers,
@@ -14,7 +14,7 @@ import {
   type LabelIndex,
   normalizeSequencer,
   type SearchPage,
-} from '../../src/index/label-index.ts';
+} from '../../src/tagging/label-index.ts';
 
 const copy = (o: IndexedObject): IndexedObject => ({
   ...o,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
-import { ROOT, SHARED, SHARED_FILES, sharedModel } from '../../scripts/paths.ts';
+import { ROOT, SHARED, SHARED_FILES, sharedModel } from '../../paths.ts';
 
 export { ROOT, SHARED };
 

@@ -1,5 +1,5 @@
 /**
- * `npm run backfill` end to end: the real CLI (node --import tsx src/cli/backfill.ts) with the real
+ * `npm run backfill` end to end: the real CLI (node --import tsx tools/backfill/cli.ts) with the real
  * classifier (the int8 MobileNetV2 of ../shared) against a real local S3 (s3rver on loopback)
  * holding objects put before any tagger ran. Between the CLI and s3rver sits a loopback proxy
  * that counts the S3 requests by operation, so "writes nothing" is observed outside the CLI.
@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
-import { s3BucketListing } from '../../src/tagging/bucket-listing.ts';
+import { s3BucketListing } from '../../tools/backfill/bucket-listing.ts';
 import { photo, ROOT, sharedModelFolder, sharedPhotos, skipUnlessShared } from '../helpers/shared.ts';
 
 const BUCKET = 'backfill-test';
@@ -94,7 +94,7 @@ describe.skipIf(skip)('npm run backfill against a local S3', () => {
       [
         '--import',
         'tsx',
-        'src/cli/backfill.ts',
+        'tools/backfill/cli.ts',
         '--bucket',
         BUCKET,
         '--endpoint',

@@ -16,6 +16,8 @@ import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
+import { s3UploadSigner } from '../../src/aws/upload-signer.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
 import { createApi } from '../../src/http/api.ts';
@@ -24,11 +26,9 @@ import {
   type LabelIndex,
   normalizeLabel,
   type SearchItem,
-} from '../../src/index/label-index.ts';
-import { s3ObjectStore } from '../../src/tagging/s3-object-store.ts';
-import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
+} from '../../src/tagging/label-index.ts';
+import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import type { TagOutcome } from '../../src/tagging/tagger.ts';
-import { s3UploadSigner } from '../../src/uploads/signer.ts';
 import { launchChromium, resultRows, skipUnlessChromium } from '../helpers/browser.ts';
 import { type LocalServer, startLocalServer } from '../helpers/local-server.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';

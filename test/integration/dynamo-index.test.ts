@@ -1,5 +1,5 @@
 /**
- * The DynamoDB label index (src/index/dynamo-index.ts) on a real DynamoDB-compatible server (dynalite
+ * The DynamoDB label index (src/aws/dynamo-index.ts) on a real DynamoDB-compatible server (dynalite
  * on loopback): the LabelIndex contract, no label item left behind (a table scan, here only), and the
  * request units per operation.
  */
@@ -7,7 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../models/resnet18.ts';
 import { LOCAL_CREDENTIALS, type LocalDynamo, startLocalDynamo } from '../../scripts/local/local-dynamo.ts';
-import { dynamoLabelIndex } from '../../src/index/dynamo-index.ts';
+import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
 import {
   freshBucket,
   labelIndexContract,

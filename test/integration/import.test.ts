@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeModel, onnx, reencodeS8WeightsAsU8 } from '../../models/onnx.ts';
-import { SHARED_FILES } from '../../scripts/paths.ts';
+import { SHARED_FILES } from '../../paths.ts';
 import { runTs, SHARED, skipUnlessShared } from '../helpers/shared.ts';
 
 type Tensor = { rawData?: Uint8Array | null; int32Data?: number[] | null };

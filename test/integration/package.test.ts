@@ -9,11 +9,11 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIST } from '../../paths.ts';
 import { buildBundles } from '../../scripts/build.ts';
 import { buildRuntimeLayer } from '../../scripts/build-runtime-layer.ts';
+import { LABEL_TABLE } from '../../scripts/local/label-table.ts';
 import { packageOffline } from '../../scripts/package.ts';
-import { DIST } from '../../scripts/paths.ts';
-import { LABEL_TABLE } from '../../src/index/table.ts';
 import { photo, ROOT, SHARED, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const MODEL = 'mobilenetv2-int8';
@@ -309,7 +309,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     );
   });
 
-  it('label index table: equal to src/index/table.ts, with TTL, SSE and point-in-time recovery', () => {
+  it('label index table: equal to scripts/local/label-table.ts, with TTL, SSE and point-in-time recovery', () => {
     for (const t of [prod, dev]) {
       const table = t.Resources.LabelIndexTable;
       expect(table?.Type).toBe('AWS::DynamoDB::Table');
@@ -654,7 +654,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
       POWERTOOLS_METRICS_NAMESPACE: 'ImageTagger',
     });
     expect(env('Tagger')).toMatchObject({
-      POWERTOOLS_SERVICE_NAME: 'image-tagger-s3',
+      POWERTOOLS_SERVICE_NAME: 'image-tagger-tagger',
       POWERTOOLS_METRICS_NAMESPACE: 'ImageTagger',
     });
     const NAMESPACE = env('Api').POWERTOOLS_METRICS_NAMESPACE ?? '';
@@ -711,10 +711,10 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     // Lay the function out as in Lambda, with the layer's node_modules as the only place to find them.
     const task = await mkdtemp(join(tmpdir(), 'lambda-task-'));
     try {
-      await cp(join(DIST, 'http/index.mjs'), join(task, 'dist/http/index.mjs'));
+      await cp(join(DIST, 'api/index.mjs'), join(task, 'dist/api/index.mjs'));
       await symlink(join(layerDir, 'nodejs/node_modules'), join(task, 'node_modules'), 'dir');
       const script = `
-        const { handler } = await import(${JSON.stringify(join(task, 'dist/http/index.mjs'))});
+        const { handler } = await import(${JSON.stringify(join(task, 'dist/api/index.mjs'))});
         const fs = await import('node:fs');
         const body = fs.readFileSync(${JSON.stringify(photo('207-Golden-Retriever.jpg'))}).toString('base64');
         const r = await handler({ rawPath: '/classify', requestContext: { http: { method: 'POST' } },

@@ -59,13 +59,13 @@ describe.skipIf(skip)('real photos', () => {
 
   it('the classify CLI prints Golden Retriever first, as a table and as JSON lines', async () => {
     const photo = `${SHARED}/photos/207-Golden-Retriever.jpg`;
-    const table = await runTs('src/cli/classify.ts', ['--model', int8Dir, photo]);
+    const table = await runTs('tools/classify/cli.ts', ['--model', int8Dir, photo]);
     const lines = table.stdout.split('\n');
     expect(lines[0]).toMatch(/^# mobilenetv2-int8@1, weights (s8|u8) — .+/);
     expect(lines[2]).toMatch(/^ {2}1\. Golden Retriever +\d+\.\d%/);
 
     const bad = `${SHARED}/README.md`;
-    const json = await runTs('src/cli/classify.ts', [
+    const json = await runTs('tools/classify/cli.ts', [
       '--model',
       int8Dir,
       '--json',

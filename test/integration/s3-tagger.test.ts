@@ -17,11 +17,11 @@ import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../scripts/local/local-dynamo.ts';
 import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
+import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
-import { dynamoLabelIndex } from '../../src/index/dynamo-index.ts';
-import { s3ObjectStore } from '../../src/tagging/s3-object-store.ts';
-import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
+import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import { parseLabelList } from '../../src/tagging/tags.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import type { Tag } from '../../src/tagging/tags.ts';
 import {
   type BackfillOptions,
   backfill,
@@ -18,9 +19,8 @@ import {
   fileCheckpoint,
   parseModelRef,
   select,
-} from '../../src/tagging/backfill.ts';
-import { type BucketListing, s3BucketListing } from '../../src/tagging/bucket-listing.ts';
-import type { Tag } from '../../src/tagging/tags.ts';
+} from '../../tools/backfill/backfill.ts';
+import { type BucketListing, s3BucketListing } from '../../tools/backfill/bucket-listing.ts';
 import { type FakeClassifier, fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { MemoryIndex } from '../helpers/memory-index.ts';
 

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../../scripts/paths.ts';
+import { ROOT } from '../../paths.ts';
 import {
   type BatchOperationsEvent,
   createBatchTagger,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Classification } from '../../src/classifier/classifier.ts';
 import { CorruptImageError } from '../../src/classifier/errors.ts';
-import { classifyFile } from '../../src/cli/classify-file.ts';
+import { classifyFile } from '../../tools/classify/classify-file.ts';
 
 const LIMIT = 1024;
 const seen: number[] = [];

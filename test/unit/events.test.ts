@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { ROOT } from '../../paths.ts';
 import { awsShapedEvent, nextSequencer, withSequencer } from '../../scripts/local/local-s3.ts';
-import { ROOT } from '../../scripts/paths.ts';
 import { eventBridgeEventName, type ObjectRecord, toRecords } from '../../src/tagging/events.ts';
 import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX, isTaggable } from '../../src/tagging/tags.ts';
 

@@ -10,7 +10,7 @@
 import type { S3Event } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
+import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import { encodeS3Key, isServiceTag, MAX_TAGS, type Tag } from '../../src/tagging/tags.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { fuzz, runs } from '../helpers/fuzz.ts';

@@ -14,7 +14,7 @@ import {
   httpImageLimit,
   LAMBDA_SYNC_MAX_PAYLOAD_BYTES,
 } from '../../src/http/api.ts';
-import { PAGE_HTML } from '../../src/web/page.ts';
+import { PAGE_HTML } from '../../src/http/page.ts';
 import { fakeClassifier } from '../helpers/fakes.ts';
 
 const base64Length = (bytes: number) => Math.ceil(bytes / 3) * 4;

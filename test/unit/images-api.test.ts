@@ -5,18 +5,18 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { PostOptions, UploadSigner } from '../../src/aws/upload-signer.ts';
 import { ConfigError } from '../../src/classifier/errors.ts';
+import { awsImagePorts } from '../../src/handlers/image-ports.ts';
 import { contentSecurityPolicy, createApi } from '../../src/http/api.ts';
 import { type ImagesConfig, imageSettings, lazyImages, sanitizeFilename } from '../../src/http/images.ts';
-import { awsImagePorts } from '../../src/http/images-aws.ts';
+import { PAGE_HTML } from '../../src/http/page.ts';
 import {
   InvalidCursorError,
   type LabelIndex,
   normalizeLabel,
   type SearchItem,
-} from '../../src/index/label-index.ts';
-import type { PostOptions, UploadSigner } from '../../src/uploads/signer.ts';
-import { PAGE_HTML } from '../../src/web/page.ts';
+} from '../../src/tagging/label-index.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { fuzz, runs } from '../helpers/fuzz.ts';
 

@@ -16,9 +16,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalizeLabel } from '../../src/index/label-index.ts';
+import { normalizeLabel } from '../../src/tagging/label-index.ts';
+import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import type { ObjectStore } from '../../src/tagging/object-store.ts';
-import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
 import { encodeS3Key, isServiceTag, serviceTags, type Tag } from '../../src/tagging/tags.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { fuzz, runs } from '../helpers/fuzz.ts';

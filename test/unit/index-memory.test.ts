@@ -1,7 +1,7 @@
 /** The in-memory LabelIndex fake (test/helpers/memory-index.ts) holds to the LabelIndex contract. */
 import { describe, expect, it } from 'vitest';
-import { decodeCursor, encodeCursor, labelPk } from '../../src/index/dynamo-index.ts';
-import { InvalidCursorError } from '../../src/index/label-index.ts';
+import { decodeCursor, encodeCursor, labelPk } from '../../src/aws/dynamo-index.ts';
+import { InvalidCursorError } from '../../src/tagging/label-index.ts';
 import { labelIndexContract } from '../helpers/index-contract.ts';
 import { MemoryIndex } from '../helpers/memory-index.ts';
 

@@ -7,8 +7,8 @@
 import { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { s3ObjectStore, totalFromContentRange } from '../../src/aws/s3-object-store.ts';
 import { ObjectChangedError, ObjectMissingError } from '../../src/tagging/object-store.ts';
-import { s3ObjectStore, totalFromContentRange } from '../../src/tagging/s3-object-store.ts';
 
 interface Answer {
   statusCode: number;

@@ -4,7 +4,7 @@
  */
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { createS3Tagger } from '../../src/tagging/s3-tagger.ts';
+import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import { tagObject } from '../../src/tagging/tagger.ts';
 import { encodeS3Key } from '../../src/tagging/tags.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';

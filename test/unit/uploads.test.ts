@@ -7,8 +7,8 @@ import { createHmac } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { s3UploadSigner, uploadConditions } from '../../src/aws/upload-signer.ts';
 import { createApi } from '../../src/http/api.ts';
-import { s3UploadSigner, uploadConditions } from '../../src/uploads/signer.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 
 const credentials = {

@@ -8,9 +8,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { type Classifier, createClassifier } from '../classifier/classifier.ts';
-import { weightRequest } from '../classifier/config.ts';
-import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
+import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
+import { weightRequest } from '../../src/classifier/config.ts';
+import { DEFAULT_TOP_K, validateTopK } from '../../src/classifier/postprocess.ts';
 import { classifyFile, type FileOutcome } from './classify-file.ts';
 
 const usage = 'usage: npm run classify -- --model <dir> [--top K] [--threads N] [--json] <files...>';

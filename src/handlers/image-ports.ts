@@ -1,14 +1,14 @@
 /**
  * The AWS ports of the image routes: the label index on DynamoDB, the object store and the upload
  * signer on S3 (one client, so the presigned URLs and the tag reads go to the same endpoint).
- * src/handlers/http.ts imports this module only when a request needs it (lazyImages in images.ts).
+ * src/handlers/api.ts imports this module only when a request needs it (lazyImages in images.ts).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { dynamoLabelIndex } from '../index/dynamo-index.ts';
-import { s3ObjectStore } from '../tagging/s3-object-store.ts';
-import { s3UploadSigner } from '../uploads/signer.ts';
-import type { ImagePorts, ImageSettings } from './images.ts';
+import { dynamoLabelIndex } from '../aws/dynamo-index.ts';
+import { s3ObjectStore } from '../aws/s3-object-store.ts';
+import { s3UploadSigner } from '../aws/upload-signer.ts';
+import type { ImagePorts, ImageSettings } from '../http/images.ts';
 
 export function awsImagePorts(settings: ImageSettings, s3Config: S3ClientConfig = {}): ImagePorts {
   const s3 = new S3Client(s3Config);

@@ -1,5 +1,5 @@
 /**
- * The S3 tagger wired to configuration and telemetry: what src/handlers/s3.ts exports, minus AWS setup.
+ * The S3 tagger wired to configuration and telemetry: what src/handlers/tagger.ts exports, minus AWS setup.
  * With `index` (the handler builds it when INDEX_TABLE is set: dynamoLabelIndex(new DynamoDBClient(),
  * INDEX_TABLE)), labels also go to the label index and ObjectRemoved events remove them.
  */

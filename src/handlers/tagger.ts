@@ -1,6 +1,6 @@
 /**
  * Lambda entry point of the S3 tagger (see src/tagging/tagger.ts): S3 notifications and EventBridge
- * S3 events (src/tagging/s3-tagger.ts), and S3 Batch Operations invocations (src/tagging/batch.ts).
+ * S3 events (src/tagging/notifications.ts), and S3 Batch Operations invocations (src/tagging/batch.ts).
  * Env: UPLOAD_PREFIX (default uploads/), IMAGE_SUFFIXES (comma-separated; default
  * DEFAULT_IMAGE_SUFFIXES of src/tagging/tags.ts), INDEX_TABLE (the label index; unset: tags only),
  * and the classifier's (MODEL_DIR...). S3_ENDPOINT or AWS_ENDPOINT_URL_S3 point the client at a local
@@ -9,16 +9,16 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { dynamoLabelIndex } from '../aws/dynamo-index.ts';
+import { s3ObjectStore } from '../aws/s3-object-store.ts';
 import { classifier } from '../classifier/instance.ts';
-import { dynamoLabelIndex } from '../index/dynamo-index.ts';
 import {
   type BatchOperationsEvent,
   type BatchResponse,
   createBatchTagger,
   isBatchOperationsEvent,
 } from '../tagging/batch.ts';
-import { s3ObjectStore } from '../tagging/s3-object-store.ts';
-import { createS3Tagger } from '../tagging/s3-tagger.ts';
+import { createS3Tagger } from '../tagging/notifications.ts';
 import type { TaggerEvent, TagOutcome } from '../tagging/tagger.ts';
 import { createPowertools, withPowertools } from './powertools.ts';
 

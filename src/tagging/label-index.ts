@@ -1,7 +1,7 @@
 /**
  * The label index (port): which objects carry which label, best score first, kept equal to the
  * objects' tags. The tagger writes it, the HTTP API reads it. The DynamoDB adapter is
- * src/index/dynamo-index.ts; unit tests use the in-memory fake of test/helpers/memory-index.ts, and
+ * src/aws/dynamo-index.ts; unit tests use the in-memory fake of test/helpers/memory-index.ts, and
  * one contract suite (test/helpers/index-contract.ts) holds both to the same behaviour.
  *
  * Ordering: writes for one key carry the S3 event's `sequencer` (hexadecimal; compare with
@@ -13,7 +13,7 @@
  * version (same ETag: a re-tag with a new model). Otherwise it is `stale` (the event of the version
  * it read is on its way, or was already applied). It never revives a deleted object.
  */
-import type { TagStatus } from '../tagging/tags.ts';
+import type { TagStatus } from './tags.ts';
 
 export interface IndexedLabel {
   label: string;

@@ -1,7 +1,7 @@
 /** One file of the classify CLI: checked by stat before it is read, so an oversized file costs nothing. */
 import { open } from 'node:fs/promises';
-import type { Classification, Classifier } from '../classifier/classifier.ts';
-import { ImageError } from '../classifier/errors.ts';
+import type { Classification, Classifier } from '../../src/classifier/classifier.ts';
+import { ImageError } from '../../src/classifier/errors.ts';
 
 export type FileOutcome = { file: string } & (
   | { result: Classification }

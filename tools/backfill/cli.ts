@@ -3,7 +3,7 @@
  *   [--retag-older-than <model@version>] [--dry-run] [--endpoint URL] [--table T]
  *   [--checkpoint-dir DIR] [--json]
  *
- * Tags the objects already in a bucket through the tagger's own path (src/tagging/backfill.ts says
+ * Tags the objects already in a bucket through the tagger's own path (tools/backfill/backfill.ts says
  * which objects and how stop/resume works). The model is MODEL_DIR, else the folder `npm start`
  * serves (models/select.ts). UPLOAD_PREFIX and IMAGE_SUFFIXES are read as the tagger reads them.
  * --table (or INDEX_TABLE) also writes the label index (DynamoDB; AWS_ENDPOINT_URL_DYNAMODB for a
@@ -20,11 +20,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import cliProgress from 'cli-progress';
 import { labelsMeaningful, selectModel } from '../../models/select.ts';
-import { cacheDir } from '../../scripts/paths.ts';
-import { createClassifier } from '../classifier/classifier.ts';
-import { readConfig } from '../classifier/config.ts';
-import { dynamoLabelIndex } from '../index/dynamo-index.ts';
-import type { LabelIndex } from '../index/label-index.ts';
+import { cacheDir } from '../../paths.ts';
+import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
+import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
+import { createClassifier } from '../../src/classifier/classifier.ts';
+import { readConfig } from '../../src/classifier/config.ts';
+import type { LabelIndex } from '../../src/tagging/label-index.ts';
+import { taggerConfig } from '../../src/tagging/notifications.ts';
 import {
   type BackfillProgress,
   type BackfillSummary,
@@ -33,10 +35,8 @@ import {
   failedCount,
   fileCheckpoint,
   parseModelRef,
-} from '../tagging/backfill.ts';
-import { s3BucketListing } from '../tagging/bucket-listing.ts';
-import { s3ObjectStore } from '../tagging/s3-object-store.ts';
-import { taggerConfig } from '../tagging/s3-tagger.ts';
+} from './backfill.ts';
+import { s3BucketListing } from './bucket-listing.ts';
 
 const usage = `usage: npm run backfill -- --bucket <b> [--prefix uploads/] [--concurrency N]
   [--retag-older-than <model@version>] [--dry-run] [--endpoint URL] [--table T]

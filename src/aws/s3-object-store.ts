@@ -10,8 +10,8 @@ import {
   PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { bareEtag } from '../index/label-index.ts';
-import { ObjectChangedError, ObjectMissingError, type ObjectStore } from './object-store.ts';
+import { bareEtag } from '../tagging/label-index.ts';
+import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
 
 const status = (err: unknown) =>
   (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;

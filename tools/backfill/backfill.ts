@@ -1,6 +1,6 @@
 /**
  * Backfill: tags the objects already in a bucket through the tagger's own path (tagObject), and
- * re-tags those an older model tagged. `npm run backfill` (src/cli/backfill.ts) wires it to S3.
+ * re-tags those an older model tagged. `npm run backfill` (tools/backfill/cli.ts) wires it to S3.
  *
  * Which objects (per listed key, in listing order):
  * - not taggable (outside the tagger's prefix, not an image suffix): skipped, no request;
@@ -32,10 +32,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { LabelIndex } from '../index/label-index.ts';
-import type { BucketListing, ListedObject } from './bucket-listing.ts';
-import { ObjectMissingError } from './object-store.ts';
-import { type TaggerOptions, tagObject } from './tagger.ts';
+import type { LabelIndex } from '../../src/tagging/label-index.ts';
+import { ObjectMissingError } from '../../src/tagging/object-store.ts';
+import { type TaggerOptions, tagObject } from '../../src/tagging/tagger.ts';
 import {
   DEFAULT_IMAGE_SUFFIXES,
   DEFAULT_UPLOAD_PREFIX,
@@ -44,7 +43,8 @@ import {
   TAG_MODEL,
   TAG_STATUS,
   type Tag,
-} from './tags.ts';
+} from '../../src/tagging/tags.ts';
+import type { BucketListing, ListedObject } from './bucket-listing.ts';
 
 export interface BackfillSummary {
   /** Keys listed (in this run and the runs it resumed). */

@@ -1,5 +1,5 @@
 /**
- * The label index on DynamoDB (adapter of src/index/label-index.ts), one table (src/index/table.ts),
+ * The label index on DynamoDB (adapter of src/tagging/label-index.ts), one table (scripts/local/label-table.ts),
  * with single-item conditional writes only: no transactions (dynalite, the local server, has none,
  * and they would double the write cost).
  *
@@ -83,7 +83,7 @@ import {
   normalizeLabel,
   normalizeSequencer,
   type SearchPage,
-} from './label-index.ts';
+} from '../tagging/label-index.ts';
 
 /** How long a tombstone orders late deliveries before DynamoDB's TTL removes it. */
 export const TOMBSTONE_DAYS = 7;

@@ -6,7 +6,7 @@
 import { join, resolve } from 'node:path';
 
 /** The repository root. */
-export const ROOT = resolve(import.meta.dirname, '..');
+export const ROOT = resolve(import.meta.dirname);
 /** ../shared next to the checkout: real trained models, labels and photos (may be absent). */
 export const SHARED = resolve(ROOT, '../shared');
 /** The files of ../shared that the toolchain, the tests and `npm start` use. */
@@ -42,5 +42,5 @@ export const localLayerModels = () =>
 
 /** The runtime layer builds, one folder per architecture (layers/runtime/build/<arch>). */
 export const RUNTIME_LAYER_BUILD = join(ROOT, 'layers/runtime/build');
-/** The Lambda bundles (dist/http, dist/s3). */
+/** The Lambda bundles (dist/api, dist/tagger). */
 export const DIST = join(ROOT, 'dist');

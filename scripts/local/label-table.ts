@@ -1,7 +1,7 @@
 /**
  * The label index table: one definition, used by the local stack (scripts/local/local-dynamo.ts)
  * and asserted equal to the stack's AWS::DynamoDB::Table by the packaging test.
- * Item layout: src/index/dynamo-index.ts.
+ * Item layout: src/aws/dynamo-index.ts.
  */
 export const LABEL_TABLE = {
   KeySchema: [

@@ -16,7 +16,7 @@ const settings = imageSettings(process.env);
 const images =
   settings &&
   lazyImages(settings, async () =>
-    (await import('../http/images-aws.ts')).awsImagePorts(
+    (await import('./image-ports.ts')).awsImagePorts(
       settings,
       endpoint ? { endpoint, forcePathStyle: true } : {},
     ),
