@@ -25,7 +25,7 @@ import {
   TAG_STATUS,
   TAG_TOP,
 } from '../tagging/tags.ts';
-import type { UploadSigner } from '../uploads/signer.ts';
+import { RASTER_TYPES, type UploadSigner } from '../uploads/signer.ts';
 import { bodyBytes } from './body.ts';
 
 export interface ImagesConfig {
@@ -129,7 +129,7 @@ export class HttpError extends Error {
 
 const invalid = (message: string) => new HttpError(400, 'InvalidArgument', message);
 
-/** Content types of the taggable suffixes, for a form that names none. */
+/** The raster type of each suffix the tagger decodes: for a form that names none, and for viewing. */
 const TYPE_BY_SUFFIX: Record<string, string> = {
   '.jpg': 'image/jpeg',
   '.jpeg': 'image/jpeg',
@@ -140,6 +140,20 @@ const TYPE_BY_SUFFIX: Record<string, string> = {
   '.tif': 'image/tiff',
   '.tiff': 'image/tiff',
 };
+
+/** The raster type a key's suffix names (any case), or undefined. */
+export function rasterTypeOfKey(key: string): string | undefined {
+  const lower = key.toLowerCase();
+  return TYPE_BY_SUFFIX[lower.slice(lower.lastIndexOf('.'))];
+}
+
+/**
+ * How a presigned GET serves an object (see viewResponse in src/uploads/signer.ts): the raster type
+ * of its suffix, unless the tagger found it is not a decodable image (then a download).
+ */
+function viewType(key: string, status: string | undefined): string | undefined {
+  return status === undefined || status === 'ok' ? rasterTypeOfKey(key) : undefined;
+}
 
 /**
  * A file name made safe for a key: the last path segment, accents dropped, anything but letters,
@@ -227,7 +241,7 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
         score: item.score,
         top: item.top,
         labels: item.labels,
-        url: await signer.presignGet(item.key, VIEW_EXPIRES_SECONDS),
+        url: await signer.presignGet(item.key, VIEW_EXPIRES_SECONDS, viewType(item.key, 'ok')),
       })),
     );
     return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
@@ -253,7 +267,7 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
       labels: parseLabelList(tags[TAG_LABELS] ?? ''),
       model: tags[TAG_MODEL],
       tags,
-      url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS),
+      url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, tags[TAG_STATUS])),
     };
   }
 
@@ -297,17 +311,16 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
     let type: string | undefined;
     if (contentType !== undefined && contentType !== null && contentType !== '') {
       if (typeof contentType !== 'string') throw invalid('contentType must be a string');
-      if (!/^image\/[A-Za-z0-9][\w.+-]{0,100}$/.test(contentType))
-        throw new HttpError(
-          415,
-          'UnsupportedFormat',
-          `contentType must be image/*, got "${contentType.slice(0, 100)}"`,
-        );
-      type = contentType;
-    } else {
-      const suffix = name.slice(name.lastIndexOf('.'));
-      type = TYPE_BY_SUFFIX[suffix] ?? `image/${suffix.slice(1)}`;
-    }
+      type = contentType.toLowerCase();
+    } else type = rasterTypeOfKey(name);
+    if (type === undefined || !RASTER_TYPES.has(type))
+      throw new HttpError(
+        415,
+        'UnsupportedFormat',
+        `only images the tagger decodes can be uploaded (${[...RASTER_TYPES].join(', ')}), got ${
+          type === undefined ? `"${name}"` : `"${type.slice(0, 100)}"`
+        }`,
+      );
     if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw invalid('the key would be over 1024 bytes');
     const post = await signer.presignPost(key, {
       maxBytes,

@@ -9,6 +9,11 @@
  *     like s3rver, does not enforce it);
  *   - `Content-Type` starting with `image/` (and equal to the one signed, when one is given);
  *   - an expiry (`expiration`), about 5 minutes from now.
+ *
+ * Every presigned GET pins how S3 answers it (response-content-type and -disposition): a raster type
+ * the tagger decodes is served inline as that type, anything else as an application/octet-stream
+ * attachment. Whatever bytes an object holds and whatever Content-Type it was stored with, a URL
+ * from this service never makes a browser render markup (an SVG with a script, an HTML page).
  */
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost, type PresignedPostOptions } from '@aws-sdk/s3-presigned-post';
@@ -30,9 +35,33 @@ export interface PostOptions {
   contentType?: string;
 }
 
+/**
+ * The image types the tagger decodes (src/classifier/preprocess.ts, SUPPORTED_FORMATS): the only
+ * ones an upload is granted for, and the only ones a presigned GET serves inline.
+ */
+export const RASTER_TYPES: ReadonlySet<string> = new Set([
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/gif',
+  'image/avif',
+  'image/tiff',
+]);
+
+/** What S3 answers a presigned GET with: `type` inline when it is a raster type, else a download. */
+export function viewResponse(type: string | undefined) {
+  return type !== undefined && RASTER_TYPES.has(type)
+    ? { ResponseContentType: type, ResponseContentDisposition: 'inline' }
+    : { ResponseContentType: 'application/octet-stream', ResponseContentDisposition: 'attachment' };
+}
+
 export interface UploadSigner {
   presignPost(key: string, options: PostOptions): Promise<PresignedUpload>;
-  presignGet(key: string, expiresSeconds: number): Promise<string>;
+  /**
+   * A GET URL that serves the object as `type` inline when `type` is one of RASTER_TYPES, and as an
+   * application/octet-stream attachment otherwise (viewResponse).
+   */
+  presignGet(key: string, expiresSeconds: number, type?: string): Promise<string>;
   /**
    * The origin (scheme, host, port) that presigned URLs point at: the page's CSP allows exactly this
    * one for thumbnails (img-src) and the upload (connect-src).
@@ -52,8 +81,10 @@ export function uploadConditions(maxBytes: number): NonNullable<PresignedPostOpt
 
 export function s3UploadSigner(s3: S3Client, bucket: string): UploadSigner {
   let origin: Promise<string> | undefined;
-  const presignGet = (key: string, expiresSeconds: number) =>
-    getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: expiresSeconds });
+  const presignGet = (key: string, expiresSeconds: number, type?: string) =>
+    getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key, ...viewResponse(type) }), {
+      expiresIn: expiresSeconds,
+    });
   return {
     async presignPost(key, { maxBytes, expiresSeconds, contentType }) {
       const now = Date.now();

@@ -50,7 +50,7 @@ function fakeIndex(items: Record<string, SearchItem[]>) {
 
 function fakeSigner(origin = S3_ORIGIN) {
   const posts: { key: string; options: PostOptions }[] = [];
-  const gets: { key: string; expiresSeconds: number }[] = [];
+  const gets: { key: string; expiresSeconds: number; type?: string }[] = [];
   const signer: UploadSigner = {
     async presignPost(key, options) {
       posts.push({ key, options });
@@ -60,8 +60,8 @@ function fakeSigner(origin = S3_ORIGIN) {
         expiresAt: new Date(Date.UTC(2030, 0, 1) + options.expiresSeconds * 1000),
       };
     },
-    async presignGet(key, expiresSeconds) {
-      gets.push({ key, expiresSeconds });
+    async presignGet(key, expiresSeconds, type) {
+      gets.push({ key, expiresSeconds, type });
       return `${origin}/${encodeURIComponent(key)}?X-Amz-Expires=${expiresSeconds}`;
     },
     async origin() {
@@ -270,6 +270,27 @@ describe('GET /images/{key} (one object)', () => {
     });
   });
 
+  it('has every GET URL serve a raster type inline, and anything the tagger could not decode as a download', async () => {
+    const { call, store, gets } = setup();
+    store.put(BUCKET, 'uploads/ok.JPG', new Uint8Array([9]), [{ Key: 'tagger:status', Value: 'ok' }]);
+    store.put(BUCKET, 'uploads/new.webp', new Uint8Array([9]));
+    store.put(BUCKET, 'uploads/evil.jpg', new Uint8Array([9]), [
+      { Key: 'tagger:status', Value: 'UnsupportedFormat' },
+    ]);
+    store.put(BUCKET, 'uploads/notes.svg', new Uint8Array([9]));
+    for (const key of ['ok.JPG', 'new.webp', 'evil.jpg', 'notes.svg'])
+      expect((await call(event('GET', `/images/uploads/${key}`))).status).toBe(200);
+    await call(event('GET', '/images', { query: { label: 'golden retriever', limit: '2' } }));
+    expect(gets.map((g) => [g.key, g.type])).toEqual([
+      ['uploads/ok.JPG', 'image/jpeg'],
+      ['uploads/new.webp', 'image/webp'],
+      ['uploads/evil.jpg', undefined],
+      ['uploads/notes.svg', undefined],
+      ['uploads/r0.jpg', 'image/jpeg'],
+      ['uploads/r1.jpg', 'image/jpeg'],
+    ]);
+  });
+
   it('answers 404 NotFound for a key with no object, and 400 for keys it will not read', async () => {
     const { call, store } = setup();
     expect(await call(event('GET', '/images/uploads/gone.jpg'))).toMatchObject({
@@ -355,6 +376,11 @@ describe('POST /uploads (presigned S3 POST)', () => {
       { filename: 'photo.jpg', contentType: 'text/plain' },
       { filename: 'photo.jpg', contentType: 'image/jpeg; x=1' },
       { filename: 'photo.jpg', contentType: 'image/' },
+      // Markup and types the tagger cannot decode: a stored SVG could carry a script.
+      { filename: 'cat.jpg', contentType: 'image/svg+xml' },
+      { filename: 'cat.jpg', contentType: 'image/heic' },
+      { filename: 'cat.jpg', contentType: 'image/x-icon' },
+      { filename: 'cat.svg' },
     ]) {
       const res = await call(upload(body));
       expect([res.status, res.body.error?.code], JSON.stringify(body)).toEqual([415, 'UnsupportedFormat']);

@@ -7,8 +7,9 @@ import { createHmac } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { SUPPORTED_FORMATS } from '../../src/classifier/preprocess.ts';
 import { createApi } from '../../src/http/api.ts';
-import { s3UploadSigner, uploadConditions } from '../../src/uploads/signer.ts';
+import { RASTER_TYPES, s3UploadSigner, uploadConditions } from '../../src/uploads/signer.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 
 const credentials = {
@@ -102,6 +103,22 @@ describe('s3UploadSigner: presigned GET and origin', () => {
     const post = await signer.presignPost('uploads/x/a.jpg', { maxBytes: 10, expiresSeconds: 300 });
     expect(await signer.origin()).toBe(new URL(post.url).origin);
     expect(await signer.origin()).toBe('https://photos.s3.eu-west-1.amazonaws.com');
+  });
+
+  it('pins the response type and disposition: a raster type inline, anything else an octet-stream download', async () => {
+    const signer = s3UploadSigner(aws(), 'photos');
+    const params = async (type?: string) => {
+      const url = new URL(await signer.presignGet('uploads/x/cat.jpg', 60, type));
+      return [
+        url.searchParams.get('response-content-type'),
+        url.searchParams.get('response-content-disposition'),
+      ];
+    };
+    expect(await params('image/jpeg')).toEqual(['image/jpeg', 'inline']);
+    expect(await params('image/png')).toEqual(['image/png', 'inline']);
+    for (const type of [undefined, 'image/svg+xml', 'text/html', 'image/jpeg; x=1'])
+      expect(await params(type)).toEqual(['application/octet-stream', 'attachment']);
+    expect([...RASTER_TYPES].map((t) => t.slice('image/'.length))).toEqual([...SUPPORTED_FORMATS]);
   });
 
   it('on a local S3: path-style URLs on its endpoint', async () => {
