@@ -108,6 +108,16 @@ export function labelSk(score: number, key: string): string {
   return `${prefix}${fits ? key : `~${createHash('sha256').update(key).digest('hex')}`}`;
 }
 
+/**
+ * Whether `sk` has the shape labelSk gives: 10 digits at most 1000000000, '#', a key, at most
+ * MAX_SK_BYTES in all. Cursors carry a sort key, and only this shape may reach DynamoDB (anything
+ * else, e.g. an over-long one, DynamoDB refuses with a ValidationException: a 500, not a 400).
+ */
+export function isLabelSk(sk: string): boolean {
+  const m = /^(\d{10})#./su.exec(sk);
+  return m !== null && Number(m[1]) <= 1e9 && Buffer.byteLength(sk) <= MAX_SK_BYTES;
+}
+
 interface ObjectItem {
   pk: string;
   sk: string;
@@ -192,7 +202,7 @@ export function decodeCursor(cursor: string, pk: string): LabelItemKey {
     throw new InvalidCursorError();
   }
   const c = parsed as { pk?: unknown; sk?: unknown };
-  if (c?.pk !== pk || typeof c.sk !== 'string' || c.sk.length === 0) throw new InvalidCursorError();
+  if (c?.pk !== pk || typeof c.sk !== 'string' || !isLabelSk(c.sk)) throw new InvalidCursorError();
   if (encodeCursor({ pk, sk: c.sk }) !== cursor) throw new InvalidCursorError();
   return { pk, sk: c.sk };
 }
