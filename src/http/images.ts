@@ -13,7 +13,12 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ConfigError } from '../classifier/errors.ts';
-import { InvalidCursorError, type LabelIndex, normalizeLabel } from '../index/label-index.ts';
+import {
+  InvalidCursorError,
+  type LabelIndex,
+  legacyNormalizeLabel,
+  normalizeLabel,
+} from '../index/label-index.ts';
 import { ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
 import { taggerConfig } from '../tagging/s3-tagger.ts';
 import {
@@ -200,9 +205,28 @@ export function keyFromPath(rest: string): string {
   }
 }
 
-export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
+/**
+ * The model's labels by their normalised form, for the labels whose legacy index form differs
+ * (e.g. "jack-o-lantern" -> ["jack-o'-lantern"]): a search by the tag form then also reads the
+ * partition objects indexed before were written to (legacyNormalizeLabel).
+ */
+export function legacySpellings(modelLabels: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const label of modelLabels) {
+    const form = normalizeLabel(label);
+    if (legacyNormalizeLabel(label) !== form) out.set(form, [...(out.get(form) ?? []), label]);
+  }
+  return out;
+}
+
+export function createImageRoutes(
+  config: ImagesConfig,
+  maxBytes: number,
+  modelLabels: readonly string[] = [],
+) {
   const { bucket, prefix, index, store, signer } = config;
   const suffixes = config.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
+  const spellingsOf = legacySpellings(modelLabels);
 
   function checkKey(key: string): void {
     if (key === '') throw invalid('the key is empty');
@@ -222,7 +246,7 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
     if (raw === undefined) throw invalid('label is required: GET /images?label=<label>');
     const label = normalizeLabel(raw);
     if (label === '') throw invalid('label is empty');
-    if (Array.from(label).length > MAX_LABEL_CHARS)
+    if (Math.max(Array.from(label).length, Array.from(legacyNormalizeLabel(raw)).length) > MAX_LABEL_CHARS)
       throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);
     const limit = parseLimit(q.limit);
     const cursor = q.cursor === undefined || q.cursor === '' ? undefined : q.cursor;
@@ -230,7 +254,9 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
       throw invalid('cursor is not one this API returned');
     let page: Awaited<ReturnType<LabelIndex['search']>>;
     try {
-      page = await index.search(bucket, label, { limit, cursor });
+      // The raw term too: a model's original spelling finds what was indexed under it before.
+      const spellings = [raw, ...(spellingsOf.get(label) ?? [])];
+      page = await index.search(bucket, label, { limit, cursor, spellings });
     } catch (err) {
       if (err instanceof InvalidCursorError) throw invalid(err.message);
       throw err;

@@ -27,9 +27,12 @@ const S3_ORIGIN = 'https://photos.s3.eu-west-1.amazonaws.com';
 /** Search over a fixed list: cursor = "at:<offset>", anything else is refused. */
 function fakeIndex(items: Record<string, SearchItem[]>) {
   const searches: { bucket: string; label: string; limit: number; cursor?: string }[] = [];
+  const spellings: (readonly string[] | undefined)[] = [];
   const index: Pick<LabelIndex, 'search' | 'get'> = {
-    async search(bucket, label, { limit, cursor }) {
+    async search(bucket, label, request) {
+      const { limit, cursor } = request;
       searches.push({ bucket, label, limit, cursor });
+      spellings.push(request.spellings);
       let start = 0;
       if (cursor !== undefined) {
         const m = /^at:(\d+)$/.exec(cursor);
@@ -45,7 +48,7 @@ function fakeIndex(items: Record<string, SearchItem[]>) {
       return undefined;
     },
   };
-  return { index, searches };
+  return { index, searches, spellings };
 }
 
 function fakeSigner(origin = S3_ORIGIN) {
@@ -185,6 +188,36 @@ describe('GET /images (search)', () => {
     expect(searches).toEqual([]);
     // 200 characters is still a label.
     expect((await call(event('GET', '/images', { query: { label: 'x'.repeat(200) } }))).status).toBe(200);
+  });
+
+  it("searches the tag form and the model's own label alike, reading the partitions indexed before too", async () => {
+    const { index, searches, spellings } = fakeIndex({});
+    const classifier = fakeClassifier();
+    classifier.folder.labels = ["jack-o'-lantern", 'crane (bird)', 'crane', 'Golden Retriever'];
+    const api = createApi({
+      classifier,
+      images: {
+        bucket: BUCKET,
+        prefix: PREFIX,
+        index,
+        store: new MemoryStore(),
+        signer: fakeSigner().signer,
+      },
+    });
+    for (const label of ['jack-o-lantern', "Jack-o'-lantern", 'crane bird', 'golden retriever'])
+      expect((await api(event('GET', '/images', { query: { label } }))).statusCode).toBe(200);
+    expect(searches.map((s) => s.label)).toEqual([
+      'jack-o-lantern',
+      'jack-o-lantern',
+      'crane bird',
+      'golden retriever',
+    ]);
+    expect(spellings).toEqual([
+      ['jack-o-lantern', "jack-o'-lantern"],
+      ["Jack-o'-lantern", "jack-o'-lantern"],
+      ['crane bird', 'crane (bird)'],
+      ['golden retriever'],
+    ]);
   });
 
   it('answers 400 for a cursor the index refuses', async () => {
