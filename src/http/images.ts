@@ -4,8 +4,8 @@
  * limit, past API Gateway's and Lambda's payload limits).
  *
  *   GET  /images?label=<label>&limit=1..100&cursor=   {items: [{key, score, top, labels, url}], cursor?}
- *   GET  /images/<key, URL-encoded>                    {key, status, top?, labels, model?, tags, url}
- *   POST /uploads {filename, contentType?, size?}      {key, url, fields, expiresAt, maxBytes}
+ *   GET  /images/<key, URL-encoded>                    {key, status, top?, labels, model?, tags, url, from?}
+ *   POST /uploads {filename, contentType?, size?, tagging?}  {key, url, fields, expiresAt, maxBytes}
  *
  * Each handler answers an HttpError for bad input (400, 404, 413, 415), which the API turns into
  * its JSON error shape; anything else is thrown (500).
@@ -19,16 +19,25 @@ import {
   legacyNormalizeLabel,
   normalizeLabel,
 } from '../index/label-index.ts';
-import { ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
+import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
 import { taggerConfig } from '../tagging/s3-tagger.ts';
 import {
   DEFAULT_IMAGE_SUFFIXES,
+  formatLabelList,
   isTaggable,
+  MAX_KEY_CHARS,
+  MAX_TAGS,
+  MAX_VALUE_CHARS,
   parseLabelList,
+  S3_TAG_TEXT,
+  SERVICE_TAG_PRIORITY,
+  sanitizeTagValue,
   TAG_LABELS,
   TAG_MODEL,
+  TAG_PREFIX,
   TAG_STATUS,
   TAG_TOP,
+  type Tag,
 } from '../tagging/tags.ts';
 import { RASTER_TYPES, type UploadSigner } from '../uploads/signer.ts';
 import { bodyBytes } from './body.ts';
@@ -38,8 +47,8 @@ export interface ImagesConfig {
   bucket: string;
   /** Key prefix of uploads (UPLOAD_PREFIX, default uploads/): new keys go under it, only keys under it are read. */
   prefix: string;
-  index: Pick<LabelIndex, 'search'>;
-  store: Pick<ObjectStore, 'getTags'>;
+  index: Pick<LabelIndex, 'search' | 'get'>;
+  store: Pick<ObjectStore, 'getTags' | 'get'>;
   signer: UploadSigner;
   /** The suffixes the tagger reads (IMAGE_SUFFIXES; default DEFAULT_IMAGE_SUFFIXES). */
   suffixes?: readonly string[];
@@ -96,8 +105,14 @@ export function lazyImages(settings: ImageSettings, load: () => Promise<ImagePor
     bucket: settings.bucket,
     prefix: settings.prefix,
     suffixes: settings.suffixes,
-    index: { search: async (...args) => (await get()).index.search(...args) },
-    store: { getTags: async (...args) => (await get()).store.getTags(...args) },
+    index: {
+      search: async (...args) => (await get()).index.search(...args),
+      get: async (...args) => (await get()).index.get(...args),
+    },
+    store: {
+      getTags: async (...args) => (await get()).store.getTags(...args),
+      get: async (...args) => (await get()).store.get(...args),
+    },
     signer: {
       presignPost: async (...args) => (await get()).signer.presignPost(...args),
       presignGet: async (...args) => (await get()).signer.presignGet(...args),
@@ -205,6 +220,41 @@ export function keyFromPath(rest: string): string {
   }
 }
 
+/** The tags a user may send with an upload: what S3 allows, less the slots the tagger's own tags take. */
+export const MAX_USER_TAGS = MAX_TAGS - SERVICE_TAG_PRIORITY.length;
+
+/**
+ * The `tagging` of POST /uploads: an object of tag keys to string values, stored with the object
+ * by the upload itself. S3's rules (keys 1..128 characters, values up to 256, letters, digits,
+ * spaces and `_ . : / = + - @`), at most MAX_USER_TAGS, and no `tagger:` (the service's) or
+ * `aws:` (reserved) keys.
+ */
+export function parseUploadTagging(raw: unknown): Tag[] {
+  if (raw === undefined || raw === null) return [];
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw invalid('tagging must be an object of tag keys to string values, e.g. {"album": "holiday"}');
+  const entries = Object.entries(raw);
+  if (entries.length > MAX_USER_TAGS)
+    throw invalid(
+      `tagging has ${entries.length} tags; at most ${MAX_USER_TAGS} (the tagger keeps ${SERVICE_TAG_PRIORITY.length} of the ${MAX_TAGS} S3 allows)`,
+    );
+  return entries.map(([key, value]) => {
+    const name = JSON.stringify(key.slice(0, 40));
+    if (typeof value !== 'string') throw invalid(`tagging ${name}: the value must be a string`);
+    const chars = (text: string) => Array.from(text).length;
+    if (chars(key) < 1 || chars(key) > MAX_KEY_CHARS)
+      throw invalid(`tagging ${name}: a key has 1 to ${MAX_KEY_CHARS} characters`);
+    if (chars(value) > MAX_VALUE_CHARS)
+      throw invalid(`tagging ${name}: a value has at most ${MAX_VALUE_CHARS} characters`);
+    if (!S3_TAG_TEXT.test(key) || !S3_TAG_TEXT.test(value))
+      throw invalid(`tagging ${name}: only letters, digits, spaces and _ . : / = + - @ are allowed`);
+    const lower = key.toLowerCase();
+    if (lower.startsWith(TAG_PREFIX) || lower.startsWith('aws:'))
+      throw invalid(`tagging ${name}: keys starting with "${TAG_PREFIX}" or "aws:" are reserved`);
+    return { Key: key, Value: value };
+  });
+}
+
 /**
  * The model's labels by their normalised form, for the labels whose legacy index form differs
  * (e.g. "jack-o-lantern" -> ["jack-o'-lantern"]): a search by the tag form then also reads the
@@ -285,7 +335,26 @@ export function createImageRoutes(
     }
     const tags: Record<string, string> = {};
     for (const t of list) tags[t.Key] = t.Value;
-    const status = tags[TAG_STATUS] ?? (isTaggable(key, prefix, suffixes) ? 'pending' : 'ignored');
+    const taggable = isTaggable(key, prefix, suffixes);
+    const indexed = tags[TAG_STATUS] === undefined && taggable ? await indexedVersion(key) : undefined;
+    if (indexed) {
+      // The service tags are gone (a user's tag write raced the tagger's): the index still knows.
+      const labels = parseLabelList(formatLabelList(indexed.labels.map((l, i) => ({ ...l, index: i }))));
+      return {
+        key,
+        status: indexed.status,
+        top:
+          indexed.status === 'ok' && indexed.labels[0]
+            ? sanitizeTagValue(indexed.labels[0].label)
+            : undefined,
+        labels,
+        model: indexed.model,
+        tags,
+        url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, indexed.status)),
+        from: 'index',
+      };
+    }
+    const status = tags[TAG_STATUS] ?? (taggable ? 'pending' : 'ignored');
     return {
       key,
       status,
@@ -297,21 +366,38 @@ export function createImageRoutes(
     };
   }
 
+  /**
+   * What the index holds for the object as it is now: a live record whose ETag is the object's
+   * (a 1-byte read with If-Match), so a record of a replaced version is not taken for the new one.
+   */
+  async function indexedVersion(key: string) {
+    const record = await index.get(bucket, key);
+    if (record?.state !== 'live' || record.etag === undefined) return undefined;
+    try {
+      await store.get(bucket, key, { maxBytes: 1, ifMatch: record.etag });
+      return record;
+    } catch (err) {
+      if (err instanceof ObjectChangedError || err instanceof ObjectMissingError) return undefined;
+      throw err;
+    }
+  }
+
   async function upload(event: APIGatewayProxyEventV2) {
     const body = bodyBytes(event.body, event.isBase64Encoded);
     if (body.length > MAX_UPLOAD_REQUEST_BYTES)
       throw invalid(
-        `the request body is over ${MAX_UPLOAD_REQUEST_BYTES} bytes: send {filename, contentType?, size?}`,
+        `the request body is over ${MAX_UPLOAD_REQUEST_BYTES} bytes: send {filename, contentType?, size?, tagging?}`,
       );
     let request: unknown;
     try {
       request = JSON.parse(body.toString('utf8'));
     } catch {
-      throw invalid('the body must be JSON {filename, contentType?, size?}');
+      throw invalid('the body must be JSON {filename, contentType?, size?, tagging?}');
     }
     if (typeof request !== 'object' || request === null || Array.isArray(request))
-      throw invalid('the body must be a JSON object {filename, contentType?, size?}');
-    const { filename, contentType, size } = request as Record<string, unknown>;
+      throw invalid('the body must be a JSON object {filename, contentType?, size?, tagging?}');
+    const { filename, contentType, size, tagging: rawTagging } = request as Record<string, unknown>;
+    const tagging = parseUploadTagging(rawTagging);
     if (typeof filename !== 'string' || filename.trim() === '')
       throw invalid('filename is required (a non-empty string)');
     if (filename.length > MAX_KEY_BYTES) throw invalid(`filename is over ${MAX_KEY_BYTES} characters`);
@@ -352,6 +438,7 @@ export function createImageRoutes(
       maxBytes,
       expiresSeconds: UPLOAD_EXPIRES_SECONDS,
       contentType: type,
+      ...(tagging.length > 0 ? { tagging } : {}),
     });
     return { key, url: post.url, fields: post.fields, expiresAt: post.expiresAt.toISOString(), maxBytes };
   }

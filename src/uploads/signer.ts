@@ -8,6 +8,8 @@
  *   - `content-length-range` 1..maxBytes (the tagger's own size check stays the guard where a server,
  *     like s3rver, does not enforce it);
  *   - `Content-Type` starting with `image/` (and equal to the one signed, when one is given);
+ *   - the user's own tags (`tagging`), when given: exactly those, stored with the object, so they
+ *     are there before the tagger runs (no PutObjectTagging afterwards to race with its write);
  *   - an expiry (`expiration`), about 5 minutes from now.
  *
  * Every presigned GET pins how S3 answers it (response-content-type and -disposition): a raster type
@@ -18,6 +20,7 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost, type PresignedPostOptions } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Tag } from '../tagging/tags.ts';
 
 export interface PresignedUpload {
   /** Where the form goes (the bucket's endpoint). */
@@ -33,6 +36,16 @@ export interface PostOptions {
   expiresSeconds: number;
   /** The Content-Type the form will carry (must start with image/); signed as an exact match. */
   contentType?: string;
+  /** The user's own tags, stored with the object (the form's `tagging` field, signed as an exact match). */
+  tagging?: readonly Tag[];
+}
+
+/** S3's XML tag set: the `tagging` field of a POST upload, and a PutObjectTagging body. */
+export function taggingXml(tags: readonly Tag[]): string {
+  const xml = (text: string) =>
+    text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const set = tags.map((t) => `<Tag><Key>${xml(t.Key)}</Key><Value>${xml(t.Value)}</Value></Tag>`).join('');
+  return `<Tagging><TagSet>${set}</TagSet></Tagging>`;
 }
 
 /**
@@ -86,13 +99,16 @@ export function s3UploadSigner(s3: S3Client, bucket: string): UploadSigner {
       expiresIn: expiresSeconds,
     });
   return {
-    async presignPost(key, { maxBytes, expiresSeconds, contentType }) {
+    async presignPost(key, { maxBytes, expiresSeconds, contentType, tagging }) {
       const now = Date.now();
       const { url, fields } = await createPresignedPost(s3, {
         Bucket: bucket,
         Key: key,
         Conditions: uploadConditions(maxBytes),
-        Fields: contentType ? { 'Content-Type': contentType } : {},
+        Fields: {
+          ...(contentType ? { 'Content-Type': contentType } : {}),
+          ...(tagging?.length ? { tagging: taggingXml(tagging) } : {}),
+        },
         Expires: expiresSeconds,
       });
       return { url, fields, expiresAt: new Date(now + expiresSeconds * 1000) };

@@ -19,6 +19,7 @@ import type { PostOptions, UploadSigner } from '../../src/uploads/signer.ts';
 import { PAGE_HTML } from '../../src/web/page.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { fuzz, runs } from '../helpers/fuzz.ts';
+import { MemoryIndex } from '../helpers/memory-index.ts';
 
 const BUCKET = 'photos';
 const PREFIX = 'uploads/';
@@ -235,6 +236,7 @@ describe('GET /images (search)', () => {
         search: async () => {
           throw new Error('ProvisionedThroughputExceededException');
         },
+        get: async () => undefined,
       },
     });
     const res = await call(event('GET', '/images', { query: { label: 'dog' } }));
@@ -324,6 +326,45 @@ describe('GET /images/{key} (one object)', () => {
     ]);
   });
 
+  it('is never pending when the index knows this version: service tags wiped by a racing user tag write', async () => {
+    const index = new MemoryIndex();
+    const { call, store } = setup({ index });
+    const key = 'uploads/race.jpg';
+    const etag = store.put(BUCKET, key, new Uint8Array([9]));
+    const labels = [
+      { label: "jack-o'-lantern", score: 0.9 },
+      { label: 'crane (bird)', score: 0.05 },
+    ];
+    await index.put({ bucket: BUCKET, key, status: 'ok', labels, model: 'resnet18@1', etag }, '01');
+    // The tagger's tags were written, then a user's blind PutObjectTagging replaced them all.
+    await store.putTags(BUCKET, key, [{ Key: 'owner', Value: 'carol' }]);
+    expect((await call(event('GET', `/images/${key}`))).body).toEqual({
+      key,
+      status: 'ok',
+      top: 'jack-o-lantern',
+      labels: [
+        { label: 'jack-o-lantern', score: 0.9 },
+        { label: 'crane bird', score: 0.05 },
+      ],
+      model: 'resnet18@1',
+      tags: { owner: 'carol' },
+      url: `${S3_ORIGIN}/${encodeURIComponent(key)}?X-Amz-Expires=900`,
+      from: 'index',
+    });
+    // A new version the tagger has not seen yet: the index describes the old one, so pending.
+    store.put(BUCKET, key, new Uint8Array([8]));
+    expect((await call(event('GET', `/images/${key}`))).body.status).toBe('pending');
+    // Deleted from the index: pending too (the tagger's event is on its way).
+    const other = 'uploads/other.jpg';
+    const otherEtag = store.put(BUCKET, other, new Uint8Array([7]));
+    await index.put(
+      { bucket: BUCKET, key: other, status: 'ok', labels, model: 'm@1', etag: otherEtag },
+      '01',
+    );
+    await index.remove(BUCKET, other, '02');
+    expect((await call(event('GET', `/images/${other}`))).body.status).toBe('pending');
+  });
+
   it('answers 404 NotFound for a key with no object, and 400 for keys it will not read', async () => {
     const { call, store } = setup();
     expect(await call(event('GET', '/images/uploads/gone.jpg'))).toMatchObject({
@@ -397,6 +438,41 @@ describe('POST /uploads (presigned S3 POST)', () => {
     const png = await call(upload({ filename: '../../etc/cat.png', contentType: '' }));
     expect(png.body.key).toMatch(/^uploads\/[0-9a-f-]{36}\/cat\.png$/);
     expect(posts[2]?.options.contentType).toBe('image/png');
+  });
+
+  it("signs the user's own tags into the upload, within S3's rules and the user's share of the 10 tags", async () => {
+    const { call, posts } = setup();
+    const tagging = { album: 'Été 2026', 'owner:id': 'alice@example.org', empty: '' };
+    const res = await call(upload({ filename: 'cat.jpg', tagging }));
+    expect(res.status).toBe(200);
+    expect(posts[0]?.options.tagging).toEqual([
+      { Key: 'album', Value: 'Été 2026' },
+      { Key: 'owner:id', Value: 'alice@example.org' },
+      { Key: 'empty', Value: '' },
+    ]);
+    const six = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`t${i}`, 'v']));
+    expect((await call(upload({ filename: 'cat.jpg', tagging: six }))).status).toBe(200);
+    for (const bad of [
+      { ...six, t6: 'v' },
+      ['album', 'x'],
+      'album=x',
+      { album: 5 },
+      { '': 'x' },
+      { ['k'.repeat(129)]: 'x' },
+      { album: 'v'.repeat(257) },
+      { 'tagger:status': 'ok' },
+      { 'Tagger:top': 'dog' },
+      { 'aws:x': 'y' },
+      { album: 'a<b>' },
+      { "it's": 'x' },
+    ]) {
+      const r = await call(upload({ filename: 'cat.jpg', tagging: bad }));
+      expect([r.status, r.body.error?.code], JSON.stringify(bad).slice(0, 60)).toEqual([
+        400,
+        'InvalidArgument',
+      ]);
+    }
+    expect(posts).toHaveLength(2);
   });
 
   it('answers 415 for a name the tagger would ignore or a type that is not an image', async () => {

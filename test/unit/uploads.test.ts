@@ -83,6 +83,26 @@ describe('s3UploadSigner: presigned POST policy', () => {
     );
   });
 
+  it("signs the user's tags as the exact tagging field, S3's XML tag set", async () => {
+    const signer = s3UploadSigner(aws(), 'photos');
+    const tagging = [
+      { Key: 'album', Value: 'a & b <c>' },
+      { Key: 'owner', Value: 'alice' },
+    ];
+    const post = await signer.presignPost('uploads/x/a.jpg', { maxBytes: 10, expiresSeconds: 60, tagging });
+    const xml =
+      '<Tagging><TagSet><Tag><Key>album</Key><Value>a &amp; b &lt;c&gt;</Value></Tag>' +
+      '<Tag><Key>owner</Key><Value>alice</Value></Tag></TagSet></Tagging>';
+    expect(post.fields.tagging).toBe(xml);
+    expect(decodePolicy(post.fields).conditions).toContainEqual({ tagging: xml });
+    const none = await signer.presignPost('uploads/x/b.jpg', {
+      maxBytes: 10,
+      expiresSeconds: 60,
+      tagging: [],
+    });
+    expect(none.fields).not.toHaveProperty('tagging');
+  });
+
   it('signs the size that it is given, and refuses a size that is not a positive integer', async () => {
     const signer = s3UploadSigner(aws(), 'photos');
     const post = await signer.presignPost('uploads/x/a.png', { maxBytes: 1234, expiresSeconds: 60 });
@@ -138,7 +158,7 @@ describe('POST /uploads with the real signer', () => {
       images: {
         bucket: 'photos',
         prefix: 'uploads/',
-        index: { search: async () => ({ items: [] }) },
+        index: { search: async () => ({ items: [] }), get: async () => undefined },
         store: new MemoryStore(),
         signer: s3UploadSigner(aws(), 'photos'),
       },
