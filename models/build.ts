@@ -178,7 +178,7 @@ async function loadSource(ctx: Context, name: string): Promise<Source> {
   if (pinned) ctx.log(`${src} is the pinned ${pinned} (same sha256)`);
   return {
     fp32,
-    source: pinned ? `${resolve(src)} (= ${pinned})` : resolve(src),
+    source: pinned ? `${basename(src)} (= ${pinned})` : basename(src),
     sourceSha256: sha256,
     licence: (pinned && pinOf(ctx.lock, pinned)?.licence) || 'see source',
     fp32Cache,
@@ -233,7 +233,8 @@ async function calibrationSet(ctx: Context, count: number): Promise<Calibration>
     if (files.length === 0)
       throw new Error(`${options.calibration}: no images (jpg, png, webp, gif, avif, tiff)`);
     inputs = await preprocessFiles(files, spec);
-    record = { dir: options.calibration, images: files.map((f) => basename(f)) };
+    // The set's name and its photos: never the path of the machine that built the model.
+    record = { set: basename(resolve(options.calibration)), images: files.map((f) => basename(f)) };
   } else if (options.synthetic) {
     inputs = await syntheticInputs(count, SYNTHETIC_SEEDS.calibration);
     record = {
@@ -277,7 +278,9 @@ async function calibrationSet(ctx: Context, count: number): Promise<Calibration>
     inputs,
     evalInputs: options.eval ? await preprocessFiles(evalFiles, spec) : inputs,
     record,
-    evalRecord: options.eval ? `${evalFiles.length} images of ${options.eval}` : 'the calibration images',
+    evalRecord: options.eval
+      ? `${evalFiles.length} images of ${basename(resolve(options.eval))}`
+      : 'the calibration images',
     downloaded,
   };
 }
@@ -416,7 +419,9 @@ async function writeFolder(
     },
     source: src.source,
     sourceSha256: src.sourceSha256,
-    fp32Cache: relative(ROOT, src.fp32Cache),
+    fp32Cache: relative(ROOT, src.fp32Cache).startsWith('..')
+      ? basename(src.fp32Cache)
+      : relative(ROOT, src.fp32Cache),
     licence: src.licence,
     labelsMeaningful: !ctx.options.synthetic,
     labelsSource: labels.source,

@@ -119,7 +119,7 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
       reencoded > 0
         ? `${describeQuantization(model)}, s8 weights (model.onnx) and their u8 re-encoding (model.u8.onnx)`
         : describeQuantization(model),
-    source: options.source ?? resolve(modelPath),
+    source: options.source ?? basename(modelPath),
     licence: options.licence ?? 'see source',
   };
   const outDir = resolve(options.out);

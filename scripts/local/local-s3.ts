@@ -9,17 +9,27 @@ import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { S3Event } from 'aws-lambda';
+import { taggingXml } from '../../src/aws/upload-signer.ts';
 import { encodeS3Key } from '../../src/tagging/tags.ts';
 
-/** The parts of s3rver's Koa context that the DeleteObjects hook reads. */
+/** The parts of s3rver's Koa context that the hooks here read. */
 interface S3rverContext {
   method: string;
+  /** Path-style (s3rver's vhost middleware has rewritten virtual-hosted requests): /<bucket>[/<key>]. */
+  path: string;
   query: Record<string, unknown>;
   status: number;
   params?: { bucket?: string };
   body: unknown;
   headers: Record<string, unknown>;
   ip: string;
+  req: NodeJS.ReadableStream;
+  store: S3rverStore;
+}
+/** The part of s3rver's store the upload-tagging hook wraps. */
+interface S3rverStore {
+  putObject(object: { bucket: string; key: string }): Promise<unknown>;
+  putSubresource(bucket: string, key: string, resource: unknown): Promise<void>;
 }
 type Middleware = (ctx: S3rverContext, next: () => Promise<void>) => Promise<void>;
 
@@ -85,6 +95,54 @@ function emitMultiDeleteEvents(server: S3rverInstance): void {
           { reqHeaders: ctx.headers, sourceIp: ctx.ip },
         ),
       );
+  };
+  server.middleware.splice(server.middleware.length - 1, 0, hook);
+}
+
+/**
+ * S3 stores the tags sent with an upload (a PUT's `x-amz-tagging` header, URL-encoded; a POST
+ * form's `tagging` field, XML) with the object, before its event is sent; s3rver drops both. This
+ * hook keeps them: it wraps the store's putObject for that request so the tag set is written right
+ * after the object and before s3rver emits the event.
+ */
+function keepUploadTagging(server: S3rverInstance): void {
+  const { TaggingConfiguration } = s3rverRequire()('s3rver/lib/models/config') as {
+    TaggingConfiguration: { validate(xml: string): unknown };
+  };
+  const hook: Middleware = async (ctx, next) => {
+    let tagging: string | undefined;
+    const header = ctx.headers['x-amz-tagging'];
+    const onObject = /^\/[^/]+\/./.test(ctx.path);
+    // Not a subresource (?tagging, ?uploadId...): the SDK's x-id and a presigned URL's X-Amz-* are fine.
+    const noQuery = Object.keys(ctx.query).every((k) => /^(x-id|x-amz-.*)$/i.test(k));
+    const plainPut = ctx.method === 'PUT' && onObject && noQuery && !ctx.headers['x-amz-copy-source'];
+    if (plainPut && typeof header === 'string')
+      tagging = taggingXml([...new URLSearchParams(header)].map(([Key, Value]) => ({ Key, Value })));
+    const formPost = ctx.method === 'POST' && !onObject && noQuery;
+    if (formPost) {
+      // s3rver pipes the request into busboy; the fields come before the file, so before putObject.
+      const pipe = ctx.req.pipe.bind(ctx.req);
+      ctx.req.pipe = ((parser: NodeJS.WritableStream & NodeJS.EventEmitter) => {
+        parser.on('field', (name: string, value: string) => {
+          if (name === 'tagging') tagging = value;
+        });
+        return pipe(parser);
+      }) as typeof ctx.req.pipe;
+    }
+    if (plainPut || formPost) {
+      const store = ctx.store;
+      ctx.store = Object.create(store, {
+        putObject: {
+          value: async (object: { bucket: string; key: string }) => {
+            const stored = await store.putObject(object);
+            if (tagging !== undefined)
+              await store.putSubresource(object.bucket, object.key, TaggingConfiguration.validate(tagging));
+            return stored;
+          },
+        },
+      });
+    }
+    await next();
   };
   server.middleware.splice(server.middleware.length - 1, 0, hook);
 }
@@ -160,6 +218,7 @@ export async function startLocalS3(options: {
     allowMismatchedSignatures: true,
     configureBuckets: options.buckets.map((name) => ({ name, configs: cors })),
   });
+  keepUploadTagging(server);
   if (options.onEvent) {
     const onEvent = options.onEvent;
     emitMultiDeleteEvents(server);

@@ -21,7 +21,9 @@
  *
  * Search: one Query on the label partition, ascending sk = best score first, then key. The cursor is
  * the base64url of the last returned item's key; a cursor whose pk is not the queried partition is
- * an InvalidCursorError.
+ * an InvalidCursorError. Label items written before normalizeLabel took the tag form sit in the
+ * partition of legacyNormalizeLabel: when a label's legacy forms differ from it, those partitions
+ * are queried too from the same sk on, and the rows merged in sk order (one Query per partition).
  *
  * Write protocol (put with sequencer s; remove is the same with a tombstone and no label items)
  *   1. claim   UpdateItem O  if attribute_not_exists(pk) OR attribute_not_exists(seq) OR seq <= s:
@@ -80,6 +82,7 @@ import {
   type IndexWrite,
   InvalidCursorError,
   type LabelIndex,
+  legacyNormalizeLabel,
   normalizeLabel,
   normalizeSequencer,
   type SearchPage,
@@ -94,6 +97,8 @@ const VERSIONLESS_ATTEMPTS = 5;
 
 export const objectPk = (bucket: string, key: string) => `o#${bucket}/${key}`;
 export const labelPk = (bucket: string, label: string) => `l#${bucket}#${normalizeLabel(label)}`;
+/** The partition of a label as written before normalizeLabel took the tag form (read only). */
+export const legacyLabelPk = (bucket: string, label: string) => `l#${bucket}#${legacyNormalizeLabel(label)}`;
 /** DynamoDB's limit on a sort key, in bytes; an S3 key may take 1024 bytes on its own. */
 const MAX_SK_BYTES = 1024;
 
@@ -106,6 +111,16 @@ export function labelSk(score: number, key: string): string {
   const prefix = `${String(Math.round((1 - s) * 1e9)).padStart(10, '0')}#`;
   const fits = Buffer.byteLength(prefix) + Buffer.byteLength(key) <= MAX_SK_BYTES;
   return `${prefix}${fits ? key : `~${createHash('sha256').update(key).digest('hex')}`}`;
+}
+
+/**
+ * Whether `sk` has the shape labelSk gives: 10 digits at most 1000000000, '#', a key, at most
+ * MAX_SK_BYTES in all. Cursors carry a sort key, and only this shape may reach DynamoDB (anything
+ * else, e.g. an over-long one, DynamoDB refuses with a ValidationException: a 500, not a 400).
+ */
+export function isLabelSk(sk: string): boolean {
+  const m = /^(\d{10})#./su.exec(sk);
+  return m !== null && Number(m[1]) <= 1e9 && Buffer.byteLength(sk) <= MAX_SK_BYTES;
 }
 
 interface ObjectItem {
@@ -192,7 +207,7 @@ export function decodeCursor(cursor: string, pk: string): LabelItemKey {
     throw new InvalidCursorError();
   }
   const c = parsed as { pk?: unknown; sk?: unknown };
-  if (c?.pk !== pk || typeof c.sk !== 'string' || c.sk.length === 0) throw new InvalidCursorError();
+  if (c?.pk !== pk || typeof c.sk !== 'string' || !isLabelSk(c.sk)) throw new InvalidCursorError();
   if (encodeCursor({ pk, sk: c.sk }) !== cursor) throw new InvalidCursorError();
   return { pk, sk: c.sk };
 }
@@ -470,29 +485,31 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
       return item ? toIndexed(item) : undefined;
     },
 
-    async search(bucket, label, { limit, cursor }): Promise<SearchPage> {
+    async search(bucket, label, { limit, cursor, spellings = [] }): Promise<SearchPage> {
       if (!Number.isInteger(limit) || limit < 1 || limit > 100)
         throw new RangeError(`limit must be an integer from 1 to 100, not ${limit}`);
       const pk = labelPk(bucket, label);
       const start = cursor === undefined ? undefined : decodeCursor(cursor, pk);
-      const out = await db.send(
-        new QueryCommand({
-          TableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': pk },
-          ExclusiveStartKey: start,
-          // One more than asked: tells whether another page exists without an empty last page.
-          Limit: limit + 1,
-        }),
+      const legacy = [label, ...spellings].map((l) => legacyLabelPk(bucket, l)).filter((p) => p !== pk);
+      const outs = await Promise.all(
+        [...new Set([pk, ...legacy])].map((partition) =>
+          db.send(
+            new QueryCommand({
+              TableName,
+              KeyConditionExpression: 'pk = :pk',
+              ExpressionAttributeValues: { ':pk': partition },
+              ExclusiveStartKey: start && { pk: partition, sk: start.sk },
+              // One more than asked: tells whether another page exists without an empty last page.
+              Limit: limit + 1,
+            }),
+          ),
+        ),
       );
-      const rows = (out.Items ?? []) as {
-        pk: string;
-        sk: string;
-        key: string;
-        score: number;
-        top: string;
-        labels: IndexedLabel[];
-      }[];
+      type Row = { pk: string; sk: string; key: string; score: number; top: string; labels: IndexedLabel[] };
+      const seen = new Set<string>();
+      const rows = (outs.flatMap((o) => o.Items ?? []) as Row[])
+        .sort((a, b) => Buffer.compare(Buffer.from(a.sk), Buffer.from(b.sk)))
+        .filter((r) => !seen.has(r.key) && seen.add(r.key));
       const page = rows.slice(0, limit);
       const items = page.map((r) => ({
         key: r.key,
@@ -501,7 +518,7 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
         labels: (r.labels ?? []).map((l) => ({ label: l.label, score: l.score })),
       }));
       const last = page[page.length - 1];
-      return rows.length > limit && last ? { items, cursor: encodeCursor(last) } : { items };
+      return rows.length > limit && last ? { items, cursor: encodeCursor({ pk, sk: last.sk }) } : { items };
     },
   };
 }

@@ -8,11 +8,19 @@
  *   - `content-length-range` 1..maxBytes (the tagger's own size check stays the guard where a server,
  *     like s3rver, does not enforce it);
  *   - `Content-Type` starting with `image/` (and equal to the one signed, when one is given);
+ *   - the user's own tags (`tagging`), when given: exactly those, stored with the object, so they
+ *     are there before the tagger runs (no PutObjectTagging afterwards to race with its write);
  *   - an expiry (`expiration`), about 5 minutes from now.
+ *
+ * Every presigned GET pins how S3 answers it (response-content-type and -disposition): a raster type
+ * the tagger decodes is served inline as that type, anything else as an application/octet-stream
+ * attachment. Whatever bytes an object holds and whatever Content-Type it was stored with, a URL
+ * from this service never makes a browser render markup (an SVG with a script, an HTML page).
  */
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost, type PresignedPostOptions } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Tag } from '../tagging/tags.ts';
 
 export interface PresignedUpload {
   /** Where the form goes (the bucket's endpoint). */
@@ -28,11 +36,45 @@ export interface PostOptions {
   expiresSeconds: number;
   /** The Content-Type the form will carry (must start with image/); signed as an exact match. */
   contentType?: string;
+  /** The user's own tags, stored with the object (the form's `tagging` field, signed as an exact match). */
+  tagging?: readonly Tag[];
+}
+
+/** S3's XML tag set: the `tagging` field of a POST upload, and a PutObjectTagging body. */
+export function taggingXml(tags: readonly Tag[]): string {
+  const xml = (text: string) =>
+    text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const set = tags.map((t) => `<Tag><Key>${xml(t.Key)}</Key><Value>${xml(t.Value)}</Value></Tag>`).join('');
+  return `<Tagging><TagSet>${set}</TagSet></Tagging>`;
+}
+
+/**
+ * The image types the tagger decodes (src/classifier/preprocess.ts, SUPPORTED_FORMATS): the only
+ * ones an upload is granted for, and the only ones a presigned GET serves inline.
+ */
+export const RASTER_TYPES: ReadonlySet<string> = new Set([
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/gif',
+  'image/avif',
+  'image/tiff',
+]);
+
+/** What S3 answers a presigned GET with: `type` inline when it is a raster type, else a download. */
+export function viewResponse(type: string | undefined) {
+  return type !== undefined && RASTER_TYPES.has(type)
+    ? { ResponseContentType: type, ResponseContentDisposition: 'inline' }
+    : { ResponseContentType: 'application/octet-stream', ResponseContentDisposition: 'attachment' };
 }
 
 export interface UploadSigner {
   presignPost(key: string, options: PostOptions): Promise<PresignedUpload>;
-  presignGet(key: string, expiresSeconds: number): Promise<string>;
+  /**
+   * A GET URL that serves the object as `type` inline when `type` is one of RASTER_TYPES, and as an
+   * application/octet-stream attachment otherwise (viewResponse).
+   */
+  presignGet(key: string, expiresSeconds: number, type?: string): Promise<string>;
   /**
    * The origin (scheme, host, port) that presigned URLs point at: the page's CSP allows exactly this
    * one for thumbnails (img-src) and the upload (connect-src).
@@ -52,16 +94,21 @@ export function uploadConditions(maxBytes: number): NonNullable<PresignedPostOpt
 
 export function s3UploadSigner(s3: S3Client, bucket: string): UploadSigner {
   let origin: Promise<string> | undefined;
-  const presignGet = (key: string, expiresSeconds: number) =>
-    getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: expiresSeconds });
+  const presignGet = (key: string, expiresSeconds: number, type?: string) =>
+    getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key, ...viewResponse(type) }), {
+      expiresIn: expiresSeconds,
+    });
   return {
-    async presignPost(key, { maxBytes, expiresSeconds, contentType }) {
+    async presignPost(key, { maxBytes, expiresSeconds, contentType, tagging }) {
       const now = Date.now();
       const { url, fields } = await createPresignedPost(s3, {
         Bucket: bucket,
         Key: key,
         Conditions: uploadConditions(maxBytes),
-        Fields: contentType ? { 'Content-Type': contentType } : {},
+        Fields: {
+          ...(contentType ? { 'Content-Type': contentType } : {}),
+          ...(tagging?.length ? { tagging: taggingXml(tagging) } : {}),
+        },
         Expires: expiresSeconds,
       });
       return { url, fields, expiresAt: new Date(now + expiresSeconds * 1000) };

@@ -171,6 +171,28 @@ async function readJson(dir: string, file: string): Promise<unknown> {
 }
 
 /**
+ * A path of the machine inside text: POSIX absolute or climbing out with "../" (not after a word
+ * character: "Gemm/MatMul" is no path), or Windows absolute.
+ */
+const ABSOLUTE_PATH =
+  /(?<![\w.~:/-])(?:\/|(?:\.\.\/)+)(?:[^\s/"'()]+\/)*([^\s/"'()]+)|\b[A-Za-z]:\\(?:[^\s\\"'()]+\\)*([^\s\\"'()]+)/g;
+
+/**
+ * The metadata without the paths of the machine that built it: every absolute path (or one that
+ * climbs out with "../") in a string value becomes its last segment ("/tmp/probe/shared/photos" -> "photos"), in nested objects and
+ * lists too. Model folders record names only (models/build.ts, models/import.ts); this also cleans
+ * what folders built before say in /health, POST /classify and the logs.
+ */
+export function withoutBuildPaths<T>(value: T): T {
+  if (typeof value === 'string')
+    return value.replace(ABSOLUTE_PATH, (_, posix?: string, windows?: string) => posix ?? windows ?? '') as T;
+  if (Array.isArray(value)) return value.map(withoutBuildPaths) as T;
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutBuildPaths(v)])) as T;
+  return value;
+}
+
+/**
  * Reads and validates a model folder. Does not hash model.onnx: that costs tens of milliseconds per
  * cold start (see `npm run bench`), and the layer is immutable; the tools that write and import
  * folders verify the hash instead (`verifyModelHash`).
@@ -179,7 +201,7 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   const modelPath = join(dir, MODEL_FILE);
   const s = await stat(modelPath).catch(() => fail(dir, `missing ${MODEL_FILE}`));
   if (!s.isFile() || s.size === 0) fail(dir, `${MODEL_FILE} is empty or not a file`);
-  const meta = validateMeta(await readJson(dir, META_FILE), dir);
+  const meta = withoutBuildPaths(validateMeta(await readJson(dir, META_FILE), dir));
   const labels = validateLabels(await readJson(dir, LABELS_FILE), dir);
   let weightFiles: ModelFolder['weightFiles'] = null;
   if (meta.weights) {
@@ -249,7 +271,7 @@ export async function writeModelFolder(
   storages?: WeightStorages,
 ): Promise<ModelFolder> {
   const sha256 = sha256Of(model);
-  const full = { ...meta, sha256 } as ModelMeta;
+  const full = withoutBuildPaths({ ...meta, sha256 }) as ModelMeta;
   const others = Object.entries(storages?.others ?? {}) as [WeightStorage, Uint8Array][];
   if (storages) {
     if (others.some(([s]) => s === storages.model))

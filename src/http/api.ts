@@ -151,7 +151,8 @@ export function createApi(options: ApiOptions) {
   const model = { name: meta.name, version: meta.version, quantization: meta.quantization };
   let invocations = 0;
   // Uploads go straight to S3, so they may be as large as the classifier takes (MAX_IMAGE_BYTES).
-  const images = options.images && createImageRoutes(options.images, classifier.limits.maxBytes);
+  const images =
+    options.images && createImageRoutes(options.images, classifier.limits.maxBytes, classifier.folder.labels);
   let imagePageHeaders: Promise<Record<string, string>> | undefined;
   const headersOfPage = async () => {
     if (!options.images) return PAGE_HEADERS;

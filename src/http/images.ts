@@ -4,27 +4,41 @@
  * limit, past API Gateway's and Lambda's payload limits).
  *
  *   GET  /images?label=<label>&limit=1..100&cursor=   {items: [{key, score, top, labels, url}], cursor?}
- *   GET  /images/<key, URL-encoded>                    {key, status, top?, labels, model?, tags, url}
- *   POST /uploads {filename, contentType?, size?}      {key, url, fields, expiresAt, maxBytes}
+ *   GET  /images/<key, URL-encoded>                    {key, status, top?, labels, model?, tags, url, from?}
+ *   POST /uploads {filename, contentType?, size?, tagging?}  {key, url, fields, expiresAt, maxBytes}
  *
  * Each handler answers an HttpError for bad input (400, 404, 413, 415), which the API turns into
  * its JSON error shape; anything else is thrown (500).
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { UploadSigner } from '../aws/upload-signer.ts';
+import { RASTER_TYPES, type UploadSigner } from '../aws/upload-signer.ts';
 import { ConfigError } from '../classifier/errors.ts';
-import { InvalidCursorError, type LabelIndex, normalizeLabel } from '../tagging/label-index.ts';
+import {
+  InvalidCursorError,
+  type LabelIndex,
+  legacyNormalizeLabel,
+  normalizeLabel,
+} from '../tagging/label-index.ts';
 import { taggerConfig } from '../tagging/notifications.ts';
-import { ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
+import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
 import {
   DEFAULT_IMAGE_SUFFIXES,
+  formatLabelList,
   isTaggable,
+  MAX_KEY_CHARS,
+  MAX_TAGS,
+  MAX_VALUE_CHARS,
   parseLabelList,
+  S3_TAG_TEXT,
+  SERVICE_TAG_PRIORITY,
+  sanitizeTagValue,
   TAG_LABELS,
   TAG_MODEL,
+  TAG_PREFIX,
   TAG_STATUS,
   TAG_TOP,
+  type Tag,
 } from '../tagging/tags.ts';
 import { bodyBytes } from './body.ts';
 
@@ -33,8 +47,8 @@ export interface ImagesConfig {
   bucket: string;
   /** Key prefix of uploads (UPLOAD_PREFIX, default uploads/): new keys go under it, only keys under it are read. */
   prefix: string;
-  index: Pick<LabelIndex, 'search'>;
-  store: Pick<ObjectStore, 'getTags'>;
+  index: Pick<LabelIndex, 'search' | 'get'>;
+  store: Pick<ObjectStore, 'getTags' | 'get'>;
   signer: UploadSigner;
   /** The suffixes the tagger reads (IMAGE_SUFFIXES; default DEFAULT_IMAGE_SUFFIXES). */
   suffixes?: readonly string[];
@@ -91,8 +105,14 @@ export function lazyImages(settings: ImageSettings, load: () => Promise<ImagePor
     bucket: settings.bucket,
     prefix: settings.prefix,
     suffixes: settings.suffixes,
-    index: { search: async (...args) => (await get()).index.search(...args) },
-    store: { getTags: async (...args) => (await get()).store.getTags(...args) },
+    index: {
+      search: async (...args) => (await get()).index.search(...args),
+      get: async (...args) => (await get()).index.get(...args),
+    },
+    store: {
+      getTags: async (...args) => (await get()).store.getTags(...args),
+      get: async (...args) => (await get()).store.get(...args),
+    },
     signer: {
       presignPost: async (...args) => (await get()).signer.presignPost(...args),
       presignGet: async (...args) => (await get()).signer.presignGet(...args),
@@ -129,7 +149,7 @@ export class HttpError extends Error {
 
 const invalid = (message: string) => new HttpError(400, 'InvalidArgument', message);
 
-/** Content types of the taggable suffixes, for a form that names none. */
+/** The raster type of each suffix the tagger decodes: for a form that names none, and for viewing. */
 const TYPE_BY_SUFFIX: Record<string, string> = {
   '.jpg': 'image/jpeg',
   '.jpeg': 'image/jpeg',
@@ -140,6 +160,20 @@ const TYPE_BY_SUFFIX: Record<string, string> = {
   '.tif': 'image/tiff',
   '.tiff': 'image/tiff',
 };
+
+/** The raster type a key's suffix names (any case), or undefined. */
+export function rasterTypeOfKey(key: string): string | undefined {
+  const lower = key.toLowerCase();
+  return TYPE_BY_SUFFIX[lower.slice(lower.lastIndexOf('.'))];
+}
+
+/**
+ * How a presigned GET serves an object (see viewResponse in src/aws/upload-signer.ts): the raster type
+ * of its suffix, unless the tagger found it is not a decodable image (then a download).
+ */
+function viewType(key: string, status: string | undefined): string | undefined {
+  return status === undefined || status === 'ok' ? rasterTypeOfKey(key) : undefined;
+}
 
 /**
  * A file name made safe for a key: the last path segment, accents dropped, anything but letters,
@@ -186,9 +220,63 @@ export function keyFromPath(rest: string): string {
   }
 }
 
-export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
+/** The tags a user may send with an upload: what S3 allows, less the slots the tagger's own tags take. */
+export const MAX_USER_TAGS = MAX_TAGS - SERVICE_TAG_PRIORITY.length;
+
+/**
+ * The `tagging` of POST /uploads: an object of tag keys to string values, stored with the object
+ * by the upload itself. S3's rules (keys 1..128 characters, values up to 256, letters, digits,
+ * spaces and `_ . : / = + - @`), at most MAX_USER_TAGS, and no `tagger:` (the service's) or
+ * `aws:` (reserved) keys.
+ */
+export function parseUploadTagging(raw: unknown): Tag[] {
+  if (raw === undefined || raw === null) return [];
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw invalid('tagging must be an object of tag keys to string values, e.g. {"album": "holiday"}');
+  const entries = Object.entries(raw);
+  if (entries.length > MAX_USER_TAGS)
+    throw invalid(
+      `tagging has ${entries.length} tags; at most ${MAX_USER_TAGS} (the tagger keeps ${SERVICE_TAG_PRIORITY.length} of the ${MAX_TAGS} S3 allows)`,
+    );
+  return entries.map(([key, value]) => {
+    const name = JSON.stringify(key.slice(0, 40));
+    if (typeof value !== 'string') throw invalid(`tagging ${name}: the value must be a string`);
+    const chars = (text: string) => Array.from(text).length;
+    if (chars(key) < 1 || chars(key) > MAX_KEY_CHARS)
+      throw invalid(`tagging ${name}: a key has 1 to ${MAX_KEY_CHARS} characters`);
+    if (chars(value) > MAX_VALUE_CHARS)
+      throw invalid(`tagging ${name}: a value has at most ${MAX_VALUE_CHARS} characters`);
+    if (!S3_TAG_TEXT.test(key) || !S3_TAG_TEXT.test(value))
+      throw invalid(`tagging ${name}: only letters, digits, spaces and _ . : / = + - @ are allowed`);
+    const lower = key.toLowerCase();
+    if (lower.startsWith(TAG_PREFIX) || lower.startsWith('aws:'))
+      throw invalid(`tagging ${name}: keys starting with "${TAG_PREFIX}" or "aws:" are reserved`);
+    return { Key: key, Value: value };
+  });
+}
+
+/**
+ * The model's labels by their normalised form, for the labels whose legacy index form differs
+ * (e.g. "jack-o-lantern" -> ["jack-o'-lantern"]): a search by the tag form then also reads the
+ * partition objects indexed before were written to (legacyNormalizeLabel).
+ */
+export function legacySpellings(modelLabels: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const label of modelLabels) {
+    const form = normalizeLabel(label);
+    if (legacyNormalizeLabel(label) !== form) out.set(form, [...(out.get(form) ?? []), label]);
+  }
+  return out;
+}
+
+export function createImageRoutes(
+  config: ImagesConfig,
+  maxBytes: number,
+  modelLabels: readonly string[] = [],
+) {
   const { bucket, prefix, index, store, signer } = config;
   const suffixes = config.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
+  const spellingsOf = legacySpellings(modelLabels);
 
   function checkKey(key: string): void {
     if (key === '') throw invalid('the key is empty');
@@ -208,7 +296,7 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
     if (raw === undefined) throw invalid('label is required: GET /images?label=<label>');
     const label = normalizeLabel(raw);
     if (label === '') throw invalid('label is empty');
-    if (Array.from(label).length > MAX_LABEL_CHARS)
+    if (Math.max(Array.from(label).length, Array.from(legacyNormalizeLabel(raw)).length) > MAX_LABEL_CHARS)
       throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);
     const limit = parseLimit(q.limit);
     const cursor = q.cursor === undefined || q.cursor === '' ? undefined : q.cursor;
@@ -216,7 +304,9 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
       throw invalid('cursor is not one this API returned');
     let page: Awaited<ReturnType<LabelIndex['search']>>;
     try {
-      page = await index.search(bucket, label, { limit, cursor });
+      // The raw term too: a model's original spelling finds what was indexed under it before.
+      const spellings = [raw, ...(spellingsOf.get(label) ?? [])];
+      page = await index.search(bucket, label, { limit, cursor, spellings });
     } catch (err) {
       if (err instanceof InvalidCursorError) throw invalid(err.message);
       throw err;
@@ -227,7 +317,7 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
         score: item.score,
         top: item.top,
         labels: item.labels,
-        url: await signer.presignGet(item.key, VIEW_EXPIRES_SECONDS),
+        url: await signer.presignGet(item.key, VIEW_EXPIRES_SECONDS, viewType(item.key, 'ok')),
       })),
     );
     return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
@@ -245,7 +335,26 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
     }
     const tags: Record<string, string> = {};
     for (const t of list) tags[t.Key] = t.Value;
-    const status = tags[TAG_STATUS] ?? (isTaggable(key, prefix, suffixes) ? 'pending' : 'ignored');
+    const taggable = isTaggable(key, prefix, suffixes);
+    const indexed = tags[TAG_STATUS] === undefined && taggable ? await indexedVersion(key) : undefined;
+    if (indexed) {
+      // The service tags are gone (a user's tag write raced the tagger's): the index still knows.
+      const labels = parseLabelList(formatLabelList(indexed.labels.map((l, i) => ({ ...l, index: i }))));
+      return {
+        key,
+        status: indexed.status,
+        top:
+          indexed.status === 'ok' && indexed.labels[0]
+            ? sanitizeTagValue(indexed.labels[0].label)
+            : undefined,
+        labels,
+        model: indexed.model,
+        tags,
+        url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, indexed.status)),
+        from: 'index',
+      };
+    }
+    const status = tags[TAG_STATUS] ?? (taggable ? 'pending' : 'ignored');
     return {
       key,
       status,
@@ -253,25 +362,42 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
       labels: parseLabelList(tags[TAG_LABELS] ?? ''),
       model: tags[TAG_MODEL],
       tags,
-      url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS),
+      url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, tags[TAG_STATUS])),
     };
+  }
+
+  /**
+   * What the index holds for the object as it is now: a live record whose ETag is the object's
+   * (a 1-byte read with If-Match), so a record of a replaced version is not taken for the new one.
+   */
+  async function indexedVersion(key: string) {
+    const record = await index.get(bucket, key);
+    if (record?.state !== 'live' || record.etag === undefined) return undefined;
+    try {
+      await store.get(bucket, key, { maxBytes: 1, ifMatch: record.etag });
+      return record;
+    } catch (err) {
+      if (err instanceof ObjectChangedError || err instanceof ObjectMissingError) return undefined;
+      throw err;
+    }
   }
 
   async function upload(event: APIGatewayProxyEventV2) {
     const body = bodyBytes(event.body, event.isBase64Encoded);
     if (body.length > MAX_UPLOAD_REQUEST_BYTES)
       throw invalid(
-        `the request body is over ${MAX_UPLOAD_REQUEST_BYTES} bytes: send {filename, contentType?, size?}`,
+        `the request body is over ${MAX_UPLOAD_REQUEST_BYTES} bytes: send {filename, contentType?, size?, tagging?}`,
       );
     let request: unknown;
     try {
       request = JSON.parse(body.toString('utf8'));
     } catch {
-      throw invalid('the body must be JSON {filename, contentType?, size?}');
+      throw invalid('the body must be JSON {filename, contentType?, size?, tagging?}');
     }
     if (typeof request !== 'object' || request === null || Array.isArray(request))
-      throw invalid('the body must be a JSON object {filename, contentType?, size?}');
-    const { filename, contentType, size } = request as Record<string, unknown>;
+      throw invalid('the body must be a JSON object {filename, contentType?, size?, tagging?}');
+    const { filename, contentType, size, tagging: rawTagging } = request as Record<string, unknown>;
+    const tagging = parseUploadTagging(rawTagging);
     if (typeof filename !== 'string' || filename.trim() === '')
       throw invalid('filename is required (a non-empty string)');
     if (filename.length > MAX_KEY_BYTES) throw invalid(`filename is over ${MAX_KEY_BYTES} characters`);
@@ -297,22 +423,22 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
     let type: string | undefined;
     if (contentType !== undefined && contentType !== null && contentType !== '') {
       if (typeof contentType !== 'string') throw invalid('contentType must be a string');
-      if (!/^image\/[A-Za-z0-9][\w.+-]{0,100}$/.test(contentType))
-        throw new HttpError(
-          415,
-          'UnsupportedFormat',
-          `contentType must be image/*, got "${contentType.slice(0, 100)}"`,
-        );
-      type = contentType;
-    } else {
-      const suffix = name.slice(name.lastIndexOf('.'));
-      type = TYPE_BY_SUFFIX[suffix] ?? `image/${suffix.slice(1)}`;
-    }
+      type = contentType.toLowerCase();
+    } else type = rasterTypeOfKey(name);
+    if (type === undefined || !RASTER_TYPES.has(type))
+      throw new HttpError(
+        415,
+        'UnsupportedFormat',
+        `only images the tagger decodes can be uploaded (${[...RASTER_TYPES].join(', ')}), got ${
+          type === undefined ? `"${name}"` : `"${type.slice(0, 100)}"`
+        }`,
+      );
     if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw invalid('the key would be over 1024 bytes');
     const post = await signer.presignPost(key, {
       maxBytes,
       expiresSeconds: UPLOAD_EXPIRES_SECONDS,
       contentType: type,
+      ...(tagging.length > 0 ? { tagging } : {}),
     });
     return { key, url: post.url, fields: post.fields, expiresAt: post.expiresAt.toISOString(), maxBytes };
   }

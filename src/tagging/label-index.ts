@@ -13,7 +13,7 @@
  * version (same ETag: a re-tag with a new model). Otherwise it is `stale` (the event of the version
  * it read is on its way, or was already applied). It never revives a deleted object.
  */
-import type { TagStatus } from './tags.ts';
+import { sanitizeTagValue, type TagStatus } from './tags.ts';
 
 export interface IndexedLabel {
   label: string;
@@ -66,8 +66,16 @@ export interface LabelIndex {
   /** Forgets an object (ObjectRemoved), unless the index already holds a newer event for it. */
   remove(bucket: string, key: string, sequencer?: string): Promise<{ result: IndexWrite }>;
   get(bucket: string, key: string): Promise<IndexedObject | undefined>;
-  /** Live objects with this label (normalizeLabel), best score first. */
-  search(bucket: string, label: string, page: { limit: number; cursor?: string }): Promise<SearchPage>;
+  /**
+   * Live objects with this label (normalizeLabel), best score first. `spellings`: other spellings of
+   * the same label (a model's original label for a tag-form search) whose legacy partitions
+   * (legacyNormalizeLabel) are read too.
+   */
+  search(
+    bucket: string,
+    label: string,
+    page: { limit: number; cursor?: string; spellings?: readonly string[] },
+  ): Promise<SearchPage>;
 }
 
 /** A cursor that this index did not hand out (or that was tampered with): HTTP 400. */
@@ -78,8 +86,23 @@ export class InvalidCursorError extends Error {
   }
 }
 
-/** Labels match case-insensitively and whatever the spacing: "Golden  retriever" = "golden retriever". */
+/**
+ * The one form labels are matched in: the index's label partitions, search terms, and (but for
+ * case) the tags. It is the tag form (sanitizeTagValue: apostrophes dropped, other characters S3
+ * tags refuse turned into spaces), also without the '=' and '/' that separate tagger:labels
+ * entries, lower-cased, spaces collapsed. So a label is found by the form its tags show and by the
+ * model's own: "jack-o'-lantern" = "jack-o-lantern", "crane (bird)" = "Crane bird".
+ */
 export function normalizeLabel(label: string): string {
+  return sanitizeTagValue(label.replace(/[=/]/g, ' '), Number.POSITIVE_INFINITY).toLowerCase();
+}
+
+/**
+ * The form label partitions had before normalizeLabel took the tag form (case and spacing only).
+ * Read only: search also reads these partitions for labels whose two forms differ, so objects
+ * indexed before stay findable until their next index write moves them (docs/label-index.md).
+ */
+export function legacyNormalizeLabel(label: string): string {
   return label.normalize('NFC').trim().replace(/\s+/g, ' ').toLowerCase();
 }
 

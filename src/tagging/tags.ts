@@ -34,6 +34,8 @@ export interface Tag {
 }
 
 const DISALLOWED = /[^\p{L}\p{N}\p{Z}_.:/=+\-@]/gu;
+/** A tag key or value made only of the characters S3 allows. */
+export const S3_TAG_TEXT = /^[\p{L}\p{N}\p{Z}_.:/=+\-@]*$/u;
 
 /** Truncates to at most `max` characters (code points, so no surrogate pair is cut in half). */
 function truncate(text: string, max: number): string {

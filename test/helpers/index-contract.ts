@@ -161,7 +161,16 @@ export function labelIndexContract(name: string, target: ContractTarget) {
         InvalidCursorError,
       );
       const forged = Buffer.from(JSON.stringify({ pk: 'x', sk: 'y' })).toString('base64url');
-      for (const bad of [forged, 'not a cursor!', `${c}x`, ''])
+      // The right partition, but a sort key this index never makes (DynamoDB refuses one over 1024 bytes).
+      const { pk } = JSON.parse(Buffer.from(c, 'base64url').toString()) as { pk: string };
+      const crafted = (sk: string) => Buffer.from(JSON.stringify({ pk, sk })).toString('base64url');
+      const craftedCursors = [
+        crafted(`0500000000#uploads/${'a'.repeat(1100)}.jpg`),
+        crafted('y'),
+        crafted('0500000000#'),
+        crafted('1500000000#uploads/a.jpg'),
+      ];
+      for (const bad of [forged, 'not a cursor!', `${c}x`, '', ...craftedCursors])
         await expect(index.search(b, 'dog', { limit: 2, cursor: bad })).rejects.toBeInstanceOf(
           InvalidCursorError,
         );

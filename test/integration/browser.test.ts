@@ -48,7 +48,9 @@ const MAX_BYTES = 12 * MiB;
  */
 function outcomeIndex() {
   const byKey = new Map<string, SearchItem['labels']>();
-  const index: Pick<LabelIndex, 'search'> = {
+  const index: Pick<LabelIndex, 'search' | 'get'> = {
+    // The object routes fall back to get when service tags are missing; these objects keep theirs.
+    get: async () => undefined,
     async search(bucket, label, { limit, cursor }) {
       if (bucket !== BUCKET) return { items: [] };
       const start = cursor === undefined ? 0 : Number(/^o(\d+)$/.exec(cursor)?.[1] ?? Number.NaN);

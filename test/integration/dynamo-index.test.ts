@@ -4,10 +4,11 @@
  * request units per operation.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../models/resnet18.ts';
 import { LOCAL_CREDENTIALS, type LocalDynamo, startLocalDynamo } from '../../scripts/local/local-dynamo.ts';
-import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
+import { dynamoLabelIndex, labelSk, legacyLabelPk, objectPk } from '../../src/aws/dynamo-index.ts';
 import {
   freshBucket,
   labelIndexContract,
@@ -256,5 +257,89 @@ describe('DynamoDB label index: request units per operation (dynalite, ReturnCon
       delete: { wru: 5, rru: 1, requests: 6 },
       get: { wru: 0, rru: 1, requests: 1 },
     });
+  });
+});
+
+/**
+ * Label items written before normalizeLabel took the tag form sit in the partition of
+ * legacyNormalizeLabel ("jack-o'-lantern"): search reads them too, and the object's next index
+ * write (a new event, or backfill re-indexing it) moves them to the tag-form partition.
+ */
+describe('DynamoDB label index: partitions of the legacy label form', () => {
+  it('finds objects indexed under the old form by either spelling, in one score order, until a write moves them', async () => {
+    const index = dynamoLabelIndex(dynamo.client, TABLE);
+    const db = DynamoDBDocumentClient.from(dynamo.client);
+    const b = freshBucket();
+    const label = "jack-o'-lantern";
+    // As the index wrote it before: the object item lists its label item, in the legacy partition.
+    const old = { key: 'uploads/old.jpg', score: 0.8 };
+    const legacyItem = { pk: legacyLabelPk(b, label), sk: labelSk(old.score, old.key) };
+    const labels = [{ label, score: old.score }];
+    await db.send(
+      new PutCommand({
+        TableName: TABLE,
+        Item: {
+          ...legacyItem,
+          key: old.key,
+          score: old.score,
+          top: label,
+          labels,
+          rev: 1,
+          seq: '01'.padEnd(32, '0'),
+        },
+      }),
+    );
+    await db.send(
+      new PutCommand({
+        TableName: TABLE,
+        Item: {
+          pk: objectPk(b, old.key),
+          sk: 'o',
+          bucket: b,
+          key: old.key,
+          state: 'live',
+          status: 'ok',
+          labels,
+          top: label,
+          model: 'fake@1',
+          seq: '01'.padEnd(32, '0'),
+          rev: 1,
+          entries: new Set([JSON.stringify([legacyItem.pk, legacyItem.sk])]),
+        },
+      }),
+    );
+    // Objects indexed since are in the tag-form partition.
+    await index.put(rec(b, 'uploads/new1.jpg', [[label, 0.9]]), '01');
+    await index.put(rec(b, 'uploads/new2.jpg', [[label, 0.7]]), '01');
+    expect(await scanLabelItems(dynamo.client, TABLE, b)).toEqual(
+      expect.arrayContaining(["jack-o'-lantern uploads/old.jpg", 'jack-o-lantern uploads/new1.jpg']),
+    );
+
+    const pages = async (term: string, spellings: string[]) => {
+      const keys: string[] = [];
+      let cursor: string | undefined;
+      for (let i = 0; i < 10; i++) {
+        const page = await index.search(b, term, { limit: 1, cursor, spellings });
+        keys.push(...page.items.map((it) => it.key));
+        cursor = page.cursor;
+        if (!cursor) break;
+      }
+      return keys;
+    };
+    const all = ['uploads/new1.jpg', 'uploads/old.jpg', 'uploads/new2.jpg'];
+    // The model's spelling, typed by the user; the tag form with the model's spelling (what the API adds).
+    expect(await pages(label, [])).toEqual(all);
+    expect(await pages('jack-o-lantern', [label])).toEqual(all);
+    // Without the spelling, only what was indexed in the tag form.
+    expect(await pages('jack-o-lantern', [])).toEqual(['uploads/new1.jpg', 'uploads/new2.jpg']);
+
+    // The next write of the old object (its next event, or backfill) moves it to the tag form.
+    await index.put(rec(b, old.key, [[label, old.score]]), '02');
+    expect((await scanLabelItems(dynamo.client, TABLE, b)).sort()).toEqual([
+      'jack-o-lantern uploads/new1.jpg',
+      'jack-o-lantern uploads/new2.jpg',
+      'jack-o-lantern uploads/old.jpg',
+    ]);
+    expect(await pages('jack-o-lantern', [])).toEqual(all);
   });
 });

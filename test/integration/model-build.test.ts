@@ -149,6 +149,9 @@ describe('model:build --synthetic resnet18', () => {
     });
     const meta = (await loadModelFolder(out)).meta;
     expect(meta.weights).toEqual({ u8: 'model.onnx' });
+    // The calibration set by its name and photos, no path of this machine anywhere in model.json.
+    expect(meta.quantization).toMatchObject({ calibration: { set: 'photos', images: ['0.png', '1.png'] } });
+    expect(await readFile(join(out, 'model.json'), 'utf8')).not.toContain(dir);
     expect(meta.quantization).toMatchObject({ weightEncoding: 'u8' });
     await expect(readFile(join(out, 'model.u8.onnx'))).rejects.toThrow(/ENOENT/);
   });

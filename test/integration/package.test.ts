@@ -291,8 +291,9 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
       },
       {
         Effect: 'Allow',
-        // GET: presigned thumbnails; PUT: the presigned POST of the page's upload; the object's tags.
-        Action: ['s3:GetObject', 's3:PutObject', 's3:GetObjectTagging'],
+        // GET: presigned thumbnails; PUT: the presigned POST of the page's upload, with the user's
+        // tags (PutObjectTagging); the object's tags.
+        Action: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:GetObjectTagging'],
         Resource: bucketArn('/uploads/*'),
       },
       {

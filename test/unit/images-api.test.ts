@@ -19,6 +19,7 @@ import {
 } from '../../src/tagging/label-index.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { fuzz, runs } from '../helpers/fuzz.ts';
+import { MemoryIndex } from '../helpers/memory-index.ts';
 
 const BUCKET = 'photos';
 const PREFIX = 'uploads/';
@@ -27,9 +28,12 @@ const S3_ORIGIN = 'https://photos.s3.eu-west-1.amazonaws.com';
 /** Search over a fixed list: cursor = "at:<offset>", anything else is refused. */
 function fakeIndex(items: Record<string, SearchItem[]>) {
   const searches: { bucket: string; label: string; limit: number; cursor?: string }[] = [];
+  const spellings: (readonly string[] | undefined)[] = [];
   const index: Pick<LabelIndex, 'search' | 'get'> = {
-    async search(bucket, label, { limit, cursor }) {
+    async search(bucket, label, request) {
+      const { limit, cursor } = request;
       searches.push({ bucket, label, limit, cursor });
+      spellings.push(request.spellings);
       let start = 0;
       if (cursor !== undefined) {
         const m = /^at:(\d+)$/.exec(cursor);
@@ -45,12 +49,12 @@ function fakeIndex(items: Record<string, SearchItem[]>) {
       return undefined;
     },
   };
-  return { index, searches };
+  return { index, searches, spellings };
 }
 
 function fakeSigner(origin = S3_ORIGIN) {
   const posts: { key: string; options: PostOptions }[] = [];
-  const gets: { key: string; expiresSeconds: number }[] = [];
+  const gets: { key: string; expiresSeconds: number; type?: string }[] = [];
   const signer: UploadSigner = {
     async presignPost(key, options) {
       posts.push({ key, options });
@@ -60,8 +64,8 @@ function fakeSigner(origin = S3_ORIGIN) {
         expiresAt: new Date(Date.UTC(2030, 0, 1) + options.expiresSeconds * 1000),
       };
     },
-    async presignGet(key, expiresSeconds) {
-      gets.push({ key, expiresSeconds });
+    async presignGet(key, expiresSeconds, type) {
+      gets.push({ key, expiresSeconds, type });
       return `${origin}/${encodeURIComponent(key)}?X-Amz-Expires=${expiresSeconds}`;
     },
     async origin() {
@@ -187,6 +191,36 @@ describe('GET /images (search)', () => {
     expect((await call(event('GET', '/images', { query: { label: 'x'.repeat(200) } }))).status).toBe(200);
   });
 
+  it("searches the tag form and the model's own label alike, reading the partitions indexed before too", async () => {
+    const { index, searches, spellings } = fakeIndex({});
+    const classifier = fakeClassifier();
+    classifier.folder.labels = ["jack-o'-lantern", 'crane (bird)', 'crane', 'Golden Retriever'];
+    const api = createApi({
+      classifier,
+      images: {
+        bucket: BUCKET,
+        prefix: PREFIX,
+        index,
+        store: new MemoryStore(),
+        signer: fakeSigner().signer,
+      },
+    });
+    for (const label of ['jack-o-lantern', "Jack-o'-lantern", 'crane bird', 'golden retriever'])
+      expect((await api(event('GET', '/images', { query: { label } }))).statusCode).toBe(200);
+    expect(searches.map((s) => s.label)).toEqual([
+      'jack-o-lantern',
+      'jack-o-lantern',
+      'crane bird',
+      'golden retriever',
+    ]);
+    expect(spellings).toEqual([
+      ['jack-o-lantern', "jack-o'-lantern"],
+      ["Jack-o'-lantern", "jack-o'-lantern"],
+      ['crane bird', 'crane (bird)'],
+      ['golden retriever'],
+    ]);
+  });
+
   it('answers 400 for a cursor the index refuses', async () => {
     const { call, searches } = setup();
     const res = await call(
@@ -202,6 +236,7 @@ describe('GET /images (search)', () => {
         search: async () => {
           throw new Error('ProvisionedThroughputExceededException');
         },
+        get: async () => undefined,
       },
     });
     const res = await call(event('GET', '/images', { query: { label: 'dog' } }));
@@ -268,6 +303,66 @@ describe('GET /images/{key} (one object)', () => {
       labels: [],
       model: 'resnet18@1',
     });
+  });
+
+  it('has every GET URL serve a raster type inline, and anything the tagger could not decode as a download', async () => {
+    const { call, store, gets } = setup();
+    store.put(BUCKET, 'uploads/ok.JPG', new Uint8Array([9]), [{ Key: 'tagger:status', Value: 'ok' }]);
+    store.put(BUCKET, 'uploads/new.webp', new Uint8Array([9]));
+    store.put(BUCKET, 'uploads/evil.jpg', new Uint8Array([9]), [
+      { Key: 'tagger:status', Value: 'UnsupportedFormat' },
+    ]);
+    store.put(BUCKET, 'uploads/notes.svg', new Uint8Array([9]));
+    for (const key of ['ok.JPG', 'new.webp', 'evil.jpg', 'notes.svg'])
+      expect((await call(event('GET', `/images/uploads/${key}`))).status).toBe(200);
+    await call(event('GET', '/images', { query: { label: 'golden retriever', limit: '2' } }));
+    expect(gets.map((g) => [g.key, g.type])).toEqual([
+      ['uploads/ok.JPG', 'image/jpeg'],
+      ['uploads/new.webp', 'image/webp'],
+      ['uploads/evil.jpg', undefined],
+      ['uploads/notes.svg', undefined],
+      ['uploads/r0.jpg', 'image/jpeg'],
+      ['uploads/r1.jpg', 'image/jpeg'],
+    ]);
+  });
+
+  it('is never pending when the index knows this version: service tags wiped by a racing user tag write', async () => {
+    const index = new MemoryIndex();
+    const { call, store } = setup({ index });
+    const key = 'uploads/race.jpg';
+    const etag = store.put(BUCKET, key, new Uint8Array([9]));
+    const labels = [
+      { label: "jack-o'-lantern", score: 0.9 },
+      { label: 'crane (bird)', score: 0.05 },
+    ];
+    await index.put({ bucket: BUCKET, key, status: 'ok', labels, model: 'resnet18@1', etag }, '01');
+    // The tagger's tags were written, then a user's blind PutObjectTagging replaced them all.
+    await store.putTags(BUCKET, key, [{ Key: 'owner', Value: 'carol' }]);
+    expect((await call(event('GET', `/images/${key}`))).body).toEqual({
+      key,
+      status: 'ok',
+      top: 'jack-o-lantern',
+      labels: [
+        { label: 'jack-o-lantern', score: 0.9 },
+        { label: 'crane bird', score: 0.05 },
+      ],
+      model: 'resnet18@1',
+      tags: { owner: 'carol' },
+      url: `${S3_ORIGIN}/${encodeURIComponent(key)}?X-Amz-Expires=900`,
+      from: 'index',
+    });
+    // A new version the tagger has not seen yet: the index describes the old one, so pending.
+    store.put(BUCKET, key, new Uint8Array([8]));
+    expect((await call(event('GET', `/images/${key}`))).body.status).toBe('pending');
+    // Deleted from the index: pending too (the tagger's event is on its way).
+    const other = 'uploads/other.jpg';
+    const otherEtag = store.put(BUCKET, other, new Uint8Array([7]));
+    await index.put(
+      { bucket: BUCKET, key: other, status: 'ok', labels, model: 'm@1', etag: otherEtag },
+      '01',
+    );
+    await index.remove(BUCKET, other, '02');
+    expect((await call(event('GET', `/images/${other}`))).body.status).toBe('pending');
   });
 
   it('answers 404 NotFound for a key with no object, and 400 for keys it will not read', async () => {
@@ -345,6 +440,41 @@ describe('POST /uploads (presigned S3 POST)', () => {
     expect(posts[2]?.options.contentType).toBe('image/png');
   });
 
+  it("signs the user's own tags into the upload, within S3's rules and the user's share of the 10 tags", async () => {
+    const { call, posts } = setup();
+    const tagging = { album: 'Été 2026', 'owner:id': 'alice@example.org', empty: '' };
+    const res = await call(upload({ filename: 'cat.jpg', tagging }));
+    expect(res.status).toBe(200);
+    expect(posts[0]?.options.tagging).toEqual([
+      { Key: 'album', Value: 'Été 2026' },
+      { Key: 'owner:id', Value: 'alice@example.org' },
+      { Key: 'empty', Value: '' },
+    ]);
+    const six = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`t${i}`, 'v']));
+    expect((await call(upload({ filename: 'cat.jpg', tagging: six }))).status).toBe(200);
+    for (const bad of [
+      { ...six, t6: 'v' },
+      ['album', 'x'],
+      'album=x',
+      { album: 5 },
+      { '': 'x' },
+      { ['k'.repeat(129)]: 'x' },
+      { album: 'v'.repeat(257) },
+      { 'tagger:status': 'ok' },
+      { 'Tagger:top': 'dog' },
+      { 'aws:x': 'y' },
+      { album: 'a<b>' },
+      { "it's": 'x' },
+    ]) {
+      const r = await call(upload({ filename: 'cat.jpg', tagging: bad }));
+      expect([r.status, r.body.error?.code], JSON.stringify(bad).slice(0, 60)).toEqual([
+        400,
+        'InvalidArgument',
+      ]);
+    }
+    expect(posts).toHaveLength(2);
+  });
+
   it('answers 415 for a name the tagger would ignore or a type that is not an image', async () => {
     const { call, posts } = setup();
     for (const body of [
@@ -355,6 +485,11 @@ describe('POST /uploads (presigned S3 POST)', () => {
       { filename: 'photo.jpg', contentType: 'text/plain' },
       { filename: 'photo.jpg', contentType: 'image/jpeg; x=1' },
       { filename: 'photo.jpg', contentType: 'image/' },
+      // Markup and types the tagger cannot decode: a stored SVG could carry a script.
+      { filename: 'cat.jpg', contentType: 'image/svg+xml' },
+      { filename: 'cat.jpg', contentType: 'image/heic' },
+      { filename: 'cat.jpg', contentType: 'image/x-icon' },
+      { filename: 'cat.svg' },
     ]) {
       const res = await call(upload(body));
       expect([res.status, res.body.error?.code], JSON.stringify(body)).toEqual([415, 'UnsupportedFormat']);

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import {
   type ModelMeta,
   validateMeta,
   verifyModelHash,
+  withoutBuildPaths,
   writeModelFolder,
 } from '../../src/classifier/model-folder.ts';
 
@@ -111,6 +112,61 @@ describe('model folder on disk', () => {
     } finally {
       await rm(dir, { recursive: true });
     }
+  });
+
+  it('keeps no path of the build machine: neither in model.json nor in what a folder built before reports', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'folder-'));
+    const built = {
+      ...meta,
+      source: '/home/ci/work/shared/models/mobilenetv2-fp32.onnx',
+      quantization: {
+        scheme: 'int8 static QDQ (models/quantize.ts)',
+        weights: 'per-channel (output axis for Gemm/MatMul)',
+        calibration: { method: 'percentile', dir: '/tmp/probe/shared/photos', images: ['a.jpg', 'b.jpg'] },
+      },
+      agreement: { images: '50 images of C:\\Users\\me\\photos' },
+      fp32Cache: '../../tmp/probe/cache/m-fp32.onnx',
+    };
+    try {
+      await writeModelFolder(dir, new Uint8Array([1]), ['cat'], built);
+      const written = await readFile(join(dir, 'model.json'), 'utf8');
+      for (const path of ['/home/ci', '/tmp/probe', 'C:\\', '/shared/']) expect(written).not.toContain(path);
+      // A folder written before (model.json as the old tools wrote it) is cleaned when loaded.
+      await writeFile(
+        join(dir, 'model.json'),
+        JSON.stringify({ ...built, sha256: (JSON.parse(written) as ModelMeta).sha256 }),
+      );
+      const loaded = (await loadModelFolder(dir)).meta;
+      expect(loaded.source).toBe('mobilenetv2-fp32.onnx');
+      expect(loaded.quantization).toEqual({
+        scheme: 'int8 static QDQ (models/quantize.ts)',
+        weights: 'per-channel (output axis for Gemm/MatMul)',
+        calibration: { method: 'percentile', dir: 'photos', images: ['a.jpg', 'b.jpg'] },
+      });
+      expect(loaded.agreement).toEqual({ images: '50 images of photos' });
+      expect(loaded.fp32Cache).toBe('m-fp32.onnx');
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
+  it('withoutBuildPaths leaves names, relative paths, URLs and fractions alone', () => {
+    const kept = [
+      'models/quantize.ts',
+      '.cache/models/x-fp32.onnx',
+      'https://github.com/onnx/models/raw/main/x.onnx',
+      'Gemm/MatMul',
+      'Relu/Clip folded',
+      'uint8 (zero point 128)',
+      'a/b/c',
+    ];
+    for (const text of kept) expect(withoutBuildPaths(text)).toBe(text);
+    expect(withoutBuildPaths(['/a/b.onnx', { x: '/srv/x/y (= https://h/p.onnx)' }, 3, null])).toEqual([
+      'b.onnx',
+      { x: 'y (= https://h/p.onnx)' },
+      3,
+      null,
+    ]);
   });
 
   it('loads a folder without a weights map as before', async () => {

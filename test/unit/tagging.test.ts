@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { legacyNormalizeLabel, normalizeLabel } from '../../src/tagging/label-index.ts';
 import {
   decodeS3Key,
   encodeS3Key,
@@ -56,6 +58,39 @@ describe('tag values', () => {
       { Key: 'tagger:model', Value: 'resnet18-int8@2' },
     ]);
     expect(serviceTags('CorruptImage', model).map((t) => t.Key)).toEqual(['tagger:status', 'tagger:model']);
+  });
+});
+
+describe('one label form for tags, index and search (normalizeLabel)', () => {
+  it('finds each label by the form its tags show and by the original form', () => {
+    const cases: [string, string][] = [
+      ["jack-o'-lantern", 'jack-o-lantern'],
+      ['crane (bird)', 'crane bird'],
+      ["potter's wheel", 'potters wheel'],
+      ['tench, Tinca tinca', 'tench tinca tinca'],
+      ['Golden  Retriever ', 'golden retriever'],
+      ['AC/DC = rock', 'ac dc rock'],
+    ];
+    for (const [label, form] of cases) {
+      expect(normalizeLabel(label)).toBe(form);
+      const [, top, list] = serviceTags('ok', model, [{ label, score: 0.9, index: 0 }]);
+      expect(normalizeLabel(top?.Value ?? '')).toBe(form);
+      expect(normalizeLabel(parseLabelList(list?.Value ?? '')[0]?.label ?? '')).toBe(form);
+    }
+    // The legacy form (what partitions were named before) differs exactly for such labels.
+    expect(legacyNormalizeLabel("Jack-o'-Lantern ")).toBe("jack-o'-lantern");
+    expect(legacyNormalizeLabel('Golden  Retriever')).toBe(normalizeLabel('Golden  Retriever'));
+  });
+
+  it('the tag form of any label normalises like the label itself', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), (label) => {
+        const list = parseLabelList(formatLabelList([{ label, score: 0.5, index: 0 }]));
+        expect(normalizeLabel(sanitizeTagValue(label))).toBe(normalizeLabel(label));
+        if (list.length > 0) expect(normalizeLabel(list[0]?.label ?? '')).toBe(normalizeLabel(label));
+      }),
+      { numRuns: 300, seed: 16 },
+    );
   });
 });
 

@@ -7,7 +7,8 @@ import { createHmac } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { s3UploadSigner, uploadConditions } from '../../src/aws/upload-signer.ts';
+import { RASTER_TYPES, s3UploadSigner, uploadConditions } from '../../src/aws/upload-signer.ts';
+import { SUPPORTED_FORMATS } from '../../src/classifier/preprocess.ts';
 import { createApi } from '../../src/http/api.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 
@@ -82,6 +83,26 @@ describe('s3UploadSigner: presigned POST policy', () => {
     );
   });
 
+  it("signs the user's tags as the exact tagging field, S3's XML tag set", async () => {
+    const signer = s3UploadSigner(aws(), 'photos');
+    const tagging = [
+      { Key: 'album', Value: 'a & b <c>' },
+      { Key: 'owner', Value: 'alice' },
+    ];
+    const post = await signer.presignPost('uploads/x/a.jpg', { maxBytes: 10, expiresSeconds: 60, tagging });
+    const xml =
+      '<Tagging><TagSet><Tag><Key>album</Key><Value>a &amp; b &lt;c&gt;</Value></Tag>' +
+      '<Tag><Key>owner</Key><Value>alice</Value></Tag></TagSet></Tagging>';
+    expect(post.fields.tagging).toBe(xml);
+    expect(decodePolicy(post.fields).conditions).toContainEqual({ tagging: xml });
+    const none = await signer.presignPost('uploads/x/b.jpg', {
+      maxBytes: 10,
+      expiresSeconds: 60,
+      tagging: [],
+    });
+    expect(none.fields).not.toHaveProperty('tagging');
+  });
+
   it('signs the size that it is given, and refuses a size that is not a positive integer', async () => {
     const signer = s3UploadSigner(aws(), 'photos');
     const post = await signer.presignPost('uploads/x/a.png', { maxBytes: 1234, expiresSeconds: 60 });
@@ -104,6 +125,22 @@ describe('s3UploadSigner: presigned GET and origin', () => {
     expect(await signer.origin()).toBe('https://photos.s3.eu-west-1.amazonaws.com');
   });
 
+  it('pins the response type and disposition: a raster type inline, anything else an octet-stream download', async () => {
+    const signer = s3UploadSigner(aws(), 'photos');
+    const params = async (type?: string) => {
+      const url = new URL(await signer.presignGet('uploads/x/cat.jpg', 60, type));
+      return [
+        url.searchParams.get('response-content-type'),
+        url.searchParams.get('response-content-disposition'),
+      ];
+    };
+    expect(await params('image/jpeg')).toEqual(['image/jpeg', 'inline']);
+    expect(await params('image/png')).toEqual(['image/png', 'inline']);
+    for (const type of [undefined, 'image/svg+xml', 'text/html', 'image/jpeg; x=1'])
+      expect(await params(type)).toEqual(['application/octet-stream', 'attachment']);
+    expect([...RASTER_TYPES].map((t) => t.slice('image/'.length))).toEqual([...SUPPORTED_FORMATS]);
+  });
+
   it('on a local S3: path-style URLs on its endpoint', async () => {
     const signer = s3UploadSigner(local(), 'photos');
     expect(await signer.origin()).toBe('http://127.0.0.1:4569');
@@ -121,7 +158,7 @@ describe('POST /uploads with the real signer', () => {
       images: {
         bucket: 'photos',
         prefix: 'uploads/',
-        index: { search: async () => ({ items: [] }) },
+        index: { search: async () => ({ items: [] }), get: async () => undefined },
         store: new MemoryStore(),
         signer: s3UploadSigner(aws(), 'photos'),
       },
