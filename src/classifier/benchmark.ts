@@ -117,7 +117,7 @@ export function parseBenchmarkEvent(event: { benchmark: unknown }): BenchmarkReq
     throw new InvalidArgumentError(
       `"benchmark" has only the field "runs"; got ${unknown.map((k) => JSON.stringify(k)).join(', ')}`,
     );
-  const runs = (body as { runs?: unknown }).runs ?? DEFAULT_RUNS;
+  const runs = 'runs' in body ? body.runs : DEFAULT_RUNS;
   if (!Number.isInteger(runs) || (runs as number) < 1 || (runs as number) > MAX_RUNS)
     throw new InvalidArgumentError(
       `"benchmark.runs" must be an integer from 1 to ${MAX_RUNS}, got ${JSON.stringify(runs)}`,
