@@ -1,5 +1,6 @@
 /**
- * npm run bench:lambda -- --stage <stage> [--region <region>] [--runs N] [--function api|tagger] [--json]
+ * npm run bench:lambda -- --stage <stage> [--region <region>] [--runs N] [--function api|tagger]
+ *                           [--qualifier <alias or version>] [--json]
  * npm run bench:lambda -- --local [--runs N] ...        against `npm start` (serverless-offline)
  * npm run bench:lambda -- --endpoint <url> ...          any other Lambda API endpoint
  *
@@ -89,6 +90,8 @@ export interface BenchLambdaOptions {
   local?: boolean;
   runs: number;
   functions: readonly FunctionKey[];
+  /** An alias or version to invoke (e.g. "provisioned"); default the unqualified function. */
+  qualifier?: string;
 }
 
 export interface Invoked {
@@ -112,7 +115,11 @@ export async function benchLambda(options: BenchLambdaOptions): Promise<Invoked[
     for (const fn of options.functions) {
       const name = await functionName(fn, options.stage);
       const out = await client.send(
-        new InvokeCommand({ FunctionName: name, Payload: new TextEncoder().encode(JSON.stringify(event)) }),
+        new InvokeCommand({
+          FunctionName: name,
+          Qualifier: options.qualifier,
+          Payload: new TextEncoder().encode(JSON.stringify(event)),
+        }),
       );
       const text = new TextDecoder().decode(out.Payload ?? new Uint8Array());
       let payload: unknown;
@@ -153,12 +160,13 @@ async function main(argv: string[]): Promise<number> {
       local: { type: 'boolean', default: false },
       runs: { type: 'string', default: String(DEFAULT_RUNS) },
       function: { type: 'string', multiple: true },
+      qualifier: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
   if (!values.stage && !values.local && !values.endpoint)
     throw new Error(
-      'usage: npm run bench:lambda -- --stage <stage> [--region <region>] | --local | --endpoint <url> [--runs N] [--function api|tagger] [--json]',
+      'usage: npm run bench:lambda -- --stage <stage> [--region <region>] | --local | --endpoint <url> [--runs N] [--function api|tagger] [--qualifier <alias>] [--json]',
     );
   const functions = values.function ?? [...FUNCTIONS];
   for (const fn of functions)
@@ -166,13 +174,19 @@ async function main(argv: string[]): Promise<number> {
       throw new Error(`--function takes ${FUNCTIONS.join(' or ')}, got "${fn}"`);
   if (!/^\d+$/.test(values.runs)) throw new Error(`--runs takes a whole number, got "${values.runs}"`);
   const lambdaPort = process.env.LOCAL_LAMBDA_PORT || '3002';
+  const endpoint = values.endpoint ?? (values.local ? `http://127.0.0.1:${lambdaPort}` : undefined);
   const results = await benchLambda({
     stage: values.stage ?? 'dev',
     region: values.region,
-    endpoint: values.endpoint ?? (values.local ? `http://127.0.0.1:${lambdaPort}` : undefined),
+    endpoint,
     local: values.local,
     runs: Number(values.runs),
     functions: functions as FunctionKey[],
+    qualifier: values.qualifier,
+  }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ECONNREFUSED' && endpoint)
+      throw new Error(`nothing answers at ${endpoint}: is \`npm start\` running (LOCAL_LAMBDA_PORT)?`);
+    throw err;
   });
   if (values.json) console.log(JSON.stringify(results, null, 2));
   else
