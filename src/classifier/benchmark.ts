@@ -57,8 +57,8 @@ export interface StorageResult {
   serving: boolean;
   exact: boolean;
   exactWhy: string;
-  /** Session creation and warm-up; for the serving storage, its init at cold start. */
-  loadMs: number;
+  /** Session creation and warm-up; for the serving storage, its init at cold start; null: not loaded. */
+  loadMs: number | null;
   runs: number;
   medianMs: number | null;
   minMs: number | null;
@@ -254,7 +254,7 @@ export async function runBenchmark(
       serving: isServing,
       exact,
       exactWhy: why,
-      loadMs: round(serving.initMs) as number,
+      loadMs: isServing ? round(serving.initMs) : null,
       runs: 0,
       medianMs: null,
       minMs: null,
@@ -276,7 +276,7 @@ export async function runBenchmark(
         result.skipped = `cannot load: ${err instanceof Error ? err.message : String(err)}`;
         continue;
       }
-      result.loadMs = round(loaded.initMs) as number;
+      result.loadMs = round(loaded.initMs);
     }
     const session = loaded ?? serving;
     try {
@@ -287,6 +287,8 @@ export async function runBenchmark(
       result.minMs = round(minimum(times));
       if (times.length < request.runs)
         result.skipped = `${times.length} of ${request.runs} runs: time budget`;
+    } catch (err) {
+      result.skipped = `inference failed: ${err instanceof Error ? err.message : String(err)}`;
     } finally {
       await loaded?.release();
     }

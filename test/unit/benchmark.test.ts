@@ -55,6 +55,7 @@ function setup(
   let clock = 0;
   const calls: string[] = [];
   const infer = (name: string) => async () => {
+    if (name === 'flaky') throw new Error('fake: ORT failed');
     clock += cost[name] ?? 1;
     calls.push(`infer ${name}`);
     return new Float32Array(OUTPUT[name] ?? []);
@@ -239,6 +240,7 @@ describe('runBenchmark', () => {
     expect(report.storages[1]).toMatchObject({
       storage: 's8',
       runs: 0,
+      loadMs: null,
       medianMs: null,
       skipped: 'not loaded: the time budget would run out',
     });
@@ -259,12 +261,20 @@ describe('runBenchmark', () => {
     expect(calls).toEqual([]);
   });
 
-  it('a storage that cannot load is reported and the others still run', async () => {
-    const { deps } = setup({ storages: ['u8', 'broken' as WeightStorage] });
+  it('a storage that cannot load or run is reported, released, and the others still run', async () => {
+    const { deps, calls } = setup({ storages: ['u8', 'broken', 'flaky', 's8'] as WeightStorage[] });
     const report = ok(await runBenchmark(deps, { runs: 2 }, 60_000));
     expect(report.storages.map((s) => [s.storage, s.runs, s.skipped])).toEqual([
       ['u8', 2, undefined],
       ['broken', 0, 'cannot load: fake: cannot open broken.onnx'],
+      ['flaky', 0, 'inference failed: fake: ORT failed'],
+      ['s8', 2, undefined],
+    ]);
+    expect(calls.filter((c) => /load|release/.test(c))).toEqual([
+      'load flaky',
+      'release flaky',
+      'load s8',
+      'release s8',
     ]);
   });
 });
