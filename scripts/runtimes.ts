@@ -15,7 +15,8 @@
  *   /proc/cpuinfo bind-mounted over by test/fixtures/cpuinfo/arm64-graviton3-neoverse-v1.txt (onnxruntime-node
  *   crashes at load on an x86 /proc/cpuinfo; see ARM64_CPUINFO). Needs root and the Debian
  *   packages qemu-user-static, libc6-arm64-cross and libstdc++6-arm64-cross (.ci/run installs
- *   them). About 0.65 s per inference there, so it runs the health event and one photo only.
+ *   them). About 0.65 s per inference there, so it runs the health event, a one-run benchmark
+ *   (ARM64_BENCHMARK: the emulated CPU's flags, both storages identical) and one photo only.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -25,6 +26,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { cacheDir, DIST, ROOT, SHARED, SHARED_FILES } from '../paths.ts';
+import type { BenchmarkReport } from '../src/classifier/benchmark.ts';
 import type { ProbePlan, ProbeReport } from './runtime-probe.ts';
 
 const run = promisify(execFile);
@@ -141,6 +143,16 @@ export async function sampleEvents(): Promise<Invocation[]> {
     })),
   );
 }
+
+/**
+ * The benchmark event with one run, for arm64 under emulation (about 20 s there: a second session
+ * load; so only here, not in the CI test, which runs the x64 runtimes with events/benchmark.json).
+ */
+export const ARM64_BENCHMARK: Invocation = {
+  name: 'benchmark',
+  fn: 'api',
+  event: { benchmark: { runs: 1 } },
+};
 
 /** The HTTP sample that posts raw bytes, with `image` as its body instead. */
 export async function photoEvent(image: Buffer, name = 'photo'): Promise<Invocation> {
@@ -313,6 +325,18 @@ export function problems(rt: Runtime, report: ProbeReport, layer: string): strin
           ),
         `every record tagged "${PHOTO.label}"`,
       );
+    } else if (r.name === 'benchmark') {
+      // The direct-invoke benchmark (src/classifier/benchmark.ts) where the bundle runs.
+      const bench = r.result as Partial<BenchmarkReport> | undefined;
+      expect(
+        bench?.cpu?.flags !== null &&
+          bench?.cpu?.arch === rt.arch &&
+          (bench?.storages?.length ?? 0) > 0 &&
+          (bench?.storages ?? []).every(
+            (s) => s.runs > 0 && (s.medianMs ?? 0) > 0 && (!s.exact || (s.maxAbsDiffVsU8 ?? 0) === 0),
+          ),
+        'a benchmark report: the CPU flags, every storage timed, the exact ones identical to u8',
+      );
     } else {
       expect(http.statusCode !== undefined && http.statusCode < 500, 'a status below 500');
     }
@@ -401,7 +425,7 @@ async function main(argv: string[]): Promise<void> {
       const invocations =
         rt.arch === process.arch
           ? [...events, photoInvocation]
-          : [...events.filter((e) => e.name === 'http-health'), photoInvocation];
+          : [...events.filter((e) => e.name === 'http-health'), ARM64_BENCHMARK, photoInvocation];
       await upload(); // a fresh, untagged object for each runtime
       const report = await timed(`run ${rt.id}`, () =>
         probe(rt, {

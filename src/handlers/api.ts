@@ -3,8 +3,10 @@
  * search, object status and uploads (src/http/images.ts); their AWS clients load on first use, so
  * POST /classify and /health do not pay for them at cold start. S3_ENDPOINT or AWS_ENDPOINT_URL_S3
  * point the S3 client (and so the presigned URLs) at a local S3, AWS_ENDPOINT_URL_DYNAMODB the index
- * at a local DynamoDB.
+ * at a local DynamoDB. A direct invoke with {"benchmark": {...}} runs src/classifier/benchmark.ts.
  */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createBenchmark, isBenchmarkEvent } from '../classifier/benchmark.ts';
 import { classifier } from '../classifier/instance.ts';
 import { createApi } from '../http/api.ts';
 import { imageSettings, lazyImages } from '../http/images.ts';
@@ -22,5 +24,10 @@ const images =
     ),
   );
 const api = createApi({ classifier, telemetry: powertools, images });
+const benchmark = createBenchmark({ serving: classifier });
 
-export const handler = withPowertools(powertools, api);
+export const handler = withPowertools(
+  powertools,
+  async (event: APIGatewayProxyEventV2 | { benchmark: unknown }, context) =>
+    isBenchmarkEvent(event) ? benchmark(event, context) : api(event),
+);

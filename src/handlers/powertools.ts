@@ -87,7 +87,7 @@ export function flushMetrics<E, R>(metrics: Metrics): MiddlewareObj<E, R, Error,
  */
 export function withPowertools<E, R>(
   tools: Pick<Powertools, 'logger' | 'metrics'>,
-  handle: (event: E) => Promise<R>,
+  handle: (event: E, context: Context) => Promise<R>,
 ) {
   return middy<E, R, Error, Context>(handle)
     .use(injectLambdaContext(tools.logger))

@@ -5,12 +5,19 @@
  * DEFAULT_IMAGE_SUFFIXES of src/tagging/tags.ts), INDEX_TABLE (the label index; unset: tags only),
  * and the classifier's (MODEL_DIR...). S3_ENDPOINT or AWS_ENDPOINT_URL_S3 point the client at a local
  * S3 (path-style), AWS_ENDPOINT_URL_DYNAMODB at a local DynamoDB (`npm start` sets them, and
- * serverless-offline passes them through).
+ * serverless-offline passes them through). A direct invoke with {"benchmark": {...}} runs
+ * src/classifier/benchmark.ts.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { dynamoLabelIndex } from '../aws/dynamo-index.ts';
 import { s3ObjectStore } from '../aws/s3-object-store.ts';
+import {
+  type BenchmarkFailure,
+  type BenchmarkReport,
+  createBenchmark,
+  isBenchmarkEvent,
+} from '../classifier/benchmark.ts';
 import { classifier } from '../classifier/instance.ts';
 import {
   type BatchOperationsEvent,
@@ -30,9 +37,17 @@ const index = table ? dynamoLabelIndex(new DynamoDBClient({}), table) : undefine
 const options = { store, classifier, index, telemetry: powertools, env: process.env };
 const tagger = createS3Tagger(options);
 const batch = createBatchTagger(options);
+const benchmark = createBenchmark({ serving: classifier });
 
 export const handler = withPowertools(
   powertools,
-  async (event: TaggerEvent | BatchOperationsEvent): Promise<TagOutcome[] | BatchResponse> =>
-    isBatchOperationsEvent(event) ? batch(event) : tagger(event),
+  async (
+    event: TaggerEvent | BatchOperationsEvent | { benchmark: unknown },
+    context,
+  ): Promise<TagOutcome[] | BatchResponse | BenchmarkReport | BenchmarkFailure> =>
+    isBenchmarkEvent(event)
+      ? benchmark(event, context)
+      : isBatchOperationsEvent(event)
+        ? batch(event)
+        : tagger(event),
 );

@@ -4,18 +4,21 @@
  * headless Chromium opens the page, uploads a photo over 5 MB (made here with sharp from
  * ../shared/photos/207-Golden-Retriever.jpg: too large for POST /classify, so the page sends it
  * straight to the local S3 with a presigned POST), sees the tagger's labels appear, then searches
- * "golden retriever" and sees the image in the gallery.
+ * "golden retriever" and sees the image in the gallery. On the same stack, `npm run bench:lambda --
+ * --local` invokes both functions through serverless-offline's Lambda API and prints their reports.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WATCHED_FLAGS } from '../../src/classifier/benchmark.ts';
+import { readCpuInfo, storageExactness, type WeightStorage } from '../../src/classifier/cpu.ts';
 import { launchChromium, skipUnlessChromium } from '../helpers/browser.ts';
-import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
+import { photo, ROOT, runTs, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const skip =
   skipUnlessShared('the upload end-to-end test') || skipUnlessChromium('the upload end-to-end test');
@@ -44,6 +47,7 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
   let browser: Browser;
   let bigPhoto: string;
   let bytes: number;
+  let lambdaPort: number;
   /** /health's features: the handler serves search and uploads (npm start gives it their environment). */
   let features: { search?: boolean; upload?: boolean } | undefined;
 
@@ -58,6 +62,7 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     bigPhoto = join(data, 'big-retriever.jpg');
     await writeFile(bigPhoto, jpeg);
     const [http, lambda, s3Port, dynamo] = (await freePorts(4)) as [number, number, number, number];
+    lambdaPort = lambda;
     base = `http://127.0.0.1:${http}`;
     s3 = `http://127.0.0.1:${s3Port}`;
     stack = spawn(
@@ -168,4 +173,41 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     expect(problems).toEqual([]);
     await page.close();
   }, 240_000);
+
+  it("npm run bench:lambda -- --local prints both functions' CPU flags and a row per storage", async () => {
+    const { stdout } = await runTs('bench/lambda.ts', ['--local', '--runs', '3'], {
+      env: { ...process.env, LOCAL_LAMBDA_PORT: String(lambdaPort) },
+    });
+    const cpu = readCpuInfo();
+    const present = WATCHED_FLAGS.filter((f) => cpu.flags?.has(f)).join(' ');
+    const meta = JSON.parse(await readFile(join(sharedModelFolder(), 'model.json'), 'utf8'));
+    const files = meta.weights as Record<WeightStorage, string>;
+    for (const fn of ['api', 'tagger']) {
+      const section = stdout.split(/^## /m).find((s) => s.startsWith(`${fn} (image-tagger-dev-${fn})`));
+      expect(section, stdout).toBeDefined();
+      expect(section).toContain(`CPU: ${cpu.model}, ${cpu.arch}, `);
+      expect(section).toContain(`flags: ${present} (absent: `);
+      expect(section).toMatch(/memory: 1769 MB, 1 inference thread\(s\)/);
+      // | storage | file | serving | exact on this CPU | load ms | runs | median ms | min ms | ...
+      const rows = new Map(
+        (section ?? '')
+          .split('\n')
+          .filter((l) => /^\| (?!storage |-)/.test(l))
+          .map((l) =>
+            l
+              .split('|')
+              .slice(1, -1)
+              .map((c) => c.trim()),
+          )
+          .map((cells) => [cells[0], cells] as const),
+      );
+      expect([...rows.keys()].sort()).toEqual(Object.keys(files).sort());
+      for (const [storage, file] of Object.entries(files) as [WeightStorage, string][]) {
+        const cells = rows.get(storage) ?? [];
+        const exact = storageExactness(cpu, storage).exact ? 'yes' : 'NO';
+        expect([cells[1], cells[3], cells[5]]).toEqual([file, exact, '3']);
+        expect(Number(cells[6])).toBeGreaterThan(0);
+      }
+    }
+  }, 120_000);
 });

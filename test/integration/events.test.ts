@@ -11,6 +11,13 @@ import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/cl
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../scripts/build.ts';
 import { startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { type BenchmarkReport, WATCHED_FLAGS } from '../../src/classifier/benchmark.ts';
+import {
+  chooseStorage,
+  readCpuInfo,
+  storageExactness,
+  type WeightStorage,
+} from '../../src/classifier/cpu.ts';
 import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const run = promisify(execFile);
@@ -36,8 +43,9 @@ describe.skipIf(skipUnlessShared('the sample event tests'))('sample events', () 
     await buildBundles(() => {});
   });
 
-  it('events/ holds HTTP API and S3 samples', async () => {
+  it('events/ holds HTTP API and S3 samples, and the benchmark event', async () => {
     expect((await readdir(join(ROOT, 'events'))).sort()).toEqual([
+      'benchmark.json',
       'http-classify-json.json',
       'http-classify-raw.json',
       'http-classify-unsupported.json',
@@ -66,6 +74,31 @@ describe.skipIf(skipUnlessShared('the sample event tests'))('sample events', () 
     expect(page.headers['content-type']).toMatch(/text\/html/);
     const bad = await invoke('api', 'http-classify-unsupported.json');
     expect(bad.statusCode).toBe(415);
+  });
+
+  it('benchmark sample: both functions report the CPU flags and every storage of the folder', async () => {
+    const cpu = readCpuInfo();
+    const meta = JSON.parse(await readFile(join(sharedModelFolder(), 'model.json'), 'utf8'));
+    const storages = Object.keys(meta.weights) as WeightStorage[];
+    for (const fn of ['api', 'tagger'] as const) {
+      const report = (await invoke(fn, 'benchmark.json')) as BenchmarkReport;
+      expect(report.function.name).toBe(`image-tagger-local-${fn}`);
+      expect(report.cpu.model).toBe(cpu.model);
+      for (const flag of WATCHED_FLAGS) expect(report.cpu.flags?.[flag], flag).toBe(cpu.flags?.has(flag));
+      // The serving storage (auto's choice) first, then the folder's others.
+      const serving = chooseStorage(cpu).storage;
+      expect(report.model.servingStorage).toBe(serving);
+      const order = [serving, ...storages.filter((s) => s !== serving)];
+      expect(report.storages.map((s) => [s.storage, s.exact, s.runs])).toEqual(
+        order.map((s) => [s, storageExactness(cpu, s).exact, 20]),
+      );
+      for (const s of report.storages) {
+        expect(s.medianMs).toBeGreaterThan(0);
+        // Storages this CPU computes exactly hold the same quantized values: identical scores.
+        if (s.exact) expect(s.maxAbsDiffVsU8).toBe(0);
+      }
+      expect(report.preprocess.runs).toBe(20);
+    }
   });
 
   it('S3 sample: tags the object its URL-encoded key names, in a local S3', async () => {
