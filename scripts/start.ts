@@ -21,7 +21,6 @@
  * (exit code 1 when a step does not happen in time: 60 s for the tags, 30 s for each search).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -32,6 +31,7 @@ import { DeleteObjectCommand, GetObjectTaggingCommand, PutObjectCommand, S3Clien
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import yaml from 'js-yaml';
 import { labelsMeaningful, selectModel } from '../models/select.ts';
+import { createClassifier } from '../src/classifier/classifier.ts';
 import { DEFAULT_UPLOAD_PREFIX, decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
 import { asyncInvoker, type FailureRecord } from './local/async-invoke.ts';
@@ -154,10 +154,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function waitFor(url: string, seconds: number, child: ChildProcess): Promise<void> {
   for (let i = 0; i < seconds * 4; i++) {
     if (child.exitCode !== null) throw new Error(`serverless-offline exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {}
+    const res = await fetch(url).catch(() => undefined);
+    if (res?.ok) {
+      // serverless-offline answers 200 with its own error body when a handler fails to initialise.
+      const body = await res.text();
+      const status = (() => {
+        try {
+          return (JSON.parse(body) as { status?: unknown }).status;
+        } catch {
+          return undefined;
+        }
+      })();
+      if (status === 'ok') return;
+      throw new Error(`${url} answered 200 without "status":"ok": ${body.slice(0, 300)}`);
+    }
     await sleep(250);
   }
   throw new Error(`${url} did not answer within ${seconds} s`);
@@ -230,7 +240,10 @@ async function main(argv: string[]): Promise<number> {
     : await selectModel({ ...(wanted ? { model: wanted } : {}), synthetic: values.synthetic ?? false, log });
   const model = selected.name;
   const modelDir = selected.dir;
-  if (!existsSync(join(modelDir, 'model.onnx'))) throw new Error(`${modelDir} has no model.onnx`);
+  // Loaded once here, as each handler will load it: a folder ONNX Runtime cannot use stops npm start
+  // with one line naming the file, before anything starts or says ready.
+  const check = await createClassifier(modelDir, { threads: 1 });
+  await check.release();
   log(`model folder: ${modelDir}`);
   if (!labelsMeaningful(modelDir))
     log(
