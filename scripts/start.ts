@@ -242,8 +242,8 @@ async function main(argv: string[]): Promise<number> {
   const modelDir = selected.dir;
   // Loaded once here, as each handler will load it: a folder ONNX Runtime cannot use stops npm start
   // with one line naming the file, before anything starts or says ready.
-  const check = await createClassifier(modelDir, { threads: 1 });
-  await check.release();
+  const loaded = await createClassifier(modelDir, { threads: 1 });
+  await loaded.release();
   log(`model folder: ${modelDir}`);
   if (!labelsMeaningful(modelDir))
     log(

@@ -4,7 +4,8 @@
  * tagger at once, serverless-offline loaded the model in one worker per event and died; now the
  * events queue as Lambda's asynchronous invocations do (bounded concurrency, warm workers reused,
  * retries): all 200 are tagged, the stack stays up, and it loaded the model no more often than its
- * concurrency.
+ * concurrency. And a key the local S3 cannot store (a segment over a file name's 255 bytes): 404 on
+ * reads, 400 on writes, where it answered 500 and crashed the stack (item 10).
  */
 import { readFile } from 'node:fs/promises';
 import { GetObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
@@ -69,4 +70,16 @@ describe.skipIf(skipUnlessShared('the npm start burst test'))('npm start: a burs
     expect(taggerWorkers).toBeLessThanOrEqual(concurrency);
     expect(output).not.toContain('FAILURE QUEUE');
   }, 300_000);
+
+  it('a key segment too long for the local S3: GET /images answers 404, a PUT 400, the stack stays up', async () => {
+    const key = `uploads/${'a'.repeat(300)}.jpg`;
+    const image = await fetch(`${stack.base}/images/${key}`);
+    expect(image.status).toBe(404);
+    expect(((await image.json()) as { error?: { code?: string } }).error?.code).toBe('NotFound');
+    const put = await fetch(`${stack.s3}/${BUCKET}/${key}`, { method: 'PUT', body: 'x' });
+    expect(put.status).toBe(400);
+    expect(await put.text()).toContain('<Code>KeyTooLongError</Code>');
+    expect((await fetch(`${stack.base}/health`)).status).toBe(200);
+    expect(stack.child.exitCode).toBeNull();
+  });
 });
