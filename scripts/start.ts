@@ -280,11 +280,10 @@ async function main(argv: string[]): Promise<number> {
     },
     onFailure: async (failure: FailureRecord<{ Records: [S3EventRecord] }>) => {
       const { condition, approximateInvokeCount: attempts } = failure.requestContext;
-      log(
-        `tagger FAILURE QUEUE: ${describeRecord(failure.requestPayload.Records[0])} ${
-          condition === 'Stopped' ? 'not delivered (stopped)' : `failed ${attempts} times`
-        }; recorded in ${dataDirs.failures} (npm run backfill tags what is untagged)`,
-      );
+      if (condition !== 'Stopped')
+        log(
+          `tagger FAILURE QUEUE: ${describeRecord(failure.requestPayload.Records[0])} failed ${attempts} times; recorded in ${dataDirs.failures} (npm run backfill tags what is untagged)`,
+        );
       await mkdir(dirname(dataDirs.failures), { recursive: true });
       await appendFile(dataDirs.failures, `${JSON.stringify(failure)}\n`);
     },
@@ -374,7 +373,11 @@ async function main(argv: string[]): Promise<number> {
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    await invoker.stop();
+    const undelivered = await invoker.stop();
+    if (undelivered > 0)
+      log(
+        `tagger FAILURE QUEUE: ${undelivered} S3 events not delivered (stopped); recorded in ${dataDirs.failures} (npm run backfill tags what is untagged)`,
+      );
     if (offline.exitCode === null) {
       offline.kill('SIGINT');
       await new Promise((r) => {
