@@ -10,6 +10,9 @@
  * Every object created or removed in the local S3 under uploads/ invokes the tagger function through
  * serverless-offline with the S3 notification AWS sends (the bucket notifications of
  * serverless.yml: prefix only); the tagger picks the images by suffix in any letter case, as on AWS.
+ * Events are delivered as Lambda's asynchronous invocations are (scripts/local/async-invoke.ts): a
+ * queue, at most localTaggerConcurrency() at once (so a burst reuses warm workers), 2 retries, then a
+ * local failure queue file (docs/local-stack.md).
  * Ports: LOCAL_HTTP_PORT, LOCAL_LAMBDA_PORT, LOCAL_S3_PORT, LOCAL_DYNAMO_PORT. Data: .s3-local/ and
  * .dynamo-local/, or LOCAL_DATA_DIR/{s3,dynamo}.
  *
@@ -18,18 +21,21 @@
  * (exit code 1 when a step does not happen in time: 60 s for the tags, 30 s for each search).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { basename, join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DeleteObjectCommand, GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { S3Event } from 'aws-lambda';
+import type { S3Event, S3EventRecord } from 'aws-lambda';
+import yaml from 'js-yaml';
 import { labelsMeaningful, selectModel } from '../models/select.ts';
 import { ROOT } from '../paths.ts';
+import { createClassifier } from '../src/classifier/classifier.ts';
 import { DEFAULT_UPLOAD_PREFIX, decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
+import { asyncInvoker, type FailureRecord } from './local/async-invoke.ts';
 import { startLocalDynamo } from './local/local-dynamo.ts';
 import { listingTokensWork, startLocalS3 } from './local/local-s3.ts';
 
@@ -88,6 +94,27 @@ export const LOCAL = {
 const TAGGER = `image-tagger-${LOCAL.stage}-tagger`;
 
 /**
+ * How many tagger invocations the local stack runs at once: the stage's reserved concurrency of the
+ * tagger (serverless.yml's taggerReservedConcurrency, what bounds it on AWS), and no more than the
+ * machine's cores. On AWS each execution has its own vCPU; here all share the machine, and each one
+ * is a serverless-offline worker holding its own model, so more than the cores only costs memory.
+ */
+export async function localTaggerConcurrency(cores = availableParallelism()): Promise<number> {
+  const { params } = yaml.load(await readFile(join(ROOT, 'serverless.yml'), 'utf8')) as {
+    params: Record<string, { taggerReservedConcurrency?: number }>;
+  };
+  const reserved =
+    params[LOCAL.stage]?.taggerReservedConcurrency ?? params.default?.taggerReservedConcurrency;
+  if (!Number.isInteger(reserved) || (reserved as number) < 1)
+    throw new Error(`serverless.yml: params.default.taggerReservedConcurrency is not a positive integer`);
+  return Math.min(reserved as number, Math.max(1, cores));
+}
+
+/** serverless.yml's tagger: maximumRetryAttempts. Lambda waits about 1, then 2 minutes; locally seconds. */
+const TAGGER_RETRIES = 2;
+const RETRY_DELAYS_MS = [1000, 2000];
+
+/**
  * The origins of the page (`npm start` serves it on both names of the loopback address): they may
  * POST uploads to the local bucket and GET its thumbnails, as the stack's CORS rule allows the
  * HTTP API's origin on AWS.
@@ -100,7 +127,8 @@ const log = (message: string) => console.log(`[start] ${message}`);
 
 /**
  * Where the local S3 and DynamoDB keep their data: .s3-local/ and .dynamo-local/ in the project, or
- * s3/ and dynamo/ under LOCAL_DATA_DIR (tests use a temporary one).
+ * s3/ and dynamo/ under LOCAL_DATA_DIR (tests use a temporary one); and the local failure queue of
+ * the tagger (one JSON record a line, as Lambda sends them to the on-failure destination).
  */
 export function localDataDirs(env: NodeJS.ProcessEnv = process.env) {
   const base = env.LOCAL_DATA_DIR ? resolve(env.LOCAL_DATA_DIR) : undefined;
@@ -108,12 +136,14 @@ export function localDataDirs(env: NodeJS.ProcessEnv = process.env) {
     ? {
         s3: join(base, 's3'),
         dynamo: join(base, 'dynamo'),
+        failures: join(base, 'tagger-failures.jsonl'),
         s3Name: join(base, 's3'),
         dynamoName: join(base, 'dynamo'),
       }
     : {
         s3: join(ROOT, '.s3-local'),
         dynamo: join(ROOT, '.dynamo-local'),
+        failures: join(ROOT, '.tagger-failures-local.jsonl'),
         s3Name: '.s3-local/',
         dynamoName: '.dynamo-local/',
       };
@@ -124,10 +154,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function waitFor(url: string, seconds: number, child: ChildProcess): Promise<void> {
   for (let i = 0; i < seconds * 4; i++) {
     if (child.exitCode !== null) throw new Error(`serverless-offline exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {}
+    const res = await fetch(url).catch(() => undefined);
+    if (res?.ok) {
+      // serverless-offline answers 200 with its own error body when a handler fails to initialise.
+      const body = await res.text();
+      const status = (() => {
+        try {
+          return (JSON.parse(body) as { status?: unknown }).status;
+        } catch {
+          return undefined;
+        }
+      })();
+      if (status === 'ok') return;
+      throw new Error(`${url} answered 200 without "status":"ok": ${body.slice(0, 300)}`);
+    }
     await sleep(250);
   }
   throw new Error(`${url} did not answer within ${seconds} s`);
@@ -200,7 +240,10 @@ async function main(argv: string[]): Promise<number> {
     : await selectModel({ ...(wanted ? { model: wanted } : {}), synthetic: values.synthetic ?? false, log });
   const model = selected.name;
   const modelDir = selected.dir;
-  if (!existsSync(join(modelDir, 'model.onnx'))) throw new Error(`${modelDir} has no model.onnx`);
+  // Loaded once here, as each handler will load it: a folder ONNX Runtime cannot use stops npm start
+  // with one line naming the file, before anything starts or says ready.
+  const loaded = await createClassifier(modelDir, { threads: 1 });
+  await loaded.release();
   log(`model folder: ${modelDir}`);
   if (!labelsMeaningful(modelDir))
     log(
@@ -209,7 +252,45 @@ async function main(argv: string[]): Promise<number> {
 
   const endpoint = `http://${LOCAL.host}:${ports.s3}`;
   const invokeUrl = `http://${LOCAL.host}:${ports.lambda}/2015-03-31/functions/${TAGGER}/invocations`;
-  const pending = new Set<Promise<void>>();
+  const concurrency = await localTaggerConcurrency();
+  const describeRecord = (record: S3EventRecord) =>
+    `${record.eventName} s3://${LOCAL.bucket}/${decodeS3Key(record.s3.object.key)}`;
+  // Lambda's asynchronous invocation of the tagger, as S3 notifications get it on AWS: bounded
+  // concurrency (so serverless-offline reuses warm workers instead of loading the model per event),
+  // retries, and a failure queue for what still fails.
+  const invoker = asyncInvoker<{ Records: [S3EventRecord] }>({
+    functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${TAGGER}`,
+    concurrency,
+    retries: TAGGER_RETRIES,
+    retryDelaysMs: RETRY_DELAYS_MS,
+    invoke: async (notification) => {
+      const what = describeRecord(notification.Records[0]);
+      const res = await fetch(invokeUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
+        body: JSON.stringify(notification),
+      }).catch((err: Error) => {
+        log(`tagger invocation failed for ${what}: ${err.message}`);
+        throw err;
+      });
+      const text = await res.text();
+      const failed = res.headers.get('x-amz-function-error') ?? res.headers.get('x-amzn-errortype');
+      log(`tagger ${failed ? `FAILED (${failed})` : 'done'} for ${what}: ${text.slice(0, 400)}`);
+      return failed ? { ok: false, error: failed, payload: text } : { ok: true };
+    },
+    onFailure: async (failure: FailureRecord<{ Records: [S3EventRecord] }>) => {
+      const { condition, approximateInvokeCount: attempts } = failure.requestContext;
+      if (condition !== 'Stopped')
+        log(
+          `tagger FAILURE QUEUE: ${describeRecord(failure.requestPayload.Records[0])} failed ${attempts} times; recorded in ${dataDirs.failures} (npm run backfill tags what is untagged)`,
+        );
+      await mkdir(dirname(dataDirs.failures), { recursive: true });
+      await appendFile(dataDirs.failures, `${JSON.stringify(failure)}\n`);
+    },
+  });
+  log(
+    `tagger: S3 events run at most ${concurrency} at a time (reserved concurrency, at most the cores), ${TAGGER_RETRIES} retries, then ${dataDirs.failures}`,
+  );
 
   // The bucket notifications of serverless.yml, locally: every object created or removed under the
   // upload prefix invokes the tagger, one record per event as S3 sends them; the tagger picks the
@@ -219,22 +300,7 @@ async function main(argv: string[]): Promise<number> {
       const key = decodeS3Key(record.s3.object.key);
       const notified = /^Object(Created|Removed):/.test(record.eventName);
       if (!notified || !key.startsWith(LOCAL.uploadPrefix)) continue;
-      const notification = { Records: [record] };
-      const job = fetch(invokeUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
-        body: JSON.stringify(notification),
-      })
-        .then(async (res) => {
-          const text = await res.text();
-          const failed = res.headers.get('x-amz-function-error') ?? res.headers.get('x-amzn-errortype');
-          log(
-            `tagger ${failed ? `FAILED (${failed})` : 'done'} for ${record.eventName} s3://${LOCAL.bucket}/${key}: ${text.slice(0, 400)}`,
-          );
-        })
-        .catch((err: Error) => log(`tagger invocation failed for ${key}: ${err.message}`))
-        .finally(() => pending.delete(job));
-      pending.add(job);
+      invoker.enqueue({ Records: [record] });
     }
   };
   const listening = <T>(name: PortName, port: number, started: Promise<T>): Promise<T> =>
@@ -307,7 +373,11 @@ async function main(argv: string[]): Promise<number> {
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    await Promise.allSettled([...pending]);
+    const undelivered = await invoker.stop();
+    if (undelivered > 0)
+      log(
+        `tagger FAILURE QUEUE: ${undelivered} S3 events not delivered (stopped); recorded in ${dataDirs.failures} (npm run backfill tags what is untagged)`,
+      );
     if (offline.exitCode === null) {
       offline.kill('SIGINT');
       await new Promise((r) => {
@@ -399,8 +469,8 @@ async function main(argv: string[]): Promise<number> {
         // ObjectRemoved reaches the tagger too, and the index forgets the object.
         await s3.send(new DeleteObjectCommand({ Bucket: LOCAL.bucket, Key: key }));
         log(`deleted s3://${LOCAL.bucket}/${key}`);
-        for (let j = 0; j < 40 && pending.size === 0; j++) await sleep(250);
-        await Promise.allSettled([...pending]);
+        for (let j = 0; j < 40 && invoker.waiting + invoker.running === 0; j++) await sleep(250);
+        await invoker.idle();
         if (search && (await waitForSearch(base, label ?? '', key, false)) === true) {
           log(`${search}: still lists ${key} 30 s after it was deleted`);
           await stop(1);

@@ -40,6 +40,7 @@ interface S3rverInstance {
   emit(event: 'event', payload: S3Event): boolean;
   /** Koa's middleware stack (s3rver is a Koa app; its router is the last entry). */
   middleware: Middleware[];
+  store: S3rverStore;
 }
 type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance;
 type S3rverEventClass = new (
@@ -147,6 +148,65 @@ function keepUploadTagging(server: S3rverInstance): void {
   server.middleware.splice(server.middleware.length - 1, 0, hook);
 }
 
+/** The parts of s3rver's filesystem store that refuseKeysTooLongForDisk wraps. */
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  existsObject(bucket: string, key: string): Promise<boolean>;
+  getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
+  putObject(object: { bucket: string; key: string }): Promise<unknown>;
+  copyObject(
+    srcBucket: string,
+    srcKey: string,
+    destBucket: string,
+    destKey: string,
+    ...rest: unknown[]
+  ): Promise<unknown>;
+  initiateUpload(bucket: string, key: string, ...rest: unknown[]): Promise<unknown>;
+}
+type S3rverErrorClass = new (code: string, message: string, detail?: Record<string, string>) => Error;
+
+/** A file name's limit on Linux and macOS file systems, in bytes. */
+const NAME_MAX = 255;
+
+/**
+ * s3rver stores a key as a path (each `/`-separated segment a directory or file name, the last one
+ * with a `._S3rver_metadata.json` suffix), so a segment over about 233 bytes exceeds the file system's
+ * 255-byte names: reads failed with InternalError (500) and a PUT crashed the process with an
+ * unhandled ENAMETOOLONG. Real S3 keys may have segments of any length (up to 1,024 bytes in all).
+ * Locally such an object cannot exist, so reads answer as for any missing key (404 NoSuchKey),
+ * deletes do nothing, and writes answer 400 KeyTooLongError naming the local limit.
+ */
+function refuseKeysTooLongForDisk(store: S3rverStore): void {
+  const S3Error = s3rverRequire()('s3rver/lib/models/error') as S3rverErrorClass;
+  const fits = (bucket: string, key: string) =>
+    store
+      .getResourcePath(bucket, key, 'metadata.json')
+      .split('/')
+      .every((name) => Buffer.byteLength(name) <= NAME_MAX);
+  const refuse = (key: string) =>
+    new S3Error(
+      'KeyTooLongError',
+      `The local S3 (s3rver) stores each key segment as a file name: a segment over ${NAME_MAX} bytes with its suffix cannot be stored here (real S3 accepts it)`,
+      { Key: key },
+    );
+  const { existsObject, getObject, putObject, copyObject, initiateUpload } = store;
+  store.existsObject = async (bucket, key) => fits(bucket, key) && existsObject.call(store, bucket, key);
+  store.getObject = async (bucket, key, options) =>
+    fits(bucket, key) ? getObject.call(store, bucket, key, options) : null;
+  store.putObject = async (object) => {
+    if (!fits(object.bucket, object.key)) throw refuse(object.key);
+    return putObject.call(store, object);
+  };
+  store.copyObject = async (srcBucket, srcKey, destBucket, destKey, ...rest) => {
+    if (!fits(destBucket, destKey)) throw refuse(destKey);
+    return copyObject.call(store, srcBucket, srcKey, destBucket, destKey, ...rest);
+  };
+  store.initiateUpload = async (bucket, key, ...rest) => {
+    if (!fits(bucket, key)) throw refuse(key);
+    return initiateUpload.call(store, bucket, key, ...rest);
+  };
+}
+
 /** The event as AWS would deliver it: keys URL-encoded, '+' for spaces. */
 export function awsShapedEvent(event: S3Event): S3Event {
   return {
@@ -219,6 +279,7 @@ export async function startLocalS3(options: {
     configureBuckets: options.buckets.map((name) => ({ name, configs: cors })),
   });
   keepUploadTagging(server);
+  refuseKeysTooLongForDisk(server.store);
   if (options.onEvent) {
     const onEvent = options.onEvent;
     emitMultiDeleteEvents(server);

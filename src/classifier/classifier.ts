@@ -80,7 +80,11 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
   const session = await ort.InferenceSession.create(
     path,
     sessionOptions(options.threads, options.spinWait ?? false),
-  );
+  ).catch((err: Error) => {
+    // ONNX Runtime's message repeats the path and may run over several lines: keep its first reason.
+    const reason = err.message.replace(/^Load model from \S+ failed:\s*/, '').split('\n')[0];
+    throw new ConfigError(`${path} is not a model ONNX Runtime can load: ${reason}`, { cause: err });
+  });
   if (!session.inputNames.includes(meta.inputName))
     throw new ConfigError(
       `model folder ${modelDir}: model.json inputName "${meta.inputName}" is not an input of ${weights.file} (inputs: ${session.inputNames.join(', ')})`,

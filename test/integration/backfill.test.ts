@@ -17,9 +17,10 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '../../scripts/local/local-dynamo.ts';
 import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { s3BucketListing } from '../../tools/backfill/bucket-listing.ts';
-import { photo, ROOT, sharedModelFolder, sharedPhotos, skipUnlessShared } from '../helpers/shared.ts';
+import { photo, ROOT, runTs, sharedModelFolder, sharedPhotos, skipUnlessShared } from '../helpers/shared.ts';
 
 const BUCKET = 'backfill-test';
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -294,5 +295,61 @@ describe.skipIf(skip)('npm run backfill against a local S3', () => {
     expect(secondCounts.GetObjectTagging).toBe(5 * 2); // the selection read, and tagObject's read before writing
     for (const name of names) expect((await tagsOf(`uploads/resume/${name}`))['tagger:status']).toBe('ok');
     expect(await readdir(checkpoints)).toEqual([]);
+  });
+});
+
+describe('npm run backfill: a bad --endpoint or --table stops it before the model loads and any object', () => {
+  let dynamo: LocalDynamo;
+  beforeAll(async () => {
+    dynamo = await startLocalDynamo({ tables: ['labels'] });
+  });
+  afterAll(() => dynamo?.close());
+
+  /** The CLI's exit code and stderr lines; MODEL_DIR names no folder, so loading the model would fail. */
+  const fails = (args: string[], env: Record<string, string> = {}) =>
+    runTs('tools/backfill/cli.ts', ['--bucket', BUCKET, ...args], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        MODEL_DIR: '/nonexistent/model',
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        ...env,
+      },
+    }).then(
+      () => expect.fail('backfill succeeded'),
+      (err: { code: number; stderr: string }) => ({
+        code: err.code,
+        lines: err.stderr.split('\n').filter((l) => l.startsWith('backfill')),
+      }),
+    );
+
+  it('an endpoint that is not a URL names the flag or the variable it came from', async () => {
+    expect(await fails(['--endpoint', 'not-a-url'])).toEqual({
+      code: 1,
+      lines: ['backfill: --endpoint not-a-url is not a URL: give the S3 endpoint as http(s)://host[:port]'],
+    });
+    expect((await fails([], { AWS_ENDPOINT_URL_S3: 'ftp://127.0.0.1:9' })).lines).toEqual([
+      'backfill: AWS_ENDPOINT_URL_S3 ftp://127.0.0.1:9 is not a URL: give the S3 endpoint as http(s)://host[:port]',
+    ]);
+  });
+
+  it('a table that does not exist is named with its flag; one that exists passes on to the model', async () => {
+    // Port 9 is closed: no S3 request is made before the table check.
+    const s3 = ['--endpoint', 'http://127.0.0.1:9'];
+    expect(await fails([...s3, '--table', 'no-such-table'])).toEqual({
+      code: 1,
+      lines: [
+        `backfill: --table no-such-table: no such DynamoDB table at AWS_ENDPOINT_URL_DYNAMODB=${dynamo.endpoint}`,
+      ],
+    });
+    expect((await fails(s3, { INDEX_TABLE: 'no-such-table' })).lines).toEqual([
+      `backfill: INDEX_TABLE no-such-table: no such DynamoDB table at AWS_ENDPOINT_URL_DYNAMODB=${dynamo.endpoint}`,
+    ]);
+    const good = await fails([...s3, '--table', 'labels']);
+    expect(good.code).toBe(1);
+    expect(good.lines.join('\n')).toContain('/nonexistent/model');
   });
 });

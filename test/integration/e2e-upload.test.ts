@@ -1,15 +1,13 @@
 /**
- * The issue's "done when", end to end in a browser: `npm start` (spawned as
- * test/integration/local-stack.test.ts does, on free loopback ports, data in a temporary folder),
+ * The issue's "done when", end to end in a browser: `npm start` (test/helpers/local-stack.ts: on free
+ * loopback ports, data in a temporary folder),
  * headless Chromium opens the page, uploads a photo over 5 MB (made here with sharp from
  * ../shared/photos/207-Golden-Retriever.jpg: too large for POST /classify, so the page sends it
  * straight to the local S3 with a presigned POST), sees the tagger's labels appear, then searches
  * "golden retriever" and sees the image in the gallery. On the same stack, `npm run bench:lambda --
  * --local` invokes both functions through serverless-offline's Lambda API and prints their reports.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -18,30 +16,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WATCHED_FLAGS } from '../../src/classifier/benchmark.ts';
 import { readCpuInfo, storageExactness, type WeightStorage } from '../../src/classifier/cpu.ts';
 import { launchChromium, skipUnlessChromium } from '../helpers/browser.ts';
-import { photo, ROOT, runTs, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
+import { type LocalStack, startLocalStack } from '../helpers/local-stack.ts';
+import { photo, runTs, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const skip =
   skipUnlessShared('the upload end-to-end test') || skipUnlessChromium('the upload end-to-end test');
 const MB = 1024 * 1024;
 
-/** n distinct free loopback ports (all held open together, then released). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, async () => {
-      const server = createServer();
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return server;
-    }),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
 describe.skipIf(skip)('upload from the page, end to end on the npm start stack', () => {
   let data: string;
-  let stack: ChildProcess;
-  let output = '';
+  let stack: LocalStack;
   let base: string;
   let s3: string;
   let browser: Browser;
@@ -61,43 +45,10 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     bytes = jpeg.length;
     bigPhoto = join(data, 'big-retriever.jpg');
     await writeFile(bigPhoto, jpeg);
-    const [http, lambda, s3Port, dynamo] = (await freePorts(4)) as [number, number, number, number];
-    lambdaPort = lambda;
-    base = `http://127.0.0.1:${http}`;
-    s3 = `http://127.0.0.1:${s3Port}`;
-    stack = spawn(
-      process.execPath,
-      [
-        '--openssl-legacy-provider',
-        '--import',
-        'tsx',
-        join(ROOT, 'scripts/start.ts'),
-        '--model-dir',
-        sharedModelFolder(),
-      ],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          LOCAL_HTTP_PORT: String(http),
-          LOCAL_LAMBDA_PORT: String(lambda),
-          LOCAL_S3_PORT: String(s3Port),
-          LOCAL_DYNAMO_PORT: String(dynamo),
-          LOCAL_DATA_DIR: join(data, 'stack'),
-        },
-      },
-    );
-    const collect = (d: Buffer) => {
-      output += d.toString();
-    };
-    stack.stdout?.on('data', collect);
-    stack.stderr?.on('data', collect);
-    for (let i = 0; i < 180 * 4 && !output.includes('[start] ready:'); i++) {
-      if (stack.exitCode !== null) throw new Error(`npm start exited (${stack.exitCode}):\n${output}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    if (!output.includes('[start] ready:')) throw new Error(`npm start was not ready in 180 s:\n${output}`);
+    stack = await startLocalStack(['--model-dir', sharedModelFolder()]);
+    base = stack.base;
+    s3 = stack.s3;
+    lambdaPort = stack.lambdaPort;
     const health = (await (await fetch(`${base}/health`)).json()) as {
       features?: { search?: boolean; upload?: boolean };
     };
@@ -107,12 +58,7 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
 
   afterAll(async () => {
     await browser?.close();
-    if (stack && stack.exitCode === null) {
-      const exited = new Promise((r) => stack.once('exit', r));
-      stack.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (stack.exitCode === null) stack.kill('SIGKILL');
-    }
+    await stack?.stop();
     if (data) await rm(data, { recursive: true, force: true });
   }, 30_000);
 

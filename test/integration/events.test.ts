@@ -3,7 +3,8 @@
  * does: import the ESM bundle, call handler(event, context)); the S3 sample against a real local S3.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -133,6 +134,29 @@ describe.skipIf(skipUnlessShared('the sample event tests'))('sample events', () 
     } finally {
       await s3server.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a model ONNX Runtime cannot load: one line naming the file, exit 1', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'events-corrupt-'));
+    try {
+      const dir = join(tmp, 'corrupt');
+      await cp(sharedModelFolder(), dir, { recursive: true });
+      for (const file of ['model.onnx', 'model.u8.onnx']) await writeFile(join(dir, file), randomBytes(4096));
+      const failed = await invokeRaw('tagger', 's3-object-created.json', { MODEL_DIR: dir }).then(
+        () => undefined,
+        (err: { code?: number; stderr?: string }) => err,
+      );
+      expect(failed?.code).toBe(1);
+      const lines = (failed?.stderr ?? '').split('\n').filter((l) => l.startsWith('invoke:'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        new RegExp(
+          `^invoke: ConfigError: ${dir}/model(\\.u8)?\\.onnx is not a model ONNX Runtime can load: Protobuf parsing failed\\.$`,
+        ),
+      );
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
     }
   });
 

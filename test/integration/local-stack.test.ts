@@ -8,7 +8,8 @@
  * the ObjectRemoved events of single and multi-object deletes.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,7 @@ import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { pageOrigins } from '../../scripts/start.ts';
+import { freePorts } from '../helpers/local-stack.ts';
 import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 /** Runs scripts/start.ts as `npm start` does; resolves with its exit code and output. */
@@ -153,6 +155,45 @@ describe('npm start: ports', () => {
     }
   }, 130_000);
 });
+
+describe.skipIf(skipUnlessShared('the bad model test of npm start'))(
+  'npm start: a model it cannot load',
+  () => {
+    it('stops with one line naming the file, exit 1, and never says ready', async () => {
+      const tmp = await mkdtemp(join(tmpdir(), 'corrupt-model-'));
+      try {
+        const dir = join(tmp, 'corrupt');
+        await cp(sharedModelFolder(), dir, { recursive: true });
+        // Both weight storages, so whichever this CPU picks is random bytes.
+        for (const file of ['model.onnx', 'model.u8.onnx'])
+          await writeFile(join(dir, file), randomBytes(4096));
+        const [http, lambda, s3, dynamo] = await freePorts(4);
+        const { code, output } = await start(
+          ['--model-dir', dir],
+          {
+            LOCAL_HTTP_PORT: String(http),
+            LOCAL_LAMBDA_PORT: String(lambda),
+            LOCAL_S3_PORT: String(s3),
+            LOCAL_DYNAMO_PORT: String(dynamo),
+            LOCAL_DATA_DIR: join(tmp, 'data'),
+          },
+          90_000,
+        );
+        expect(code).toBe(1);
+        const lines = output.split('\n').filter((l) => l.startsWith('[start]'));
+        expect(lines.at(-1)).toMatch(
+          new RegExp(
+            `^\\[start\\] ${dir}/model(\\.u8)?\\.onnx is not a model ONNX Runtime can load: Protobuf parsing failed\\.$`,
+          ),
+        );
+        expect(output).not.toContain('ready');
+        expect(output).not.toMatch(/^\s+at /m);
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+    }, 120_000);
+  },
+);
 
 describe('local S3 of npm start: CORS for the page, ObjectRemoved events', () => {
   const [origin] = pageOrigins(3000) as [string];

@@ -139,9 +139,46 @@ function printSummary(s: BackfillSummary, requests: Record<string, number>, dryR
   );
 }
 
-/** The label index table (AWS_ENDPOINT_URL_DYNAMODB, read by the SDK, points at a local one). */
-function labelIndex(table: string): LabelIndex {
-  return dynamoLabelIndex(new DynamoDBClient({}), table);
+/**
+ * The S3 endpoint (--endpoint, else S3_ENDPOINT or AWS_ENDPOINT_URL_S3), or undefined for AWS's own.
+ * A value that is not an http(s) URL is an error naming where it came from.
+ */
+function s3Endpoint(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const [source, value] = flag
+    ? ['--endpoint', flag]
+    : env.S3_ENDPOINT
+      ? ['S3_ENDPOINT', env.S3_ENDPOINT]
+      : ['AWS_ENDPOINT_URL_S3', env.AWS_ENDPOINT_URL_S3];
+  if (!value) return undefined;
+  const protocol = URL.canParse(value) ? new URL(value).protocol : undefined;
+  if (protocol !== 'http:' && protocol !== 'https:')
+    throw new Error(`${source} ${value} is not a URL: give the S3 endpoint as http(s)://host[:port]`);
+  return value;
+}
+
+/**
+ * The label index table, read once before anything else is done with it, so a table that does not
+ * exist (or cannot be read) stops the run before the model loads or any object is touched, with an
+ * error naming where the name came from. AWS_ENDPOINT_URL_DYNAMODB, read by the SDK, points at a
+ * local DynamoDB.
+ */
+async function labelIndex(table: string, source: string, bucket: string): Promise<LabelIndex> {
+  const client = new DynamoDBClient({});
+  const index = dynamoLabelIndex(client, table);
+  try {
+    await index.get(bucket, '');
+  } catch (err) {
+    const where = process.env.AWS_ENDPOINT_URL_DYNAMODB
+      ? `at AWS_ENDPOINT_URL_DYNAMODB=${process.env.AWS_ENDPOINT_URL_DYNAMODB}`
+      : `in ${await client.config.region().catch(() => 'the default region')}`;
+    const { name, message } = err as Error;
+    throw new Error(
+      name === 'ResourceNotFoundException'
+        ? `${source} ${table}: no such DynamoDB table ${where}`
+        : `${source} ${table}: cannot read the table ${where}: ${message}`,
+    );
+  }
+  return index;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -176,7 +213,10 @@ async function main(argv: string[]): Promise<number> {
       `note: --prefix ${prefix} is outside the tagger's prefix ${taggerPrefix} (UPLOAD_PREFIX): its keys are not taggable`,
     );
 
-  const endpoint = values.endpoint || process.env.S3_ENDPOINT || process.env.AWS_ENDPOINT_URL_S3 || undefined;
+  const endpoint = s3Endpoint(values.endpoint, process.env);
+  const table = values.table || process.env.INDEX_TABLE || undefined;
+  const index =
+    table && !dryRun ? await labelIndex(table, values.table ? '--table' : 'INDEX_TABLE', bucket) : undefined;
   const s3 = new S3Client({
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     ...(endpoint && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION
@@ -201,8 +241,6 @@ async function main(argv: string[]): Promise<number> {
   const model = `${classifier.folder.meta.name}@${classifier.folder.meta.version}`;
   if (!labelsMeaningful(modelDir))
     console.error(`WARNING: ${model} has random weights: its labels mean nothing`);
-  const table = values.table || process.env.INDEX_TABLE || undefined;
-  const index = table && !dryRun ? labelIndex(table) : undefined;
 
   const file = checkpointPath(
     values['checkpoint-dir'] ? resolve(values['checkpoint-dir']) : cacheDir('backfill'),
