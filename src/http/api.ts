@@ -176,7 +176,12 @@ export function createApi(options: ApiOptions) {
       const topK = parseTopK(event.queryStringParameters?.topK ?? image.topK);
       const result = await classifier.classify(image.bytes, { topK });
       telemetry.classified(result.timings, { form: image.form, bytes: image.bytes.length, topK });
-      return json(200, { labels: result.labels, model, timings: result.timings });
+      return json(200, {
+        labels: result.labels,
+        ...(result.categories ? { categories: result.categories } : {}),
+        model,
+        timings: result.timings,
+      });
     } catch (err) {
       if (isImageError(err)) {
         telemetry.failed(err.code, err.message);
