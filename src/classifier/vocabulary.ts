@@ -104,6 +104,20 @@ export function validateVocabulary(raw: unknown, where: string, classCount: numb
   return v;
 }
 
+/**
+ * English name -> Chinese tag-safe name, for the model's class labels (labels.json) and the
+ * categories: what TAG_LANGUAGE=zh writes in the tags.
+ */
+export function tagNames(vocabulary: Vocabulary, labels: readonly string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  labels.forEach((label, i) => {
+    const zh = vocabulary.classes[i]?.zhTag;
+    if (zh) names.set(label, zh);
+  });
+  for (const c of vocabulary.categories) names.set(c.en, c.zhTag);
+  return names;
+}
+
 /** Member class indices of each category, in the category list's order. */
 export function categoryMembers(vocabulary: Vocabulary): Map<string, number[]> {
   const members = new Map(vocabulary.categories.map((c) => [c.id, [] as number[]]));
