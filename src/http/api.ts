@@ -22,6 +22,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { Classifier } from '../classifier/classifier.ts';
 import type { ImageErrorCode } from '../classifier/errors.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
+import { type SearchTerms, searchTerms } from '../index/search-terms.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { PAGE_HTML } from '../web/page.ts';
 import { bodyBytes, isImageError, readImageBody } from './body.ts';
@@ -151,7 +152,10 @@ export function createApi(options: ApiOptions) {
   const model = { name: meta.name, version: meta.version, quantization: meta.quantization };
   let invocations = 0;
   // Uploads go straight to S3, so they may be as large as the classifier takes (MAX_IMAGE_BYTES).
-  const images = options.images && createImageRoutes(options.images, classifier.limits.maxBytes);
+  // The search words (labels, vocabulary) are indexed on the first search, not at init.
+  let terms: SearchTerms | undefined;
+  const searchWords = () => (terms ??= searchTerms(classifier.folder.labels, classifier.folder.vocabulary));
+  const images = options.images && createImageRoutes(options.images, classifier.limits.maxBytes, searchWords);
   let imagePageHeaders: Promise<Record<string, string>> | undefined;
   const headersOfPage = async () => {
     if (!options.images) return PAGE_HEADERS;

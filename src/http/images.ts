@@ -3,7 +3,12 @@
  * presigned S3 POST so that a browser uploads straight to the bucket (any size up to the image
  * limit, past API Gateway's and Lambda's payload limits).
  *
- *   GET  /images?label=<label>&limit=1..100&cursor=   {items: [{key, score, top, labels, url}], cursor?}
+ *   GET  /images?label=<word>&limit=1..100&cursor=    {items: [{key, score, top, labels, categories?, url}],
+ *                                                     cursor?, resolved?: {term, kind, zh?}, suggestions?}
+ *        the word is resolved to a class label or category (src/index/search-terms.ts: any case and
+ *        spacing, WordNet synonyms, plurals, Chinese); a word that matches nothing and finds nothing
+ *        answers 200 with no items and a few suggestions
+ *   GET  /images?suggest=<text>                        {suggestions: [{word, term, kind, zh?}]} (as one types)
  *   GET  /images/<key, URL-encoded>                    {key, status, top?, labels, model?, tags, url}
  *   POST /uploads {filename, contentType?, size?}      {key, url, fields, expiresAt, maxBytes}
  *
@@ -14,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ConfigError } from '../classifier/errors.ts';
 import { InvalidCursorError, type LabelIndex, normalizeLabel } from '../index/label-index.ts';
+import type { SearchTerms } from '../index/search-terms.ts';
 import { ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
 import { taggerConfig } from '../tagging/s3-tagger.ts';
 import {
@@ -186,7 +192,12 @@ export function keyFromPath(rest: string): string {
   }
 }
 
-export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
+/** Suggestions answered while one types, and with a search that found nothing. */
+export const MAX_SUGGESTIONS = 8;
+const NO_MATCH_SUGGESTIONS = 5;
+
+/** `terms` (the model's labels and vocabulary) resolves search words; without it, labels match exactly. */
+export function createImageRoutes(config: ImagesConfig, maxBytes: number, terms?: () => SearchTerms) {
   const { bucket, prefix, index, store, signer } = config;
   const suffixes = config.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
 
@@ -204,12 +215,18 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
 
   async function search(event: APIGatewayProxyEventV2) {
     const q = event.queryStringParameters ?? {};
+    if (q.suggest !== undefined && q.label === undefined) {
+      if (Array.from(q.suggest).length > MAX_LABEL_CHARS)
+        throw invalid(`suggest is over ${MAX_LABEL_CHARS} characters`);
+      return { suggestions: terms?.().suggest(q.suggest, MAX_SUGGESTIONS) ?? [] };
+    }
     const raw = q.label;
     if (raw === undefined) throw invalid('label is required: GET /images?label=<label>');
-    const label = normalizeLabel(raw);
-    if (label === '') throw invalid('label is empty');
-    if (Array.from(label).length > MAX_LABEL_CHARS)
+    if (normalizeLabel(raw) === '') throw invalid('label is empty');
+    if (Array.from(normalizeLabel(raw)).length > MAX_LABEL_CHARS)
       throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);
+    const resolved = terms?.().resolve(raw);
+    const label = resolved?.term ?? normalizeLabel(raw);
     const limit = parseLimit(q.limit);
     const cursor = q.cursor === undefined || q.cursor === '' ? undefined : q.cursor;
     if (cursor !== undefined && cursor.length > MAX_CURSOR_CHARS)
@@ -227,10 +244,20 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
         score: item.score,
         top: item.top,
         labels: item.labels,
+        ...(item.categories ? { categories: item.categories } : {}),
         url: await signer.presignGet(item.key, VIEW_EXPIRES_SECONDS),
       })),
     );
-    return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
+    const suggestions =
+      !resolved && items.length === 0 && cursor === undefined && terms
+        ? { suggestions: terms().suggest(raw, NO_MATCH_SUGGESTIONS) }
+        : {};
+    return {
+      items,
+      ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
+      ...(resolved ? { resolved } : {}),
+      ...suggestions,
+    };
   }
 
   async function describe(rest: string) {
