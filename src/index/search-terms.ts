@@ -101,11 +101,14 @@ export function searchTerms(labels: readonly string[], vocabulary?: Vocabulary):
   }));
   const classes = labels.map((label, i) => {
     const v = vocabulary?.classes[i];
-    return { v, target: { term: normalizeLabel(label), kind: 'label' as const, ...(v ? { zh: v.zh } : {}) } };
+    return {
+      label,
+      v,
+      target: { term: normalizeLabel(label), kind: 'label' as const, ...(v ? { zh: v.zh } : {}) },
+    };
   });
-  const classLabel = (i: number) => labels[i] as string;
   for (const { c, target } of categories) add(c.en, target);
-  classes.forEach(({ target }, i) => add(classLabel(i), target));
+  for (const { label, target } of classes) add(label, target);
   for (const { c, target } of categories) add(c.zh, target);
   for (const { v, target } of classes) if (v) add(v.zh, target);
   for (const { c, target } of categories) for (const s of c.synonyms) add(s, target);
