@@ -56,6 +56,8 @@ export interface CategoryScore {
   /** The category's English name (what tags and the index hold). */
   label: string;
   id: string;
+  /** The Chinese name. */
+  zh: string;
   score: number;
 }
 
@@ -139,7 +141,7 @@ export function categoryScores(
   const out = vocabulary.categories.map((c) => {
     let sum = 0;
     for (const i of members.get(c.id) ?? []) sum += probabilities[i] as number;
-    return { label: c.en, id: c.id, score: Math.min(1, sum) };
+    return { label: c.en, id: c.id, zh: c.zh, score: Math.min(1, sum) };
   });
   return out.sort((a, b) => b.score - a.score);
 }

@@ -180,8 +180,12 @@ export function createApi(options: ApiOptions) {
       const topK = parseTopK(event.queryStringParameters?.topK ?? image.topK);
       const result = await classifier.classify(image.bytes, { topK });
       telemetry.classified(result.timings, { form: image.form, bytes: image.bytes.length, topK });
+      const { vocabulary } = classifier.folder;
       return json(200, {
-        labels: result.labels,
+        // With a vocabulary, each label also carries its Chinese name (the page's 中文 view).
+        labels: vocabulary
+          ? result.labels.map((l) => ({ ...l, zh: vocabulary.classes[l.index]?.zh }))
+          : result.labels,
         ...(result.categories ? { categories: result.categories } : {}),
         model,
         timings: result.timings,

@@ -9,7 +9,7 @@
  *        spacing, WordNet synonyms, plurals, Chinese); a word that matches nothing and finds nothing
  *        answers 200 with no items and a few suggestions
  *   GET  /images?suggest=<text>                        {suggestions: [{word, term, kind, zh?}]} (as one types)
- *   GET  /images/<key, URL-encoded>                    {key, status, top?, labels, model?, tags, url}
+ *   GET  /images/<key, URL-encoded>                    {key, status, top?, labels, categories?, model?, tags, url}
  *   POST /uploads {filename, contentType?, size?}      {key, url, fields, expiresAt, maxBytes}
  *
  * Each handler answers an HttpError for bad input (400, 404, 413, 415), which the API turns into
@@ -26,6 +26,7 @@ import {
   DEFAULT_IMAGE_SUFFIXES,
   isTaggable,
   parseLabelList,
+  TAG_CATEGORIES,
   TAG_LABELS,
   TAG_MODEL,
   TAG_STATUS,
@@ -226,6 +227,10 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number, terms?
     if (Array.from(normalizeLabel(raw)).length > MAX_LABEL_CHARS)
       throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);
     const resolved = terms?.().resolve(raw);
+    const withZh = <T extends { label: string }>(l: T): T & { zh?: string } => {
+      const zh = terms?.().zhOf(l.label);
+      return zh ? { ...l, zh } : l;
+    };
     const label = resolved?.term ?? normalizeLabel(raw);
     const limit = parseLimit(q.limit);
     const cursor = q.cursor === undefined || q.cursor === '' ? undefined : q.cursor;
@@ -243,8 +248,8 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number, terms?
         key: item.key,
         score: item.score,
         top: item.top,
-        labels: item.labels,
-        ...(item.categories ? { categories: item.categories } : {}),
+        labels: item.labels.map(withZh),
+        ...(item.categories ? { categories: item.categories.map(withZh) } : {}),
         url: await signer.presignGet(item.key, VIEW_EXPIRES_SECONDS),
       })),
     );
@@ -278,6 +283,7 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number, terms?
       status,
       top: tags[TAG_TOP],
       labels: parseLabelList(tags[TAG_LABELS] ?? ''),
+      ...(tags[TAG_CATEGORIES] ? { categories: parseLabelList(tags[TAG_CATEGORIES]) } : {}),
       model: tags[TAG_MODEL],
       tags,
       url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS),

@@ -30,6 +30,8 @@ export interface SearchTerms {
   resolve(word: string): SearchTerm | undefined;
   /** Words that start with `text` (else are a typo or two from it, else contain it), one per term, best first. */
   suggest(text: string, limit?: number): Suggestion[];
+  /** The Chinese name of an indexed label or category name, if the vocabulary has one. */
+  zhOf(name: string): string | undefined;
 }
 
 /** Case, spacing, hyphens, apostrophes and brackets do not matter: "Jack-o'-Lantern" = "jack o lantern". */
@@ -117,7 +119,10 @@ export function searchTerms(labels: readonly string[], vocabulary?: Vocabulary):
   for (const { v, target } of classes) for (const s of v?.zhSynonyms ?? []) add(s, target);
 
   const strip = ({ word: _w, ...target }: Suggestion): SearchTerm => target;
+  const zh = new Map<string, string>();
+  for (const { target } of [...classes, ...categories]) if (target.zh) zh.set(target.term, target.zh);
   return {
+    zhOf: (name) => zh.get(normalizeLabel(name)),
     resolve(word) {
       const direct = byWord.get(compactWord(word));
       if (direct) return strip(direct);

@@ -126,6 +126,6 @@ describe.skipIf(skipUnlessShared('the vocabulary on real photos'))('categories o
     expect(row.categories.map((c: { id: string }) => c.id)).toEqual(
       expect.arrayContaining(['food', 'drink']),
     );
-    for (const c of row.categories) expect(Object.keys(c).sort()).toEqual(['id', 'label', 'score']);
+    for (const c of row.categories) expect(Object.keys(c).sort()).toEqual(['id', 'label', 'score', 'zh']);
   });
 });
