@@ -126,9 +126,10 @@ describe('GET /images with a vocabulary', () => {
     expect(body.resolved).toEqual({ term: 'dog', kind: 'category', zh: '狗' });
     expect(body.items[0].score).toBe(0.97);
     expect(body.items[0].categories).toEqual([
-      { label: 'animal', score: 0.99 },
-      { label: 'dog', score: 0.97 },
+      { label: 'animal', score: 0.99, zh: '动物' },
+      { label: 'dog', score: 0.97, zh: '狗' },
     ]);
+    expect(body.items[0].labels).toEqual([{ label: 'Golden Retriever', score: 0.8, zh: '金毛猎犬' }]);
   });
 
   it('a word that matches nothing answers 200, no items, and a few suggestions', async () => {
