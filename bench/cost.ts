@@ -17,8 +17,10 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cacheDir, layerModelDir, SHARED, SHARED_FILES } from '../paths.ts';
+import { labelItemKeys } from '../src/aws/dynamo-index.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { loadModelFolder } from '../src/classifier/model-folder.ts';
+import { DEFAULT_MIN_CONFIDENCE } from '../src/classifier/postprocess.ts';
 import {
   type Arch,
   armBreakEvenSlowdown,
@@ -36,11 +38,13 @@ const S3_BEFORE: S3Requests = { get: 3, put: 1 }; // HeadObject + GetObject + Ge
 /**
  * Label index request units per new image and per deleted one, as measured on dynalite with
  * ReturnConsumedCapacity (test/integration/dynamo-index.test.ts asserts them; src/aws/dynamo-index.ts
- * explains each write): claim, 3 label items, finish = 5 WRU; the adapter's consistent read and the
- * tagger's check after its tag write = 2 RRU. A delete: tombstone, 3 deletes, finish = 5 WRU + 1 RRU.
+ * explains each write): claim + one write per label item + finish; the adapter's consistent read and
+ * the tagger's check after its tag write = 2 RRU. A delete: tombstone, one delete per item, finish + 1 RRU.
+ * Without a vocabulary and threshold that was 3 label items: 5 WRU. Now the items are the top-3 labels
+ * and the vocabulary's categories scoring at least MIN_CONFIDENCE (labelItemKeys, one per name):
+ * counted here on the photos, so the units are the measured mean.
  */
-const INDEX_NEW: DynamoUnits = { write: 5, read: 2 };
-const INDEX_DELETE: DynamoUnits = { write: 5, read: 1 };
+const indexUnits = (items: number, read: number): DynamoUnits => ({ write: 2 + items, read });
 
 const { values } = parseArgs({
   options: { model: { type: 'string' }, rounds: { type: 'string', default: '5' } },
@@ -69,7 +73,7 @@ const median = (xs: number[]) => {
  * classify() durations at 1 and 2 threads, interleaved photo by photo so that both see the same
  * background load (the machine is shared): same-run figures, comparable with each other.
  */
-async function measure(modelDir: string, photos: Buffer[]) {
+async function measure(modelDir: string, photos: Buffer[], items: number[]) {
   const byThreads = new Map<number, Classifier>();
   for (const threads of [1, 2]) byThreads.set(threads, await createClassifier(modelDir, { threads }));
   const times = new Map<number, number[]>([
@@ -85,8 +89,12 @@ async function measure(modelDir: string, photos: Buffer[]) {
     for (const p of photos)
       for (const [threads, c] of byThreads) {
         const t = performance.now();
-        const { timings } = await c.classify(p);
+        const { timings, labels, categories } = await c.classify(p);
         times.get(threads)?.push(performance.now() - t);
+        if (r === 0 && threads === 1) {
+          const kept = labels.filter((l) => l.score >= DEFAULT_MIN_CONFIDENCE);
+          items.push(labelItemKeys({ bucket: 'b', key: 'k', status: 'ok', labels: kept, categories }).length);
+        }
         infer.get(threads)?.push(timings.inferMs);
       }
   for (const c of byThreads.values()) await c.release();
@@ -109,7 +117,11 @@ async function main() {
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
   const flags = ['avx512_vnni', 'avx_vnni', 'avx2'].filter((f) => new RegExp(`\\b${f}\\b`).test(cpuinfo));
 
-  const measured = await measure(modelDir, photos);
+  const items: number[] = [];
+  const measured = await measure(modelDir, photos, items);
+  const INDEX_NEW = indexUnits(mean(items), 2);
+  const INDEX_DELETE = indexUnits(mean(items), 1);
+  const hasVocabulary = (await loadModelFolder(modelDir)).vocabulary !== undefined;
 
   const configs: { arch: Arch; memoryMb: number; threads: number }[] = [
     { arch: 'x86_64', memoryMb: 1769, threads: 1 },
@@ -159,9 +171,11 @@ async function main() {
   out.push('');
   out.push(
     `S3 requests per image: ${S3_AFTER.get} GET-class + ${S3_AFTER.put} PUT (before: ${S3_BEFORE.get} + ${S3_BEFORE.put}). ` +
-      `Label index (DynamoDB on demand): ${INDEX_NEW.write} WRU + ${INDEX_NEW.read} RRU per new image; a deleted image costs ` +
+      `Label index (DynamoDB on demand): ${INDEX_NEW.write.toFixed(2)} WRU + ${INDEX_NEW.read} RRU per new image, measured: ` +
+      `claim + finish + ${mean(items).toFixed(2)} label items (labels${hasVocabulary ? ' and categories' : ''} scoring at least ` +
+      `${DEFAULT_MIN_CONFIDENCE}, one item per name; before the vocabulary and the threshold: the top-3 labels, 5 WRU); a deleted image costs ` +
       `${usd(costPerMillion({ arch: 'x86_64', memoryMb: 1769, durationMs: 20, s3: { get: 0, put: 0 }, dynamo: INDEX_DELETE }).total)} per million ` +
-      `(${INDEX_DELETE.write} WRU + ${INDEX_DELETE.read} RRU and one short invocation, priced at 20 ms). ` +
+      `(${INDEX_DELETE.write.toFixed(2)} WRU + ${INDEX_DELETE.read} RRU and one short invocation, priced at 20 ms). ` +
       `arm64 rows use the x86 duration (price difference only); arm64 is no dearer while its duration is at most ` +
       `${armBreakEvenSlowdown().toFixed(2)}x x86's. Durations exclude the S3 round trips inside the invocation ` +
       '(priced by the "per +10 ms" column) and cold starts; no free tier. ' +

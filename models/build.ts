@@ -34,6 +34,7 @@ import { quantizeStatic } from './pipeline.ts';
 import { quantizeWithRanges, WEIGHT_ENCODINGS, type WeightChoice } from './quantize.ts';
 import { compareStorages } from './storage.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from './synthetic.ts';
+import { addVocabulary } from './vocabulary/attach.ts';
 
 /** Where downloads and fp32 sources stay; MODEL_CACHE_DIR points elsewhere (tests). */
 export const defaultCacheDir = modelCacheDir;
@@ -433,6 +434,12 @@ async function writeFolder(
     builtAt: new Date().toISOString(),
   };
   const folder = await writeModelFolder(outDir, q.main, labels.labels, meta, storages);
+  const vocabulary = await addVocabulary(outDir, labels.labels);
+  ctx.log(
+    vocabulary
+      ? `vocabulary: ${vocabulary} (ImageNet-1k labels)`
+      : 'vocabulary: none (not the ImageNet-1k labels)',
+  );
   // A load check, not serving: the folder may be meant for another CPU.
   const classifier = await createClassifier(outDir, { threads: 1, allowInexact: true });
   await classifier.release();

@@ -26,6 +26,7 @@ import {
 } from '../src/classifier/model-folder.ts';
 import { ort } from '../src/classifier/native.ts';
 import { decodeModel, describeQuantization, encodeModel, reencodeS8WeightsAsU8 } from './onnx.ts';
+import { addVocabulary } from './vocabulary/attach.ts';
 
 const usage = `usage: npm run model:import -- <model.onnx> --labels <labels.json> --out <dir>
   [--name N] [--version V] [--resize 256] [--crop 224] [--mean 0.485,0.456,0.406]
@@ -79,6 +80,8 @@ export interface ImportResult {
   labels: number;
   /** int8 weight tensors re-encoded for the u8 storage (0: one storage only). */
   reencoded: number;
+  /** The vocabulary added ("imagenet-1k@1"), or null: the labels are not ImageNet-1k's. */
+  vocabulary: string | null;
 }
 
 /**
@@ -124,11 +127,12 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
   };
   const outDir = resolve(options.out);
   const folder = await writeModelFolder(outDir, model, labels as string[], meta, storages);
+  const vocabulary = await addVocabulary(outDir, folder.labels);
   for (const weights of storages ? (['s8', 'u8'] as const) : (['auto'] as const)) {
     const classifier = await createClassifier(outDir, { threads: 1, weights, allowInexact: true });
     await classifier.release();
   }
-  return { outDir, meta: folder.meta, labels: folder.labels.length, reencoded };
+  return { outDir, meta: folder.meta, labels: folder.labels.length, reencoded, vocabulary };
 }
 
 // ---- CLI --------------------------------------------------------------------------------------
@@ -184,12 +188,13 @@ export function parseImportArgs(argv: string[]): ImportOptions | undefined {
 async function main(argv: string[]): Promise<void> {
   const options = parseImportArgs(argv);
   if (!options) return void console.log(usage);
-  const { outDir, meta, labels, reencoded } = await importModel(options);
+  const { outDir, meta, labels, reencoded, vocabulary } = await importModel(options);
   console.log(`model folder written to ${outDir}`);
   console.log(`  ${meta.name} v${meta.version}, ${labels} labels, input "${meta.inputName}"`);
   console.log(`  quantization: ${JSON.stringify(meta.quantization)}, sha256 ${meta.sha256}`);
   if (meta.weights)
     console.log(`  weights: ${JSON.stringify(meta.weights)} (${reencoded} weight tensors re-encoded for u8)`);
+  console.log(`  vocabulary: ${vocabulary ?? 'none (the labels are not the ImageNet-1k list)'}`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))

@@ -131,6 +131,8 @@ interface ObjectItem {
   state: 'live' | 'deleted';
   status?: IndexedObject['status'];
   labels?: IndexedLabel[];
+  categories?: IndexedLabel[];
+  vocabulary?: string;
   top?: string;
   model?: string;
   etag?: string;
@@ -146,11 +148,16 @@ interface LabelItemKey {
   sk: string;
 }
 
-/** The label items a record should have: one per normalised label (best score), only when ok. */
-export function labelItemKeys(record: Pick<IndexRecord, 'bucket' | 'key' | 'status' | 'labels'>) {
+/**
+ * The label items a record should have: one per normalised label or category (best score), only
+ * when ok. A category named like a class ("mushroom") is one item, with the category's score.
+ */
+export function labelItemKeys(
+  record: Pick<IndexRecord, 'bucket' | 'key' | 'status' | 'labels' | 'categories'>,
+) {
   if (record.status !== 'ok') return [];
   const best = new Map<string, IndexedLabel>();
-  for (const l of record.labels) {
+  for (const l of [...record.labels, ...(record.categories ?? [])]) {
     const n = normalizeLabel(l.label);
     if (!n) continue;
     const seen = best.get(n);
@@ -188,6 +195,9 @@ function toIndexed(item: ObjectItem): IndexedObject {
     state: item.state,
   };
   if (item.etag !== undefined) out.etag = item.etag;
+  if (item.categories?.length)
+    out.categories = item.categories.map((l) => ({ label: l.label, score: l.score }));
+  if (item.vocabulary !== undefined) out.vocabulary = item.vocabulary;
   return out;
 }
 
@@ -273,6 +283,16 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
         ':model': r.model,
       });
       set.push('#status = :status', '#labels = :labels', '#model = :model');
+      Object.assign(names, { '#categories': 'categories', '#vocabulary': 'vocabulary' });
+      const categories = r.status === 'ok' ? (r.categories ?? []) : [];
+      if (categories.length > 0) {
+        set.push('#categories = :categories');
+        values[':categories'] = categories.map((l) => ({ label: l.label, score: l.score }));
+      } else remove.push('#categories');
+      if (r.vocabulary !== undefined) {
+        set.push('#vocabulary = :vocabulary');
+        values[':vocabulary'] = r.vocabulary;
+      } else remove.push('#vocabulary');
       const top = r.status === 'ok' ? r.labels[0]?.label : undefined;
       if (top !== undefined) {
         set.push('#top = :top');
@@ -291,7 +311,8 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
       Object.assign(names, { '#status': 'status', '#labels': 'labels', '#model': 'model', '#top': 'top' });
       names['#etag'] = 'etag';
       set.push('#expiresAt = :expires');
-      remove.push('#status', '#labels', '#model', '#top', '#etag');
+      Object.assign(names, { '#categories': 'categories', '#vocabulary': 'vocabulary' });
+      remove.push('#status', '#labels', '#model', '#top', '#etag', '#categories', '#vocabulary');
     }
     if (change.newEntries.length > 0) {
       add.push('#entries :new');
@@ -322,6 +343,7 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
   /** Step 2: this claim's label items. */
   async function putLabels(record: IndexRecord, rev: number, seq: string | undefined) {
     const labels = record.labels.map((l) => ({ label: l.label, score: l.score }));
+    const categories = (record.categories ?? []).map((l) => ({ label: l.label, score: l.score }));
     const top = labels[0]?.label ?? '';
     await Promise.all(
       labelItemKeys(record).map(async (k) => {
@@ -329,7 +351,17 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
           await db.send(
             new PutCommand({
               TableName,
-              Item: { pk: k.pk, sk: k.sk, key: record.key, score: k.score, top, labels, rev, seq },
+              Item: {
+                pk: k.pk,
+                sk: k.sk,
+                key: record.key,
+                score: k.score,
+                top,
+                labels,
+                ...(categories.length ? { categories } : {}),
+                rev,
+                seq,
+              },
               ConditionExpression: 'attribute_not_exists(pk) OR rev <= :rev',
               ExpressionAttributeValues: { ':rev': rev },
             }),
@@ -505,7 +537,15 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
           ),
         ),
       );
-      type Row = { pk: string; sk: string; key: string; score: number; top: string; labels: IndexedLabel[] };
+      type Row = {
+        pk: string;
+        sk: string;
+        key: string;
+        score: number;
+        top: string;
+        labels: IndexedLabel[];
+        categories?: IndexedLabel[];
+      };
       const seen = new Set<string>();
       const rows = (outs.flatMap((o) => o.Items ?? []) as Row[])
         .sort((a, b) => Buffer.compare(Buffer.from(a.sk), Buffer.from(b.sk)))
@@ -516,6 +556,9 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
         score: r.score,
         top: r.top,
         labels: (r.labels ?? []).map((l) => ({ label: l.label, score: l.score })),
+        ...(r.categories?.length
+          ? { categories: r.categories.map((l) => ({ label: l.label, score: l.score })) }
+          : {}),
       }));
       const last = page[page.length - 1];
       return rows.length > limit && last ? { items, cursor: encodeCursor({ pk, sk: last.sk }) } : { items };

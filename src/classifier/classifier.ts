@@ -6,8 +6,17 @@ import { type CpuInfo, readCpuInfo } from './cpu.ts';
 import { ConfigError } from './errors.ts';
 import { loadModelFolder, type ModelFolder } from './model-folder.ts';
 import { ort, sharp } from './native.ts';
-import { DEFAULT_TOP_K, type Label, softmax, topK, validateTopK } from './postprocess.ts';
+import {
+  DEFAULT_MIN_CONFIDENCE,
+  DEFAULT_TOP_K,
+  type Label,
+  softmax,
+  topK,
+  validateMinConfidence,
+  validateTopK,
+} from './postprocess.ts';
 import { DEFAULT_LIMITS, type ImageLimits, preprocess } from './preprocess.ts';
+import { type CategoryScore, categoryMembers, categoryScores } from './vocabulary.ts';
 import { resolveWeights, type WeightRequest, type WeightsChoice } from './weights.ts';
 
 export interface ClassifierOptions {
@@ -39,7 +48,18 @@ export interface Timings {
 
 export interface Classification {
   labels: Label[];
+  /**
+   * With a vocabulary (ImageNet-1k models): the categories scoring at least minConfidence, best
+   * first, each the sum of its member classes' probabilities over all outputs. Absent otherwise.
+   */
+  categories?: CategoryScore[];
   timings: Timings;
+}
+
+export interface ClassifyOptions {
+  topK?: number;
+  /** Categories below this score are left out (default DEFAULT_MIN_CONFIDENCE); labels keep their top-k. */
+  minConfidence?: number;
 }
 
 export interface Classifier {
@@ -50,7 +70,7 @@ export interface Classifier {
   readonly weights: WeightsChoice;
   /** Milliseconds spent creating the session and running the warm-up inference. */
   readonly initMs: number;
-  classify(image: Uint8Array, options?: { topK?: number }): Promise<Classification>;
+  classify(image: Uint8Array, options?: ClassifyOptions): Promise<Classification>;
   /** Raw model output for an already preprocessed [3,H,W] input (logits or probabilities). */
   infer(planes: Float32Array): Promise<Float32Array>;
   release(): Promise<void>;
@@ -116,6 +136,9 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
       `model folder ${modelDir}: ${weights.file} outputs ${warm.length} scores but labels.json has ${labels.length} labels`,
     );
 
+  const { vocabulary } = folder;
+  const members = vocabulary ? categoryMembers(vocabulary) : new Map<string, number[]>();
+
   return {
     folder,
     threads: options.threads,
@@ -123,8 +146,9 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     weights,
     initMs: performance.now() - started,
     infer,
-    async classify(image, { topK: k = DEFAULT_TOP_K } = {}) {
+    async classify(image, { topK: k = DEFAULT_TOP_K, minConfidence = DEFAULT_MIN_CONFIDENCE } = {}) {
       validateTopK(k);
+      validateMinConfidence(minConfidence);
       const t0 = performance.now();
       const { data } = await preprocess(image, meta, limits);
       const t1 = performance.now();
@@ -133,6 +157,11 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
       const scores = meta.output === 'logits' ? softmax(output) : output;
       return {
         labels: topK(scores, labels, k),
+        ...(vocabulary
+          ? {
+              categories: categoryScores(vocabulary, members, scores).filter((c) => c.score >= minConfidence),
+            }
+          : {}),
         timings: { decodeMs: t1 - t0, inferMs: t2 - t1, totalMs: performance.now() - t0 },
       };
     },

@@ -9,6 +9,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WEIGHT_STORAGES, type WeightStorage } from './cpu.ts';
 import { ConfigError } from './errors.ts';
+import { fitsLabels, VOCABULARY_FILE, type Vocabulary, validateVocabulary } from './vocabulary.ts';
 
 export const MODEL_FILE = 'model.onnx';
 export const LABELS_FILE = 'labels.json';
@@ -61,6 +62,8 @@ export interface ModelFolder {
   weightFiles: Partial<Record<WeightStorage, string>> | null;
   meta: ModelMeta;
   labels: string[];
+  /** vocabulary.json, present in folders of ImageNet-1k models (src/classifier/vocabulary.ts). */
+  vocabulary?: Vocabulary;
 }
 
 /** ImageNet preprocessing defaults (torchvision ResNet/MobileNet recipe). */
@@ -216,7 +219,28 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
       weightFiles[storage] = path;
     }
   }
-  return { dir, modelPath, weightFiles, meta, labels };
+  const vocabulary = await loadVocabulary(dir, labels);
+  return { dir, modelPath, weightFiles, meta, labels, ...(vocabulary ? { vocabulary } : {}) };
+}
+
+/** The folder's vocabulary.json if it has one; it must fit the folder's labels. */
+async function loadVocabulary(dir: string, labels: readonly string[]): Promise<Vocabulary | undefined> {
+  const present = await stat(join(dir, VOCABULARY_FILE)).then(
+    () => true,
+    () => false,
+  );
+  if (!present) return undefined;
+  const vocabulary = validateVocabulary(
+    await readJson(dir, VOCABULARY_FILE),
+    `model folder ${dir}: ${VOCABULARY_FILE}`,
+    labels.length,
+  );
+  if (!fitsLabels(vocabulary, labels))
+    fail(
+      dir,
+      `${VOCABULARY_FILE} was made for other labels than ${LABELS_FILE} (remove it, or rebuild the folder)`,
+    );
+  return vocabulary;
 }
 
 export function sha256File(path: string): Promise<string> {

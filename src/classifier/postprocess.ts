@@ -9,6 +9,18 @@ export interface Label {
 
 export const MAX_TOP_K = 20;
 export const DEFAULT_TOP_K = 3;
+/**
+ * Like Rekognition's MinConfidence: a label or category scoring less is neither tagged nor indexed
+ * (the HTTP answer keeps its top-k labels). Chosen from the 50 photos of ../shared: see
+ * docs/vocabulary.md.
+ */
+export const DEFAULT_MIN_CONFIDENCE = 0.1;
+
+export function validateMinConfidence(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1)
+    throw new InvalidArgumentError(`minConfidence must be a number from 0 to 1, got ${String(v)}`);
+  return v;
+}
 
 /** Numerically stable softmax: subtracting the maximum keeps exp() from overflowing. */
 export function softmax(logits: ArrayLike<number>): Float64Array {

@@ -22,6 +22,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { Classifier } from '../classifier/classifier.ts';
 import type { ImageErrorCode } from '../classifier/errors.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
+import { type SearchTerms, searchTerms } from '../tagging/search-terms.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { bodyBytes, isImageError, readImageBody } from './body.ts';
 import { createImageRoutes, HttpError, type ImagesConfig } from './images.ts';
@@ -151,8 +152,15 @@ export function createApi(options: ApiOptions) {
   const model = { name: meta.name, version: meta.version, quantization: meta.quantization };
   let invocations = 0;
   // Uploads go straight to S3, so they may be as large as the classifier takes (MAX_IMAGE_BYTES).
+  // The search words (labels, vocabulary) are indexed on the first search, not at init.
+  let terms: SearchTerms | undefined;
+  const searchWords = () => (terms ??= searchTerms(classifier.folder.labels, classifier.folder.vocabulary));
   const images =
-    options.images && createImageRoutes(options.images, classifier.limits.maxBytes, classifier.folder.labels);
+    options.images &&
+    createImageRoutes(options.images, classifier.limits.maxBytes, {
+      labels: classifier.folder.labels,
+      terms: searchWords,
+    });
   let imagePageHeaders: Promise<Record<string, string>> | undefined;
   const headersOfPage = async () => {
     if (!options.images) return PAGE_HEADERS;
@@ -177,7 +185,16 @@ export function createApi(options: ApiOptions) {
       const topK = parseTopK(event.queryStringParameters?.topK ?? image.topK);
       const result = await classifier.classify(image.bytes, { topK });
       telemetry.classified(result.timings, { form: image.form, bytes: image.bytes.length, topK });
-      return json(200, { labels: result.labels, model, timings: result.timings });
+      const { vocabulary } = classifier.folder;
+      return json(200, {
+        // With a vocabulary, each label also carries its Chinese name (the page's 中文 view).
+        labels: vocabulary
+          ? result.labels.map((l) => ({ ...l, zh: vocabulary.classes[l.index]?.zh }))
+          : result.labels,
+        ...(result.categories ? { categories: result.categories } : {}),
+        model,
+        timings: result.timings,
+      });
     } catch (err) {
       if (isImageError(err)) {
         telemetry.failed(err.code, err.message);

@@ -3,8 +3,13 @@
  * presigned S3 POST so that a browser uploads straight to the bucket (any size up to the image
  * limit, past API Gateway's and Lambda's payload limits).
  *
- *   GET  /images?label=<label>&limit=1..100&cursor=   {items: [{key, score, top, labels, url}], cursor?}
- *   GET  /images/<key, URL-encoded>                    {key, status, top?, labels, model?, tags, url, from?}
+ *   GET  /images?label=<word>&limit=1..100&cursor=    {items: [{key, score, top, labels, categories?, url}],
+ *                                                     cursor?, resolved?: {term, kind, zh?}, suggestions?}
+ *        the word is resolved to a class label or category (src/tagging/search-terms.ts: any case and
+ *        spacing, WordNet synonyms, plurals, Chinese); a word that matches nothing and finds nothing
+ *        answers 200 with no items and a few suggestions
+ *   GET  /images?suggest=<text>                        {suggestions: [{word, term, kind, zh?}]} (as one types)
+ *   GET  /images/<key, URL-encoded>                    {key, status, top?, labels, categories?, model?, tags, url, from?}
  *   POST /uploads {filename, contentType?, size?, tagging?}  {key, url, fields, expiresAt, maxBytes}
  *
  * Each handler answers an HttpError for bad input (400, 404, 413, 415), which the API turns into
@@ -22,6 +27,7 @@ import {
 } from '../tagging/label-index.ts';
 import { taggerConfig } from '../tagging/notifications.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
+import type { SearchTerms } from '../tagging/search-terms.ts';
 import {
   DEFAULT_IMAGE_SUFFIXES,
   formatLabelList,
@@ -33,6 +39,7 @@ import {
   S3_TAG_TEXT,
   SERVICE_TAG_PRIORITY,
   sanitizeTagValue,
+  TAG_CATEGORIES,
   TAG_LABELS,
   TAG_MODEL,
   TAG_PREFIX,
@@ -269,14 +276,23 @@ export function legacySpellings(modelLabels: readonly string[]): Map<string, str
   return out;
 }
 
+/** Suggestions answered while one types, and with a search that found nothing. */
+export const MAX_SUGGESTIONS = 8;
+const NO_MATCH_SUGGESTIONS = 5;
+
+/**
+ * `model.labels` gives the legacy spellings to read (legacySpellings); `model.terms` (the model's
+ * labels and vocabulary) resolves search words; without it, labels match exactly.
+ */
 export function createImageRoutes(
   config: ImagesConfig,
   maxBytes: number,
-  modelLabels: readonly string[] = [],
+  model: { labels?: readonly string[]; terms?: () => SearchTerms } = {},
 ) {
+  const { terms } = model;
   const { bucket, prefix, index, store, signer } = config;
   const suffixes = config.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
-  const spellingsOf = legacySpellings(modelLabels);
+  const spellingsOf = legacySpellings(model.labels ?? []);
 
   function checkKey(key: string): void {
     if (key === '') throw invalid('the key is empty');
@@ -292,21 +308,32 @@ export function createImageRoutes(
 
   async function search(event: APIGatewayProxyEventV2) {
     const q = event.queryStringParameters ?? {};
+    if (q.suggest !== undefined && q.label === undefined) {
+      if (Array.from(q.suggest).length > MAX_LABEL_CHARS)
+        throw invalid(`suggest is over ${MAX_LABEL_CHARS} characters`);
+      return { suggestions: terms?.().suggest(q.suggest, MAX_SUGGESTIONS) ?? [] };
+    }
     const raw = q.label;
     if (raw === undefined) throw invalid('label is required: GET /images?label=<label>');
     const label = normalizeLabel(raw);
     if (label === '') throw invalid('label is empty');
     if (Math.max(Array.from(label).length, Array.from(legacyNormalizeLabel(raw)).length) > MAX_LABEL_CHARS)
       throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);
+    const resolved = terms?.().resolve(raw);
+    const withZh = <T extends { label: string }>(l: T): T & { zh?: string } => {
+      const zh = terms?.().zhOf(l.label);
+      return zh ? { ...l, zh } : l;
+    };
+    const term = resolved?.term ?? raw;
     const limit = parseLimit(q.limit);
     const cursor = q.cursor === undefined || q.cursor === '' ? undefined : q.cursor;
     if (cursor !== undefined && cursor.length > MAX_CURSOR_CHARS)
       throw invalid('cursor is not one this API returned');
     let page: Awaited<ReturnType<LabelIndex['search']>>;
     try {
-      // The raw term too: a model's original spelling finds what was indexed under it before.
-      const spellings = [raw, ...(spellingsOf.get(label) ?? [])];
-      page = await index.search(bucket, label, { limit, cursor, spellings });
+      // The word as typed too: a model's original spelling finds what was indexed under it before.
+      const spellings = [term, ...(spellingsOf.get(normalizeLabel(term)) ?? [])];
+      page = await index.search(bucket, term, { limit, cursor, spellings });
     } catch (err) {
       if (err instanceof InvalidCursorError) throw invalid(err.message);
       throw err;
@@ -316,11 +343,21 @@ export function createImageRoutes(
         key: item.key,
         score: item.score,
         top: item.top,
-        labels: item.labels,
+        labels: item.labels.map(withZh),
+        ...(item.categories ? { categories: item.categories.map(withZh) } : {}),
         url: await signer.presignGet(item.key, VIEW_EXPIRES_SECONDS, viewType(item.key, 'ok')),
       })),
     );
-    return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
+    const suggestions =
+      !resolved && items.length === 0 && cursor === undefined && terms
+        ? { suggestions: terms().suggest(raw, NO_MATCH_SUGGESTIONS) }
+        : {};
+    return {
+      items,
+      ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
+      ...(resolved ? { resolved } : {}),
+      ...suggestions,
+    };
   }
 
   async function describe(rest: string) {
@@ -360,6 +397,7 @@ export function createImageRoutes(
       status,
       top: tags[TAG_TOP],
       labels: parseLabelList(tags[TAG_LABELS] ?? ''),
+      ...(tags[TAG_CATEGORIES] ? { categories: parseLabelList(tags[TAG_CATEGORIES]) } : {}),
       model: tags[TAG_MODEL],
       tags,
       url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, tags[TAG_STATUS])),

@@ -11,7 +11,11 @@
  *   the tagger has written its status: one path for every size up to the image limit;
  * - without upload: the file is posted to classify (multipart field "image") as before;
  * - search: a search box and a gallery of thumbnails (presigned GET URLs, lazily loaded), with the
- *   label's score on each and a "More" button that follows the cursor.
+ *   label's score on each and a "More" button that follows the cursor. The box suggests labels,
+ *   categories and synonyms as one types (GET images?suggest=, into a datalist); any word the API
+ *   resolves works ("dogs", "狗"); a word that finds nothing shows the API's suggestions.
+ * Categories (ImageNet-1k models) show under the labels. The 中文/English button switches the page's
+ * words and the names of labels and categories (remembered in localStorage).
  */
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -51,30 +55,36 @@ export const PAGE_HTML = `<!doctype html>
   .tile .file { padding: 0 .5rem .3rem; color: #5b6577; font-size: .75rem; overflow: hidden;
                 text-overflow: ellipsis; white-space: nowrap; }
   #more { margin-top: .75rem; }
+  #categories { display: flex; flex-wrap: wrap; gap: .35rem; margin: .5rem 0; }
+  .chip { background: #e7f0ff; color: #1d3f85; border-radius: 999px; padding: .1rem .6rem; font-size: .85rem; }
+  header { display: flex; justify-content: space-between; align-items: baseline; }
+  #lang { background: #fff; color: #2f6fde; border: 1px solid #2f6fde; padding: .2rem .7rem; }
 </style>
 </head>
 <body>
 <main>
-  <h1>Image tagger</h1>
+  <header><h1 data-i18n="title">Image tagger</h1><button id="lang" type="button">中文</button></header>
   <p id="model">Loading model information…</p>
   <label id="drop" for="file">
-    <strong>Drop an image here</strong> or click to choose a file (JPEG, PNG, WebP, GIF, AVIF, TIFF)
+    <span data-i18n="drop"><strong>Drop an image here</strong> or click to choose a file (JPEG, PNG, WebP, GIF, AVIF, TIFF)</span>
     <input id="file" type="file" accept="image/*" hidden>
   </label>
   <img id="preview" alt="preview of the chosen image">
   <div id="status" role="status" aria-live="polite"></div>
   <div id="results"></div>
+  <div id="categories" aria-label="categories"></div>
   <p id="timing"></p>
   <section id="find" hidden>
-    <h2>Find images by label</h2>
+    <h2 data-i18n="find">Find images by label</h2>
     <form id="search-form" role="search">
-      <input id="search" type="search" placeholder="a label, e.g. golden retriever" maxlength="200"
-             aria-label="label to search for" required>
-      <button id="go" type="submit">Search</button>
+      <input id="search" type="search" placeholder="a label, e.g. dog, golden retriever" maxlength="200"
+             aria-label="label to search for" list="suggestions" autocomplete="off" required>
+      <datalist id="suggestions"></datalist>
+      <button id="go" type="submit" data-i18n="search">Search</button>
     </form>
     <div id="found" role="status" aria-live="polite"></div>
     <ul id="gallery"></ul>
-    <button id="more" type="button" hidden>More</button>
+    <button id="more" type="button" hidden data-i18n="more">More</button>
   </section>
 </main>
 <script>
@@ -90,6 +100,35 @@ export const PAGE_HTML = `<!doctype html>
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const mb = (bytes) => (bytes / 1e6).toFixed(1) + ' MB';
 
+  // Language: the page's own words, and the names of labels and categories (their zh field).
+  const WORDS = {
+    zh: { title: '图像标注', drop: '把图片拖到这里，或点击选择文件', find: '按标签查找图片', search: '搜索',
+          more: '更多', placeholder: '标签，例如：狗、金毛猎犬', categories: '类别' },
+    en: { title: 'Image tagger', drop: '', find: 'Find images by label', search: 'Search', more: 'More',
+          placeholder: 'a label, e.g. dog, golden retriever', categories: 'Categories' },
+  };
+  const saved = (() => { try { return localStorage.getItem('lang'); } catch { return null; } })();
+  let lang = saved === 'zh' ? 'zh' : 'en';
+  const englishDrop = document.querySelector('[data-i18n="drop"]').cloneNode(true);
+  const nameOf = (l) => (lang === 'zh' && l.zh ? l.zh : l.label);
+  const rerender = [];
+  function applyLanguage() {
+    document.documentElement.lang = lang === 'zh' ? 'zh-Hans' : 'en';
+    $('lang').textContent = lang === 'zh' ? 'English' : '中文';
+    for (const el of document.querySelectorAll('[data-i18n]')) {
+      const key = el.getAttribute('data-i18n');
+      if (key === 'drop' && lang === 'en') el.replaceChildren(...englishDrop.cloneNode(true).childNodes);
+      else el.textContent = WORDS[lang][key];
+    }
+    $('search').placeholder = WORDS[lang].placeholder;
+    for (const draw of rerender) draw();
+  }
+  $('lang').addEventListener('click', () => {
+    lang = lang === 'zh' ? 'en' : 'zh';
+    try { localStorage.setItem('lang', lang); } catch {}
+    applyLanguage();
+  });
+
   const ready = fetch('health').then((r) => r.json()).then((h) => {
     const m = h.model;
     $('model').textContent = 'Model ' + m.name + ' ' + m.version + ' (' +
@@ -101,6 +140,29 @@ export const PAGE_HTML = `<!doctype html>
     $('find').hidden = !features.search;
   }).catch(() => { $('model').textContent = ''; });
 
+  let shown = { labels: [], categories: [] };
+  function showCategories(categories) {
+    const box = $('categories');
+    box.replaceChildren();
+    if (!categories || categories.length === 0) return;
+    const title = document.createElement('span');
+    title.textContent = WORDS[lang].categories + ':';
+    box.append(title);
+    for (const c of categories) {
+      const chip = document.createElement('span');
+      chip.className = 'chip';
+      chip.textContent = nameOf(c) + ' ' + (c.score * 100).toFixed(0) + '%';
+      box.append(chip);
+    }
+  }
+  function show(labels, categories) {
+    shown = { labels, categories: categories || [] };
+    results.replaceChildren();
+    showLabels(labels);
+    showCategories(shown.categories);
+  }
+  rerender.push(() => { if (shown.labels.length || shown.categories.length) show(shown.labels, shown.categories); });
+
   function showLabels(labels) {
     for (const l of labels) {
       const pct = (l.score * 100).toFixed(1) + '%';
@@ -110,7 +172,7 @@ export const PAGE_HTML = `<!doctype html>
       name.className = 'name';
       const label = document.createElement('span');
       label.className = 'label';
-      label.textContent = l.label;
+      label.textContent = nameOf(l);
       const value = document.createElement('span');
       value.className = 'pct';
       value.textContent = pct;
@@ -133,7 +195,7 @@ export const PAGE_HTML = `<!doctype html>
     const res = await fetch('classify?topK=3', { method: 'POST', body: form });
     const body = await readJson(res);
     if (!res.ok) throw new Error(errorText(body, res));
-    showLabels(body.labels);
+    show(body.labels, body.categories);
     const t = body.timings;
     timing.textContent = 'Inference ' + t.inferMs.toFixed(1) + ' ms, decode ' + t.decodeMs.toFixed(1) +
       ' ms, server total ' + t.totalMs.toFixed(1) + ' ms, round trip ' + (performance.now() - started).toFixed(0) + ' ms';
@@ -193,14 +255,14 @@ export const PAGE_HTML = `<!doctype html>
       timing.textContent = wait;
       throw new Error(info.status + ': the tagger could not label ' + f.name);
     }
-    showLabels(info.labels);
+    show(info.labels, info.categories);
     timing.textContent = 'Tagged by ' + (info.model || 'the tagger') + ': ' + wait + ' (' + mb(f.size) + ')';
     setStatus('Top ' + info.labels.length + ' labels for ' + f.name);
   }
 
   async function handle(f) {
     if (!f) return;
-    results.replaceChildren();
+    show([], []);
     timing.textContent = '';
     if (preview.src) URL.revokeObjectURL(preview.src);
     preview.src = URL.createObjectURL(f);
@@ -225,7 +287,8 @@ export const PAGE_HTML = `<!doctype html>
   // Search: one query at a time; a new search makes the answers of an older one irrelevant.
   const gallery = $('gallery'), more = $('more'), found = $('found');
   const normal = (text) => text.normalize('NFC').trim().replace(/\\s+/g, ' ').toLowerCase();
-  let query = '', cursor, generation = 0;
+  let query = '', cursor, generation = 0, resolved;
+  const items = [];
 
   function tile(item) {
     const li = document.createElement('li');
@@ -239,8 +302,9 @@ export const PAGE_HTML = `<!doctype html>
     caption.className = 'caption';
     const label = document.createElement('span');
     label.className = 'label';
-    const match = (item.labels || []).find((l) => normal(l.label) === normal(query));
-    label.textContent = match ? match.label : query;
+    const term = normal(resolved ? resolved.term : query);
+    const match = [...(item.labels || []), ...(item.categories || [])].find((l) => normal(l.label) === term);
+    label.textContent = match ? nameOf(match) : query;
     const score = document.createElement('span');
     score.className = 'score';
     score.textContent = (item.score * 100).toFixed(1) + '%';
@@ -263,12 +327,17 @@ export const PAGE_HTML = `<!doctype html>
       const body = await readJson(res);
       if (mine !== generation) return;
       if (!res.ok) throw new Error(errorText(body, res));
-      for (const item of body.items) gallery.append(tile(item));
+      resolved = body.resolved;
+      for (const item of body.items) { items.push(item); gallery.append(tile(item)); }
       cursor = body.cursor;
       more.hidden = !cursor;
       const n = gallery.children.length;
-      found.textContent = n === 0 ? 'No image is labelled "' + query + '"' :
-        n + (cursor ? '+' : '') + ' image' + (n === 1 ? '' : 's') + ' labelled "' + query + '", best first';
+      const what = !resolved ? query : lang === 'zh' && resolved.zh ? resolved.zh :
+        normal(resolved.term) === normal(query) ? query : resolved.term;
+      const hints = (body.suggestions || []).map((s) => (lang === 'zh' && s.zh ? s.zh : s.word));
+      found.textContent = n === 0 ? 'No image is labelled "' + what + '"' +
+        (hints.length ? '. Try: ' + hints.join(', ') : '') :
+        n + (cursor ? '+' : '') + ' image' + (n === 1 ? '' : 's') + ' labelled "' + what + '", best first';
       found.className = '';
     } catch (err) {
       if (mine !== generation) return;
@@ -285,6 +354,8 @@ export const PAGE_HTML = `<!doctype html>
     if (!query) return;
     generation++;
     cursor = undefined;
+    resolved = undefined;
+    items.length = 0;
     gallery.replaceChildren();
     more.hidden = true;
     found.textContent = 'Searching…';
@@ -292,6 +363,30 @@ export const PAGE_HTML = `<!doctype html>
     loadMore();
   });
   more.addEventListener('click', () => loadMore());
+  rerender.push(() => gallery.replaceChildren(...items.map(tile)));
+
+  // Suggestions as one types: labels, categories and synonyms, in either language.
+  let typed = 0, timer;
+  $('search').addEventListener('input', () => {
+    clearTimeout(timer);
+    const text = $('search').value.trim();
+    if (!features.search || !text) return;
+    const mine = ++typed;
+    timer = setTimeout(async () => {
+      try {
+        const res = await fetch('images?' + new URLSearchParams({ suggest: text }).toString());
+        const body = await readJson(res);
+        if (mine !== typed || !res.ok) return;
+        $('suggestions').replaceChildren(...(body.suggestions || []).map((s) => {
+          const option = document.createElement('option');
+          option.value = s.word;
+          option.label = s.kind === 'category' ? (s.zh ? s.term + ' · ' + s.zh : s.term) : (s.zh || s.term);
+          return option;
+        }));
+      } catch {}
+    }, 150);
+  });
+  applyLanguage();
 })();
 </script>
 </body>

@@ -27,6 +27,13 @@ export interface IndexRecord {
   status: TagStatus;
   /** Best first; empty unless status is ok. */
   labels: IndexedLabel[];
+  /**
+   * The vocabulary's categories (src/classifier/vocabulary.ts), by English name, best first; each
+   * gets its own label item, so a search for "dog" finds every dog breed. Absent without one.
+   */
+  categories?: IndexedLabel[];
+  /** "<name>@<version>" of the vocabulary, as in tagger:vocabulary. */
+  vocabulary?: string;
   /** "<name>@<version>", as in tagger:model. */
   model: string;
   /** The ETag of the object version these labels describe (quotes optional), when known. */
@@ -49,6 +56,7 @@ export interface SearchItem {
   score: number;
   top: string;
   labels: IndexedLabel[];
+  categories?: IndexedLabel[];
 }
 
 export interface SearchPage {

@@ -46,6 +46,8 @@
 import type { S3Event } from 'aws-lambda';
 import type { Classification, Classifier } from '../classifier/classifier.ts';
 import { ImageError } from '../classifier/errors.ts';
+import { DEFAULT_MIN_CONFIDENCE } from '../classifier/postprocess.ts';
+import { tagNames, vocabularyRef } from '../classifier/vocabulary.ts';
 import { type S3EventBridgeEvent, toRecords } from './events.ts';
 import type { IndexedLabel, IndexWrite, LabelIndex } from './label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from './object-store.ts';
@@ -69,9 +71,15 @@ export interface TaggerOptions {
   prefix?: string;
   suffixes?: readonly string[];
   topK?: number;
+  /** Labels and categories scoring less are neither tagged nor indexed (default DEFAULT_MIN_CONFIDENCE). */
+  minConfidence?: number;
+  /** The language of the names in the tags (the index holds the English ones); zh needs a vocabulary. */
+  language?: TagLanguage;
   /** The label index (src/tagging/label-index.ts); without one, only tags are written. */
   index?: LabelIndex;
 }
+
+export type TagLanguage = 'en' | 'zh';
 
 /** Re-applications of a newer index record to the tags, per invocation, before giving up (throws). */
 export const MAX_REPAIRS = 5;
@@ -113,18 +121,28 @@ export type TagOutcome = {
 interface TagTarget {
   status: TagStatus;
   labels: IndexedLabel[];
+  categories?: IndexedLabel[];
   /** "<name>@<version>" */
   model: string;
+  vocabulary?: string;
 }
 
-function serviceTagsOf(t: TagTarget): Tag[] {
+/** The names written in the tags: English as indexed, or their Chinese form (TAG_LANGUAGE=zh). */
+function namer(o: TaggerOptions): (name: string) => string {
+  const { vocabulary, labels } = o.classifier.folder;
+  if (o.language !== 'zh' || !vocabulary) return (name) => name;
+  const zh = tagNames(vocabulary, labels);
+  return (name) => zh.get(name) ?? name;
+}
+
+function serviceTagsOf(t: TagTarget, name: (n: string) => string = (n) => n): Tag[] {
   const at = t.model.lastIndexOf('@');
   const model = { name: t.model.slice(0, Math.max(0, at)), version: t.model.slice(at + 1) };
-  return serviceTags(
-    t.status,
-    model,
-    t.labels.map((l, index) => ({ label: l.label, score: l.score, index })),
-  );
+  const named = (list: IndexedLabel[]) => list.map((l) => ({ label: name(l.label), score: l.score }));
+  return serviceTags(t.status, model, named(t.labels), {
+    categories: named(t.categories ?? []),
+    ...(t.vocabulary ? { ref: t.vocabulary } : {}),
+  });
 }
 
 /** Merges the service tags with the object's current ones and writes them if they changed. */
@@ -145,16 +163,25 @@ async function writeTags(
   classification?: Classification,
   detail?: string,
 ): Promise<TagOutcome> {
-  const { meta } = o.classifier.folder;
+  const { meta, vocabulary } = o.classifier.folder;
+  const min = o.minConfidence ?? DEFAULT_MIN_CONFIDENCE;
+  const scored = (list: readonly IndexedLabel[] | undefined) =>
+    status === 'ok'
+      ? (list ?? []).filter((l) => l.score >= min).map((l) => ({ label: l.label, score: l.score }))
+      : [];
+  const categories = scored(classification?.categories);
   const own: TagTarget = {
     status,
-    labels:
-      status === 'ok' ? (classification?.labels ?? []).map((l) => ({ label: l.label, score: l.score })) : [],
+    labels: scored(classification?.labels),
+    ...(categories.length ? { categories } : {}),
     model: `${meta.name}@${meta.version}`,
+    ...(vocabulary ? { vocabulary: vocabularyRef(vocabulary) } : {}),
   };
+  const name = namer(o);
+  const tagsOf = (t: TagTarget) => serviceTagsOf(t, name);
   const common = { bucket, key, status, classification, detail };
   if (!o.index) {
-    const ours = serviceTags(status, meta, classification?.labels);
+    const ours = tagsOf(own);
     const { tags, dropped, changed } = await applyTags(o, bucket, key, ours);
     return { ...common, tags, dropped, result: changed ? 'tagged' : 'unchanged' };
   }
@@ -165,13 +192,13 @@ async function writeTags(
   if (put.result === 'stale') return { ...common, result: 'stale', tags: [], dropped: [] };
   let target = own;
   let repairs = 0;
-  const differs = (t: TagTarget) => !sameTags(serviceTagsOf(t), serviceTagsOf(target));
+  const differs = (t: TagTarget) => !sameTags(tagsOf(t), tagsOf(target));
   // A newer event overtook this one while it was being written: show that one.
   if (put.current && put.current.state === 'live' && differs(put.current)) {
     target = put.current;
     repairs++;
   }
-  let applied = await applyTags(o, bucket, key, serviceTagsOf(target));
+  let applied = await applyTags(o, bucket, key, tagsOf(target));
   let changed = applied.changed;
   for (;;) {
     const current = await o.index.get(bucket, key);
@@ -182,7 +209,7 @@ async function writeTags(
       );
     target = current;
     repairs++;
-    applied = await applyTags(o, bucket, key, serviceTagsOf(target));
+    applied = await applyTags(o, bucket, key, tagsOf(target));
     changed ||= applied.changed;
   }
   return {
@@ -239,7 +266,10 @@ export async function tagObject(
       throw new Error(`s3://${bucket}/${key}: read ${object.bytes.length} of ${object.size} bytes`);
     let classification: Classification;
     try {
-      classification = await o.classifier.classify(object.bytes, { topK: o.topK ?? 3 });
+      classification = await o.classifier.classify(object.bytes, {
+        topK: o.topK ?? 3,
+        minConfidence: o.minConfidence ?? DEFAULT_MIN_CONFIDENCE,
+      });
     } catch (err) {
       if (err instanceof ImageError && err.code !== 'InvalidArgument')
         return await writeTags(o, bucket, key, read, err.code, undefined, err.message);

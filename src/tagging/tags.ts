@@ -6,6 +6,11 @@
  *   tagger:top     the best label                     (only when status is ok)
  *   tagger:labels  "label=score/label=score/..."      (top-3, scores with 3 decimals; only when ok)
  *   tagger:model   "<name>@<version>"                 (the model that produced the tags)
+ *   tagger:categories "category=score/..."           (ImageNet-1k models: the vocabulary's categories
+ *                                                       scoring at least the threshold; only when ok)
+ *   tagger:vocabulary "<name>@<version>"             (the vocabulary the names come from, if any)
+ * Labels and categories below the threshold (MIN_CONFIDENCE) are left out; names are English, or
+ * Chinese with TAG_LANGUAGE=zh (made tag-safe by sanitizeTagValue).
  *
  * S3 limits: 10 tags per object, keys up to 128 and values up to 256 characters, only letters,
  * digits, white space and `_ . : / = + - @`. Every tag that is not the service's own is kept as is;
@@ -14,13 +19,25 @@
  */
 import type { Label } from '../classifier/postprocess.ts';
 
+/** A name and its score, as the tags list them (a classifier Label is one). */
+export type ScoredName = Pick<Label, 'label' | 'score'> | Label;
+
 export const TAG_PREFIX = 'tagger:';
 export const TAG_STATUS = `${TAG_PREFIX}status`;
 export const TAG_TOP = `${TAG_PREFIX}top`;
 export const TAG_LABELS = `${TAG_PREFIX}labels`;
 export const TAG_MODEL = `${TAG_PREFIX}model`;
+export const TAG_CATEGORIES = `${TAG_PREFIX}categories`;
+export const TAG_VOCABULARY = `${TAG_PREFIX}vocabulary`;
 /** Most important first. */
-export const SERVICE_TAG_PRIORITY = [TAG_STATUS, TAG_TOP, TAG_LABELS, TAG_MODEL] as const;
+export const SERVICE_TAG_PRIORITY = [
+  TAG_STATUS,
+  TAG_TOP,
+  TAG_CATEGORIES,
+  TAG_LABELS,
+  TAG_MODEL,
+  TAG_VOCABULARY,
+] as const;
 
 export const MAX_TAGS = 10;
 export const MAX_KEY_CHARS = 128;
@@ -64,7 +81,7 @@ function labelForList(label: string): string {
 }
 
 /** Formats the top-k list so that it fits one tag value: entries that would overflow are left out. */
-export function formatLabelList(labels: readonly Label[]): string {
+export function formatLabelList(labels: readonly ScoredName[]): string {
   let out = '';
   for (const l of labels) {
     const entry = `${labelForList(l.label)}=${l.score.toFixed(3)}`;
@@ -90,13 +107,20 @@ export interface ModelRef {
 }
 
 /** The service's own tags for one outcome, in priority order. */
-export function serviceTags(status: TagStatus, model: ModelRef, labels: readonly Label[] = []): Tag[] {
+export function serviceTags(
+  status: TagStatus,
+  model: ModelRef,
+  labels: readonly ScoredName[] = [],
+  vocabulary: { categories?: readonly ScoredName[]; ref?: string } = {},
+): Tag[] {
   const tags: Tag[] = [{ Key: TAG_STATUS, Value: status }];
-  if (status === 'ok' && labels.length > 0) {
+  if (status === 'ok' && labels.length > 0)
     tags.push({ Key: TAG_TOP, Value: sanitizeTagValue(labels[0]?.label ?? '') });
-    tags.push({ Key: TAG_LABELS, Value: formatLabelList(labels) });
-  }
+  const categories = status === 'ok' ? (vocabulary.categories ?? []) : [];
+  if (categories.length > 0) tags.push({ Key: TAG_CATEGORIES, Value: formatLabelList(categories) });
+  if (status === 'ok' && labels.length > 0) tags.push({ Key: TAG_LABELS, Value: formatLabelList(labels) });
   tags.push({ Key: TAG_MODEL, Value: sanitizeTagValue(`${model.name}@${model.version}`) });
+  if (vocabulary.ref) tags.push({ Key: TAG_VOCABULARY, Value: sanitizeTagValue(vocabulary.ref) });
   return tags;
 }
 

@@ -19,6 +19,7 @@ import {
 const copy = (o: IndexedObject): IndexedObject => ({
   ...o,
   labels: o.labels.map((l) => ({ ...l })),
+  ...(o.categories ? { categories: o.categories.map((l) => ({ ...l })) } : {}),
 });
 
 export class MemoryIndex implements LabelIndex {
@@ -62,6 +63,9 @@ export class MemoryIndex implements LabelIndex {
     };
     const etag = bareEtag(record.etag);
     if (etag !== undefined) next.etag = etag;
+    if (record.status === 'ok' && record.categories?.length)
+      next.categories = record.categories.map((l) => ({ label: l.label, score: l.score }));
+    if (record.vocabulary !== undefined) next.vocabulary = record.vocabulary;
     this.objects.set(id, next);
     return { result: 'written' as IndexWrite, current: copy(next) };
   }
@@ -110,7 +114,13 @@ export class MemoryIndex implements LabelIndex {
           .filter((k) => k.pk === pk)
           .map((k) => ({
             sk: k.sk,
-            item: { key: o.key, score: k.score, top: o.labels[0]?.label ?? '', labels: o.labels },
+            item: {
+              key: o.key,
+              score: k.score,
+              top: o.labels[0]?.label ?? '',
+              labels: o.labels,
+              ...(o.categories ? { categories: o.categories.map((l) => ({ ...l })) } : {}),
+            },
           })),
       )
       // DynamoDB orders sort keys by their UTF-8 bytes.

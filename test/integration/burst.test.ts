@@ -28,6 +28,7 @@ import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
+import { DEFAULT_MIN_CONFIDENCE } from '../../src/classifier/postprocess.ts';
 import { normalizeLabel } from '../../src/tagging/label-index.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import type { TagOutcome } from '../../src/tagging/tagger.ts';
@@ -170,13 +171,27 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
     expect(emitted).toBe(expectedEvents);
 
     // What the end state must be: the labels of classifying each photo, computed here directly.
-    const expected = new Map<number, { top: string; list: string; labels: string[] }>();
+    // Labels and categories under MIN_CONFIDENCE are neither tagged nor indexed.
+    const expected = new Map<
+      number,
+      { keys: string[]; top?: string; list?: string; categories?: string; labels: string[]; names: string[] }
+    >();
     for (const photo of new Set([...content.values()].filter((p) => p !== undefined))) {
       const c = await classifier.classify(photos[photo]?.bytes ?? new Uint8Array(), { topK: 3 });
+      const kept = c.labels.filter((l) => l.score >= DEFAULT_MIN_CONFIDENCE);
+      const categories = c.categories ?? [];
       expected.set(photo, {
-        top: sanitizeTagValue(c.labels[0]?.label ?? ''),
-        list: formatLabelList(c.labels),
-        labels: c.labels.map((l) => l.label),
+        keys: [
+          'tagger:model',
+          'tagger:status',
+          'tagger:vocabulary',
+          ...(kept.length ? ['tagger:labels', 'tagger:top'] : []),
+          ...(categories.length ? ['tagger:categories'] : []),
+        ].sort(),
+        ...(kept.length ? { top: sanitizeTagValue(kept[0]?.label ?? ''), list: formatLabelList(kept) } : {}),
+        ...(categories.length ? { categories: formatLabelList(categories) } : {}),
+        labels: kept.map((l) => l.label),
+        names: [...kept, ...categories].map((l) => l.label),
       });
     }
     const index = dynamoLabelIndex(dynamo.client, TABLE);
@@ -201,13 +216,19 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
           .map((t) => t.Key)
           .sort(),
         key,
-      ).toEqual(['tagger:labels', 'tagger:model', 'tagger:status', 'tagger:top']);
+      ).toEqual(want?.keys);
       expect(
-        { top: tags['tagger:top'], labels: tags['tagger:labels'], status: tags['tagger:status'] },
+        {
+          top: tags['tagger:top'],
+          labels: tags['tagger:labels'],
+          categories: tags['tagger:categories'],
+          status: tags['tagger:status'],
+        },
         key,
       ).toEqual({
         top: want?.top,
         labels: want?.list,
+        categories: want?.categories,
         status: 'ok',
       });
       expect(indexed, key).toMatchObject({ state: 'live', status: 'ok' });
@@ -215,7 +236,7 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
         indexed?.labels.map((l) => l.label),
         key,
       ).toEqual(want?.labels);
-      for (const label of want?.labels ?? []) {
+      for (const label of want?.names ?? []) {
         const n = normalizeLabel(label);
         wantPartitions.set(n, (wantPartitions.get(n) ?? new Set()).add(key));
       }
@@ -228,7 +249,7 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
       expect(tagSet, key).toContainEqual({ Key: 'owner', Value: `user-${i}` });
     }
     // Every label partition holds exactly the live objects with that label, and nothing else exists.
-    const everyLabel = new Set([...expected.values()].flatMap((e) => e.labels.map(normalizeLabel)));
+    const everyLabel = new Set([...expected.values()].flatMap((e) => e.names.map(normalizeLabel)));
     for (const label of everyLabel)
       expect((await searchAll(index, BUCKET, label, 50)).sort(), label).toEqual(
         [...(wantPartitions.get(label) ?? [])].sort(),

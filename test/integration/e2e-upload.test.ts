@@ -85,10 +85,12 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     // Upload: a presigned POST straight to the local S3 (cross-origin, allowed by the bucket's CORS
     // rule), then the tagger's labels, read back through GET /images/{key}.
     await page.setInputFiles('#file', bigPhoto);
-    await page.waitForSelector('#results .row:nth-child(3)', { timeout: 120_000 });
+    await page.waitForSelector('#results .row', { timeout: 120_000 });
+    // The tagger's labels over MIN_CONFIDENCE (up to 3), and its categories.
     const labels = await page.$$eval('#results .row .label', (els) => els.map((e) => e.textContent ?? ''));
-    expect(labels).toHaveLength(3);
+    expect(labels.length).toBeGreaterThanOrEqual(1);
     expect(labels[0]).toBe('Golden Retriever');
+    expect(await page.textContent('#categories')).toContain('dog');
     expect(await page.textContent('#status')).toContain('big-retriever.jpg');
     expect(s3Posts).toEqual([{ status: 204, allowOrigin: base }]);
     expect(requests.some((r) => r.url.includes('/classify'))).toBe(false);

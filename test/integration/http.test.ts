@@ -88,6 +88,10 @@ describe.skipIf(skipUnlessShared('the HTTP API tests'))('HTTP API over loopback'
     expect(body.labels).toHaveLength(3);
     expect(body.labels[0]).toMatchObject({ label: 'Golden Retriever', index: 207 });
     expect(body.labels[0].score).toBeGreaterThan(body.labels[1].score);
+    // The vocabulary's categories (ImageNet-1k folders): the sum over all dog classes beats the top label.
+    const dog = body.categories.find((c: { id: string }) => c.id === 'dog');
+    expect(dog).toMatchObject({ label: 'dog' });
+    expect(dog.score).toBeGreaterThanOrEqual(body.labels[0].score);
     expect(body.model).toMatchObject({ name: 'mobilenetv2-int8', version: '1' });
     expect(body.timings.inferMs).toBeGreaterThan(0);
     expect(body.timings.totalMs).toBeGreaterThanOrEqual(body.timings.inferMs);

@@ -67,7 +67,10 @@ describe.skipIf(skipUnlessShared('the local stack test'))('npm start (local stac
     expect(code).toBe(0);
     expect(output).toContain('tagger:status = ok');
     expect(output).toContain('tagger:top = Golden Retriever');
-    expect(output).toMatch(/tagger:labels = Golden Retriever=0\.\d{3}\//);
+    // Labels over MIN_CONFIDENCE (0.1), and the vocabulary's categories.
+    expect(output).toMatch(/tagger:labels = Golden Retriever=0\.\d{3}(\/|\n)/);
+    expect(output).toMatch(/tagger:categories = animal=0\.\d{3}\/.*dog=0\.\d{3}/);
+    expect(output).toContain('tagger:vocabulary = imagenet-1k@1');
     expect(output).toContain('tagger:model = mobilenetv2-int8@1');
     expect(output).toMatch(/GET \/health: \{"status":"ok","model":\{"name":"mobilenetv2-int8"/);
     // Through serverless-offline's HTTP API emulation, both body forms arrive intact.

@@ -6,7 +6,9 @@
  * - not taggable (outside the tagger's prefix, not an image suffix): skipped, no request;
  * - GetObjectTagging, then:
  *   - no `tagger:status`: tagged;
- *   - with --retag-older-than NAME@V: re-tagged when `tagger:model` is NAME@U with U older than V
+ *   - with --retag-older-than NAME@V: re-tagged when `tagger:model` is NAME@U with U older than V;
+ *     when NAME is the model's vocabulary (imagenet-1k@2), when `tagger:vocabulary` is older than V
+ *     or absent (tagged before vocabularies: they get categories)
  *     (compareModelVersions: numeric-aware, "1.10" is newer than "1.9"); a tag of another model
  *     name, or no `tagger:model` at all (the user's own tags left no room for it), is not comparable
  *     and is left alone (skipped, "other model"): re-tagging it would not make it comparable either;
@@ -42,6 +44,7 @@ import {
   type ModelRef,
   TAG_MODEL,
   TAG_STATUS,
+  TAG_VOCABULARY,
   type Tag,
 } from '../../src/tagging/tags.ts';
 import type { BucketListing, ListedObject } from './bucket-listing.ts';
@@ -184,10 +187,14 @@ export function compareModelVersions(a: string, b: string): number {
 export type Selection = 'untagged' | 'older' | 'current' | 'other-model';
 
 /** What to do with an object that has `tags` (see the top of this file). */
-export function select(tags: readonly Tag[], retagOlderThan?: ModelRef): Selection {
+export function select(tags: readonly Tag[], retagOlderThan?: ModelRef, vocabularyName?: string): Selection {
   if (!tags.some((t) => t.Key === TAG_STATUS)) return 'untagged';
   if (!retagOlderThan) return 'current';
-  const model = tags.find((t) => t.Key === TAG_MODEL)?.Value;
+  // --retag-older-than <vocabulary>@V: objects tagged before the vocabulary (no tagger:vocabulary) or
+  // with an older one.
+  const byVocabulary = vocabularyName !== undefined && retagOlderThan.name === vocabularyName;
+  if (byVocabulary && !tags.some((t) => t.Key === TAG_VOCABULARY)) return 'older';
+  const model = tags.find((t) => t.Key === (byVocabulary ? TAG_VOCABULARY : TAG_MODEL))?.Value;
   if (!model) return 'other-model';
   let ref: ModelRef;
   try {
@@ -203,10 +210,12 @@ export function select(tags: readonly Tag[], retagOlderThan?: ModelRef): Selecti
  * Refuses a re-tag that could never finish: the model doing the tagging is the same model name as
  * the threshold and older than it, so every object it tags stays "older".
  */
-export function checkRetagModel(model: ModelRef, retagOlderThan: ModelRef): void {
-  if (model.name === retagOlderThan.name && compareModelVersions(model.version, retagOlderThan.version) < 0)
+export function checkRetagModel(model: ModelRef, retagOlderThan: ModelRef, vocabulary?: ModelRef): void {
+  // --retag-older-than may name the vocabulary instead of the model (tagger:vocabulary).
+  const here = vocabulary?.name === retagOlderThan.name ? vocabulary : model;
+  if (here.name === retagOlderThan.name && compareModelVersions(here.version, retagOlderThan.version) < 0)
     throw new Error(
-      `--retag-older-than ${retagOlderThan.name}@${retagOlderThan.version}: the model here is ${model.name}@${model.version}, older than that; its tags would stay older`,
+      `--retag-older-than ${retagOlderThan.name}@${retagOlderThan.version}: the ${here === model ? 'model' : 'vocabulary'} here is ${here.name}@${here.version}, older than that; its tags would stay older`,
     );
 }
 
@@ -303,7 +312,8 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
   const prefix = o.prefix ?? taggerPrefix;
   const concurrency = Math.max(1, Math.floor(o.concurrency ?? 4));
   const { bucket, store } = { bucket: o.bucket, store: o.tagger.store };
-  if (o.retagOlderThan) checkRetagModel(o.tagger.classifier.folder.meta, o.retagOlderThan);
+  const { meta, vocabulary } = o.tagger.classifier.folder;
+  if (o.retagOlderThan) checkRetagModel(meta, o.retagOlderThan, vocabulary);
 
   const checkpoint = o.dryRun ? undefined : o.checkpoint;
   const saved = await checkpoint?.load();
@@ -319,7 +329,7 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
     if (!isTaggable(key, taggerPrefix, suffixes)) return { kind: 'notTaggable' };
     try {
       const tags = await store.getTags(bucket, key);
-      const choice = select(tags, o.retagOlderThan);
+      const choice = select(tags, o.retagOlderThan, vocabulary?.name);
       const index = o.tagger.index;
       let reindex = false;
       if (choice === 'current') {

@@ -206,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
   const concurrency = positive('concurrency', values.concurrency);
   const retagOlderThan = values['retag-older-than'] ? parseModelRef(values['retag-older-than']) : undefined;
   const dryRun = values['dry-run'];
-  const { prefix: taggerPrefix, suffixes } = taggerConfig(process.env);
+  const { prefix: taggerPrefix, suffixes, minConfidence, language } = taggerConfig(process.env);
   const prefix = values.prefix ?? taggerPrefix;
   if (!prefix.startsWith(taggerPrefix) && !taggerPrefix.startsWith(prefix))
     console.error(
@@ -279,6 +279,8 @@ async function main(argv: string[]): Promise<number> {
         classifier,
         prefix: taggerPrefix,
         suffixes,
+        minConfidence,
+        language,
         ...(index ? { index } : {}),
       },
       listing: s3BucketListing(s3),

@@ -3,6 +3,8 @@
  *
  * Prints the top-k labels of each file as a table (headed by the model and its weight storage), or
  * with --json one JSON object per line: {"file", "weights", "labels": [{label, index, score}],
+ * "categories": [{label, id, score}] (ImageNet-1k models: their vocabulary's categories scoring at
+ * least DEFAULT_MIN_CONFIDENCE, each the sum of its classes' probabilities),
  * "timings"} or {"file", "weights", "error": {code, message}}; "weights" is the int8 storage loaded
  * ("s8", "u8"; null for a folder without a "weights" map). MODEL_WEIGHTS=auto|s8|u8 overrides it.
  */
@@ -28,6 +30,10 @@ function printTable(outcomes: FileOutcome[], { folder, weights }: Classifier): v
     for (const [rank, l] of o.result.labels.entries())
       console.log(
         `  ${rank + 1}. ${l.label.padEnd(32)} ${(l.score * 100).toFixed(1).padStart(5)}%  (class ${l.index})`,
+      );
+    if (o.result.categories?.length)
+      console.log(
+        `  categories: ${o.result.categories.map((c) => `${c.label} ${(c.score * 100).toFixed(1)}%`).join(', ')}`,
       );
     const t = o.result.timings;
     console.log(
@@ -73,7 +79,13 @@ async function main(argv: string[]): Promise<number> {
         JSON.stringify(
           'error' in o
             ? { file, weights, error: o.error }
-            : { file, weights, labels: o.result.labels, timings: o.result.timings },
+            : {
+                file,
+                weights,
+                labels: o.result.labels,
+                ...(o.result.categories ? { categories: o.result.categories } : {}),
+                timings: o.result.timings,
+              },
         ),
       );
   }

@@ -1,0 +1,28 @@
+/**
+ * Gives a model folder the ImageNet-1k vocabulary when its labels are the ImageNet-1k list the
+ * vocabulary was made for (1000 labels, equal to it); other folders get none (and lose a stale one),
+ * and work as before. Used by `model:build` and `model:import`.
+ */
+import { copyFile, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  fitsLabels,
+  VOCABULARY_FILE,
+  VOCABULARY_LICENSE_FILE,
+  type Vocabulary,
+  vocabularyRef,
+} from '../../src/classifier/vocabulary.ts';
+import { VOCABULARY_DIR } from './generate.ts';
+
+/** Returns "<name>@<version>" of the vocabulary written, or null when the labels are not ImageNet-1k. */
+export async function addVocabulary(dir: string, labels: readonly string[]): Promise<string | null> {
+  const source = join(VOCABULARY_DIR, VOCABULARY_FILE);
+  const vocabulary = JSON.parse(await readFile(source, 'utf8')) as Vocabulary;
+  const files = [VOCABULARY_FILE, VOCABULARY_LICENSE_FILE];
+  if (!fitsLabels(vocabulary, labels)) {
+    for (const f of files) await rm(join(dir, f), { force: true });
+    return null;
+  }
+  for (const f of files) await copyFile(join(VOCABULARY_DIR, f), join(dir, f));
+  return vocabularyRef(vocabulary);
+}

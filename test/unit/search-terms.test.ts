@@ -1,0 +1,156 @@
+/**
+ * Search words -> index terms (src/tagging/search-terms.ts) on the committed ImageNet-1k vocabulary,
+ * and GET /images resolving them (the real API and label-index fake, the vocabulary in the folder).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { VOCABULARY_DIR } from '../../models/vocabulary/generate.ts';
+import type { ModelFolder } from '../../src/classifier/model-folder.ts';
+import { VOCABULARY_FILE, type Vocabulary } from '../../src/classifier/vocabulary.ts';
+import { createApi } from '../../src/http/api.ts';
+import { searchTerms, singulars } from '../../src/tagging/search-terms.ts';
+import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
+import { MemoryIndex } from '../helpers/memory-index.ts';
+
+const vocabulary = JSON.parse(readFileSync(join(VOCABULARY_DIR, VOCABULARY_FILE), 'utf8')) as Vocabulary;
+/** Labels as imagenet-simple-labels writes them, for the classes these tests use; WordNet's head word elsewhere. */
+const SIMPLE: Record<number, string> = {
+  47: 'chameleon',
+  207: 'Golden Retriever',
+  607: "jack-o'-lantern",
+  817: 'sports car',
+  134: 'crane (bird)',
+  517: 'crane (machine)',
+};
+const labels = vocabulary.classes.map((c, i) => SIMPLE[i] ?? (c.names[0] as string));
+const terms = searchTerms(labels, vocabulary);
+
+describe('search words', () => {
+  it.each([
+    ['dog', 'dog', 'category'],
+    ['Dogs', 'dog', 'category'],
+    ['  DOG ', 'dog', 'category'],
+    ['domestic dog', 'dog', 'category'],
+    ['puppies', 'dog', 'category'],
+    ['automobile', 'car', 'category'],
+    ['cars', 'car', 'category'],
+    ['狗', 'dog', 'category'],
+    ['鸟', 'bird', 'category'],
+    ['交通工具', 'vehicle', 'category'],
+    ['vehicles', 'vehicle', 'category'],
+    ['wolves', 'wolf', 'category'],
+    ['金毛猎犬', 'golden retriever', 'label'],
+    ['golden  retriever', 'golden retriever', 'label'],
+    ['golden retrievers', 'golden retriever', 'label'],
+    ['Jack o lantern', "jack-o'-lantern", 'label'],
+    ['jack-o-lantern', "jack-o'-lantern", 'label'],
+    ['sportscar', 'sports car', 'label'],
+  ])('%s -> %s (%s)', (word, term, kind) => {
+    expect(terms.resolve(word)).toMatchObject({ term, kind });
+  });
+
+  it('matches nothing for words it does not know', () => {
+    expect(terms.resolve('xyzzy')).toBeUndefined();
+    expect(terms.resolve('')).toBeUndefined();
+  });
+
+  it('singulars of simple English plurals', () => {
+    expect(singulars('dogs')).toEqual(['dog']);
+    expect(singulars('boxes')).toContain('box');
+    expect(singulars('butterflies')[0]).toBe('butterfly');
+    expect(singulars('mice')).toEqual(['mouse']);
+    expect(singulars('glass')).toEqual([]);
+  });
+
+  it('suggests labels, categories and synonyms as one types, one per term, categories first', () => {
+    const words = terms.suggest('do').map((s) => s.term);
+    expect(words[0]).toBe('dog');
+    expect(new Set(words).size).toBe(words.length);
+    expect(terms.suggest('golden').map((s) => s.term)).toContain('golden retriever');
+    expect(terms.suggest('狗').map((s) => s.term)).toContain('dog');
+    expect(terms.suggest('vehicel').map((s) => s.term)).toContain('vehicle');
+  });
+
+  it('without a vocabulary, only the model labels match', () => {
+    const plain = searchTerms(['tabby', 'Golden Retriever']);
+    expect(plain.resolve('golden retrievers')).toEqual({ term: 'golden retriever', kind: 'label' });
+    expect(plain.resolve('dog')).toBeUndefined();
+  });
+});
+
+describe('GET /images with a vocabulary', () => {
+  const BUCKET = 'photos';
+  async function setup() {
+    const index = new MemoryIndex();
+    const dog = { label: 'dog', score: 0.97 };
+    await index.put({
+      bucket: BUCKET,
+      key: 'uploads/dog.jpg',
+      status: 'ok',
+      labels: [{ label: 'Golden Retriever', score: 0.8 }],
+      categories: [{ label: 'animal', score: 0.99 }, dog],
+      model: 'm@1',
+    });
+    const fake = fakeClassifier();
+    const classifier = { ...fake, folder: { ...fake.folder, labels, vocabulary } as ModelFolder };
+    const signer = {
+      presignPost: async () => ({ url: '', fields: {}, expiresAt: new Date(0) }),
+      presignGet: async (key: string) => `https://s3/${key}`,
+      origin: async () => 'https://s3',
+    };
+    const api = createApi({
+      classifier,
+      images: { bucket: BUCKET, prefix: 'uploads/', index, store: new MemoryStore(), signer },
+    });
+    return async (query: Record<string, string>) => {
+      const res = await api({
+        rawPath: '/images',
+        requestContext: { http: { method: 'GET' } },
+        headers: {},
+        queryStringParameters: query,
+      } as unknown as APIGatewayProxyEventV2);
+      return { status: res.statusCode, body: JSON.parse(res.body) };
+    };
+  }
+
+  it('finds the dog photo by "Dogs", "狗" and "金毛猎犬", and says what the word meant', async () => {
+    const get = await setup();
+    for (const label of ['Dogs', '狗', 'domestic dog', '金毛猎犬']) {
+      const { status, body } = await get({ label });
+      expect(status, label).toBe(200);
+      expect(body.items.map((i: { key: string }) => i.key)).toEqual(['uploads/dog.jpg']);
+    }
+    const { body } = await get({ label: '狗' });
+    expect(body.resolved).toEqual({ term: 'dog', kind: 'category', zh: '狗' });
+    expect(body.items[0].score).toBe(0.97);
+    expect(body.items[0].categories).toEqual([
+      { label: 'animal', score: 0.99, zh: '动物' },
+      { label: 'dog', score: 0.97, zh: '狗' },
+    ]);
+    expect(body.items[0].labels).toEqual([{ label: 'Golden Retriever', score: 0.8, zh: '金毛猎犬' }]);
+  });
+
+  it('a word that matches nothing answers 200, no items, and a few suggestions', async () => {
+    const get = await setup();
+    const { status, body } = await get({ label: 'dgo' });
+    expect(status).toBe(200);
+    expect(body.items).toEqual([]);
+    expect(body.suggestions.length).toBeGreaterThan(0);
+    expect(body.suggestions.length).toBeLessThanOrEqual(5);
+    expect(body.suggestions.map((s: { term: string }) => s.term)).toContain('dog');
+    // A known word with no photos: no suggestions needed.
+    expect((await get({ label: 'cat' })).body).toEqual({
+      items: [],
+      resolved: { term: 'cat', kind: 'category', zh: '猫' },
+    });
+  });
+
+  it('?suggest= answers the words as one types', async () => {
+    const get = await setup();
+    const { status, body } = await get({ suggest: 'Do' });
+    expect(status).toBe(200);
+    expect(body.suggestions[0]).toMatchObject({ word: 'dog', term: 'dog', kind: 'category', zh: '狗' });
+  });
+});

@@ -1,0 +1,191 @@
+/**
+ * Categories through the tagger: tags (within S3's limits, next to the user's own), the label index
+ * (a search for a category finds its members' photos, best first), the threshold, the tag language,
+ * and backfill's --retag-older-than <vocabulary>@V. Fake classifier with the committed vocabulary.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { S3Event } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { VOCABULARY_DIR } from '../../models/vocabulary/generate.ts';
+import type { Classification } from '../../src/classifier/classifier.ts';
+import { ConfigError } from '../../src/classifier/errors.ts';
+import type { ModelFolder } from '../../src/classifier/model-folder.ts';
+import { softmax, topK } from '../../src/classifier/postprocess.ts';
+import {
+  categoryMembers,
+  categoryScores,
+  VOCABULARY_FILE,
+  type Vocabulary,
+} from '../../src/classifier/vocabulary.ts';
+import { createS3Tagger, taggerConfig } from '../../src/tagging/notifications.ts';
+import { encodeS3Key, MAX_TAGS, MAX_VALUE_CHARS, parseLabelList, type Tag } from '../../src/tagging/tags.ts';
+import { checkRetagModel, select } from '../../tools/backfill/backfill.ts';
+import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
+import { MemoryIndex } from '../helpers/memory-index.ts';
+
+const vocabulary = JSON.parse(readFileSync(join(VOCABULARY_DIR, VOCABULARY_FILE), 'utf8')) as Vocabulary;
+const members = categoryMembers(vocabulary);
+const labels = vocabulary.classes.map((c, i) => (i === 207 ? 'Golden Retriever' : (c.names[0] as string)));
+const BUCKET = 'b';
+
+/** Logits by the first byte: 207 a retriever whose mass is spread over five breeds; 47 a chameleon. */
+function logitsFor(first: number): Float64Array {
+  const logits = new Float64Array(1000).fill(-5);
+  if (first === 207)
+    for (const [i, v] of [
+      [207, 5],
+      [208, 4.6],
+      [205, 4.5],
+      [206, 4.4],
+      [209, 4.2],
+    ])
+      logits[i as number] = v as number;
+  else logits[first] = 9;
+  return logits;
+}
+
+function vocabularyClassifier() {
+  const fake = fakeClassifier();
+  const folder = { ...fake.folder, labels, vocabulary } as ModelFolder;
+  return {
+    ...fake,
+    folder,
+    async classify(
+      bytes: Uint8Array,
+      o: { topK?: number; minConfidence?: number } = {},
+    ): Promise<Classification> {
+      const p = softmax(logitsFor(bytes[0] as number));
+      return {
+        labels: topK(p, labels, o.topK ?? 3),
+        categories: categoryScores(vocabulary, members, p).filter((c) => c.score >= (o.minConfidence ?? 0.1)),
+        timings: { decodeMs: 1, inferMs: 1, totalMs: 2 },
+      };
+    },
+  };
+}
+
+const created = (key: string) => ({
+  eventName: 'ObjectCreated:Put',
+  s3: { bucket: { name: BUCKET }, object: { key: encodeS3Key(key), size: 1 } },
+});
+const event = (...keys: string[]) => ({ Records: keys.map(created) }) as unknown as S3Event;
+
+function setup(env: Record<string, string> = {}) {
+  const store = new MemoryStore();
+  const index = new MemoryIndex();
+  const tagger = createS3Tagger({ store, classifier: vocabularyClassifier(), index, env });
+  return { store, index, tagger };
+}
+const value = (tags: Tag[], key: string) => tags.find((t) => t.Key === key)?.Value;
+
+describe('categories in tags and in the label index', () => {
+  it('tags carry the categories over the threshold and the vocabulary; low labels are left out', async () => {
+    const { store, tagger } = setup();
+    store.put(BUCKET, 'uploads/dog.jpg', Uint8Array.of(207));
+    await tagger(event('uploads/dog.jpg'));
+    const tags = store.tagsOf(BUCKET, 'uploads/dog.jpg');
+    expect(value(tags, 'tagger:top')).toBe('Golden Retriever');
+    const categories = parseLabelList(value(tags, 'tagger:categories') ?? '');
+    expect(categories.map((c) => c.label)).toEqual(['animal', 'mammal', 'pet', 'dog']);
+    expect(categories.find((c) => c.label === 'dog')?.score).toBeGreaterThan(0.95);
+    // The top label alone is 0.30; the others (0.20, 0.18) pass too; nothing under 0.1 is tagged.
+    for (const l of parseLabelList(value(tags, 'tagger:labels') ?? ''))
+      expect(l.score).toBeGreaterThanOrEqual(0.1);
+    expect(value(tags, 'tagger:vocabulary')).toBe(`imagenet-1k@${vocabulary.version}`);
+    for (const t of tags) {
+      expect(Array.from(t.Value).length).toBeLessThanOrEqual(MAX_VALUE_CHARS);
+      expect(t.Value).toMatch(/^[\p{L}\p{N}\p{Z}_.:/=+\-@]*$/u);
+    }
+  });
+
+  it("keeps the user's tags: with six of them, the vocabulary and model tags are dropped first", async () => {
+    const { store, tagger } = setup();
+    const mine = Array.from({ length: 6 }, (_, i) => ({ Key: `mine${i}`, Value: `v${i}` }));
+    store.put(BUCKET, 'uploads/dog.jpg', Uint8Array.of(207), mine);
+    const [out] = await tagger(event('uploads/dog.jpg'));
+    const tags = store.tagsOf(BUCKET, 'uploads/dog.jpg');
+    expect(tags).toHaveLength(MAX_TAGS);
+    expect(tags.slice(0, 6)).toEqual(mine);
+    expect(tags.slice(6).map((t) => t.Key)).toEqual([
+      'tagger:status',
+      'tagger:top',
+      'tagger:categories',
+      'tagger:labels',
+    ]);
+    expect(out).toMatchObject({ dropped: ['tagger:model', 'tagger:vocabulary'] });
+  });
+
+  it('the index lists the photos of a category best score first, and not the others', async () => {
+    const { store, index, tagger } = setup();
+    store.put(BUCKET, 'uploads/dog.jpg', Uint8Array.of(207));
+    store.put(BUCKET, 'uploads/husky.jpg', Uint8Array.of(250));
+    store.put(BUCKET, 'uploads/chameleon.jpg', Uint8Array.of(47));
+    await tagger(event('uploads/dog.jpg', 'uploads/husky.jpg', 'uploads/chameleon.jpg'));
+    const dogs = await index.search(BUCKET, 'dog', { limit: 10 });
+    expect(dogs.items.map((i) => i.key)).toEqual(['uploads/husky.jpg', 'uploads/dog.jpg']);
+    expect(dogs.items[1]?.categories?.map((c) => c.label)).toContain('dog');
+    expect((await index.search(BUCKET, 'lizard', { limit: 10 })).items.map((i) => i.key)).toEqual([
+      'uploads/chameleon.jpg',
+    ]);
+    const page = await index.search(BUCKET, 'animal', { limit: 2 });
+    expect(page.items).toHaveLength(2);
+    expect(page.cursor).toBeDefined();
+  });
+
+  it('TAG_LANGUAGE=zh writes Chinese names in the tags; the index keeps the English ones', async () => {
+    const { store, index, tagger } = setup({ TAG_LANGUAGE: 'zh' });
+    store.put(BUCKET, 'uploads/dog.jpg', Uint8Array.of(207));
+    await tagger(event('uploads/dog.jpg'));
+    const tags = store.tagsOf(BUCKET, 'uploads/dog.jpg');
+    expect(value(tags, 'tagger:top')).toBe('金毛猎犬');
+    expect(parseLabelList(value(tags, 'tagger:categories') ?? '').map((c) => c.label)).toEqual([
+      '动物',
+      '哺乳动物',
+      '宠物',
+      '狗',
+    ]);
+    expect((await index.search(BUCKET, 'dog', { limit: 10 })).items.map((i) => i.key)).toEqual([
+      'uploads/dog.jpg',
+    ]);
+    // A second delivery finds the tags current (the index record renders to the same Chinese tags).
+    const [again] = await tagger(event('uploads/dog.jpg'));
+    expect(again?.result).toBe('unchanged');
+  });
+
+  it('MIN_CONFIDENCE and TAG_LANGUAGE are validated at init', () => {
+    expect(taggerConfig({ MIN_CONFIDENCE: '0.25' }).minConfidence).toBe(0.25);
+    expect(taggerConfig({}).minConfidence).toBe(0.1);
+    expect(() => taggerConfig({ MIN_CONFIDENCE: '2' })).toThrow(ConfigError);
+    expect(() => taggerConfig({ MIN_CONFIDENCE: 'high' })).toThrow(/MIN_CONFIDENCE/);
+    expect(() => taggerConfig({ TAG_LANGUAGE: 'fr' })).toThrow(/TAG_LANGUAGE/);
+  });
+});
+
+describe('backfill --retag-older-than <vocabulary>@V', () => {
+  const ok = [
+    { Key: 'tagger:status', Value: 'ok' },
+    { Key: 'tagger:model', Value: 'resnet18@1' },
+  ];
+  const retag = { name: 'imagenet-1k', version: '2' };
+
+  it('selects objects tagged before the vocabulary or with an older one', () => {
+    expect(select(ok, retag, 'imagenet-1k')).toBe('older');
+    expect(select([...ok, { Key: 'tagger:vocabulary', Value: 'imagenet-1k@1' }], retag, 'imagenet-1k')).toBe(
+      'older',
+    );
+    expect(select([...ok, { Key: 'tagger:vocabulary', Value: 'imagenet-1k@2' }], retag, 'imagenet-1k')).toBe(
+      'current',
+    );
+    // Without a vocabulary here, the name is a model's as before.
+    expect(select(ok, retag)).toBe('other-model');
+  });
+
+  it('refuses a vocabulary older than the threshold', () => {
+    const model = { name: 'resnet18', version: '1' };
+    expect(() => checkRetagModel(model, retag, { name: 'imagenet-1k', version: '1' })).toThrow(
+      /vocabulary here/,
+    );
+    expect(() => checkRetagModel(model, retag, { name: 'imagenet-1k', version: '2' })).not.toThrow();
+  });
+});
