@@ -324,15 +324,15 @@ export function createImageRoutes(
       const zh = terms?.().zhOf(l.label);
       return zh ? { ...l, zh } : l;
     };
-    const term = resolved?.term ?? raw;
+    const term = resolved?.term ?? label;
     const limit = parseLimit(q.limit);
     const cursor = q.cursor === undefined || q.cursor === '' ? undefined : q.cursor;
     if (cursor !== undefined && cursor.length > MAX_CURSOR_CHARS)
       throw invalid('cursor is not one this API returned');
     let page: Awaited<ReturnType<LabelIndex['search']>>;
     try {
-      // The word as typed too: a model's original spelling finds what was indexed under it before.
-      const spellings = [term, ...(spellingsOf.get(normalizeLabel(term)) ?? [])];
+      // The word as typed and the model's own spelling find what was indexed under them before.
+      const spellings = [raw, ...(spellingsOf.get(term) ?? [])];
       page = await index.search(bucket, term, { limit, cursor, spellings });
     } catch (err) {
       if (err instanceof InvalidCursorError) throw invalid(err.message);

@@ -9,7 +9,13 @@ import type { PostOptions, UploadSigner } from '../../src/aws/upload-signer.ts';
 import { ConfigError } from '../../src/classifier/errors.ts';
 import { awsImagePorts } from '../../src/handlers/image-ports.ts';
 import { contentSecurityPolicy, createApi } from '../../src/http/api.ts';
-import { type ImagesConfig, imageSettings, lazyImages, sanitizeFilename } from '../../src/http/images.ts';
+import {
+  type ImagesConfig,
+  imageSettings,
+  lazyImages,
+  MAX_USER_TAGS,
+  sanitizeFilename,
+} from '../../src/http/images.ts';
 import { PAGE_HTML } from '../../src/http/page.ts';
 import {
   InvalidCursorError,
@@ -450,10 +456,10 @@ describe('POST /uploads (presigned S3 POST)', () => {
       { Key: 'owner:id', Value: 'alice@example.org' },
       { Key: 'empty', Value: '' },
     ]);
-    const six = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`t${i}`, 'v']));
-    expect((await call(upload({ filename: 'cat.jpg', tagging: six }))).status).toBe(200);
+    const most = Object.fromEntries(Array.from({ length: MAX_USER_TAGS }, (_, i) => [`t${i}`, 'v']));
+    expect((await call(upload({ filename: 'cat.jpg', tagging: most }))).status).toBe(200);
     for (const bad of [
-      { ...six, t6: 'v' },
+      { ...most, extra: 'v' },
       ['album', 'x'],
       'album=x',
       { album: 5 },

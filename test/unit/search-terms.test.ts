@@ -44,8 +44,8 @@ describe('search words', () => {
     ['金毛猎犬', 'golden retriever', 'label'],
     ['golden  retriever', 'golden retriever', 'label'],
     ['golden retrievers', 'golden retriever', 'label'],
-    ['Jack o lantern', "jack-o'-lantern", 'label'],
-    ['jack-o-lantern', "jack-o'-lantern", 'label'],
+    ['Jack o lantern', 'jack-o-lantern', 'label'],
+    ["jack-o'-lantern", 'jack-o-lantern', 'label'],
     ['sportscar', 'sports car', 'label'],
   ])('%s -> %s (%s)', (word, term, kind) => {
     expect(terms.resolve(word)).toMatchObject({ term, kind });
