@@ -28,7 +28,8 @@ import { DeleteObjectCommand, GetObjectTaggingCommand, PutObjectCommand, S3Clien
 import type { S3Event } from 'aws-lambda';
 import { labelsMeaningful, selectModel } from '../models/select.ts';
 import { ROOT } from '../paths.ts';
-import { DEFAULT_UPLOAD_PREFIX, decodeS3Key } from '../src/tagging/tags.ts';
+import { DEFAULT_UPLOAD_PREFIX } from '../src/settings.ts';
+import { decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
 import { startLocalDynamo } from './local/local-dynamo.ts';
 import { listingTokensWork, startLocalS3 } from './local/local-s3.ts';

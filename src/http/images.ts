@@ -14,40 +14,28 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { UploadSigner } from '../aws/upload-signer.ts';
 import { ConfigError } from '../classifier/errors.ts';
+import { contentTypeOf } from '../classifier/image-formats.ts';
+import type { Settings, TaggerSettings } from '../settings.ts';
 import { InvalidCursorError, type LabelIndex, normalizeLabel } from '../tagging/label-index.ts';
-import { taggerConfig } from '../tagging/notifications.ts';
 import { ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
-import {
-  DEFAULT_IMAGE_SUFFIXES,
-  isTaggable,
-  parseLabelList,
-  TAG_LABELS,
-  TAG_MODEL,
-  TAG_STATUS,
-  TAG_TOP,
-} from '../tagging/tags.ts';
+import { isTaggable, parseLabelList, TAG_LABELS, TAG_MODEL, TAG_STATUS, TAG_TOP } from '../tagging/tags.ts';
 import { bodyBytes } from './body.ts';
 
 export interface ImagesConfig {
   /** The upload bucket (the one the tagger tags and the index describes). */
   bucket: string;
-  /** Key prefix of uploads (UPLOAD_PREFIX, default uploads/): new keys go under it, only keys under it are read. */
+  /** Key prefix of uploads (UPLOAD_PREFIX): new keys go under it, only keys under it are read. */
   prefix: string;
   index: Pick<LabelIndex, 'search'>;
   store: Pick<ObjectStore, 'getTags'>;
   signer: UploadSigner;
-  /** The suffixes the tagger reads (IMAGE_SUFFIXES; default DEFAULT_IMAGE_SUFFIXES). */
-  suffixes?: readonly string[];
+  /** The suffixes the tagger reads (IMAGE_SUFFIXES). */
+  suffixes: readonly string[];
 }
 
-/** S3's bucket naming rules (general purpose buckets). */
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-/** What the image routes need to know, read from the environment and validated once at init. */
-export interface ImageSettings {
+/** What the image routes need to know: the shared settings, validated once at init (src/settings.ts). */
+export interface ImageSettings extends TaggerSettings {
   bucket: string;
-  prefix: string;
-  suffixes: readonly string[];
   /** The label index table. */
   table: string;
 }
@@ -55,19 +43,16 @@ export interface ImageSettings {
 /**
  * UPLOAD_BUCKET (the upload bucket) and INDEX_TABLE (the label index table) together turn the image
  * routes on, neither leaves them off (the routes answer 404 and the page offers neither search nor
- * upload); UPLOAD_PREFIX and IMAGE_SUFFIXES are read as the tagger reads them. Errors name the
- * variable. No client is made here (see lazyImages).
+ * upload); one without the other is a ConfigError naming the missing one. No client is made here
+ * (see lazyImages).
  */
-export function imageSettings(env: Record<string, string | undefined>): ImageSettings | undefined {
-  const bucket = env.UPLOAD_BUCKET?.trim() || undefined;
-  const table = env.INDEX_TABLE?.trim() || undefined;
+export function imageSettings(settings: Settings): ImageSettings | undefined {
+  const { bucket, table, prefix, suffixes } = settings;
   if (bucket === undefined && table === undefined) return undefined;
   if (bucket === undefined)
     throw new ConfigError('UPLOAD_BUCKET is not set: the image routes need it with INDEX_TABLE');
   if (table === undefined)
     throw new ConfigError('INDEX_TABLE is not set: the image routes need it with UPLOAD_BUCKET');
-  if (!BUCKET_NAME.test(bucket)) throw new ConfigError(`UPLOAD_BUCKET is not a bucket name: "${bucket}"`);
-  const { prefix, suffixes } = taggerConfig(env);
   return { bucket, prefix, suffixes, table };
 }
 
@@ -129,18 +114,6 @@ export class HttpError extends Error {
 
 const invalid = (message: string) => new HttpError(400, 'InvalidArgument', message);
 
-/** Content types of the taggable suffixes, for a form that names none. */
-const TYPE_BY_SUFFIX: Record<string, string> = {
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.png': 'image/png',
-  '.webp': 'image/webp',
-  '.gif': 'image/gif',
-  '.avif': 'image/avif',
-  '.tif': 'image/tiff',
-  '.tiff': 'image/tiff',
-};
-
 /**
  * A file name made safe for a key: the last path segment, accents dropped, anything but letters,
  * digits, '.', '_' and '-' turned into '-', the stem cut to MAX_NAME_CHARS; the suffix is kept
@@ -187,8 +160,7 @@ export function keyFromPath(rest: string): string {
 }
 
 export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
-  const { bucket, prefix, index, store, signer } = config;
-  const suffixes = config.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
+  const { bucket, prefix, suffixes, index, store, signer } = config;
 
   function checkKey(key: string): void {
     if (key === '') throw invalid('the key is empty');
@@ -306,7 +278,7 @@ export function createImageRoutes(config: ImagesConfig, maxBytes: number) {
       type = contentType;
     } else {
       const suffix = name.slice(name.lastIndexOf('.'));
-      type = TYPE_BY_SUFFIX[suffix] ?? `image/${suffix.slice(1)}`;
+      type = contentTypeOf(suffix) ?? `image/${suffix.slice(1)}`;
     }
     if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw invalid('the key would be over 1024 bytes');
     const post = await signer.presignPost(key, {

@@ -3,37 +3,15 @@
  * With `index` (the handler builds it when INDEX_TABLE is set: dynamoLabelIndex(new DynamoDBClient(),
  * INDEX_TABLE)), labels also go to the label index and ObjectRemoved events remove them.
  */
-import { ConfigError } from '../classifier/errors.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { type TaggerEvent, type TaggerOptions, type TagOutcome, tagS3Event } from './tagger.ts';
-import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX } from './tags.ts';
 
-export function taggerConfig(env: Record<string, string | undefined>): {
-  prefix: string;
-  suffixes: string[];
-} {
-  const prefix = env.UPLOAD_PREFIX ?? DEFAULT_UPLOAD_PREFIX;
-  const suffixes = env.IMAGE_SUFFIXES
-    ? env.IMAGE_SUFFIXES.split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : DEFAULT_IMAGE_SUFFIXES;
-  if (suffixes.length === 0) throw new ConfigError('IMAGE_SUFFIXES must list at least one suffix');
-  return { prefix, suffixes };
-}
-
-export function createS3Tagger(
-  o: Omit<TaggerOptions, 'prefix' | 'suffixes'> & {
-    telemetry?: Telemetry;
-    env?: Record<string, string | undefined>;
-  },
-) {
+export function createS3Tagger(o: TaggerOptions & { telemetry?: Telemetry }) {
   const telemetry = o.telemetry ?? silentTelemetry;
-  const options: TaggerOptions = { ...o, ...taggerConfig(o.env ?? {}) };
   return async function handle(event: TaggerEvent): Promise<TagOutcome[]> {
     let outcomes: TagOutcome[];
     try {
-      outcomes = await tagS3Event(options, event);
+      outcomes = await tagS3Event(o, event);
     } catch (err) {
       // Thrown on purpose: Lambda retries, then the on-failure destination keeps the event.
       telemetry.failed('Transient', (err as Error)?.message ?? String(err), {

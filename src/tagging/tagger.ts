@@ -49,16 +49,7 @@ import { ImageError } from '../classifier/errors.ts';
 import { type S3EventBridgeEvent, toRecords } from './events.ts';
 import type { IndexedLabel, IndexWrite, LabelIndex } from './label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from './object-store.ts';
-import {
-  DEFAULT_IMAGE_SUFFIXES,
-  DEFAULT_UPLOAD_PREFIX,
-  isTaggable,
-  mergeTags,
-  sameTags,
-  serviceTags,
-  type Tag,
-  type TagStatus,
-} from './tags.ts';
+import { isTaggable, mergeTags, sameTags, serviceTags, type Tag, type TagStatus } from './tags.ts';
 
 /** What invokes the tagger: the bucket notification, or an EventBridge S3 event for a bucket routed there. */
 export type TaggerEvent = S3Event | S3EventBridgeEvent;
@@ -66,9 +57,10 @@ export type TaggerEvent = S3Event | S3EventBridgeEvent;
 export interface TaggerOptions {
   store: ObjectStore;
   classifier: Pick<Classifier, 'classify' | 'folder' | 'limits'>;
-  prefix?: string;
-  suffixes?: readonly string[];
-  topK?: number;
+  /** Keys under it are tagged (UPLOAD_PREFIX: src/settings.ts). */
+  prefix: string;
+  /** Key suffixes tagged, any letter case (IMAGE_SUFFIXES). */
+  suffixes: readonly string[];
   /** The label index (src/tagging/label-index.ts); without one, only tags are written. */
   index?: LabelIndex;
 }
@@ -206,9 +198,7 @@ export async function tagObject(
   eventSize?: number,
   version: EventVersion = {},
 ): Promise<TagOutcome> {
-  const prefix = o.prefix ?? DEFAULT_UPLOAD_PREFIX;
-  const suffixes = o.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
-  if (!isTaggable(key, prefix, suffixes))
+  if (!isTaggable(key, o.prefix, o.suffixes))
     return { bucket, key, result: 'ignored', reason: 'prefix-or-suffix' };
   const maxBytes = o.classifier.limits.maxBytes;
   // Without an index nothing orders the writes, so any version is read, as before.
@@ -239,7 +229,7 @@ export async function tagObject(
       throw new Error(`s3://${bucket}/${key}: read ${object.bytes.length} of ${object.size} bytes`);
     let classification: Classification;
     try {
-      classification = await o.classifier.classify(object.bytes, { topK: o.topK ?? 3 });
+      classification = await o.classifier.classify(object.bytes);
     } catch (err) {
       if (err instanceof ImageError && err.code !== 'InvalidArgument')
         return await writeTags(o, bucket, key, read, err.code, undefined, err.message);
@@ -271,7 +261,7 @@ export async function tagS3Event(o: TaggerOptions, event: TaggerEvent): Promise<
     const { bucket, key } = record;
     try {
       if (record.eventName.startsWith('ObjectRemoved:') && o.index) {
-        if (!isTaggable(key, o.prefix ?? DEFAULT_UPLOAD_PREFIX, o.suffixes ?? DEFAULT_IMAGE_SUFFIXES))
+        if (!isTaggable(key, o.prefix, o.suffixes))
           outcomes.push({ bucket, key, result: 'ignored', reason: 'prefix-or-suffix' });
         else {
           const { result } = await o.index.remove(bucket, key, record.sequencer);

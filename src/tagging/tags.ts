@@ -144,9 +144,6 @@ export function encodeS3Key(key: string): string {
     .replace(/%2F/g, '/');
 }
 
-export const DEFAULT_UPLOAD_PREFIX = 'uploads/';
-export const DEFAULT_IMAGE_SUFFIXES = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff'];
-
 /** Whether a (decoded) key is one the tagger handles: under the prefix, with an image suffix (any case). */
 export function isTaggable(key: string, prefix: string, suffixes: readonly string[]): boolean {
   const lower = key.toLowerCase();

@@ -3,12 +3,14 @@
  * policy is what S3 enforces, and s3rver does not enforce content-length-range, so the policy is
  * tested by decoding and reading it, and its signature is recomputed here with SigV4's own steps.
  */
+
 import { createHmac } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { s3UploadSigner, uploadConditions } from '../../src/aws/upload-signer.ts';
 import { createApi } from '../../src/http/api.ts';
+import { taggerSettings } from '../../src/settings.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 
 const credentials = {
@@ -120,7 +122,7 @@ describe('POST /uploads with the real signer', () => {
       classifier,
       images: {
         bucket: 'photos',
-        prefix: 'uploads/',
+        ...taggerSettings({}),
         index: { search: async () => ({ items: [] }) },
         store: new MemoryStore(),
         signer: s3UploadSigner(aws(), 'photos'),

@@ -35,15 +35,7 @@ import { dirname, join } from 'node:path';
 import type { LabelIndex } from '../../src/tagging/label-index.ts';
 import { ObjectMissingError } from '../../src/tagging/object-store.ts';
 import { type TaggerOptions, tagObject } from '../../src/tagging/tagger.ts';
-import {
-  DEFAULT_IMAGE_SUFFIXES,
-  DEFAULT_UPLOAD_PREFIX,
-  isTaggable,
-  type ModelRef,
-  TAG_MODEL,
-  TAG_STATUS,
-  type Tag,
-} from '../../src/tagging/tags.ts';
+import { isTaggable, type ModelRef, TAG_MODEL, TAG_STATUS, type Tag } from '../../src/tagging/tags.ts';
 import type { BucketListing, ListedObject } from './bucket-listing.ts';
 
 export interface BackfillSummary {
@@ -298,8 +290,7 @@ const message = (err: unknown) =>
   ((err as Error)?.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 200) || 'unknown error';
 
 export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
-  const taggerPrefix = o.tagger.prefix ?? DEFAULT_UPLOAD_PREFIX;
-  const suffixes = o.tagger.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
+  const { prefix: taggerPrefix, suffixes } = o.tagger;
   const prefix = o.prefix ?? taggerPrefix;
   const concurrency = Math.max(1, Math.floor(o.concurrency ?? 4));
   const { bucket, store } = { bucket: o.bucket, store: o.tagger.store };

@@ -25,8 +25,8 @@ import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { createClassifier } from '../../src/classifier/classifier.ts';
 import { readConfig } from '../../src/classifier/config.ts';
+import { indexTable, s3Endpoint, taggerSettings } from '../../src/settings.ts';
 import type { LabelIndex } from '../../src/tagging/label-index.ts';
-import { taggerConfig } from '../../src/tagging/notifications.ts';
 import {
   type BackfillProgress,
   type BackfillSummary,
@@ -169,16 +169,17 @@ async function main(argv: string[]): Promise<number> {
   const concurrency = positive('concurrency', values.concurrency);
   const retagOlderThan = values['retag-older-than'] ? parseModelRef(values['retag-older-than']) : undefined;
   const dryRun = values['dry-run'];
-  const { prefix: taggerPrefix, suffixes } = taggerConfig(process.env);
+  const { prefix: taggerPrefix, suffixes } = taggerSettings(process.env);
   const prefix = values.prefix ?? taggerPrefix;
   if (!prefix.startsWith(taggerPrefix) && !taggerPrefix.startsWith(prefix))
     console.error(
       `note: --prefix ${prefix} is outside the tagger's prefix ${taggerPrefix} (UPLOAD_PREFIX): its keys are not taggable`,
     );
 
-  const endpoint = values.endpoint || process.env.S3_ENDPOINT || process.env.AWS_ENDPOINT_URL_S3 || undefined;
+  const s3Options = s3Endpoint(process.env, values.endpoint);
+  const { endpoint } = s3Options;
   const s3 = new S3Client({
-    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+    ...s3Options,
     ...(endpoint && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION
       ? { region: 'us-east-1' }
       : {}),
@@ -201,7 +202,7 @@ async function main(argv: string[]): Promise<number> {
   const model = `${classifier.folder.meta.name}@${classifier.folder.meta.version}`;
   if (!labelsMeaningful(modelDir))
     console.error(`WARNING: ${model} has random weights: its labels mean nothing`);
-  const table = values.table || process.env.INDEX_TABLE || undefined;
+  const table = values.table || indexTable(process.env);
   const index = table && !dryRun ? labelIndex(table) : undefined;
 
   const file = checkpointPath(
