@@ -28,12 +28,11 @@ export function createPowertools(
   const { meta } = classifier.folder;
   const logger = new Logger({ persistentKeys: { model: `${meta.name}@${meta.version}` } });
   const metrics = new Metrics({ logger });
+  // One short line per cold start; the full record (quantization, threads, files) is in GET /health.
   logger.info('classifier ready', {
+    storage: classifier.weights.storage,
+    reason: classifier.weights.reason,
     initMs: Math.round(classifier.initMs),
-    threads: classifier.threads,
-    quantization: meta.quantization,
-    weights: classifier.weights,
-    labelsMeaningful: meta.labelsMeaningful ?? true,
   });
   if (meta.labelsMeaningful === false)
     logger.warn('synthetic random weights: the labels of this model are meaningless', {
