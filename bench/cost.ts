@@ -20,6 +20,7 @@ import { selectModel } from '../models/select.ts';
 import { SHARED, SHARED_FILES } from '../paths.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { loadModelFolder } from '../src/classifier/model-folder.ts';
+import { formatModelRef } from '../src/tagging/tags.ts';
 import {
   type Arch,
   armBreakEvenSlowdown,
@@ -113,7 +114,7 @@ async function main() {
 
   const out: string[] = [];
   out.push(
-    `Model ${meta.name}@${meta.version} (${modelDir}); ${photos.length} photos x ${rounds} rounds, 1 and 2 threads interleaved; ` +
+    `Model ${formatModelRef(meta)} (${modelDir}); ${photos.length} photos x ${rounds} rounds, 1 and 2 threads interleaved; ` +
       `CPU ${cpus()[0]?.model ?? '?'} (${flags.join(', ') || 'no avx2'}), ${cpus().length} cores, shared with other work: noisy.`,
   );
   out.push(`Prices: ${PRICES.source}.`);

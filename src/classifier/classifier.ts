@@ -6,7 +6,7 @@ import { type CpuInfo, readCpuInfo } from './cpu.ts';
 import { ConfigError } from './errors.ts';
 import { loadModelFolder, type ModelFolder } from './model-folder.ts';
 import { ort, sharp } from './native.ts';
-import { DEFAULT_TOP_K, type Label, softmax, topK, validateTopK } from './postprocess.ts';
+import { DEFAULT_TOP_K, type Label, softmax, topK } from './postprocess.ts';
 import { DEFAULT_LIMITS, type ImageLimits, preprocess } from './preprocess.ts';
 import { resolveWeights, type WeightRequest, type WeightsChoice } from './weights.ts';
 
@@ -114,7 +114,6 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     initMs: performance.now() - started,
     infer,
     async classify(image, { topK: k = DEFAULT_TOP_K } = {}) {
-      validateTopK(k);
       const t0 = performance.now();
       const { data } = await preprocess(image, meta, limits);
       const t1 = performance.now();

@@ -49,7 +49,16 @@ import { ImageError } from '../classifier/errors.ts';
 import { type S3EventBridgeEvent, toRecords } from './events.ts';
 import type { IndexedLabel, IndexWrite, LabelIndex } from './label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from './object-store.ts';
-import { isTaggable, mergeTags, sameTags, serviceTags, type Tag, type TagStatus } from './tags.ts';
+import {
+  formatModelRef,
+  isTaggable,
+  mergeTags,
+  sameTags,
+  serviceTags,
+  splitModelRef,
+  type Tag,
+  type TagStatus,
+} from './tags.ts';
 
 /** What invokes the tagger: the bucket notification, or an EventBridge S3 event for a bucket routed there. */
 export type TaggerEvent = S3Event | S3EventBridgeEvent;
@@ -71,7 +80,7 @@ export const MAX_REPAIRS = 5;
 /** Which event a tagging is about: its sequencer orders it, its ETag names the version. */
 export interface EventVersion {
   sequencer?: string;
-  eTag?: string;
+  etag?: string;
 }
 
 export type TagOutcome = {
@@ -110,11 +119,9 @@ interface TagTarget {
 }
 
 function serviceTagsOf(t: TagTarget): Tag[] {
-  const at = t.model.lastIndexOf('@');
-  const model = { name: t.model.slice(0, Math.max(0, at)), version: t.model.slice(at + 1) };
   return serviceTags(
     t.status,
-    model,
+    splitModelRef(t.model),
     t.labels.map((l, index) => ({ label: l.label, score: l.score, index })),
   );
 }
@@ -132,7 +139,7 @@ async function writeTags(
   o: TaggerOptions,
   bucket: string,
   key: string,
-  version: EventVersion & { etag?: string },
+  version: EventVersion,
   status: TagStatus,
   classification?: Classification,
   detail?: string,
@@ -142,7 +149,7 @@ async function writeTags(
     status,
     labels:
       status === 'ok' ? (classification?.labels ?? []).map((l) => ({ label: l.label, score: l.score })) : [],
-    model: `${meta.name}@${meta.version}`,
+    model: formatModelRef(meta),
   };
   const common = { bucket, key, status, classification, detail };
   if (!o.index) {
@@ -150,10 +157,7 @@ async function writeTags(
     const { tags, dropped, changed } = await applyTags(o, bucket, key, ours);
     return { ...common, tags, dropped, result: changed ? 'tagged' : 'unchanged' };
   }
-  const put = await o.index.put(
-    { bucket, key, ...own, etag: version.etag ?? version.eTag },
-    version.sequencer,
-  );
+  const put = await o.index.put({ bucket, key, ...own, etag: version.etag }, version.sequencer);
   if (put.result === 'stale') return { ...common, result: 'stale', tags: [], dropped: [] };
   let target = own;
   let repairs = 0;
@@ -202,7 +206,7 @@ export async function tagObject(
     return { bucket, key, result: 'ignored', reason: 'prefix-or-suffix' };
   const maxBytes = o.classifier.limits.maxBytes;
   // Without an index nothing orders the writes, so any version is read, as before.
-  const ifMatch = o.index ? version.eTag : undefined;
+  const ifMatch = o.index ? version.etag : undefined;
   try {
     const probe = eventSize !== undefined && eventSize > maxBytes;
     // An object announced as empty is asked for without a Range (none is satisfiable on it).
@@ -214,7 +218,7 @@ export async function tagObject(
     // The probe found a version that fits (the object was replaced since the event): read it.
     if (object.size <= maxBytes && object.bytes.length < object.size)
       object = await o.store.get(bucket, key, { maxBytes, ...(ifMatch ? { ifMatch } : {}) });
-    const read = { ...version, etag: object.etag };
+    const read = { ...version, etag: object.etag ?? version.etag };
     if (object.size > maxBytes)
       return await writeTags(
         o,
@@ -274,7 +278,7 @@ export async function tagS3Event(o: TaggerOptions, event: TaggerEvent): Promise<
         continue;
       }
       outcomes.push(
-        await tagObject(o, bucket, key, record.size, { sequencer: record.sequencer, eTag: record.eTag }),
+        await tagObject(o, bucket, key, record.size, { sequencer: record.sequencer, etag: record.etag }),
       );
     } catch (err) {
       failure ??= err;

@@ -87,6 +87,15 @@ export interface ModelRef {
   version: string;
 }
 
+/** A model as the tags, the index and the logs name it: "name@version". */
+export const formatModelRef = (m: ModelRef): string => `${m.name}@${m.version}`;
+
+/** "name@version" -> {name, version}: the version is what follows the last '@'. */
+export function splitModelRef(text: string): ModelRef {
+  const at = text.lastIndexOf('@');
+  return { name: text.slice(0, Math.max(0, at)), version: text.slice(at + 1) };
+}
+
 /** The service's own tags for one outcome, in priority order. */
 export function serviceTags(status: TagStatus, model: ModelRef, labels: readonly Label[] = []): Tag[] {
   const tags: Tag[] = [{ Key: TAG_STATUS, Value: status }];
@@ -94,7 +103,7 @@ export function serviceTags(status: TagStatus, model: ModelRef, labels: readonly
     tags.push({ Key: TAG_TOP, Value: sanitizeTagValue(labels[0]?.label ?? '') });
     tags.push({ Key: TAG_LABELS, Value: formatLabelList(labels) });
   }
-  tags.push({ Key: TAG_MODEL, Value: sanitizeTagValue(`${model.name}@${model.version}`) });
+  tags.push({ Key: TAG_MODEL, Value: sanitizeTagValue(formatModelRef(model)) });
   return tags;
 }
 

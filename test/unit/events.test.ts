@@ -45,7 +45,7 @@ describe('toRecords', () => {
         size: 175825,
         eventName: 'ObjectCreated:Put',
         sequencer: '0A1B2C3D4E5F678901',
-        eTag: '0123456789abcdef0123456789abcdef',
+        etag: '0123456789abcdef0123456789abcdef',
       },
     ]);
   });

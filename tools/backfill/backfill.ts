@@ -35,7 +35,15 @@ import { dirname, join } from 'node:path';
 import type { LabelIndex } from '../../src/tagging/label-index.ts';
 import { ObjectMissingError } from '../../src/tagging/object-store.ts';
 import { type TaggerOptions, tagObject } from '../../src/tagging/tagger.ts';
-import { isTaggable, type ModelRef, TAG_MODEL, TAG_STATUS, type Tag } from '../../src/tagging/tags.ts';
+import {
+  formatModelRef,
+  isTaggable,
+  type ModelRef,
+  splitModelRef,
+  TAG_MODEL,
+  TAG_STATUS,
+  type Tag,
+} from '../../src/tagging/tags.ts';
 import type { BucketListing, ListedObject } from './bucket-listing.ts';
 
 export interface BackfillSummary {
@@ -141,9 +149,8 @@ export interface BackfillResult {
 
 /** "name@version" -> {name, version}; the version is what follows the last '@'. */
 export function parseModelRef(text: string): ModelRef {
-  const at = text.lastIndexOf('@');
-  const name = at > 0 ? text.slice(0, at).trim() : '';
-  const version = at > 0 ? text.slice(at + 1).trim() : '';
+  const split = splitModelRef(text);
+  const [name, version] = [split.name.trim(), split.version.trim()];
   if (!name || !version) throw new Error(`expected <model>@<version> (e.g. resnet18@2), got "${text}"`);
   return { name, version };
 }
@@ -198,7 +205,7 @@ export function select(tags: readonly Tag[], retagOlderThan?: ModelRef): Selecti
 export function checkRetagModel(model: ModelRef, retagOlderThan: ModelRef): void {
   if (model.name === retagOlderThan.name && compareModelVersions(model.version, retagOlderThan.version) < 0)
     throw new Error(
-      `--retag-older-than ${retagOlderThan.name}@${retagOlderThan.version}: the model here is ${model.name}@${model.version}, older than that; its tags would stay older`,
+      `--retag-older-than ${formatModelRef(retagOlderThan)}: the model here is ${formatModelRef(model)}, older than that; its tags would stay older`,
     );
 }
 

@@ -27,6 +27,7 @@ import { createClassifier } from '../../src/classifier/classifier.ts';
 import { readConfig } from '../../src/classifier/config.ts';
 import { indexTable, s3Endpoint, taggerSettings } from '../../src/settings.ts';
 import type { LabelIndex } from '../../src/tagging/label-index.ts';
+import { formatModelRef } from '../../src/tagging/tags.ts';
 import {
   type BackfillProgress,
   type BackfillSummary,
@@ -199,7 +200,7 @@ async function main(argv: string[]): Promise<number> {
     : (await selectModel({ log: (line) => console.error(`[model] ${line}`) })).dir;
   const config = readConfig({ ...process.env, MODEL_DIR: modelDir });
   const classifier = await createClassifier(config.modelDir, config);
-  const model = `${classifier.folder.meta.name}@${classifier.folder.meta.version}`;
+  const model = formatModelRef(classifier.folder.meta);
   if (!labelsMeaningful(modelDir))
     console.error(`WARNING: ${model} has random weights: its labels mean nothing`);
   const table = values.table || indexTable(process.env);
@@ -213,11 +214,11 @@ async function main(argv: string[]): Promise<number> {
       prefix,
       taggerPrefix,
       suffixes,
-      retagOlderThan: retagOlderThan ? `${retagOlderThan.name}@${retagOlderThan.version}` : null,
+      retagOlderThan: retagOlderThan ? formatModelRef(retagOlderThan) : null,
     },
   );
   console.error(
-    `backfill s3://${bucket}/${prefix} with ${model} (${basename(modelDir)}), concurrency ${concurrency}${retagOlderThan ? `, re-tagging models older than ${retagOlderThan.name}@${retagOlderThan.version}` : ''}${dryRun ? ', DRY RUN: nothing is written' : ''}${index ? `, index table ${table}` : ''}`,
+    `backfill s3://${bucket}/${prefix} with ${model} (${basename(modelDir)}), concurrency ${concurrency}${retagOlderThan ? `, re-tagging models older than ${formatModelRef(retagOlderThan)}` : ''}${dryRun ? ', DRY RUN: nothing is written' : ''}${index ? `, index table ${table}` : ''}`,
   );
 
   const controller = new AbortController();
