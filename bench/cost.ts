@@ -1,5 +1,5 @@
 /**
- * npm run cost [-- --model <dir>] [--rounds N]
+ * npm run cost [-- --model <dir>] [--rounds N]   (without --model: the folder `npm start` serves)
  *
  * Dollars per million images tagged from S3, for x86_64 and arm64 at 1,769 MB (one vCPU: the
  * classifier runs 1 thread) and 3,538 MB (two vCPUs: 2 threads), from durations MEASURED here: the
@@ -16,11 +16,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cacheDir, layerModelDir, SHARED, SHARED_FILES } from '../paths.ts';
+import { selectModel } from '../models/select.ts';
+import { SHARED, SHARED_FILES } from '../paths.ts';
 import { labelItemKeys } from '../src/aws/dynamo-index.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { loadModelFolder } from '../src/classifier/model-folder.ts';
 import { DEFAULT_MIN_CONFIDENCE } from '../src/classifier/postprocess.ts';
+import { formatModelRef } from '../src/tagging/tags.ts';
 import {
   type Arch,
   armBreakEvenSlowdown,
@@ -50,17 +52,6 @@ const { values } = parseArgs({
   options: { model: { type: 'string' }, rounds: { type: 'string', default: '5' } },
 });
 const rounds = Number(values.rounds);
-
-function defaultModel(): string {
-  const layer = layerModelDir('resnet18');
-  if (existsSync(join(layer, 'model.json'))) return layer;
-  const imported = join(cacheDir('bench'), 'mobilenetv2-int8');
-  if (existsSync(join(imported, 'model.json'))) return imported;
-  throw new Error(
-    'no model: build the ResNet-18 layer (`npm run model:build -- --synthetic resnet18 --labels ' +
-      '../shared/data/imagenet-simple-labels.json`) or pass --model <model folder>',
-  );
-}
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const median = (xs: number[]) => {
@@ -110,7 +101,10 @@ const usd = (x: number) => (x >= 100 ? `$${x.toFixed(0)}` : `$${x.toFixed(2)}`);
 
 async function main() {
   if (!existsSync(SHARED_FILES.photos)) throw new Error(`${SHARED}/photos is absent: nothing to measure`);
-  const modelDir = values.model ? resolve(values.model) : defaultModel();
+  // Without --model, the folder `npm start` would serve (built when missing, as npm start does).
+  const modelDir = values.model
+    ? resolve(values.model)
+    : (await selectModel({ log: (line) => console.error(`[model] ${line}`) })).dir;
   const { meta } = await loadModelFolder(modelDir);
   const files = (await readdir(SHARED_FILES.photos)).filter((f) => f.endsWith('.jpg')).sort();
   const photos = await Promise.all(files.map((f) => readFile(join(SHARED_FILES.photos, f))));
@@ -132,7 +126,7 @@ async function main() {
 
   const out: string[] = [];
   out.push(
-    `Model ${meta.name}@${meta.version} (${modelDir}); ${photos.length} photos x ${rounds} rounds, 1 and 2 threads interleaved; ` +
+    `Model ${formatModelRef(meta)} (${modelDir}); ${photos.length} photos x ${rounds} rounds, 1 and 2 threads interleaved; ` +
       `CPU ${cpus()[0]?.model ?? '?'} (${flags.join(', ') || 'no avx2'}), ${cpus().length} cores, shared with other work: noisy.`,
   );
   out.push(`Prices: ${PRICES.source}.`);
@@ -187,4 +181,9 @@ async function main() {
   console.log(out.join('\n'));
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  console.error(`cost: ${(err as Error)?.message ?? String(err)}`);
+  process.exitCode = 1;
+}

@@ -6,9 +6,9 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { IMAGE_SUFFIXES } from '../src/classifier/image-formats.ts';
 import { ort, sharp } from '../src/classifier/native.ts';
 import { type PreprocessSpec, preprocess } from '../src/classifier/preprocess.ts';
-import { DEFAULT_IMAGE_SUFFIXES } from '../src/tagging/tags.ts';
 import { floatValueInfo } from './graph.ts';
 import { decodeModel, encodeModel } from './onnx.ts';
 import type { Range } from './quantize.ts';
@@ -117,9 +117,7 @@ export async function calibrate(
 
 /** The image files of a folder (the tagger's suffixes, any case), sorted by name, at most `limit`. */
 export async function listImages(dir: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
-  const files = (await readdir(dir))
-    .filter((f) => DEFAULT_IMAGE_SUFFIXES.includes(extname(f).toLowerCase()))
-    .sort();
+  const files = (await readdir(dir)).filter((f) => IMAGE_SUFFIXES.includes(extname(f).toLowerCase())).sort();
   return files.slice(0, limit).map((f) => join(dir, f));
 }
 

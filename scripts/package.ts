@@ -41,7 +41,7 @@ export async function packageOffline(
 ): Promise<{ code: number; output: string; actions: string[] }> {
   const arch: LayerArch = paramValue(args, 'arch') === 'arm64' ? 'arm64' : 'x64';
   if (options.build !== false) {
-    if (!existsSync(join(DIST, 'http/index.mjs')) || !existsSync(join(DIST, 's3/index.mjs')))
+    if (!existsSync(join(DIST, 'api/index.mjs')) || !existsSync(join(DIST, 'tagger/index.mjs')))
       await buildBundles();
     if (!process.env.RUNTIME_LAYER_DIR && !options.env?.RUNTIME_LAYER_DIR) await buildRuntimeLayer(arch);
   }

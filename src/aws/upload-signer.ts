@@ -20,6 +20,7 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost, type PresignedPostOptions } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { IMAGE_FORMATS } from '../classifier/image-formats.ts';
 import type { Tag } from '../tagging/tags.ts';
 
 export interface PresignedUpload {
@@ -52,14 +53,7 @@ export function taggingXml(tags: readonly Tag[]): string {
  * The image types the tagger decodes (src/classifier/preprocess.ts, SUPPORTED_FORMATS): the only
  * ones an upload is granted for, and the only ones a presigned GET serves inline.
  */
-export const RASTER_TYPES: ReadonlySet<string> = new Set([
-  'image/jpeg',
-  'image/png',
-  'image/webp',
-  'image/gif',
-  'image/avif',
-  'image/tiff',
-]);
+export const RASTER_TYPES: ReadonlySet<string> = new Set(IMAGE_FORMATS.map((f) => f.contentType));
 
 /** What S3 answers a presigned GET with: `type` inline when it is a raster type, else a download. */
 export function viewResponse(type: string | undefined) {

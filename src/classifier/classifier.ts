@@ -13,7 +13,6 @@ import {
   softmax,
   topK,
   validateMinConfidence,
-  validateTopK,
 } from './postprocess.ts';
 import { DEFAULT_LIMITS, type ImageLimits, preprocess } from './preprocess.ts';
 import { type CategoryScore, categoryMembers, categoryScores } from './vocabulary.ts';
@@ -147,7 +146,6 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     initMs: performance.now() - started,
     infer,
     async classify(image, { topK: k = DEFAULT_TOP_K, minConfidence = DEFAULT_MIN_CONFIDENCE } = {}) {
-      validateTopK(k);
       validateMinConfidence(minConfidence);
       const t0 = performance.now();
       const { data } = await preprocess(image, meta, limits);

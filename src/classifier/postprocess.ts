@@ -37,6 +37,7 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
   return out;
 }
 
+/** A top-k from outside (HTTP, CLI), checked once there: the classifier takes it as given. */
 export function validateTopK(k: unknown): number {
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > MAX_TOP_K)
     throw new InvalidArgumentError(`topK must be an integer from 1 to ${MAX_TOP_K}, got ${String(k)}`);
@@ -45,7 +46,6 @@ export function validateTopK(k: unknown): number {
 
 /** The k highest scores, best first; ties keep the lower class index first. */
 export function topK(scores: ArrayLike<number>, labels: readonly string[], k: number): Label[] {
-  validateTopK(k);
   const best: number[] = [];
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i] as number;

@@ -21,12 +21,10 @@
  */
 
 import { CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError } from './errors.ts';
+import { IMAGE_FORMATS, type ImageFormat } from './image-formats.ts';
 import { roundHalfEven } from './math.ts';
 import type { ModelMeta } from './model-folder.ts';
 import { sharp } from './native.ts';
-
-export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'avif' | 'tiff';
-export const SUPPORTED_FORMATS: readonly ImageFormat[] = ['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'];
 
 export type PreprocessSpec = Pick<ModelMeta, 'resizeShorter' | 'cropSize' | 'mean' | 'std' | 'channelOrder'>;
 
@@ -115,7 +113,7 @@ export async function preprocess(
   const sniffed = sniffFormat(bytes);
   if (typeof sniffed !== 'string')
     throw new UnsupportedFormatError(
-      `unsupported format: ${sniffed.unsupported}; accepted formats are ${SUPPORTED_FORMATS.join(', ')}`,
+      `unsupported format: ${sniffed.unsupported}; accepted formats are ${IMAGE_FORMATS.map((f) => f.format).join(', ')}`,
     );
 
   const open = (limitInputPixels: number | false) =>

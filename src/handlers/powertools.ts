@@ -15,6 +15,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Classifier } from '../classifier/classifier.ts';
+import { formatModelRef } from '../tagging/tags.ts';
 import type { Telemetry } from '../telemetry.ts';
 
 export interface Powertools extends Telemetry {
@@ -26,14 +27,13 @@ export function createPowertools(
   classifier: Pick<Classifier, 'folder' | 'threads' | 'initMs' | 'weights'>,
 ): Powertools {
   const { meta } = classifier.folder;
-  const logger = new Logger({ persistentKeys: { model: `${meta.name}@${meta.version}` } });
+  const logger = new Logger({ persistentKeys: { model: formatModelRef(meta) } });
   const metrics = new Metrics({ logger });
+  // One short line per cold start; the full record (quantization, threads, files) is in GET /health.
   logger.info('classifier ready', {
+    storage: classifier.weights.storage,
+    reason: classifier.weights.reason,
     initMs: Math.round(classifier.initMs),
-    threads: classifier.threads,
-    quantization: meta.quantization,
-    weights: classifier.weights,
-    labelsMeaningful: meta.labelsMeaningful ?? true,
   });
   if (meta.labelsMeaningful === false)
     logger.warn('synthetic random weights: the labels of this model are meaningless', {

@@ -1,11 +1,9 @@
 /**
  * Lambda entry point of the S3 tagger (see src/tagging/tagger.ts): S3 notifications and EventBridge
  * S3 events (src/tagging/notifications.ts), and S3 Batch Operations invocations (src/tagging/batch.ts).
- * Env: UPLOAD_PREFIX (default uploads/), IMAGE_SUFFIXES (comma-separated; default
- * DEFAULT_IMAGE_SUFFIXES of src/tagging/tags.ts), INDEX_TABLE (the label index; unset: tags only),
- * and the classifier's (MODEL_DIR...). S3_ENDPOINT or AWS_ENDPOINT_URL_S3 point the client at a local
- * S3 (path-style), AWS_ENDPOINT_URL_DYNAMODB at a local DynamoDB (`npm start` sets them, and
- * serverless-offline passes them through). A direct invoke with {"benchmark": {...}} runs
+ * Env: src/settings.ts (UPLOAD_PREFIX, IMAGE_SUFFIXES, INDEX_TABLE: unset, tags only; the S3
+ * endpoint) and the classifier's (MODEL_DIR...); AWS_ENDPOINT_URL_DYNAMODB points the index at a local
+ * DynamoDB (`npm start` sets them, and serverless-offline passes them through). A direct invoke with {"benchmark": {...}} runs
  * src/classifier/benchmark.ts.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -19,6 +17,7 @@ import {
   isBenchmarkEvent,
 } from '../classifier/benchmark.ts';
 import { classifier } from '../classifier/instance.ts';
+import { readSettings } from '../settings.ts';
 import {
   type BatchOperationsEvent,
   type BatchResponse,
@@ -30,11 +29,20 @@ import type { TaggerEvent, TagOutcome } from '../tagging/tagger.ts';
 import { createPowertools, withPowertools } from './powertools.ts';
 
 const powertools = createPowertools(classifier);
-const endpoint = process.env.S3_ENDPOINT || process.env.AWS_ENDPOINT_URL_S3 || undefined;
-const store = s3ObjectStore(new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {}));
-const table = process.env.INDEX_TABLE?.trim();
-const index = table ? dynamoLabelIndex(new DynamoDBClient({}), table) : undefined;
-const options = { store, classifier, index, telemetry: powertools, env: process.env };
+const settings = readSettings(process.env);
+const store = s3ObjectStore(new S3Client(settings.s3));
+const index = settings.table ? dynamoLabelIndex(new DynamoDBClient({}), settings.table) : undefined;
+const { prefix, suffixes, minConfidence, language } = settings;
+const options = {
+  store,
+  classifier,
+  index,
+  telemetry: powertools,
+  prefix,
+  suffixes,
+  minConfidence,
+  language,
+};
 const tagger = createS3Tagger(options);
 const batch = createBatchTagger(options);
 const benchmark = createBenchmark({ serving: classifier });

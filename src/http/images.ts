@@ -19,17 +19,17 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { RASTER_TYPES, type UploadSigner } from '../aws/upload-signer.ts';
 import { ConfigError } from '../classifier/errors.ts';
+import { contentTypeOf } from '../classifier/image-formats.ts';
+import type { Settings, TaggerSettings } from '../settings.ts';
 import {
   InvalidCursorError,
   type LabelIndex,
   legacyNormalizeLabel,
   normalizeLabel,
 } from '../tagging/label-index.ts';
-import { taggerConfig } from '../tagging/notifications.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
 import type { SearchTerms } from '../tagging/search-terms.ts';
 import {
-  DEFAULT_IMAGE_SUFFIXES,
   formatLabelList,
   isTaggable,
   MAX_KEY_CHARS,
@@ -52,23 +52,18 @@ import { bodyBytes } from './body.ts';
 export interface ImagesConfig {
   /** The upload bucket (the one the tagger tags and the index describes). */
   bucket: string;
-  /** Key prefix of uploads (UPLOAD_PREFIX, default uploads/): new keys go under it, only keys under it are read. */
+  /** Key prefix of uploads (UPLOAD_PREFIX): new keys go under it, only keys under it are read. */
   prefix: string;
   index: Pick<LabelIndex, 'search' | 'get'>;
   store: Pick<ObjectStore, 'getTags' | 'get'>;
   signer: UploadSigner;
-  /** The suffixes the tagger reads (IMAGE_SUFFIXES; default DEFAULT_IMAGE_SUFFIXES). */
-  suffixes?: readonly string[];
+  /** The suffixes the tagger reads (IMAGE_SUFFIXES). */
+  suffixes: readonly string[];
 }
 
-/** S3's bucket naming rules (general purpose buckets). */
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-/** What the image routes need to know, read from the environment and validated once at init. */
-export interface ImageSettings {
+/** What the image routes need to know: the shared settings, validated once at init (src/settings.ts). */
+export interface ImageSettings extends Pick<TaggerSettings, 'prefix' | 'suffixes'> {
   bucket: string;
-  prefix: string;
-  suffixes: readonly string[];
   /** The label index table. */
   table: string;
 }
@@ -76,19 +71,16 @@ export interface ImageSettings {
 /**
  * UPLOAD_BUCKET (the upload bucket) and INDEX_TABLE (the label index table) together turn the image
  * routes on, neither leaves them off (the routes answer 404 and the page offers neither search nor
- * upload); UPLOAD_PREFIX and IMAGE_SUFFIXES are read as the tagger reads them. Errors name the
- * variable. No client is made here (see lazyImages).
+ * upload); one without the other is a ConfigError naming the missing one. No client is made here
+ * (see lazyImages).
  */
-export function imageSettings(env: Record<string, string | undefined>): ImageSettings | undefined {
-  const bucket = env.UPLOAD_BUCKET?.trim() || undefined;
-  const table = env.INDEX_TABLE?.trim() || undefined;
+export function imageSettings(settings: Settings): ImageSettings | undefined {
+  const { bucket, table, prefix, suffixes } = settings;
   if (bucket === undefined && table === undefined) return undefined;
   if (bucket === undefined)
     throw new ConfigError('UPLOAD_BUCKET is not set: the image routes need it with INDEX_TABLE');
   if (table === undefined)
     throw new ConfigError('INDEX_TABLE is not set: the image routes need it with UPLOAD_BUCKET');
-  if (!BUCKET_NAME.test(bucket)) throw new ConfigError(`UPLOAD_BUCKET is not a bucket name: "${bucket}"`);
-  const { prefix, suffixes } = taggerConfig(env);
   return { bucket, prefix, suffixes, table };
 }
 
@@ -156,22 +148,10 @@ export class HttpError extends Error {
 
 const invalid = (message: string) => new HttpError(400, 'InvalidArgument', message);
 
-/** The raster type of each suffix the tagger decodes: for a form that names none, and for viewing. */
-const TYPE_BY_SUFFIX: Record<string, string> = {
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.png': 'image/png',
-  '.webp': 'image/webp',
-  '.gif': 'image/gif',
-  '.avif': 'image/avif',
-  '.tif': 'image/tiff',
-  '.tiff': 'image/tiff',
-};
-
 /** The raster type a key's suffix names (any case), or undefined. */
 export function rasterTypeOfKey(key: string): string | undefined {
   const lower = key.toLowerCase();
-  return TYPE_BY_SUFFIX[lower.slice(lower.lastIndexOf('.'))];
+  return contentTypeOf(lower.slice(lower.lastIndexOf('.')));
 }
 
 /**
@@ -290,8 +270,7 @@ export function createImageRoutes(
   model: { labels?: readonly string[]; terms?: () => SearchTerms } = {},
 ) {
   const { terms } = model;
-  const { bucket, prefix, index, store, signer } = config;
-  const suffixes = config.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
+  const { bucket, prefix, suffixes, index, store, signer } = config;
   const spellingsOf = legacySpellings(model.labels ?? []);
 
   function checkKey(key: string): void {

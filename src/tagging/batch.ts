@@ -26,7 +26,6 @@
  */
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { isObject } from './events.ts';
-import { taggerConfig } from './notifications.ts';
 import { type TaggerOptions, type TagOutcome, tagObject } from './tagger.ts';
 import { decodeS3Key } from './tags.ts';
 
@@ -163,16 +162,10 @@ export async function tagBatch(
 }
 
 /**
- * The Batch Operations handler wired to configuration (UPLOAD_PREFIX, IMAGE_SUFFIXES, as the event
- * tagger reads them) and telemetry: what src/handlers/tagger.ts dispatches a Batch payload to.
+ * The Batch Operations handler wired to telemetry: what src/handlers/tagger.ts dispatches a Batch
+ * payload to.
  */
-export function createBatchTagger(
-  o: Omit<TaggerOptions, 'prefix' | 'suffixes'> & {
-    telemetry?: Telemetry;
-    env?: Record<string, string | undefined>;
-  },
-) {
-  const options: TaggerOptions = { ...o, ...taggerConfig(o.env ?? {}) };
+export function createBatchTagger(o: TaggerOptions & { telemetry?: Telemetry }) {
   return (event: BatchOperationsEvent): Promise<BatchResponse> =>
-    tagBatch(options, event, o.telemetry ?? silentTelemetry);
+    tagBatch(o, event, o.telemetry ?? silentTelemetry);
 }

@@ -28,7 +28,7 @@ export interface ObjectRecord {
   /** Orders events of one key (hexadecimal string). */
   sequencer?: string;
   /** ETag of the version a created record is about (as S3 writes it: no quotes). */
-  eTag?: string;
+  etag?: string;
 }
 
 /** A record, or why it cannot be read. */
@@ -64,7 +64,7 @@ function record(
   eventName: unknown,
   size: unknown,
   sequencer: unknown,
-  eTag: unknown,
+  etag: unknown,
   where: string,
 ): RecordOrProblem {
   if (typeof bucket !== 'string' || typeof key !== 'string' || typeof eventName !== 'string')
@@ -78,7 +78,7 @@ function record(
   const out: ObjectRecord = { bucket, key: decoded, eventName };
   if (typeof size === 'number' && Number.isFinite(size) && size >= 0) out.size = size;
   if (typeof sequencer === 'string') out.sequencer = sequencer;
-  if (typeof eTag === 'string' && eTag !== '') out.eTag = eTag;
+  if (typeof etag === 'string' && etag !== '') out.etag = etag;
   return out;
 }
 

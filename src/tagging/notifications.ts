@@ -3,58 +3,15 @@
  * With `index` (the handler builds it when INDEX_TABLE is set: dynamoLabelIndex(new DynamoDBClient(),
  * INDEX_TABLE)), labels also go to the label index and ObjectRemoved events remove them.
  */
-import { ConfigError } from '../classifier/errors.ts';
-import { DEFAULT_MIN_CONFIDENCE } from '../classifier/postprocess.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
-import {
-  type TaggerEvent,
-  type TaggerOptions,
-  type TagLanguage,
-  type TagOutcome,
-  tagS3Event,
-} from './tagger.ts';
-import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX } from './tags.ts';
+import { type TaggerEvent, type TaggerOptions, type TagOutcome, tagS3Event } from './tagger.ts';
 
-/**
- * UPLOAD_PREFIX, IMAGE_SUFFIXES; MIN_CONFIDENCE (0 to 1, default DEFAULT_MIN_CONFIDENCE: labels and
- * categories below it are neither tagged nor indexed); TAG_LANGUAGE (en or zh, default en: the
- * language of the names in the tags; the index keeps English and search takes both).
- */
-export function taggerConfig(env: Record<string, string | undefined>): {
-  prefix: string;
-  suffixes: string[];
-  minConfidence: number;
-  language: TagLanguage;
-} {
-  const prefix = env.UPLOAD_PREFIX ?? DEFAULT_UPLOAD_PREFIX;
-  const suffixes = env.IMAGE_SUFFIXES
-    ? env.IMAGE_SUFFIXES.split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : DEFAULT_IMAGE_SUFFIXES;
-  if (suffixes.length === 0) throw new ConfigError('IMAGE_SUFFIXES must list at least one suffix');
-  const min = env.MIN_CONFIDENCE?.trim();
-  const minConfidence = min ? Number(min) : DEFAULT_MIN_CONFIDENCE;
-  if (!Number.isFinite(minConfidence) || minConfidence < 0 || minConfidence > 1)
-    throw new ConfigError(`MIN_CONFIDENCE must be a number from 0 to 1, got "${env.MIN_CONFIDENCE}"`);
-  const language = (env.TAG_LANGUAGE?.trim() || 'en') as TagLanguage;
-  if (language !== 'en' && language !== 'zh')
-    throw new ConfigError(`TAG_LANGUAGE must be en or zh, got "${env.TAG_LANGUAGE}"`);
-  return { prefix, suffixes, minConfidence, language };
-}
-
-export function createS3Tagger(
-  o: Omit<TaggerOptions, 'prefix' | 'suffixes'> & {
-    telemetry?: Telemetry;
-    env?: Record<string, string | undefined>;
-  },
-) {
+export function createS3Tagger(o: TaggerOptions & { telemetry?: Telemetry }) {
   const telemetry = o.telemetry ?? silentTelemetry;
-  const options: TaggerOptions = { ...o, ...taggerConfig(o.env ?? {}) };
   return async function handle(event: TaggerEvent): Promise<TagOutcome[]> {
     let outcomes: TagOutcome[];
     try {
-      outcomes = await tagS3Event(options, event);
+      outcomes = await tagS3Event(o, event);
     } catch (err) {
       // Thrown on purpose: Lambda retries, then the on-failure destination keeps the event.
       telemetry.failed('Transient', (err as Error)?.message ?? String(err), {

@@ -52,12 +52,12 @@ import { type S3EventBridgeEvent, toRecords } from './events.ts';
 import type { IndexedLabel, IndexWrite, LabelIndex } from './label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from './object-store.ts';
 import {
-  DEFAULT_IMAGE_SUFFIXES,
-  DEFAULT_UPLOAD_PREFIX,
+  formatModelRef,
   isTaggable,
   mergeTags,
   sameTags,
   serviceTags,
+  splitModelRef,
   type Tag,
   type TagStatus,
 } from './tags.ts';
@@ -68,13 +68,14 @@ export type TaggerEvent = S3Event | S3EventBridgeEvent;
 export interface TaggerOptions {
   store: ObjectStore;
   classifier: Pick<Classifier, 'classify' | 'folder' | 'limits'>;
-  prefix?: string;
-  suffixes?: readonly string[];
-  topK?: number;
-  /** Labels and categories scoring less are neither tagged nor indexed (default DEFAULT_MIN_CONFIDENCE). */
-  minConfidence?: number;
-  /** The language of the names in the tags (the index holds the English ones); zh needs a vocabulary. */
-  language?: TagLanguage;
+  /** Keys under it are tagged (UPLOAD_PREFIX: src/settings.ts). */
+  prefix: string;
+  /** Key suffixes tagged, any letter case (IMAGE_SUFFIXES). */
+  suffixes: readonly string[];
+  /** Labels and categories scoring less are neither tagged nor indexed (MIN_CONFIDENCE). */
+  minConfidence: number;
+  /** The language of the names in the tags (TAG_LANGUAGE; the index holds English); zh needs a vocabulary. */
+  language: TagLanguage;
   /** The label index (src/tagging/label-index.ts); without one, only tags are written. */
   index?: LabelIndex;
 }
@@ -87,7 +88,7 @@ export const MAX_REPAIRS = 5;
 /** Which event a tagging is about: its sequencer orders it, its ETag names the version. */
 export interface EventVersion {
   sequencer?: string;
-  eTag?: string;
+  etag?: string;
 }
 
 export type TagOutcome = {
@@ -136,10 +137,8 @@ function namer(o: TaggerOptions): (name: string) => string {
 }
 
 function serviceTagsOf(t: TagTarget, name: (n: string) => string = (n) => n): Tag[] {
-  const at = t.model.lastIndexOf('@');
-  const model = { name: t.model.slice(0, Math.max(0, at)), version: t.model.slice(at + 1) };
   const named = (list: IndexedLabel[]) => list.map((l) => ({ label: name(l.label), score: l.score }));
-  return serviceTags(t.status, model, named(t.labels), {
+  return serviceTags(t.status, splitModelRef(t.model), named(t.labels), {
     categories: named(t.categories ?? []),
     ...(t.vocabulary ? { ref: t.vocabulary } : {}),
   });
@@ -158,7 +157,7 @@ async function writeTags(
   o: TaggerOptions,
   bucket: string,
   key: string,
-  version: EventVersion & { etag?: string },
+  version: EventVersion,
   status: TagStatus,
   classification?: Classification,
   detail?: string,
@@ -174,7 +173,7 @@ async function writeTags(
     status,
     labels: scored(classification?.labels),
     ...(categories.length ? { categories } : {}),
-    model: `${meta.name}@${meta.version}`,
+    model: formatModelRef(meta),
     ...(vocabulary ? { vocabulary: vocabularyRef(vocabulary) } : {}),
   };
   const name = namer(o);
@@ -185,10 +184,7 @@ async function writeTags(
     const { tags, dropped, changed } = await applyTags(o, bucket, key, ours);
     return { ...common, tags, dropped, result: changed ? 'tagged' : 'unchanged' };
   }
-  const put = await o.index.put(
-    { bucket, key, ...own, etag: version.etag ?? version.eTag },
-    version.sequencer,
-  );
+  const put = await o.index.put({ bucket, key, ...own, etag: version.etag }, version.sequencer);
   if (put.result === 'stale') return { ...common, result: 'stale', tags: [], dropped: [] };
   let target = own;
   let repairs = 0;
@@ -233,13 +229,11 @@ export async function tagObject(
   eventSize?: number,
   version: EventVersion = {},
 ): Promise<TagOutcome> {
-  const prefix = o.prefix ?? DEFAULT_UPLOAD_PREFIX;
-  const suffixes = o.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
-  if (!isTaggable(key, prefix, suffixes))
+  if (!isTaggable(key, o.prefix, o.suffixes))
     return { bucket, key, result: 'ignored', reason: 'prefix-or-suffix' };
   const maxBytes = o.classifier.limits.maxBytes;
   // Without an index nothing orders the writes, so any version is read, as before.
-  const ifMatch = o.index ? version.eTag : undefined;
+  const ifMatch = o.index ? version.etag : undefined;
   try {
     const probe = eventSize !== undefined && eventSize > maxBytes;
     // An object announced as empty is asked for without a Range (none is satisfiable on it).
@@ -251,7 +245,7 @@ export async function tagObject(
     // The probe found a version that fits (the object was replaced since the event): read it.
     if (object.size <= maxBytes && object.bytes.length < object.size)
       object = await o.store.get(bucket, key, { maxBytes, ...(ifMatch ? { ifMatch } : {}) });
-    const read = { ...version, etag: object.etag };
+    const read = { ...version, etag: object.etag ?? version.etag };
     if (object.size > maxBytes)
       return await writeTags(
         o,
@@ -266,10 +260,7 @@ export async function tagObject(
       throw new Error(`s3://${bucket}/${key}: read ${object.bytes.length} of ${object.size} bytes`);
     let classification: Classification;
     try {
-      classification = await o.classifier.classify(object.bytes, {
-        topK: o.topK ?? 3,
-        minConfidence: o.minConfidence ?? DEFAULT_MIN_CONFIDENCE,
-      });
+      classification = await o.classifier.classify(object.bytes, { minConfidence: o.minConfidence });
     } catch (err) {
       if (err instanceof ImageError && err.code !== 'InvalidArgument')
         return await writeTags(o, bucket, key, read, err.code, undefined, err.message);
@@ -301,7 +292,7 @@ export async function tagS3Event(o: TaggerOptions, event: TaggerEvent): Promise<
     const { bucket, key } = record;
     try {
       if (record.eventName.startsWith('ObjectRemoved:') && o.index) {
-        if (!isTaggable(key, o.prefix ?? DEFAULT_UPLOAD_PREFIX, o.suffixes ?? DEFAULT_IMAGE_SUFFIXES))
+        if (!isTaggable(key, o.prefix, o.suffixes))
           outcomes.push({ bucket, key, result: 'ignored', reason: 'prefix-or-suffix' });
         else {
           const { result } = await o.index.remove(bucket, key, record.sequencer);
@@ -314,7 +305,7 @@ export async function tagS3Event(o: TaggerOptions, event: TaggerEvent): Promise<
         continue;
       }
       outcomes.push(
-        await tagObject(o, bucket, key, record.size, { sequencer: record.sequencer, eTag: record.eTag }),
+        await tagObject(o, bucket, key, record.size, { sequencer: record.sequencer, etag: record.etag }),
       );
     } catch (err) {
       failure ??= err;

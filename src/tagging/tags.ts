@@ -106,6 +106,15 @@ export interface ModelRef {
   version: string;
 }
 
+/** A model as the tags, the index and the logs name it: "name@version". */
+export const formatModelRef = (m: ModelRef): string => `${m.name}@${m.version}`;
+
+/** "name@version" -> {name, version}: the version is what follows the last '@'. */
+export function splitModelRef(text: string): ModelRef {
+  const at = text.lastIndexOf('@');
+  return { name: text.slice(0, Math.max(0, at)), version: text.slice(at + 1) };
+}
+
 /** The service's own tags for one outcome, in priority order. */
 export function serviceTags(
   status: TagStatus,
@@ -119,7 +128,7 @@ export function serviceTags(
   const categories = status === 'ok' ? (vocabulary.categories ?? []) : [];
   if (categories.length > 0) tags.push({ Key: TAG_CATEGORIES, Value: formatLabelList(categories) });
   if (status === 'ok' && labels.length > 0) tags.push({ Key: TAG_LABELS, Value: formatLabelList(labels) });
-  tags.push({ Key: TAG_MODEL, Value: sanitizeTagValue(`${model.name}@${model.version}`) });
+  tags.push({ Key: TAG_MODEL, Value: sanitizeTagValue(formatModelRef(model)) });
   if (vocabulary.ref) tags.push({ Key: TAG_VOCABULARY, Value: sanitizeTagValue(vocabulary.ref) });
   return tags;
 }
@@ -169,9 +178,6 @@ export function encodeS3Key(key: string): string {
     .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replace(/%2F/g, '/');
 }
-
-export const DEFAULT_UPLOAD_PREFIX = 'uploads/';
-export const DEFAULT_IMAGE_SUFFIXES = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff'];
 
 /** Whether a (decoded) key is one the tagger handles: under the prefix, with an image suffix (any case). */
 export function isTaggable(key: string, prefix: string, suffixes: readonly string[]): boolean {

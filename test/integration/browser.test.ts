@@ -8,6 +8,7 @@
  *   page straight to S3 with a presigned POST, tagged, and its labels appear; then the page's search
  *   finds it in the gallery, thumbnails loaded through presigned GET URLs.
  */
+
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { s3UploadSigner } from '../../src/aws/upload-signer.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
 import { createApi } from '../../src/http/api.ts';
+import { taggerSettings } from '../../src/settings.ts';
 import {
   InvalidCursorError,
   type LabelIndex,
@@ -205,13 +207,13 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
         credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
       });
       const store = s3ObjectStore(s3);
-      tagger = createS3Tagger({ store, classifier, env: { UPLOAD_PREFIX: PREFIX } });
+      tagger = createS3Tagger({ store, classifier, ...taggerSettings({ UPLOAD_PREFIX: PREFIX }) });
       server = await startLocalServer(
         createApi({
           classifier,
           images: {
+            ...taggerSettings({ UPLOAD_PREFIX: PREFIX }),
             bucket: BUCKET,
-            prefix: PREFIX,
             index: fed.index,
             store,
             signer: s3UploadSigner(s3, BUCKET),

@@ -10,6 +10,7 @@
  * its current bytes) and matching index entries (every label partition queried; the table scanned,
  * here only, for orphan label items), and deleted objects have none. Prints the time it took.
  */
+
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_MIN_CONFIDENCE } from '../../src/classifier/postprocess.ts';
+import { taggerSettings } from '../../src/settings.ts';
 import { normalizeLabel } from '../../src/tagging/label-index.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import type { TagOutcome } from '../../src/tagging/tagger.ts';
@@ -93,7 +95,7 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
       store: s3ObjectStore(s3),
       classifier,
       index: dynamoLabelIndex(dynamo.client, TABLE),
-      env: { UPLOAD_PREFIX: 'uploads/' },
+      ...taggerSettings({ UPLOAD_PREFIX: 'uploads/' }),
     });
 
     const started = performance.now();

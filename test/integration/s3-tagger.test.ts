@@ -3,6 +3,7 @@
  * the server's own ObjectCreated events (re-encoded as AWS encodes keys) are handed to the real
  * handler with the real classifier, and the tags are read back from the server.
  */
+
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
+import { taggerSettings } from '../../src/settings.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import { parseLabelList } from '../../src/tagging/tags.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
@@ -70,7 +72,7 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
     tagger = createS3Tagger({
       store: s3ObjectStore(s3),
       classifier,
-      env: { UPLOAD_PREFIX: 'uploads/' },
+      ...taggerSettings({ UPLOAD_PREFIX: 'uploads/' }),
       telemetry: { classified() {}, failed: (reason) => void failures.push(reason), info() {} },
     });
     retriever = await readFile(photo('207-Golden-Retriever.jpg'));
@@ -233,7 +235,7 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
       },
       { step: 'deserialize', name: 'countBytes' },
     );
-    const liar = createS3Tagger({ store: s3ObjectStore(counting), classifier, env: {} });
+    const liar = createS3Tagger({ store: s3ObjectStore(counting), classifier, ...taggerSettings({}) });
     const [outcome] = await liar(event);
     expect(outcome).toMatchObject({ result: 'tagged', status: 'ImageTooLarge' });
     counting.destroy();
@@ -290,13 +292,13 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
       credentials,
       maxAttempts: 1,
     });
-    const broken = createS3Tagger({ store: s3ObjectStore(unreachable), classifier, env: {} });
+    const broken = createS3Tagger({ store: s3ObjectStore(unreachable), classifier, ...taggerSettings({}) });
     await expect(broken(event)).rejects.toThrow(/ECONNREFUSED|connect/);
   });
   it('with the label index (dynalite): a replaced version is superseded, its own event tags and indexes, a delete unindexes', async () => {
     dynamo = await startLocalDynamo({ tables: ['labels-s3-tagger'] });
     const index = dynamoLabelIndex(dynamo.client, 'labels-s3-tagger');
-    const indexed = createS3Tagger({ store: s3ObjectStore(s3), classifier, index, env: {} });
+    const indexed = createS3Tagger({ store: s3ObjectStore(s3), classifier, index, ...taggerSettings({}) });
     const key = 'uploads/indexed.jpg';
     const first = await put(key, retriever);
     const panda = await readFile(photo('387-red-panda.jpg'));

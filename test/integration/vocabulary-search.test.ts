@@ -16,7 +16,9 @@ import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { s3UploadSigner } from '../../src/aws/upload-signer.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
+import { IMAGE_SUFFIXES } from '../../src/classifier/image-formats.ts';
 import { createApi } from '../../src/http/api.ts';
+import { taggerSettings } from '../../src/settings.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
@@ -61,7 +63,7 @@ describe.skipIf(skipUnlessShared('the vocabulary search test'))(
       dynamo = await startLocalDynamo({ tables: [TABLE] });
       const index = dynamoLabelIndex(dynamo.client, TABLE);
       classifier = await createClassifier(sharedModelFolder(), { threads: 2 });
-      const tagger = createS3Tagger({ store: s3ObjectStore(s3), classifier, index, env: {} });
+      const tagger = createS3Tagger({ store: s3ObjectStore(s3), classifier, index, ...taggerSettings({}) });
       for (const name of [...DOGS, ...BIRDS, ...VEHICLES, ...OTHERS])
         await s3.send(
           new PutObjectCommand({
@@ -77,6 +79,7 @@ describe.skipIf(skipUnlessShared('the vocabulary search test'))(
         images: {
           bucket: BUCKET,
           prefix: 'uploads/',
+          suffixes: IMAGE_SUFFIXES,
           index,
           store: s3ObjectStore(s3),
           signer: s3UploadSigner(s3, BUCKET),

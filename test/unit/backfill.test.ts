@@ -3,11 +3,13 @@
  * classifier (model fake@1), a listing over the store's keys in S3 order with small pages, and a
  * checkpoint kept in memory.
  */
+
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { taggerSettings } from '../../src/settings.ts';
 import type { Tag } from '../../src/tagging/tags.ts';
 import {
   type BackfillOptions,
@@ -77,7 +79,7 @@ function setup(store = new MemoryStore(), classifier: FakeClassifier = fakeClass
   const checkpoint = memoryCheckpoint();
   const run = (o: Partial<BackfillOptions> = {}) =>
     backfill({
-      tagger: { store, classifier },
+      tagger: { store, classifier, ...taggerSettings({}) },
       listing,
       bucket: BUCKET,
       checkpoint: checkpoint.store,
@@ -185,9 +187,10 @@ describe('backfill (in-memory store, fake classifier)', () => {
     const index = new MemoryIndex();
     const classifier = fakeClassifier();
     const { listing } = memoryListing(store);
-    const run = () => backfill({ tagger: { store, classifier, index }, listing, bucket: BUCKET });
+    const run = () =>
+      backfill({ tagger: { store, classifier, index, ...taggerSettings({}) }, listing, bucket: BUCKET });
     for (let i = 0; i < 3; i++) store.put(BUCKET, `uploads/${i}.jpg`, image(i));
-    await backfill({ tagger: { store, classifier }, listing, bucket: BUCKET }); // tags, no index
+    await backfill({ tagger: { store, classifier, ...taggerSettings({}) }, listing, bucket: BUCKET }); // tags, no index
     expect(index.objects.size).toBe(0);
     const tagsBefore = [0, 1, 2].map((i) => store.tagsOf(BUCKET, `uploads/${i}.jpg`));
     const first = await run();

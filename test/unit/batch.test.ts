@@ -1,8 +1,10 @@
 /** S3 Batch Operations' LambdaInvoke payloads (schemas 1.0 and 2.0) against an in-memory store and the fake classifier. */
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../paths.ts';
+import { taggerSettings } from '../../src/settings.ts';
 import {
   type BatchOperationsEvent,
   createBatchTagger,
@@ -36,7 +38,7 @@ const v1 = (...tasks: object[]): BatchOperationsEvent => ({
 
 function setup(store = new MemoryStore()) {
   const classifier = fakeClassifier({ maxBytes: 100 });
-  return { store, classifier, options: { store, classifier, prefix: 'uploads/' } };
+  return { store, classifier, options: { store, classifier, ...taggerSettings({}) } };
 }
 
 describe('S3 Batch Operations payloads', () => {
@@ -157,14 +159,14 @@ describe('S3 Batch Operations payloads', () => {
     expect(response.results[0]?.resultString).toMatch(/not valid URL encoding/);
   });
 
-  it('createBatchTagger reads the prefix from the environment and reports to telemetry', async () => {
+  it('createBatchTagger tags under the prefix it is given and reports to telemetry', async () => {
     const store = new MemoryStore();
     const failures: string[] = [];
     const classified: string[] = [];
     const handle = createBatchTagger({
       store,
       classifier: fakeClassifier(),
-      env: { UPLOAD_PREFIX: 'in/' },
+      ...taggerSettings({ UPLOAD_PREFIX: 'in/' }),
       telemetry: {
         classified: (_t, extra) => void classified.push(String(extra?.key)),
         failed: (reason) => void failures.push(reason),

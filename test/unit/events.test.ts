@@ -8,8 +8,10 @@ import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../paths.ts';
 import { awsShapedEvent, nextSequencer, withSequencer } from '../../scripts/local/local-s3.ts';
+import { IMAGE_SUFFIXES } from '../../src/classifier/image-formats.ts';
+import { DEFAULT_UPLOAD_PREFIX } from '../../src/settings.ts';
 import { eventBridgeEventName, type ObjectRecord, toRecords } from '../../src/tagging/events.ts';
-import { DEFAULT_IMAGE_SUFFIXES, DEFAULT_UPLOAD_PREFIX, isTaggable } from '../../src/tagging/tags.ts';
+import { isTaggable } from '../../src/tagging/tags.ts';
 
 const sample = (name: string) => JSON.parse(readFileSync(join(ROOT, 'events', name), 'utf8'));
 
@@ -43,7 +45,7 @@ describe('toRecords', () => {
         size: 175825,
         eventName: 'ObjectCreated:Put',
         sequencer: '0A1B2C3D4E5F678901',
-        eTag: '0123456789abcdef0123456789abcdef',
+        etag: '0123456789abcdef0123456789abcdef',
       },
     ]);
   });
@@ -169,7 +171,7 @@ describe('the local stack sends what S3 sends', () => {
       'f.Tiff',
     ];
     const others = ['photo.jpg.txt', 'photo.heic', 'photo', 'jpg', 'photo.jp g', 'x.svg', 'y.bmp'];
-    const taggable = (key: string) => isTaggable(key, DEFAULT_UPLOAD_PREFIX, DEFAULT_IMAGE_SUFFIXES);
+    const taggable = (key: string) => isTaggable(key, DEFAULT_UPLOAD_PREFIX, IMAGE_SUFFIXES);
     expect(images.every((n) => taggable(`uploads/${n}`))).toBe(true);
     expect(others.some((n) => taggable(`uploads/${n}`))).toBe(false);
     expect(taggable('elsewhere/photo.jpg')).toBe(false);

@@ -7,9 +7,11 @@
  * (any key not starting with `tagger:`) is never removed or changed; no object ever has more than 10
  * tags; an object is never read past the image limit.
  */
+
 import type { S3Event } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { taggerSettings } from '../../src/settings.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import { encodeS3Key, isServiceTag, MAX_TAGS, type Tag } from '../../src/tagging/tags.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
@@ -203,7 +205,12 @@ function setup(objs: { key: string; bytes: Uint8Array; tags: Tag[] }[], maxBytes
     return out;
   };
   const index = withIndex ? new MemoryIndex() : undefined;
-  const tagger = createS3Tagger({ store, classifier: fakeClassifier({ maxBytes }), index, env: {} });
+  const tagger = createS3Tagger({
+    store,
+    classifier: fakeClassifier({ maxBytes }),
+    index,
+    ...taggerSettings({}),
+  });
   return { store, tagger, reads };
 }
 

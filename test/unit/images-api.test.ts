@@ -2,11 +2,13 @@
  * The image routes of the HTTP API (GET /images, GET /images/{key}, POST /uploads) with fakes at
  * every port: a small inline label index, the in-memory object store and a recording signer.
  */
+
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PostOptions, UploadSigner } from '../../src/aws/upload-signer.ts';
 import { ConfigError } from '../../src/classifier/errors.ts';
+import { IMAGE_SUFFIXES } from '../../src/classifier/image-formats.ts';
 import { awsImagePorts } from '../../src/handlers/image-ports.ts';
 import { contentSecurityPolicy, createApi } from '../../src/http/api.ts';
 import {
@@ -17,6 +19,7 @@ import {
   sanitizeFilename,
 } from '../../src/http/images.ts';
 import { PAGE_HTML } from '../../src/http/page.ts';
+import { readSettings } from '../../src/settings.ts';
 import {
   InvalidCursorError,
   type LabelIndex,
@@ -113,7 +116,7 @@ function setup(overrides: Partial<ImagesConfig> = {}) {
   const classifier = fakeClassifier();
   const api = createApi({
     classifier,
-    images: { bucket: BUCKET, prefix: PREFIX, index, store, signer, ...overrides },
+    images: { bucket: BUCKET, prefix: PREFIX, suffixes: IMAGE_SUFFIXES, index, store, signer, ...overrides },
   });
   const call = async (e: APIGatewayProxyEventV2) => {
     const res = await api(e);
@@ -206,6 +209,7 @@ describe('GET /images (search)', () => {
       images: {
         bucket: BUCKET,
         prefix: PREFIX,
+        suffixes: IMAGE_SUFFIXES,
         index,
         store: new MemoryStore(),
         signer: fakeSigner().signer,
@@ -620,6 +624,7 @@ describe('features, page and CSP', () => {
         images: {
           bucket: BUCKET,
           prefix: PREFIX,
+          suffixes: IMAGE_SUFFIXES,
           index: fakeIndex({}).index,
           store: new MemoryStore(),
           signer,
@@ -633,14 +638,17 @@ describe('features, page and CSP', () => {
   });
 });
 
+/** The image routes' settings as the api handler reads them from its environment. */
+const settingsOf = (env: Record<string, string>) => imageSettings(readSettings(env));
+
 describe('configuration from the environment (imageSettings) and the ports made on first use', () => {
   it('is off without UPLOAD_BUCKET and INDEX_TABLE, on with both, prefix and suffixes as the tagger reads them', () => {
-    expect(imageSettings({})).toBeUndefined();
-    expect(imageSettings({ UPLOAD_BUCKET: ' ', INDEX_TABLE: '' })).toBeUndefined();
-    const on = imageSettings({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
+    expect(settingsOf({})).toBeUndefined();
+    expect(settingsOf({ UPLOAD_BUCKET: ' ', INDEX_TABLE: '' })).toBeUndefined();
+    const on = settingsOf({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
     expect(on).toMatchObject({ bucket: 'photos', prefix: 'uploads/', table: 'labels' });
     expect(on?.suffixes).toContain('.jpg');
-    const custom = imageSettings({
+    const custom = settingsOf({
       UPLOAD_BUCKET: 'photos',
       INDEX_TABLE: 'labels',
       UPLOAD_PREFIX: 'in/',
@@ -652,7 +660,7 @@ describe('configuration from the environment (imageSettings) and the ports made 
   it('names the variable that is missing or wrong', () => {
     const fails = (env: Record<string, string>) => {
       try {
-        imageSettings(env);
+        settingsOf(env);
       } catch (err) {
         expect(err).toBeInstanceOf(ConfigError);
         return (err as Error).message;
@@ -670,7 +678,7 @@ describe('configuration from the environment (imageSettings) and the ports made 
   });
 
   it('makes the ports once, on the first call that needs them, and again after a failed load', async () => {
-    const settings = imageSettings({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
+    const settings = settingsOf({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
     if (!settings) throw new Error('settings expected');
     const real = fakeIndex({});
     let loads = 0;
@@ -690,7 +698,7 @@ describe('configuration from the environment (imageSettings) and the ports made 
   });
 
   it('the AWS ports: the index table from the settings, presigned URLs on the bucket of the settings', async () => {
-    const settings = imageSettings({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
+    const settings = settingsOf({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
     if (!settings) throw new Error('settings expected');
     const ports = awsImagePorts(settings, {
       region: 'eu-west-1',

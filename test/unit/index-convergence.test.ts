@@ -14,8 +14,10 @@
  * uploads (S3 has no conditional tag write: a tag write racing an overwrite can carry the previous
  * version's user tags, never invent or drop them all; see src/tagging/tagger.ts).
  */
+
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { taggerSettings } from '../../src/settings.ts';
 import { normalizeLabel } from '../../src/tagging/label-index.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import type { ObjectStore } from '../../src/tagging/object-store.ts';
@@ -95,7 +97,7 @@ describe('tags and index converge under any delivery order (property)', () => {
         store: storePort,
         classifier: fakeClassifier(),
         index: indexPort,
-        env: {},
+        ...taggerSettings({}),
       });
 
       const owners = new Map<string, Set<string | undefined>>();

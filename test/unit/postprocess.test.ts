@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/classifier/errors.ts';
-import { softmax, topK } from '../../src/classifier/postprocess.ts';
+import { softmax, topK, validateTopK } from '../../src/classifier/postprocess.ts';
 
 describe('softmax', () => {
   it('sums to one and keeps the order of the logits', () => {
@@ -46,8 +46,11 @@ describe('topK', () => {
       expect(topK(scores, names, k).map((l) => l.index)).toEqual(sorted.slice(0, k));
   });
 
-  it.each([0, 21, 2.5, Number.NaN])('rejects k = %s with a typed error', (k) => {
-    expect(() => topK([1, 2], ['a', 'b'], k)).toThrow(InvalidArgumentError);
-    expect(() => topK([1, 2], ['a', 'b'], k)).toThrow(/topK must be an integer from 1 to 20/);
-  });
+  it.each([0, 21, 2.5, Number.NaN, '3'])(
+    'validateTopK (the edges: HTTP, CLI) rejects k = %s with a typed error',
+    (k) => {
+      expect(() => validateTopK(k)).toThrow(InvalidArgumentError);
+      expect(() => validateTopK(k)).toThrow(/topK must be an integer from 1 to 20/);
+    },
+  );
 });

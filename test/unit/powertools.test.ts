@@ -1,5 +1,5 @@
 /**
- * Powertools wiring: the init log line names the model, the threads and the int8 weight storage
+ * Powertools wiring: the init log line names the model, the int8 weight storage and why
  * loaded, with its reason; the service and the namespace come from POWERTOOLS_* environment
  * variables (set by serverless.yml); the middy-wrapped handler adds the Lambda context to log lines,
  * emits the cold start once and flushes the EMF metrics after each invocation, also when it throws,
@@ -69,11 +69,14 @@ describe('createPowertools', () => {
     expect(ready).toHaveLength(1);
     expect(ready[0]).toMatchObject({
       model: 'm@2',
-      threads: 2,
+      storage: weights.storage,
+      reason: weights.reason,
       initMs: 12,
-      weights,
       service: 'image-tagger-test',
     });
+    // One short line: the quantization record and the rest stay in GET /health.
+    expect(Object.keys(ready[0] ?? {})).not.toContain('quantization');
+    expect(JSON.stringify(ready[0]).length).toBeLessThan(400);
   });
 
   it('the wrapped handler: context on log lines, cold start once, metrics flushed per invocation in the namespace of the environment', async () => {

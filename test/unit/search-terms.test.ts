@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { VOCABULARY_DIR } from '../../models/vocabulary/generate.ts';
+import { IMAGE_SUFFIXES } from '../../src/classifier/image-formats.ts';
 import type { ModelFolder } from '../../src/classifier/model-folder.ts';
 import { VOCABULARY_FILE, type Vocabulary } from '../../src/classifier/vocabulary.ts';
 import { createApi } from '../../src/http/api.ts';
@@ -102,7 +103,14 @@ describe('GET /images with a vocabulary', () => {
     };
     const api = createApi({
       classifier,
-      images: { bucket: BUCKET, prefix: 'uploads/', index, store: new MemoryStore(), signer },
+      images: {
+        bucket: BUCKET,
+        prefix: 'uploads/',
+        suffixes: IMAGE_SUFFIXES,
+        index,
+        store: new MemoryStore(),
+        signer,
+      },
     });
     return async (query: Record<string, string>) => {
       const res = await api({

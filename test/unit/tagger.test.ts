@@ -2,8 +2,10 @@
  * The tagger's rules against an in-memory store (and label index) and a fake classifier: no S3, no
  * model needed.
  */
+
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { taggerSettings } from '../../src/settings.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import { tagObject } from '../../src/tagging/tagger.ts';
 import { encodeS3Key } from '../../src/tagging/tags.ts';
@@ -23,7 +25,7 @@ function setup(limits = {}, store = new MemoryStore()) {
   const tagger = createS3Tagger({
     store,
     classifier,
-    env: {},
+    ...taggerSettings({}),
     telemetry: { classified() {}, failed: (reason) => void failures.push(reason), info() {} },
   });
   return { store, classifier, tagger, failures };
@@ -217,7 +219,7 @@ describe('S3 tagger with a label index (in-memory store and index, fake classifi
       store,
       classifier: fakeClassifier(),
       index,
-      env: {},
+      ...taggerSettings({}),
       telemetry: { classified() {}, failed() {}, info: (m) => void infos.push(m) },
     });
     return { store, index, tagger, infos };
@@ -341,7 +343,11 @@ describe('S3 tagger with a label index (in-memory store and index, fake classifi
   it('tagObject with three arguments (backfill) writes a version-less record', async () => {
     const { store, index } = indexed();
     const etag = store.put(BUCKET, K, Uint8Array.of(9));
-    const out = await tagObject({ store, classifier: fakeClassifier(), index }, BUCKET, K);
+    const out = await tagObject(
+      { store, classifier: fakeClassifier(), index, ...taggerSettings({}) },
+      BUCKET,
+      K,
+    );
     expect(out).toMatchObject({ result: 'tagged', status: 'ok' });
     expect(await index.get(BUCKET, K)).toMatchObject({ sequencer: '', etag: etag.replace(/"/g, '') });
   });

@@ -18,7 +18,8 @@ import {
   VOCABULARY_FILE,
   type Vocabulary,
 } from '../../src/classifier/vocabulary.ts';
-import { createS3Tagger, taggerConfig } from '../../src/tagging/notifications.ts';
+import { taggerSettings } from '../../src/settings.ts';
+import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import { encodeS3Key, MAX_TAGS, MAX_VALUE_CHARS, parseLabelList, type Tag } from '../../src/tagging/tags.ts';
 import { checkRetagModel, select } from '../../tools/backfill/backfill.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
@@ -74,7 +75,7 @@ const event = (...keys: string[]) => ({ Records: keys.map(created) }) as unknown
 function setup(env: Record<string, string> = {}) {
   const store = new MemoryStore();
   const index = new MemoryIndex();
-  const tagger = createS3Tagger({ store, classifier: vocabularyClassifier(), index, env });
+  const tagger = createS3Tagger({ store, classifier: vocabularyClassifier(), index, ...taggerSettings(env) });
   return { store, index, tagger };
 }
 const value = (tags: Tag[], key: string) => tags.find((t) => t.Key === key)?.Value;
@@ -154,11 +155,11 @@ describe('categories in tags and in the label index', () => {
   });
 
   it('MIN_CONFIDENCE and TAG_LANGUAGE are validated at init', () => {
-    expect(taggerConfig({ MIN_CONFIDENCE: '0.25' }).minConfidence).toBe(0.25);
-    expect(taggerConfig({}).minConfidence).toBe(0.1);
-    expect(() => taggerConfig({ MIN_CONFIDENCE: '2' })).toThrow(ConfigError);
-    expect(() => taggerConfig({ MIN_CONFIDENCE: 'high' })).toThrow(/MIN_CONFIDENCE/);
-    expect(() => taggerConfig({ TAG_LANGUAGE: 'fr' })).toThrow(/TAG_LANGUAGE/);
+    expect(taggerSettings({ MIN_CONFIDENCE: '0.25' }).minConfidence).toBe(0.25);
+    expect(taggerSettings({}).minConfidence).toBe(0.1);
+    expect(() => taggerSettings({ MIN_CONFIDENCE: '2' })).toThrow(ConfigError);
+    expect(() => taggerSettings({ MIN_CONFIDENCE: 'high' })).toThrow(/MIN_CONFIDENCE/);
+    expect(() => taggerSettings({ TAG_LANGUAGE: 'fr' })).toThrow(/TAG_LANGUAGE/);
   });
 });
 

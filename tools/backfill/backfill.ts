@@ -38,10 +38,10 @@ import type { LabelIndex } from '../../src/tagging/label-index.ts';
 import { ObjectMissingError } from '../../src/tagging/object-store.ts';
 import { type TaggerOptions, tagObject } from '../../src/tagging/tagger.ts';
 import {
-  DEFAULT_IMAGE_SUFFIXES,
-  DEFAULT_UPLOAD_PREFIX,
+  formatModelRef,
   isTaggable,
   type ModelRef,
+  splitModelRef,
   TAG_MODEL,
   TAG_STATUS,
   TAG_VOCABULARY,
@@ -152,9 +152,8 @@ export interface BackfillResult {
 
 /** "name@version" -> {name, version}; the version is what follows the last '@'. */
 export function parseModelRef(text: string): ModelRef {
-  const at = text.lastIndexOf('@');
-  const name = at > 0 ? text.slice(0, at).trim() : '';
-  const version = at > 0 ? text.slice(at + 1).trim() : '';
+  const split = splitModelRef(text);
+  const [name, version] = [split.name.trim(), split.version.trim()];
   if (!name || !version) throw new Error(`expected <model>@<version> (e.g. resnet18@2), got "${text}"`);
   return { name, version };
 }
@@ -215,7 +214,7 @@ export function checkRetagModel(model: ModelRef, retagOlderThan: ModelRef, vocab
   const here = vocabulary?.name === retagOlderThan.name ? vocabulary : model;
   if (here.name === retagOlderThan.name && compareModelVersions(here.version, retagOlderThan.version) < 0)
     throw new Error(
-      `--retag-older-than ${retagOlderThan.name}@${retagOlderThan.version}: the ${here === model ? 'model' : 'vocabulary'} here is ${here.name}@${here.version}, older than that; its tags would stay older`,
+      `--retag-older-than ${formatModelRef(retagOlderThan)}: the ${here === model ? 'model' : 'vocabulary'} here is ${formatModelRef(here)}, older than that; its tags would stay older`,
     );
 }
 
@@ -307,8 +306,7 @@ const message = (err: unknown) =>
   ((err as Error)?.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 200) || 'unknown error';
 
 export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
-  const taggerPrefix = o.tagger.prefix ?? DEFAULT_UPLOAD_PREFIX;
-  const suffixes = o.tagger.suffixes ?? DEFAULT_IMAGE_SUFFIXES;
+  const { prefix: taggerPrefix, suffixes } = o.tagger;
   const prefix = o.prefix ?? taggerPrefix;
   const concurrency = Math.max(1, Math.floor(o.concurrency ?? 4));
   const { bucket, store } = { bucket: o.bucket, store: o.tagger.store };

@@ -25,8 +25,9 @@ import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { createClassifier } from '../../src/classifier/classifier.ts';
 import { readConfig } from '../../src/classifier/config.ts';
+import { indexTable, s3Endpoint, taggerSettings } from '../../src/settings.ts';
 import type { LabelIndex } from '../../src/tagging/label-index.ts';
-import { taggerConfig } from '../../src/tagging/notifications.ts';
+import { formatModelRef } from '../../src/tagging/tags.ts';
 import {
   type BackfillProgress,
   type BackfillSummary,
@@ -140,23 +141,6 @@ function printSummary(s: BackfillSummary, requests: Record<string, number>, dryR
 }
 
 /**
- * The S3 endpoint (--endpoint, else S3_ENDPOINT or AWS_ENDPOINT_URL_S3), or undefined for AWS's own.
- * A value that is not an http(s) URL is an error naming where it came from.
- */
-function s3Endpoint(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  const [source, value] = flag
-    ? ['--endpoint', flag]
-    : env.S3_ENDPOINT
-      ? ['S3_ENDPOINT', env.S3_ENDPOINT]
-      : ['AWS_ENDPOINT_URL_S3', env.AWS_ENDPOINT_URL_S3];
-  if (!value) return undefined;
-  const protocol = URL.canParse(value) ? new URL(value).protocol : undefined;
-  if (protocol !== 'http:' && protocol !== 'https:')
-    throw new Error(`${source} ${value} is not a URL: give the S3 endpoint as http(s)://host[:port]`);
-  return value;
-}
-
-/**
  * The label index table, read once before anything else is done with it, so a table that does not
  * exist (or cannot be read) stops the run before the model loads or any object is touched, with an
  * error naming where the name came from. AWS_ENDPOINT_URL_DYNAMODB, read by the SDK, points at a
@@ -206,19 +190,20 @@ async function main(argv: string[]): Promise<number> {
   const concurrency = positive('concurrency', values.concurrency);
   const retagOlderThan = values['retag-older-than'] ? parseModelRef(values['retag-older-than']) : undefined;
   const dryRun = values['dry-run'];
-  const { prefix: taggerPrefix, suffixes, minConfidence, language } = taggerConfig(process.env);
+  const { prefix: taggerPrefix, suffixes, minConfidence, language } = taggerSettings(process.env);
   const prefix = values.prefix ?? taggerPrefix;
   if (!prefix.startsWith(taggerPrefix) && !taggerPrefix.startsWith(prefix))
     console.error(
       `note: --prefix ${prefix} is outside the tagger's prefix ${taggerPrefix} (UPLOAD_PREFIX): its keys are not taggable`,
     );
 
-  const endpoint = s3Endpoint(values.endpoint, process.env);
-  const table = values.table || process.env.INDEX_TABLE || undefined;
+  const s3Options = s3Endpoint(process.env, values.endpoint, '--endpoint');
+  const { endpoint } = s3Options;
+  const table = values.table || indexTable(process.env);
   const index =
     table && !dryRun ? await labelIndex(table, values.table ? '--table' : 'INDEX_TABLE', bucket) : undefined;
   const s3 = new S3Client({
-    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+    ...s3Options,
     ...(endpoint && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION
       ? { region: 'us-east-1' }
       : {}),
@@ -238,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
     : (await selectModel({ log: (line) => console.error(`[model] ${line}`) })).dir;
   const config = readConfig({ ...process.env, MODEL_DIR: modelDir });
   const classifier = await createClassifier(config.modelDir, config);
-  const model = `${classifier.folder.meta.name}@${classifier.folder.meta.version}`;
+  const model = formatModelRef(classifier.folder.meta);
   if (!labelsMeaningful(modelDir))
     console.error(`WARNING: ${model} has random weights: its labels mean nothing`);
 
@@ -250,11 +235,11 @@ async function main(argv: string[]): Promise<number> {
       prefix,
       taggerPrefix,
       suffixes,
-      retagOlderThan: retagOlderThan ? `${retagOlderThan.name}@${retagOlderThan.version}` : null,
+      retagOlderThan: retagOlderThan ? formatModelRef(retagOlderThan) : null,
     },
   );
   console.error(
-    `backfill s3://${bucket}/${prefix} with ${model} (${basename(modelDir)}), concurrency ${concurrency}${retagOlderThan ? `, re-tagging models older than ${retagOlderThan.name}@${retagOlderThan.version}` : ''}${dryRun ? ', DRY RUN: nothing is written' : ''}${index ? `, index table ${table}` : ''}`,
+    `backfill s3://${bucket}/${prefix} with ${model} (${basename(modelDir)}), concurrency ${concurrency}${retagOlderThan ? `, re-tagging models older than ${formatModelRef(retagOlderThan)}` : ''}${dryRun ? ', DRY RUN: nothing is written' : ''}${index ? `, index table ${table}` : ''}`,
   );
 
   const controller = new AbortController();

@@ -13,13 +13,14 @@ import { parseArgs } from 'node:util';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { weightRequest } from '../../src/classifier/config.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../../src/classifier/postprocess.ts';
+import { formatModelRef } from '../../src/tagging/tags.ts';
 import { classifyFile, type FileOutcome } from './classify-file.ts';
 
 const usage = 'usage: npm run classify -- --model <dir> [--top K] [--threads N] [--json] <files...>';
 
 function printTable(outcomes: FileOutcome[], { folder, weights }: Classifier): void {
   console.log(
-    `# ${folder.meta.name}@${folder.meta.version}, weights ${weights.storage ?? weights.file} — ${weights.reason}`,
+    `# ${formatModelRef(folder.meta)}, weights ${weights.storage ?? weights.file} — ${weights.reason}`,
   );
   for (const o of outcomes) {
     console.log(o.file);
