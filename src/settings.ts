@@ -17,11 +17,13 @@
 import { ConfigError } from './classifier/errors.ts';
 import { IMAGE_SUFFIXES } from './classifier/image-formats.ts';
 import { DEFAULT_MIN_CONFIDENCE } from './classifier/postprocess.ts';
-import type { TagLanguage } from './tagging/tagger.ts';
 
 type Env = Record<string, string | undefined>;
 
 export const DEFAULT_UPLOAD_PREFIX = 'uploads/';
+
+/** The language of the names in the tags (TAG_LANGUAGE). */
+export type TagLanguage = 'en' | 'zh';
 
 /** What the tagger takes: keys under `prefix` ending in one of `suffixes`; what it writes of them. */
 export interface TaggerSettings {

@@ -48,6 +48,7 @@ import type { Classification, Classifier } from '../classifier/classifier.ts';
 import { ImageError } from '../classifier/errors.ts';
 import { DEFAULT_MIN_CONFIDENCE } from '../classifier/postprocess.ts';
 import { tagNames, vocabularyRef } from '../classifier/vocabulary.ts';
+import type { TagLanguage } from '../settings.ts';
 import { type S3EventBridgeEvent, toRecords } from './events.ts';
 import type { IndexedLabel, IndexWrite, LabelIndex } from './label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from './object-store.ts';
@@ -79,8 +80,6 @@ export interface TaggerOptions {
   /** The label index (src/tagging/label-index.ts); without one, only tags are written. */
   index?: LabelIndex;
 }
-
-export type TagLanguage = 'en' | 'zh';
 
 /** Re-applications of a newer index record to the tags, per invocation, before giving up (throws). */
 export const MAX_REPAIRS = 5;

@@ -291,10 +291,19 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
       },
       {
         Effect: 'Allow',
-        // GET: presigned thumbnails; PUT: the presigned POST of the page's upload, with the user's
-        // tags (PutObjectTagging); the object's tags.
-        Action: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:GetObjectTagging'],
+        // GET: presigned thumbnails; PUT: the presigned POST of the page's upload; the object's tags.
+        Action: ['s3:GetObject', 's3:PutObject', 's3:GetObjectTagging'],
         Resource: bucketArn('/uploads/*'),
+      },
+      {
+        // The user's tags sent with an upload: tag keys required, none of them the service's.
+        Effect: 'Allow',
+        Action: 's3:PutObjectTagging',
+        Resource: bucketArn('/uploads/*'),
+        Condition: {
+          Null: { 's3:RequestObjectTagKeys': 'false' },
+          'ForAllValues:StringNotLike': { 's3:RequestObjectTagKeys': ['tagger:*'] },
+        },
       },
       {
         // A missing key answers 404 (not 403) only with ListBucket.
@@ -304,9 +313,9 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
         Condition: { StringLike: { 's3:prefix': ['uploads/*'] } },
       },
     ]);
-    // It cannot change tags or the index.
+    // It cannot change the service's tags or the index.
     expect(JSON.stringify(statementsOf(prod, 'ApiRole'))).not.toMatch(
-      /sqs:|s3:PutObjectTagging|s3:DeleteObject|dynamodb:(Put|Update|Delete|Scan|Batch)/,
+      /sqs:|s3:DeleteObject|dynamodb:(Put|Update|Delete|Scan|Batch)/,
     );
   });
 
