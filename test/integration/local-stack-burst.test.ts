@@ -65,7 +65,7 @@ describe.skipIf(skipUnlessShared('the npm start burst test'))('npm start: a burs
     // Each serverless-offline worker logs "classifier ready" once, when it loads the model.
     const taggerWorkers = output
       .split('\n')
-      .filter((l) => l.includes('"classifier ready"') && l.includes('"image-tagger-s3"')).length;
+      .filter((l) => l.includes('"classifier ready"') && l.includes('"image-tagger-tagger"')).length;
     expect(taggerWorkers).toBeGreaterThanOrEqual(1);
     expect(taggerWorkers).toBeLessThanOrEqual(concurrency);
     expect(output).not.toContain('FAILURE QUEUE');
