@@ -3,8 +3,9 @@
  *
  * Prints the top-k labels of each file as a table (headed by the model and its weight storage), or
  * with --json one JSON object per line: {"file", "weights", "labels": [{label, index, score}],
- * "timings"} or {"file", "weights", "error": {code, message}}; "weights" is the int8 storage loaded
- * ("s8", "u8"; null for a folder without a "weights" map). MODEL_WEIGHTS=auto|s8|u8 overrides it.
+ * "timings"} or {"file", "weights", "error": {code, message}}; "weights" is the storage loaded
+ * ("s8", "u8", "s8-7bit", "mixed", "fp32"; null for a folder without a "weights" map).
+ * MODEL_WEIGHTS=auto or any storage the folder has overrides it.
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
