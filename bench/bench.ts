@@ -7,23 +7,32 @@
  * benchmarks ../shared's int8 MobileNetV2 (imported into .cache/bench) and the ResNet-18 model layer
  * when it has been built. Targets (this machine): 12 MP preprocessing <= 50 ms, 0.3 MP <= 5 ms.
  *
- * Then the int8 weight storages (issue 7): for MobileNetV2 and ResNet-18, fp32 and both int8
- * storages (s8, u8) side by side in one run: inference medians timed round-robin at 1 and 2
- * threads, which storage `auto` picks on this CPU and why, and per variant a fresh process's cold
- * start, first request after init and peak RSS. ResNet-18 is the model layer's folder when it holds
- * both storages and its fp32 source (model.json "fp32Cache"), else the synthetic ResNet-18 built and
- * quantized here once (cached in .cache/bench).
+ * First the weight storages (issues 7 and 14): every storage each folder has, side by side in one
+ * run, with the CPU's flags, whether this CPU computes each exactly, its agreement with fp32,
+ * inference medians timed round-robin at 1 and 2 threads, which storage `auto` picks and why, and
+ * per storage a fresh process's cold start, first request after init and peak RSS. Folders: ../shared's
+ * zoo MobileNetV2 (s8, u8, and the fp32 beside it), the project's own MobileNetV2 build from ../shared's
+ * fp32 with every storage (s8, u8, s8-7bit, mixed, fp32; built once into .cache/bench), and ResNet-18:
+ * the model layer's folder when it holds s8 and u8 and its fp32 source, else the synthetic ResNet-18
+ * built once with every storage.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildModel } from '../models/build.ts';
+import { type BuildOptions, buildModel } from '../models/build.ts';
+import { agreement } from '../models/evaluate.ts';
 import { importModel } from '../models/import.ts';
 import { cacheDir, LAYER_MODELS, layerModelDir, ROOT, SHARED, SHARED_FILES, sharedModel } from '../paths.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
-import { chooseStorage, readCpuInfo, type WeightStorage } from '../src/classifier/cpu.ts';
+import {
+  chooseStorage,
+  readCpuInfo,
+  storageExactness,
+  WEIGHT_STORAGES,
+  type WeightStorage,
+} from '../src/classifier/cpu.ts';
 import {
   loadModelFolder,
   type ModelMeta,
@@ -168,29 +177,47 @@ async function benchModel(
 
 interface StorageSet {
   model: string;
-  fp32Dir: string;
-  /** A folder whose model.json "weights" names both s8 and u8. */
-  int8Dir: string;
+  /** A folder whose model.json "weights" names its storages. */
+  dir: string;
+  /** An fp32 folder beside it, when the folder has no fp32 storage of its own. */
+  fp32Dir?: string;
 }
 
+/** Every storage a model benchmarks: a storage-set folder must have all of them (else it is rebuilt). */
+const ALL_STORAGES = 's8,u8,s8-7bit,mixed,fp32';
+
 /**
- * A ResNet-18 folder with both storages and its fp32 source (model.json "fp32Cache"), as
- * `npm run model:build` writes it, with an fp32 folder made beside it; undefined for other folders.
+ * A folder as `npm run model:build` writes it: its own storages, and an fp32 folder made beside it
+ * from its fp32 source (model.json "fp32Cache") when it has no fp32 storage; undefined when it has
+ * neither s8 and u8 nor an fp32 to compare with.
  */
 async function storageSet(dir: string, model: string): Promise<StorageSet | undefined> {
   const meta = await readMeta(dir);
+  if (!meta.weights?.s8 || !meta.weights?.u8) return undefined;
+  if (meta.weights.fp32) return { model, dir };
   const fp32 = typeof meta.fp32Cache === 'string' ? resolve(ROOT, meta.fp32Cache) : '';
-  if (!meta.weights?.s8 || !meta.weights?.u8 || !fp32 || !existsSync(fp32)) return undefined;
+  if (!fp32 || !existsSync(fp32)) return undefined;
   const fp32Dir = join(CACHE, `${basename(dir)}-fp32`);
   const labels = JSON.parse(await readFile(join(dir, 'labels.json'), 'utf8'));
   const { sha256: _s, weights: _w, weightsSha256: _h, ...rest } = meta;
   await writeModelFolder(fp32Dir, await readFile(fp32), labels, { ...rest, quantization: 'none' });
-  return { model, fp32Dir, int8Dir: dir };
+  return { model, dir, fp32Dir };
+}
+
+/** A folder with every storage, built once into the bench cache by the same build as `npm run model:build`. */
+async function builtSet(name: string, model: string, options: BuildOptions): Promise<StorageSet> {
+  const dir = join(CACHE, name);
+  const have = existsSync(join(dir, 'model.json')) ? Object.keys((await readMeta(dir)).weights ?? {}) : [];
+  if (!ALL_STORAGES.split(',').every((s) => have.includes(s))) {
+    console.error(`building ${model} with the storages ${ALL_STORAGES} for the storage table (once)...`);
+    await buildModel({ ...options, weights: ALL_STORAGES, out: dir, log: () => {} });
+  }
+  return { model, dir };
 }
 
 /**
  * The model layer's ResNet-18 when it has both storages and its fp32 source; else the synthetic
- * ResNet-18, built once into the bench cache by the same build as `npm run model:build`.
+ * ResNet-18 with every storage, built once into the bench cache.
  */
 async function resnet18Set(): Promise<StorageSet> {
   const names = existsSync(LAYER_MODELS)
@@ -200,17 +227,9 @@ async function resnet18Set(): Promise<StorageSet> {
     const set = await storageSet(layerModelDir(name), `ResNet-18 (${name}, layer)`);
     if (set) return set;
   }
-  const dir = join(CACHE, 'resnet18-synthetic');
-  const model = 'ResNet-18 (synthetic)';
-  const built = existsSync(join(dir, 'model.json')) ? await storageSet(dir, model) : undefined;
-  if (built) return built;
-  console.error('building the synthetic ResNet-18 for the storage table (once)...');
   const labels = join(CACHE, 'synthetic-labels.json');
   await writeFile(labels, JSON.stringify(Array.from({ length: 1000 }, (_, i) => `class ${i}`)));
-  await buildModel({ synthetic: 'resnet18', labels, out: dir, log: () => {} });
-  const set = await storageSet(dir, model);
-  if (!set) throw new Error(`${dir}: the build wrote no two-storage folder with its fp32 source`);
-  return set;
+  return builtSet('resnet18-synthetic-storages', 'ResNet-18 (synthetic)', { synthetic: 'resnet18', labels });
 }
 
 /** Median latency per classifier, timed round-robin (`rounds` x `perRound` runs each). */
@@ -235,15 +254,45 @@ async function interleaved(
 /** One row of the storage table, as numbers (the chart in docs/benchmarks.md is drawn from these). */
 export interface StorageRow {
   model: string;
-  weights: 'fp32' | WeightStorage;
+  weights: WeightStorage;
   /** `MODEL_WEIGHTS=auto` picks this storage on this CPU. */
   auto: boolean;
+  /** ONNX Runtime computes this storage exactly on this CPU (storageExactness). */
+  exact: boolean;
   fileMb: number;
   /** Inference medians by thread count (1 and 2), ms. */
   ms: Record<1 | 2, number>;
   coldStartMs: number;
   firstRequestMs: number;
   peakRssMb: number;
+}
+
+/** The CPU flags that decide int8 speed and exactness (x86 and arm64). */
+export const INT8_FLAGS = [
+  'avx2',
+  'avx512f',
+  'avx512_vnni',
+  'avx_vnni',
+  'amx_int8',
+  'asimddp',
+  'i8mm',
+  'sve',
+];
+
+/**
+ * Preprocessed inputs for the agreement with fp32: the last 10 of ../shared's photos by name (the
+ * project build calibrates on the first 25), else the bench JPEGs.
+ */
+async function agreementInputs(images: Record<string, Buffer>, meta: ModelMeta): Promise<Float32Array[]> {
+  const photos = existsSync(SHARED_FILES.photos)
+    ? (await readdir(SHARED_FILES.photos))
+        .filter((f) => f.endsWith('.jpg'))
+        .sort()
+        .slice(-10)
+        .map((f) => join(SHARED_FILES.photos, f))
+    : [];
+  const bytes = photos.length > 0 ? await Promise.all(photos.map((f) => readFile(f))) : Object.values(images);
+  return Promise.all(bytes.map(async (b) => (await preprocess(b, meta)).data));
 }
 
 async function benchStorages(
@@ -255,42 +304,49 @@ async function benchStorages(
   const table: StorageRow[] = [];
   const cpuInfo = readCpuInfo();
   const cpu = chooseStorage(cpuInfo);
-  const flags = ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'asimddp'].filter((f) =>
-    cpuInfo.flags?.has(f),
-  );
-  log('## int8 weight storage: fp32, s8 and u8 side by side (one run)\n');
+  const flags = INT8_FLAGS.filter((f) => cpuInfo.flags?.has(f));
+  log('## Weight storages side by side (one run)\n');
   log(
-    `This CPU: ${cpuInfo.model ?? 'unknown model'} (${process.arch}; ${flags.join(', ') || 'no listed flags'}).`,
+    `This CPU: ${cpuInfo.model ?? 'unknown model'} (${process.arch}; flags: ${flags.join(', ') || `none of ${INT8_FLAGS.join(', ')}`}).`,
   );
   log(`\`auto\` picks **${cpu.storage}**: ${cpu.reason}.\n`);
   log(
-    'Inference: medians of round-robin runs (each variant in turn), so ratios compare like with like. Cold start, ' +
-      'first request and peak RSS: fresh processes, 1 thread, 3 MP JPEG.\n',
+    'Every storage each folder has. "exact here": whether ONNX Runtime computes the storage exactly on this CPU ' +
+      '(src/classifier/cpu.ts; an inexact one is refused for serving). "vs fp32": top-1 agreement and the lowest ' +
+      'logit cosine against fp32 on the same inputs. Inference: medians of round-robin runs (each storage in turn), ' +
+      'so ratios compare like with like. Cold start, first request and peak RSS: fresh processes, 1 thread, 3 MP JPEG.\n',
   );
   log(
-    '| model | weights | file MB | 1 thread ms | x fp32 | 2 threads ms | x fp32 | cold start ms | first request ms | peak RSS MB |',
+    '| model | weights | exact here | vs fp32: top-1 | min cosine | file MB | 1 thread ms | x fp32 | 2 threads ms | x fp32 | cold start ms | first request ms | peak RSS MB |',
   );
-  log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const imagePath = join(CACHE, 'cold-start.jpg');
   await sharp(images['3 MP'] as Buffer).toFile(imagePath);
   for (const set of sets) {
-    const variants = [
-      { name: 'fp32', dir: set.fp32Dir, weights: 'auto' as const },
-      { name: 's8', dir: set.int8Dir, weights: 's8' as const },
-      { name: 'u8', dir: set.int8Dir, weights: 'u8' as const },
-    ];
-    const meta = (await loadModelFolder(set.fp32Dir)).meta;
-    const planes = (await preprocess(images['3 MP'] as Buffer, meta)).data;
+    const folder = await loadModelFolder(set.dir);
+    const has = WEIGHT_STORAGES.filter((s) => folder.meta.weights?.[s] !== undefined && s !== 'fp32');
+    const fp32 = folder.meta.weights?.fp32
+      ? { name: 'fp32' as const, dir: set.dir, weights: 'fp32' as const }
+      : { name: 'fp32' as const, dir: set.fp32Dir as string, weights: 'auto' as const };
+    const variants = [fp32, ...has.map((s) => ({ name: s, dir: set.dir, weights: s }))];
+    const planes = (await preprocess(images['3 MP'] as Buffer, folder.meta)).data;
+    const inputs = await agreementInputs(images, folder.meta);
+    const outputs = new Map<string, Float32Array[]>();
     const ms: Record<number, Map<string, number>> = {};
     const files: Record<string, string> = {};
     for (const threads of [1, 2]) {
       const classifiers: [string, Classifier][] = [];
-      for (const v of variants) {
-        const c = await createClassifier(v.dir, { threads, weights: v.weights, allowInexact: true });
-        files[v.name] = join(v.dir, c.weights.file);
-        classifiers.push([v.name, c]);
-      }
       try {
+        for (const v of variants) {
+          const c = await createClassifier(v.dir, { threads, weights: v.weights, allowInexact: true });
+          files[v.name] = join(v.dir, c.weights.file);
+          classifiers.push([v.name, c]);
+          if (threads === 1)
+            outputs.set(
+              v.name,
+              await Promise.all(inputs.map(async (x) => Float32Array.from(await c.infer(x)))),
+            );
+        }
         ms[threads] = await interleaved(classifiers, planes, Math.max(3, Math.ceil(runs / 3)));
       } finally {
         for (const [, c] of classifiers) await c.release();
@@ -306,13 +362,16 @@ async function benchStorages(
       };
       const fileMb = (await readFile(files[v.name] as string)).length / 1e6;
       const picked = v.name === cpu.storage ? ' (auto)' : '';
+      const exact = storageExactness(cpuInfo, v.name);
+      const vsFp32 = agreement(outputs.get('fp32') ?? [], outputs.get(v.name) ?? []);
       log(
-        `| ${set.model} | ${v.name}${picked} | ${fileMb.toFixed(1)} | ${cell(1).join(' | ')} | ${cell(2).join(' | ')} | ${fmt(cold.firstResultMs)} | ${fmt(cold.firstClassifyMs)} | ${cold.peakRssMb.toFixed(0)} |`,
+        `| ${set.model} | ${v.name}${picked} | ${exact.exact ? 'yes' : '**NO**'} | ${Math.round(vsFp32.top1Agreement * vsFp32.images)}/${vsFp32.images} | ${vsFp32.minCosine.toFixed(4)} | ${fileMb.toFixed(1)} | ${cell(1).join(' | ')} | ${cell(2).join(' | ')} | ${fmt(cold.firstResultMs)} | ${fmt(cold.firstClassifyMs)} | ${cold.peakRssMb.toFixed(0)} |`,
       );
       table.push({
         model: set.model,
-        weights: v.name as StorageRow['weights'],
+        weights: v.name,
         auto: v.name === cpu.storage,
+        exact: exact.exact,
         fileMb,
         ms: { 1: ms[1]?.get(v.name) as number, 2: ms[2]?.get(v.name) as number },
         coldStartMs: cold.firstResultMs,
@@ -360,13 +419,20 @@ export async function classifierBench(
 
   log(`# Classifier benchmark (medians of ${runs} runs unless noted; ${new Date().toISOString()})\n`);
   const sets: StorageSet[] = [];
-  if (existsSync(SHARED_FILES.fp32))
+  if (existsSync(SHARED_FILES.fp32)) {
     sets.push({
-      model: 'MobileNetV2 (../shared)',
+      model: 'MobileNetV2 zoo int8 (../shared)',
+      dir: await importShared('mobilenetv2-int8'),
       fp32Dir: await importShared('mobilenetv2-fp32'),
-      int8Dir: await importShared('mobilenetv2-int8'),
     });
-  else log(`(${SHARED} is absent: no MobileNetV2 storage rows)`);
+    sets.push(
+      await builtSet('mobilenetv2-storages', 'MobileNetV2 project build (../shared fp32)', {
+        source: SHARED_FILES.fp32,
+        labels: SHARED_FILES.labels,
+        calibration: SHARED_FILES.photos,
+      }),
+    );
+  } else log(`(${SHARED} is absent: no MobileNetV2 storage rows)`);
   sets.push(await resnet18Set());
   const storage = await benchStorages(sets, runs, images, log);
   if (options.storagesOnly) return { lines, storage };

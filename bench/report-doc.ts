@@ -3,6 +3,7 @@
  * benchmark tables as printed, and the latency chart's data. Pure functions, unit-tested; bench/run.ts
  * gathers the facts and writes the files.
  */
+import { WEIGHT_STORAGES } from '../src/classifier/cpu.ts';
 import type { StorageRow } from './bench.ts';
 import type { BarChart } from './chart.ts';
 
@@ -102,7 +103,8 @@ export function alignTables(lines: string[]): string[] {
 
 /** The chart of the storage table: inference latency by model and threads, one bar per storage. */
 export function latencyChart(rows: StorageRow[]): BarChart {
-  const series = ['fp32', 's8', 'u8'] as const;
+  const order = ['fp32', ...WEIGHT_STORAGES.filter((s) => s !== 'fp32')];
+  const series = order.filter((s) => rows.some((r) => r.weights === s));
   const models = [...new Set(rows.map((r) => r.model))];
   const groups = models.flatMap((model) =>
     ([1, 2] as const).map((threads) => ({
@@ -114,7 +116,7 @@ export function latencyChart(rows: StorageRow[]): BarChart {
     title: 'Inference latency by model, weight storage and threads (median)',
     yLabel: 'inference latency, ms (lower is better)',
     xLabel: 'model, threads',
-    series: [...series],
+    series,
     groups,
   };
 }
@@ -127,9 +129,7 @@ export function generatedSection(machine: Machine, reportLines: string[], hasCha
     '',
     ...machineLines(machine),
     '',
-    ...(hasChart
-      ? [`![Inference latency by model, weight storage (fp32, s8, u8) and threads](${CHART_FILE})`, '']
-      : []),
+    ...(hasChart ? [`![Inference latency by model, weight storage and threads](${CHART_FILE})`, ''] : []),
     ...demoteHeadings(reportLines),
     END_MARKER,
   ])

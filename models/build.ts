@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { layerModelDir, modelCacheDir, modelSourcesLock, ROOT } from '../paths.ts';
 import { createClassifier } from '../src/classifier/classifier.ts';
+import { STORAGE_TEXT, WEIGHT_STORAGES, type WeightStorage } from '../src/classifier/cpu.ts';
 import {
   IMAGENET_DEFAULTS,
   type ModelMeta,
@@ -41,9 +42,29 @@ export const defaultCacheDir = modelCacheDir;
 /** The lock file; MODEL_SOURCES_LOCK points elsewhere (tests). */
 export const defaultLockFile = modelSourcesLock;
 
-/** `both` (default) writes the s8 and the u8 storage; the others write one model.onnx. */
-export type WeightsOption = 'both' | WeightChoice;
-export const WEIGHTS_OPTIONS: readonly WeightsOption[] = ['both', ...WEIGHT_ENCODINGS];
+/**
+ * The storages to write: `both` (default: s8 and u8), one storage, or a comma-separated list such as
+ * `s8,u8,fp32`. The first int8 storage of the list is model.onnx, each other model.<storage>.onnx;
+ * model.json "weights" names them all and MODEL_WEIGHTS picks among them.
+ */
+export type WeightsOption = string;
+
+/** The storages a --weights value names, in order, or an error naming the flag. */
+export function parseWeights(option: WeightsOption): WeightStorage[] {
+  const names = option === 'both' ? ['s8', 'u8'] : option.split(',').map((s) => s.trim());
+  const storages = [...new Set(names)];
+  const bad = storages.filter((s) => !(WEIGHT_STORAGES as readonly string[]).includes(s));
+  if (storages.length === 0 || bad.length > 0)
+    throw new Error(
+      `--weights takes both or a comma-separated list of ${WEIGHT_STORAGES.join(', ')}${bad.length ? `; got "${bad.join('", "')}"` : ''}`,
+    );
+  if (!storages.some((s) => s !== 'fp32'))
+    throw new Error(
+      '--weights needs an int8 storage (fp32 alone: npm run model:import -- --model <fp32.onnx>)',
+    );
+  return storages as WeightStorage[];
+}
+const isInt8 = (s: WeightStorage): s is WeightChoice => (WEIGHT_ENCODINGS as readonly string[]).includes(s);
 /**
  * Activation ranges: the 99.99th percentile of each tensor over the calibration images. On the
  * project-quantized MobileNetV2 it cut the int8-vs-fp32 KL divergence 2.6x against minmax over 2,000
@@ -53,8 +74,6 @@ export const DEFAULT_CALIBRATION = { method: 'percentile', percentile: 99.99 } a
   method: CalibrationMethod;
   percentile: number;
 };
-
-export const U8_FILE = storageFile('u8');
 
 export interface BuildOptions {
   /** Build the random-weight ResNet-18 instead of a trained model (labels meaningless). */
@@ -82,8 +101,8 @@ export interface BuildOptions {
 export interface BuildResult {
   outDir: string;
   meta: ModelMeta;
-  /** The two storages' files when both were written. */
-  weights?: { s8?: string; u8?: string };
+  /** The file of each storage written (model.json "weights"). */
+  weights: Partial<Record<WeightStorage, string>>;
   rows: [string, string][];
 }
 
@@ -290,20 +309,22 @@ async function calibrationSet(ctx: Context, count: number): Promise<Calibration>
 
 interface Quantized {
   prepared: Uint8Array;
-  /** model.onnx, and model.u8.onnx when both storages are written. */
+  /** model.onnx: the first int8 storage of the list. */
   main: Uint8Array;
-  u8?: Uint8Array;
   mainEncoding: WeightChoice;
+  /** Every storage's bytes in list order, `mainEncoding` (the same bytes as `main`) included. */
+  storages: [WeightStorage, Uint8Array][];
   stats: Awaited<ReturnType<typeof quantizeStatic>>['stats'];
 }
 
-async function quantize(ctx: Context, fp32: Uint8Array, cal: Calibration): Promise<Quantized> {
-  const {
-    method = DEFAULT_CALIBRATION.method,
-    percentile = DEFAULT_CALIBRATION.percentile,
-    weights = 'both',
-  } = ctx.options;
-  const mainEncoding: WeightChoice = weights === 'both' ? 's8' : weights;
+async function quantize(
+  ctx: Context,
+  fp32: Uint8Array,
+  cal: Calibration,
+  wanted: WeightStorage[],
+): Promise<Quantized> {
+  const { method = DEFAULT_CALIBRATION.method, percentile = DEFAULT_CALIBRATION.percentile } = ctx.options;
+  const mainEncoding = wanted.find(isInt8) as WeightChoice;
   let lastPct = -1;
   const q = await quantizeStatic(fp32, cal.inputs, {
     method,
@@ -320,16 +341,28 @@ async function quantize(ctx: Context, fp32: Uint8Array, cal: Calibration): Promi
   ctx.log(
     `quantized: ${q.stats.activations} activations, ${q.stats.weights} weights, ${q.stats.biases} biases, folded ${q.stats.folded.Relu} Relu + ${q.stats.folded.Clip} Clip`,
   );
-  if (weights !== 'both') return { prepared: q.prepared, main: q.int8, mainEncoding, stats: q.stats };
-  // The u8 storage from the same plan and ranges: the same quantized values, stored as q + 128.
-  const u8 = encodeModel(quantizeWithRanges(q.plan, q.ranges, { weightEncoding: 'u8' }).model);
-  const same = compareStorages(q.int8, u8);
-  if (same.differences.length > 0)
-    throw new Error(`the s8 and u8 storages differ: ${same.differences.slice(0, 5).join('; ')}`);
-  ctx.log(
-    `weight storages: s8 and u8 carry the same quantized values (${same.reencoded} tensors re-encoded)`,
-  );
-  return { prepared: q.prepared, main: q.int8, u8, mainEncoding, stats: q.stats };
+  // Every other storage from the same plan and ranges; fp32 is the source graph as it was calibrated.
+  const storages = wanted.map((s): [WeightStorage, Uint8Array] => [
+    s,
+    s === mainEncoding
+      ? q.int8
+      : s === 'fp32'
+        ? q.prepared
+        : encodeModel(quantizeWithRanges(q.plan, q.ranges, { weightEncoding: s as WeightChoice }).model),
+  ]);
+  const byName = new Map(storages);
+  const s8 = byName.get('s8');
+  const u8 = byName.get('u8');
+  if (s8 && u8) {
+    // u8 is s8 stored as q + 128: the same quantized values, so the same scores where both are exact.
+    const same = compareStorages(s8, u8);
+    if (same.differences.length > 0)
+      throw new Error(`the s8 and u8 storages differ: ${same.differences.slice(0, 5).join('; ')}`);
+    ctx.log(
+      `weight storages: s8 and u8 carry the same quantized values (${same.reencoded} tensors re-encoded)`,
+    );
+  }
+  return { prepared: q.prepared, main: q.int8, mainEncoding, storages, stats: q.stats };
 }
 
 // ---- step 5: check ----------------------------------------------------------------------------
@@ -337,8 +370,10 @@ async function quantize(ctx: Context, fp32: Uint8Array, cal: Calibration): Promi
 interface Check {
   ops: Record<string, number>;
   leftover: Record<string, number>;
+  /** model.onnx against fp32. */
   agreement: Agreement;
-  agreementU8?: Agreement;
+  /** Each int8 storage against fp32, when there are several. */
+  byStorage: [WeightStorage, Agreement][];
 }
 
 async function check(ctx: Context, q: Quantized, cal: Calibration): Promise<Check> {
@@ -348,13 +383,16 @@ async function check(ctx: Context, q: Quantized, cal: Calibration): Promise<Chec
   if (Object.keys(leftover).length > 0)
     ctx.log(`WARNING: float compute ops left after optimization: ${JSON.stringify(leftover)}`);
   const fp32Out = await runAll(q.prepared, cal.evalInputs);
-  const result: Check = {
-    ops,
-    leftover,
-    agreement: agreement(fp32Out, await runAll(q.main, cal.evalInputs)),
-  };
-  if (q.u8) result.agreementU8 = agreement(fp32Out, await runAll(q.u8, cal.evalInputs));
-  return result;
+  const main = agreement(fp32Out, await runAll(q.main, cal.evalInputs));
+  const int8 = q.storages.filter(([s]) => s !== 'fp32');
+  const byStorage: [WeightStorage, Agreement][] = [];
+  if (int8.length > 1)
+    for (const [storage, bytes] of int8)
+      byStorage.push([
+        storage,
+        storage === q.mainEncoding ? main : agreement(fp32Out, await runAll(bytes, cal.evalInputs)),
+      ]);
+  return { ops, leftover, agreement: main, byStorage };
 }
 
 // ---- step 6: metadata and folder --------------------------------------------------------------
@@ -364,16 +402,6 @@ const round = (a: Agreement) => ({
   meanLogitCosine: Number(a.meanCosine.toFixed(5)),
   minLogitCosine: Number(a.minCosine.toFixed(5)),
 });
-
-function storageText(encoding: WeightChoice): string {
-  return encoding === 'u8'
-    ? 'uint8 with zero point 128 (exact u8 x u8 kernels on x86-64 without VNNI)'
-    : encoding === 's8'
-      ? 'int8 with zero point 0 (u8 x s8 kernels: exact with VNNI, saturating on AVX2 without VNNI)'
-      : encoding === 's8-7bit'
-        ? 'int8 limited to [-64, 64] (7-bit; u8 x s8 pairs cannot saturate int16)'
-        : 'mixed: uint8 zero point 128 for the first Conv, depthwise Convs and Gemm/MatMul, 7-bit int8 elsewhere';
-}
 
 async function writeFolder(
   ctx: Context,
@@ -392,12 +420,11 @@ async function writeFolder(
   const initNames = new Set((graph?.initializer ?? []).map((t) => t.name));
   const inputName = graph?.input?.find((i) => !initNames.has(i.name))?.name ?? 'input';
   const outputName = graph?.output?.[0]?.name ?? 'output';
-  const storages: WeightStorages | undefined =
-    q.u8 !== undefined
-      ? { model: 's8', others: { u8: q.u8 } }
-      : q.mainEncoding === 's8' || q.mainEncoding === 'u8'
-        ? { model: q.mainEncoding, others: {} }
-        : undefined;
+  const storages: WeightStorages = {
+    model: q.mainEncoding,
+    others: Object.fromEntries(q.storages.filter(([s]) => s !== q.mainEncoding)),
+  };
+  const fileOf = (s: WeightStorage) => (s === q.mainEncoding ? 'model.onnx' : storageFile(s));
   const meta: Omit<ModelMeta, 'sha256'> = {
     name,
     version: '1',
@@ -407,11 +434,12 @@ async function writeFolder(
     ...spec,
     quantization: {
       scheme: 'int8 static QDQ (models/quantize.ts), fused by ONNX Runtime into QLinear kernels',
-      weights: `per-channel symmetric int8 (axis 0 for Conv, output axis for Gemm/MatMul), stored as ${
-        q.u8
-          ? `${storageText('s8')} in model.onnx, and as ${storageText('u8')} in ${U8_FILE}`
-          : storageText(q.mainEncoding)
-      }`,
+      weights: `per-channel symmetric int8 (axis 0 for Conv, output axis for Gemm/MatMul), stored as ${q.storages
+        .filter(([s]) => s !== 'fp32')
+        .map(([s]) => `${STORAGE_TEXT[s]} in ${fileOf(s)}`)
+        .join(
+          ', and as ',
+        )}${q.storages.some(([s]) => s === 'fp32') ? `; fp32 (not quantized) in ${fileOf('fp32')}` : ''}`,
       weightEncoding: q.mainEncoding,
       bias: 'int32, scale = input scale x weight scale',
       activations: 'per-tensor asymmetric uint8; Relu/Clip folded into the producer range',
@@ -429,7 +457,9 @@ async function writeFolder(
     agreement: {
       images: cal.evalRecord,
       ...round(chk.agreement),
-      ...(chk.agreementU8 ? { byStorage: { s8: round(chk.agreement), u8: round(chk.agreementU8) } } : {}),
+      ...(chk.byStorage.length > 0
+        ? { byStorage: Object.fromEntries(chk.byStorage.map(([s, a]) => [s, round(a)])) }
+        : {}),
     },
     builtAt: new Date().toISOString(),
   };
@@ -473,8 +503,7 @@ export async function buildModel(options: BuildOptions = {}): Promise<BuildResul
   if (method !== 'minmax' && method !== 'percentile') throw new Error('--method takes minmax or percentile');
   const percentile = options.percentile ?? DEFAULT_CALIBRATION.percentile;
   if (!(percentile > 50 && percentile <= 100)) throw new Error('--percentile takes a number in (50, 100]');
-  const weights = options.weights ?? 'both';
-  if (!WEIGHTS_OPTIONS.includes(weights)) throw new Error(`--weights takes ${WEIGHTS_OPTIONS.join('|')}`);
+  const wanted = parseWeights(options.weights ?? 'both');
   const count = options.calibrationCount ?? 25;
   if (!Number.isInteger(count) || count < 1) throw new Error('--calibration-count takes a positive integer');
 
@@ -501,7 +530,7 @@ export async function buildModel(options: BuildOptions = {}): Promise<BuildResul
   ctx.log(
     `calibration: ${cal.inputs.length} images, ${method}${method === 'percentile' ? ` ${percentile}` : ''}`,
   );
-  const q = await quantize(ctx, fp32, cal);
+  const q = await quantize(ctx, fp32, cal, wanted);
   const chk = await check(ctx, q, cal);
   const meta = await writeFolder(
     ctx,
@@ -524,7 +553,9 @@ export async function buildModel(options: BuildOptions = {}): Promise<BuildResul
     ['int8 size', await size('model.onnx')],
     [
       'weights',
-      q.u8 ? `s8 in model.onnx, u8 in ${U8_FILE} (same quantized values)` : `${q.mainEncoding} in model.onnx`,
+      Object.entries(meta.weights ?? {})
+        .map(([s, f]) => `${s} in ${f}`)
+        .join(', '),
     ],
     ['calibration', `${cal.inputs.length} images, ${method}`],
     [
@@ -532,16 +563,22 @@ export async function buildModel(options: BuildOptions = {}): Promise<BuildResul
       `QLinearConv ${chk.ops.QLinearConv ?? 0}, QLinearAdd ${chk.ops.QLinearAdd ?? 0}, QGemm ${chk.ops.QGemm ?? 0}, QLinearMatMul ${chk.ops.QLinearMatMul ?? 0}`,
     ],
     ['float Conv/Gemm/MatMul left', String(Object.values(chk.leftover).reduce((a, b) => a + b, 0))],
-    ['top-1 agreement', pct(chk.agreement) + (chk.agreementU8 ? ` (u8: ${pct(chk.agreementU8)})` : '')],
+    [
+      'top-1 agreement',
+      chk.byStorage.length > 0
+        ? chk.byStorage.map(([s, a]) => `${s} ${pct(a)}`).join('; ')
+        : pct(chk.agreement),
+    ],
     [
       'mean logit cosine',
-      chk.agreement.meanCosine.toFixed(4) +
-        (chk.agreementU8 ? ` (u8: ${chk.agreementU8.meanCosine.toFixed(4)})` : ''),
+      chk.byStorage.length > 0
+        ? chk.byStorage.map(([s, a]) => `${s} ${a.meanCosine.toFixed(4)}`).join('; ')
+        : chk.agreement.meanCosine.toFixed(4),
     ],
     ['labels', options.synthetic ? 'MEANINGLESS (synthetic random weights)' : labelsSource],
     ['time', `${((performance.now() - started) / 1000).toFixed(1)} s`],
   ];
-  return { outDir, meta, rows, ...(q.u8 ? { weights: { s8: 'model.onnx', u8: U8_FILE } } : {}) };
+  return { outDir, meta, rows, weights: meta.weights ?? {} };
 }
 
 // ---- CLI --------------------------------------------------------------------------------------
@@ -557,8 +594,10 @@ const usage = `usage: npm run model:build -- [--synthetic resnet18 | --source <f
   --calibration-count N    use the first N images, sorted by name (default 25)
   --eval <dir>             images for the fp32-vs-int8 agreement (default: the calibration images)
   --method minmax|percentile  activation ranges (default percentile)   --percentile P (default 99.99)
-  --weights both|u8|s8|s8-7bit|mixed  int8 weight storage (default both: s8 in model.onnx and u8 in
-                           model.u8.onnx, same quantized values; the classifier picks one per CPU)
+  --weights <list>         weight storages, comma-separated: s8, u8, s8-7bit, mixed, fp32 (default both =
+                           s8,u8: s8 in model.onnx and u8 in model.u8.onnx, same quantized values). The
+                           first int8 one is model.onnx, the others model.<storage>.onnx; MODEL_WEIGHTS
+                           picks one at init (auto: per CPU, see docs/int8-and-cpus.md)
   --name N                 folder and model name (default: resnet18, resnet18-synthetic, or the file name)
   --out <dir>              output folder (default layers/model/models/<name>/)`;
 

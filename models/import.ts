@@ -35,7 +35,7 @@ const usage = `usage: npm run model:import -- <model.onnx> --labels <labels.json
 
 An int8 QOperator model with int8 weights is written in both weight storages: model.onnx as given
 (s8) and model.u8.onnx (re-encoded losslessly as uint8 + 128, exact on x86-64 CPUs without VNNI);
-the classifier picks one at init from the CPU flags, or as MODEL_WEIGHTS=auto|s8|u8 says.`;
+the classifier picks one at init from the CPU flags, or as MODEL_WEIGHTS (auto, s8 or u8) says.`;
 
 const KEEP_S8_GONE = `--keep-s8-weights is gone: the s8 file is always kept now (as model.onnx, next to the
 u8 re-encoding model.u8.onnx) and the storage is chosen at init from the CPU flags; MODEL_WEIGHTS=s8

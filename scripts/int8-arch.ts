@@ -1,6 +1,11 @@
 /**
  * npm run int8:arch -- --int8 s8=<folder> --int8 u8=<folder> --fp32 <model.onnx> --photos <dir>
  *                      [--count 50] [--targets x64,arm64:max,arm64:neoverse-n1,arm64:cortex-a72] [--out <dir>]
+ *
+ * `--int8 <storage>=<folder>` runs the folder's file for that storage (model.json "weights"), else
+ * its model.onnx. Targets: `x64` (this machine), `x64:<qemu CPU model>` (qemu-x86_64, e.g.
+ * `x64:Haswell`: AVX2 without AVX-512 or VNNI, as on x86 Lambda; ONNX Runtime then takes its AVX2
+ * kernels), `arm64:<qemu CPU model>`.
  *                      [--reuse <targets whose outputs in --out to keep>]
  *
  * Which int8 weight storage is exact where: runs fp32 and each int8 model folder over the same
@@ -24,7 +29,7 @@ import { cosine } from '../models/evaluate.ts';
 import { cacheDir, ROOT } from '../paths.ts';
 import { buildRuntimeLayer } from './build-runtime-layer.ts';
 import type { ArchOutputs, ArchPlan } from './int8-arch-probe.ts';
-import { installNode, nodeCommand, RUNTIMES, type Runtime, unavailable } from './runtimes.ts';
+import { installNode, nodeCommand, QEMU_X64, RUNTIMES, type Runtime, unavailable } from './runtimes.ts';
 
 const run = promisify(execFile);
 const PROBE = join(ROOT, 'scripts/int8-arch-probe.ts');
@@ -36,15 +41,20 @@ export interface Target {
 }
 
 export function parseTarget(id: string): Target {
-  const [arch, cpu = 'max'] = id.split(':');
+  const [arch, cpu = arch === 'x64' ? 'host' : 'max'] = id.split(':');
   const runtime = RUNTIMES.find((r) => r.arch === arch && r.major === 22);
-  if (!runtime) throw new Error(`unknown target "${id}": x64 or arm64[:<qemu cpu>]`);
+  if (!runtime) throw new Error(`unknown target "${id}": x64[:<qemu cpu>] or arm64[:<qemu cpu>]`);
   return { id, runtime, cpu };
 }
 
 /** Runs the probe on one target; returns its outputs. */
 export async function runTarget(t: Target, plan: ArchPlan, out: string): Promise<ArchOutputs> {
-  const why = unavailable(t.runtime);
+  const why =
+    unavailable(t.runtime) ||
+    (t.runtime.arch === 'x64' &&
+      t.cpu !== 'host' &&
+      !existsSync(QEMU_X64) &&
+      `${t.id} needs Debian qemu-user-static`);
   if (why) throw new Error(why);
   const [node, layer] = await Promise.all([
     installNode(t.runtime),
@@ -134,10 +144,14 @@ async function main(argv: string[]): Promise<void> {
     throw new Error(
       'usage: npm run int8:arch -- --int8 s8=<folder> [--int8 u8=<folder>] --fp32 <onnx> --photos <dir>',
     );
-  const int8 = values.int8.map((spec) => {
-    const [name, dir] = spec.split('=') as [string, string];
-    return { name, dir: resolve(dir) };
-  });
+  // name=<folder>: the folder's file for storage `name` when its model.json "weights" has one, else model.onnx.
+  const int8 = await Promise.all(
+    values.int8.map(async (spec) => {
+      const [name, dir] = spec.split('=') as [string, string];
+      const weights = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')).weights ?? {};
+      return { name, dir: resolve(dir), file: (weights[name] as string | undefined) ?? 'model.onnx' };
+    }),
+  );
   const out = resolve(values.out);
   await mkdir(out, { recursive: true });
   const { preprocess } = await import('../src/classifier/preprocess.ts');
@@ -177,7 +191,7 @@ async function main(argv: string[]): Promise<void> {
         },
         ...int8.map((m) => ({
           name: m.name,
-          path: join(m.dir, 'model.onnx'),
+          path: join(m.dir, m.file),
           optimizedPath: join(out, `${safe}.${m.name}.optimized.onnx`),
         })),
       ],

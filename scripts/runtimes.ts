@@ -44,6 +44,8 @@ export const ARM64_CPUINFO: Record<string, string> = {
   'cortex-a72': join(ROOT, 'test/fixtures/cpuinfo/arm64-cortex-a72.txt'), // ARMv8.0 NEON only
 };
 const QEMU = '/usr/bin/qemu-aarch64-static';
+/** x86-64 user emulation of an older CPU model (e.g. Haswell: AVX2, no AVX-512/VNNI), for exactness checks. */
+export const QEMU_X64 = '/usr/bin/qemu-x86_64-static';
 const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
 
 export interface Runtime {
@@ -166,10 +168,14 @@ export async function photoEvent(image: Buffer, name = 'photo'): Promise<Invocat
 /**
  * The command that runs `node ...args` of runtime `rt`: as is for this machine's arch; for arm64 on
  * x64, qemu-user (`cpu`: its CPU model, default max) in a private mount namespace whose
- * /proc/cpuinfo reads like that CPU's (onnxruntime-node crashes at load on an x86 one).
+ * /proc/cpuinfo reads like that CPU's (onnxruntime-node crashes at load on an x86 one); for x64 with
+ * a CPU model (e.g. Haswell), qemu-x86_64 emulating it: ONNX Runtime picks its kernels from CPUID,
+ * which qemu answers for the model, so an AVX512-VNNI host runs the AVX2 kernels (correctness only:
+ * emulation says nothing about speed).
  */
 export function nodeCommand(rt: Runtime, nodeArgs: string[], cpu = 'max'): string[] {
-  if (rt.arch === process.arch) return nodeArgs;
+  if (rt.arch === process.arch && (cpu === 'max' || cpu === 'host')) return nodeArgs;
+  if (rt.arch === 'x64' && process.arch === 'x64') return [QEMU_X64, '-cpu', cpu, ...nodeArgs];
   const cpuinfo = ARM64_CPUINFO[cpu];
   if (!cpuinfo)
     throw new Error(`no /proc/cpuinfo fixture for qemu CPU "${cpu}" (${Object.keys(ARM64_CPUINFO)})`);

@@ -75,6 +75,12 @@ export interface Classifier {
   release(): Promise<void>;
 }
 
+/**
+ * The init warm-up's JPEG: photo-sized (0.15 MP), so it takes the exact resize path of
+ * preprocess.ts (at most EXACT_MAX_PIXELS, shorter side above the usual resizeShorter of 256).
+ */
+export const WARM_UP_IMAGE = { width: 448, height: 336 } as const;
+
 export function sessionOptions(threads: number, spinWait: boolean): OrtSessionOptions {
   return {
     intraOpNumThreads: threads,
@@ -124,11 +130,14 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
   };
 
   // Warm-up through the whole path: the first JPEG decode initialises libvips and libjpeg, the first
-  // run allocates ONNX Runtime's buffers. Do both now, during init, not on the first request.
+  // run allocates ONNX Runtime's buffers, and two photo-sized preprocessings let V8 optimise the
+  // exact resize: without them the first requests ran it unoptimised, at 2-4x the CPU time
+  // (`npm run bench:preprocess`). Do all of it now, during init, not on the first requests.
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const warmImage = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+  const warmImage = await sharp({ create: { ...WARM_UP_IMAGE, channels: 3, background: '#808080' } })
     .jpeg()
     .toBuffer();
+  await preprocess(warmImage, meta, limits);
   const warm = await infer((await preprocess(warmImage, meta, limits)).data);
   if (warm.length !== labels.length)
     throw new ConfigError(

@@ -12,8 +12,24 @@
  */
 import { readFileSync } from 'node:fs';
 
-export type WeightStorage = 's8' | 'u8';
-export const WEIGHT_STORAGES: readonly WeightStorage[] = ['s8', 'u8'];
+/**
+ * The storages a model folder may carry (model.json "weights"): the two int8 storages above, two that
+ * are exact on every CPU by construction (`s8-7bit`: int8 weights in [-64, 64], whose u8 x s8 pairs
+ * cannot reach the int16 limit; `mixed`: u8 for the first Conv, depthwise Convs and Gemm/MatMul,
+ * 7-bit int8 elsewhere), and `fp32`.
+ */
+export type WeightStorage = 's8' | 'u8' | 's8-7bit' | 'mixed' | 'fp32';
+export const WEIGHT_STORAGES: readonly WeightStorage[] = ['s8', 'u8', 's8-7bit', 'mixed', 'fp32'];
+
+/** What each storage is, for tables and model.json. */
+export const STORAGE_TEXT: Record<WeightStorage, string> = {
+  u8: 'uint8 with zero point 128 (exact u8 x u8 kernels on x86-64 without VNNI)',
+  s8: 'int8 with zero point 0 (u8 x s8 kernels: exact with VNNI, saturating on AVX2 without VNNI)',
+  's8-7bit': 'int8 limited to [-64, 64] (7-bit; u8 x s8 pairs cannot saturate int16)',
+  mixed:
+    'mixed: uint8 zero point 128 for the first Conv, depthwise Convs and Gemm/MatMul, 7-bit int8 elsewhere',
+  fp32: 'float32, not quantized',
+};
 
 export interface CpuInfo {
   /** process.arch of the running node ('x64', 'arm64', ...). */
@@ -27,7 +43,7 @@ export interface CpuInfo {
 }
 
 export interface StorageChoice {
-  storage: WeightStorage;
+  storage: 's8' | 'u8';
   reason: string;
 }
 
@@ -84,12 +100,16 @@ export function readCpuInfo(path: string = CPUINFO_PATH, arch: string = process.
 }
 
 /**
- * Whether ONNX Runtime computes a storage exactly on this CPU: u8 everywhere; s8 on arm64 and on x86
- * with VNNI. Anywhere else s8 is inexact or unknown: on x86 without VNNI its vpmaddubsw kernels
- * saturate and the scores are corrupted (issue 14), so MODEL_WEIGHTS may not ask for it there.
+ * Whether ONNX Runtime computes a storage exactly on this CPU: fp32, u8, s8-7bit and mixed everywhere;
+ * s8 on arm64 and on x86 with VNNI. Anywhere else s8 is inexact or unknown: on x86 without VNNI its
+ * vpmaddubsw kernels saturate and the scores are corrupted (issue 14), so MODEL_WEIGHTS may not ask
+ * for it there.
  */
 export function storageExactness(cpu: CpuInfo, storage: WeightStorage): { exact: boolean; why: string } {
+  if (storage === 'fp32') return { exact: true, why: 'fp32 is the reference' };
   if (storage === 'u8') return { exact: true, why: 'u8 x u8 sums exactly on every CPU' };
+  if (storage === 's8-7bit' || storage === 'mixed')
+    return { exact: true, why: `${storage}: 7-bit int8 weights cannot saturate int16 pairs, the rest is u8` };
   if (cpu.arch === 'arm64') return { exact: true, why: ARM64_RULE.reason };
   if (cpu.flags === null) return { exact: false, why: `CPU flags unknown (${cpu.source})` };
   if (cpu.arch === 'x64' || cpu.arch === 'ia32') {

@@ -3,15 +3,22 @@
  * MODEL_WEIGHTS asks for, or for `auto` the one this CPU computes exactly and fast (cpu.ts).
  */
 import { basename } from 'node:path';
-import { type CpuInfo, chooseStorage, storageExactness, type WeightStorage } from './cpu.ts';
+import { type CpuInfo, chooseStorage, storageExactness, WEIGHT_STORAGES, type WeightStorage } from './cpu.ts';
 import { ConfigError } from './errors.ts';
 import { MODEL_FILE, type ModelFolder } from './model-folder.ts';
 
 export type WeightRequest = 'auto' | WeightStorage;
-export const WEIGHT_REQUESTS: readonly WeightRequest[] = ['auto', 's8', 'u8'];
+export const WEIGHT_REQUESTS: readonly WeightRequest[] = ['auto', ...WEIGHT_STORAGES];
+
+/**
+ * What `auto` loads when the folder lacks the CPU's pick: the first storage in this order that the
+ * folder has and this CPU computes exactly. Fixed, so every container on one kind of CPU serves the
+ * same file (no timing at init).
+ */
+export const AUTO_FALLBACK: readonly WeightStorage[] = ['u8', 's8', 'mixed', 's8-7bit', 'fp32'];
 
 export interface WeightsChoice {
-  /** The storage loaded; null when the folder has no "weights" map (fp32, or one unnamed storage). */
+  /** The storage loaded; null when the folder has no "weights" map (one unnamed model file). */
   storage: WeightStorage | null;
   /** The file loaded, relative to the model folder. */
   file: string;
@@ -86,9 +93,17 @@ export function resolveWeights(
     );
   }
   if (available[cpuChoice.storage]) return pick(cpuChoice.storage, cpuChoice.reason);
-  const only = Object.keys(available)[0] as WeightStorage;
+  const has = Object.keys(available) as WeightStorage[];
+  if (has.length === 1)
+    return pick(
+      has[0] as WeightStorage,
+      `the folder has only ${has[0]} weights; this CPU would pick ${cpuChoice.storage} (${cpuChoice.reason})`,
+    );
+  const fallback =
+    AUTO_FALLBACK.find((s) => available[s] && storageExactness(cpu, s).exact) ??
+    (AUTO_FALLBACK.find((s) => available[s]) as WeightStorage);
   return pick(
-    only,
-    `the folder has only ${only} weights; this CPU would pick ${cpuChoice.storage} (${cpuChoice.reason})`,
+    fallback,
+    `the folder has no ${cpuChoice.storage} weights, which this CPU would pick (${cpuChoice.reason}); ${fallback} is the first exact storage it has in the order ${AUTO_FALLBACK.join(', ')}`,
   );
 }

@@ -3,6 +3,7 @@
  * clear errors without network, a full --synthetic resnet18 build whose folder the classifier loads
  * and runs, with both weight storages carrying the same quantized values; and the CLI's flags.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -16,6 +17,7 @@ import { compareStorages } from '../../models/storage.ts';
 import { createClassifier } from '../../src/classifier/classifier.ts';
 import { loadModelFolder, verifyModelHash } from '../../src/classifier/model-folder.ts';
 
+const CLASSIFY = join(import.meta.dirname, '../../tools/classify/cli.ts');
 const LABELS = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
 const LABELS_BYTES = Buffer.from(JSON.stringify(LABELS));
 
@@ -82,9 +84,10 @@ describe('model:build sources', () => {
 
   it('rejects bad flags before any work', async () => {
     await expect(build({ synthetic: 'resnet18', source: 'x.onnx' })).rejects.toThrow('not both');
-    await expect(build({ weights: 'u4' as never })).rejects.toThrow(
-      '--weights takes both|u8|s8|s8-7bit|mixed',
+    await expect(build({ weights: 'u8,u4' })).rejects.toThrow(
+      '--weights takes both or a comma-separated list of s8, u8, s8-7bit, mixed, fp32; got "u4"',
     );
+    await expect(build({ weights: 'fp32' })).rejects.toThrow('--weights needs an int8 storage');
   });
 });
 
@@ -132,8 +135,7 @@ describe('model:build --synthetic resnet18', () => {
     }
   }, 180_000); // a whole ResNet-18 build (two storages, calibration, checks): about 30 s, more on a loaded machine
 
-  it('a single storage (--weights u8) writes one file and names it in the weights map', async () => {
-    // Only the folder writing differs from the full build above; s8-7bit/mixed get no map at all.
+  it('a list (--weights mixed,u8,fp32): model.onnx is the first int8 storage, each is named, MODEL_WEIGHTS=fp32 serves fp32', async () => {
     // The fp32 graph the build above cached, calibrated on two generated photos: no regeneration.
     await writeFile(join(dir, 'lock.json'), JSON.stringify({ files: {} }));
     await mkdir(join(dir, 'photos'), { recursive: true });
@@ -145,14 +147,28 @@ describe('model:build --synthetic resnet18', () => {
       labels: join(dir, 'labels.json'),
       calibration: join(dir, 'photos'),
       out,
-      weights: 'u8',
+      weights: 'mixed,u8,fp32',
     });
-    const meta = (await loadModelFolder(out)).meta;
-    expect(meta.weights).toEqual({ u8: 'model.onnx' });
+    const folder = await loadModelFolder(out);
+    await verifyModelHash(folder);
+    const meta = folder.meta;
+    expect(meta.weights).toEqual({ mixed: 'model.onnx', u8: 'model.u8.onnx', fp32: 'model.fp32.onnx' });
+    expect(meta.quantization).toMatchObject({ weightEncoding: 'mixed' });
+    expect(Object.keys((meta.agreement as { byStorage: object }).byStorage)).toEqual(['mixed', 'u8']);
     // The calibration set by its name and photos, no path of this machine anywhere in model.json.
     expect(meta.quantization).toMatchObject({ calibration: { set: 'photos', images: ['0.png', '1.png'] } });
     expect(await readFile(join(out, 'model.json'), 'utf8')).not.toContain(dir);
-    expect(meta.quantization).toMatchObject({ weightEncoding: 'u8' });
-    await expect(readFile(join(out, 'model.u8.onnx'))).rejects.toThrow(/ENOENT/);
-  });
+
+    const photo = join(dir, 'photos', '0.png');
+    const classify = (weights: string) =>
+      JSON.parse(
+        execFileSync(process.execPath, ['--import', 'tsx', CLASSIFY, '--json', '--model', out, photo], {
+          env: { ...process.env, MODEL_WEIGHTS: weights },
+          encoding: 'utf8',
+        }),
+      );
+    const fp32 = classify('fp32');
+    expect(fp32).toMatchObject({ weights: 'fp32', file: photo });
+    expect(fp32.labels[0].label).toMatch(/^class \d+$/);
+  }, 120_000);
 });

@@ -61,7 +61,7 @@ const VARIANTS = {
     '--param=jwtAudience=example-client',
     '--param=alarmEmail=ops@example.com',
   ],
-  iam: ['dev', '--param=classifyAuth=iam'],
+  iam: ['dev', '--param=classifyAuth=iam', '--param=weights=u8'],
   batch: [
     'prod',
     '--param=batchOperations=true',
@@ -338,15 +338,21 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     expect(prod.Outputs?.HttpApiUrl?.Value).toEqual(API_ORIGIN);
   });
 
-  it('environment: INDEX_TABLE and UPLOAD_PREFIX for both functions, UPLOAD_BUCKET for the API', () => {
-    const env = (fn: string) =>
+  it('environment: INDEX_TABLE, UPLOAD_PREFIX and MODEL_WEIGHTS (the weights param) for both functions, UPLOAD_BUCKET for the API', () => {
+    const env = (fn: string, t = prod) =>
       (
-        prod.Resources[`${fn}LambdaFunction`]?.Properties.Environment as
+        t.Resources[`${fn}LambdaFunction`]?.Properties.Environment as
           | { Variables: Record<string, unknown> }
           | undefined
       )?.Variables ?? {};
-    for (const fn of ['Api', 'Tagger'])
-      expect(env(fn)).toMatchObject({ INDEX_TABLE: { Ref: 'LabelIndexTable' }, UPLOAD_PREFIX: 'uploads/' });
+    for (const fn of ['Api', 'Tagger']) {
+      expect(env(fn)).toMatchObject({
+        INDEX_TABLE: { Ref: 'LabelIndexTable' },
+        UPLOAD_PREFIX: 'uploads/',
+        MODEL_WEIGHTS: 'auto',
+      });
+      expect(env(fn, variants.iam).MODEL_WEIGHTS).toBe('u8');
+    }
     expect(env('Api').UPLOAD_BUCKET).toEqual({ Ref: 'UploadBucket' });
     expect(env('Tagger')).not.toHaveProperty('UPLOAD_BUCKET');
   });

@@ -95,6 +95,7 @@ const row = (model: string, weights: StorageRow['weights'], ms1: number, ms2: nu
   model,
   weights,
   auto: weights === 's8',
+  exact: true,
   fileMb: 1,
   ms: { 1: ms1, 2: ms2 },
   coldStartMs: 0,
@@ -103,20 +104,21 @@ const row = (model: string, weights: StorageRow['weights'], ms1: number, ms2: nu
 });
 
 describe('the benchmark report', () => {
-  it('charts the storage table by model and threads, one series per storage', () => {
+  it('charts the storage table by model and threads, one series per storage present, fp32 first', () => {
     const c = latencyChart([
       row('MobileNetV2 (../shared)', 'fp32', 26.8, 33.2),
       row('MobileNetV2 (../shared)', 's8', 11.5, 16.3),
       row('MobileNetV2 (../shared)', 'u8', 25, 21.1),
       row('ResNet-18 (synthetic)', 'fp32', 100.8, 129.7),
       row('ResNet-18 (synthetic)', 'u8', 73.8, 71.5),
+      row('ResNet-18 (synthetic)', 'mixed', 80, 75),
     ]);
-    expect(c.series).toEqual(['fp32', 's8', 'u8']);
+    expect(c.series).toEqual(['fp32', 's8', 'u8', 'mixed']);
     expect(c.groups).toEqual([
-      { label: 'MobileNetV2, 1 thread', values: [26.8, 11.5, 25] },
-      { label: 'MobileNetV2, 2 threads', values: [33.2, 16.3, 21.1] },
-      { label: 'ResNet-18, 1 thread', values: [100.8, null, 73.8] },
-      { label: 'ResNet-18, 2 threads', values: [129.7, null, 71.5] },
+      { label: 'MobileNetV2, 1 thread', values: [26.8, 11.5, 25, null] },
+      { label: 'MobileNetV2, 2 threads', values: [33.2, 16.3, 21.1, null] },
+      { label: 'ResNet-18, 1 thread', values: [100.8, null, 73.8, 80] },
+      { label: 'ResNet-18, 2 threads', values: [129.7, null, 71.5, 75] },
     ]);
   });
 

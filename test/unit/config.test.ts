@@ -40,13 +40,13 @@ describe('readConfig', () => {
     expect(() => readConfig({ MODEL_DIR: '/m', MODEL_SPIN_WAIT: 'yes' })).toThrow(/MODEL_SPIN_WAIT must be/);
   });
 
-  it('reads MODEL_WEIGHTS (default auto) and names it when it is not auto, s8 or u8', () => {
+  it('reads MODEL_WEIGHTS (default auto) and names it when it is not auto or a storage', () => {
     expect(readConfig({ MODEL_DIR: '/m' }).weights).toBe('auto');
     expect(readConfig({ MODEL_DIR: '/m', MODEL_WEIGHTS: '' }).weights).toBe('auto');
-    for (const w of ['auto', 's8', 'u8'])
+    for (const w of ['auto', 's8', 'u8', 's8-7bit', 'mixed', 'fp32'])
       expect(readConfig({ MODEL_DIR: '/m', MODEL_WEIGHTS: w }).weights).toBe(w);
     expect(() => readConfig({ MODEL_DIR: '/m', MODEL_WEIGHTS: 'int8' })).toThrow(
-      'MODEL_WEIGHTS must be auto, s8, u8, got "int8"',
+      'MODEL_WEIGHTS must be auto, s8, u8, s8-7bit, mixed, fp32, got "int8"',
     );
   });
 

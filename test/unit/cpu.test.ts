@@ -82,11 +82,12 @@ describe('storageExactness', () => {
   ] as const;
 
   it.each(fixtures)(
-    '%s: s8 exact = %s, u8 always exact, and auto always picks an exact storage',
+    '%s: s8 exact = %s, u8, s8-7bit, mixed and fp32 always exact, and auto always picks an exact storage',
     (file, arch, s8) => {
       const cpu = readCpuInfo(fixture(file), arch);
       expect(storageExactness(cpu, 's8').exact).toBe(s8);
-      expect(storageExactness(cpu, 'u8').exact).toBe(true);
+      for (const storage of ['u8', 's8-7bit', 'mixed', 'fp32'] as const)
+        expect(storageExactness(cpu, storage).exact).toBe(true);
       expect(storageExactness(cpu, chooseStorage(cpu).storage).exact).toBe(true);
     },
   );
@@ -94,5 +95,6 @@ describe('storageExactness', () => {
   it('does not claim s8 exact when the flags cannot be read or the architecture is unknown', () => {
     expect(storageExactness(readCpuInfo(fixture('no-such-file.txt'), 'x64'), 's8').exact).toBe(false);
     expect(storageExactness(parseCpuInfo('flags : avx512_vnni\n', 'riscv64'), 's8').exact).toBe(false);
+    expect(storageExactness(readCpuInfo(fixture('no-such-file.txt'), 'x64'), 'fp32').exact).toBe(true);
   });
 });

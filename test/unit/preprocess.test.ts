@@ -1,6 +1,9 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { WARM_UP_IMAGE } from '../../src/classifier/classifier.ts';
+import { IMAGENET_DEFAULTS } from '../../src/classifier/model-folder.ts';
 import {
+  EXACT_MAX_PIXELS,
   type PreprocessSpec,
   preprocess,
   resizedSize,
@@ -90,5 +93,14 @@ describe('sniffFormat', () => {
     const result = sniffFormat(bytes(head));
     expect(typeof result).toBe('object');
     expect((result as { unsupported: string }).unsupported).toMatch(what);
+  });
+});
+
+describe('the init warm-up image', () => {
+  it("takes the exact resize path with a photo's downscale, so V8 optimises it before the first request", () => {
+    const { width, height } = WARM_UP_IMAGE;
+    expect(width * height).toBeLessThanOrEqual(EXACT_MAX_PIXELS);
+    expect(Math.min(width, height)).toBeGreaterThan(IMAGENET_DEFAULTS.resizeShorter);
+    expect(width * height).toBeGreaterThanOrEqual(100_000);
   });
 });

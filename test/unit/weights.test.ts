@@ -83,6 +83,30 @@ describe('resolveWeights', () => {
     );
   });
 
+  it('MODEL_WEIGHTS=fp32 loads the fp32 file of a folder built with --weights s8,u8,fp32, on every CPU', () => {
+    const three = folder({ s8: '/m/model.onnx', u8: '/m/model.u8.onnx', fp32: '/m/model.fp32.onnx' });
+    for (const cpu of [vnni, avx2, graviton, { arch: 'x64', flags: null, source: 'test' }])
+      expect(resolveWeights(three, 'fp32', cpu)).toMatchObject({
+        storage: 'fp32',
+        file: 'model.fp32.onnx',
+        exact: true,
+      });
+    expect(resolveWeights(three, 'auto', avx2).storage).toBe('u8');
+  });
+
+  it("auto without the CPU's pick takes the first exact storage of a fixed order, never a timing", () => {
+    const sAndFp32 = folder({ s8: '/m/model.onnx', fp32: '/m/model.fp32.onnx' });
+    expect(resolveWeights(sAndFp32, 'auto', vnni).storage).toBe('s8');
+    const onAvx2 = resolveWeights(sAndFp32, 'auto', avx2);
+    expect(onAvx2).toMatchObject({ storage: 'fp32', exact: true });
+    expect(onAvx2.reason).toMatch(
+      /^the folder has no u8 weights, which this CPU would pick .*; fp32 is the first exact storage it has in the order u8, s8, mixed, s8-7bit, fp32$/,
+    );
+    const mixed = folder({ fp32: '/m/model.fp32.onnx', 's8-7bit': '/m/a.onnx', mixed: '/m/model.onnx' });
+    for (const cpu of [vnni, avx2, graviton])
+      expect(resolveWeights(mixed, 'auto', cpu).storage).toBe('mixed');
+  });
+
   it('without a "weights" map loads model.onnx as today', () => {
     expect(resolveWeights(folder(null), 'auto', vnni)).toMatchObject({
       storage: null,

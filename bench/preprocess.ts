@@ -1,0 +1,204 @@
+/**
+ * npm run bench:preprocess -- [--runs N] [--processes K] [--baseline <git ref>]
+ *
+ * Preprocessing (decode, exact resize, crop, normalise: src/classifier/preprocess.ts) of 0.15 MP and
+ * 0.3 MP JPEGs, the sizes where the classify path logged 18-36 ms of decodeMs on an AVX2 host
+ * (issue 14). Two views, each medians of CPU time (process.cpuUsage: every thread of the process,
+ * robust on a shared machine) and wall time:
+ * - steady state: `--runs` calls per image in this process, after warm-up;
+ * - first requests: `--processes` fresh node processes, each creating the classifier as a Lambda
+ *   container's init does, then timing calls 1, 2, 3 and 10 on each image.
+ * With --baseline, src/ of that commit (git archive into .cache/bench) is measured in the same run,
+ * interleaved call by call and process by process, so before/after ratios compare like with like.
+ * Needs ../shared (its photo and MobileNetV2); says so and stops without it.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { importModel } from '../models/import.ts';
+import { cacheDir, ROOT, SHARED, SHARED_FILES } from '../paths.ts';
+import { readCpuInfo } from '../src/classifier/cpu.ts';
+import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
+import { sharp } from '../src/classifier/native.ts';
+import { INT8_FLAGS } from './bench.ts';
+import { median } from './cold-start.ts';
+
+const run = promisify(execFile);
+const CACHE = cacheDir('bench');
+const SIZES = [0.15, 0.3];
+const CALLS_REPORTED = [1, 2, 3, 10];
+
+type Preprocess = (bytes: Uint8Array, spec: typeof IMAGENET_DEFAULTS) => Promise<unknown>;
+interface Tree {
+  name: string;
+  src: string;
+}
+interface Sample {
+  cpuMs: number;
+  wallMs: number;
+}
+
+const fmt = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
+
+/** A JPEG of about `megapixels` (4:3) from a real photo, at quality 95. */
+async function jpegOf(megapixels: number): Promise<{ path: string; bytes: Buffer; label: string }> {
+  const width = Math.round(Math.sqrt((megapixels * 1e6 * 4) / 3));
+  const height = Math.round((width * 3) / 4);
+  const bytes = await sharp(join(SHARED_FILES.photos, '207-Golden-Retriever.jpg'))
+    .resize(width, height, { fit: 'fill' })
+    .jpeg({ quality: 95 })
+    .toBuffer();
+  const path = join(CACHE, `preprocess-${megapixels}mp.jpg`);
+  await writeFile(path, bytes);
+  return {
+    path,
+    bytes,
+    label: `${megapixels} MP (${width}x${height}, ${Math.round(bytes.length / 1024)} KB)`,
+  };
+}
+
+/** src/ of a commit, extracted under .cache/bench (node_modules resolve from the repository root). */
+function baselineTree(ref: string): Tree {
+  const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: ROOT, encoding: 'utf8' }).trim();
+  const dir = join(CACHE, `baseline-${sha}`);
+  if (!existsSync(join(dir, 'src')))
+    execFileSync('sh', ['-c', `mkdir -p "${dir}" && git archive ${sha} src | tar -x -C "${dir}"`], {
+      cwd: ROOT,
+    });
+  return { name: `baseline ${ref} (${sha})`, src: join(dir, 'src') };
+}
+
+async function steadyState(trees: Tree[], images: Buffer[], runs: number): Promise<Sample[][][]> {
+  const fns: Preprocess[] = [];
+  for (const tree of trees)
+    fns.push((await import(join(tree.src, 'classifier/preprocess.ts'))).preprocess as Preprocess);
+  const samples = trees.map(() => images.map((): Sample[] => []));
+  for (const fn of fns)
+    for (const image of images) for (let i = 0; i < 5; i++) await fn(image, IMAGENET_DEFAULTS);
+  for (let r = 0; r < runs; r++)
+    for (const [t, fn] of fns.entries())
+      for (const [i, image] of images.entries()) {
+        const cpu = process.cpuUsage();
+        const start = performance.now();
+        await fn(image, IMAGENET_DEFAULTS);
+        const used = process.cpuUsage(cpu);
+        samples[t]?.[i]?.push({ cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - start });
+      }
+  return samples;
+}
+
+async function firstRequests(
+  trees: Tree[],
+  modelDir: string,
+  imagePaths: string[],
+  processes: number,
+): Promise<{ initMs: number[]; samples: Sample[][][] }[]> {
+  const calls = Math.max(...CALLS_REPORTED);
+  const results = trees.map(() => ({ initMs: [] as number[], samples: [] as Sample[][][] }));
+  for (let p = 0; p < processes; p++)
+    for (const [t, tree] of trees.entries()) {
+      const { stdout } = await run(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(ROOT, 'bench/preprocess-child.ts'),
+          tree.src,
+          modelDir,
+          String(calls),
+          ...imagePaths,
+        ],
+        { cwd: ROOT, env: { ...process.env, MODEL_THREADS: '1' } },
+      );
+      const out = JSON.parse(stdout) as { initMs: number; samples: Sample[][] };
+      results[t]?.initMs.push(out.initMs);
+      results[t]?.samples.push(out.samples);
+    }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '60' },
+      processes: { type: 'string', default: '7' },
+      baseline: { type: 'string' },
+    },
+  });
+  if (!existsSync(SHARED_FILES.fp32)) {
+    console.log(`${SHARED} is absent: bench:preprocess needs its photo and MobileNetV2; nothing measured`);
+    return;
+  }
+  await mkdir(CACHE, { recursive: true });
+  const runs = Number(values.runs);
+  const processes = Number(values.processes);
+  const trees: Tree[] = [{ name: 'this tree', src: join(ROOT, 'src') }];
+  if (values.baseline) trees.unshift(baselineTree(values.baseline));
+  const images = await Promise.all(SIZES.map(jpegOf));
+  const modelDir = join(CACHE, 'mobilenetv2-fp32');
+  if (!existsSync(join(modelDir, 'model.json')))
+    await importModel({
+      model: SHARED_FILES.fp32,
+      labels: SHARED_FILES.labels,
+      name: 'mobilenetv2-fp32',
+      out: modelDir,
+    });
+
+  const cpu = readCpuInfo();
+  const flags = INT8_FLAGS.filter((f) => cpu.flags?.has(f));
+  console.log(`# Preprocessing benchmark (${new Date().toISOString()})\n`);
+  console.log(
+    `CPU: ${cpu.model ?? 'unknown'} (${cpu.arch}; flags: ${flags.join(', ') || 'none listed'}; ${availableParallelism()} cores; load average ${(await readFile('/proc/loadavg', 'utf8').catch(() => '?')).split(' ').slice(0, 3).join(' ')}).`,
+  );
+  console.log(
+    `Images: ${images.map((i) => i.label).join(', ')}. Medians; CPU = user + system time of the whole process.\n`,
+  );
+
+  const steady = await steadyState(
+    trees,
+    images.map((i) => i.bytes),
+    runs,
+  );
+  console.log(`## Steady state: ${runs} calls per image, interleaved\n`);
+  console.log('| tree | image | CPU ms | wall ms |\n| --- | --- | ---: | ---: |');
+  for (const [t, tree] of trees.entries())
+    for (const [i, image] of images.entries()) {
+      const s = steady[t]?.[i] ?? [];
+      console.log(
+        `| ${tree.name} | ${image.label} | ${fmt(median(s.map((x) => x.cpuMs)))} | ${fmt(median(s.map((x) => x.wallMs)))} |`,
+      );
+    }
+
+  const first = await firstRequests(
+    trees,
+    modelDir,
+    images.map((i) => i.path),
+    processes,
+  );
+  console.log(
+    `\n## First requests: ${processes} fresh processes per tree (classifier init, then call 1, 2, 3, ..., 10), interleaved\n`,
+  );
+  console.log(
+    `| tree | image | init ms | ${CALLS_REPORTED.map((c) => `call ${c} CPU ms | call ${c} wall ms`).join(' | ')} |`,
+  );
+  console.log(`| --- | --- | ---: | ${CALLS_REPORTED.map(() => '---: | ---:').join(' | ')} |`);
+  for (const [t, tree] of trees.entries())
+    for (const [i, image] of images.entries()) {
+      const r = first[t];
+      const cells = CALLS_REPORTED.map((c) => {
+        const s = (r?.samples ?? []).map((p) => p[i]?.[c - 1] as Sample);
+        return `${fmt(median(s.map((x) => x.cpuMs)))} | ${fmt(median(s.map((x) => x.wallMs)))}`;
+      });
+      console.log(
+        `| ${tree.name} | ${image.label} | ${fmt(median(r?.initMs ?? []))} | ${cells.join(' | ')} |`,
+      );
+    }
+}
+
+main().catch((err: Error) => {
+  console.error(`bench:preprocess: ${err.stack ?? err.message}`);
+  process.exit(1);
+});
