@@ -1,21 +1,14 @@
-/**
- * Search words -> index terms (src/tagging/search-terms.ts) on the committed ImageNet-1k vocabulary,
- * and GET /images resolving them (the real API and label-index fake, the vocabulary in the folder).
- */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { VOCABULARY_DIR } from '../../models/vocabulary/generate.ts';
 import { IMAGE_SUFFIXES } from '../../src/classifier/image-formats.ts';
 import type { ModelFolder } from '../../src/classifier/model-folder.ts';
-import { VOCABULARY_FILE, type Vocabulary } from '../../src/classifier/vocabulary.ts';
 import { createApi } from '../../src/http/api.ts';
 import { searchTerms, singulars } from '../../src/tagging/search-terms.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { MemoryIndex } from '../helpers/memory-index.ts';
+import { committedVocabulary } from '../helpers/vocabulary.ts';
 
-const vocabulary = JSON.parse(readFileSync(join(VOCABULARY_DIR, VOCABULARY_FILE), 'utf8')) as Vocabulary;
+const vocabulary = committedVocabulary();
 /** Labels as imagenet-simple-labels writes them, for the classes these tests use; WordNet's head word elsewhere. */
 const SIMPLE: Record<number, string> = {
   47: 'chameleon',

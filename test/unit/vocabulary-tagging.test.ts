@@ -1,31 +1,19 @@
-/**
- * Categories through the tagger: tags (within S3's limits, next to the user's own), the label index
- * (a search for a category finds its members' photos, best first), the threshold, the tag language,
- * and backfill's --retag-older-than <vocabulary>@V. Fake classifier with the committed vocabulary.
- */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { VOCABULARY_DIR } from '../../models/vocabulary/generate.ts';
 import type { Classification } from '../../src/classifier/classifier.ts';
 import { ConfigError } from '../../src/classifier/errors.ts';
 import type { ModelFolder } from '../../src/classifier/model-folder.ts';
 import { softmax, topK } from '../../src/classifier/postprocess.ts';
-import {
-  categoryMembers,
-  categoryScores,
-  VOCABULARY_FILE,
-  type Vocabulary,
-} from '../../src/classifier/vocabulary.ts';
+import { categoryMembers, categoryScores } from '../../src/classifier/vocabulary.ts';
 import { taggerSettings } from '../../src/settings.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import { encodeS3Key, MAX_TAGS, MAX_VALUE_CHARS, parseLabelList, type Tag } from '../../src/tagging/tags.ts';
 import { checkRetagModel, select } from '../../tools/backfill/backfill.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { MemoryIndex } from '../helpers/memory-index.ts';
+import { committedVocabulary } from '../helpers/vocabulary.ts';
 
-const vocabulary = JSON.parse(readFileSync(join(VOCABULARY_DIR, VOCABULARY_FILE), 'utf8')) as Vocabulary;
+const vocabulary = committedVocabulary();
 const members = categoryMembers(vocabulary);
 const labels = vocabulary.classes.map((c, i) => (i === 207 ? 'Golden Retriever' : (c.names[0] as string)));
 const BUCKET = 'b';

@@ -1,8 +1,3 @@
-/**
- * Category scores (src/classifier/vocabulary.ts) on the committed ImageNet-1k vocabulary, and how a
- * model folder gets its vocabulary (models/vocabulary/attach.ts, loadModelFolder).
- */
-import { readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,10 +14,10 @@ import {
   fitsLabels,
   labelsSha256,
   VOCABULARY_FILE,
-  type Vocabulary,
 } from '../../src/classifier/vocabulary.ts';
+import { committedVocabulary } from '../helpers/vocabulary.ts';
 
-const vocabulary = JSON.parse(readFileSync(join(VOCABULARY_DIR, VOCABULARY_FILE), 'utf8')) as Vocabulary;
+const vocabulary = committedVocabulary();
 const members = categoryMembers(vocabulary);
 
 const logits = fc.array(fc.float({ min: -30, max: 30, noNaN: true }), { minLength: 1000, maxLength: 1000 });
