@@ -25,7 +25,7 @@ import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
 import { type SearchTerms, searchTerms } from '../tagging/search-terms.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { bodyBytes, isImageError, readImageBody } from './body.ts';
-import { createImageRoutes, HttpError, type ImagesConfig } from './images.ts';
+import { createImageRoutes, HttpError, type ImageRoutesConfig } from './images.ts';
 import { PAGE_HTML } from './page.ts';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
@@ -116,7 +116,7 @@ export interface ApiOptions {
   /** Largest image accepted, bytes (defaults to httpImageLimit of the classifier's image limit). */
   maxBodyBytes?: number;
   /** Search, object status and browser uploads (GET /images, GET /images/{key}, POST /uploads). */
-  images?: ImagesConfig;
+  images?: ImageRoutesConfig;
 }
 
 const json = (statusCode: number, payload: unknown): HttpResult => ({
@@ -155,7 +155,7 @@ export function createApi(options: ApiOptions) {
   // The search words (labels, vocabulary) are indexed on the first search, not at init.
   let terms: SearchTerms | undefined;
   const searchWords = () => (terms ??= searchTerms(classifier.folder.labels, classifier.folder.vocabulary));
-  const images =
+  const routes =
     options.images &&
     createImageRoutes(options.images, classifier.limits.maxBytes, {
       labels: classifier.folder.labels,
@@ -229,21 +229,21 @@ export function createApi(options: ApiOptions) {
           weights: classifier.weights,
           initMs: Math.round(classifier.initMs),
           maxImageBytes: maxBodyBytes,
-          features: { search: images !== undefined, upload: images !== undefined },
+          features: { search: routes !== undefined, upload: routes !== undefined },
         });
       }
       if (path === '/classify') {
         if (method !== 'POST') return error(405, 'MethodNotAllowed', 'use POST /classify');
         return await classify(event);
       }
-      if (images && (path === '/images' || path === '/uploads')) {
-        const [route, allowed] = path === '/images' ? [images.search, 'GET'] : [images.upload, 'POST'];
+      if (routes && (path === '/images' || path === '/uploads')) {
+        const [route, allowed] = path === '/images' ? [routes.search, 'GET'] : [routes.upload, 'POST'];
         if (method !== allowed) return error(405, 'MethodNotAllowed', `use ${allowed} ${path}`);
         return json(200, await route(event));
       }
-      if (images && path.startsWith('/images/')) {
+      if (routes && path.startsWith('/images/')) {
         if (method !== 'GET') return error(405, 'MethodNotAllowed', `use GET ${path}`);
-        return json(200, await images.describe(path.slice('/images/'.length)));
+        return json(200, await routes.describe(path.slice('/images/'.length)));
       }
       return error(404, 'NotFound', `no route ${method} ${path}`);
     } catch (err) {

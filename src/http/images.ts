@@ -49,7 +49,7 @@ import {
 } from '../tagging/tags.ts';
 import { bodyBytes } from './body.ts';
 
-export interface ImagesConfig {
+export interface ImageRoutesConfig {
   /** The upload bucket (the one the tagger tags and the index describes). */
   bucket: string;
   /** Key prefix of uploads (UPLOAD_PREFIX): new keys go under it, only keys under it are read. */
@@ -85,7 +85,7 @@ export function imageSettings(settings: Settings): ImageSettings | undefined {
 }
 
 /** The ports the image routes use (src/handlers/image-ports.ts makes the AWS ones). */
-export type ImagePorts = Pick<ImagesConfig, 'index' | 'store' | 'signer'>;
+export type ImagePorts = Pick<ImageRoutesConfig, 'index' | 'store' | 'signer'>;
 
 /**
  * The image routes' configuration with ports made on first use: the AWS SDK clients, the presigners
@@ -93,7 +93,7 @@ export type ImagePorts = Pick<ImagesConfig, 'index' | 'store' | 'signer'>;
  * init, so POST /classify and /health keep the cold start they had without them. A failed load is
  * tried again by the next request.
  */
-export function lazyImages(settings: ImageSettings, load: () => Promise<ImagePorts>): ImagesConfig {
+export function lazyImages(settings: ImageSettings, load: () => Promise<ImagePorts>): ImageRoutesConfig {
   let ports: Promise<ImagePorts> | undefined;
   const get = () =>
     (ports ??= load().catch((err: unknown) => {
@@ -265,7 +265,7 @@ const NO_MATCH_SUGGESTIONS = 5;
  * labels and vocabulary) resolves search words; without it, labels match exactly.
  */
 export function createImageRoutes(
-  config: ImagesConfig,
+  config: ImageRoutesConfig,
   maxBytes: number,
   model: { labels?: readonly string[]; terms?: () => SearchTerms } = {},
 ) {

@@ -12,7 +12,7 @@ import { IMAGE_SUFFIXES } from '../../src/classifier/image-formats.ts';
 import { awsImagePorts } from '../../src/handlers/image-ports.ts';
 import { contentSecurityPolicy, createApi } from '../../src/http/api.ts';
 import {
-  type ImagesConfig,
+  type ImageRoutesConfig,
   imageSettings,
   lazyImages,
   MAX_USER_TAGS,
@@ -108,7 +108,7 @@ const item = (key: string, score: number): SearchItem => ({
   ],
 });
 
-function setup(overrides: Partial<ImagesConfig> = {}) {
+function setup(overrides: Partial<ImageRoutesConfig> = {}) {
   const retrievers = Array.from({ length: 30 }, (_, i) => item(`uploads/r${i}.jpg`, 0.9 - i * 0.01));
   const { index, searches } = fakeIndex({ 'golden retriever': retrievers });
   const { signer, posts, gets } = fakeSigner();
