@@ -4,8 +4,8 @@
  * with '+' for spaces, so keys are re-encoded here exactly as S3 does before anyone sees the event.
  * Used by `npm start` and by the integration tests.
  */
-import { createCipheriv } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { createCipheriv, randomUUID } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { S3Event } from 'aws-lambda';
@@ -27,10 +27,6 @@ interface S3rverContext {
   store: S3rverStore;
 }
 /** The part of s3rver's store the upload-tagging hook wraps. */
-interface S3rverStore {
-  putObject(object: { bucket: string; key: string }): Promise<unknown>;
-  putSubresource(bucket: string, key: string, resource: unknown): Promise<void>;
-}
 type Middleware = (ctx: S3rverContext, next: () => Promise<void>) => Promise<void>;
 
 interface S3rverInstance {
@@ -108,7 +104,7 @@ function emitMultiDeleteEvents(server: S3rverInstance): void {
  */
 function keepUploadTagging(server: S3rverInstance): void {
   const { TaggingConfiguration } = s3rverRequire()('s3rver/lib/models/config') as {
-    TaggingConfiguration: { validate(xml: string): unknown };
+    TaggingConfiguration: { validate(xml: string): S3rverSubresource };
   };
   const hook: Middleware = async (ctx, next) => {
     let tagging: string | undefined;
@@ -148,9 +144,20 @@ function keepUploadTagging(server: S3rverInstance): void {
   server.middleware.splice(server.middleware.length - 1, 0, hook);
 }
 
-/** The parts of s3rver's filesystem store that refuseKeysTooLongForDisk wraps. */
+/** A bucket or object configuration s3rver stores beside the object (its tagging, for one). */
+interface S3rverSubresource {
+  type: string;
+  toXML(indent: number): string;
+}
+
+/** The parts of s3rver's filesystem store that this file uses or wraps. */
 interface S3rverStore {
   getResourcePath(bucket: string, key: string, resource: string): string;
+  putSubresource(
+    bucket: string,
+    key: string,
+    resource: { type: string; toXML(indent: number): string },
+  ): Promise<void>;
   existsObject(bucket: string, key: string): Promise<boolean>;
   getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
   putObject(object: { bucket: string; key: string }): Promise<unknown>;
@@ -164,6 +171,21 @@ interface S3rverStore {
   initiateUpload(bucket: string, key: string, ...rest: unknown[]): Promise<unknown>;
 }
 type S3rverErrorClass = new (code: string, message: string, detail?: Record<string, string>) => Error;
+
+/**
+ * S3 replaces an object's tag set atomically. s3rver writes it with fs.writeFile (truncate, then
+ * write), so a GetObjectTagging in between read an empty set, and the tagger, merging its tags with
+ * "no user tags", wrote the user's tags away. Written to a temporary file and renamed, a reader sees
+ * the old set or the new one.
+ */
+function writeSubresourcesAtomically(store: S3rverStore): void {
+  store.putSubresource = async (bucket, key, resource) => {
+    const path = store.getResourcePath(bucket, key, `${resource.type}.xml`);
+    const temporary = `${path}.${randomUUID()}.tmp`;
+    await writeFile(temporary, resource.toXML(2));
+    await rename(temporary, path);
+  };
+}
 
 /** A file name's limit on Linux and macOS file systems, in bytes. */
 const NAME_MAX = 255;
@@ -280,6 +302,7 @@ export async function startLocalS3(options: {
   });
   keepUploadTagging(server);
   refuseKeysTooLongForDisk(server.store);
+  writeSubresourcesAtomically(server.store);
   if (options.onEvent) {
     const onEvent = options.onEvent;
     emitMultiDeleteEvents(server);
