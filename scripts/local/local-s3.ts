@@ -8,6 +8,7 @@ import { createCipheriv, randomUUID } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { taggingXml } from '../../src/aws/upload-signer.ts';
 import { encodeS3Key } from '../../src/tagging/tags.ts';
@@ -278,6 +279,16 @@ export function listingTokensWork(): boolean {
 export interface LocalS3 {
   endpoint: string;
   close(): Promise<void>;
+}
+
+/** An S3 client for a local S3 at `endpoint`: path-style, s3rver's credentials. */
+export function localS3Client(endpoint: string): S3Client {
+  return new S3Client({
+    endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
 }
 
 export async function startLocalS3(options: {

@@ -5,17 +5,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { listingTokensWork, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { listingTokensWork, localS3Client, startLocalS3 } from '../../scripts/local/local-s3.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'local-s3-listing-'));
 const server = await startLocalS3({ directory: dir, buckets: ['listing'] });
-const s3 = new S3Client({
-  endpoint: server.endpoint,
-  forcePathStyle: true,
-  region: 'us-east-1',
-  credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-});
+const s3 = localS3Client(server.endpoint);
 const out: { tokensWork: boolean; keys: string[]; error?: string } = {
   tokensWork: listingTokensWork(),
   keys: [],

@@ -12,11 +12,11 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HeadObjectCommand, PutBucketCorsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutBucketCorsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { type LocalS3, localS3Client, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { s3UploadSigner } from '../../src/aws/upload-signer.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
@@ -200,12 +200,7 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
             work.push(tagger(event).then(fed.record, (err: unknown) => void taggerErrors.push(err)));
         },
       });
-      s3 = new S3Client({
-        endpoint: s3server.endpoint,
-        forcePathStyle: true,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      });
+      s3 = localS3Client(s3server.endpoint);
       const store = s3ObjectStore(s3);
       tagger = createS3Tagger({ store, classifier, ...taggerSettings({ UPLOAD_PREFIX: PREFIX }) });
       server = await startLocalServer(

@@ -14,10 +14,10 @@ import {
   GetObjectTaggingCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { type LocalS3, localS3Client, startLocalS3 } from '../../scripts/local/local-s3.ts';
 
 const Bucket = 'long-keys';
 
@@ -34,12 +34,7 @@ describe('local S3: a key segment too long for a file name', () => {
       buckets: [Bucket],
       onEvent: (e) => created.push(...e.Records.map((r) => r.s3.object.key)),
     });
-    s3 = new S3Client({
-      endpoint: server.endpoint,
-      forcePathStyle: true,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    });
+    s3 = localS3Client(server.endpoint);
     // The parent folder exists: what made reads fail with ENAMETOOLONG instead of ENOENT.
     await s3.send(new PutObjectCommand({ Bucket, Key: 'uploads/dog.jpg', Body: 'x' }));
   });

@@ -12,10 +12,10 @@ import {
   GetObjectTaggingCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { type LocalS3, localS3Client, startLocalS3 } from '../../scripts/local/local-s3.ts';
 
 const Bucket = 'tag-writes';
 
@@ -27,12 +27,7 @@ describe('local S3: tag sets', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'local-s3-tags-'));
     server = await startLocalS3({ directory: dir, buckets: [Bucket] });
-    s3 = new S3Client({
-      endpoint: server.endpoint,
-      forcePathStyle: true,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    });
+    s3 = localS3Client(server.endpoint);
   });
   afterAll(async () => {
     s3?.destroy();

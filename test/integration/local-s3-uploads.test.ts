@@ -6,10 +6,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectTaggingCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { type LocalS3, localS3Client, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { s3UploadSigner } from '../../src/aws/upload-signer.ts';
 
 const BUCKET = 'uploads-local';
@@ -37,12 +37,7 @@ beforeAll(async () => {
       }
     },
   });
-  s3 = new S3Client({
-    endpoint: server.endpoint,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
+  s3 = localS3Client(server.endpoint);
 });
 afterAll(async () => {
   s3?.destroy();

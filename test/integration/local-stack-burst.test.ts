@@ -8,8 +8,9 @@
  * reads, 400 on writes, where it answered 500 and crashed the stack (item 10).
  */
 import { readFile } from 'node:fs/promises';
-import { GetObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localS3Client } from '../../scripts/local/local-s3.ts';
 import { type LocalStack, startLocalStack } from '../helpers/local-stack.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
@@ -38,12 +39,7 @@ describe.skipIf(skipUnlessShared('the npm start burst test'))('npm start: a burs
     expect(stack.child.exitCode, stack.output().slice(-3000)).toBeNull();
     expect(done()).toBe(OBJECTS);
 
-    const s3 = new S3Client({
-      endpoint: stack.s3,
-      forcePathStyle: true,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    });
+    const s3 = localS3Client(stack.s3);
     try {
       const tops = await Promise.all(
         keys.map(async (Key) => {

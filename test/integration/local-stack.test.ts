@@ -19,13 +19,13 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { localS3Client, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { pageOrigins } from '../../scripts/start.ts';
 import { freePorts } from '../helpers/local-stack.ts';
 import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
@@ -214,12 +214,7 @@ describe('local S3 of npm start: CORS for the page, ObjectRemoved events', () =>
       corsOrigins: pageOrigins(3000),
       onEvent: (e) => events.push(e),
     });
-    s3 = new S3Client({
-      endpoint: server.endpoint,
-      forcePathStyle: true,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    });
+    s3 = localS3Client(server.endpoint);
   });
   afterAll(async () => {
     s3?.destroy();

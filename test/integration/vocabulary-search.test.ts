@@ -7,11 +7,11 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../scripts/local/local-dynamo.ts';
-import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { type LocalS3, localS3Client, startLocalS3 } from '../../scripts/local/local-s3.ts';
 import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { s3UploadSigner } from '../../src/aws/upload-signer.ts';
@@ -54,12 +54,7 @@ describe.skipIf(skipUnlessShared('the vocabulary search test'))(
         buckets: [BUCKET],
         onEvent: (e) => void events.push(e),
       });
-      const s3 = new S3Client({
-        endpoint: s3server.endpoint,
-        forcePathStyle: true,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      });
+      const s3 = localS3Client(s3server.endpoint);
       dynamo = await startLocalDynamo({ tables: [TABLE] });
       const index = dynamoLabelIndex(dynamo.client, TABLE);
       classifier = await createClassifier(sharedModelFolder(), { threads: 2 });
