@@ -28,6 +28,7 @@ import { cacheDir, LAYER_MODELS, layerModelDir, ROOT, SHARED, SHARED_FILES, shar
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import {
   chooseStorage,
+  INT8_FLAGS,
   readCpuInfo,
   storageExactness,
   WEIGHT_STORAGES,
@@ -266,18 +267,6 @@ export interface StorageRow {
   firstRequestMs: number;
   peakRssMb: number;
 }
-
-/** The CPU flags that decide int8 speed and exactness (x86 and arm64). */
-export const INT8_FLAGS = [
-  'avx2',
-  'avx512f',
-  'avx512_vnni',
-  'avx_vnni',
-  'amx_int8',
-  'asimddp',
-  'i8mm',
-  'sve',
-];
 
 /**
  * Preprocessed inputs for the agreement with fp32: the last 10 of ../shared's photos by name (the

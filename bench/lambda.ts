@@ -14,6 +14,7 @@
  * --local invokes serverless-offline's Lambda API on 127.0.0.1:LOCAL_LAMBDA_PORT (default 3002),
  * stage dev unless --stage says otherwise. Exit code 1 when a function answers an error.
  */
+
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,8 +27,8 @@ import {
   type BenchmarkReport,
   DEFAULT_RUNS,
   parseBenchmarkEvent,
-  WATCHED_FLAGS,
 } from '../src/classifier/benchmark.ts';
+import { INT8_FLAGS } from '../src/classifier/cpu.ts';
 import { alignTables } from './report-doc.ts';
 
 export const FUNCTIONS = ['api', 'tagger'] as const;
@@ -46,9 +47,9 @@ const diff = (v: number | null) => (v === null ? '—' : v === 0 ? '0 (identical
 export function formatReport(title: string, report: BenchmarkReport): string {
   const { cpu } = report;
   const flags = cpu.flags
-    ? WATCHED_FLAGS.filter((f) => cpu.flags?.[f]).join(' ') || 'none of the watched flags'
+    ? INT8_FLAGS.filter((f) => cpu.flags?.[f]).join(' ') || 'none of the watched flags'
     : `unknown (${cpu.source})`;
-  const absent = cpu.flags ? WATCHED_FLAGS.filter((f) => !cpu.flags?.[f]).join(' ') : '';
+  const absent = cpu.flags ? INT8_FLAGS.filter((f) => !cpu.flags?.[f]).join(' ') : '';
   const serving = report.storages.find((s) => s.serving);
   const lines = [
     `## ${title}`,

@@ -20,10 +20,9 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { importModel } from '../models/import.ts';
 import { cacheDir, ROOT, SHARED, SHARED_FILES } from '../paths.ts';
-import { readCpuInfo } from '../src/classifier/cpu.ts';
+import { INT8_FLAGS, readCpuInfo } from '../src/classifier/cpu.ts';
 import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { sharp } from '../src/classifier/native.ts';
-import { INT8_FLAGS } from './bench.ts';
 import { median } from './cold-start.ts';
 
 const run = promisify(execFile);

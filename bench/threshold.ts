@@ -7,32 +7,47 @@
  * how many photos keep their class and their class's categories, and the label index items per image.
  * Default model: ../shared's int8 MobileNetV2, imported to a temporary folder.
  */
-import { readFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { importModel } from '../models/import.ts';
+import { SHARED_FILES } from '../paths.ts';
 import { createClassifier } from '../src/classifier/classifier.ts';
+import { INT8_FLAGS, readCpuInfo } from '../src/classifier/cpu.ts';
 import { normalizeLabel } from '../src/tagging/label-index.ts';
-import { importSharedModel, sharedPhotos } from '../test/helpers/shared.ts';
+import { formatModelRef } from '../src/tagging/tags.ts';
 
 const THRESHOLDS = [0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5];
 
 const { values } = parseArgs({ options: { model: { type: 'string' } } });
-const modelDir = values.model ?? (await importSharedModel('mobilenetv2-int8'));
+async function importSharedInt8(): Promise<string> {
+  const out = join(await mkdtemp(join(tmpdir(), 'threshold-')), 'mobilenetv2-int8');
+  await importModel({ model: SHARED_FILES.int8, labels: SHARED_FILES.labels, name: 'mobilenetv2-int8', out });
+  return out;
+}
+
+const modelDir = values.model ?? (await importSharedInt8());
 const classifier = await createClassifier(modelDir, { threads: 1 });
 const vocabulary = classifier.folder.vocabulary;
 if (!vocabulary) throw new Error(`${modelDir} has no vocabulary.json (not an ImageNet-1k model folder)`);
 
 const results = [];
-for (const photo of sharedPhotos()) {
+const photos = (
+  JSON.parse(await readFile(join(SHARED_FILES.photos, 'photos.json'), 'utf8')) as {
+    file: string;
+    classIndex: number;
+    label: string;
+  }[]
+).map((p) => ({ ...p, path: join(SHARED_FILES.photos, p.file) }));
+for (const photo of photos) {
   const c = await classifier.classify(await readFile(photo.path), { topK: 3, minConfidence: 0 });
   results.push({ photo, labels: c.labels, categories: c.categories ?? [] });
 }
 
-const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
-const flags = `${cpus()[0]?.model ?? ''}, flags: ${['avx2', 'avx512_vnni'].filter((f) => new RegExp(`\\b${f}\\b`).test(cpuinfo)).join(' ')}`;
-console.log(
-  `# ${classifier.folder.meta.name}@${classifier.folder.meta.version}, ${results.length} photos, ${flags}`,
-);
+const cpu = readCpuInfo();
+const flags = `${cpu.model ?? ''}, flags: ${INT8_FLAGS.filter((f) => cpu.flags?.has(f)).join(' ')}`;
+console.log(`# ${formatModelRef(classifier.folder.meta)}, ${results.length} photos, ${flags}`);
 console.log(
   '| threshold | labels kept | right | photos keeping their class | categories kept | right | photos keeping all their categories | index items per image |',
 );

@@ -10,8 +10,8 @@ import {
   VOCABULARY_FILE,
   VOCABULARY_LICENSE_FILE,
   type Vocabulary,
-  vocabularyRef,
 } from '../../src/classifier/vocabulary.ts';
+import { formatModelRef } from '../../src/tagging/tags.ts';
 import { VOCABULARY_DIR } from './generate.ts';
 
 /** Returns "<name>@<version>" of the vocabulary written, or null when the labels are not ImageNet-1k. */
@@ -24,5 +24,5 @@ export async function addVocabulary(dir: string, labels: readonly string[]): Pro
     return null;
   }
   for (const f of files) await copyFile(join(VOCABULARY_DIR, f), join(dir, f));
-  return vocabularyRef(vocabulary);
+  return formatModelRef(vocabulary);
 }

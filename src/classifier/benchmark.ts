@@ -18,25 +18,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { type Classifier, createClassifier } from './classifier.ts';
-import { type CpuInfo, readCpuInfo, storageExactness, type WeightStorage } from './cpu.ts';
+import { type CpuInfo, INT8_FLAGS, readCpuInfo, storageExactness, type WeightStorage } from './cpu.ts';
 import { InvalidArgumentError } from './errors.ts';
 import { MODEL_FILE } from './model-folder.ts';
 import { sharp } from './native.ts';
 import { preprocess } from './preprocess.ts';
-
-/** The CPU flags that decide which int8 kernels ONNX Runtime runs (x86 and arm64). */
-export const WATCHED_FLAGS = [
-  'avx2',
-  'avx512f',
-  'avx512_vnni',
-  'avx_vnni',
-  'amx_tile',
-  'amx_int8',
-  'amx_bf16',
-  'asimddp',
-  'i8mm',
-  'sve',
-] as const;
 
 export const DEFAULT_RUNS = 20;
 export const MAX_RUNS = 200;
@@ -75,7 +61,7 @@ export interface BenchmarkReport {
     arch: string;
     model: string | null;
     /** Each watched flag: present on every processor; null when the flags could not be read. */
-    flags: Record<(typeof WATCHED_FLAGS)[number], boolean> | null;
+    flags: Record<(typeof INT8_FLAGS)[number], boolean> | null;
     source: string;
     vcpus: number;
   };
@@ -307,8 +293,8 @@ export async function runBenchmark(
       arch: cpu.arch,
       model: cpu.model ?? null,
       flags: cpu.flags
-        ? (Object.fromEntries(WATCHED_FLAGS.map((f) => [f, cpu.flags?.has(f) ?? false])) as Record<
-            (typeof WATCHED_FLAGS)[number],
+        ? (Object.fromEntries(INT8_FLAGS.map((f) => [f, cpu.flags?.has(f) ?? false])) as Record<
+            (typeof INT8_FLAGS)[number],
             boolean
           >)
         : null,

@@ -49,6 +49,20 @@ export interface StorageChoice {
 
 export const CPUINFO_PATH = '/proc/cpuinfo';
 
+/** The CPU flags that decide which int8 kernels ONNX Runtime runs, how fast and how exactly (x86, arm64). */
+export const INT8_FLAGS = [
+  'avx2',
+  'avx512f',
+  'avx512_vnni',
+  'avx_vnni',
+  'amx_tile',
+  'amx_int8',
+  'amx_bf16',
+  'asimddp',
+  'i8mm',
+  'sve',
+] as const;
+
 /**
  * arm64 (e.g. AWS Graviton): MLAS sums both storages exactly in int32 (u8 through the widening
  * U8X8 QGEMM kernels, s8 through the symmetric ConvSym kernels, whose int16 pairs cannot overflow

@@ -71,8 +71,6 @@ export function fitsLabels(vocabulary: Vocabulary, labels: readonly string[]): b
   );
 }
 
-export const vocabularyRef = (v: Pick<Vocabulary, 'name' | 'version'>) => `${v.name}@${v.version}`;
-
 const isStrings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
 /** Checks the shape that the classifier relies on; throws a ConfigError naming the first bad part. */

@@ -46,8 +46,7 @@
 import type { S3Event } from 'aws-lambda';
 import type { Classification, Classifier } from '../classifier/classifier.ts';
 import { ImageError } from '../classifier/errors.ts';
-import { DEFAULT_MIN_CONFIDENCE } from '../classifier/postprocess.ts';
-import { tagNames, vocabularyRef } from '../classifier/vocabulary.ts';
+import { tagNames, type Vocabulary } from '../classifier/vocabulary.ts';
 import type { TagLanguage } from '../settings.ts';
 import { type S3EventBridgeEvent, toRecords } from './events.ts';
 import type { IndexedLabel, IndexWrite, LabelIndex } from './label-index.ts';
@@ -127,12 +126,20 @@ interface TagTarget {
   vocabulary?: string;
 }
 
+/** Each vocabulary's Chinese tag names, made once (not per object tagged). */
+const zhTagNames = new WeakMap<Vocabulary, Map<string, string>>();
+
 /** The names written in the tags: English as indexed, or their Chinese form (TAG_LANGUAGE=zh). */
 function namer(o: TaggerOptions): (name: string) => string {
   const { vocabulary, labels } = o.classifier.folder;
   if (o.language !== 'zh' || !vocabulary) return (name) => name;
-  const zh = tagNames(vocabulary, labels);
-  return (name) => zh.get(name) ?? name;
+  let zh = zhTagNames.get(vocabulary);
+  if (!zh) {
+    zh = tagNames(vocabulary, labels);
+    zhTagNames.set(vocabulary, zh);
+  }
+  const names = zh;
+  return (name) => names.get(name) ?? name;
 }
 
 function serviceTagsOf(t: TagTarget, name: (n: string) => string = (n) => n): Tag[] {
@@ -162,10 +169,11 @@ async function writeTags(
   detail?: string,
 ): Promise<TagOutcome> {
   const { meta, vocabulary } = o.classifier.folder;
-  const min = o.minConfidence ?? DEFAULT_MIN_CONFIDENCE;
   const scored = (list: readonly IndexedLabel[] | undefined) =>
     status === 'ok'
-      ? (list ?? []).filter((l) => l.score >= min).map((l) => ({ label: l.label, score: l.score }))
+      ? (list ?? [])
+          .filter((l) => l.score >= o.minConfidence)
+          .map((l) => ({ label: l.label, score: l.score }))
       : [];
   const categories = scored(classification?.categories);
   const own: TagTarget = {
@@ -173,7 +181,7 @@ async function writeTags(
     labels: scored(classification?.labels),
     ...(categories.length ? { categories } : {}),
     model: formatModelRef(meta),
-    ...(vocabulary ? { vocabulary: vocabularyRef(vocabulary) } : {}),
+    ...(vocabulary ? { vocabulary: formatModelRef(vocabulary) } : {}),
   };
   const name = namer(o);
   const tagsOf = (t: TagTarget) => serviceTagsOf(t, name);

@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WATCHED_FLAGS } from '../../src/classifier/benchmark.ts';
-import { readCpuInfo, storageExactness, type WeightStorage } from '../../src/classifier/cpu.ts';
+import { INT8_FLAGS, readCpuInfo, storageExactness, type WeightStorage } from '../../src/classifier/cpu.ts';
 import { launchChromium, skipUnlessChromium } from '../helpers/browser.ts';
 import { type LocalStack, startLocalStack } from '../helpers/local-stack.ts';
 import { photo, runTs, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
@@ -127,7 +126,7 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
       env: { ...process.env, LOCAL_LAMBDA_PORT: String(lambdaPort) },
     });
     const cpu = readCpuInfo();
-    const present = WATCHED_FLAGS.filter((f) => cpu.flags?.has(f)).join(' ');
+    const present = INT8_FLAGS.filter((f) => cpu.flags?.has(f)).join(' ');
     const meta = JSON.parse(await readFile(join(sharedModelFolder(), 'model.json'), 'utf8'));
     const files = meta.weights as Record<WeightStorage, string>;
     for (const fn of ['api', 'tagger']) {

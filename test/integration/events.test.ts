@@ -12,9 +12,10 @@ import { GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/cl
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../scripts/build.ts';
 import { startLocalS3 } from '../../scripts/local/local-s3.ts';
-import { type BenchmarkReport, WATCHED_FLAGS } from '../../src/classifier/benchmark.ts';
+import type { BenchmarkReport } from '../../src/classifier/benchmark.ts';
 import {
   chooseStorage,
+  INT8_FLAGS,
   readCpuInfo,
   storageExactness,
   type WeightStorage,
@@ -85,7 +86,7 @@ describe.skipIf(skipUnlessShared('the sample event tests'))('sample events', () 
       const report = (await invoke(fn, 'benchmark.json')) as BenchmarkReport;
       expect(report.function.name).toBe(`image-tagger-local-${fn}`);
       expect(report.cpu.model).toBe(cpu.model);
-      for (const flag of WATCHED_FLAGS) expect(report.cpu.flags?.[flag], flag).toBe(cpu.flags?.has(flag));
+      for (const flag of INT8_FLAGS) expect(report.cpu.flags?.[flag], flag).toBe(cpu.flags?.has(flag));
       // The serving storage (auto's choice) first, then the folder's others.
       const serving = chooseStorage(cpu).storage;
       expect(report.model.servingStorage).toBe(serving);
