@@ -1,0 +1,61 @@
+/*
+ * Loaded by scripts/avx2-only.ts (LD_AUDIT). In the library copies that script makes, every `cpuid`
+ * instruction (0f a2) was replaced by `int3; nop` (cc 90). This handler answers those traps with
+ * the real cpuid, minus the AVX-512, VNNI and AMX feature bits (and the AVX-512 register state in
+ * leaf 0xd), as Firecracker's T2 CPU template presents a newer host to x86 Lambda functions. The
+ * libraries then dispatch to the kernels an AVX2-only CPU runs, natively on this core.
+ */
+#define _GNU_SOURCE
+#include <cpuid.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <ucontext.h>
+
+#define BIT(n) (1u << (n))
+
+static void on_trap(int sig, siginfo_t *info, void *context) {
+  (void)info;
+  ucontext_t *uc = context;
+  greg_t *r = uc->uc_mcontext.gregs;
+  const uint8_t *ip = (const uint8_t *)r[REG_RIP];
+  if (ip[-1] != 0xcc || ip[0] != 0x90) { /* not a patched cpuid: die as without us */
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  unsigned leaf = (unsigned)r[REG_RAX], sub = (unsigned)r[REG_RCX], a, b, c, d;
+  __cpuid_count(leaf, sub, a, b, c, d);
+  if (leaf == 7 && sub == 0) {
+    /* avx512 f dq ifma pf er cd bw vl */
+    b &= ~(BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) | BIT(30) | BIT(31));
+    /* avx512 vbmi vbmi2 vnni bitalg vpopcntdq */
+    c &= ~(BIT(1) | BIT(6) | BIT(11) | BIT(12) | BIT(14));
+    /* avx512 4vnniw 4fmaps vp2intersect, amx-bf16, avx512-fp16, amx-tile, amx-int8 */
+    d &= ~(BIT(2) | BIT(3) | BIT(8) | BIT(22) | BIT(23) | BIT(24) | BIT(25));
+  } else if (leaf == 7 && sub == 1) {
+    a &= ~(BIT(4) | BIT(5) | BIT(23)); /* avx-vnni, avx512-bf16, avx-ifma */
+    d &= ~(BIT(4) | BIT(5) | BIT(10)); /* avx-vnni-int8, avx-ne-convert, avx-vnni-int16 */
+  } else if (leaf == 0xd && sub == 0) {
+    a &= ~(BIT(5) | BIT(6) | BIT(7) | BIT(17) | BIT(18)); /* opmask, ZMM state; AMX tile state */
+  }
+  r[REG_RAX] = a;
+  r[REG_RBX] = b;
+  r[REG_RCX] = c;
+  r[REG_RDX] = d;
+  r[REG_RIP] += 1; /* past the nop */
+}
+
+__attribute__((constructor)) static void install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_trap;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigaction(SIGTRAP, &sa, 0);
+}
+
+/*
+ * Loaded as an audit module (LD_AUDIT), whose constructor runs before any preloaded or needed
+ * library's, so the handler is in place before the patched libvips's own constructors run cpuid.
+ */
+unsigned int la_version(unsigned int version) { return version; }
