@@ -5,10 +5,11 @@
  * function sees (Firecracker's CPU templates clear those bits; docs/int8-and-cpus.md). On a host
  * with AVX512-VNNI this is how the project checks and measures the AVX2 code paths natively:
  * - ONNX Runtime and libvips are the only libraries here that pick kernels by CPU. Copies of them
- *   are made in .cache/avx2-only/ with every `cpuid` instruction replaced by `int3; nop`, and a
- *   handler loaded first as an audit module (LD_AUDIT; scripts/avx2-only/cpuid-mask.c) answers those
- *   traps with the real cpuid minus the AVX-512, VNNI and AMX bits. ONNX Runtime is found first through LD_LIBRARY_PATH
- *   (onnxruntime-node's binding has a RUNPATH), libvips through LD_PRELOAD (sharp has an RPATH).
+ *   are made in .cache/avx2-only/ with every `cpuid` instruction replaced by `int3; nop`. An audit
+ *   module (LD_AUDIT; scripts/avx2-only/cpuid-mask.c), loaded before any other library, answers
+ *   those traps with the real cpuid minus the AVX-512, VNNI and AMX bits, and sends the loader to the
+ *   copies when a process asks for libonnxruntime.so.1 or libvips-cpp.so.* (other programs, such as
+ *   Chromium, never load them).
  * - The project reads CPU flags from /proc/cpuinfo (src/classifier/cpu.ts), so a copy without those
  *   flags is bind-mounted over it in a private mount namespace (`unshare --mount`; as a non-root
  *   user with `--map-root-user`).
@@ -20,7 +21,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { cacheDir, ROOT } from '../paths.ts';
@@ -33,7 +34,7 @@ const ORT_LIB = join(ROOT, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/
 const VIPS_DIR = join(ROOT, 'node_modules/@img/sharp-libvips-linux-x64/lib');
 
 export interface Avx2OnlyEnv {
-  /** Environment for the command: LD_AUDIT, LD_PRELOAD, LD_LIBRARY_PATH, AVX2_ONLY_HIDDEN. */
+  /** Environment for the command: LD_AUDIT, AVX2_ONLY_LIBS (the redirects), AVX2_ONLY_HIDDEN. */
   env: Record<string, string>;
   /** The /proc/cpuinfo copy without the hidden flags. */
   cpuinfo: string;
@@ -111,25 +112,23 @@ export async function prepareAvx2Only(): Promise<Avx2OnlyEnv> {
   const key = createHash('sha256');
   for (const file of [SHIM_SOURCE, ORT_LIB, vipsLib]) key.update(readFileSync(file));
   const dir = join(cacheDir('avx2-only'), key.digest('hex').slice(0, 16));
-  mkdirSync(join(dir, 'ort'), { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const shim = join(dir, 'cpuid-mask.so');
   if (!existsSync(shim)) {
     execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-o', `${shim}.tmp`, SHIM_SOURCE], { stdio: 'inherit' });
     renameSync(`${shim}.tmp`, shim);
   }
-  const ort = await patchedCopy(ORT_LIB, join(dir, 'ort'));
+  const ort = await patchedCopy(ORT_LIB, dir);
   const vips = await patchedCopy(vipsLib, dir);
   const { text, hidden } = maskCpuInfo(readFileSync('/proc/cpuinfo', 'utf8'));
   const cpuinfo = join(dir, 'cpuinfo');
   writeFileSync(cpuinfo, text);
-  // Prepended to what is set already, once (a run inside a run leaves them as they are).
-  const prepend = (first: string, rest: string | undefined, separator: string) =>
-    [...new Set([first, ...(rest ?? '').split(separator).filter(Boolean)])].join(separator);
+  // Prepended to what is set already, once (a run inside a run leaves it as it is).
+  const audit = [...new Set([shim, ...(process.env.LD_AUDIT ?? '').split(':').filter(Boolean)])].join(':');
   return {
     env: {
-      LD_AUDIT: prepend(shim, process.env.LD_AUDIT, ':'),
-      LD_PRELOAD: prepend(vips, process.env.LD_PRELOAD, ' '),
-      LD_LIBRARY_PATH: prepend(dirname(ort), process.env.LD_LIBRARY_PATH, ':'),
+      LD_AUDIT: audit,
+      AVX2_ONLY_LIBS: `${basename(ORT_LIB)}=${ort};${vipsName}=${vips}`,
       AVX2_ONLY_HIDDEN: hidden.join(' ') || 'none',
     },
     cpuinfo,

@@ -7,8 +7,10 @@
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
+#include <link.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
 
@@ -55,7 +57,33 @@ __attribute__((constructor)) static void install(void) {
 }
 
 /*
- * Loaded as an audit module (LD_AUDIT), whose constructor runs before any preloaded or needed
- * library's, so the handler is in place before the patched libvips's own constructors run cpuid.
+ * Loaded as an audit module (LD_AUDIT): its constructor runs before any other library's, and
+ * la_objsearch sends the loader to the patched copies (AVX2_ONLY_LIBS: "soname=path;soname=path")
+ * when a program asks for those sonames, so other programs (Chromium, say) never load them.
  */
-unsigned int la_version(unsigned int version) { return version; }
+static char table[4096];
+static const char *sonames[8], *paths[8];
+static int redirect_count;
+
+unsigned int la_version(unsigned int version) {
+  const char *libs = getenv("AVX2_ONLY_LIBS");
+  if (libs && strlen(libs) < sizeof table) {
+    strcpy(table, libs);
+    for (char *entry = strtok(table, ";"); entry && redirect_count < 8; entry = strtok(0, ";")) {
+      char *equals = strchr(entry, '=');
+      if (!equals) continue;
+      *equals = 0;
+      sonames[redirect_count] = entry;
+      paths[redirect_count++] = equals + 1;
+    }
+  }
+  return version;
+}
+
+char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag) {
+  (void)cookie;
+  if (flag == LA_SER_ORIG)
+    for (int i = 0; i < redirect_count; i++)
+      if (!strcmp(name, sonames[i])) return (char *)paths[i];
+  return (char *)name;
+}

@@ -6,6 +6,7 @@
  * ONNX Runtime's AVX2 u8 x s8 kernel sums the pair with vpmaddubsw, which saturates at 32767; with
  * VNNI (vpdpbusd) the sum is exact. So inside the tool the answer must be 32767, whatever the host;
  * outside it, it is 64770 on a VNNI host and 32767 on an AVX2-only one.
+ * Both libraries that pick kernels by CPU, ONNX Runtime and libvips, must be the masked copies.
  * Needs x86-64 Linux, gcc, binutils and unshare (skips with the reason otherwise).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -39,11 +40,15 @@ if (skipReason) console.log(`skipping the avx2-only test: ${skipReason}`);
 /** Prints the MatMulInteger result and the int8 flags the process sees in /proc/cpuinfo. */
 const PROBE = `
 const { createRequire } = require('node:module');
-const ort = createRequire(${JSON.stringify(join(ROOT, 'package.json'))})('onnxruntime-node');
+const load = createRequire(${JSON.stringify(join(ROOT, 'package.json'))});
+const ort = load('onnxruntime-node');
+load('sharp');
+const libs = [...new Set(require('node:fs').readFileSync('/proc/self/maps', 'utf8').split('\\n')
+  .map((l) => l.split(/\\s+/).pop()).filter((p) => /libvips-cpp|libonnxruntime/.test(p)))];
 const flags = require('node:fs').readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\\s*:(.*)$/m)[1].trim().split(/\\s+/);
 ort.InferenceSession.create(process.argv[1]).then(async (s) => {
   const out = await s.run({ a: new ort.Tensor('uint8', Uint8Array.from([255, 255]), [1, 2]) });
-  console.log(JSON.stringify({ y: Number(out.y.data[0]), flags: flags.filter((f) => /avx2|avx512|vnni|amx/.test(f)) }));
+  console.log(JSON.stringify({ y: Number(out.y.data[0]), flags: flags.filter((f) => /avx2|avx512|vnni|amx/.test(f)), libs }));
 });
 `;
 
@@ -87,7 +92,11 @@ describe.skipIf(skipReason !== null)('avx2-only: an AVX2-only CPU on any x86 hos
   const probe = (argv: string[], env: Record<string, string> = {}) => {
     const [file, ...args] = argv as [string, ...string[]];
     const out = execFileSync(file, args, { encoding: 'utf8', env: { ...process.env, ...env } });
-    return JSON.parse(out.trim().split('\n').pop() as string) as { y: number; flags: string[] };
+    return JSON.parse(out.trim().split('\n').pop() as string) as {
+      y: number;
+      flags: string[];
+      libs: string[];
+    };
   };
 
   it('hides AVX-512, VNNI and AMX from /proc/cpuinfo and from ONNX Runtime, which then saturates', async () => {
@@ -102,6 +111,9 @@ describe.skipIf(skipReason !== null)('avx2-only: an AVX2-only CPU on any x86 hos
     expect(masked.y).toBe(32767);
     expect(masked.flags).toContain('avx2');
     expect(masked.flags.filter((f) => /avx512|vnni|amx/.test(f))).toEqual([]);
+    // ONNX Runtime and libvips are the patched copies (found through the audit module's redirects)
+    expect(masked.libs).toHaveLength(2);
+    for (const lib of masked.libs) expect(lib).toContain('/.cache/avx2-only/');
   }, 180_000);
 });
 
