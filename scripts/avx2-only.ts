@@ -128,6 +128,7 @@ export async function prepareAvx2Only(): Promise<Avx2OnlyEnv> {
   return {
     env: {
       LD_AUDIT: audit,
+      LD_PRELOAD: [...new Set([shim, ...(process.env.LD_PRELOAD ?? '').split(/[: ]/).filter(Boolean)])].join(' '),
       AVX2_ONLY_LIBS: `${basename(ORT_LIB)}=${ort};${vipsName}=${vips}`,
       AVX2_ONLY_HIDDEN: hidden.join(' ') || 'none',
     },

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
+#include <dlfcn.h>
 #include <link.h>
 #include <signal.h>
 #include <stdint.h>
@@ -16,14 +17,21 @@
 
 #define BIT(n) (1u << (n))
 
+/* The SIGTRAP disposition the program set (sigaction below keeps ours in place). */
+static struct sigaction program_action;
+
 static void on_trap(int sig, siginfo_t *info, void *context) {
-  (void)info;
   ucontext_t *uc = context;
   greg_t *r = uc->uc_mcontext.gregs;
   const uint8_t *ip = (const uint8_t *)r[REG_RIP];
-  if (ip[-1] != 0xcc || ip[0] != 0x90) { /* not a patched cpuid: die as without us */
-    signal(sig, SIG_DFL);
-    raise(sig);
+  if (ip[-1] != 0xcc || ip[0] != 0x90) { /* not a patched cpuid: what the program asked for */
+    if (program_action.sa_flags & SA_SIGINFO) program_action.sa_sigaction(sig, info, context);
+    else if (program_action.sa_handler != SIG_DFL && program_action.sa_handler != SIG_IGN)
+      program_action.sa_handler(sig);
+    else {
+      signal(sig, SIG_DFL);
+      raise(sig);
+    }
     return;
   }
   unsigned leaf = (unsigned)r[REG_RAX], sub = (unsigned)r[REG_RCX], a, b, c, d;
@@ -86,4 +94,46 @@ char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag) {
     for (int i = 0; i < redirect_count; i++)
       if (!strcmp(name, sonames[i])) return (char *)paths[i];
   return (char *)name;
+}
+
+/*
+ * Also preloaded (LD_PRELOAD), to keep the handler working whatever the program does:
+ * - a trap raised while SIGTRAP is blocked kills the process whatever the handler, and some threads
+ *   block every signal (Node's worker threads, and the thread pools they start): no thread may
+ *   block SIGTRAP;
+ * - Node's signal-exit and libuv take SIGTRAP for themselves (`process.on('SIGTRAP')`) and put back
+ *   the default when done: the program's SIGTRAP disposition is recorded and called for traps that
+ *   are not ours, and ours stays installed.
+ */
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  static int (*real)(int, const struct sigaction *, struct sigaction *);
+  if (!real) real = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
+  if (sig != SIGTRAP || (act && act->sa_sigaction == on_trap)) return real(sig, act, old);
+  if (old) *old = program_action;
+  if (act) program_action = *act;
+  return 0;
+}
+
+static void keep_trap(int how, const sigset_t **set, sigset_t *copy) {
+  if (*set && how != SIG_UNBLOCK && sigismember(*set, SIGTRAP)) {
+    *copy = **set;
+    sigdelset(copy, SIGTRAP);
+    *set = copy;
+  }
+}
+
+int pthread_sigmask(int how, const sigset_t *set, sigset_t *old) {
+  static int (*real)(int, const sigset_t *, sigset_t *);
+  if (!real) real = (int (*)(int, const sigset_t *, sigset_t *))dlsym(RTLD_NEXT, "pthread_sigmask");
+  sigset_t copy;
+  keep_trap(how, &set, &copy);
+  return real(how, set, old);
+}
+
+int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
+  static int (*real)(int, const sigset_t *, sigset_t *);
+  if (!real) real = (int (*)(int, const sigset_t *, sigset_t *))dlsym(RTLD_NEXT, "sigprocmask");
+  sigset_t copy;
+  keep_trap(how, &set, &copy);
+  return real(how, set, old);
 }
