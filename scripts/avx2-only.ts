@@ -9,7 +9,8 @@
  *   module (LD_AUDIT; scripts/avx2-only/cpuid-mask.c), loaded before any other library, answers
  *   those traps with the real cpuid minus the AVX-512, VNNI and AMX bits, and sends the loader to the
  *   copies when a process asks for libonnxruntime.so.1 or libvips-cpp.so.* (other programs, such as
- *   Chromium, never load them).
+ *   Chromium, never load them). It is preloaded too, to keep SIGTRAP unblocked and its handler in
+ *   place whatever the program does with that signal.
  * - The project reads CPU flags from /proc/cpuinfo (src/classifier/cpu.ts), so a copy without those
  *   flags is bind-mounted over it in a private mount namespace (`unshare --mount`; as a non-root
  *   user with `--map-root-user`).
@@ -123,12 +124,13 @@ export async function prepareAvx2Only(): Promise<Avx2OnlyEnv> {
   const { text, hidden } = maskCpuInfo(readFileSync('/proc/cpuinfo', 'utf8'));
   const cpuinfo = join(dir, 'cpuinfo');
   writeFileSync(cpuinfo, text);
-  // Prepended to what is set already, once (a run inside a run leaves it as it is).
-  const audit = [...new Set([shim, ...(process.env.LD_AUDIT ?? '').split(':').filter(Boolean)])].join(':');
+  // The shim goes first in each list, once (a run inside a run leaves the lists as they are).
+  const first = (list: string | undefined, separator: string) =>
+    [...new Set([shim, ...(list ?? '').split(separator).filter(Boolean)])].join(separator);
   return {
     env: {
-      LD_AUDIT: audit,
-      LD_PRELOAD: [...new Set([shim, ...(process.env.LD_PRELOAD ?? '').split(/[: ]/).filter(Boolean)])].join(' '),
+      LD_AUDIT: first(process.env.LD_AUDIT, ':'),
+      LD_PRELOAD: first(process.env.LD_PRELOAD, ' '),
       AVX2_ONLY_LIBS: `${basename(ORT_LIB)}=${ort};${vipsName}=${vips}`,
       AVX2_ONLY_HIDDEN: hidden.join(' ') || 'none',
     },
