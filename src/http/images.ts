@@ -22,6 +22,7 @@ import { ConfigError } from '../classifier/errors.ts';
 import { contentTypeOf } from '../classifier/image-formats.ts';
 import type { Settings, TaggerSettings } from '../settings.ts';
 import {
+  type IndexedLabel,
   InvalidCursorError,
   type LabelIndex,
   legacyNormalizeLabel,
@@ -354,8 +355,11 @@ export function createImageRoutes(
     const taggable = isTaggable(key, prefix, suffixes);
     const indexed = tags[TAG_STATUS] === undefined && taggable ? await indexedVersion(key) : undefined;
     if (indexed) {
-      // The service tags are gone (a user's tag write raced the tagger's): the index still knows.
-      const labels = parseLabelList(formatLabelList(indexed.labels.map((l, i) => ({ ...l, index: i }))));
+      // The service tags are gone, or not written yet (the tagger indexes first): the index knows.
+      // Its labels and categories read as they would from the tags.
+      const asTagged = (list: readonly IndexedLabel[]) =>
+        parseLabelList(formatLabelList(list.map((l, i) => ({ ...l, index: i }))));
+      const labels = asTagged(indexed.labels);
       return {
         key,
         status: indexed.status,
@@ -364,6 +368,7 @@ export function createImageRoutes(
             ? sanitizeTagValue(indexed.labels[0].label)
             : undefined,
         labels,
+        ...(indexed.categories?.length ? { categories: asTagged(indexed.categories) } : {}),
         model: indexed.model,
         tags,
         url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, indexed.status)),

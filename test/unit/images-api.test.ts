@@ -345,8 +345,13 @@ describe('GET /images/{key} (one object)', () => {
       { label: "jack-o'-lantern", score: 0.9 },
       { label: 'crane (bird)', score: 0.05 },
     ];
-    await index.put({ bucket: BUCKET, key, status: 'ok', labels, model: 'resnet18@1', etag }, '01');
-    // The tagger's tags were written, then a user's blind PutObjectTagging replaced them all.
+    const categories = [{ label: 'decoration', score: 0.91 }];
+    await index.put(
+      { bucket: BUCKET, key, status: 'ok', labels, categories, model: 'resnet18@1', etag },
+      '01',
+    );
+    // The tagger's tags were written, then a user's blind PutObjectTagging replaced them all (or the
+    // tagger has indexed the object and not written its tags yet: the page asks in between).
     await store.putTags(BUCKET, key, [{ Key: 'owner', Value: 'carol' }]);
     expect((await call(event('GET', `/images/${key}`))).body).toEqual({
       key,
@@ -356,6 +361,7 @@ describe('GET /images/{key} (one object)', () => {
         { label: 'jack-o-lantern', score: 0.9 },
         { label: 'crane bird', score: 0.05 },
       ],
+      categories: [{ label: 'decoration', score: 0.91 }],
       model: 'resnet18@1',
       tags: { owner: 'carol' },
       url: `${S3_ORIGIN}/${encodeURIComponent(key)}?X-Amz-Expires=900`,
