@@ -1,0 +1,110 @@
+/**
+ * npm run bench:ops -- --model <folder> [--runs N] [--threads N]
+ *
+ * Where inference time goes, per storage of a model folder (every file of its model.json "weights"
+ * map): ONNX Runtime's own profile (kernel time of each node of the optimized graph, summed by op
+ * type), in milliseconds per run, over N runs of one input after 5 warm-up runs. The ops are those ONNX
+ * Runtime runs after its graph optimizations (QLinearConv, not Conv + QuantizeLinear), so the table
+ * says which kernels a storage spends its time in on this CPU. Under `npm run avx2-only` the
+ * kernels are the ones an AVX2-only CPU (x86 Lambda) runs.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sessionOptions } from '../src/classifier/classifier.ts';
+import { INT8_FLAGS, readCpuInfo, type WeightStorage } from '../src/classifier/cpu.ts';
+import { loadModelFolder } from '../src/classifier/model-folder.ts';
+import { ort } from '../src/classifier/native.ts';
+
+const WARM_UP = 5;
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  dur: number;
+  args?: { op_name?: string };
+}
+
+/** Milliseconds per run by op type, from one profiled session over `runs` runs. */
+export async function profileOps(file: string, runs: number, threads: number): Promise<Map<string, number>> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-ops-'));
+  try {
+    const session = await ort.InferenceSession.create(file, {
+      ...sessionOptions(threads, false),
+      enableProfiling: true,
+      profileFilePrefix: join(dir, 'profile'),
+    });
+    const [inputName] = session.inputNames as [string];
+    // A fixed, image-like input: the kernels' time does not depend on the values.
+    const x = new Float32Array(3 * 224 * 224).map((_, i) => Math.sin(i * 0.37) * 1.5);
+    const feed = { [inputName]: new ort.Tensor('float32', x, [1, 3, 224, 224]) };
+    for (let i = 0; i < WARM_UP + runs; i++) await session.run(feed);
+    session.endProfiling();
+    await session.release();
+    const [profile] = await readdir(dir);
+    if (!profile) throw new Error(`ONNX Runtime wrote no profile for ${file}`);
+    const events = JSON.parse(await readFile(join(dir, profile), 'utf8')) as ProfileEvent[];
+    // One kernel-time event per node and run, in run order: the first WARM_UP of each node are dropped.
+    const seen = new Map<string, number>();
+    const byOp = new Map<string, number>();
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+      const count = (seen.get(e.name) ?? 0) + 1;
+      seen.set(e.name, count);
+      if (count <= WARM_UP) continue;
+      const op = e.args?.op_name ?? 'unknown';
+      byOp.set(op, (byOp.get(op) ?? 0) + e.dur / 1000 / runs);
+    }
+    return byOp;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      runs: { type: 'string', default: '40' },
+      threads: { type: 'string', default: '1' },
+    },
+  });
+  if (!values.model) throw new Error('usage: npm run bench:ops -- --model <folder> [--runs N] [--threads N]');
+  const runs = Number(values.runs);
+  const threads = Number(values.threads);
+  const folder = await loadModelFolder(values.model);
+  const files = Object.entries(folder.weightFiles ?? { model: folder.modelPath }) as [
+    WeightStorage,
+    string,
+  ][];
+  const cpu = readCpuInfo();
+  const flags = INT8_FLAGS.filter((f) => cpu.flags?.has(f)).join(', ') || 'unknown';
+  const hidden = process.env.AVX2_ONLY_HIDDEN
+    ? ` (npm run avx2-only: hidden ${process.env.AVX2_ONLY_HIDDEN})`
+    : '';
+  console.log(
+    `${cpu.model ?? 'unknown CPU'}, flags: ${flags}${hidden}; ${threads} thread(s), ${runs} runs\n`,
+  );
+  const profiles = new Map<string, Map<string, number>>();
+  for (const [storage, file] of files) profiles.set(storage, await profileOps(file, runs, threads));
+  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const ops = [...new Set([...profiles.values()].flatMap((m) => [...m.keys()]))].sort(
+    (a, b) =>
+      Math.max(...[...profiles.values()].map((m) => m.get(b) ?? 0)) -
+      Math.max(...[...profiles.values()].map((m) => m.get(a) ?? 0)),
+  );
+  const storages = [...profiles.keys()];
+  console.log(`| op (ms per run) | ${storages.join(' | ')} |`);
+  console.log(`| --- | ${storages.map(() => '---:').join(' | ')} |`);
+  for (const op of ops)
+    console.log(`| ${op} | ${storages.map((s) => (profiles.get(s)?.get(op) ?? 0).toFixed(2)).join(' | ')} |`);
+  console.log(
+    `| **all kernels** | ${storages.map((s) => `**${total(profiles.get(s) ?? new Map()).toFixed(2)}**`).join(' | ')} |`,
+  );
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
