@@ -114,26 +114,26 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
   return 0;
 }
 
-static void keep_trap(int how, const sigset_t **set, sigset_t *copy) {
-  if (*set && how != SIG_UNBLOCK && sigismember(*set, SIGTRAP)) {
-    *copy = **set;
-    sigdelset(copy, SIGTRAP);
-    *set = copy;
+typedef int (*mask_fn)(int, const sigset_t *, sigset_t *);
+
+/* Calls the C library's `name` (pthread_sigmask or sigprocmask) with SIGTRAP taken out of `set`. */
+static int without_trap(const char *name, mask_fn *real, int how, const sigset_t *set, sigset_t *old) {
+  if (!*real) *real = (mask_fn)dlsym(RTLD_NEXT, name);
+  sigset_t copy;
+  if (set && how != SIG_UNBLOCK && sigismember(set, SIGTRAP)) {
+    copy = *set;
+    sigdelset(&copy, SIGTRAP);
+    set = &copy;
   }
+  return (*real)(how, set, old);
 }
 
 int pthread_sigmask(int how, const sigset_t *set, sigset_t *old) {
-  static int (*real)(int, const sigset_t *, sigset_t *);
-  if (!real) real = (int (*)(int, const sigset_t *, sigset_t *))dlsym(RTLD_NEXT, "pthread_sigmask");
-  sigset_t copy;
-  keep_trap(how, &set, &copy);
-  return real(how, set, old);
+  static mask_fn real;
+  return without_trap("pthread_sigmask", &real, how, set, old);
 }
 
 int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
-  static int (*real)(int, const sigset_t *, sigset_t *);
-  if (!real) real = (int (*)(int, const sigset_t *, sigset_t *))dlsym(RTLD_NEXT, "sigprocmask");
-  sigset_t copy;
-  keep_trap(how, &set, &copy);
-  return real(how, set, old);
+  static mask_fn real;
+  return without_trap("sigprocmask", &real, how, set, old);
 }
