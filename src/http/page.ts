@@ -111,6 +111,8 @@ export const PAGE_HTML = `<!doctype html>
   let lang = saved === 'zh' ? 'zh' : 'en';
   const englishDrop = document.querySelector('[data-i18n="drop"]').cloneNode(true);
   const nameOf = (l) => (lang === 'zh' && l.zh ? l.zh : l.label);
+  const topLabels = (n, file) =>
+    lang === 'zh' ? file + ' 的前 ' + n + ' 个标签' : (n === 1 ? 'Top label' : 'Top ' + n + ' labels') + ' for ' + file;
   const rerender = [];
   function applyLanguage() {
     document.documentElement.lang = lang === 'zh' ? 'zh-Hans' : 'en';
@@ -199,7 +201,7 @@ export const PAGE_HTML = `<!doctype html>
     const t = body.timings;
     timing.textContent = 'Inference ' + t.inferMs.toFixed(1) + ' ms, decode ' + t.decodeMs.toFixed(1) +
       ' ms, server total ' + t.totalMs.toFixed(1) + ' ms, round trip ' + (performance.now() - started).toFixed(0) + ' ms';
-    setStatus('Top ' + body.labels.length + ' labels for ' + f.name);
+    setStatus(topLabels(body.labels.length, f.name));
   }
 
   /** The text of an S3 XML error (Code: Message), read as data, never as markup. */
@@ -257,7 +259,7 @@ export const PAGE_HTML = `<!doctype html>
     }
     show(info.labels, info.categories);
     timing.textContent = 'Tagged by ' + (info.model || 'the tagger') + ': ' + wait + ' (' + mb(f.size) + ')';
-    setStatus('Top ' + info.labels.length + ' labels for ' + f.name);
+    setStatus(topLabels(info.labels.length, f.name));
   }
 
   async function handle(f) {

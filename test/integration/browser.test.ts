@@ -280,7 +280,9 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
         expect(r.pct).toMatch(/^\d{1,3}\.\d%$/);
         expect(r.width).toMatch(/%$/);
       }
-      expect(await page.textContent('#status')).toBe(`Top ${rows.length} labels for IMG_2041.JPG`);
+      expect(await page.textContent('#status')).toBe(
+        rows.length === 1 ? 'Top label for IMG_2041.JPG' : `Top ${rows.length} labels for IMG_2041.JPG`,
+      );
       expect(await page.$$eval('#categories .chip', (cs) => cs.map((c) => c.textContent))).toContainEqual(
         expect.stringMatching(/^dog \d+%$/),
       );
