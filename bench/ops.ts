@@ -26,8 +26,13 @@ interface ProfileEvent {
   args?: { op_name?: string };
 }
 
-/** Milliseconds per run by op type, from one profiled session over `runs` runs. */
-export async function profileOps(file: string, runs: number, threads: number): Promise<Map<string, number>> {
+/** Milliseconds per run by op type, from one profiled session over `runs` runs of a size x size input. */
+export async function profileOps(
+  file: string,
+  size: number,
+  runs: number,
+  threads: number,
+): Promise<Map<string, number>> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-ops-'));
   try {
     const session = await ort.InferenceSession.create(file, {
@@ -37,8 +42,8 @@ export async function profileOps(file: string, runs: number, threads: number): P
     });
     const [inputName] = session.inputNames as [string];
     // A fixed, image-like input: the kernels' time does not depend on the values.
-    const x = new Float32Array(3 * 224 * 224).map((_, i) => Math.sin(i * 0.37) * 1.5);
-    const feed = { [inputName]: new ort.Tensor('float32', x, [1, 3, 224, 224]) };
+    const x = new Float32Array(3 * size * size).map((_, i) => Math.sin(i * 0.37) * 1.5);
+    const feed = { [inputName]: new ort.Tensor('float32', x, [1, 3, size, size]) };
     for (let i = 0; i < WARM_UP + runs; i++) await session.run(feed);
     session.endProfiling();
     await session.release();
@@ -87,7 +92,8 @@ async function main(): Promise<void> {
     `${cpu.model ?? 'unknown CPU'}, flags: ${flags}${hidden}; ${threads} thread(s), ${runs} runs\n`,
   );
   const profiles = new Map<string, Map<string, number>>();
-  for (const [storage, file] of files) profiles.set(storage, await profileOps(file, runs, threads));
+  for (const [storage, file] of files)
+    profiles.set(storage, await profileOps(file, folder.meta.cropSize, runs, threads));
   const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
   const ops = [...new Set([...profiles.values()].flatMap((m) => [...m.keys()]))].sort(
     (a, b) =>

@@ -86,7 +86,7 @@ async function cpuidOffsets(file: string): Promise<number[]> {
 
 /** A copy of `file` in `dir` whose cpuid instructions trap (int3; nop); made once per content. */
 async function patchedCopy(file: string, dir: string): Promise<string> {
-  const out = join(dir, file.split('/').pop() as string);
+  const out = join(dir, basename(file));
   if (existsSync(out)) return out;
   const bytes = readFileSync(file);
   const offsets = await cpuidOffsets(file);
@@ -106,7 +106,9 @@ async function patchedCopy(file: string, dir: string): Promise<string> {
 export async function prepareAvx2Only(): Promise<Avx2OnlyEnv> {
   if (process.platform !== 'linux' || process.arch !== 'x64')
     throw new Error(`avx2-only runs on x86-64 Linux, not ${process.platform}/${process.arch}`);
-  const vipsName = readdirSync(VIPS_DIR).find((name) => name.startsWith('libvips-cpp.so'));
+  const vipsName = existsSync(VIPS_DIR)
+    ? readdirSync(VIPS_DIR).find((name) => name.startsWith('libvips-cpp.so'))
+    : undefined;
   if (!existsSync(ORT_LIB) || !vipsName)
     throw new Error('avx2-only: run npm ci first (onnxruntime-node, sharp)');
   const vipsLib = join(VIPS_DIR, vipsName);
@@ -140,7 +142,7 @@ export async function prepareAvx2Only(): Promise<Avx2OnlyEnv> {
 }
 
 /** The argv that runs `command` with the masked /proc/cpuinfo (a private mount namespace). */
-export function avx2OnlyArgv(prepared: Avx2OnlyEnv, command: string[]): string[] {
+export function avx2OnlyArgv(prepared: Pick<Avx2OnlyEnv, 'cpuinfo'>, command: string[]): string[] {
   const root = process.getuid?.() === 0;
   return [
     'unshare',
