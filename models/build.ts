@@ -68,7 +68,7 @@ const isInt8 = (s: WeightStorage): s is WeightChoice => (WEIGHT_ENCODINGS as rea
 /**
  * Activation ranges: the 99.99th percentile of each tensor over the calibration images. On the
  * project-quantized MobileNetV2 it cut the int8-vs-fp32 KL divergence 2.6x against minmax over 2,000
- * crops, flips and scales, photos held out of calibration included (`npm run fidelity`).
+ * crops, flips and scales, photos held out of calibration included (`npm run lab:fidelity`).
  */
 export const DEFAULT_CALIBRATION = { method: 'percentile', percentile: 99.99 } as const satisfies {
   method: CalibrationMethod;
@@ -597,7 +597,7 @@ const usage = `usage: npm run model:build -- [--synthetic resnet18 | --source <f
   --weights <list>         weight storages, comma-separated: s8, u8, s8-7bit, mixed, fp32 (default both =
                            s8,u8: s8 in model.onnx and u8 in model.u8.onnx, same quantized values). The
                            first int8 one is model.onnx, the others model.<storage>.onnx; MODEL_WEIGHTS
-                           picks one at init (auto: per CPU, see docs/int8-and-cpus.md)
+                           picks one at init (auto: per CPU, see lab/README.md)
   --name N                 folder and model name (default: resnet18, resnet18-synthetic, or the file name)
   --out <dir>              output folder (default layers/model/models/<name>/)`;
 

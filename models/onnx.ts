@@ -34,7 +34,7 @@ export function describeQuantization(bytes: Uint8Array): string {
  * AVX-512 without VNNI), ONNX Runtime's u8 x s8 kernels sum pairs of products into saturating int16
  * (vpmaddubsw), which corrupts large activations; its u8 x u8 kernels widen first and are exact.
  * The u8 copy therefore agrees with fp32 where the s8 one drifts, for no extra latency on those
- * CPUs (`npm run int8:arch` compares both with fp32, `npm run bench:toolchain` times them).
+ * CPUs (`npm run lab:int8-arch` compares both with fp32, `npm run bench:toolchain` times them).
  * Returns how many weight tensors were re-encoded.
  */
 export function reencodeS8WeightsAsU8(model: onnxProto.onnx.IModelProto): number {

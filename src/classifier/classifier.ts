@@ -132,7 +132,7 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
   // Warm-up through the whole path: the first JPEG decode initialises libvips and libjpeg, the first
   // run allocates ONNX Runtime's buffers, and two photo-sized preprocessings let V8 optimise the
   // exact resize: without them the first requests ran it unoptimised, at 2-4x the CPU time
-  // (`npm run bench:preprocess`). Do all of it now, during init, not on the first requests.
+  // (`npm run lab:preprocess`). Do all of it now, during init, not on the first requests.
   const limits = options.limits ?? DEFAULT_LIMITS;
   const warmImage = await sharp({ create: { ...WARM_UP_IMAGE, channels: 3, background: '#808080' } })
     .jpeg()

@@ -67,7 +67,7 @@ export const INT8_FLAGS = [
  * arm64 (e.g. AWS Graviton): MLAS sums both storages exactly in int32 (u8 through the widening
  * U8X8 QGEMM kernels, s8 through the symmetric ConvSym kernels, whose int16 pairs cannot overflow
  * with weights in [-127, 127]), and both gave bit-identical logits under emulation on three CPU
- * models (docs/int8-and-cpus.md). s8 is the storage with dedicated arm64 convolution kernels.
+ * models (lab/README.md). s8 is the storage with dedicated arm64 convolution kernels.
  */
 export const ARM64_RULE: StorageChoice = {
   storage: 's8',

@@ -1,4 +1,4 @@
-/** model:import's lossless re-encoding of int8 weights (docs/int8-and-cpus.md). */
+/** model:import's lossless re-encoding of int8 weights (lab/README.md). */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

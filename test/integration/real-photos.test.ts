@@ -7,7 +7,7 @@
  * the imported int8 37/50, 47/50 with the storage picked at init (u8 on an AVX2-only machine, where
  * the s8 file as shipped saturates in ONNX Runtime's kernels; s8 on AVX512-VNNI, bit-identical to u8:
  * see weights.test.ts), with preprocess() bit-exact with torchvision (ICC ignored, Pillow's resize).
- * Fifty photos move by a photo or two with any change in the pixels (`npm run fidelity` resolves
+ * Fifty photos move by a photo or two with any change in the pixels (`npm run lab:fidelity` resolves
  * such changes). The bars below sit one photo
  * under those measurements; a channel swap (21/50), a missing normalisation (23/50) or an HWC/CHW
  * mix-up (0/50) lands far below them.

@@ -1,5 +1,5 @@
 /**
- * npm run parity [-- IMAGE...]
+ * npm run lab:parity [-- IMAGE...]
  *
  * Compares the project's preprocess() with torchvision's eval transform (test/fixtures/
  * torchvision_reference.py, run by /usr/bin/python3 with Debian's python3-torchvision) image by

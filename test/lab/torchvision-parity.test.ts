@@ -21,7 +21,7 @@ import {
   TORCHVISION_SPEC,
   torchvisionMissing,
   torchvisionTensors,
-} from '../../scripts/torchvision-parity.ts';
+} from '../../lab/torchvision-parity.ts';
 import { sharp } from '../../src/classifier/native.ts';
 import { EXACT_MAX_PIXELS, preprocess } from '../../src/classifier/preprocess.ts';
 import { edgeCases, sharedPhotoFiles } from '../fixtures/edge-cases.ts';

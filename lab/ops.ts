@@ -1,11 +1,11 @@
 /**
- * npm run bench:ops -- --model <folder> [--runs N] [--threads N]
+ * npm run lab:ops -- --model <folder> [--runs N] [--threads N]
  *
  * Where inference time goes, per storage of a model folder (every file of its model.json "weights"
  * map): ONNX Runtime's own profile (kernel time of each node of the optimized graph, summed by op
  * type), in milliseconds per run, over N runs of one input after 5 warm-up runs. The ops are those ONNX
  * Runtime runs after its graph optimizations (QLinearConv, not Conv + QuantizeLinear), so the table
- * says which kernels a storage spends its time in on this CPU. Under `npm run avx2-only` the
+ * says which kernels a storage spends its time in on this CPU. Under `npm run lab:avx2-only` the
  * kernels are the ones an AVX2-only CPU (x86 Lambda) runs.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       threads: { type: 'string', default: '1' },
     },
   });
-  if (!values.model) throw new Error('usage: npm run bench:ops -- --model <folder> [--runs N] [--threads N]');
+  if (!values.model) throw new Error('usage: npm run lab:ops -- --model <folder> [--runs N] [--threads N]');
   const runs = Number(values.runs);
   const threads = Number(values.threads);
   const folder = await loadModelFolder(values.model);
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const cpu = readCpuInfo();
   const flags = INT8_FLAGS.filter((f) => cpu.flags?.has(f)).join(', ') || 'unknown';
   const hidden = process.env.AVX2_ONLY_HIDDEN
-    ? ` (npm run avx2-only: hidden ${process.env.AVX2_ONLY_HIDDEN})`
+    ? ` (npm run lab:avx2-only: hidden ${process.env.AVX2_ONLY_HIDDEN})`
     : '';
   console.log(
     `${cpu.model ?? 'unknown CPU'}, flags: ${flags}${hidden}; ${threads} thread(s), ${runs} runs\n`,

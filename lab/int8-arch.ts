@@ -1,5 +1,5 @@
 /**
- * npm run int8:arch -- --int8 s8=<folder> --int8 u8=<folder> --fp32 <model.onnx> --photos <dir>
+ * npm run lab:int8-arch -- --int8 s8=<folder> --int8 u8=<folder> --fp32 <model.onnx> --photos <dir>
  *                      [--count 50] [--targets x64,arm64:max,arm64:neoverse-n1,arm64:cortex-a72] [--out <dir>]
  *
  * `--int8 <storage>=<folder>` runs the folder's file for that storage (model.json "weights"), else
@@ -27,12 +27,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { cosine } from '../models/evaluate.ts';
 import { cacheDir, ROOT } from '../paths.ts';
-import { buildRuntimeLayer } from './build-runtime-layer.ts';
+import { buildRuntimeLayer } from '../scripts/build-runtime-layer.ts';
+import {
+  installNode,
+  nodeCommand,
+  QEMU_X64,
+  RUNTIMES,
+  type Runtime,
+  unavailable,
+} from '../scripts/runtimes.ts';
 import type { ArchOutputs, ArchPlan } from './int8-arch-probe.ts';
-import { installNode, nodeCommand, QEMU_X64, RUNTIMES, type Runtime, unavailable } from './runtimes.ts';
 
 const run = promisify(execFile);
-const PROBE = join(ROOT, 'scripts/int8-arch-probe.ts');
+const PROBE = join(ROOT, 'lab/int8-arch-probe.ts');
 
 export interface Target {
   id: string;
@@ -142,7 +149,7 @@ async function main(argv: string[]): Promise<void> {
   });
   if (!values.int8?.length || !values.fp32 || !values.photos)
     throw new Error(
-      'usage: npm run int8:arch -- --int8 s8=<folder> [--int8 u8=<folder>] --fp32 <onnx> --photos <dir>',
+      'usage: npm run lab:int8-arch -- --int8 s8=<folder> [--int8 u8=<folder>] --fp32 <onnx> --photos <dir>',
     );
   // name=<folder>: the folder's file for storage `name` when its model.json "weights" has one, else model.onnx.
   const int8 = await Promise.all(
@@ -262,7 +269,7 @@ async function main(argv: string[]): Promise<void> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).catch((err: Error) => {
-    console.error(`int8:arch: ${err.message}`);
+    console.error(`lab:int8-arch: ${err.message}`);
     process.exit(1);
   });
 }

@@ -1,9 +1,9 @@
 /**
- * Runs inside a foreign Node binary (x64, or arm64 under qemu), spawned by scripts/int8-arch.ts:
+ * Runs inside a foreign Node binary (x64, or arm64 under qemu), spawned by lab/int8-arch.ts:
  * loads onnxruntime-node from NODE_PATH (the runtime layer), runs each planned model over the same
  * preprocessed tensors with the classifier's session options, and writes the fetched outputs.
  *
- *   node scripts/int8-arch-probe.ts <plan.json> <out.json>
+ *   node lab/int8-arch-probe.ts <plan.json> <out.json>
  *
  * Erasable TypeScript and node: built-ins only (see scripts/runtime-probe.ts).
  */
@@ -58,7 +58,7 @@ const ARRAYS: Record<string, (b: Buffer) => TypedArray> = {
 
 const [planFile, outFile] = process.argv.slice(2);
 if (!planFile || !outFile) {
-  console.error('usage: node scripts/int8-arch-probe.ts <plan.json> <out.json>');
+  console.error('usage: node lab/int8-arch-probe.ts <plan.json> <out.json>');
   process.exit(2);
 }
 const plan = JSON.parse(readFileSync(planFile, 'utf8')) as ArchPlan;

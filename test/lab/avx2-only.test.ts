@@ -1,5 +1,5 @@
 /**
- * scripts/avx2-only.ts (npm run avx2-only): a command run through it sees an AVX2-only x86 CPU, as
+ * lab/avx2-only.ts (npm run lab:avx2-only): a command run through it sees an AVX2-only x86 CPU, as
  * x86 Lambda functions do, in /proc/cpuinfo and in the kernels ONNX Runtime dispatches to.
  *
  * The kernel check is one MatMulInteger of uint8 [255, 255] by int8 [127, 127]: exactly 64770.
@@ -14,10 +14,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { avx2OnlyArgv, maskCpuInfo, prepareAvx2Only } from '../../lab/avx2-only.ts';
 import { DataType, int8Tensor, node } from '../../models/graph.ts';
 import { encodeModel } from '../../models/onnx.ts';
 import { ROOT } from '../../paths.ts';
-import { avx2OnlyArgv, maskCpuInfo, prepareAvx2Only } from '../../scripts/avx2-only.ts';
 import { readCpuInfo, storageExactness } from '../../src/classifier/cpu.ts';
 
 function missingTool(): string | null {

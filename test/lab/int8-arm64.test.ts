@@ -5,18 +5,18 @@
  * add (umull/uadalp, udot, ummla), so identical logits show that the s8 path (symmetric conv
  * kernels, sdot/smmla, int16 pairs of products that cannot overflow for |w| <= 127) is exact too.
  * Two CPU models: neoverse-n1 (dot product: Graviton2) and max (i8mm: Graviton3/4).
- * /work/notes/runtimes-note.md has the MLAS sources and the 50-photo figures (npm run int8:arch).
+ * /work/notes/runtimes-note.md has the MLAS sources and the 50-photo figures (npm run lab:int8-arch).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { floatsOf, parseTarget, runTarget } from '../../lab/int8-arch.ts';
+import type { ArchPlan } from '../../lab/int8-arch-probe.ts';
 import { preprocessFiles } from '../../models/calibrate.ts';
 import { encodeModel } from '../../models/onnx.ts';
 import { quantizeStatic } from '../../models/pipeline.ts';
 import { quantizeWithRanges } from '../../models/quantize.ts';
-import { floatsOf, parseTarget, runTarget } from '../../scripts/int8-arch.ts';
-import type { ArchPlan } from '../../scripts/int8-arch-probe.ts';
 import { unavailable } from '../../scripts/runtimes.ts';
 import { IMAGENET_DEFAULTS } from '../../src/classifier/model-folder.ts';
 import { photo, SHARED, skipUnlessShared } from '../helpers/shared.ts';

@@ -1,5 +1,5 @@
 /**
- * Run by bench/preprocess.ts in a fresh `node --import tsx` process, as a new Lambda container:
+ * Run by lab/preprocess.ts in a fresh `node --import tsx` process, as a new Lambda container:
  * creates the classifier of `<src root>` (the current tree's src/ or a baseline's), then preprocesses
  * each JPEG `calls` times in turn, as requests after init would, and prints JSON: init ms and, per
  * image, the CPU and wall milliseconds of each call.

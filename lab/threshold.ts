@@ -1,5 +1,5 @@
 /**
- * npm run threshold [-- --model <dir>]
+ * npm run lab:threshold [-- --model <dir>]
  *
  * The measurements behind DEFAULT_MIN_CONFIDENCE (src/classifier/postprocess.ts): on ../shared's 50
  * photos (one ImageNet class each), for each candidate threshold, how many of the top-3 labels and

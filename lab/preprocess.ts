@@ -1,5 +1,5 @@
 /**
- * npm run bench:preprocess -- [--runs N] [--processes K] [--baseline <git ref>]
+ * npm run lab:preprocess -- [--runs N] [--processes K] [--baseline <git ref>]
  *
  * Preprocessing (decode, exact resize, crop, normalise: src/classifier/preprocess.ts) of 0.15 MP and
  * 0.3 MP JPEGs, the sizes where the classify path logged 18-36 ms of decodeMs on an AVX2 host
@@ -18,12 +18,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import { median } from '../bench/cold-start.ts';
 import { importModel } from '../models/import.ts';
 import { cacheDir, ROOT, SHARED, SHARED_FILES } from '../paths.ts';
 import { INT8_FLAGS, readCpuInfo } from '../src/classifier/cpu.ts';
 import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { sharp } from '../src/classifier/native.ts';
-import { median } from './cold-start.ts';
 
 const run = promisify(execFile);
 const CACHE = cacheDir('bench');
@@ -104,7 +104,7 @@ async function firstRequests(
         [
           '--import',
           'tsx',
-          join(ROOT, 'bench/preprocess-child.ts'),
+          join(ROOT, 'lab/preprocess-child.ts'),
           tree.src,
           modelDir,
           String(calls),
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     },
   });
   if (!existsSync(SHARED_FILES.fp32)) {
-    console.log(`${SHARED} is absent: bench:preprocess needs its photo and MobileNetV2; nothing measured`);
+    console.log(`${SHARED} is absent: lab:preprocess needs its photo and MobileNetV2; nothing measured`);
     return;
   }
   await mkdir(CACHE, { recursive: true });
@@ -198,6 +198,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  console.error(`bench:preprocess: ${err.stack ?? err.message}`);
+  console.error(`lab:preprocess: ${err.stack ?? err.message}`);
   process.exit(1);
 });

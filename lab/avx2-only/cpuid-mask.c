@@ -1,5 +1,5 @@
 /*
- * Loaded by scripts/avx2-only.ts (LD_AUDIT). In the library copies that script makes, every `cpuid`
+ * Loaded by lab/avx2-only.ts (LD_AUDIT). In the library copies that script makes, every `cpuid`
  * instruction (0f a2) was replaced by `int3; nop` (cc 90). This handler answers those traps with
  * the real cpuid, minus the AVX-512, VNNI and AMX feature bits (and the AVX-512 register state in
  * leaf 0xd), as Firecracker's T2 CPU template presents a newer host to x86 Lambda functions. The

@@ -1,12 +1,12 @@
 /**
- * npm run avx2-only -- <command> [args...]
+ * npm run lab:avx2-only -- <command> [args...]
  *
  * Runs a command as on an x86-64 CPU with AVX2 and no AVX-512, VNNI or AMX: what every x86 Lambda
- * function sees (Firecracker's CPU templates clear those bits; docs/int8-and-cpus.md). On a host
+ * function sees (Firecracker's CPU templates clear those bits; lab/README.md). On a host
  * with AVX512-VNNI this is how the project checks and measures the AVX2 code paths natively:
  * - ONNX Runtime and libvips are the only libraries here that pick kernels by CPU. Copies of them
  *   are made in .cache/avx2-only/ with every `cpuid` instruction replaced by `int3; nop`. An audit
- *   module (LD_AUDIT; scripts/avx2-only/cpuid-mask.c), loaded before any other library, answers
+ *   module (LD_AUDIT; lab/avx2-only/cpuid-mask.c), loaded before any other library, answers
  *   those traps with the real cpuid minus the AVX-512, VNNI and AMX bits, and sends the loader to the
  *   copies when a process asks for libonnxruntime.so.1 or libvips-cpp.so.* (other programs, such as
  *   Chromium, never load them). It is preloaded too, to keep SIGTRAP unblocked and its handler in
@@ -30,7 +30,7 @@ import { cacheDir, ROOT } from '../paths.ts';
 /** The /proc/cpuinfo flags an AVX2-only x86 CPU (Lambda's) does not have. */
 export const HIDDEN_FLAG = /^(avx512.*|avx_vnni.*|amx_.*)$/;
 
-const SHIM_SOURCE = join(ROOT, 'scripts/avx2-only/cpuid-mask.c');
+const SHIM_SOURCE = join(ROOT, 'lab/avx2-only/cpuid-mask.c');
 const ORT_LIB = join(ROOT, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1');
 const VIPS_DIR = join(ROOT, 'node_modules/@img/sharp-libvips-linux-x64/lib');
 
@@ -159,7 +159,7 @@ export function avx2OnlyArgv(prepared: Pick<Avx2OnlyEnv, 'cpuinfo'>, command: st
 async function main(): Promise<void> {
   const command = process.argv.slice(2);
   if (command.length === 0) {
-    console.error('usage: npm run avx2-only -- <command> [args...]');
+    console.error('usage: npm run lab:avx2-only -- <command> [args...]');
     process.exit(2);
   }
   const prepared = await prepareAvx2Only();

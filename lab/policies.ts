@@ -1,5 +1,5 @@
 /**
- * npm run policies [-- --model <fp32.onnx>]
+ * npm run lab:policies [-- --model <fp32.onnx>]
  *
  * Measures the two places where preprocess() deliberately reads a file differently from PIL, with a
  * trained model (default ../shared/models/mobilenetv2-fp32.onnx) on the 50 shared photos:

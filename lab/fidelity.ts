@@ -1,5 +1,5 @@
 /**
- * npm run fidelity -- --fp32 <model.onnx> --int8 <name=model.onnx|dir> [--int8 ...] [flags]
+ * npm run lab:fidelity -- --fp32 <model.onnx> --int8 <name=model.onnx|dir> [--int8 ...] [flags]
  *
  * How faithful int8 models are to their fp32 source, without labels and with them:
  * - views: every photo of --photos (default ../shared/photos) at several scales (shorter side
@@ -150,7 +150,7 @@ async function main(argv: string[]): Promise<void> {
   });
   if (!values.fp32 || values.int8.length === 0)
     throw new Error(
-      'usage: npm run fidelity -- --fp32 <model.onnx> --int8 <name=model.onnx|dir> [--int8 ...]',
+      'usage: npm run lab:fidelity -- --fp32 <model.onnx> --int8 <name=model.onnx|dir> [--int8 ...]',
     );
   const threads = Number(values.threads);
   const heldOutAfter = Number(values['held-out-after']);
