@@ -33,7 +33,8 @@ import yaml from 'js-yaml';
 import { labelsMeaningful, selectModel } from '../models/select.ts';
 import { ROOT } from '../paths.ts';
 import { createClassifier } from '../src/classifier/classifier.ts';
-import { DEFAULT_UPLOAD_PREFIX } from '../src/settings.ts';
+import { readConfig } from '../src/classifier/config.ts';
+import { readSettings } from '../src/settings.ts';
 import { decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
 import { asyncInvoker, type FailureRecord } from './local/async-invoke.ts';
@@ -88,7 +89,6 @@ export const LOCAL = {
   bucket: 'image-tagger-dev-uploads-local',
   /** The label index table (serverless.yml names it image-tagger-<stage>-labels on AWS). */
   table: 'image-tagger-dev-labels',
-  uploadPrefix: DEFAULT_UPLOAD_PREFIX,
   stage: 'dev',
   credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
 };
@@ -125,6 +125,42 @@ export function pageOrigins(httpPort: number): string[] {
 }
 
 const log = (message: string) => console.log(`[start] ${message}`);
+
+/**
+ * The variables serverless.yml's provider.environment sets from a param (MIN_CONFIDENCE from
+ * minConfidence, ...): serverless-offline renders them over the shell's environment, so a value
+ * set for `npm start` reaches the functions only as that param.
+ */
+export async function paramBackedVariables(): Promise<Record<string, string>> {
+  const { provider } = yaml.load(await readFile(join(ROOT, 'serverless.yml'), 'utf8')) as {
+    provider: { environment: Record<string, unknown> };
+  };
+  const byVariable: Record<string, string> = {};
+  for (const [variable, value] of Object.entries(provider.environment)) {
+    const param = typeof value === 'string' ? /^\$\{param:(\w+)\}$/.exec(value)?.[1] : undefined;
+    if (param) byVariable[variable] = param;
+  }
+  return byVariable;
+}
+
+/**
+ * The functions' settings as `npm start` hands them to serverless-offline: each param-backed
+ * variable set in `env` as `--param=<param>=<value>`; every other variable reaches the handlers
+ * through --localEnvironment (serverless-offline passes only AWS_* without it). The values are
+ * validated first, as the handlers validate them at init, so a bad one stops the start with the
+ * handlers' one-line ConfigError naming the variable, before anything is built or started.
+ */
+export async function functionSettings(
+  env: NodeJS.ProcessEnv,
+): Promise<{ params: string[]; prefix: string }> {
+  // The local table and bucket are npm start's own (LOCAL): a shell's INDEX_TABLE or UPLOAD_BUCKET never reaches them.
+  const { prefix } = readSettings({ ...env, INDEX_TABLE: undefined, UPLOAD_BUCKET: undefined });
+  readConfig({ ...env, MODEL_DIR: env.MODEL_DIR || '(chosen below)' });
+  const params = Object.entries(await paramBackedVariables())
+    .filter(([variable]) => env[variable] !== undefined && env[variable] !== '')
+    .map(([variable, param]) => `--param=${param}=${env[variable]}`);
+  return { params, prefix };
+}
 
 /**
  * Where the local S3 and DynamoDB keep their data: .s3-local/ and .dynamo-local/ in the project, or
@@ -226,6 +262,7 @@ async function main(argv: string[]): Promise<number> {
     s3: localPort('s3'),
     dynamo: localPort('dynamo'),
   };
+  const settings = await functionSettings(process.env);
   await checkPortsFree(LOCAL.host, ports);
   if (!listingTokensWork())
     log(
@@ -243,7 +280,10 @@ async function main(argv: string[]): Promise<number> {
   const modelDir = selected.dir;
   // Loaded once here, as each handler will load it: a folder ONNX Runtime cannot use stops npm start
   // with one line naming the file, before anything starts or says ready.
-  const loaded = await createClassifier(modelDir, { threads: 1 });
+  const loaded = await createClassifier(modelDir, {
+    threads: 1,
+    weights: readConfig({ ...process.env, MODEL_DIR: modelDir }).weights,
+  });
   await loaded.release();
   log(`model folder: ${modelDir}`);
   if (!labelsMeaningful(modelDir))
@@ -300,7 +340,7 @@ async function main(argv: string[]): Promise<number> {
     for (const record of event.Records) {
       const key = decodeS3Key(record.s3.object.key);
       const notified = /^Object(Created|Removed):/.test(record.eventName);
-      if (!notified || !key.startsWith(LOCAL.uploadPrefix)) continue;
+      if (!notified || !key.startsWith(settings.prefix)) continue;
       invoker.enqueue({ Records: [record] });
     }
   };
@@ -345,8 +385,9 @@ async function main(argv: string[]): Promise<number> {
       'start',
       '--stage',
       LOCAL.stage,
+      '--localEnvironment',
       `--param=modelName=${model}`,
-      `--param=uploadPrefix=${LOCAL.uploadPrefix}`,
+      ...settings.params,
     ],
     {
       cwd: ROOT,
@@ -412,7 +453,7 @@ async function main(argv: string[]): Promise<number> {
   classify      curl --data-binary @photo.jpg -H 'content-type: application/octet-stream' '${base}/classify?topK=3'
                 curl -F image=@photo.jpg ${base}/classify
   search        curl '${base}/images?label=golden%20retriever&limit=10'
-  one image     curl ${base}/images/uploads/photo.jpg
+  one image     curl '${base}/image?key=uploads/photo.jpg'
   upload        curl -X POST ${base}/uploads -H 'content-type: application/json' -d '{"filename":"photo.jpg","contentType":"image/jpeg"}'
                 (answers a presigned POST {key, url, fields}: post the fields and file=@photo.jpg as a form to url; the page does this)
   tag in S3     AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${endpoint} s3 cp photo.jpg s3://${LOCAL.bucket}/uploads/photo.jpg
@@ -427,7 +468,7 @@ async function main(argv: string[]): Promise<number> {
       region: 'us-east-1',
       credentials: LOCAL.credentials,
     });
-    const key = `${LOCAL.uploadPrefix}check ${Date.now()}/${basename(values.check)}`;
+    const key = `${settings.prefix}check ${Date.now()}/${basename(values.check)}`;
     await s3.send(
       new PutObjectCommand({ Bucket: LOCAL.bucket, Key: key, Body: await readFile(values.check) }),
     );

@@ -4,7 +4,7 @@
  *   GET  /health        model metadata, whether this container was already warm, features
  *   POST /classify      image as raw body, multipart field `image`, or JSON {"image": base64}; ?topK=1..20
  *   GET  /images        search the label index (src/http/images.ts)      } only with `images`
- *   GET  /images/{key}  one object's tags and status                     } configured; 404
+ *   GET  /image?key=    one object's tags and status                     } configured; 404
  *   POST /uploads       a presigned S3 POST for the browser              } otherwise
  * Bad input answers JSON {"error": {"code", "message"}} with 400, 413 or 415; 500 only for real faults.
  *
@@ -25,7 +25,7 @@ import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
 import { type SearchTerms, searchTerms } from '../tagging/search-terms.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { bodyBytes, isImageError, readImageBody } from './body.ts';
-import { createImageRoutes, HttpError, type ImageRoutesConfig } from './images.ts';
+import { createImageRoutes, HttpError, type ImageRoutesConfig, keyParam } from './images.ts';
 import { PAGE_HTML } from './page.ts';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
@@ -241,10 +241,12 @@ export function createApi(options: ApiOptions) {
         if (method !== allowed) return error(405, 'MethodNotAllowed', `use ${allowed} ${path}`);
         return json(200, await route(event));
       }
-      if (routes && path.startsWith('/images/')) {
-        if (method !== 'GET') return error(405, 'MethodNotAllowed', `use GET ${path}`);
-        return json(200, await routes.describe(path.slice('/images/'.length)));
+      if (routes && path === '/image') {
+        if (method !== 'GET') return error(405, 'MethodNotAllowed', 'use GET /image?key=<key>');
+        return json(200, await routes.describe(keyParam(event)));
       }
+      if (routes && path.startsWith('/images/'))
+        return error(404, 'NotFound', 'an image is addressed as GET /image?key=<URL-encoded key>');
       return error(404, 'NotFound', `no route ${method} ${path}`);
     } catch (err) {
       if (err instanceof HttpError) {

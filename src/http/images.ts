@@ -9,7 +9,7 @@
  *        spacing, WordNet synonyms, plurals, Chinese); a word that matches nothing and finds nothing
  *        answers 200 with no items and a few suggestions
  *   GET  /images?suggest=<text>                        {suggestions: [{word, term, kind, zh?}]} (as one types)
- *   GET  /images/<key, URL-encoded>                    {key, status, top?, labels, categories?, model?, tags, url, from?}
+ *   GET  /image?key=<key, URL-encoded>                 {key, status, top?, labels, categories?, model?, tags, url, from?}
  *   POST /uploads {filename, contentType?, size?, tagging?}  {key, url, fields, expiresAt, maxBytes}
  *
  * Each handler answers an HttpError for bad input (400, 404, 413, 415), which the API turns into
@@ -196,16 +196,16 @@ function parseLimit(raw: string | undefined): number {
 }
 
 /**
- * The key of GET /images/<key>. API Gateway HTTP APIs hand the path to Lambda already decoded;
- * locally (and on Function URLs) it arrives percent-encoded. Decoding once more is harmless for keys
- * without a '%' (which covers every key POST /uploads makes); a '%' that is not an escape is kept.
+ * The key of GET /image?key=<key>, from the raw query string, decoded once. A key is never taken
+ * from the path: API Gateway HTTP APIs hand Lambda `rawPath` already decoded and cut at a decoded
+ * `?` (so a key holding `%41`, `?` or `#` would name another object, or none), while
+ * serverless-offline passes it still encoded. `rawQueryString` arrives encoded on both, so a key
+ * names itself only. The page encodes it with URLSearchParams (`+` for a space, `%2B` for a plus).
  */
-export function keyFromPath(rest: string): string {
-  try {
-    return decodeURIComponent(rest);
-  } catch {
-    return rest;
-  }
+export function keyParam(event: Pick<APIGatewayProxyEventV2, 'rawQueryString'>): string {
+  const key = new URLSearchParams(event.rawQueryString ?? '').get('key');
+  if (key === null || key === '') throw invalid('key is required: GET /image?key=<URL-encoded key>');
+  return key;
 }
 
 /** The tags a user may send with an upload: what S3 allows, less the slots the tagger's own tags take. */
@@ -340,8 +340,7 @@ export function createImageRoutes(
     };
   }
 
-  async function describe(rest: string) {
-    const key = keyFromPath(rest);
+  async function describe(key: string) {
     checkKey(key);
     let list: { Key: string; Value: string }[];
     try {

@@ -3,11 +3,11 @@
  * tagged images by label in a gallery.
  *
  * Self-contained (inline CSS and script, no CDN, no innerHTML: user data only ever goes through
- * textContent and attributes). Every URL of the API is relative ("health", "uploads", "images/...",
+ * textContent and attributes). Every URL of the API is relative ("health", "uploads", "image?key=...", "images?...",
  * "classify"), so it works under any base path, locally and on AWS. What it does depends on
  * /health's `features`:
  * - upload: the file goes POST uploads (a presigned S3 POST), then straight to S3 as a form (the
- *   policy's fields, the file last), then GET images/<key> is polled (every 500 ms, up to 60 s) until
+ *   policy's fields, the file last), then GET image?key=<key> is polled (every 500 ms, up to 60 s) until
  *   the tagger has written its status: one path for every size up to the image limit;
  * - without upload: the file is posted to classify (multipart field "image") as before;
  * - search: a search box and a gallery of thumbnails (presigned GET URLs, lazily loaded), with the
@@ -214,9 +214,9 @@ export const PAGE_HTML = `<!doctype html>
     return 'HTTP ' + res.status;
   }
 
-  /** GET images/<key> until the tagger has written a status: every 500 ms, for at most 60 s. */
+  /** GET image?key=<key> until the tagger has written a status: every 500 ms, for at most 60 s. */
   async function waitForTags(key) {
-    const url = 'images/' + key.split('/').map(encodeURIComponent).join('/');
+    const url = 'image?' + new URLSearchParams({ key }).toString();
     const deadline = performance.now() + 60000;
     for (;;) {
       const res = await fetch(url, { cache: 'no-store' });

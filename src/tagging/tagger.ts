@@ -176,9 +176,14 @@ async function writeTags(
           .map((l) => ({ label: l.label, score: l.score }))
       : [];
   const categories = scored(classification?.categories);
+  // The best guess always stays, with its score, even under the threshold, which filters the rest:
+  // an image the service looked at is never `ok` without a top label.
+  const best = classification?.labels[0];
+  const labels = scored(classification?.labels);
   const own: TagTarget = {
     status,
-    labels: scored(classification?.labels),
+    labels:
+      status === 'ok' && labels.length === 0 && best ? [{ label: best.label, score: best.score }] : labels,
     ...(categories.length ? { categories } : {}),
     model: formatModelRef(meta),
     ...(vocabulary ? { vocabulary: formatModelRef(vocabulary) } : {}),

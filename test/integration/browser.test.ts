@@ -297,20 +297,20 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       ]);
       expect(s3Posts(requests).map((r) => r.url)).toEqual([`${s3server.endpoint}/${BUCKET}`]);
       expect(requests.some((r) => r.url.includes('classify'))).toBe(false);
-      const polls = requests.filter((r) => r.url.startsWith(`${server.url}/images/`));
+      const polls = requests.filter((r) => r.url.startsWith(`${server.url}/image?`));
       expect(polls.length).toBeGreaterThanOrEqual(1);
       expect(polls.length).toBeLessThanOrEqual(121);
-      const key = decodeURIComponent(new URL(polls[0]?.url ?? '').pathname.slice('/images/'.length));
+      const key = new URL(polls[0]?.url ?? '').searchParams.get('key') ?? '';
       expect(key).toMatch(/^uploads\/[0-9a-f-]{36}\/IMG_2041\.jpg$/);
 
       // The bucket holds the whole file, and the API reads the tagger's tags from it.
       const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
       expect([head.ContentLength, head.ContentType]).toEqual([big.length, 'image/jpeg']);
-      const info = await (await fetch(`${server.url}/images/${key}`)).json();
+      const info = await (await fetch(`${server.url}/image?${new URLSearchParams({ key })}`)).json();
       expect(info).toMatchObject({ key, status: 'ok', top: 'Golden Retriever', model: 'mobilenetv2-int8@1' });
       expect(info.labels.map((l: { label: string }) => l.label)).toEqual(rows.map((r) => r.label));
       // A key with no object is 404 through the real S3 adapter (NoSuchKey), not a fault.
-      const missing = await fetch(`${server.url}/images/${PREFIX}no-such/photo.jpg`);
+      const missing = await fetch(`${server.url}/image?key=${PREFIX}no-such/photo.jpg`);
       expect([missing.status, (await missing.json()).error.code]).toEqual([404, 'NotFound']);
 
       expect(requests.filter((r) => !fromHere(r.url))).toEqual([]);

@@ -82,7 +82,7 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     await expect.poll(() => page.isVisible('#find'), { timeout: 30_000 }).toBe(true);
 
     // Upload: a presigned POST straight to the local S3 (cross-origin, allowed by the bucket's CORS
-    // rule), then the tagger's labels, read back through GET /images/{key}.
+    // rule), then the tagger's labels, read back through GET /image?key=.
     await page.setInputFiles('#file', bigPhoto);
     await page.waitForSelector('#results .row', { timeout: 120_000 });
     // The tagger's labels over MIN_CONFIDENCE (up to 3), and its categories.
@@ -93,8 +93,8 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     expect(await page.textContent('#status')).toContain('big-retriever.jpg');
     expect(s3Posts).toEqual([{ status: 204, allowOrigin: base }]);
     expect(requests.some((r) => r.url.includes('/classify'))).toBe(false);
-    const poll = requests.find((r) => r.url.startsWith(`${base}/images/`));
-    const key = decodeURIComponent(new URL(poll?.url ?? `${base}/`).pathname.slice('/images/'.length));
+    const poll = requests.find((r) => r.url.startsWith(`${base}/image?`));
+    const key = new URL(poll?.url ?? `${base}/`).searchParams.get('key') ?? '';
     expect(key).toMatch(/^uploads\/.+\/big-retriever\.jpg$/);
     console.log(`e2e upload of ${bytes} bytes: ${await page.textContent('#timing')}`);
 

@@ -67,9 +67,9 @@ describe.skipIf(skipUnlessShared('the npm start burst test'))('npm start: a burs
     expect(output).not.toContain('FAILURE QUEUE');
   }, 300_000);
 
-  it('a key segment too long for the local S3: GET /images answers 404, a PUT 400, the stack stays up', async () => {
+  it('a key segment too long for the local S3: GET /image answers 404, a PUT 400, the stack stays up', async () => {
     const key = `uploads/${'a'.repeat(300)}.jpg`;
-    const image = await fetch(`${stack.base}/images/${key}`);
+    const image = await fetch(`${stack.base}/image?key=${key}`);
     expect(image.status).toBe(404);
     expect(((await image.json()) as { error?: { code?: string } }).error?.code).toBe('NotFound');
     const put = await fetch(`${stack.s3}/${BUCKET}/${key}`, { method: 'PUT', body: 'x' });

@@ -108,6 +108,10 @@ describe.skipIf(skipUnlessShared('the local stack test'))('npm start (local stac
           LOCAL_S3_PORT: '4579',
           LOCAL_DYNAMO_PORT: '4580',
           LOCAL_DATA_DIR: join(tmp, 'data'),
+          // The functions' settings, from the shell as docs/configuration.md says.
+          MIN_CONFIDENCE: '0.3',
+          TAG_LANGUAGE: 'zh',
+          UPLOAD_PREFIX: 'photos/',
         },
         240_000,
       );
@@ -124,9 +128,13 @@ describe.skipIf(skipUnlessShared('the local stack test'))('npm start (local stac
       expect(output).toContain('building the trained MobileNetV2 of ../shared instead');
       expect(output).toContain(`model folder: ${join(tmp, 'layer', 'models', 'mobilenetv2')}`);
       expect(output).not.toContain('MEANINGLESS');
-      expect(output).toContain('tagger:top = Golden Retriever');
+      expect(output).toContain('tagger:top = 金毛猎犬');
+      const labels = /tagger:labels = (.*)/.exec(output)?.[1] ?? '';
+      expect(labels).toMatch(/^金毛猎犬=0\.\d{3}/);
+      for (const score of labels.split('/').map((l) => Number(l.split('=')[1])))
+        expect(score).toBeGreaterThanOrEqual(0.3);
       expect(output).toContain('tagger:model = mobilenetv2@1');
-      expect(output).toMatch(/GET \/images\?label=Golden Retriever: lists uploads\/check /);
+      expect(output).toMatch(/GET \/images\?label=金毛猎犬: lists photos\/check /);
       expect(output).toMatch(
         /GET \/health: \{"status":"ok","model":\{"name":"mobilenetv2".*"labelsMeaningful":true/,
       );
@@ -157,6 +165,35 @@ describe('npm start: ports', () => {
       await new Promise((r) => busy.close(r));
     }
   }, 130_000);
+});
+
+describe('npm start: settings', () => {
+  // Each bad value stops the start with the handlers' one-line ConfigError naming the variable,
+  // before anything is built or listens (serverless.yml's params used to win over the shell).
+  it.each([
+    ['MIN_CONFIDENCE', '2'],
+    ['MIN_CONFIDENCE', '-1'],
+    ['MIN_CONFIDENCE', 'abc'],
+    ['TAG_LANGUAGE', 'xx'],
+    ['UPLOAD_PREFIX', '/x'],
+    ['MODEL_WEIGHTS', 'bogus'],
+    ['MODEL_THREADS', '0'],
+    ['MAX_IMAGE_BYTES', 'lots'],
+    ['IMAGE_TIMEOUT_SECONDS', '-5'],
+    ['MODEL_SPIN_WAIT', 'maybe'],
+  ])(
+    '%s=%s stops it with one line naming the variable',
+    async (variable, value) => {
+      const { code, output } = await start([], { [variable]: value }, 60_000);
+      expect(code).toBe(1);
+      const lines = output.split('\n').filter((l) => l.startsWith('[start]'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        new RegExp(`^\\[start\\] ${variable} .*"${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`),
+      );
+    },
+    60_000,
+  );
 });
 
 describe.skipIf(skipUnlessShared('the bad model test of npm start'))(

@@ -194,8 +194,8 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     expect(routes.sort()).toEqual([
       'GET /',
       'GET /health',
+      'GET /image',
       'GET /images',
-      'GET /images/{key+}',
       'POST /classify',
       'POST /uploads',
     ]);
@@ -524,7 +524,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
   it('auth for the data routes (classify, uploads, images): off by default, a JWT authorizer or IAM when the param says so', () => {
     const route = (t: Template, key: string) =>
       ofType(t, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === key)?.[1].Properties;
-    const DATA = ['POST /classify', 'POST /uploads', 'GET /images', 'GET /images/{key+}'];
+    const DATA = ['POST /classify', 'POST /uploads', 'GET /images', 'GET /image'];
     for (const t of [prod, dev]) {
       for (const key of DATA) {
         expect(route(t, key), key).toBeDefined();

@@ -48,9 +48,10 @@ function memoryListing(store: MemoryStore, pageSize = 2) {
         )
         .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
       for (let i = 0; i < keys.length; i += pageSize)
-        yield keys
-          .slice(i, i + pageSize)
-          .map((key) => ({ key, size: store.objects.get(`${bucket}/${key}`)?.bytes.length }));
+        yield keys.slice(i, i + pageSize).map((key) => {
+          const object = store.objects.get(`${bucket}/${key}`);
+          return { key, size: object?.bytes.length, etag: object?.etag };
+        });
     },
   };
   return { listing, calls };
@@ -209,6 +210,33 @@ describe('backfill (in-memory store, fake classifier)', () => {
     const second = await run();
     expect(second.summary).toMatchObject({ tagged: 0, indexed: 0, skipped: { current: 3 } });
     expect(classifier.seen).toHaveLength(seen);
+  });
+
+  it("settles objects whose own tags leave no room for the service's: a second run reads no object", async () => {
+    const store = new MemoryStore();
+    const index = new MemoryIndex();
+    const classifier = fakeClassifier();
+    const { listing } = memoryListing(store);
+    const run = () =>
+      backfill({ tagger: { store, classifier, index, ...taggerSettings({}) }, listing, bucket: BUCKET });
+    const mine = (n: number) => Array.from({ length: n }, (_, i) => ({ Key: `mine${i}`, Value: `v${i}` }));
+    // 6 user tags leave out tagger:model, 9 leave only tagger:status, 10 leave no room at all.
+    for (const n of [0, 6, 9, 10]) store.put(BUCKET, `uploads/user-${n}.jpg`, image(n), mine(n));
+    const first = await run();
+    // user-10 keeps exactly its own tags: "unchanged", though classified and indexed.
+    expect(first.summary).toMatchObject({ tagged: 3, unchanged: 1, indexed: 0 });
+    expect(store.tagsOf(BUCKET, 'uploads/user-10.jpg')).toEqual(mine(10));
+    store.take();
+    const seen = classifier.seen.length;
+    const second = await run();
+    expect(second.summary).toMatchObject({ tagged: 0, indexed: 0, skipped: { current: 4 } });
+    expect(classifier.seen).toHaveLength(seen);
+    expect(ops(store.take(), 'get')).toEqual([]);
+    // A new version of a crowded object is not settled by the old version's record.
+    store.put(BUCKET, 'uploads/user-10.jpg', image(11), mine(10));
+    const third = await run();
+    expect(third.summary).toMatchObject({ unchanged: 1, skipped: { current: 3 } });
+    expect(ops(store.take(), 'get')).toEqual(['uploads/user-10.jpg']);
   });
 
   it('--retag-older-than re-tags older versions of the same model only', async () => {

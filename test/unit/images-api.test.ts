@@ -1,5 +1,5 @@
 /**
- * The image routes of the HTTP API (GET /images, GET /images/{key}, POST /uploads) with fakes at
+ * The image routes of the HTTP API (GET /images, GET /image?key=, POST /uploads) with fakes at
  * every port: a small inline label index, the in-memory object store and a recording signer.
  */
 
@@ -94,9 +94,13 @@ const event = (
     requestContext: { http: { method } },
     headers: options.body === undefined ? {} : { 'content-type': 'application/json' },
     queryStringParameters: options.query,
+    rawQueryString: new URLSearchParams(options.query).toString(),
     body: options.body === undefined ? undefined : Buffer.from(options.body).toString('base64'),
     isBase64Encoded: options.body !== undefined,
   }) as unknown as APIGatewayProxyEventV2;
+
+/** GET /image?key=<key>, the key encoded as the page encodes it. */
+const image = (key: string, method = 'GET') => event(method, '/image', { query: { key } });
 
 const item = (key: string, score: number): SearchItem => ({
   key,
@@ -254,7 +258,7 @@ describe('GET /images (search)', () => {
   });
 });
 
-describe('GET /images/{key} (one object)', () => {
+describe('GET /image?key= (one object)', () => {
   it("answers the tagger's status, labels and model, and all the object's tags, the user's too", async () => {
     const { call, store } = setup();
     store.put(BUCKET, 'uploads/a b/Dog photo.jpg', new Uint8Array([9]), [
@@ -264,7 +268,7 @@ describe('GET /images/{key} (one object)', () => {
       { Key: 'tagger:labels', Value: 'Golden Retriever=0.785/muzzle=0.042/Saluki=0.032' },
       { Key: 'tagger:model', Value: 'resnet18@1' },
     ]);
-    const res = await call(event('GET', `/images/${encodeURIComponent('uploads/a b/Dog photo.jpg')}`));
+    const res = await call(image('uploads/a b/Dog photo.jpg'));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       key: 'uploads/a b/Dog photo.jpg',
@@ -285,12 +289,47 @@ describe('GET /images/{key} (one object)', () => {
       },
       url: `${S3_ORIGIN}/${encodeURIComponent('uploads/a b/Dog photo.jpg')}?X-Amz-Expires=900`,
     });
-    // Slashes left as they are (the page's form, and AWS's {key+} route) name the same key.
-    const plain = await call(event('GET', '/images/uploads/a%20b/Dog%20photo.jpg'));
-    expect(plain.body.key).toBe('uploads/a b/Dog photo.jpg');
-    // API Gateway HTTP APIs pass the path already decoded: the same key.
-    const decoded = await call(event('GET', '/images/uploads/a b/Dog photo.jpg'));
-    expect(decoded.body.key).toBe('uploads/a b/Dog photo.jpg');
+  });
+
+  it('reaches every key by its query parameter, each naming itself only, in both event shapes', async () => {
+    const { call, store } = setup();
+    const keys = [
+      'uploads/%41.jpg',
+      'uploads/A.jpg',
+      'uploads/a%2Fb.jpg',
+      'uploads/what?.jpg',
+      'uploads/#1.jpg',
+      'uploads/a+b.jpg',
+      'uploads/a b.jpg',
+      'uploads/猫 café.jpg',
+      'uploads/100%.jpg',
+    ];
+    for (const [i, key] of keys.entries())
+      store.put(BUCKET, key, new Uint8Array([i]), [{ Key: 'n', Value: String(i) }]);
+    for (const [i, key] of keys.entries()) {
+      // serverless-offline: the query string as the client sent it, encoded.
+      const offline = await call(image(key));
+      expect([offline.status, offline.body.key, offline.body.tags.n], key).toEqual([200, key, String(i)]);
+      // API Gateway HTTP API: rawPath and queryStringParameters decoded, rawQueryString as sent
+      // (encodeURIComponent here: a space as %20, as curl --data-urlencode would not).
+      const aws = await call({
+        rawPath: '/image',
+        rawQueryString: `key=${encodeURIComponent(key)}`,
+        queryStringParameters: { key },
+        requestContext: { http: { method: 'GET' } },
+        headers: {},
+      } as unknown as APIGatewayProxyEventV2);
+      expect([aws.status, aws.body.key, aws.body.tags.n], key).toEqual([200, key, String(i)]);
+    }
+    // The path never names a key: API Gateway would hand it over decoded and cut at '?'.
+    expect(await call(event('GET', '/images/uploads/A.jpg'))).toMatchObject({
+      status: 404,
+      body: { error: { code: 'NotFound', message: expect.stringContaining('GET /image?key=') } },
+    });
+    expect(await call(event('GET', '/image'))).toMatchObject({
+      status: 400,
+      body: { error: { code: 'InvalidArgument', message: expect.stringContaining('key is required') } },
+    });
   });
 
   it('is pending until the tagger has written its status, ignored when the tagger never will', async () => {
@@ -301,14 +340,14 @@ describe('GET /images/{key} (one object)', () => {
       { Key: 'tagger:status', Value: 'CorruptImage' },
       { Key: 'tagger:model', Value: 'resnet18@1' },
     ]);
-    expect((await call(event('GET', '/images/uploads/new.PNG'))).body).toMatchObject({
+    expect((await call(image('uploads/new.PNG'))).body).toMatchObject({
       status: 'pending',
       labels: [],
       tags: { owner: 'bob' },
     });
-    expect((await call(event('GET', '/images/uploads/new.PNG'))).body).not.toHaveProperty('top');
-    expect((await call(event('GET', '/images/uploads/notes.txt'))).body.status).toBe('ignored');
-    expect((await call(event('GET', '/images/uploads/bad.gif'))).body).toMatchObject({
+    expect((await call(image('uploads/new.PNG'))).body).not.toHaveProperty('top');
+    expect((await call(image('uploads/notes.txt'))).body.status).toBe('ignored');
+    expect((await call(image('uploads/bad.gif'))).body).toMatchObject({
       status: 'CorruptImage',
       labels: [],
       model: 'resnet18@1',
@@ -324,7 +363,7 @@ describe('GET /images/{key} (one object)', () => {
     ]);
     store.put(BUCKET, 'uploads/notes.svg', new Uint8Array([9]));
     for (const key of ['ok.JPG', 'new.webp', 'evil.jpg', 'notes.svg'])
-      expect((await call(event('GET', `/images/uploads/${key}`))).status).toBe(200);
+      expect((await call(image(`uploads/${key}`))).status).toBe(200);
     await call(event('GET', '/images', { query: { label: 'golden retriever', limit: '2' } }));
     expect(gets.map((g) => [g.key, g.type])).toEqual([
       ['uploads/ok.JPG', 'image/jpeg'],
@@ -353,7 +392,7 @@ describe('GET /images/{key} (one object)', () => {
     // The tagger's tags were written, then a user's blind PutObjectTagging replaced them all (or the
     // tagger has indexed the object and not written its tags yet: the page asks in between).
     await store.putTags(BUCKET, key, [{ Key: 'owner', Value: 'carol' }]);
-    expect((await call(event('GET', `/images/${key}`))).body).toEqual({
+    expect((await call(image(key))).body).toEqual({
       key,
       status: 'ok',
       top: 'jack-o-lantern',
@@ -369,7 +408,7 @@ describe('GET /images/{key} (one object)', () => {
     });
     // A new version the tagger has not seen yet: the index describes the old one, so pending.
     store.put(BUCKET, key, new Uint8Array([8]));
-    expect((await call(event('GET', `/images/${key}`))).body.status).toBe('pending');
+    expect((await call(image(key))).body.status).toBe('pending');
     // Deleted from the index: pending too (the tagger's event is on its way).
     const other = 'uploads/other.jpg';
     const otherEtag = store.put(BUCKET, other, new Uint8Array([7]));
@@ -378,37 +417,36 @@ describe('GET /images/{key} (one object)', () => {
       '01',
     );
     await index.remove(BUCKET, other, '02');
-    expect((await call(event('GET', `/images/${other}`))).body.status).toBe('pending');
+    expect((await call(image(other))).body.status).toBe('pending');
   });
 
   it('answers 404 NotFound for a key with no object, and 400 for keys it will not read', async () => {
     const { call, store } = setup();
-    expect(await call(event('GET', '/images/uploads/gone.jpg'))).toMatchObject({
+    expect(await call(image('uploads/gone.jpg'))).toMatchObject({
       status: 404,
       body: { error: { code: 'NotFound' } },
     });
     const bad = [
-      '/images/',
-      '/images/private/secret.jpg',
-      '/images/uploads/',
-      '/images/uploads%2F',
-      '/images/uploads/../private/secret.jpg',
-      '/images/uploads/a/%2E%2E/b.jpg',
-      '/images/uploads/./a.jpg',
-      `/images/uploads/${'é'.repeat(510)}.jpg`,
-      '/images/uploads/a%00.jpg',
-      '/images/uploads/a%0A.jpg',
-      '/images/Uploads/a.jpg',
+      '',
+      'private/secret.jpg',
+      'uploads/',
+      'uploads/../private/secret.jpg',
+      'uploads/a/../b.jpg',
+      'uploads/./a.jpg',
+      `uploads/${'é'.repeat(510)}.jpg`,
+      'uploads/a\u0000.jpg',
+      'uploads/a\n.jpg',
+      'Uploads/a.jpg',
     ];
-    for (const path of bad) {
-      const res = await call(event('GET', path));
-      expect([res.status, res.body.error?.code], path.slice(0, 60)).toEqual([400, 'InvalidArgument']);
+    for (const key of bad) {
+      const res = await call(image(key));
+      expect([res.status, res.body.error?.code], key.slice(0, 60)).toEqual([400, 'InvalidArgument']);
     }
     // Nothing was asked of the store for any refused key.
     expect(store.take()).toEqual(['getTags uploads/gone.jpg']);
     // 1024 bytes is still a key (and only the store says whether it exists).
     const longest = `uploads/${'k'.repeat(1024 - 'uploads/'.length - 4)}.jpg`;
-    expect((await call(event('GET', `/images/${longest}`))).status).toBe(404);
+    expect((await call(image(longest))).status).toBe(404);
   });
 
   it('answers 500 when S3 fails for another reason', async () => {
@@ -416,7 +454,7 @@ describe('GET /images/{key} (one object)', () => {
     store.getTags = async () => {
       throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
     };
-    expect((await call(event('GET', '/images/uploads/a.jpg'))).status).toBe(500);
+    expect((await call(image('uploads/a.jpg'))).status).toBe(500);
   });
 });
 
@@ -559,7 +597,7 @@ describe('POST /uploads (presigned S3 POST)', () => {
       ['GET', '/uploads'],
       ['PUT', '/uploads'],
       ['POST', '/images'],
-      ['DELETE', '/images/uploads/a.jpg'],
+      ['DELETE', '/image'],
     ] as const)
       expect((await call(event(method, path))).body.error.code, `${method} ${path}`).toBe('MethodNotAllowed');
   });
@@ -586,7 +624,7 @@ describe('features, page and CSP', () => {
     const api = createApi({ classifier: fakeClassifier() });
     for (const e of [
       event('GET', '/images', { query: { label: 'dog' } }),
-      event('GET', '/images/uploads/a.jpg'),
+      image('uploads/a.jpg'),
       event('POST', '/uploads', { body: '{"filename":"a.jpg"}' }),
     ]) {
       const res = await api(e);
@@ -769,7 +807,7 @@ describe('fuzz: the image routes', () => {
         r.route === 'search'
           ? event(r.method, '/images', { query: r.query })
           : r.route === 'describe'
-            ? event(r.method, `/images/${r.path}`)
+            ? event(r.method, '/image', { query: { key: r.path } })
             : event(r.method, '/uploads', { body: r.body });
       const res = await call(e);
       expect([200, 400, 404, 405, 413, 415]).toContain(res.status);

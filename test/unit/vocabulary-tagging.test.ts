@@ -142,6 +142,22 @@ describe('categories in tags and in the label index', () => {
     expect(again?.result).toBe('unchanged');
   });
 
+  it('keeps the best guess with its score when every label is under MIN_CONFIDENCE', async () => {
+    const { store, index, tagger } = setup({ MIN_CONFIDENCE: '0.9' });
+    store.put(BUCKET, 'uploads/dog.jpg', Uint8Array.of(207));
+    await tagger(event('uploads/dog.jpg'));
+    const tags = store.tagsOf(BUCKET, 'uploads/dog.jpg');
+    expect(value(tags, 'tagger:status')).toBe('ok');
+    expect(value(tags, 'tagger:top')).toBe('Golden Retriever');
+    const labels = parseLabelList(value(tags, 'tagger:labels') ?? '');
+    expect(labels.map((l) => l.label)).toEqual(['Golden Retriever']);
+    expect(labels[0]?.score).toBeLessThan(0.9);
+    // The index has it too, so the best guess is found by search, with its low score.
+    const found = await index.search(BUCKET, 'golden retriever', { limit: 10 });
+    expect(found.items.map((i) => i.key)).toEqual(['uploads/dog.jpg']);
+    expect(found.items[0]?.score).toBeCloseTo(labels[0]?.score ?? 0, 3);
+  });
+
   it('MIN_CONFIDENCE and TAG_LANGUAGE are validated at init', () => {
     expect(taggerSettings({ MIN_CONFIDENCE: '0.25' }).minConfidence).toBe(0.25);
     expect(taggerSettings({}).minConfidence).toBe(0.1);

@@ -39,7 +39,9 @@ import { ObjectMissingError } from '../../src/tagging/object-store.ts';
 import { type TaggerOptions, tagObject } from '../../src/tagging/tagger.ts';
 import {
   formatModelRef,
+  isServiceTag,
   isTaggable,
+  MAX_TAGS,
   type ModelRef,
   splitModelRef,
   TAG_MODEL,
@@ -302,6 +304,8 @@ function count(summary: BackfillSummary, key: string, outcome: Outcome): void {
   }
 }
 
+const unquote = (etag: string | undefined) => etag?.replace(/"/g, '');
+
 const message = (err: unknown) =>
   ((err as Error)?.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 200) || 'unknown error';
 
@@ -327,14 +331,25 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
     if (!isTaggable(key, taggerPrefix, suffixes)) return { kind: 'notTaggable' };
     try {
       const tags = await store.getTags(bucket, key);
-      const choice = select(tags, o.retagOlderThan, vocabulary?.name);
+      let choice = select(tags, o.retagOlderThan, vocabulary?.name);
       const index = o.tagger.index;
+      // The user's own tags may leave no room for tagger:model (6 or more of theirs) or even for
+      // tagger:status (10): then the index, holding this version (same ETag), is the record of what is done.
+      const noRoom = tags.filter((t) => !isServiceTag(t.Key)).length >= MAX_TAGS;
+      const held =
+        index && (choice === 'current' || (choice === 'untagged' && noRoom))
+          ? await index.get(bucket, key)
+          : undefined;
+      const heldThisVersion =
+        held?.state === 'live' && object.etag !== undefined && unquote(held.etag) === unquote(object.etag);
+      if (choice === 'untagged' && noRoom && heldThisVersion && held?.model === formatModelRef(meta))
+        choice = 'current';
       let reindex = false;
       if (choice === 'current') {
         if (!index) return { kind: 'current' };
-        const held = await index.get(bucket, key);
-        const model = tags.find((t) => t.Key === TAG_MODEL)?.Value;
-        if (held?.state === 'live' && held.model === model) return { kind: 'current' };
+        const model =
+          tags.find((t) => t.Key === TAG_MODEL)?.Value ?? (heldThisVersion ? held?.model : undefined);
+        if (held?.state === 'live' && model !== undefined && held.model === model) return { kind: 'current' };
         reindex = true;
       }
       if (choice === 'other-model') return { kind: 'otherModel' };

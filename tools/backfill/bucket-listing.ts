@@ -9,6 +9,8 @@ export interface ListedObject {
   key: string;
   /** Bytes, as the listing reports them. */
   size?: number;
+  /** The version's ETag, as the listing reports it (quoted). */
+  etag?: string;
 }
 
 export interface BucketListing {
@@ -33,7 +35,11 @@ export function s3BucketListing(s3: S3Client, pageSize = 1000): BucketListing {
         );
         yield (page.Contents ?? [])
           .filter((o) => o.Key !== undefined)
-          .map((o) => ({ key: o.Key as string, ...(o.Size !== undefined ? { size: o.Size } : {}) }));
+          .map((o) => ({
+            key: o.Key as string,
+            ...(o.Size !== undefined ? { size: o.Size } : {}),
+            ...(o.ETag !== undefined ? { etag: o.ETag } : {}),
+          }));
         ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
         if (ContinuationToken && seen.has(ContinuationToken))
           throw new Error(`ListObjectsV2 s3://${Bucket}/${Prefix}: continuation token repeated`);
