@@ -168,19 +168,11 @@ describe('npm start: ports', () => {
 });
 
 describe('npm start: settings', () => {
-  // Each bad value stops the start with the handlers' one-line ConfigError naming the variable,
-  // before anything is built or listens (serverless.yml's params used to win over the shell).
+  // A bad value stops the start with the handlers' one-line ConfigError naming the variable, before
+  // anything is built or listens (every setting: test/unit/start-settings.test.ts).
   it.each([
     ['MIN_CONFIDENCE', '2'],
-    ['MIN_CONFIDENCE', '-1'],
-    ['MIN_CONFIDENCE', 'abc'],
-    ['TAG_LANGUAGE', 'xx'],
-    ['UPLOAD_PREFIX', '/x'],
     ['MODEL_WEIGHTS', 'bogus'],
-    ['MODEL_THREADS', '0'],
-    ['MAX_IMAGE_BYTES', 'lots'],
-    ['IMAGE_TIMEOUT_SECONDS', '-5'],
-    ['MODEL_SPIN_WAIT', 'maybe'],
   ])(
     '%s=%s stops it with one line naming the variable',
     async (variable, value) => {
@@ -188,9 +180,7 @@ describe('npm start: settings', () => {
       expect(code).toBe(1);
       const lines = output.split('\n').filter((l) => l.startsWith('[start]'));
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(
-        new RegExp(`^\\[start\\] ${variable} .*"${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`),
-      );
+      expect(lines[0]).toMatch(new RegExp(`^\\[start\\] ${variable} .*"${value}"`));
     },
     60_000,
   );
