@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { classifier } from '../src/classifier/instance.ts';
+import { classifier } from '../src/handlers/init.ts';
 
 const image = await readFile(process.env.BENCH_IMAGE as string);
 const started = performance.now();

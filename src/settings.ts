@@ -1,8 +1,17 @@
 /**
- * The environment both functions share, read and validated here only, once at init; each error is a
- * ConfigError naming its variable. The handlers read it (src/handlers/api.ts, tagger.ts), and so does
- * `npm run backfill`, so the three agree on what is taggable, which table and which S3.
+ * The one reader of the environment. Every variable the two functions use is read and validated
+ * here, once at init (src/handlers/init.ts); each error is a ConfigError naming its variable. What it
+ * returns, `Settings`, is handed on as a value: the classifier, the tagger, the image routes and the
+ * benchmark read no variable themselves. `npm run backfill` and `npm run classify` read the same
+ * parts with the same functions, so all of them agree on what is taggable, which table and which S3.
+ * docs/configuration.md lists every variable read here (test/unit/docs.test.ts keeps it so): add a
+ * new variable here, in the table there, and in serverless.yml if the deployed functions set it.
  *
+ *   MODEL_DIR       the model folder (model.onnx, labels.json, model.json); required
+ *   MODEL_THREADS   intra-op threads, 1 to 64 (default: from AWS_LAMBDA_FUNCTION_MEMORY_SIZE, else the CPUs)
+ *   MODEL_SPIN_WAIT 1/0/true/false (default false): idle ONNX Runtime threads spin
+ *   MODEL_WEIGHTS   auto or one weight storage (src/classifier/storages.ts; default auto: from the CPU)
+ *   MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, IMAGE_TIMEOUT_SECONDS   image limits (src/classifier/preprocess.ts)
  *   UPLOAD_PREFIX   key prefix of uploads, the only keys tagged and read (default uploads/):
  *                   non-empty, ends with '/', no leading '/'
  *   IMAGE_SUFFIXES  comma-separated key suffixes the tagger reads (default: src/classifier/image-formats.ts)
@@ -11,16 +20,28 @@
  *   TAG_LANGUAGE    en or zh (default en): the language of the names in the tags; the index keeps
  *                   English and search takes both
  *   INDEX_TABLE     the label index table; unset: the tagger writes tags only, the api has no image routes
- *   UPLOAD_BUCKET   the upload bucket (the api's image routes)
+ *   UPLOAD_BUCKET   the upload bucket (the api's image routes, with INDEX_TABLE)
  *   S3_ENDPOINT or AWS_ENDPOINT_URL_S3   a local S3, addressed path-style (`npm start` sets it)
+ *   AWS_LAMBDA_FUNCTION_MEMORY_SIZE, AWS_LAMBDA_INITIALIZATION_TYPE   set by Lambda: the threads and
+ *                   the benchmark's report; on-demand or provisioned-concurrency in GET /health
  */
+
+import { availableParallelism } from 'node:os';
+import type { ClassifierOptions } from './classifier/classifier.ts';
 import { ConfigError } from './classifier/errors.ts';
 import { IMAGE_SUFFIXES } from './classifier/image-formats.ts';
 import { DEFAULT_MIN_CONFIDENCE } from './classifier/postprocess.ts';
+import { DEFAULT_LIMITS } from './classifier/preprocess.ts';
+import { WEIGHT_REQUESTS, type WeightRequest } from './classifier/weights.ts';
 
-type Env = Record<string, string | undefined>;
+/** The environment as the settings read it: process.env, or any map of names to values in tests and CLIs. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_UPLOAD_PREFIX = 'uploads/';
+
+/** Lambda gives one vCPU per 1,769 MB of memory, up to 6 vCPUs at 10,240 MB. */
+export const MB_PER_LAMBDA_VCPU = 1769;
+export const MAX_LAMBDA_VCPUS = 6;
 
 /** The language of the names in the tags (TAG_LANGUAGE). */
 export type TagLanguage = 'en' | 'zh';
@@ -33,19 +54,59 @@ export interface TaggerSettings {
   language: TagLanguage;
 }
 
+/** What the classifier is made with: its folder and its options (createClassifier(modelDir, options)). */
+export interface ClassifierSettings
+  extends Required<Pick<ClassifierOptions, 'threads' | 'spinWait' | 'weights' | 'limits'>> {
+  modelDir: string;
+}
+
+/** What the image routes need to know (UPLOAD_BUCKET and INDEX_TABLE, both set). */
+export interface ImageSettings extends Pick<TaggerSettings, 'prefix' | 'suffixes'> {
+  bucket: string;
+  /** The label index table. */
+  table: string;
+}
+
+/** What Lambda tells the function about itself. */
+export interface LambdaSettings {
+  /** AWS_LAMBDA_FUNCTION_MEMORY_SIZE in MB; undefined outside Lambda. */
+  memoryMb: number | undefined;
+  /** AWS_LAMBDA_INITIALIZATION_TYPE (on-demand, provisioned-concurrency, snap-start); 'local' outside Lambda. */
+  initializationType: string;
+}
+
 export interface Settings extends TaggerSettings {
+  classifier: ClassifierSettings;
   /** INDEX_TABLE, trimmed; undefined when unset or blank. */
   table: string | undefined;
   /** UPLOAD_BUCKET, trimmed; undefined when unset or blank. */
   bucket: string | undefined;
   /** The S3 client's endpoint options: {} on AWS. */
   s3: S3Endpoint;
+  lambda: LambdaSettings;
 }
 
 export type S3Endpoint = { endpoint?: string; forcePathStyle?: boolean };
 
 /** S3's bucket naming rules (general purpose buckets). */
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function positiveInt(env: Env, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw new ConfigError(`${name} must be an integer from 1 to ${max}, got "${raw}"`);
+  return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new ConfigError(`${name} must be 1, 0, true or false, got "${raw}"`);
+}
 
 /**
  * UPLOAD_PREFIX. A prefix that is empty or `/` would open every key of the bucket to GET /images and
@@ -101,9 +162,83 @@ export function s3Endpoint(env: Env, override?: string, overrideName = 'endpoint
   return { endpoint, forcePathStyle: true };
 }
 
+/** AWS_LAMBDA_FUNCTION_MEMORY_SIZE and AWS_LAMBDA_INITIALIZATION_TYPE. */
+export function lambdaSettings(env: Env): LambdaSettings {
+  return {
+    memoryMb: positiveInt(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
+    initializationType: env.AWS_LAMBDA_INITIALIZATION_TYPE?.trim() || 'local',
+  };
+}
+
+/**
+ * Intra-op threads: MODEL_THREADS if set; in Lambda, the vCPUs that the memory size buys (below
+ * 1,769 MB a container shows 2 CPUs but gets less than one: 1 thread); else the CPUs available.
+ */
+export function resolveThreads(env: Env): number {
+  const explicit = positiveInt(env, 'MODEL_THREADS', 64);
+  if (explicit !== undefined) return explicit;
+  const memory = lambdaSettings(env).memoryMb;
+  if (memory !== undefined)
+    return Math.min(MAX_LAMBDA_VCPUS, Math.max(1, Math.floor(memory / MB_PER_LAMBDA_VCPU)));
+  return availableParallelism();
+}
+
+/** MODEL_WEIGHTS: auto (default) or one weight storage. */
+export function weightRequest(env: Env): WeightRequest {
+  const raw = env.MODEL_WEIGHTS;
+  if (raw === undefined || raw === '') return 'auto';
+  if (!(WEIGHT_REQUESTS as readonly string[]).includes(raw))
+    throw new ConfigError(`MODEL_WEIGHTS must be ${WEIGHT_REQUESTS.join(', ')}, got "${raw}"`);
+  return raw as WeightRequest;
+}
+
+/** MODEL_DIR, the threads, MODEL_SPIN_WAIT, MODEL_WEIGHTS and the image limits. */
+export function classifierSettings(env: Env): ClassifierSettings {
+  const modelDir = env.MODEL_DIR;
+  if (!modelDir)
+    throw new ConfigError(
+      'MODEL_DIR is not set: point it at a model folder (model.onnx, labels.json, model.json)',
+    );
+  return {
+    modelDir,
+    threads: resolveThreads(env),
+    spinWait: flag(env, 'MODEL_SPIN_WAIT', false),
+    weights: weightRequest(env),
+    limits: {
+      maxBytes: positiveInt(env, 'MAX_IMAGE_BYTES') ?? DEFAULT_LIMITS.maxBytes,
+      maxPixels: positiveInt(env, 'MAX_IMAGE_PIXELS') ?? DEFAULT_LIMITS.maxPixels,
+      timeoutSeconds: positiveInt(env, 'IMAGE_TIMEOUT_SECONDS', 900) ?? DEFAULT_LIMITS.timeoutSeconds,
+    },
+  };
+}
+
+/**
+ * The api's image routes: UPLOAD_BUCKET (the upload bucket) and INDEX_TABLE (the label index table)
+ * together turn them on, neither leaves them off (the routes answer 404 and the page offers neither
+ * search nor upload); one without the other is a ConfigError naming the missing one. (The tagger
+ * takes INDEX_TABLE alone.)
+ */
+export function imageSettings(settings: Settings): ImageSettings | undefined {
+  const { bucket, table, prefix, suffixes } = settings;
+  if (bucket === undefined && table === undefined) return undefined;
+  if (bucket === undefined)
+    throw new ConfigError('UPLOAD_BUCKET is not set: the image routes need it with INDEX_TABLE');
+  if (table === undefined)
+    throw new ConfigError('INDEX_TABLE is not set: the image routes need it with UPLOAD_BUCKET');
+  return { bucket, table, prefix, suffixes };
+}
+
+/** Every setting of both functions, validated; the first bad variable is a ConfigError naming it. */
 export function readSettings(env: Env): Settings {
   const bucket = env.UPLOAD_BUCKET?.trim() || undefined;
   if (bucket !== undefined && !BUCKET_NAME.test(bucket))
     throw new ConfigError(`UPLOAD_BUCKET is not a bucket name: "${bucket}"`);
-  return { ...taggerSettings(env), table: indexTable(env), bucket, s3: s3Endpoint(env) };
+  return {
+    ...taggerSettings(env),
+    classifier: classifierSettings(env),
+    table: indexTable(env),
+    bucket,
+    s3: s3Endpoint(env),
+    lambda: lambdaSettings(env),
+  };
 }

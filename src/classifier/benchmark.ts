@@ -119,7 +119,8 @@ export interface BenchmarkDeps {
   /** Loads one more storage of the serving folder (default: createClassifier, inexact allowed). */
   load?: (storage: WeightStorage) => Promise<Session>;
   cpu?: CpuInfo;
-  env?: Record<string, string | undefined>;
+  /** The function's memory size, MB (settings.lambda.memoryMb); undefined outside Lambda. */
+  memoryMb?: number;
   now?: () => number;
 }
 
@@ -186,7 +187,6 @@ export async function runBenchmark(
   const { serving } = deps;
   const { folder } = serving;
   const cpu = deps.cpu ?? readCpuInfo();
-  const env = deps.env ?? process.env;
   const load =
     deps.load ??
     ((storage: WeightStorage) =>
@@ -287,7 +287,6 @@ export async function runBenchmark(
     result.maxAbsDiffVsU8 = u8 ? maxAbsDiff(output, u8) : null;
   }
 
-  const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
   return {
     cpu: {
       arch: cpu.arch,
@@ -303,7 +302,7 @@ export async function runBenchmark(
     },
     function: {
       name: functionName,
-      memoryMb: Number.isInteger(memory) && memory > 0 ? memory : null,
+      memoryMb: deps.memoryMb ?? null,
       node: process.version,
     },
     model: {

@@ -8,7 +8,8 @@ import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { dynamoLabelIndex } from '../aws/dynamo-index.ts';
 import { s3ObjectStore } from '../aws/s3-object-store.ts';
 import { s3UploadSigner } from '../aws/upload-signer.ts';
-import type { ImagePorts, ImageSettings } from '../http/images.ts';
+import type { ImagePorts } from '../http/images.ts';
+import type { ImageSettings } from '../settings.ts';
 
 export function awsImagePorts(settings: ImageSettings, s3Config: S3ClientConfig = {}): ImagePorts {
   const s3 = new S3Client(s3Config);

@@ -1,7 +1,7 @@
 /**
  * Lambda entry point of the S3 tagger (see src/tagging/tagger.ts): S3 notifications and EventBridge
  * S3 events (src/tagging/notifications.ts), and S3 Batch Operations invocations (src/tagging/batch.ts).
- * Env: src/settings.ts (UPLOAD_PREFIX, IMAGE_SUFFIXES, INDEX_TABLE: unset, tags only; the S3
+ * Settings: src/settings.ts, read once in ./init.ts (UPLOAD_PREFIX, IMAGE_SUFFIXES, INDEX_TABLE: unset, tags only; the S3
  * endpoint) and the classifier's (MODEL_DIR...); AWS_ENDPOINT_URL_DYNAMODB points the index at a local
  * DynamoDB (`npm start` sets them, and serverless-offline passes them through). A direct invoke with {"benchmark": {...}} runs
  * src/classifier/benchmark.ts.
@@ -16,8 +16,6 @@ import {
   createBenchmark,
   isBenchmarkEvent,
 } from '../classifier/benchmark.ts';
-import { classifier } from '../classifier/instance.ts';
-import { readSettings } from '../settings.ts';
 import {
   type BatchOperationsEvent,
   type BatchResponse,
@@ -26,10 +24,10 @@ import {
 } from '../tagging/batch.ts';
 import { createS3Tagger } from '../tagging/notifications.ts';
 import type { TaggerEvent, TagOutcome } from '../tagging/tagger.ts';
+import { classifier, settings } from './init.ts';
 import { createPowertools, withPowertools } from './powertools.ts';
 
 const powertools = createPowertools(classifier);
-const settings = readSettings(process.env);
 const store = s3ObjectStore(new S3Client(settings.s3));
 const index = settings.table ? dynamoLabelIndex(new DynamoDBClient({}), settings.table) : undefined;
 const { prefix, suffixes, minConfidence, language } = settings;
@@ -45,7 +43,7 @@ const options = {
 };
 const tagger = createS3Tagger(options);
 const batch = createBatchTagger(options);
-const benchmark = createBenchmark({ serving: classifier });
+const benchmark = createBenchmark({ serving: classifier, memoryMb: settings.lambda.memoryMb });
 
 export const handler = withPowertools(
   powertools,

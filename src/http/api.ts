@@ -117,6 +117,8 @@ export interface ApiOptions {
   maxBodyBytes?: number;
   /** Search, object status and browser uploads (GET /images, GET /images/{key}, POST /uploads). */
   images?: ImageRoutesConfig;
+  /** How Lambda started this container (settings.lambda.initializationType; default 'local'). */
+  initializationType?: string;
 }
 
 const json = (statusCode: number, payload: unknown): HttpResult => ({
@@ -224,7 +226,7 @@ export function createApi(options: ApiOptions) {
             classes: classifier.folder.labels.length,
           },
           warm,
-          initializationType: process.env.AWS_LAMBDA_INITIALIZATION_TYPE ?? 'local',
+          initializationType: options.initializationType ?? 'local',
           threads: classifier.threads,
           weights: classifier.weights,
           initMs: Math.round(classifier.initMs),

@@ -18,9 +18,8 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { RASTER_TYPES, type UploadSigner } from '../aws/upload-signer.ts';
-import { ConfigError } from '../classifier/errors.ts';
 import { contentTypeOf } from '../classifier/image-formats.ts';
-import type { Settings, TaggerSettings } from '../settings.ts';
+import type { ImageSettings } from '../settings.ts';
 import {
   type IndexedLabel,
   InvalidCursorError,
@@ -60,29 +59,6 @@ export interface ImageRoutesConfig {
   signer: UploadSigner;
   /** The suffixes the tagger reads (IMAGE_SUFFIXES). */
   suffixes: readonly string[];
-}
-
-/** What the image routes need to know: the shared settings, validated once at init (src/settings.ts). */
-export interface ImageSettings extends Pick<TaggerSettings, 'prefix' | 'suffixes'> {
-  bucket: string;
-  /** The label index table. */
-  table: string;
-}
-
-/**
- * UPLOAD_BUCKET (the upload bucket) and INDEX_TABLE (the label index table) together turn the image
- * routes on, neither leaves them off (the routes answer 404 and the page offers neither search nor
- * upload); one without the other is a ConfigError naming the missing one. No client is made here
- * (see lazyImages).
- */
-export function imageSettings(settings: Settings): ImageSettings | undefined {
-  const { bucket, table, prefix, suffixes } = settings;
-  if (bucket === undefined && table === undefined) return undefined;
-  if (bucket === undefined)
-    throw new ConfigError('UPLOAD_BUCKET is not set: the image routes need it with INDEX_TABLE');
-  if (table === undefined)
-    throw new ConfigError('INDEX_TABLE is not set: the image routes need it with UPLOAD_BUCKET');
-  return { bucket, prefix, suffixes, table };
 }
 
 /** The ports the image routes use (src/handlers/image-ports.ts makes the AWS ones). */

@@ -25,8 +25,8 @@ describe.skipIf(skipUnlessShared('session reuse test'))('classifier instance', (
   it('creates exactly one InferenceSession (of the MODEL_WEIGHTS storage) across imports and many calls', async () => {
     // A spy that calls through to the real ONNX Runtime: it counts, it does not replace.
     const create = vi.spyOn(ort.InferenceSession, 'create');
-    const first = await import('../../src/classifier/instance.ts');
-    const second = await import('../../src/classifier/instance.ts');
+    const first = await import('../../src/handlers/init.ts');
+    const second = await import('../../src/handlers/init.ts');
     expect(second.classifier).toBe(first.classifier);
     expect(create).toHaveBeenCalledTimes(1);
     const file = other === 's8' ? 'model.onnx' : 'model.u8.onnx';

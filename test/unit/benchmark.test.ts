@@ -91,7 +91,7 @@ function setup(
       infer: infer(servingStorage ?? 'model.onnx'),
     },
     cpu: AVX2,
-    env: { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1769' },
+    memoryMb: 1769,
     now: () => clock,
     load: async (storage): Promise<Session> => {
       if (storage === ('broken' as WeightStorage)) throw new Error('fake: cannot open broken.onnx');

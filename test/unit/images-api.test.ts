@@ -13,13 +13,12 @@ import { awsImagePorts } from '../../src/handlers/image-ports.ts';
 import { contentSecurityPolicy, createApi } from '../../src/http/api.ts';
 import {
   type ImageRoutesConfig,
-  imageSettings,
   lazyImages,
   MAX_USER_TAGS,
   sanitizeFilename,
 } from '../../src/http/images.ts';
 import { PAGE_HTML } from '../../src/http/page.ts';
-import { readSettings } from '../../src/settings.ts';
+import { imageSettings, readSettings } from '../../src/settings.ts';
 import {
   InvalidCursorError,
   type LabelIndex,
@@ -683,7 +682,7 @@ describe('features, page and CSP', () => {
 });
 
 /** The image routes' settings as the api handler reads them from its environment. */
-const settingsOf = (env: Record<string, string>) => imageSettings(readSettings(env));
+const settingsOf = (env: Record<string, string>) => imageSettings(readSettings({ MODEL_DIR: '/m', ...env }));
 
 describe('configuration from the environment (imageSettings) and the ports made on first use', () => {
   it('is off without UPLOAD_BUCKET and INDEX_TABLE, on with both, prefix and suffixes as the tagger reads them', () => {

@@ -1,11 +1,21 @@
 /**
- * The shared settings (src/settings.ts) as both handlers read them: each bad value is one ConfigError
- * naming its variable, at init.
+ * The settings (src/settings.ts), the one reader of the environment, as both handlers read them: each
+ * bad value is one ConfigError naming its variable, at init.
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/classifier/errors.ts';
-import { imageSettings } from '../../src/http/images.ts';
-import { readSettings, s3Endpoint, taggerSettings } from '../../src/settings.ts';
+import {
+  classifierSettings,
+  imageSettings,
+  MB_PER_LAMBDA_VCPU,
+  readSettings,
+  resolveThreads,
+  s3Endpoint,
+  taggerSettings,
+} from '../../src/settings.ts';
+
+/** The least environment both functions start with. */
+const BASE = { MODEL_DIR: '/m' };
 
 const error = (read: () => unknown): string => {
   try {
@@ -23,7 +33,7 @@ describe('settings', () => {
       const env = { UPLOAD_PREFIX: bad, UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' };
       // Both functions read it the same way: the api (image routes) and the tagger.
       expect(
-        error(() => imageSettings(readSettings(env))),
+        error(() => imageSettings(readSettings({ ...BASE, ...env }))),
         JSON.stringify(bad),
       ).toMatch(/^UPLOAD_PREFIX /);
       expect(
@@ -37,12 +47,15 @@ describe('settings', () => {
   });
 
   it('INDEX_TABLE and UPLOAD_BUCKET are trimmed, blank is unset; the S3 endpoint is path-style', () => {
-    expect(readSettings({ INDEX_TABLE: ' labels ', UPLOAD_BUCKET: ' ' })).toMatchObject({
+    expect(() => readSettings({ INDEX_TABLE: ' labels ', UPLOAD_BUCKET: ' ' })).toThrow(
+      /^MODEL_DIR is not set/,
+    );
+    expect(readSettings({ ...BASE, INDEX_TABLE: ' labels ', UPLOAD_BUCKET: ' ' })).toMatchObject({
       table: 'labels',
       bucket: undefined,
       s3: {},
     });
-    expect(readSettings({ AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569' }).s3).toEqual({
+    expect(readSettings({ ...BASE, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569' }).s3).toEqual({
       endpoint: 'http://127.0.0.1:4569',
       forcePathStyle: true,
     });
@@ -50,5 +63,82 @@ describe('settings', () => {
       'http://a',
     );
     expect(s3Endpoint({ S3_ENDPOINT: 'http://a' }, 'http://flag').endpoint).toBe('http://flag');
+  });
+
+  it("Lambda's own variables: the memory size (threads, the benchmark's report) and the initialization type", () => {
+    expect(readSettings(BASE).lambda).toEqual({ memoryMb: undefined, initializationType: 'local' });
+    const lambda = readSettings({
+      ...BASE,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(2 * MB_PER_LAMBDA_VCPU),
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency',
+    });
+    expect(lambda.lambda).toEqual({ memoryMb: 3538, initializationType: 'provisioned-concurrency' });
+    expect(lambda.classifier.threads).toBe(2);
+    expect(error(() => readSettings({ ...BASE, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '0' }))).toMatch(
+      /^AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be an integer/,
+    );
+  });
+});
+
+describe('resolveThreads', () => {
+  it('prefers MODEL_THREADS', () => {
+    expect(resolveThreads({ MODEL_THREADS: '3', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '10240' })).toBe(3);
+  });
+
+  it.each([
+    ['128', 1],
+    ['1768', 1],
+    ['1769', 1],
+    ['3538', 2],
+    ['5307', 3],
+    ['10240', 5],
+  ])('gives Lambda memory %s MB -> %i threads (one vCPU per 1,769 MB)', (memory, threads) => {
+    expect(resolveThreads({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: memory })).toBe(threads);
+  });
+
+  it('falls back to the available CPUs', () => {
+    expect(resolveThreads({})).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('classifierSettings', () => {
+  it('names MODEL_DIR when it is missing', () => {
+    expect(() => classifierSettings({})).toThrow(/MODEL_DIR is not set/);
+  });
+
+  it.each(['MODEL_THREADS', 'MAX_IMAGE_BYTES', 'MAX_IMAGE_PIXELS', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'])(
+    'names %s when it is not a positive integer',
+    (name) => {
+      expect(() => classifierSettings({ MODEL_DIR: '/m', [name]: 'lots' })).toThrow(
+        new RegExp(`^${name} must be an integer`),
+      );
+    },
+  );
+
+  it('names MODEL_SPIN_WAIT when it is not a flag', () => {
+    expect(() => classifierSettings({ MODEL_DIR: '/m', MODEL_SPIN_WAIT: 'yes' })).toThrow(
+      /MODEL_SPIN_WAIT must be/,
+    );
+  });
+
+  it('reads MODEL_WEIGHTS (default auto) and names it when it is not auto or a storage', () => {
+    expect(classifierSettings({ MODEL_DIR: '/m' }).weights).toBe('auto');
+    expect(classifierSettings({ MODEL_DIR: '/m', MODEL_WEIGHTS: '' }).weights).toBe('auto');
+    for (const w of ['auto', 's8', 'u8', 's8-7bit', 'mixed', 'fp32'])
+      expect(classifierSettings({ MODEL_DIR: '/m', MODEL_WEIGHTS: w }).weights).toBe(w);
+    expect(() => classifierSettings({ MODEL_DIR: '/m', MODEL_WEIGHTS: 'int8' })).toThrow(
+      'MODEL_WEIGHTS must be auto, s8, u8, s8-7bit, mixed, fp32, got "int8"',
+    );
+  });
+
+  it('reads limits and threads', () => {
+    const config = classifierSettings({
+      MODEL_DIR: '/m',
+      MODEL_THREADS: '2',
+      MAX_IMAGE_BYTES: '1000',
+      MAX_IMAGE_PIXELS: '500',
+    });
+    expect(config).toMatchObject({ modelDir: '/m', threads: 2, spinWait: false });
+    expect(config.limits).toMatchObject({ maxBytes: 1000, maxPixels: 500 });
   });
 });

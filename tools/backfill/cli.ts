@@ -24,8 +24,7 @@ import { cacheDir } from '../../paths.ts';
 import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { createClassifier } from '../../src/classifier/classifier.ts';
-import { readConfig } from '../../src/classifier/config.ts';
-import { indexTable, s3Endpoint, taggerSettings } from '../../src/settings.ts';
+import { classifierSettings, indexTable, s3Endpoint, taggerSettings } from '../../src/settings.ts';
 import type { LabelIndex } from '../../src/tagging/label-index.ts';
 import { formatModelRef } from '../../src/tagging/tags.ts';
 import {
@@ -221,7 +220,7 @@ async function main(argv: string[]): Promise<number> {
   const modelDir = process.env.MODEL_DIR
     ? resolve(process.env.MODEL_DIR)
     : (await selectModel({ log: (line) => console.error(`[model] ${line}`) })).dir;
-  const config = readConfig({ ...process.env, MODEL_DIR: modelDir });
+  const config = classifierSettings({ ...process.env, MODEL_DIR: modelDir });
   const classifier = await createClassifier(config.modelDir, config);
   const model = formatModelRef(classifier.folder.meta);
   if (!labelsMeaningful(modelDir))

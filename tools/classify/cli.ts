@@ -12,8 +12,8 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
-import { weightRequest } from '../../src/classifier/config.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../../src/classifier/postprocess.ts';
+import { weightRequest } from '../../src/settings.ts';
 import { formatModelRef } from '../../src/tagging/tags.ts';
 import { classifyFile, type FileOutcome } from './classify-file.ts';
 
