@@ -33,8 +33,7 @@ import yaml from 'js-yaml';
 import { labelsMeaningful, selectModel } from '../models/select.ts';
 import { ROOT } from '../paths.ts';
 import { createClassifier } from '../src/classifier/classifier.ts';
-import { readConfig } from '../src/classifier/config.ts';
-import { readSettings } from '../src/settings.ts';
+import { readSettings, weightRequest } from '../src/settings.ts';
 import { decodeS3Key } from '../src/tagging/tags.ts';
 import { buildBundles } from './build.ts';
 import { asyncInvoker, type FailureRecord } from './local/async-invoke.ts';
@@ -154,8 +153,12 @@ export async function functionSettings(
   env: NodeJS.ProcessEnv,
 ): Promise<{ params: string[]; prefix: string }> {
   // The local table and bucket are npm start's own (LOCAL): a shell's INDEX_TABLE or UPLOAD_BUCKET never reaches them.
-  const { prefix } = readSettings({ ...env, INDEX_TABLE: undefined, UPLOAD_BUCKET: undefined });
-  readConfig({ ...env, MODEL_DIR: env.MODEL_DIR || '(chosen below)' });
+  const { prefix } = readSettings({
+    ...env,
+    INDEX_TABLE: undefined,
+    UPLOAD_BUCKET: undefined,
+    MODEL_DIR: env.MODEL_DIR || '(chosen below)',
+  });
   const params = Object.entries(await paramBackedVariables())
     .filter(([variable]) => env[variable] !== undefined && env[variable] !== '')
     .map(([variable, param]) => `--param=${param}=${env[variable]}`);
@@ -282,7 +285,7 @@ async function main(argv: string[]): Promise<number> {
   // with one line naming the file, before anything starts or says ready.
   const loaded = await createClassifier(modelDir, {
     threads: 1,
-    weights: readConfig({ ...process.env, MODEL_DIR: modelDir }).weights,
+    weights: weightRequest(process.env),
   });
   await loaded.release();
   log(`model folder: ${modelDir}`);
