@@ -5,7 +5,9 @@
  * layers/model/models/ (the zoo ResNet-18 with network; offline, the MobileNetV2 of ../shared; a
  * synthetic random-weight folder only with --synthetic),
  * starts a real local S3 (s3rver) on 127.0.0.1:4569 with the upload bucket (CORS for the page),
- * a real local DynamoDB (dynalite) on 127.0.0.1:4570 with the label index table, and runs
+ * a real local DynamoDB (dynalite) on 127.0.0.1:4570 with the label index table, a local S3 Vectors
+ * (scripts/local/local-s3-vectors.ts) on 127.0.0.1:4571 with the vector bucket and the model's index
+ * (when the model folder has an embedding), and runs
  * serverless-offline (HTTP API on http://127.0.0.1:3000, Lambda invoke API on 127.0.0.1:3002).
  * Every object created or removed in the local S3 under uploads/ invokes the tagger function through
  * serverless-offline with the S3 notification AWS sends (the bucket notifications of
@@ -13,8 +15,8 @@
  * Events are delivered as Lambda's asynchronous invocations are (scripts/local/async-invoke.ts): a
  * queue, at most localTaggerConcurrency() at once (so a burst reuses warm workers), 2 retries, then a
  * local failure queue file (docs/local-stack.md).
- * Ports: LOCAL_HTTP_PORT, LOCAL_LAMBDA_PORT, LOCAL_S3_PORT, LOCAL_DYNAMO_PORT. Data: .s3-local/ and
- * .dynamo-local/, or LOCAL_DATA_DIR/{s3,dynamo}.
+ * Ports: LOCAL_HTTP_PORT, LOCAL_LAMBDA_PORT, LOCAL_S3_PORT, LOCAL_DYNAMO_PORT, LOCAL_VECTORS_PORT.
+ * Data: .s3-local/, .dynamo-local/ and .vectors-local/, or LOCAL_DATA_DIR/{s3,dynamo,vectors}.
  *
  * --check <image>: once up, puts the image under uploads/, waits for the tags, prints them, finds
  * it by searching its top label, deletes it and waits until search no longer lists it, then exits
@@ -34,11 +36,13 @@ import { labelsMeaningful, selectModel } from '../models/select.ts';
 import { ROOT } from '../paths.ts';
 import { createClassifier } from '../src/classifier/classifier.ts';
 import { readSettings, weightRequest } from '../src/settings.ts';
-import { decodeS3Key } from '../src/tagging/tags.ts';
+import { decodeS3Key, formatModelRef } from '../src/tagging/tags.ts';
+import { vectorIndexName } from '../src/tagging/vector-index.ts';
 import { buildBundles } from './build.ts';
 import { asyncInvoker, type FailureRecord } from './local/async-invoke.ts';
 import { startLocalDynamo } from './local/local-dynamo.ts';
 import { listingTokensWork, startLocalS3 } from './local/local-s3.ts';
+import { startLocalS3Vectors } from './local/local-s3-vectors.ts';
 
 /** The local stack's loopback ports: each one's default and the variable that changes it. */
 export const PORTS = {
@@ -46,6 +50,7 @@ export const PORTS = {
   lambda: { env: 'LOCAL_LAMBDA_PORT', default: 3002, what: 'Lambda invoke API' },
   s3: { env: 'LOCAL_S3_PORT', default: 4569, what: 'local S3' },
   dynamo: { env: 'LOCAL_DYNAMO_PORT', default: 4570, what: 'local DynamoDB' },
+  vectors: { env: 'LOCAL_VECTORS_PORT', default: 4571, what: 'local S3 Vectors' },
 } as const;
 type PortName = keyof typeof PORTS;
 
@@ -88,6 +93,8 @@ export const LOCAL = {
   bucket: 'image-tagger-dev-uploads-local',
   /** The label index table (serverless.yml names it image-tagger-<stage>-labels on AWS). */
   table: 'image-tagger-dev-labels',
+  /** The vector bucket (serverless.yml names it image-tagger-<stage>-vectors on AWS too). */
+  vectorBucket: 'image-tagger-dev-vectors',
   stage: 'dev',
   credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
 };
@@ -152,11 +159,14 @@ export async function paramBackedVariables(): Promise<Record<string, string>> {
 export async function functionSettings(
   env: NodeJS.ProcessEnv,
 ): Promise<{ params: string[]; prefix: string }> {
-  // The local table and bucket are npm start's own (LOCAL): a shell's INDEX_TABLE or UPLOAD_BUCKET never reaches them.
+  // The local table and buckets are npm start's own (LOCAL): a shell's INDEX_TABLE, UPLOAD_BUCKET,
+  // VECTOR_BUCKET or VECTOR_INDEX never reaches them.
   const { prefix } = readSettings({
     ...env,
     INDEX_TABLE: undefined,
     UPLOAD_BUCKET: undefined,
+    VECTOR_BUCKET: undefined,
+    VECTOR_INDEX: undefined,
     MODEL_DIR: env.MODEL_DIR || '(chosen below)',
   });
   const params = Object.entries(await paramBackedVariables())
@@ -176,16 +186,20 @@ export function localDataDirs(env: NodeJS.ProcessEnv = process.env) {
     ? {
         s3: join(base, 's3'),
         dynamo: join(base, 'dynamo'),
+        vectors: join(base, 'vectors'),
         failures: join(base, 'tagger-failures.jsonl'),
         s3Name: join(base, 's3'),
         dynamoName: join(base, 'dynamo'),
+        vectorsName: join(base, 'vectors'),
       }
     : {
         s3: join(ROOT, '.s3-local'),
         dynamo: join(ROOT, '.dynamo-local'),
+        vectors: join(ROOT, '.vectors-local'),
         failures: join(ROOT, '.tagger-failures-local.jsonl'),
         s3Name: '.s3-local/',
         dynamoName: '.dynamo-local/',
+        vectorsName: '.vectors-local/',
       };
 }
 
@@ -264,6 +278,7 @@ async function main(argv: string[]): Promise<number> {
     lambda: localPort('lambda'),
     s3: localPort('s3'),
     dynamo: localPort('dynamo'),
+    vectors: localPort('vectors'),
   };
   const settings = await functionSettings(process.env);
   await checkPortsFree(LOCAL.host, ports);
@@ -288,6 +303,11 @@ async function main(argv: string[]): Promise<number> {
     weights: weightRequest(process.env),
   });
   await loaded.release();
+  // The model's vector index (one per model name@version), when its folder gives an embedding.
+  const embedding = (loaded.folder.meta as { embedding?: { dimension?: number } }).embedding;
+  const vectorIndex = embedding?.dimension
+    ? { name: vectorIndexName(formatModelRef(loaded.folder.meta)), dimension: embedding.dimension }
+    : undefined;
   log(`model folder: ${modelDir}`);
   if (!labelsMeaningful(modelDir))
     log(
@@ -380,6 +400,26 @@ async function main(argv: string[]): Promise<number> {
   log(
     `local DynamoDB on ${dynamo.endpoint}, table ${LOCAL.table} (data in ${dataDirs.dynamoName}; it indexes ${dataDirs.s3Name}: delete both or neither)`,
   );
+  const vectors = await listening(
+    'vectors',
+    ports.vectors,
+    startLocalS3Vectors({
+      port: ports.vectors,
+      address: LOCAL.host,
+      directory: dataDirs.vectors,
+      indexes: vectorIndex
+        ? [{ bucket: LOCAL.vectorBucket, index: vectorIndex.name, dimension: vectorIndex.dimension }]
+        : [],
+    }),
+  ).catch(async (err: Error) => {
+    await Promise.allSettled([s3server.close(), dynamo.close()]);
+    throw err;
+  });
+  log(
+    vectorIndex
+      ? `local S3 Vectors on ${vectors.endpoint}, bucket ${LOCAL.vectorBucket}, index ${vectorIndex.name} (${vectorIndex.dimension} dimensions, cosine; data in ${dataDirs.vectorsName}; it indexes ${dataDirs.s3Name} too)`
+      : `local S3 Vectors on ${vectors.endpoint}: the model folder has no embedding, so no vectors (no similar images or duplicates)`,
+  );
 
   const offline = spawn(
     join(ROOT, 'node_modules/.bin/sls'),
@@ -401,10 +441,14 @@ async function main(argv: string[]): Promise<number> {
         // serverless.yml's INDEX_TABLE and UPLOAD_BUCKET are Refs on AWS; locally these names.
         OFFLINE_INDEX_TABLE: LOCAL.table,
         OFFLINE_UPLOAD_BUCKET: LOCAL.bucket,
+        // Blank (no vectors) when the model folder has no embedding.
+        OFFLINE_VECTOR_BUCKET: vectorIndex ? LOCAL.vectorBucket : '',
+        OFFLINE_VECTOR_INDEX: vectorIndex?.name ?? '',
         LOCAL_HTTP_PORT: String(ports.http),
         LOCAL_LAMBDA_PORT: String(ports.lambda),
         AWS_ENDPOINT_URL_S3: endpoint,
         AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        AWS_ENDPOINT_URL_S3VECTORS: vectors.endpoint,
         AWS_ACCESS_KEY_ID: LOCAL.credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL.credentials.secretAccessKey,
         AWS_REGION: 'us-east-1',
@@ -436,7 +480,7 @@ async function main(argv: string[]): Promise<number> {
         });
       });
     }
-    await Promise.allSettled([s3server.close(), dynamo.close()]);
+    await Promise.allSettled([s3server.close(), dynamo.close(), vectors.close()]);
     process.exit(code);
   };
   process.once('SIGINT', () => void stop(0));
@@ -449,7 +493,11 @@ async function main(argv: string[]): Promise<number> {
   });
 
   const base = `http://${LOCAL.host}:${ports.http}`;
-  await waitFor(`${base}/health`, 120, offline);
+  // A handler that cannot initialise stops everything (serverless-offline too: it would outlive us).
+  await waitFor(`${base}/health`, 120, offline).catch(async (err: Error) => {
+    log(err.message);
+    await stop(1);
+  });
   log(`ready:
   web page      ${base}/
   health        curl ${base}/health
@@ -462,6 +510,7 @@ async function main(argv: string[]): Promise<number> {
   tag in S3     AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${endpoint} s3 cp photo.jpg s3://${LOCAL.bucket}/uploads/photo.jpg
                 AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${endpoint} s3api get-object-tagging --bucket ${LOCAL.bucket} --key uploads/photo.jpg
   index         AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url ${dynamo.endpoint} dynamodb scan --table-name ${LOCAL.table}
+  vectors       AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url ${vectors.endpoint} s3vectors list-vectors --vector-bucket-name ${LOCAL.vectorBucket} --index-name ${vectorIndex?.name ?? '<none>'}
   Ctrl-C stops everything.`);
 
   if (values.check) {

@@ -24,6 +24,9 @@
  *   S3_ENDPOINT or AWS_ENDPOINT_URL_S3   a local S3, addressed path-style (`npm start` sets it)
  *   AWS_LAMBDA_FUNCTION_MEMORY_SIZE, AWS_LAMBDA_INITIALIZATION_TYPE   set by Lambda: the threads and
  *                   the benchmark's report; on-demand or provisioned-concurrency in GET /health
+ *   VECTOR_BUCKET   the S3 Vectors vector bucket; VECTOR_INDEX  the served model's index in it (both
+ *                   or neither; unset or blank: no vectors: no similar images or duplicates).
+ *                   AWS_ENDPOINT_URL_S3VECTORS points the SDK at a local S3 Vectors (`npm start` sets it)
  */
 
 import { availableParallelism } from 'node:os';
@@ -84,6 +87,14 @@ export interface Settings extends TaggerSettings {
   /** The S3 client's endpoint options: {} on AWS. */
   s3: S3Endpoint;
   lambda: LambdaSettings;
+  /** VECTOR_BUCKET and VECTOR_INDEX; undefined when unset. */
+  vectors: VectorSettings | undefined;
+}
+
+/** Where the vectors of the served model live (S3 Vectors). */
+export interface VectorSettings {
+  bucket: string;
+  index: string;
 }
 
 export type S3Endpoint = { endpoint?: string; forcePathStyle?: boolean };
@@ -160,6 +171,28 @@ export function s3Endpoint(env: Env, override?: string, overrideName = 'endpoint
       `${source} ${endpoint} is not a URL: give the S3 endpoint as http(s)://host[:port]`,
     );
   return { endpoint, forcePathStyle: true };
+}
+
+/** S3 Vectors' names of vector buckets and indexes. */
+const VECTOR_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** VECTOR_BUCKET and VECTOR_INDEX: both (valid S3 Vectors names) or neither. */
+export function vectorSettings(env: Env): VectorSettings | undefined {
+  const bucket = env.VECTOR_BUCKET?.trim() || undefined;
+  const index = env.VECTOR_INDEX?.trim() || undefined;
+  if (bucket === undefined && index === undefined) return undefined;
+  for (const [variable, value] of [
+    ['VECTOR_BUCKET', bucket],
+    ['VECTOR_INDEX', index],
+  ] as const) {
+    if (value === undefined)
+      throw new ConfigError(
+        `${variable} is unset but ${variable === 'VECTOR_BUCKET' ? 'VECTOR_INDEX' : 'VECTOR_BUCKET'} is set: give both (vectors on) or neither (off)`,
+      );
+    if (!VECTOR_NAME.test(value))
+      throw new ConfigError(`${variable} is not an S3 Vectors name (3-63 of a-z 0-9 - .): "${value}"`);
+  }
+  return { bucket: bucket as string, index: index as string };
 }
 
 /** AWS_LAMBDA_FUNCTION_MEMORY_SIZE and AWS_LAMBDA_INITIALIZATION_TYPE. */
@@ -240,5 +273,6 @@ export function readSettings(env: Env): Settings {
     bucket,
     s3: s3Endpoint(env),
     lambda: lambdaSettings(env),
+    vectors: vectorSettings(env),
   };
 }

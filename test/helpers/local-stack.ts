@@ -29,6 +29,8 @@ export interface LocalStack {
   base: string;
   /** The local S3. */
   s3: string;
+  /** The local S3 Vectors (AWS_ENDPOINT_URL_S3VECTORS of the handlers). */
+  vectors: string;
   /** The local Lambda invoke API's port (LOCAL_LAMBDA_PORT). */
   lambdaPort: number;
   /** LOCAL_DATA_DIR of this stack. */
@@ -40,7 +42,13 @@ export interface LocalStack {
 
 export async function startLocalStack(args: string[], readySeconds = 180): Promise<LocalStack> {
   const data = await mkdtemp(join(tmpdir(), 'local-stack-'));
-  const [http, lambda, s3Port, dynamo] = (await freePorts(4)) as [number, number, number, number];
+  const [http, lambda, s3Port, dynamo, vectors] = (await freePorts(5)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const child = spawn(
     process.execPath,
     ['--openssl-legacy-provider', '--import', 'tsx', join(ROOT, 'scripts/start.ts'), ...args],
@@ -53,6 +61,7 @@ export async function startLocalStack(args: string[], readySeconds = 180): Promi
         LOCAL_LAMBDA_PORT: String(lambda),
         LOCAL_S3_PORT: String(s3Port),
         LOCAL_DYNAMO_PORT: String(dynamo),
+        LOCAL_VECTORS_PORT: String(vectors),
         LOCAL_DATA_DIR: join(data, 'stack'),
       },
     },
@@ -84,6 +93,7 @@ export async function startLocalStack(args: string[], readySeconds = 180): Promi
     child,
     base: `http://127.0.0.1:${http}`,
     s3: `http://127.0.0.1:${s3Port}`,
+    vectors: `http://127.0.0.1:${vectors}`,
     lambdaPort: lambda,
     data: join(data, 'stack'),
     output: () => output,

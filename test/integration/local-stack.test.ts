@@ -107,6 +107,7 @@ describe.skipIf(skipUnlessShared('the local stack test'))('npm start (local stac
           LOCAL_LAMBDA_PORT: '3012',
           LOCAL_S3_PORT: '4579',
           LOCAL_DYNAMO_PORT: '4580',
+          LOCAL_VECTORS_PORT: '4581',
           LOCAL_DATA_DIR: join(tmp, 'data'),
           // The functions' settings, from the shell as docs/configuration.md says.
           MIN_CONFIDENCE: '0.3',
@@ -122,6 +123,10 @@ describe.skipIf(skipUnlessShared('the local stack test'))('npm start (local stac
       );
       expect(output).toContain(
         `local DynamoDB on http://127.0.0.1:4580, table image-tagger-dev-labels (data in ${join(tmp, 'data', 'dynamo')}`,
+      );
+      // The model's vector index when its folder has an embedding; the stand-in either way.
+      expect(output).toMatch(
+        /local S3 Vectors on http:\/\/127\.0\.0\.1:4581(, bucket image-tagger-dev-vectors, index mobilenetv2-1 |: the model folder has no embedding)/,
       );
       expect(output).toContain('Offline [http for lambda] listening on http://127.0.0.1:3012');
       expect(output).toContain('model:build failed: cannot download labels from http://127.0.0.1:9/');
@@ -197,7 +202,7 @@ describe.skipIf(skipUnlessShared('the bad model test of npm start'))(
         // Both weight storages, so whichever this CPU picks is random bytes.
         for (const file of ['model.onnx', 'model.u8.onnx'])
           await writeFile(join(dir, file), randomBytes(4096));
-        const [http, lambda, s3, dynamo] = await freePorts(4);
+        const [http, lambda, s3, dynamo, vectors] = await freePorts(5);
         const { code, output } = await start(
           ['--model-dir', dir],
           {
@@ -205,6 +210,7 @@ describe.skipIf(skipUnlessShared('the bad model test of npm start'))(
             LOCAL_LAMBDA_PORT: String(lambda),
             LOCAL_S3_PORT: String(s3),
             LOCAL_DYNAMO_PORT: String(dynamo),
+            LOCAL_VECTORS_PORT: String(vectors),
             LOCAL_DATA_DIR: join(tmp, 'data'),
           },
           90_000,

@@ -12,6 +12,7 @@ import {
   resolveThreads,
   s3Endpoint,
   taggerSettings,
+  vectorSettings,
 } from '../../src/settings.ts';
 
 /** The least environment both functions start with. */
@@ -140,5 +141,24 @@ describe('classifierSettings', () => {
     });
     expect(config).toMatchObject({ modelDir: '/m', threads: 2, spinWait: false });
     expect(config.limits).toMatchObject({ maxBytes: 1000, maxPixels: 500 });
+  });
+});
+
+describe('vectorSettings', () => {
+  it('VECTOR_BUCKET and VECTOR_INDEX: both or neither, S3 Vectors names, blank is unset', () => {
+    expect(vectorSettings({})).toBeUndefined();
+    expect(vectorSettings({ VECTOR_BUCKET: ' ', VECTOR_INDEX: '' })).toBeUndefined();
+    expect(
+      readSettings({ ...BASE, VECTOR_BUCKET: ' image-tagger-dev-vectors ', VECTOR_INDEX: 'resnet18-1' })
+        .vectors,
+    ).toEqual({
+      bucket: 'image-tagger-dev-vectors',
+      index: 'resnet18-1',
+    });
+    expect(error(() => vectorSettings({ VECTOR_BUCKET: 'vectors' }))).toMatch(/^VECTOR_INDEX is unset/);
+    expect(error(() => vectorSettings({ VECTOR_INDEX: 'resnet18-1' }))).toMatch(/^VECTOR_BUCKET is unset/);
+    expect(error(() => vectorSettings({ VECTOR_BUCKET: 'Vectors_1', VECTOR_INDEX: 'i-1' }))).toMatch(
+      /^VECTOR_BUCKET is not an S3 Vectors name/,
+    );
   });
 });
