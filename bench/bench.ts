@@ -26,14 +26,7 @@ import { agreement } from '../models/evaluate.ts';
 import { importModel } from '../models/import.ts';
 import { cacheDir, LAYER_MODELS, layerModelDir, ROOT, SHARED, SHARED_FILES, sharedModel } from '../paths.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
-import {
-  chooseStorage,
-  INT8_FLAGS,
-  readCpuInfo,
-  storageExactness,
-  WEIGHT_STORAGES,
-  type WeightStorage,
-} from '../src/classifier/cpu.ts';
+import { chooseStorage, INT8_FLAGS, readCpuInfo, storageExactness } from '../src/classifier/cpu.ts';
 import {
   loadModelFolder,
   type ModelMeta,
@@ -42,6 +35,7 @@ import {
 } from '../src/classifier/model-folder.ts';
 import { sharp } from '../src/classifier/native.ts';
 import { preprocess } from '../src/classifier/preprocess.ts';
+import { WEIGHT_STORAGES, type WeightStorage } from '../src/classifier/storages.ts';
 import { coldStart, median } from './cold-start.ts';
 
 const CACHE = cacheDir('bench');

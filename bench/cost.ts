@@ -22,6 +22,7 @@ import { labelItemKeys } from '../src/aws/dynamo-index.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { loadModelFolder } from '../src/classifier/model-folder.ts';
 import { DEFAULT_MIN_CONFIDENCE } from '../src/classifier/postprocess.ts';
+import { MB_PER_LAMBDA_VCPU } from '../src/settings.ts';
 import { formatModelRef } from '../src/tagging/tags.ts';
 import {
   type Arch,
@@ -118,9 +119,9 @@ async function main() {
   const hasVocabulary = (await loadModelFolder(modelDir)).vocabulary !== undefined;
 
   const configs: { arch: Arch; memoryMb: number; threads: number }[] = [
-    { arch: 'x86_64', memoryMb: 1769, threads: 1 },
+    { arch: 'x86_64', memoryMb: MB_PER_LAMBDA_VCPU, threads: 1 },
     { arch: 'x86_64', memoryMb: 3538, threads: 2 },
-    { arch: 'arm64', memoryMb: 1769, threads: 1 },
+    { arch: 'arm64', memoryMb: MB_PER_LAMBDA_VCPU, threads: 1 },
     { arch: 'arm64', memoryMb: 3538, threads: 2 },
   ];
 
@@ -155,12 +156,12 @@ async function main() {
     '| provisioned concurrency (1 instance, always on, a 730-hour month) | x86_64 | arm64 |',
     '| --- | ---: | ---: |',
   );
-  for (const mb of [1769, 3538])
+  for (const mb of [MB_PER_LAMBDA_VCPU, 2 * MB_PER_LAMBDA_VCPU])
     out.push(
       `| ${mb} MB | ${usd(provisionedPerMonth('x86_64', mb, 1))} | ${usd(provisionedPerMonth('arm64', mb, 1))} |`,
     );
   out.push(
-    `| stage prod: 1 per function, api + tagger, ${1769} MB | ${usd(provisionedPerMonth('x86_64', 1769, 2))} | ${usd(provisionedPerMonth('arm64', 1769, 2))} |`,
+    `| stage prod: 1 per function, api + tagger, ${MB_PER_LAMBDA_VCPU} MB | ${usd(provisionedPerMonth('x86_64', MB_PER_LAMBDA_VCPU, 2))} | ${usd(provisionedPerMonth('arm64', MB_PER_LAMBDA_VCPU, 2))} |`,
   );
   out.push('');
   out.push(
@@ -168,14 +169,19 @@ async function main() {
       `Label index (DynamoDB on demand): ${INDEX_NEW.write.toFixed(2)} WRU + ${INDEX_NEW.read} RRU per new image, measured: ` +
       `claim + finish + ${mean(items).toFixed(2)} label items (labels${hasVocabulary ? ' and categories' : ''} scoring at least ` +
       `${DEFAULT_MIN_CONFIDENCE}, one item per name; before the vocabulary and the threshold: the top-3 labels, 5 WRU); a deleted image costs ` +
-      `${usd(costPerMillion({ arch: 'x86_64', memoryMb: 1769, durationMs: 20, s3: { get: 0, put: 0 }, dynamo: INDEX_DELETE }).total)} per million ` +
+      `${usd(costPerMillion({ arch: 'x86_64', memoryMb: MB_PER_LAMBDA_VCPU, durationMs: 20, s3: { get: 0, put: 0 }, dynamo: INDEX_DELETE }).total)} per million ` +
       `(${INDEX_DELETE.write.toFixed(2)} WRU + ${INDEX_DELETE.read} RRU and one short invocation, priced at 20 ms). ` +
       `arm64 rows use the x86 duration (price difference only); arm64 is no dearer while its duration is at most ` +
       `${armBreakEvenSlowdown().toFixed(2)}x x86's. Durations exclude the S3 round trips inside the invocation ` +
       '(priced by the "per +10 ms" column) and cold starts; no free tier. ' +
       `Routing the bucket through EventBridge instead of the S3 notification would add ${usd(
-        costPerMillion({ arch: 'x86_64', memoryMb: 1769, durationMs: 0, s3: S3_AFTER, eventsPerImage: 2 })
-          .events,
+        costPerMillion({
+          arch: 'x86_64',
+          memoryMb: MB_PER_LAMBDA_VCPU,
+          durationMs: 0,
+          s3: S3_AFTER,
+          eventsPerImage: 2,
+        }).events,
       )} per million images (2 events per image).`,
   );
   console.log(out.join('\n'));

@@ -3,7 +3,7 @@
  * benchmark tables as printed, and the latency chart's data. Pure functions, unit-tested; bench/run.ts
  * gathers the facts and writes the files.
  */
-import { WEIGHT_STORAGES } from '../src/classifier/cpu.ts';
+import { WEIGHT_STORAGES } from '../src/classifier/storages.ts';
 import type { StorageRow } from './bench.ts';
 import type { BarChart } from './chart.ts';
 

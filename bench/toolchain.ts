@@ -18,7 +18,6 @@ import { parseArgs } from 'node:util';
 import { listImages, preprocessFiles, syntheticImages } from '../models/calibrate.ts';
 import { decodeModel, encodeModel, reencodeS8WeightsAsU8 } from '../models/onnx.ts';
 import { quantizeStatic } from '../models/pipeline.ts';
-import type { WeightChoice } from '../models/quantize.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from '../models/synthetic.ts';
 import { cacheDir, SHARED, SHARED_FILES } from '../paths.ts';
 import { sessionOptions } from '../src/classifier/classifier.ts';
@@ -26,6 +25,7 @@ import { chooseStorage, readCpuInfo } from '../src/classifier/cpu.ts';
 import { IMAGENET_DEFAULTS, writeModelFolder } from '../src/classifier/model-folder.ts';
 import { ort } from '../src/classifier/native.ts';
 import { preprocess } from '../src/classifier/preprocess.ts';
+import type { Int8Storage } from '../src/classifier/storages.ts';
 import { coldStart, median } from './cold-start.ts';
 
 const CACHE = cacheDir('bench');
@@ -120,10 +120,10 @@ export async function toolchainBench(options: { runs?: number } = {}): Promise<s
   // ResNet-18 synthetic.
   const fp32 = await buildSyntheticResNet18();
   const calibration = await syntheticInputs(25, SYNTHETIC_SEEDS.calibration);
-  const int8: Partial<Record<WeightChoice, Uint8Array>> = {};
+  const int8: Partial<Record<Int8Storage, Uint8Array>> = {};
   for (const enc of ['u8', 's8-7bit', 'mixed', 's8'] as const)
     int8[enc] = (await quantizeStatic(fp32, calibration, { weightEncoding: enc })).int8;
-  const labels: Record<WeightChoice, string> = {
+  const labels: Record<Int8Storage, string> = {
     u8: 'int8 u8 weights (default, exact)',
     's8-7bit': 'int8 s8-7bit weights (exact, 7-bit)',
     mixed: 'int8 mixed weights (u8 first conv + FC, s8-7bit rest)',

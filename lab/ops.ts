@@ -13,9 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sessionOptions } from '../src/classifier/classifier.ts';
-import { INT8_FLAGS, readCpuInfo, type WeightStorage } from '../src/classifier/cpu.ts';
+import { INT8_FLAGS, readCpuInfo } from '../src/classifier/cpu.ts';
 import { loadModelFolder } from '../src/classifier/model-folder.ts';
 import { ort } from '../src/classifier/native.ts';
+import type { WeightStorage } from '../src/classifier/storages.ts';
 
 const WARM_UP = 5;
 

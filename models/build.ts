@@ -19,7 +19,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { layerModelDir, modelCacheDir, modelSourcesLock, ROOT } from '../paths.ts';
 import { createClassifier } from '../src/classifier/classifier.ts';
-import { STORAGE_TEXT, WEIGHT_STORAGES, type WeightStorage } from '../src/classifier/cpu.ts';
 import {
   IMAGENET_DEFAULTS,
   type ModelMeta,
@@ -27,12 +26,19 @@ import {
   type WeightStorages,
   writeModelFolder,
 } from '../src/classifier/model-folder.ts';
+import {
+  type Int8Storage,
+  isInt8Storage,
+  STORAGE_TEXT,
+  WEIGHT_STORAGES,
+  type WeightStorage,
+} from '../src/classifier/storages.ts';
 import { type CalibrationMethod, listImages, preprocessFiles } from './calibrate.ts';
 import { fetchPinned, type LockFile, pinOf, readLock, sha256Hex } from './download.ts';
 import { type Agreement, agreement, floatComputeOps, optimizedOps, runAll } from './evaluate.ts';
 import { decodeModel, encodeModel } from './onnx.ts';
 import { quantizeStatic } from './pipeline.ts';
-import { quantizeWithRanges, WEIGHT_ENCODINGS, type WeightChoice } from './quantize.ts';
+import { quantizeWithRanges } from './quantize.ts';
 import { compareStorages } from './storage.ts';
 import { buildSyntheticResNet18, SYNTHETIC_SEEDS, syntheticInputs } from './synthetic.ts';
 import { addVocabulary } from './vocabulary/attach.ts';
@@ -64,7 +70,6 @@ export function parseWeights(option: WeightsOption): WeightStorage[] {
     );
   return storages as WeightStorage[];
 }
-const isInt8 = (s: WeightStorage): s is WeightChoice => (WEIGHT_ENCODINGS as readonly string[]).includes(s);
 /**
  * Activation ranges: the 99.99th percentile of each tensor over the calibration images. On the
  * project-quantized MobileNetV2 it cut the int8-vs-fp32 KL divergence 2.6x against minmax over 2,000
@@ -311,7 +316,7 @@ interface Quantized {
   prepared: Uint8Array;
   /** model.onnx: the first int8 storage of the list. */
   main: Uint8Array;
-  mainEncoding: WeightChoice;
+  mainEncoding: Int8Storage;
   /** Every storage's bytes in list order, `mainEncoding` (the same bytes as `main`) included. */
   storages: [WeightStorage, Uint8Array][];
   stats: Awaited<ReturnType<typeof quantizeStatic>>['stats'];
@@ -324,7 +329,7 @@ async function quantize(
   wanted: WeightStorage[],
 ): Promise<Quantized> {
   const { method = DEFAULT_CALIBRATION.method, percentile = DEFAULT_CALIBRATION.percentile } = ctx.options;
-  const mainEncoding = wanted.find(isInt8) as WeightChoice;
+  const mainEncoding = wanted.find(isInt8Storage) as Int8Storage;
   let lastPct = -1;
   const q = await quantizeStatic(fp32, cal.inputs, {
     method,
@@ -348,7 +353,7 @@ async function quantize(
       ? q.int8
       : s === 'fp32'
         ? q.prepared
-        : encodeModel(quantizeWithRanges(q.plan, q.ranges, { weightEncoding: s as WeightChoice }).model),
+        : encodeModel(quantizeWithRanges(q.plan, q.ranges, { weightEncoding: s as Int8Storage }).model),
   ]);
   const byName = new Map(storages);
   const s8 = byName.get('s8');

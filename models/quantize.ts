@@ -18,6 +18,7 @@
  */
 
 import { roundHalfEven } from '../src/classifier/math.ts';
+import type { Int8Storage, TensorEncoding } from '../src/classifier/storages.ts';
 import {
   dimsOf,
   floatTensor,
@@ -33,11 +34,6 @@ import {
   uint8Tensor,
 } from './graph.ts';
 import { decodeModel, encodeModel } from './onnx.ts';
-
-export type WeightEncoding = 'u8' | 's8' | 's8-7bit';
-/** 'mixed': u8 for the first Conv, depthwise/grouped Convs and Gemm/MatMul, s8-7bit elsewhere. */
-export type WeightChoice = WeightEncoding | 'mixed';
-export const WEIGHT_ENCODINGS: readonly WeightChoice[] = ['u8', 's8', 's8-7bit', 'mixed'];
 
 export interface Range {
   min: number;
@@ -65,7 +61,7 @@ export interface QuantizedWeights {
 }
 
 /** Largest |q| used for each encoding: full symmetric int8, or 7 bits so u8 x s8 pairs fit int16. */
-export function weightQMax(encoding: WeightEncoding): number {
+export function weightQMax(encoding: TensorEncoding): number {
   return encoding === 's8-7bit' ? 64 : 127;
 }
 
@@ -74,7 +70,7 @@ export function quantizeWeights(
   w: Float32Array,
   dims: number[],
   axis: number,
-  encoding: WeightEncoding,
+  encoding: TensorEncoding,
 ): QuantizedWeights {
   const channels = dims[axis] ?? 0;
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
@@ -246,7 +242,7 @@ export function planQuantization(source: Model): QuantizationPlan {
 }
 
 export interface QuantizeOptions {
-  weightEncoding?: WeightChoice;
+  weightEncoding?: Int8Storage;
 }
 
 export interface QuantizeStats {
@@ -316,7 +312,7 @@ export function quantizeWithRanges(
   for (const i of graph.input ?? []) if (quantized.has(i.name ?? '')) emitQ(i.name ?? '');
 
   const weightCache = new Map<string, { dq: string; scales: Float32Array }>();
-  const dqWeight = (name: string, axis: number, encoding: WeightEncoding) => {
+  const dqWeight = (name: string, axis: number, encoding: TensorEncoding) => {
     const key = `${name}@${axis}`;
     const known = weightCache.get(key);
     if (known) return known;

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import yaml from 'js-yaml';
 import { selectModel } from '../models/select.ts';
 import { DIST, ROOT } from '../paths.ts';
+import { MB_PER_LAMBDA_VCPU } from '../src/settings.ts';
 import { buildBundles } from './build.ts';
 
 const BUNDLE = { api: 'api/index.mjs', tagger: 'tagger/index.mjs' } as const;
@@ -38,7 +39,7 @@ async function main(argv: string[]): Promise<void> {
     ? resolve(values['model-dir'])
     : (await selectModel(process.env.MODEL_NAME ? { model: process.env.MODEL_NAME } : {})).dir;
   process.env.AWS_REGION ??= 'us-east-1';
-  process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ??= '1769';
+  process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ??= String(MB_PER_LAMBDA_VCPU);
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   // The service and namespace the deployed function gets: serverless.yml is their one definition.
   const { custom } = yaml.load(await readFile(join(ROOT, 'serverless.yml'), 'utf8')) as {

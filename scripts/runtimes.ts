@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { cacheDir, DIST, ROOT, SHARED, SHARED_FILES } from '../paths.ts';
 import type { BenchmarkReport } from '../src/classifier/benchmark.ts';
+import { MB_PER_LAMBDA_VCPU } from '../src/settings.ts';
 import type { ProbePlan, ProbeReport } from './runtime-probe.ts';
 
 const run = promisify(execFile);
@@ -230,7 +231,7 @@ export async function probe(rt: Runtime, o: ProbeOptions): Promise<ProbeRun> {
       NODE_PATH: join(o.layer, 'nodejs/node_modules'),
       AWS_EXECUTION_ENV: `AWS_Lambda_nodejs${rt.major}.x`,
       AWS_REGION: 'us-east-1',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1769',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(MB_PER_LAMBDA_VCPU),
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       POWERTOOLS_METRICS_DISABLED: 'true',
       MODEL_DIR: o.modelDir,

@@ -18,11 +18,12 @@
  */
 import { availableParallelism } from 'node:os';
 import { type Classifier, createClassifier } from './classifier.ts';
-import { type CpuInfo, INT8_FLAGS, readCpuInfo, storageExactness, type WeightStorage } from './cpu.ts';
+import { type CpuInfo, INT8_FLAGS, readCpuInfo, storageExactness } from './cpu.ts';
 import { InvalidArgumentError } from './errors.ts';
 import { MODEL_FILE } from './model-folder.ts';
 import { sharp } from './native.ts';
 import { preprocess } from './preprocess.ts';
+import type { WeightStorage } from './storages.ts';
 
 export const DEFAULT_RUNS = 20;
 export const MAX_RUNS = 200;

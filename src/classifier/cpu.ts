@@ -11,25 +11,7 @@
  * here unless MODEL_WEIGHTS asks for one.
  */
 import { readFileSync } from 'node:fs';
-
-/**
- * The storages a model folder may carry (model.json "weights"): the two int8 storages above, two that
- * are exact on every CPU by construction (`s8-7bit`: int8 weights in [-64, 64], whose u8 x s8 pairs
- * cannot reach the int16 limit; `mixed`: u8 for the first Conv, depthwise Convs and Gemm/MatMul,
- * 7-bit int8 elsewhere), and `fp32`.
- */
-export type WeightStorage = 's8' | 'u8' | 's8-7bit' | 'mixed' | 'fp32';
-export const WEIGHT_STORAGES: readonly WeightStorage[] = ['s8', 'u8', 's8-7bit', 'mixed', 'fp32'];
-
-/** What each storage is, for tables and model.json. */
-export const STORAGE_TEXT: Record<WeightStorage, string> = {
-  u8: 'uint8 with zero point 128 (exact u8 x u8 kernels on x86-64 without VNNI)',
-  s8: 'int8 with zero point 0 (u8 x s8 kernels: exact with VNNI, saturating on AVX2 without VNNI)',
-  's8-7bit': 'int8 limited to [-64, 64] (7-bit; u8 x s8 pairs cannot saturate int16)',
-  mixed:
-    'mixed: uint8 zero point 128 for the first Conv, depthwise Convs and Gemm/MatMul, 7-bit int8 elsewhere',
-  fp32: 'float32, not quantized',
-};
+import type { WeightStorage } from './storages.ts';
 
 export interface CpuInfo {
   /** process.arch of the running node ('x64', 'arm64', ...). */

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WEIGHT_STORAGES, type WeightStorage } from './cpu.ts';
 import { ConfigError } from './errors.ts';
+import { WEIGHT_STORAGES, type WeightStorage } from './storages.ts';
 import { fitsLabels, VOCABULARY_FILE, type Vocabulary, validateVocabulary } from './vocabulary.ts';
 
 export const MODEL_FILE = 'model.onnx';

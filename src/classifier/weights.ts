@@ -3,9 +3,10 @@
  * MODEL_WEIGHTS asks for, or for `auto` the one this CPU computes exactly and fast (cpu.ts).
  */
 import { basename } from 'node:path';
-import { type CpuInfo, chooseStorage, storageExactness, WEIGHT_STORAGES, type WeightStorage } from './cpu.ts';
+import { type CpuInfo, chooseStorage, storageExactness } from './cpu.ts';
 import { ConfigError } from './errors.ts';
 import { MODEL_FILE, type ModelFolder } from './model-folder.ts';
+import { WEIGHT_STORAGES, type WeightStorage } from './storages.ts';
 
 export type WeightRequest = 'auto' | WeightStorage;
 export const WEIGHT_REQUESTS: readonly WeightRequest[] = ['auto', ...WEIGHT_STORAGES];

@@ -13,13 +13,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../scripts/build.ts';
 import { startLocalS3 } from '../../scripts/local/local-s3.ts';
 import type { BenchmarkReport } from '../../src/classifier/benchmark.ts';
-import {
-  chooseStorage,
-  INT8_FLAGS,
-  readCpuInfo,
-  storageExactness,
-  type WeightStorage,
-} from '../../src/classifier/cpu.ts';
+import { chooseStorage, INT8_FLAGS, readCpuInfo, storageExactness } from '../../src/classifier/cpu.ts';
+import type { WeightStorage } from '../../src/classifier/storages.ts';
 import { photo, ROOT, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const run = promisify(execFile);

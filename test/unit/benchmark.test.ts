@@ -24,10 +24,11 @@ import {
   type Session,
   samplePhoto,
 } from '../../src/classifier/benchmark.ts';
-import { readCpuInfo, type WeightStorage } from '../../src/classifier/cpu.ts';
+import { readCpuInfo } from '../../src/classifier/cpu.ts';
 import { InvalidArgumentError } from '../../src/classifier/errors.ts';
 import { IMAGENET_DEFAULTS, type ModelFolder } from '../../src/classifier/model-folder.ts';
 import { DEFAULT_LIMITS } from '../../src/classifier/preprocess.ts';
+import type { WeightStorage } from '../../src/classifier/storages.ts';
 import type { WeightsChoice } from '../../src/classifier/weights.ts';
 import { ROOT } from '../helpers/shared.ts';
 
