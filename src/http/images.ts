@@ -10,6 +10,8 @@
  *        answers 200 with no items and a few suggestions
  *   GET  /images?suggest=<text>                        {suggestions: [{word, term, kind, zh?}]} (as one types)
  *   GET  /image?key=<key, URL-encoded>                 {key, status, top?, labels, categories?, model?, tags, url, from?}
+ *        labels and categories (here and in search items) carry their Chinese name `zh` when the
+ *        model's vocabulary has one
  *   POST /uploads {filename, contentType?, size?, tagging?}  {key, url, fields, expiresAt, maxBytes}
  *
  * Each handler answers an HttpError for bad input (400, 404, 413, 415), which the API turns into
@@ -262,6 +264,12 @@ export function createImageRoutes(
       throw invalid('the key contains a "." or ".." segment');
   }
 
+  /** A label or category with its Chinese name (the page's 中文 view), when the vocabulary has one. */
+  const withZh = <T extends { label: string }>(l: T): T & { zh?: string } => {
+    const zh = terms?.().zhOf(l.label);
+    return zh ? { ...l, zh } : l;
+  };
+
   async function search(event: APIGatewayProxyEventV2) {
     const q = event.queryStringParameters ?? {};
     if (q.suggest !== undefined && q.label === undefined) {
@@ -276,10 +284,6 @@ export function createImageRoutes(
     if (Math.max(Array.from(label).length, Array.from(legacyNormalizeLabel(raw)).length) > MAX_LABEL_CHARS)
       throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);
     const resolved = terms?.().resolve(raw);
-    const withZh = <T extends { label: string }>(l: T): T & { zh?: string } => {
-      const zh = terms?.().zhOf(l.label);
-      return zh ? { ...l, zh } : l;
-    };
     const term = resolved?.term ?? label;
     const limit = parseLimit(q.limit);
     const cursor = q.cursor === undefined || q.cursor === '' ? undefined : q.cursor;
@@ -342,8 +346,8 @@ export function createImageRoutes(
           indexed.status === 'ok' && indexed.labels[0]
             ? sanitizeTagValue(indexed.labels[0].label)
             : undefined,
-        labels,
-        ...(indexed.categories?.length ? { categories: asTagged(indexed.categories) } : {}),
+        labels: labels.map(withZh),
+        ...(indexed.categories?.length ? { categories: asTagged(indexed.categories).map(withZh) } : {}),
         model: indexed.model,
         tags,
         url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, indexed.status)),
@@ -355,8 +359,8 @@ export function createImageRoutes(
       key,
       status,
       top: tags[TAG_TOP],
-      labels: parseLabelList(tags[TAG_LABELS] ?? ''),
-      ...(tags[TAG_CATEGORIES] ? { categories: parseLabelList(tags[TAG_CATEGORIES]) } : {}),
+      labels: parseLabelList(tags[TAG_LABELS] ?? '').map(withZh),
+      ...(tags[TAG_CATEGORIES] ? { categories: parseLabelList(tags[TAG_CATEGORIES]).map(withZh) } : {}),
       model: tags[TAG_MODEL],
       tags,
       url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, tags[TAG_STATUS])),

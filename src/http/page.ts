@@ -1,21 +1,28 @@
 /**
- * The web page served at GET /: pick or drop an image and see its top-3 labels as bars; search the
- * tagged images by label in a gallery.
+ * The web page served at GET /: drop or pick images (up to 50 at once) and read their labels; search
+ * the tagged images by label; open any image in its own detail view.
  *
  * Self-contained (inline CSS and script, no CDN, no innerHTML: user data only ever goes through
- * textContent and attributes). Every URL of the API is relative ("health", "uploads", "image?key=...", "images?...",
- * "classify"), so it works under any base path, locally and on AWS. What it does depends on
+ * textContent and attributes). Every URL of the API is relative ("health", "uploads", "image",
+ * "images", "classify"), so it works under any base path, locally and on AWS. What it does depends on
  * /health's `features`:
- * - upload: the file goes POST uploads (a presigned S3 POST), then straight to S3 as a form (the
- *   policy's fields, the file last), then GET image?key=<key> is polled (every 500 ms, up to 60 s) until
- *   the tagger has written its status: one path for every size up to the image limit;
- * - without upload: the file is posted to classify (multipart field "image") as before;
+ * - upload: each file gets its own card; it goes POST uploads (a presigned S3 POST), then straight to
+ *   S3 as a form (the policy's fields, the file last), then its record (imageUrl below) is polled
+ *   (every 500 ms, up to 60 s) until the tagger has written its status. At most UPLOAD_WORKERS files
+ *   are in flight at once; a file that fails shows why on its card and the others go on. A file the
+ *   browser does not call an image is refused on its card, before anything is sent;
+ * - without upload: each file is posted to classify (multipart field "image"), one after another;
  * - search: a search box and a gallery of thumbnails (presigned GET URLs, lazily loaded), with the
  *   label's score on each and a "More" button that follows the cursor. The box suggests labels,
  *   categories and synonyms as one types (GET images?suggest=, into a datalist); any word the API
- *   resolves works ("dogs", "狗"); a word that finds nothing shows the API's suggestions.
- * Categories (ImageNet-1k models) show under the labels. The 中文/English button switches the page's
- * words and the names of labels and categories (remembered in localStorage).
+ *   resolves works ("dogs", "狗"); a word that finds nothing shows the API's suggestions. The shown
+ *   results are searched again whenever one of this page's uploads is tagged.
+ * The detail view (?image=<key>, its own URL: shareable, the back button works) shows the image, its
+ * labels and categories, the user's own tags, status and model; its sections for similar images,
+ * duplicates, colours and taught names are filled by the PARTS of the script (see there).
+ * The 中文/English button switches every word of the page, the names of labels and categories (their
+ * zh field) and the error messages; the choice is remembered in localStorage (the first visit follows
+ * the browser's language).
  */
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -26,103 +33,232 @@ export const PAGE_HTML = `<!doctype html>
 <style>
   :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f5f6f8; }
   [hidden] { display: none !important; }
-  main { max-width: 720px; margin: 2rem auto; padding: 0 1rem; }
-  h1 { font-size: 1.5rem; margin-bottom: .25rem; }
+  main { max-width: 760px; margin: 2rem auto; padding: 0 1rem; }
+  h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
   h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; }
+  h3 { font-size: 1rem; margin: 1.5rem 0 .5rem; }
+  a { color: #2f6fde; }
+  header { display: flex; justify-content: space-between; align-items: baseline; gap: 1rem; }
+  #lang { background: #fff; color: #2f6fde; border: 1px solid #2f6fde; padding: .2rem .7rem; }
+  #model { color: #5b6577; font-size: .9rem; }
+  #model.meaningless { color: #b3261e; font-weight: 600; }
   #drop { display: block; border: 2px dashed #8a94a6; border-radius: 12px; padding: 2rem; text-align: center;
           background: #fff; cursor: pointer; transition: background .15s; }
   #drop.over { background: #e7f0ff; border-color: #2f6fde; }
-  #preview { max-width: 100%; max-height: 320px; margin-top: 1rem; border-radius: 8px; display: none; }
-  #status, #found { min-height: 1.5em; margin: 1rem 0 .5rem; }
-  #status.error, #found.error { color: #b3261e; }
-  .row { margin: .5rem 0; }
-  .row .name { display: flex; justify-content: space-between; font-weight: 600; }
-  .bar { height: 12px; background: #dde2ea; border-radius: 6px; overflow: hidden; }
+  #status, #found, #detail-status { min-height: 1.5em; margin: 1rem 0 .5rem; }
+  .error, #status.error, #found.error { color: #b3261e; }
+  #uploads { list-style: none; padding: 0; margin: 0; display: grid; gap: .75rem; }
+  .card { display: flex; gap: .75rem; background: #fff; border-radius: 8px; padding: .6rem;
+          box-shadow: 0 1px 2px #0002; }
+  .card .thumb, .card .nothumb { flex: none; width: 96px; height: 96px; border-radius: 6px; object-fit: cover;
+                                 background: #dde2ea; }
+  .card .nothumb { display: flex; align-items: center; justify-content: center; color: #5b6577;
+                   font-size: .8rem; text-align: center; overflow: hidden; }
+  .card .body { flex: 1; min-width: 0; }
+  .card .file { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .card .state { font-size: .9rem; color: #5b6577; }
+  .card.failed .state { color: #b3261e; }
+  .timing { color: #5b6577; font-size: .85rem; margin: .25rem 0 0; }
+  .row { margin: .4rem 0; }
+  .row .name { display: flex; justify-content: space-between; gap: .5rem; font-weight: 600; }
+  .bar { height: 10px; background: #dde2ea; border-radius: 5px; overflow: hidden; }
   .bar > span { display: block; height: 100%; background: #2f6fde; }
-  #timing, #model { color: #5b6577; font-size: .9rem; }
-  #model.meaningless { color: #b3261e; font-weight: 600; }
+  .categories { display: flex; flex-wrap: wrap; gap: .35rem; margin: .5rem 0; align-items: center; }
+  .chip { background: #e7f0ff; color: #1d3f85; border-radius: 999px; padding: .1rem .6rem; font-size: .85rem; }
   #search-form { display: flex; gap: .5rem; }
-  #search { flex: 1; font: inherit; padding: .4rem .6rem; border: 1px solid #8a94a6; border-radius: 8px; }
+  #search { flex: 1; min-width: 0; font: inherit; padding: .4rem .6rem; border: 1px solid #8a94a6; border-radius: 8px; }
   button { font: inherit; padding: .4rem 1rem; border: 0; border-radius: 8px; background: #2f6fde; color: #fff;
            cursor: pointer; }
   button:disabled { background: #8a94a6; cursor: default; }
-  #gallery { list-style: none; padding: 0; margin: 0; display: grid; gap: .75rem;
+  .gallery { list-style: none; padding: 0; margin: 0; display: grid; gap: .75rem;
              grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); }
   .tile { background: #fff; border-radius: 8px; overflow: hidden; box-shadow: 0 1px 2px #0002; }
+  .tile a { color: inherit; text-decoration: none; display: block; }
+  .tile a:hover, .tile a:focus-visible { outline: 2px solid #2f6fde; outline-offset: -2px; border-radius: 8px; }
   .tile img { display: block; width: 100%; aspect-ratio: 1; object-fit: cover; background: #dde2ea; }
   .tile .caption { display: flex; justify-content: space-between; gap: .25rem; padding: .3rem .5rem 0;
                    font-weight: 600; font-size: .9rem; }
   .tile .file { padding: 0 .5rem .3rem; color: #5b6577; font-size: .75rem; overflow: hidden;
                 text-overflow: ellipsis; white-space: nowrap; }
   #more { margin-top: .75rem; }
-  #categories { display: flex; flex-wrap: wrap; gap: .35rem; margin: .5rem 0; }
-  .chip { background: #e7f0ff; color: #1d3f85; border-radius: 999px; padding: .1rem .6rem; font-size: .85rem; }
-  header { display: flex; justify-content: space-between; align-items: baseline; }
-  #lang { background: #fff; color: #2f6fde; border: 1px solid #2f6fde; padding: .2rem .7rem; }
+  #detail-image { display: block; max-width: 100%; max-height: 480px; border-radius: 8px; margin: 1rem 0;
+                  background: #dde2ea; }
+  #detail-name { overflow-wrap: anywhere; }
+  #detail-tags { display: grid; grid-template-columns: max-content 1fr; gap: .2rem .75rem; margin: 0; }
+  #detail-tags dt { font-weight: 600; overflow-wrap: anywhere; }
+  #detail-tags dd { margin: 0; overflow-wrap: anywhere; }
+  .muted { color: #5b6577; font-size: .9rem; }
 </style>
 </head>
 <body>
 <main>
   <header><h1 data-i18n="title">Image tagger</h1><button id="lang" type="button">中文</button></header>
-  <p id="model">Loading model information…</p>
-  <label id="drop" for="file">
-    <span data-i18n="drop"><strong>Drop an image here</strong> or click to choose a file (JPEG, PNG, WebP, GIF, AVIF, TIFF)</span>
-    <input id="file" type="file" accept="image/*" hidden>
-  </label>
-  <img id="preview" alt="preview of the chosen image">
-  <div id="status" role="status" aria-live="polite"></div>
-  <div id="results"></div>
-  <div id="categories" aria-label="categories"></div>
-  <p id="timing"></p>
-  <section id="find" hidden>
-    <h2 data-i18n="find">Find images by label</h2>
-    <form id="search-form" role="search">
-      <input id="search" type="search" placeholder="a label, e.g. dog, golden retriever" maxlength="200"
-             aria-label="label to search for" list="suggestions" autocomplete="off" required>
-      <datalist id="suggestions"></datalist>
-      <button id="go" type="submit" data-i18n="search">Search</button>
-    </form>
-    <div id="found" role="status" aria-live="polite"></div>
-    <ul id="gallery"></ul>
-    <button id="more" type="button" hidden data-i18n="more">More</button>
-  </section>
+  <p id="model" data-i18n="loadingModel">Loading model information…</p>
+  <div id="home">
+    <label id="drop" for="file">
+      <strong data-i18n="dropStrong">Drop images here</strong>
+      <span data-i18n="dropRest">or click to choose files (up to 50: JPEG, PNG, WebP, GIF, AVIF, TIFF)</span>
+      <input id="file" type="file" accept="image/*" multiple hidden>
+    </label>
+    <div id="status" role="status" aria-live="polite"></div>
+    <ul id="uploads" aria-label="uploads"></ul>
+    <section id="find" hidden>
+      <h2 data-i18n="find">Find images by label</h2>
+      <form id="search-form" role="search">
+        <input id="search" type="search" placeholder="a label, e.g. dog, golden retriever" maxlength="200"
+               aria-label="label to search for" list="suggestions" autocomplete="off" required>
+        <datalist id="suggestions"></datalist>
+        <button id="go" type="submit" data-i18n="search">Search</button>
+      </form>
+      <div id="found" role="status" aria-live="polite"></div>
+      <ul id="gallery" class="gallery"></ul>
+      <button id="more" type="button" hidden data-i18n="more">More</button>
+    </section>
+  </div>
+  <article id="detail" hidden>
+    <p><a id="back" href="./" data-i18n="back">← All images</a></p>
+    <h2 id="detail-name"></h2>
+    <div id="detail-status" role="status" aria-live="polite"></div>
+    <img id="detail-image" alt="" hidden>
+    <section id="detail-labels-part" hidden>
+      <h3 data-i18n="labels">Labels</h3>
+      <div id="detail-labels"></div>
+      <div id="detail-categories" class="categories"></div>
+    </section>
+    <section id="detail-tags-part" hidden>
+      <h3 data-i18n="yourTags">Your tags</h3>
+      <dl id="detail-tags"></dl>
+    </section>
+    <p id="detail-model" class="muted"></p>
+    <!-- Filled by the PARTS of the script; each stays hidden until it has something to show. -->
+    <section id="part-similar" data-part="similar" hidden><h3 data-i18n="similar">Similar images</h3></section>
+    <section id="part-duplicates" data-part="duplicates" hidden><h3 data-i18n="duplicates">Duplicates</h3></section>
+    <section id="part-colours" data-part="colours" hidden><h3 data-i18n="colours">Colours</h3></section>
+    <section id="part-names" data-part="names" hidden><h3 data-i18n="names">Taught names</h3></section>
+  </article>
 </main>
 <script>
 (() => {
   const $ = (id) => document.getElementById(id);
-  const drop = $('drop'), file = $('file'), preview = $('preview'), status = $('status');
-  const results = $('results'), timing = $('timing');
-  const setStatus = (text, isError) => { status.textContent = text; status.className = isError ? 'error' : ''; };
-  const features = { search: false, upload: false };
-  const errorText = (body, res) => body && body.error ? body.error.code + ': ' + body.error.message :
-    'HTTP ' + res.status;
-  const readJson = (res) => res.json().catch(() => ({}));
+  const el = (tag, className, text) => {
+    const e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const mb = (bytes) => (bytes / 1e6).toFixed(1) + ' MB';
+  const readJson = (res) => res.json().catch(() => ({}));
+  const mb = (bytes) => (bytes < 1e6 ? Math.max(1, Math.round(bytes / 1e3)) + ' KB' : (bytes / 1e6).toFixed(1) + ' MB');
+  const pct = (score, digits) => (score * 100).toFixed(digits) + '%';
+  const baseName = (key) => key.slice(key.lastIndexOf('/') + 1);
+  const MAX_FILES = 50, UPLOAD_WORKERS = 4;
 
-  // Language: the page's own words, and the names of labels and categories (their zh field).
+  // ---- Words. Every word the page shows, in both languages; the names of labels and categories
+  // come from their zh field. Errors are {code, message, ...}: English shows the API's message,
+  // Chinese a sentence per code.
   const WORDS = {
-    zh: { title: '图像标注', drop: '把图片拖到这里，或点击选择文件', find: '按标签查找图片', search: '搜索',
-          more: '更多', placeholder: '标签，例如：狗、金毛猎犬', categories: '类别' },
-    en: { title: 'Image tagger', drop: '', find: 'Find images by label', search: 'Search', more: 'More',
-          placeholder: 'a label, e.g. dog, golden retriever', categories: 'Categories' },
+    en: {
+      title: 'Image tagger', loadingModel: 'Loading model information…', dropStrong: 'Drop images here',
+      dropRest: 'or click to choose files (up to 50: JPEG, PNG, WebP, GIF, AVIF, TIFF)',
+      find: 'Find images by label', search: 'Search', more: 'More', placeholder: 'a label, e.g. dog, golden retriever',
+      searchLabel: 'label to search for', uploadsLabel: 'uploads', categories: 'Categories:', back: '← All images',
+      labels: 'Labels', yourTags: 'Your tags', similar: 'Similar images', duplicates: 'Duplicates',
+      colours: 'Colours', names: 'Taught names', searching: 'Searching…', loading: 'Loading…',
+      model: (m) => 'Model ' + m.name + ' (version ' + m.version + ', ' +
+        (m.floats ? '32-bit floating point' : '8-bit integer') + ' weights), recognises ' + m.classes + ' kinds of things' +
+        (m.meaningless ? ' — synthetic random weights: its labels are MEANINGLESS' : ''),
+      queued: 'Waiting to upload…',
+      uploading: (size) => 'Uploading (' + size + ')…',
+      classifying: 'Classifying…',
+      waiting: 'Uploaded; waiting for its tags…',
+      top: (n, file) => (n === 1 ? 'Top label' : 'Top ' + n + ' labels') + ' for ' + file,
+      noLabel: 'No label scored high enough',
+      details: 'Details',
+      summary: (s) => s.ok + ' of ' + s.total + ' files ' + (features.upload ? 'tagged' : 'labelled') +
+        (s.failed ? ', ' + s.failed + ' failed' : '') + (s.ok + s.failed < s.total ? '…' : ''),
+      tooMany: (n) => 'Only the first ' + MAX_FILES + ' of ' + n + ' files are taken (at most ' + MAX_FILES + ' at once).',
+      tagged: (model, up, tags, size) => 'Tagged by ' + model + ': upload ' + up + ' s, tags ' + tags + ' s later (' + size + ')',
+      inference: (t, trip) => 'Inference ' + t.inferMs.toFixed(1) + ' ms, decode ' + t.decodeMs.toFixed(1) +
+        ' ms, server total ' + t.totalMs.toFixed(1) + ' ms, round trip ' + trip + ' ms',
+      found: (n, more, what) => n + (more ? '+' : '') + ' image' + (n === 1 && !more ? '' : 's') + ' labelled "' + what + '", best first',
+      none: (what, hints) => 'No image is labelled "' + what + '"' + (hints.length ? '. Try: ' + hints.join(', ') : ''),
+      status: { ok: 'Tagged', pending: 'Waiting for the tagger…', ignored: 'Not a file the tagger reads' },
+      taggedBy: (model) => 'Tagged by model ' + model,
+      noImage: 'This file cannot be shown as an image.',
+      nothumb: 'no preview',
+    },
+    zh: {
+      title: '图像标注', loadingModel: '正在读取模型信息…', dropStrong: '把图片拖到这里',
+      dropRest: '或点击选择文件（一次最多 50 个）',
+      find: '按标签查找图片', search: '搜索', more: '更多', placeholder: '标签，例如：狗、金毛猎犬',
+      searchLabel: '要搜索的标签', uploadsLabel: '上传的文件', categories: '类别：', back: '← 全部图片',
+      labels: '标签', yourTags: '你的标签', similar: '相似图片', duplicates: '重复图片',
+      colours: '颜色', names: '教过的名字', searching: '正在搜索…', loading: '正在加载…',
+      model: (m) => '模型 ' + m.name + '（第 ' + m.version + ' 版，' + (m.floats ? '32 位浮点' : '8 位整数') +
+        '权重），可识别 ' + m.classes + ' 类物体' + (m.meaningless ? '。随机权重的合成模型：标签没有意义' : ''),
+      queued: '等待上传…',
+      uploading: (size) => '正在上传（' + size + '）…',
+      classifying: '正在识别…',
+      waiting: '已上传，正在等待标签…',
+      top: (n, file) => file + ' 的前 ' + n + ' 个标签',
+      noLabel: '没有得分足够高的标签',
+      details: '详情',
+      summary: (s) => (features.upload ? '已标注 ' : '已识别 ') + s.ok + ' / ' + s.total + ' 个文件' +
+        (s.failed ? '，失败 ' + s.failed + ' 个' : '') + (s.ok + s.failed < s.total ? '…' : ''),
+      tooMany: (n) => '一次最多 ' + MAX_FILES + ' 个文件：只上传了 ' + n + ' 个中的前 ' + MAX_FILES + ' 个。',
+      tagged: (model, up, tags, size) => '由模型 ' + model + ' 标注：上传 ' + up + ' 秒，之后 ' + tags + ' 秒得到标签（' + size + '）',
+      inference: (t, trip) => '推理 ' + t.inferMs.toFixed(1) + ' 毫秒，解码 ' + t.decodeMs.toFixed(1) +
+        ' 毫秒，服务器共 ' + t.totalMs.toFixed(1) + ' 毫秒，往返 ' + trip + ' 毫秒',
+      found: (n, more, what) => '找到 ' + n + (more ? '+' : '') + ' 张标注为“' + what + '”的图片，按得分排序',
+      none: (what, hints) => '没有标注为“' + what + '”的图片' + (hints.length ? '。试试：' + hints.join('、') : ''),
+      status: { ok: '已标注', pending: '正在等待标注…', ignored: '不是可标注的文件' },
+      taggedBy: (model) => '标注模型：' + model,
+      noImage: '这个文件无法作为图片显示。',
+      nothumb: '无预览',
+    },
+  };
+  const ERRORS_ZH = {
+    NotAnImage: () => '不是图片文件，没有上传',
+    UnsupportedFormat: () => '不支持的格式：只能识别常见的图片格式',
+    CorruptImage: () => '图片已损坏，无法解码',
+    ImageTooLarge: (e) => '文件太大' + (e.size ? '（' + mb(e.size) + '）' : '') + '，超过了上限',
+    InvalidArgument: () => '请求无效',
+    NotFound: () => '找不到这张图片',
+    TimedOut: () => '60 秒内没有得到标签',
+    UploadFailed: () => '上传失败：存储桶没有接收这个文件',
+    NetworkError: () => '网络错误：服务没有应答',
+    InternalError: () => '服务内部出错',
+    TaggerFailed: (e) => '无法识别：' + errorText({ code: e.status }),
   };
   const saved = (() => { try { return localStorage.getItem('lang'); } catch { return null; } })();
-  let lang = saved === 'zh' ? 'zh' : 'en';
-  const englishDrop = document.querySelector('[data-i18n="drop"]').cloneNode(true);
+  let lang = saved === 'zh' || saved === 'en' ? saved : /^zh/i.test(navigator.language || '') ? 'zh' : 'en';
+  const t = (key) => WORDS[lang][key];
   const nameOf = (l) => (lang === 'zh' && l.zh ? l.zh : l.label);
-  const topLabels = (n, file) =>
-    lang === 'zh' ? file + ' 的前 ' + n + ' 个标签' : (n === 1 ? 'Top label' : 'Top ' + n + ' labels') + ' for ' + file;
+  /** An error's sentence in the page's language. */
+  function errorText(e) {
+    if (lang === 'zh') {
+      const say = ERRORS_ZH[e.code];
+      return say ? say(e) : '请求失败' + (e.status ? '（状态 ' + e.status + '）' : '');
+    }
+    if (e.code === 'TaggerFailed') return e.status + ': the tagger could not label ' + e.file;
+    return e.message ? e.code + ': ' + e.message : e.code;
+  }
+  const apiError = (body, res, extra) => Object.assign(
+    body && body.error ? { code: body.error.code, message: body.error.message } :
+      { code: 'HTTP' + res.status, message: 'HTTP ' + res.status, status: res.status }, extra);
+  const fail = (error) => { const err = new Error(error.message || error.code); err.detail = error; return err; };
+  const detailOf = (err) => err && err.detail ? err.detail :
+    { code: 'NetworkError', message: String((err && err.message) || err) };
+
   const rerender = [];
   function applyLanguage() {
     document.documentElement.lang = lang === 'zh' ? 'zh-Hans' : 'en';
     $('lang').textContent = lang === 'zh' ? 'English' : '中文';
-    for (const el of document.querySelectorAll('[data-i18n]')) {
-      const key = el.getAttribute('data-i18n');
-      if (key === 'drop' && lang === 'en') el.replaceChildren(...englishDrop.cloneNode(true).childNodes);
-      else el.textContent = WORDS[lang][key];
-    }
-    $('search').placeholder = WORDS[lang].placeholder;
+    for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = t(e.getAttribute('data-i18n'));
+    $('search').placeholder = t('placeholder');
+    $('search').setAttribute('aria-label', t('searchLabel'));
+    $('uploads').setAttribute('aria-label', t('uploadsLabel'));
+    document.title = t('title');
     for (const draw of rerender) draw();
   }
   $('lang').addEventListener('click', () => {
@@ -131,77 +267,137 @@ export const PAGE_HTML = `<!doctype html>
     applyLanguage();
   });
 
+  // ---- The service: model and features (GET health).
+  const features = { search: false, upload: false };
+  let modelInfo;
+  function drawModel() {
+    if (!modelInfo) return;
+    $('model').removeAttribute('data-i18n');
+    $('model').textContent = t('model')(modelInfo);
+    $('model').className = modelInfo.meaningless ? 'meaningless' : '';
+  }
+  rerender.push(drawModel);
   const ready = fetch('health').then((r) => r.json()).then((h) => {
     const m = h.model;
-    $('model').textContent = 'Model ' + m.name + ' ' + m.version + ' (' +
-      (typeof m.quantization === 'string' ? m.quantization : 'quantized') + ')' +
-      (m.labelsMeaningful === false ? ' — synthetic random weights: its labels are MEANINGLESS' : '');
-    if (m.labelsMeaningful === false) $('model').className = 'meaningless';
+    modelInfo = { name: m.name, version: m.version, classes: m.classes, meaningless: m.labelsMeaningful === false,
+      floats: m.quantization === 'none' };
+    drawModel();
     features.search = Boolean(h.features && h.features.search);
     features.upload = Boolean(h.features && h.features.upload);
     $('find').hidden = !features.search;
-  }).catch(() => { $('model').textContent = ''; });
+  }).catch(() => { $('model').removeAttribute('data-i18n'); $('model').textContent = ''; });
 
-  let shown = { labels: [], categories: [] };
-  function showCategories(categories) {
-    const box = $('categories');
-    box.replaceChildren();
-    if (!categories || categories.length === 0) return;
-    const title = document.createElement('span');
-    title.textContent = WORDS[lang].categories + ':';
-    box.append(title);
-    for (const c of categories) {
-      const chip = document.createElement('span');
-      chip.className = 'chip';
-      chip.textContent = nameOf(c) + ' ' + (c.score * 100).toFixed(0) + '%';
-      box.append(chip);
-    }
-  }
-  function show(labels, categories) {
-    shown = { labels, categories: categories || [] };
-    results.replaceChildren();
-    showLabels(labels);
-    showCategories(shown.categories);
-  }
-  rerender.push(() => { if (shown.labels.length || shown.categories.length) show(shown.labels, shown.categories); });
-
-  function showLabels(labels) {
+  // ---- Shared pieces: label bars, category chips, links to the detail view.
+  function labelRows(labels) {
+    const box = el('div', 'results');
     for (const l of labels) {
-      const pct = (l.score * 100).toFixed(1) + '%';
-      const row = document.createElement('div');
-      row.className = 'row';
-      const name = document.createElement('div');
-      name.className = 'name';
-      const label = document.createElement('span');
-      label.className = 'label';
-      label.textContent = nameOf(l);
-      const value = document.createElement('span');
-      value.className = 'pct';
-      value.textContent = pct;
-      name.append(label, value);
-      const bar = document.createElement('div');
-      bar.className = 'bar';
-      const fill = document.createElement('span');
+      const row = el('div', 'row');
+      const name = el('div', 'name');
+      name.append(el('span', 'label', nameOf(l)), el('span', 'pct', pct(l.score, 1)));
+      const bar = el('div', 'bar');
+      const fill = el('span');
       fill.style.width = Math.max(0.5, l.score * 100).toFixed(1) + '%';
       bar.append(fill);
       row.append(name, bar);
-      results.append(row);
+      box.append(row);
     }
+    return box;
+  }
+  function categoryChips(box, categories) {
+    box.replaceChildren();
+    if (!categories || categories.length === 0) return box;
+    box.append(el('span', '', t('categories')));
+    for (const c of categories) box.append(el('span', 'chip', nameOf(c) + ' ' + pct(c.score, 0)));
+    return box;
+  }
+  /** The record of one image: GET image?key=<key>. */
+  const imageUrl = (key) => 'image?' + new URLSearchParams({ key }).toString();
+  const detailHref = (key) => '?' + new URLSearchParams({ image: key }).toString();
+  /** A link to an image's detail view (its own URL; followed without reloading the page). */
+  function detailLink(key, className, text) {
+    const a = el('a', className, text);
+    a.href = detailHref(key);
+    a.addEventListener('click', (e) => {
+      if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+      e.preventDefault();
+      history.pushState({ from: 'page' }, '', a.href);
+      route();
+    });
+    return a;
+  }
+  /** A thumbnail that disappears (leaving a plain box) when the browser cannot show the file. */
+  function thumbnail(src, className, onBroken) {
+    const img = el('img', className);
+    img.alt = '';
+    img.decoding = 'async';
+    img.addEventListener('error', () => { img.remove(); if (onBroken) onBroken(); });
+    img.src = src;
+    return img;
   }
 
-  async function classify(f) {
-    setStatus('Classifying ' + f.name + '…');
-    const form = new FormData();
-    form.append('image', f, f.name);
-    const started = performance.now();
-    const res = await fetch('classify?topK=3', { method: 'POST', body: form });
-    const body = await readJson(res);
-    if (!res.ok) throw new Error(errorText(body, res));
-    show(body.labels, body.categories);
-    const t = body.timings;
-    timing.textContent = 'Inference ' + t.inferMs.toFixed(1) + ' ms, decode ' + t.decodeMs.toFixed(1) +
-      ' ms, server total ' + t.totalMs.toFixed(1) + ' ms, round trip ' + (performance.now() - started).toFixed(0) + ' ms';
-    setStatus(topLabels(body.labels.length, f.name));
+  // ---- Uploads: one card per file; at most UPLOAD_WORKERS in flight; a failure stays on its card.
+  const entries = [];
+  const status = $('status');
+  let overflow = 0;
+  function drawSummary() {
+    const batch = entries.filter((e) => e.batch === batchNo);
+    if (batch.length === 0) { status.textContent = ''; return; }
+    const ok = batch.filter((e) => e.state === 'done').length;
+    const failed = batch.filter((e) => e.state === 'failed').length;
+    let text;
+    if (batch.length === 1 && ok === 1) text = batch[0].labels.length ? t('top')(batch[0].labels.length, batch[0].name) : t('noLabel');
+    else if (batch.length === 1 && failed === 1) text = errorText(batch[0].error);
+    else text = t('summary')({ ok, failed, total: batch.length });
+    status.textContent = (overflow ? t('tooMany')(overflow) + ' ' : '') + text;
+    status.className = failed > 0 && batch.length === 1 ? 'error' : '';
+  }
+  function drawCard(entry) {
+    const card = entry.card;
+    card.className = 'card ' + entry.state;
+    card.dataset.state = entry.state;
+    if (!entry.thumb) {
+      entry.thumb = el('div', 'nothumb', t('nothumb'));
+      if (entry.preview) {
+        const img = thumbnail(entry.preview, 'thumb', () => {
+          entry.preview = undefined;
+          entry.thumb = undefined;
+          drawCard(entry);
+        });
+        entry.thumb = img;
+      }
+    }
+    if (entry.thumb.className === 'nothumb') entry.thumb.textContent = t('nothumb');
+    const body = el('div', 'body');
+    body.append(el('div', 'file', entry.name));
+    body.lastChild.title = entry.name;
+    let state;
+    if (entry.state === 'failed') state = errorText(entry.error);
+    else if (entry.state === 'done') state = entry.labels.length ? t('top')(entry.labels.length, entry.name) : t('noLabel');
+    else if (entry.state === 'uploading') state = t('uploading')(mb(entry.size));
+    else state = t(entry.state);
+    body.append(el('div', 'state', state));
+    if (entry.labels && entry.labels.length) body.append(labelRows(entry.labels));
+    if (entry.categories && entry.categories.length) body.append(categoryChips(el('div', 'categories'), entry.categories));
+    if (entry.timing) body.append(el('p', 'timing', entry.timing()));
+    if (entry.key && (entry.state === 'done' || entry.state === 'failed')) body.append(detailLink(entry.key, 'open', t('details')));
+    card.replaceChildren(entry.thumb, body);
+  }
+  rerender.push(() => { for (const e of entries) drawCard(e); drawSummary(); });
+
+  const looksLikeImage = (f) => /^image\\//.test(f.type) ||
+    (f.type === '' && /\\.(jpe?g|png|webp|gif|avif|tiff?|heic|heif|bmp)$/i.test(f.name));
+
+  /** GET the image's record until the tagger has written a status: every 500 ms, for at most 60 s. */
+  async function waitForTags(key, deadlineMs) {
+    const deadline = performance.now() + (deadlineMs || 60000);
+    for (;;) {
+      const res = await fetch(imageUrl(key), { cache: 'no-store' });
+      const body = await readJson(res);
+      if (res.ok && body.status !== 'pending') return body;
+      if (!res.ok && res.status !== 404) throw fail(apiError(body, res));
+      if (performance.now() > deadline) throw fail({ code: 'TimedOut', message: 'no tags after 60 s for ' + key });
+      await sleep(500);
+    }
   }
 
   /** The text of an S3 XML error (Code: Message), read as data, never as markup. */
@@ -214,22 +410,9 @@ export const PAGE_HTML = `<!doctype html>
     return 'HTTP ' + res.status;
   }
 
-  /** GET image?key=<key> until the tagger has written a status: every 500 ms, for at most 60 s. */
-  async function waitForTags(key) {
-    const url = 'image?' + new URLSearchParams({ key }).toString();
-    const deadline = performance.now() + 60000;
-    for (;;) {
-      const res = await fetch(url, { cache: 'no-store' });
-      const body = await readJson(res);
-      if (res.ok && body.status !== 'pending') return body;
-      if (!res.ok && res.status !== 404) throw new Error(errorText(body, res));
-      if (performance.now() > deadline) throw new Error('TimedOut: no tags after 60 s for ' + key);
-      await sleep(500);
-    }
-  }
-
-  async function upload(f) {
-    setStatus('Uploading ' + f.name + ' (' + mb(f.size) + ')…');
+  async function upload(entry) {
+    const f = entry.file;
+    entry.state = 'uploading'; drawCard(entry);
     const started = performance.now();
     const res = await fetch('uploads', {
       method: 'POST',
@@ -237,7 +420,7 @@ export const PAGE_HTML = `<!doctype html>
       body: JSON.stringify({ filename: f.name, contentType: f.type || undefined, size: f.size }),
     });
     const grant = await readJson(res);
-    if (!res.ok) throw new Error(errorText(grant, res));
+    if (!res.ok) throw fail(apiError(grant, res, { size: f.size }));
     const form = new FormData();
     for (const [name, value] of Object.entries(grant.fields)) form.append(name, value);
     form.append('file', f, f.name);
@@ -245,127 +428,198 @@ export const PAGE_HTML = `<!doctype html>
     try {
       put = await fetch(grant.url, { method: 'POST', body: form });
     } catch (err) {
-      throw new Error('UploadFailed: the bucket did not take the file (' + (err.message || err) + ')');
+      throw fail({ code: 'UploadFailed', message: 'the bucket did not take the file (' + (err.message || err) + ')' });
     }
-    if (!put.ok) throw new Error('UploadFailed: ' + (await s3Error(put)));
+    if (!put.ok) throw fail({ code: 'UploadFailed', message: await s3Error(put) });
     const uploaded = performance.now();
-    setStatus('Uploaded ' + f.name + '; waiting for its tags…');
+    entry.key = grant.key;
+    entry.state = 'waiting'; drawCard(entry);
     const info = await waitForTags(grant.key);
-    const wait = 'upload ' + ((uploaded - started) / 1000).toFixed(1) + ' s, tags ' +
-      ((performance.now() - uploaded) / 1000).toFixed(1) + ' s later';
-    if (info.status !== 'ok') {
-      timing.textContent = wait;
-      throw new Error(info.status + ': the tagger could not label ' + f.name);
-    }
-    show(info.labels, info.categories);
-    timing.textContent = 'Tagged by ' + (info.model || 'the tagger') + ': ' + wait + ' (' + mb(f.size) + ')';
-    setStatus(topLabels(info.labels.length, f.name));
+    const up = ((uploaded - started) / 1000).toFixed(1), later = ((performance.now() - uploaded) / 1000).toFixed(1);
+    entry.timing = () => t('tagged')(info.model || '?', up, later, mb(f.size));
+    if (info.status !== 'ok') throw fail({ code: 'TaggerFailed', status: info.status, file: f.name });
+    entry.labels = info.labels || [];
+    entry.categories = info.categories || [];
+    searchAgainSoon();
   }
 
-  async function handle(f) {
-    if (!f) return;
-    show([], []);
-    timing.textContent = '';
-    if (preview.src) URL.revokeObjectURL(preview.src);
-    preview.src = URL.createObjectURL(f);
-    preview.style.display = 'block';
+  async function classify(entry) {
+    const f = entry.file;
+    entry.state = 'classifying'; drawCard(entry);
+    const form = new FormData();
+    form.append('image', f, f.name);
+    const started = performance.now();
+    const res = await fetch('classify?topK=3', { method: 'POST', body: form });
+    const body = await readJson(res);
+    if (!res.ok) throw fail(apiError(body, res, { size: f.size }));
+    const trip = (performance.now() - started).toFixed(0);
+    entry.labels = body.labels;
+    entry.categories = body.categories || [];
+    entry.timing = () => t('inference')(body.timings, trip);
+  }
+
+  async function run(entry) {
     try {
       await ready;
-      await (features.upload ? upload(f) : classify(f));
+      await (features.upload ? upload(entry) : classify(entry));
+      entry.state = 'done';
     } catch (err) {
-      setStatus(String(err.message || err), true);
+      entry.state = 'failed';
+      entry.error = detailOf(err);
     }
+    drawCard(entry);
+    drawSummary();
   }
 
-  file.addEventListener('change', () => handle(file.files[0]));
+  const queue = [];
+  let workers = 0, batchNo = 0;
+  async function worker() {
+    workers++;
+    try {
+      for (let entry = queue.shift(); entry; entry = queue.shift()) await run(entry);
+    } finally {
+      workers--;
+    }
+  }
+  function handleFiles(list) {
+    const files = Array.from(list || []);
+    if (files.length === 0) return;
+    if (route.current !== 'home') goHome();
+    batchNo++;
+    overflow = files.length > MAX_FILES ? files.length : 0;
+    const batch = files.slice(0, MAX_FILES).map((f) => ({
+      file: f, name: f.name, size: f.size, batch: batchNo, card: el('li'),
+      preview: looksLikeImage(f) ? URL.createObjectURL(f) : undefined,
+      state: 'queued', labels: [], categories: [],
+    }));
+    const first = $('uploads').firstChild;
+    for (const entry of batch) {
+      entries.push(entry);
+      if (!looksLikeImage(entry.file)) {
+        entry.state = 'failed';
+        entry.error = { code: 'NotAnImage', message: entry.name + ' is not an image (JPEG, PNG, WebP, GIF, AVIF or TIFF); it was not sent' };
+      } else queue.push(entry);
+      drawCard(entry);
+      $('uploads').insertBefore(entry.card, first);
+    }
+    drawSummary();
+    // Without uploads (POST classify) one file at a time: each is a whole inference on the server.
+    ready.then(() => {
+      const want = Math.min(features.upload ? UPLOAD_WORKERS : 1, queue.length) - workers;
+      for (let i = 0; i < want; i++) worker();
+    });
+  }
+
+  const drop = $('drop'), file = $('file');
+  file.addEventListener('change', () => { handleFiles(file.files); file.value = ''; });
   for (const type of ['dragenter', 'dragover']) drop.addEventListener(type, (e) => {
     e.preventDefault(); drop.classList.add('over');
   });
   for (const type of ['dragleave', 'drop']) drop.addEventListener(type, (e) => {
     e.preventDefault(); drop.classList.remove('over');
   });
-  drop.addEventListener('drop', (e) => handle(e.dataTransfer.files[0]));
+  drop.addEventListener('drop', (e) => handleFiles(e.dataTransfer && e.dataTransfer.files));
 
-  // Search: one query at a time; a new search makes the answers of an older one irrelevant.
+  // ---- Search: one query at a time; a new search makes the answers of an older one irrelevant.
   const gallery = $('gallery'), more = $('more'), found = $('found');
   const normal = (text) => text.normalize('NFC').trim().replace(/\\s+/g, ' ').toLowerCase();
-  let query = '', cursor, generation = 0, resolved;
+  let query = '', cursor, generation = 0, resolved, lastAnswer;
   const items = [];
 
   function tile(item) {
-    const li = document.createElement('li');
-    li.className = 'tile';
-    const img = document.createElement('img');
+    const li = el('li', 'tile');
+    const img = el('img');
     img.loading = 'lazy';
     img.decoding = 'async';
-    img.alt = item.key;
+    img.alt = baseName(item.key);
     img.src = item.url;
-    const caption = document.createElement('div');
-    caption.className = 'caption';
-    const label = document.createElement('span');
-    label.className = 'label';
+    const caption = el('div', 'caption');
     const term = normal(resolved ? resolved.term : query);
     const match = [...(item.labels || []), ...(item.categories || [])].find((l) => normal(l.label) === term);
-    label.textContent = match ? nameOf(match) : query;
-    const score = document.createElement('span');
-    score.className = 'score';
-    score.textContent = (item.score * 100).toFixed(1) + '%';
-    caption.append(label, score);
-    const name = document.createElement('div');
-    name.className = 'file';
-    name.textContent = item.key.slice(item.key.lastIndexOf('/') + 1);
+    caption.append(el('span', 'label', match ? nameOf(match) : query), el('span', 'score', pct(item.score, 1)));
+    const name = el('div', 'file', baseName(item.key));
     name.title = item.key;
-    li.append(img, caption, name);
+    const link = detailLink(item.key, '');
+    link.append(img, caption, name);
+    li.append(link);
     return li;
   }
+  function drawFound() {
+    if (!lastAnswer) return;
+    const n = gallery.children.length;
+    const what = !resolved ? query : lang === 'zh' && resolved.zh ? resolved.zh :
+      normal(resolved.term) === normal(query) ? query : resolved.term;
+    const hints = (lastAnswer.suggestions || []).map((s) => (lang === 'zh' && s.zh ? s.zh : s.word));
+    found.textContent = n === 0 ? t('none')(what, hints) : t('found')(n, Boolean(cursor), what);
+    found.className = '';
+  }
 
-  async function loadMore() {
+  async function loadMore(limit) {
     const mine = generation;
     more.disabled = true;
-    const params = new URLSearchParams({ label: query, limit: '24' });
+    const params = new URLSearchParams({ label: query, limit: String(limit || 24) });
     if (cursor) params.set('cursor', cursor);
     try {
       const res = await fetch('images?' + params.toString(), { cache: 'no-store' });
       const body = await readJson(res);
       if (mine !== generation) return;
-      if (!res.ok) throw new Error(errorText(body, res));
+      if (!res.ok) throw fail(apiError(body, res));
       resolved = body.resolved;
       for (const item of body.items) { items.push(item); gallery.append(tile(item)); }
       cursor = body.cursor;
       more.hidden = !cursor;
-      const n = gallery.children.length;
-      const what = !resolved ? query : lang === 'zh' && resolved.zh ? resolved.zh :
-        normal(resolved.term) === normal(query) ? query : resolved.term;
-      const hints = (body.suggestions || []).map((s) => (lang === 'zh' && s.zh ? s.zh : s.word));
-      found.textContent = n === 0 ? 'No image is labelled "' + what + '"' +
-        (hints.length ? '. Try: ' + hints.join(', ') : '') :
-        n + (cursor ? '+' : '') + ' image' + (n === 1 ? '' : 's') + ' labelled "' + what + '", best first';
-      found.className = '';
+      lastAnswer = body;
+      drawFound();
     } catch (err) {
       if (mine !== generation) return;
-      found.textContent = String(err.message || err);
+      lastAnswer = undefined;
+      const error = detailOf(err);
+      found.textContent = errorText(error);
       found.className = 'error';
     } finally {
       if (mine === generation) more.disabled = false;
     }
+  }
+  /** Searches the query again from the start, at least as many results as are shown. */
+  function search(limit) {
+    generation++;
+    cursor = undefined;
+    resolved = undefined;
+    lastAnswer = undefined;
+    items.length = 0;
+    more.hidden = true;
+    return loadMore(limit).then(() => undefined);
+  }
+  function newSearch() {
+    gallery.replaceChildren();
+    found.textContent = t('searching');
+    found.className = '';
+    search();
+  }
+  // Results go stale as this page's uploads are tagged: the shown search runs again (once for a burst).
+  let again;
+  function searchAgainSoon() {
+    if (!query || !features.search) return;
+    clearTimeout(again);
+    again = setTimeout(async () => {
+      const shown = Math.min(100, Math.max(24, items.length));
+      const before = generation + 1;
+      const old = Array.from(gallery.children);
+      await search(shown);
+      // The new answer replaces the old tiles (loadMore appended after them).
+      if (generation === before) for (const li of old) li.remove();
+      drawFound();
+    }, 300);
   }
 
   $('search-form').addEventListener('submit', (e) => {
     e.preventDefault();
     query = $('search').value.trim();
     if (!query) return;
-    generation++;
-    cursor = undefined;
-    resolved = undefined;
-    items.length = 0;
-    gallery.replaceChildren();
-    more.hidden = true;
-    found.textContent = 'Searching…';
-    found.className = '';
-    loadMore();
+    newSearch();
   });
   more.addEventListener('click', () => loadMore());
-  rerender.push(() => gallery.replaceChildren(...items.map(tile)));
+  rerender.push(() => { gallery.replaceChildren(...items.map(tile)); drawFound(); });
 
   // Suggestions as one types: labels, categories and synonyms, in either language.
   let typed = 0, timer;
@@ -388,7 +642,111 @@ export const PAGE_HTML = `<!doctype html>
       } catch {}
     }, 150);
   });
+
+  // ---- The detail view: ?image=<key>.
+  /**
+   * Later features fill their section of the detail view here: each part gets the image's record
+   * (GET image?key=, the answer shown above) and its <section data-part=...>; it appends what it
+   * has (detailLink and thumbnail build linked thumbnails) and unhides the section, or leaves it
+   * hidden. It runs again when the language changes (clear what it appended first).
+   *   { part: 'similar', draw: async (info, section) => { ... } }
+   */
+  const PARTS = [];
+  let shownInfo, detailGeneration = 0;
+  function drawDetail() {
+    const info = shownInfo;
+    if (!info) return;
+    $('detail-name').textContent = baseName(info.key);
+    document.title = baseName(info.key) + ' · ' + t('title');
+    const st = $('detail-status');
+    if (info.error) {
+      st.textContent = errorText(info.error);
+      st.className = 'error';
+    } else if (info.status === 'ok' || info.status === 'pending' || info.status === 'ignored') {
+      st.textContent = t('status')[info.status];
+      st.className = '';
+    } else {
+      st.textContent = errorText({ code: 'TaggerFailed', status: info.status, file: baseName(info.key) });
+      st.className = 'error';
+    }
+    const labels = info.labels || [], categories = info.categories || [];
+    $('detail-labels').replaceChildren(...(labels.length ? [labelRows(labels)] : []));
+    categoryChips($('detail-categories'), categories);
+    $('detail-labels-part').hidden = labels.length === 0 && categories.length === 0;
+    const own = Object.entries(info.tags || {}).filter(([k]) => !/^tagger:/.test(k));
+    $('detail-tags').replaceChildren(...own.flatMap(([k, v]) => [el('dt', '', k), el('dd', '', v)]));
+    $('detail-tags-part').hidden = own.length === 0;
+    $('detail-model').textContent = info.model ? t('taggedBy')(info.model) : '';
+    for (const { part, draw } of PARTS) {
+      const section = document.querySelector('[data-part="' + part + '"]');
+      if (section) Promise.resolve(draw(info, section)).catch(() => { section.hidden = true; });
+    }
+  }
+  rerender.push(drawDetail);
+
+  async function showDetail(key) {
+    const mine = ++detailGeneration;
+    shownInfo = undefined;
+    const img = $('detail-image');
+    img.hidden = true;
+    img.removeAttribute('src');
+    for (const id of ['detail-labels-part', 'detail-tags-part']) $(id).hidden = true;
+    for (const s of document.querySelectorAll('[data-part]')) s.hidden = true;
+    $('detail-model').textContent = '';
+    $('detail-name').textContent = baseName(key);
+    $('detail-status').textContent = t('loading');
+    $('detail-status').className = '';
+    let info;
+    try {
+      const res = await fetch(imageUrl(key), { cache: 'no-store' });
+      const body = await readJson(res);
+      if (!res.ok) throw fail(apiError(body, res));
+      info = body.status === 'pending' ? await waitForTags(key).catch(() => body) : body;
+    } catch (err) {
+      info = { key, error: detailOf(err) };
+    }
+    if (mine !== detailGeneration) return;
+    shownInfo = info;
+    if (info.url && (info.status === 'ok' || info.status === 'pending')) {
+      img.alt = baseName(key);
+      img.src = info.url;
+      img.hidden = false;
+    }
+    drawDetail();
+  }
+  $('detail-image').addEventListener('error', () => {
+    $('detail-image').hidden = true;
+    if (shownInfo && !shownInfo.error) $('detail-status').textContent += ' ' + t('noImage');
+  });
+
+  function goHome() {
+    history.pushState({ from: 'page' }, '', location.pathname);
+    route();
+  }
+  $('back').addEventListener('click', (e) => {
+    e.preventDefault();
+    // Back to where the detail view was opened from (search results kept), or home for a shared link.
+    if (history.state && history.state.from === 'page') history.back();
+    else goHome();
+  });
+  function route() {
+    const key = new URLSearchParams(location.search).get('image');
+    route.current = key ? 'detail' : 'home';
+    $('home').hidden = Boolean(key);
+    $('detail').hidden = !key;
+    if (key) {
+      showDetail(key);
+      window.scrollTo(0, 0);
+    } else {
+      detailGeneration++;
+      shownInfo = undefined;
+      document.title = t('title');
+    }
+  }
+  window.addEventListener('popstate', route);
+
   applyLanguage();
+  route();
 })();
 </script>
 </body>

@@ -31,7 +31,14 @@ import {
 } from '../../src/tagging/label-index.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import type { TagOutcome } from '../../src/tagging/tagger.ts';
-import { launchChromium, resultRows, skipUnlessChromium } from '../helpers/browser.ts';
+import {
+  dropFiles,
+  latinWords,
+  launchChromium,
+  resultRows,
+  screenshot,
+  skipUnlessChromium,
+} from '../helpers/browser.ts';
 import { type LocalServer, startLocalServer } from '../helpers/local-server.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
@@ -113,12 +120,15 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       page.on('request', (r) => void requests.push(r.url()));
       await page.goto(`${server.url}/`);
       await expect.poll(() => page.textContent('#model')).toContain('mobilenetv2-int8');
+      expect(await page.textContent('#model')).toMatch(
+        /^Model mobilenetv2-int8 \(version 1, 8-bit integer weights\), recognises 1000 kinds of things$/,
+      );
 
       await page.setInputFiles('#file', photo('207-Golden-Retriever.jpg'));
-      await page.waitForSelector('#results .row:nth-child(3)', { timeout: 30_000 });
-      // The page stacks model line, drop zone, preview and results without overlapping.
+      await page.waitForSelector('#uploads .card.done .results .row:nth-child(3)', { timeout: 30_000 });
+      // The page stacks model line, drop zone, status and the file's card without overlapping.
       const boxes = await Promise.all(
-        ['#model', '#drop', '#preview', '#results'].map((s) => page.locator(s).boundingBox()),
+        ['#model', '#drop', '#status', '#uploads'].map((s) => page.locator(s).boundingBox()),
       );
       for (let i = 1; i < boxes.length; i++)
         expect(boxes[i]?.y).toBeGreaterThanOrEqual((boxes[i - 1]?.y ?? 0) + (boxes[i - 1]?.height ?? 0));
@@ -130,23 +140,21 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
         expect(r.width).toMatch(/%$/);
       }
       expect(Number.parseFloat(rows[0]?.pct ?? '0')).toBeGreaterThan(Number.parseFloat(rows[1]?.pct ?? '0'));
-      expect(await page.textContent('#timing')).toMatch(/Inference \d+\.\d ms/);
-      expect(await page.getAttribute('#preview', 'src')).toMatch(/^blob:/);
+      expect(await page.textContent('#uploads .card .timing')).toMatch(/^Inference \d+\.\d ms/);
+      expect(await page.getAttribute('#uploads .card .thumb', 'src')).toMatch(/^blob:/);
+      expect(await page.textContent('#status')).toBe('Top 3 labels for 207-Golden-Retriever.jpg');
 
-      // Drag and drop: a real File in a DataTransfer, dropped on the drop zone.
-      const espresso = (await readFile(photo('967-espresso.jpg'))).toString('base64');
-      await page.evaluate((b64) => {
-        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-        const transfer = new DataTransfer();
-        transfer.items.add(new File([bytes], 'espresso.jpg', { type: 'image/jpeg' }));
-        document
-          .getElementById('drop')
-          ?.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true }));
-      }, espresso);
+      // Drag and drop: a real File in a DataTransfer, dropped on the drop zone; its card comes first.
+      await dropFiles(page, '#drop', [
+        { name: 'espresso.jpg', mimeType: 'image/jpeg', buffer: await readFile(photo('967-espresso.jpg')) },
+      ]);
       await expect
-        .poll(() => page.textContent('#results .row:first-child .label'), { timeout: 30_000 })
+        .poll(() => page.textContent('#uploads .card:first-child .results .row:first-child .label'), {
+          timeout: 30_000,
+        })
         .toBe('espresso');
-      expect(await page.$$eval('#results .row', (els) => els.length)).toBe(3);
+      expect(await resultRows(page, '#uploads .card:first-child')).toHaveLength(3);
+      expect(await page.$$('#uploads .card')).toHaveLength(2);
       expect(await page.textContent('#status')).toContain('espresso.jpg');
 
       // Everything the page loaded came from the local server (no CDN).
@@ -154,18 +162,30 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       await page.close();
     });
 
-    it('shows the error for a file that is not an image', async () => {
+    it('refuses a file that is not an image on its card, and shows no broken image for a bad .jpg', async () => {
       const page = await browser.newPage();
+      const posts: string[] = [];
+      page.on('request', (r) => void (r.method() === 'POST' && posts.push(r.url())));
       await page.goto(`${server.url}/`);
-      await page.setInputFiles('#file', {
-        name: 'notes.txt',
-        mimeType: 'text/plain',
-        buffer: Buffer.from('hello'),
-      });
+      await page.setInputFiles('#file', [
+        { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') },
+        { name: 'fake.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is not a JPEG at all') },
+      ]);
       await expect
-        .poll(() => page.textContent('#status'), { timeout: 30_000 })
-        .toMatch(/^UnsupportedFormat: /);
-      expect(await page.getAttribute('#status', 'class')).toBe('error');
+        .poll(() => page.$$eval('#uploads .card.failed', (cs) => cs.length), { timeout: 30_000 })
+        .toBe(2);
+      const states = await page.$$eval('#uploads .card .state', (els) => els.map((e) => e.textContent));
+      expect(states).toContainEqual(expect.stringMatching(/^NotAnImage: notes\.txt is not an image/));
+      expect(states).toContainEqual(expect.stringMatching(/^UnsupportedFormat: /));
+      // Only the .jpg went to the server; neither card shows an image (nor a broken one).
+      expect(posts).toEqual([`${server.url}/classify?topK=3`]);
+      expect(await page.$$('#uploads img')).toHaveLength(0);
+      expect(await page.$$eval('#uploads .nothumb', (els) => els.map((e) => e.textContent))).toEqual([
+        'no preview',
+        'no preview',
+      ]);
+      expect(await page.textContent('#status')).toBe('0 of 2 files labelled, 2 failed');
+      await screenshot(page, 'browser', 'classify-not-images');
       await page.close();
     });
 
@@ -271,7 +291,7 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       expect(big.length).toBeGreaterThan(5_000_000);
       const { page, requests, csp } = await open();
       await page.setInputFiles('#file', { name: 'IMG_2041.JPG', mimeType: 'image/jpeg', buffer: big });
-      await page.waitForSelector('#results .row', { timeout: 60_000 });
+      await page.waitForSelector('#uploads .card.done', { timeout: 60_000 });
       // The tags hold the top-3 labels scoring at least MIN_CONFIDENCE, and the categories.
       const rows = await resultRows(page);
       expect(rows.length).toBeGreaterThanOrEqual(1);
@@ -283,11 +303,12 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       expect(await page.textContent('#status')).toBe(
         rows.length === 1 ? 'Top label for IMG_2041.JPG' : `Top ${rows.length} labels for IMG_2041.JPG`,
       );
-      expect(await page.$$eval('#categories .chip', (cs) => cs.map((c) => c.textContent))).toContainEqual(
-        expect.stringMatching(/^dog \d+%$/),
-      );
-      console.log(`page upload of a ${big.length}-byte photo: ${await page.textContent('#timing')}`);
-      expect(await page.textContent('#timing')).toMatch(
+      expect(
+        await page.$$eval('#uploads .card .categories .chip', (cs) => cs.map((c) => c.textContent)),
+      ).toContainEqual(expect.stringMatching(/^dog \d+%$/));
+      const timing = await page.textContent('#uploads .card .timing');
+      console.log(`page upload of a ${big.length}-byte photo: ${timing}`);
+      expect(timing).toMatch(
         /^Tagged by mobilenetv2-int8@1: upload \d+\.\d s, tags \d+\.\d s later \(7\.4 MB\)$/,
       );
 
@@ -303,12 +324,14 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       const key = new URL(polls[0]?.url ?? '').searchParams.get('key') ?? '';
       expect(key).toMatch(/^uploads\/[0-9a-f-]{36}\/IMG_2041\.jpg$/);
 
-      // The bucket holds the whole file, and the API reads the tagger's tags from it.
+      // The bucket holds the whole file, and the API reads the tagger's tags from it, with Chinese names.
       const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
       expect([head.ContentLength, head.ContentType]).toEqual([big.length, 'image/jpeg']);
       const info = await (await fetch(`${server.url}/image?${new URLSearchParams({ key })}`)).json();
       expect(info).toMatchObject({ key, status: 'ok', top: 'Golden Retriever', model: 'mobilenetv2-int8@1' });
       expect(info.labels.map((l: { label: string }) => l.label)).toEqual(rows.map((r) => r.label));
+      expect(info.labels[0].zh).toBe('金毛猎犬');
+      expect(info.categories).toContainEqual(expect.objectContaining({ label: 'dog', zh: '狗' }));
       // A key with no object is 404 through the real S3 adapter (NoSuchKey), not a fault.
       const missing = await fetch(`${server.url}/image?key=${PREFIX}no-such/photo.jpg`);
       expect([missing.status, (await missing.json()).error.code]).toEqual([404, 'NotFound']);
@@ -319,7 +342,7 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       await page.close();
     });
 
-    it('shows the tagger status of an upload it could not label', async () => {
+    it('shows the tagger status of an upload it could not label, with no broken image', async () => {
       const { page, requests } = await open();
       await page.setInputFiles('#file', {
         name: 'broken.jpg',
@@ -330,31 +353,94 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
         .poll(() => page.textContent('#status'), { timeout: 60_000 })
         .toBe('UnsupportedFormat: the tagger could not label broken.jpg');
       expect(await page.getAttribute('#status', 'class')).toBe('error');
+      expect(await page.textContent('#uploads .card .state')).toBe(
+        'UnsupportedFormat: the tagger could not label broken.jpg',
+      );
       expect(s3Posts(requests)).toHaveLength(1);
-      expect(await page.$$('#results .row')).toHaveLength(0);
+      expect(await page.$$('#uploads .results .row')).toHaveLength(0);
+      expect(await page.$$('#uploads img')).toHaveLength(0);
+      expect(await page.textContent('#uploads .nothumb')).toBe('no preview');
+
+      // Its detail view says so too, and shows no image.
+      await page.click('#uploads .card a.open');
+      await expect
+        .poll(() => page.textContent('#detail-status'))
+        .toBe('UnsupportedFormat: the tagger could not label broken.jpg');
+      expect(await page.isHidden('#detail-image')).toBe(true);
+      await screenshot(page, 'browser', 'not-an-image');
       await page.close();
     });
 
-    it('shows 415 and 413 from POST /uploads, and sends nothing to S3', async () => {
+    it('refuses a text file on its card and shows 413 from POST /uploads on the other, sending nothing to S3', async () => {
       const { page, requests } = await open();
-      await page.setInputFiles('#file', {
-        name: 'notes.txt',
-        mimeType: 'text/plain',
-        buffer: Buffer.from('hello'),
-      });
+      await page.setInputFiles('#file', [
+        { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') },
+        { name: 'huge.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(MAX_BYTES + 1, 0xff) },
+      ]);
       await expect
-        .poll(() => page.textContent('#status'), { timeout: 30_000 })
-        .toMatch(/^UnsupportedFormat: /);
-      expect(await page.getAttribute('#status', 'class')).toBe('error');
-      await page.setInputFiles('#file', {
-        name: 'huge.jpg',
-        mimeType: 'image/jpeg',
-        buffer: Buffer.alloc(MAX_BYTES + 1, 0xff),
-      });
-      await expect
-        .poll(() => page.textContent('#status'), { timeout: 30_000 })
-        .toBe(`ImageTooLarge: the file is ${MAX_BYTES + 1} bytes; the limit is ${MAX_BYTES} bytes`);
+        .poll(() => page.$$eval('#uploads .card.failed .state', (els) => els.map((e) => e.textContent)), {
+          timeout: 30_000,
+        })
+        .toEqual([
+          'NotAnImage: notes.txt is not an image (JPEG, PNG, WebP, GIF, AVIF or TIFF); it was not sent',
+          `ImageTooLarge: the file is ${MAX_BYTES + 1} bytes; the limit is ${MAX_BYTES} bytes`,
+        ]);
+      expect(requests.filter((r) => r.url === `${server.url}/uploads`)).toHaveLength(1);
       expect(s3Posts(requests)).toEqual([]);
+      await page.close();
+    });
+
+    it('tags every one of five photos dropped at once; a text file among them fails alone', async () => {
+      const { page, requests, csp } = await open();
+      const names = [
+        '107-jellyfish.jpg',
+        '147-grey-whale.jpg',
+        '407-ambulance.jpg',
+        '547-electric-locomotive.jpg',
+        '947-mushroom.jpg',
+      ];
+      const files = await Promise.all(
+        names.map(async (name) => ({ name, mimeType: 'image/jpeg', buffer: await readFile(photo(name)) })),
+      );
+      await dropFiles(page, '#drop', [
+        ...files.slice(0, 2),
+        { name: 'readme.txt', mimeType: 'text/plain', buffer: Buffer.from('not a photo') },
+        ...files.slice(2),
+      ]);
+      expect(await page.$$('#uploads .card')).toHaveLength(6);
+      await expect
+        .poll(() => page.$$eval('#uploads .card.done', (cs) => cs.length), { timeout: 90_000 })
+        .toBe(5);
+      expect(await page.textContent('#status')).toBe('5 of 6 files tagged, 1 failed');
+      const cards = await page.$$eval('#uploads .card', (cs) =>
+        cs.map((c) => ({
+          file: c.querySelector('.file')?.textContent ?? '',
+          state: c.getAttribute('data-state'),
+          rows: c.querySelectorAll('.results .row').length,
+          thumb: c.querySelector('img.thumb')?.getAttribute('src') ?? '',
+        })),
+      );
+      expect(cards.map((c) => c.file)).toEqual([...names.slice(0, 2), 'readme.txt', ...names.slice(2)]);
+      for (const c of cards)
+        if (c.file === 'readme.txt') expect([c.state, c.rows, c.thumb]).toEqual(['failed', 0, '']);
+        else {
+          expect(c.state).toBe('done');
+          expect(c.rows).toBeGreaterThanOrEqual(1);
+          expect(c.thumb).toMatch(/^blob:/);
+        }
+      // Each card shows its own photo's top label (what the classifier says of that file).
+      const tops = await page.$$eval('#uploads .card.done', (cs) =>
+        cs.map((c) => c.querySelector('.results .row .label')?.textContent ?? ''),
+      );
+      const expected = [];
+      for (const f of files)
+        expected.push((await classifier.classify(f.buffer, { topK: 1 })).labels[0]?.label);
+      expect(tops).toEqual(expected);
+      expect(tops).toContain('grey whale');
+      expect(s3Posts(requests)).toHaveLength(5);
+      await screenshot(page, 'browser', 'five-photos');
+      expect(csp).toEqual([]);
+      expect(taggerErrors).toEqual([]);
       await page.close();
     });
 
@@ -445,7 +531,84 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       await page.close();
     });
 
-    it('typing "dog" suggests the category and finds the dog photo; 中文 shows 狗', async () => {
+    it("opens a tile in its own detail view (own URL, back button, shareable) with the user's tags", async () => {
+      // An object uploaded with the user's own tags, as POST /uploads' `tagging` stores them.
+      const key = `${PREFIX}trip/dessert.jpg`;
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: BUCKET,
+          Key: key,
+          Body: await readFile(photo('927-trifle.jpg')),
+          ContentType: 'image/jpeg',
+          Tagging: 'album=Lisbon%20trip&by=Ana',
+        }),
+      );
+      await expect
+        .poll(async () => (await fed.index.search(BUCKET, 'trifle', { limit: 10 })).items.length, {
+          timeout: 60_000,
+        })
+        .toBe(1);
+      const { page, csp } = await open();
+      await page.fill('#search', 'trifle');
+      await page.click('#go');
+      await page.waitForSelector('#gallery .tile a', { timeout: 30_000 });
+      await page.click('#gallery .tile a');
+      await expect.poll(() => page.url()).toBe(`${server.url}/?${new URLSearchParams({ image: key })}`);
+      await expect.poll(() => page.textContent('#detail-status'), { timeout: 30_000 }).toBe('Tagged');
+      expect(await page.isHidden('#home')).toBe(true);
+      expect(await page.textContent('#detail-name')).toBe('dessert.jpg');
+      expect((await resultRows(page, '#detail'))[0]?.label).toBe('trifle');
+      expect(
+        await page.$$eval('#detail-tags dt, #detail-tags dd', (els) => els.map((e) => e.textContent)),
+      ).toEqual(['album', 'Lisbon trip', 'by', 'Ana']);
+      expect(await page.textContent('#detail-model')).toBe('Tagged by model mobilenetv2-int8@1');
+      expect(await page.title()).toBe('dessert.jpg · Image tagger');
+      const image = page.locator('#detail-image');
+      await expect
+        .poll(() => image.evaluate((e) => (e as HTMLImageElement).naturalWidth), { timeout: 30_000 })
+        .toBeGreaterThan(0);
+      // Room for what later features add: the sections are there, hidden until they have something.
+      expect(
+        await page.$$eval('#detail [data-part]', (els) =>
+          els.map((e) => [e.getAttribute('data-part'), (e as HTMLElement).hidden]),
+        ),
+      ).toEqual([
+        ['similar', true],
+        ['duplicates', true],
+        ['colours', true],
+        ['names', true],
+      ]);
+      await screenshot(page, 'browser', 'detail');
+
+      // The back button returns to the search results as they were.
+      await page.goBack();
+      await expect.poll(() => page.isVisible('#gallery .tile')).toBe(true);
+      expect(page.url()).toBe(`${server.url}/`);
+      expect(await page.textContent('#found')).toBe('1 image labelled "trifle", best first');
+      expect(await page.isHidden('#detail')).toBe(true);
+      await page.goForward();
+      await expect.poll(() => page.textContent('#detail-name')).toBe('dessert.jpg');
+
+      // The URL shared: a new page opens straight on the detail view; its back link goes home.
+      const shared = await browser.newPage();
+      await shared.goto(`${server.url}/?${new URLSearchParams({ image: key })}`);
+      await expect.poll(() => shared.textContent('#detail-status'), { timeout: 30_000 }).toBe('Tagged');
+      expect((await resultRows(shared, '#detail'))[0]?.label).toBe('trifle');
+      await shared.click('#back');
+      await expect.poll(() => shared.isVisible('#drop')).toBe(true);
+      expect(shared.url()).toBe(`${server.url}/`);
+      // A key that names no object says so.
+      await shared.goto(`${server.url}/?${new URLSearchParams({ image: `${PREFIX}gone/nothing.jpg` })}`);
+      await expect
+        .poll(() => shared.textContent('#detail-status'), { timeout: 30_000 })
+        .toMatch(/^NotFound: /);
+      expect(await shared.isHidden('#detail-image')).toBe(true);
+      await shared.close();
+      expect(csp).toEqual([]);
+      await page.close();
+    });
+
+    it('typing "dog" suggests the category and finds the dog photo; a dog uploaded next joins the results', async () => {
       const { page, csp } = await open();
       await page.locator('#search').pressSequentially('dog', { delay: 30 });
       await expect
@@ -458,19 +621,85 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
         .toContain('dog');
       await page.press('#search', 'Enter');
       await page.waitForSelector('#gallery .tile', { timeout: 30_000 });
-      const tiles = await page.$$eval('#gallery .tile', (els) =>
-        els.map((e) => ({
-          label: e.querySelector('.label')?.textContent ?? '',
-          file: e.querySelector('.file')?.textContent ?? '',
-        })),
-      );
-      expect(tiles).toEqual([{ label: 'dog', file: 'IMG_2041.jpg' }]);
+      const tiles = () =>
+        page.$$eval('#gallery .tile', (els) =>
+          els.map((e) => ({
+            label: e.querySelector('.label')?.textContent ?? '',
+            file: e.querySelector('.file')?.textContent ?? '',
+          })),
+        );
+      expect(await tiles()).toEqual([{ label: 'dog', file: 'IMG_2041.jpg' }]);
       expect(await page.textContent('#found')).toBe('1 image labelled "dog", best first');
+
+      // The list does not go stale: the upload's tags arrive and the search runs again by itself.
+      await page.setInputFiles('#file', photo('187-Yorkshire-Terrier.jpg'));
+      await expect.poll(async () => (await tiles()).length, { timeout: 60_000 }).toBe(2);
+      expect((await tiles()).map((t) => t.file).sort()).toEqual([
+        '187-Yorkshire-Terrier.jpg',
+        'IMG_2041.jpg',
+      ]);
+      expect(await page.textContent('#found')).toBe('2 images labelled "dog", best first');
+      await screenshot(page, 'browser', 'stale-list-refreshed');
+      expect(csp).toEqual([]);
+      await page.close();
+    });
+
+    it("中文: every word in Chinese (but file names and the model's name), remembered across visits", async () => {
+      const { page, csp } = await open();
       await page.click('#lang');
-      await expect.poll(() => page.textContent('#gallery .tile .label')).toBe('狗');
-      expect(await page.textContent('#go')).toBe('搜索');
-      await page.click('#lang');
-      expect(await page.textContent('#gallery .tile .label')).toBe('dog');
+      await page.reload();
+      await expect.poll(() => page.textContent('#lang')).toBe('English');
+      await expect.poll(() => page.textContent('#model')).toMatch(/^模型 mobilenetv2-int8（第 1 版/);
+      expect(await page.getAttribute('html', 'lang')).toBe('zh-Hans');
+      // The switch back names its language in that language, as bilingual sites do.
+      const allowed = ['mobilenetv2-int8@1', 'mobilenetv2-int8', 'KB', 'MB', 'English'];
+      const files = ['287-lynx.jpg', 'bad.jpg', 'notes.txt', 'IMG_2041.jpg', '187-Yorkshire-Terrier.jpg'];
+      await page.setInputFiles('#file', [
+        { name: '287-lynx.jpg', mimeType: 'image/jpeg', buffer: await readFile(photo('287-lynx.jpg')) },
+        { name: 'bad.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a JPEG') },
+        { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') },
+      ]);
+      await expect
+        .poll(() => page.textContent('#status'), { timeout: 60_000 })
+        .toBe('已标注 1 / 3 个文件，失败 2 个');
+      expect(await page.$$eval('#uploads .card .state', (els) => els.map((e) => e.textContent))).toEqual([
+        expect.stringMatching(/^287-lynx\.jpg 的前 \d 个标签$/),
+        '无法识别：不支持的格式：只能识别常见的图片格式',
+        '不是图片文件，没有上传',
+      ]);
+      expect(await page.textContent('#uploads .card .timing')).toMatch(
+        /^由模型 mobilenetv2-int8@1 标注：上传 \d+\.\d 秒，之后 \d+\.\d 秒得到标签（\d+ KB）$/,
+      );
+      await page.fill('#search', '狗');
+      await page.click('#go');
+      await expect
+        .poll(() => page.textContent('#found'), { timeout: 30_000 })
+        .toBe('找到 2 张标注为“狗”的图片，按得分排序');
+      expect(await page.$$eval('#gallery .tile .label', (els) => els.map((e) => e.textContent))).toEqual([
+        '狗',
+        '狗',
+      ]);
+      expect(await latinWords(page, [...files, ...allowed])).toEqual([]);
+      await screenshot(page, 'browser', 'zh-home');
+
+      await page.click('#gallery .tile a');
+      await expect.poll(() => page.textContent('#detail-status'), { timeout: 30_000 }).toBe('已标注');
+      expect(await page.textContent('#back')).toBe('← 全部图片');
+      expect(await page.textContent('#detail-model')).toBe('标注模型：mobilenetv2-int8@1');
+      expect(await page.textContent('#detail-categories')).toContain('狗');
+      expect(await latinWords(page, [...files, ...allowed])).toEqual([]);
+      await page.setViewportSize({ width: 390, height: 844 });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await screenshot(page, 'browser', 'zh-detail-390px');
+      // A search that finds nothing, and an image that is not there, in Chinese too.
+      await page.goto(`${server.url}/?${new URLSearchParams({ image: `${PREFIX}gone/nothing.jpg` })}`);
+      await expect.poll(() => page.textContent('#detail-status'), { timeout: 30_000 }).toBe('找不到这张图片');
+      expect(await latinWords(page, ['nothing.jpg', ...allowed])).toEqual([]);
+      await page.click('#back');
+      await page.fill('#search', 'giant panda');
+      await page.click('#go');
+      await expect.poll(() => page.textContent('#found')).toBe('没有标注为“大熊猫”的图片');
+      expect(await latinWords(page, allowed)).toEqual([]);
       expect(csp).toEqual([]);
       await page.close();
     });

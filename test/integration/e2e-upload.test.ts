@@ -85,19 +85,21 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     // Upload: a presigned POST straight to the local S3 (cross-origin, allowed by the bucket's CORS
     // rule), then the tagger's labels, read back through GET /image?key=.
     await page.setInputFiles('#file', bigPhoto);
-    await page.waitForSelector('#results .row', { timeout: 120_000 });
+    await page.waitForSelector('#uploads .card.done', { timeout: 120_000 });
     // The tagger's labels over MIN_CONFIDENCE (up to 3), and its categories.
-    const labels = await page.$$eval('#results .row .label', (els) => els.map((e) => e.textContent ?? ''));
+    const labels = await page.$$eval('#uploads .card .results .row .label', (els) =>
+      els.map((e) => e.textContent ?? ''),
+    );
     expect(labels.length).toBeGreaterThanOrEqual(1);
     expect(labels[0]).toBe('Golden Retriever');
-    expect(await page.textContent('#categories')).toContain('dog');
+    expect(await page.textContent('#uploads .card .categories')).toContain('dog');
     expect(await page.textContent('#status')).toContain('big-retriever.jpg');
     expect(s3Posts).toEqual([{ status: 204, allowOrigin: base }]);
     expect(requests.some((r) => r.url.includes('/classify'))).toBe(false);
     const poll = requests.find((r) => r.url.startsWith(`${base}/image?`));
     const key = new URL(poll?.url ?? `${base}/`).searchParams.get('key') ?? '';
     expect(key).toMatch(/^uploads\/.+\/big-retriever\.jpg$/);
-    console.log(`e2e upload of ${bytes} bytes: ${await page.textContent('#timing')}`);
+    console.log(`e2e upload of ${bytes} bytes: ${await page.textContent('#uploads .card .timing')}`);
 
     // Search: the label index (dynalite) finds it, and its thumbnail loads from the bucket.
     await page.fill('#search', 'golden retriever');
@@ -117,6 +119,16 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     await img.scrollIntoViewIfNeeded();
     await expect
       .poll(() => img.evaluate((e) => (e as HTMLImageElement).naturalWidth), { timeout: 30_000 })
+      .toBe(2400);
+
+    // Its detail view, through the stack's own routes: its URL, the image, the labels.
+    await page.click('#gallery .tile a');
+    await expect.poll(() => page.textContent('#detail-status'), { timeout: 30_000 }).toBe('Tagged');
+    expect(new URL(page.url()).searchParams.get('image')).toBe(key);
+    expect(await page.textContent('#detail .results .row .label')).toBe('Golden Retriever');
+    const detailImage = page.locator('#detail-image');
+    await expect
+      .poll(() => detailImage.evaluate((e) => (e as HTMLImageElement).naturalWidth), { timeout: 30_000 })
       .toBe(2400);
     expect(problems).toEqual([]);
     await page.close();
