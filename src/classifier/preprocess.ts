@@ -6,12 +6,15 @@
  *
  * - Only JPEG, PNG, WebP, GIF, AVIF and TIFF are accepted, recognised by their magic bytes before
  *   any decoder sees them (SVG, PDF, HEIC and the rest never reach libvips).
- * - Limits are checked from the header alone, so a decompression bomb is refused before decoding.
+ * - Limits are checked from the header alone, so a decompression bomb is refused before decoding
+ *   (image-header.ts reads it for JPEG, PNG and WebP; libvips for the rest, and libvips checks the
+ *   pixel limit again from its own header read).
  * - sharp decodes; an embedded ICC profile is ignored, as PIL (which these models were trained
  *   with) ignores it: the stored values are the model's input. sharp's JPEG decode is then
  *   identical to PIL's.
- * - The resize is Pillow's own algorithm (`pilResizeCrop`: triangle filter, 22-bit fixed point,
- *   horizontal pass then vertical, each rounded to 8 bits), computed only for the centre crop.
+ * - The resize is Pillow's own algorithm (`pilResize`: triangle filter, 22-bit fixed point,
+ *   horizontal pass then vertical, each rounded to 8 bits), computed only for the centre crop, from
+ *   only the source pixels that crop reads (libvips extracts them in the decoding pipeline).
  * - Two deliberate differences from PIL, both measured (docs/model-toolchain.md): EXIF orientation is
  *   applied (PIL ignores it, so a phone photo stored sideways would reach the model sideways), and
  *   alpha is composited over white (PIL keeps whatever colour the encoder left under transparent
@@ -22,6 +25,7 @@
 
 import { CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError } from './errors.ts';
 import { IMAGE_FORMATS, type ImageFormat } from './image-formats.ts';
+import { orientedSize, readImageHeader } from './image-header.ts';
 import { roundHalfEven } from './math.ts';
 import type { ModelMeta } from './model-folder.ts';
 import { sharp } from './native.ts';
@@ -46,6 +50,11 @@ export const DEFAULT_LIMITS: ImageLimits = {
 export interface Preprocessed {
   /** [3, cropSize, cropSize] planes, normalised, in the model's channel order. */
   data: Float32Array;
+  /**
+   * The same cropSize x cropSize crop as interleaved RGB, 8 bits a channel, before normalisation
+   * (the pixels `data` is computed from; RGB order whatever the model's): for colour and quality measures.
+   */
+  rgb: Uint8Array;
   format: ImageFormat;
   /** Size of the decoded image after EXIF orientation, before resizing. */
   width: number;
@@ -127,15 +136,19 @@ export async function preprocess(
 
   let width: number;
   let height: number;
-  try {
-    // Header only: no pixels are decoded, so the size check below can name the dimensions.
-    const meta = await open(false).metadata();
-    if (sniffed === 'avif' && meta.compression !== 'av1')
-      throw new UnsupportedFormatError(`unsupported format: HEIF with ${meta.compression} compression`);
-    ({ width, height } = meta.autoOrient);
-  } catch (err) {
-    throw err instanceof ImageError ? err : describeSharpError(err);
-  }
+  // The size (after EXIF orientation) from the header: read here for JPEG, PNG and WebP (one libvips
+  // call per request instead of two), else by libvips without decoding any pixels.
+  const header = readImageHeader(bytes, sniffed);
+  if (header) ({ width, height } = orientedSize(header));
+  else
+    try {
+      const meta = await open(false).metadata();
+      if (sniffed === 'avif' && meta.compression !== 'av1')
+        throw new UnsupportedFormatError(`unsupported format: HEIF with ${meta.compression} compression`);
+      ({ width, height } = meta.autoOrient);
+    } catch (err) {
+      throw err instanceof ImageError ? err : describeSharpError(err);
+    }
   if (!(width > 0 && height > 0)) throw new CorruptImageError('image header has no size');
   if (width * height > limits.maxPixels)
     throw new ImageTooLargeError(
@@ -144,29 +157,32 @@ export async function preprocess(
 
   const { resizeShorter, cropSize } = spec;
   const resized = resizedSize(width, height, resizeShorter);
-  const left = roundHalfEven((resized.width - cropSize) / 2);
-  const top = roundHalfEven((resized.height - cropSize) / 2);
+  const crop = {
+    left: roundHalfEven((resized.width - cropSize) / 2),
+    top: roundHalfEven((resized.height - cropSize) / 2),
+    width: cropSize,
+    height: cropSize,
+  };
 
-  let pixels: Uint8Array;
+  let rgb: Uint8Array;
   try {
     const image = open(limits.maxPixels).timeout({ seconds: limits.timeoutSeconds });
     if (width * height <= EXACT_MAX_PIXELS) {
-      // Decode at full size, then Pillow's resize of the crop window in TypeScript: exact.
+      // libvips decodes at full size and hands over only the pixels the crop reads (a sequential
+      // JPEG decode stops after its last row); Pillow's resize of the crop runs in TypeScript: exact.
+      const plan = pilResizePlan(width, height, resized.width, resized.height, crop);
+      const { window } = plan;
       const { data, info } = await image
+        .extract(window)
         .flatten({ background: '#ffffff' })
         .toColourspace('srgb')
         .raw({ depth: 'uchar' })
         .toBuffer({ resolveWithObject: true });
-      if (info.channels !== 3 || info.width !== width || info.height !== height)
+      if (info.channels !== 3 || info.width !== window.width || info.height !== window.height)
         throw new CorruptImageError(
-          `decoder produced ${info.width}x${info.height}x${info.channels}, expected ${width}x${height} RGB`,
+          `decoder produced ${info.width}x${info.height}x${info.channels}, expected ${window.width}x${window.height} RGB`,
         );
-      pixels = pilResizeCrop(data, width, height, resized.width, resized.height, {
-        left,
-        top,
-        width: cropSize,
-        height: cropSize,
-      });
+      rgb = pilResize(data, plan);
     } else {
       // Large photos: libvips decodes a JPEG or WebP already shrunk (shrink-on-load), then its
       // triangle filter ('linear', the same filter as PIL's bilinear) resizes the rest. With
@@ -175,7 +191,7 @@ export async function preprocess(
       const { data, info } = await image
         .resize(resized.width, resized.height, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false })
         .flatten({ background: '#ffffff' })
-        .extract({ left, top, width: cropSize, height: cropSize })
+        .extract(crop)
         .toColourspace('srgb')
         .raw({ depth: 'uchar' })
         .toBuffer({ resolveWithObject: true });
@@ -183,12 +199,12 @@ export async function preprocess(
         throw new CorruptImageError(
           `decoder produced ${info.width}x${info.height}x${info.channels}, expected RGB`,
         );
-      pixels = data;
+      rgb = data;
     }
   } catch (err) {
     throw err instanceof ImageError ? err : describeSharpError(err);
   }
-  return { data: toNormalisedPlanes(pixels, cropSize * cropSize, spec), format: sniffed, width, height };
+  return { data: toNormalisedPlanes(rgb, cropSize * cropSize, spec), rgb, format: sniffed, width, height };
 }
 
 /**
@@ -203,13 +219,22 @@ export const EXACT_MAX_PIXELS = 1_200_000;
 
 /** Pillow's fixed-point precision for 8-bit resampling (Resample.c: 32 - 8 - 2). */
 const PRECISION_BITS = 22;
+/** Rounding half of the last bit, added to every sum. */
+const HALF = 1 << (PRECISION_BITS - 1);
 
 /**
  * Pillow's precompute_coeffs + normalize_coeffs_8bpc for the bilinear (triangle) filter, for output
  * positions [first, first + count) of a resize from inSize to outSize: the first input index of
- * each output and its integer weights (ksize per output).
+ * each output, its number of taps and its integer weights (ksize per output).
  */
-function pilCoefficients(inSize: number, outSize: number, first: number, count: number) {
+interface Coefficients {
+  start: Int32Array;
+  taps: Int32Array;
+  weights: Int32Array;
+  ksize: number;
+}
+
+function pilCoefficients(inSize: number, outSize: number, first: number, count: number): Coefficients {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = filterScale; // the triangle filter's support is 1
@@ -242,14 +267,42 @@ function pilCoefficients(inSize: number, outSize: number, first: number, count: 
   return { start, taps, weights, ksize };
 }
 
-/**
- * Pillow's clip8: the fixed-point sum (rounding half included) to 0..255. Every sum stays below
- * 2^31 (weights are non-negative and add up to 2^22; 255 x 2^22 + 2^21 < 2^31), so int32 is exact.
- */
-const clip8 = (sum: number) => {
-  const v = sum >> PRECISION_BITS;
-  return v < 0 ? 0 : Math.min(v, 255);
-};
+interface Rect {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** What `pilResize` computes: the coefficients of both passes and the source pixels they read. */
+export interface PilResizePlan {
+  h: Coefficients;
+  v: Coefficients;
+  crop: Rect;
+  /** The rectangle of the source image the crop reads (what the decoder must hand over). */
+  window: Rect;
+}
+
+/** The plan of PIL's `resize((outWidth, outHeight), BILINEAR)` of a width x height image, cropped to `crop`. */
+export function pilResizePlan(
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+  crop: Rect,
+): PilResizePlan {
+  const h = pilCoefficients(width, outWidth, crop.left, crop.width);
+  const v = pilCoefficients(height, outHeight, crop.top, crop.height);
+  const end = (c: Coefficients, last: number) => (c.start[last] as number) + (c.taps[last] as number);
+  const left = h.start[0] as number;
+  const top = v.start[0] as number;
+  return {
+    h,
+    v,
+    crop,
+    window: { left, top, width: end(h, crop.width - 1) - left, height: end(v, crop.height - 1) - top },
+  };
+}
 
 /**
  * PIL's `Image.resize((outWidth, outHeight), BILINEAR)` of interleaved RGB, computed only for the
@@ -262,57 +315,102 @@ export function pilResizeCrop(
   height: number,
   outWidth: number,
   outHeight: number,
-  crop: { left: number; top: number; width: number; height: number },
+  crop: Rect,
 ): Uint8Array {
-  const h = pilCoefficients(width, outWidth, crop.left, crop.width);
-  const v = pilCoefficients(height, outHeight, crop.top, crop.height);
-  // Source rows the vertical pass reads.
-  const firstRow = v.start[0] as number;
-  const lastRow = (v.start[crop.height - 1] as number) + (v.taps[crop.height - 1] as number);
-  const rows = lastRow - firstRow;
-  const half = 1 << (PRECISION_BITS - 1);
-  // Horizontal pass (skipped by Pillow when the width does not change: the identity either way).
+  return pilResize(rgb, pilResizePlan(width, height, outWidth, outHeight, crop), { left: 0, top: 0, width });
+}
+
+/**
+ * The plan's resize of interleaved RGB `rgb`, which holds the plan's window (or, with `source`, the
+ * rows from source.top of a source.width-wide image whose columns start at source.left).
+ * Every sum stays below 2^31 (weights are non-negative and add up to 2^22; 255 x 2^22 + 2^21 <
+ * 2^31), so int32 arithmetic is exact, as Pillow's.
+ */
+export function pilResize(
+  rgb: Uint8Array,
+  plan: PilResizePlan,
+  source: { left: number; top: number; width: number } = plan.window,
+): Uint8Array {
+  const { h, v, crop, window } = plan;
   const cw = crop.width;
+  // Uint8ClampedArray: storing a sum clips it to 0..255 (Pillow's clip8; the sums are never negative).
+  const temp = new Uint8ClampedArray(window.height * cw * 3);
+  // Horizontal pass over the rows the vertical pass reads (Pillow skips it when the width does not
+  // change: the identity either way).
+  const rowBytes = source.width * 3;
   const { start: hStart, taps: hTaps, weights: hWeights, ksize: hK } = h;
-  const temp = new Uint8Array(rows * cw * 3);
-  for (let y = 0; y < rows; y++) {
-    const src = (firstRow + y) * width * 3;
-    let dst = y * cw * 3;
+  let dst = 0;
+  for (let y = 0; y < window.height; y++) {
+    const src = (window.top - source.top + y) * rowBytes - source.left * 3;
     for (let o = 0; o < cw; o++, dst += 3) {
-      const k = o * hK;
-      const n = hTaps[o] as number;
+      let k = o * hK;
+      const end = k + (hTaps[o] as number);
       let p = src + (hStart[o] as number) * 3;
-      let r = half;
-      let g = half;
-      let b = half;
-      for (let x = 0; x < n; x++, p += 3) {
-        const wx = hWeights[k + x] as number;
-        r = (r + Math.imul(rgb[p] as number, wx)) | 0;
-        g = (g + Math.imul(rgb[p + 1] as number, wx)) | 0;
-        b = (b + Math.imul(rgb[p + 2] as number, wx)) | 0;
+      let r = HALF;
+      let g = HALF;
+      let b = HALF;
+      for (; k < end; k++, p += 3) {
+        const w = hWeights[k] as number;
+        r += (rgb[p] as number) * w;
+        g += (rgb[p + 1] as number) * w;
+        b += (rgb[p + 2] as number) * w;
       }
-      temp[dst] = clip8(r);
-      temp[dst + 1] = clip8(g);
-      temp[dst + 2] = clip8(b);
+      temp[dst] = r >> PRECISION_BITS;
+      temp[dst + 1] = g >> PRECISION_BITS;
+      temp[dst + 2] = b >> PRECISION_BITS;
     }
   }
-  // Vertical pass.
-  const { start: vStart, taps: vTaps, weights: vWeights, ksize: vK } = v;
-  const out = new Uint8Array(cw * crop.height * 3);
+  // Vertical pass: per output row, its taps' weights and rows in locals for the common tap counts.
   const stride = cw * 3;
+  const out = new Uint8ClampedArray(stride * crop.height);
+  const { start: vStart, taps: vTaps, weights: vWeights, ksize: vK } = v;
   for (let o = 0; o < crop.height; o++) {
     const k = o * vK;
     const n = vTaps[o] as number;
-    const row0 = ((vStart[o] as number) - firstRow) * stride;
-    const dst = o * stride;
-    for (let i = 0; i < stride; i++) {
-      let sum = half;
-      for (let y = 0, p = row0 + i; y < n; y++, p += stride)
-        sum = (sum + Math.imul(temp[p] as number, vWeights[k + y] as number)) | 0;
-      out[dst + i] = clip8(sum);
-    }
+    const r0 = ((vStart[o] as number) - window.top) * stride;
+    const d = o * stride;
+    const w0 = vWeights[k] as number;
+    const w1 = vWeights[k + 1] as number;
+    const w2 = vWeights[k + 2] as number;
+    const r1 = r0 + stride;
+    const r2 = r1 + stride;
+    if (n === 2)
+      for (let i = 0; i < stride; i++) {
+        const s = (HALF + (temp[r0 + i] as number) * w0 + (temp[r1 + i] as number) * w1) >> PRECISION_BITS;
+        out[d + i] = s;
+      }
+    else if (n === 3)
+      for (let i = 0; i < stride; i++) {
+        const s =
+          (HALF +
+            (temp[r0 + i] as number) * w0 +
+            (temp[r1 + i] as number) * w1 +
+            (temp[r2 + i] as number) * w2) >>
+          PRECISION_BITS;
+        out[d + i] = s;
+      }
+    else if (n === 4) {
+      const w3 = vWeights[k + 3] as number;
+      const r3 = r2 + stride;
+      for (let i = 0; i < stride; i++) {
+        const s =
+          (HALF +
+            (temp[r0 + i] as number) * w0 +
+            (temp[r1 + i] as number) * w1 +
+            (temp[r2 + i] as number) * w2 +
+            (temp[r3 + i] as number) * w3) >>
+          PRECISION_BITS;
+        out[d + i] = s;
+      }
+    } else
+      for (let i = 0; i < stride; i++) {
+        let s = HALF;
+        for (let y = 0, p = r0 + i; y < n; y++, p += stride)
+          s += (temp[p] as number) * (vWeights[k + y] as number);
+        out[d + i] = s >> PRECISION_BITS;
+      }
   }
-  return out;
+  return new Uint8Array(out.buffer);
 }
 
 /** Interleaved RGB uint8 -> planar float32 `(x/255 - mean)/std`, planes in the model's channel order. */
@@ -322,13 +420,16 @@ export function toNormalisedPlanes(
   spec: Pick<PreprocessSpec, 'mean' | 'std' | 'channelOrder'>,
 ): Float32Array {
   const out = new Float32Array(3 * pixelCount);
+  const table = new Float32Array(256);
   for (let c = 0; c < 3; c++) {
     const src = spec.channelOrder === 'RGB' ? c : 2 - c;
     const std = spec.std[src] as number;
     const scale = 1 / (255 * std);
     const shift = (spec.mean[src] as number) / std;
+    // The 256 possible values, computed as before (in double, then rounded to float32 once).
+    for (let x = 0; x < 256; x++) table[x] = x * scale - shift;
     const plane = c * pixelCount;
-    for (let i = 0; i < pixelCount; i++) out[plane + i] = (rgb[3 * i + src] as number) * scale - shift;
+    for (let i = 0, p = src; i < pixelCount; i++, p += 3) out[plane + i] = table[rgb[p] as number] as number;
   }
   return out;
 }

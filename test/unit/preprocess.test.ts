@@ -40,6 +40,12 @@ describe('preprocess: pixel-exact tensor', () => {
         }
   });
 
+  it('hands over the crop as interleaved RGB bytes too, the pixels the tensor is computed from', async () => {
+    const image = await png(width, 4, rgb);
+    expect([...(await preprocess(image, spec)).rgb]).toEqual(rgb);
+    expect([...(await preprocess(image, { ...spec, channelOrder: 'BGR' })).rgb]).toEqual(rgb);
+  });
+
   it('puts blue first for BGR models', async () => {
     const { data } = await preprocess(await png(width, 4, rgb), { ...spec, channelOrder: 'BGR' });
     expect(Math.abs((data[0] as number) - expected(rgb[2] as number, 2))).toBeLessThan(1e-5);

@@ -1,0 +1,264 @@
+/**
+ * npm run bench -- --peers [--runs N] [--preprocess-only] [--baseline <git ref>]
+ * (also alone: npx tsx bench/peers.ts ...)
+ *
+ * The project against what its users would pick instead, on the same ONNX files and photos, timed
+ * round-robin in one run (each peer in turn, request by request), so ratios compare like with like
+ * on a shared machine:
+ * - preprocessing, bytes to tensor: the project's preprocess() against torchvision's PIL transforms
+ *   and the same steps in PIL + numpy (bench/peers_python.py, Debian's python3-torchvision), on
+ *   JPEG, PNG and WebP of 0.15, 0.3, 3 and 12 MP made from a shared photo; with --baseline, the
+ *   preprocess() of another commit's src/ too;
+ * - per model: inference, end to end (bytes to top-3), cold start (process start to the first
+ *   top-3, with each side's warm-up), peak RSS, and top-1 agreement on the 50 shared photos, for the
+ *   project, ONNX Runtime's Python package + PIL/numpy (installed on demand into .cache/peers with
+ *   pip; when it cannot be, the Python rows time PIL's preprocessing and the same inference in
+ *   ONNX Runtime for Node, and say so) and transformers.js (installed on demand into .cache/peers
+ *   with npm, never a dependency of the service).
+ * Needs ../shared (photos, MobileNetV2) and /usr/bin/python3 with torchvision; says what is missing.
+ */
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { cacheDir, ROOT, SHARED, SHARED_FILES } from '../paths.ts';
+import { INT8_FLAGS, readCpuInfo } from '../src/classifier/cpu.ts';
+import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
+import { sharp } from '../src/classifier/native.ts';
+import { DEFAULT_LIMITS } from '../src/classifier/preprocess.ts';
+import { median } from './cold-start.ts';
+
+const run = promisify(execFile);
+const CACHE = cacheDir('peers');
+const PYTHON = '/usr/bin/python3';
+const PYTHON_PEER = join(ROOT, 'bench/peers_python.py');
+const PYTHON_SITE = join(CACHE, 'python');
+
+export const PEER_SIZES_MP = [0.15, 0.3, 3, 12] as const;
+export const PEER_FORMATS = ['jpeg', 'png', 'webp'] as const;
+
+type Spec = typeof IMAGENET_DEFAULTS;
+interface Sample {
+  ms: number;
+  cpuMs: number;
+}
+type Preprocess = (bytes: Uint8Array, spec: Spec, limits: typeof DEFAULT_LIMITS) => Promise<unknown>;
+
+/** A 12 MP photo as PNG is about 30 MB, above the service's 25 MB: the benchmark lifts the byte limit. */
+const LIMITS = { ...DEFAULT_LIMITS, maxBytes: 64 * 1024 * 1024 };
+
+const fmt = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
+const ratio = (a: number, b: number) => (a / b).toFixed(2);
+
+/** A long-lived Python peer: one JSON request per line, one JSON reply per line. */
+export class PythonPeer {
+  private readonly child;
+  private readonly lines: AsyncIterator<string>;
+
+  constructor(env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(PYTHON, [PYTHON_PEER, 'serve'], {
+      env: { ...process.env, OMP_NUM_THREADS: '1', ...env },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async ask<T = Record<string, unknown>>(request: Record<string, unknown>): Promise<T> {
+    this.child.stdin.write(`${JSON.stringify(request)}\n`);
+    const { value, done } = await this.lines.next();
+    if (done) throw new Error(`the Python peer exited (${this.child.exitCode ?? 'signal'})`);
+    const reply = JSON.parse(value as string);
+    if (reply.error) throw new Error(`Python peer: ${reply.error}`);
+    return reply as T;
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
+}
+
+/** Why the Python peer cannot run here, or false. */
+export async function pythonMissing(): Promise<string | false> {
+  if (!existsSync(PYTHON)) return `${PYTHON} is absent (install Debian python3-torchvision)`;
+  try {
+    await run(PYTHON, ['-c', 'import torchvision, PIL, numpy'], { timeout: 60_000 });
+    return false;
+  } catch {
+    return `${PYTHON} cannot import torchvision (apt-get install python3-torchvision)`;
+  }
+}
+
+/** A photographic image of about `megapixels` (4:3) in `format`, made once into the cache. */
+async function imageOf(megapixels: number, format: (typeof PEER_FORMATS)[number]) {
+  const width = Math.round(Math.sqrt((megapixels * 1e6 * 4) / 3));
+  const height = Math.round((width * 3) / 4);
+  const path = join(CACHE, `photo-${megapixels}mp.${format}`);
+  if (!existsSync(path)) {
+    const scaled = sharp(join(SHARED_FILES.photos, '207-Golden-Retriever.jpg')).resize(width, height, {
+      fit: 'fill',
+    });
+    const encoded =
+      format === 'jpeg'
+        ? scaled.jpeg({ quality: 90 })
+        : format === 'png'
+          ? scaled.png({ compressionLevel: 6 })
+          : scaled.webp({ quality: 90 });
+    await encoded.toFile(path);
+  }
+  const bytes = await readFile(path);
+  return {
+    path,
+    bytes,
+    label: `${megapixels} MP ${format.toUpperCase()}`,
+    detail: `${width}x${height}, ${Math.round(bytes.length / 1024)} KB`,
+  };
+}
+
+/** src/ of a commit, extracted under the cache (node_modules resolve from the repository root). */
+function baselineSrc(ref: string): { name: string; src: string } {
+  const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: ROOT, encoding: 'utf8' }).trim();
+  const dir = join(CACHE, `baseline-${sha}`);
+  if (!existsSync(join(dir, 'src')))
+    execFileSync('sh', ['-c', `mkdir -p "${dir}" && git archive ${sha} src | tar -x -C "${dir}"`], {
+      cwd: ROOT,
+    });
+  return { name: `project at ${ref} (${sha})`, src: join(dir, 'src') };
+}
+
+/**
+ * Preprocessing, bytes to the model's input tensor, round-robin: per round and image, torchvision,
+ * PIL + numpy, then each project tree. Medians in ms, and the project's ratio to torchvision.
+ */
+async function preprocessTable(
+  peer: PythonPeer,
+  rounds: number,
+  baseline: string | undefined,
+  sizes: readonly number[],
+  log: (line: string) => void,
+): Promise<void> {
+  const images: Awaited<ReturnType<typeof imageOf>>[] = [];
+  for (const mp of sizes) for (const format of PEER_FORMATS) images.push(await imageOf(mp, format));
+  const trees = [{ name: 'project', src: join(ROOT, 'src') }];
+  if (baseline) trees.push(baselineSrc(baseline));
+  const fns: Preprocess[] = [];
+  for (const tree of trees)
+    fns.push((await import(join(tree.src, 'classifier/preprocess.ts'))).preprocess as Preprocess);
+  const versions = await peer.ask<{ pillow: string; numpy: string }>({
+    op: 'load',
+    spec: IMAGENET_DEFAULTS,
+    files: images.map((i) => i.path),
+  });
+  const columns = ['torchvision', 'PIL + numpy', ...trees.map((t) => t.name)];
+  const times = images.map(() => columns.map((): Sample[] => []));
+  const python = (impl: string) => (i: number) => peer.ask<Sample>({ op: 'pre', i, impl });
+  const node = (fn: Preprocess) => async (i: number) => {
+    const cpu = process.cpuUsage();
+    const t = performance.now();
+    await fn(images[i]?.bytes as Buffer, IMAGENET_DEFAULTS, LIMITS);
+    const ms = performance.now() - t;
+    const used = process.cpuUsage(cpu);
+    return { ms, cpuMs: (used.user + used.system) / 1000 };
+  };
+  const runners = [python('torchvision'), python('numpy'), ...fns.map(node)];
+  for (let r = -2; r < rounds; r++)
+    // Each round starts with the next runner, so none always runs right after another process.
+    for (const i of images.keys())
+      for (let j = 0; j < runners.length; j++) {
+        const c = (j + r + runners.length * 2) % runners.length;
+        const sample = await (runners[c] as (i: number) => Promise<Sample>)(i);
+        if (r >= 0) times[i]?.[c]?.push(sample);
+      }
+  log(`## Preprocessing: bytes to tensor, medians of ${rounds} round-robin rounds\n`);
+  log(
+    `Pillow ${versions.pillow}, numpy ${versions.numpy}; ImageNet transform (shorter side 256, centre 224). ` +
+      'Wall ms and CPU ms (every thread of the process: process.cpuUsage, time.process_time), each timed ' +
+      'inside its own process (the pipe to Python is not counted); each round starts with the next column. ' +
+      '"x torchvision" and "x PIL + numpy": the project\'s median over theirs (wall / CPU). The 12 MP PNG ' +
+      "(about 30 MB) is above the service's 25 MB limit; the benchmark lifts that limit to time it.\n",
+  );
+  log(
+    `| image | size | ${columns.map((c) => `${c} wall | CPU`).join(' | ')} | x torchvision | x PIL + numpy |`,
+  );
+  log(`| --- | --- | ${columns.map(() => '---: | ---:').join(' | ')} | ---: | ---: |`);
+  for (const [i, image] of images.entries()) {
+    const m = (times[i] ?? []).map((xs) => ({
+      ms: median(xs.map((x) => x.ms)),
+      cpuMs: median(xs.map((x) => x.cpuMs)),
+    }));
+    const [tv, np, project] = m as [Sample, Sample, Sample];
+    const x = (peer: Sample) => `${ratio(project.ms, peer.ms)} / ${ratio(project.cpuMs, peer.cpuMs)}`;
+    log(
+      `| ${image.label} | ${image.detail} | ${m.map((s) => `${fmt(s.ms)} | ${fmt(s.cpuMs)}`).join(' | ')} | ${x(tv)} | ${x(np)} |`,
+    );
+  }
+  log('');
+}
+
+export interface PeersOptions {
+  runs?: number;
+  preprocessOnly?: boolean;
+  baseline?: string;
+  /** Megapixels of the preprocessing images (default PEER_SIZES_MP). */
+  sizes?: number[];
+}
+
+/** Runs the peers benchmark; each markdown line goes to `onLine` and is returned. */
+export async function peersBench(
+  options: PeersOptions = {},
+  onLine: (line: string) => void = () => {},
+): Promise<string[]> {
+  const lines: string[] = [];
+  const log = (line = '') => {
+    lines.push(line);
+    onLine(line);
+  };
+  const runs = options.runs ?? 30;
+  if (!existsSync(SHARED_FILES.photos)) {
+    log(`(${SHARED} is absent: the peers benchmark needs its photos and MobileNetV2; nothing measured)`);
+    return lines;
+  }
+  const missing = await pythonMissing();
+  if (missing) {
+    log(`(the peers benchmark needs the Python path: ${missing}; nothing measured)`);
+    return lines;
+  }
+  await mkdir(CACHE, { recursive: true });
+  const cpu = readCpuInfo();
+  const flags = INT8_FLAGS.filter((f) => cpu.flags?.has(f));
+  log(`# Peers: the project against the Python path and transformers.js (${new Date().toISOString()})\n`);
+  log(
+    `CPU: ${cpu.model ?? 'unknown'} (${cpu.arch}; flags: ${flags.join(', ') || 'none of the int8 ones'}); load average ${(await readFile('/proc/loadavg', 'utf8').catch(() => '?')).split(' ').slice(0, 3).join(' ')}.\n`,
+  );
+  const peer = new PythonPeer();
+  try {
+    await preprocessTable(peer, runs, options.baseline, options.sizes ?? PEER_SIZES_MP, log);
+  } finally {
+    peer.close();
+  }
+  return lines;
+}
+
+export const PEERS_ARGS = {
+  runs: { type: 'string' },
+  'preprocess-only': { type: 'boolean', default: false },
+  baseline: { type: 'string' },
+  sizes: { type: 'string' },
+} as const;
+
+async function main() {
+  const { values } = parseArgs({ options: PEERS_ARGS });
+  await peersBench(
+    {
+      runs: values.runs === undefined ? undefined : Number(values.runs),
+      preprocessOnly: values['preprocess-only'],
+      baseline: values.baseline,
+      sizes: values.sizes?.split(',').map(Number),
+    },
+    (line) => console.log(line),
+  );
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
