@@ -35,7 +35,6 @@ const run = promisify(execFile);
 const CACHE = cacheDir('peers');
 const PYTHON = '/usr/bin/python3';
 const PYTHON_PEER = join(ROOT, 'bench/peers_python.py');
-const PYTHON_SITE = join(CACHE, 'python');
 
 export const PEER_SIZES_MP = [0.15, 0.3, 3, 12] as const;
 export const PEER_FORMATS = ['jpeg', 'png', 'webp'] as const;

@@ -9,6 +9,10 @@
  * --runs: repetitions of the classifier benchmark (default 30); --toolchain-runs: rounds of the
  * toolchain's interleaved timing (default 10); --storages-only: only the storage table (no per-model
  * tables, no toolchain).
+ *
+ * npm run bench -- --peers [--runs N] [--sizes 0.15,0.3] [--preprocess-only] [--baseline <git ref>]
+ * runs only the peers benchmark (bench/peers.ts): the project against torchvision/PIL, ONNX Runtime's
+ * Python package and transformers.js, round-robin in one run; docs/benchmarks.md quotes a run.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -19,6 +23,7 @@ import { ROOT } from '../paths.ts';
 import { readCpuInfo } from '../src/classifier/cpu.ts';
 import { CLASSIFIER_BENCH_ARGS, classifierBench } from './bench.ts';
 import { barChartSvg } from './chart.ts';
+import { PEERS_ARGS, peersBench } from './peers.ts';
 import {
   CHART_FILE,
   generatedSection,
@@ -50,10 +55,24 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       ...CLASSIFIER_BENCH_ARGS,
+      ...PEERS_ARGS,
       'toolchain-runs': { type: 'string' },
       write: { type: 'boolean', default: false },
+      peers: { type: 'boolean', default: false },
     },
   });
+  if (values.peers) {
+    await peersBench(
+      {
+        runs: values.runs === undefined ? undefined : Number(values.runs),
+        preprocessOnly: values['preprocess-only'],
+        baseline: values.baseline,
+        sizes: values.sizes?.split(',').map(Number),
+      },
+      (line) => console.log(line),
+    );
+    return;
+  }
   const facts = machine();
   const print = (line: string) => console.log(line);
   const classifier = await classifierBench(
