@@ -22,8 +22,10 @@ import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type BuildOptions, buildModel } from '../models/build.ts';
+import { addEmbeddingOutput } from '../models/embedding.ts';
 import { agreement } from '../models/evaluate.ts';
 import { importModel } from '../models/import.ts';
+import { decodeModel, encodeModel } from '../models/onnx.ts';
 import { cacheDir, LAYER_MODELS, layerModelDir, ROOT, SHARED, SHARED_FILES, sharedModel } from '../paths.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { chooseStorage, INT8_FLAGS, readCpuInfo, storageExactness } from '../src/classifier/cpu.ts';
@@ -37,6 +39,7 @@ import { sharp } from '../src/classifier/native.ts';
 import { preprocess } from '../src/classifier/preprocess.ts';
 import { WEIGHT_STORAGES, type WeightStorage } from '../src/classifier/storages.ts';
 import { coldStart, median } from './cold-start.ts';
+import { embeddingBench } from './embedding.ts';
 
 const CACHE = cacheDir('bench');
 
@@ -78,9 +81,12 @@ const readMeta = async (dir: string): Promise<ModelMeta> =>
 /** Imports a ../shared model into .cache/bench (again when an older import lacks the "weights" map). */
 async function importShared(model: 'mobilenetv2-int8' | 'mobilenetv2-fp32'): Promise<string> {
   const out = join(CACHE, model);
+  const meta = existsSync(join(out, 'model.json')) ? await readMeta(out) : undefined;
+  // Imported again when older than the "weights" map or the embedding output.
   const current =
-    existsSync(join(out, 'model.json')) &&
-    (model.endsWith('fp32') || (await readMeta(out)).weights !== undefined);
+    meta !== undefined &&
+    (model.endsWith('fp32') || meta.weights !== undefined) &&
+    meta.embedding !== undefined;
   if (!current)
     await importModel({ model: sharedModel(model), labels: SHARED_FILES.labels, name: model, out });
   return out;
@@ -194,16 +200,24 @@ async function storageSet(dir: string, model: string): Promise<StorageSet | unde
   if (!fp32 || !existsSync(fp32)) return undefined;
   const fp32Dir = join(CACHE, `${basename(dir)}-fp32`);
   const labels = JSON.parse(await readFile(join(dir, 'labels.json'), 'utf8'));
-  const { sha256: _s, weights: _w, weightsSha256: _h, ...rest } = meta;
-  await writeModelFolder(fp32Dir, await readFile(fp32), labels, { ...rest, quantization: 'none' });
+  const { sha256: _s, weights: _w, weightsSha256: _h, embedding, ...rest } = meta;
+  // The fp32 source with the same embedding output as the built folder (models/embedding.ts).
+  const graph = decodeModel(await readFile(fp32));
+  const tap = embedding ? addEmbeddingOutput(graph, meta.outputName) : undefined;
+  await writeModelFolder(fp32Dir, encodeModel(graph), labels, {
+    ...rest,
+    quantization: 'none',
+    ...(tap && embedding ? { embedding: { ...tap, dimension: embedding.dimension } } : {}),
+  });
   return { model, dir, fp32Dir };
 }
 
 /** A folder with every storage, built once into the bench cache by the same build as `npm run model:build`. */
 async function builtSet(name: string, model: string, options: BuildOptions): Promise<StorageSet> {
   const dir = join(CACHE, name);
-  const have = existsSync(join(dir, 'model.json')) ? Object.keys((await readMeta(dir)).weights ?? {}) : [];
-  if (!ALL_STORAGES.split(',').every((s) => have.includes(s))) {
+  const meta = existsSync(join(dir, 'model.json')) ? await readMeta(dir) : undefined;
+  const have = Object.keys(meta?.weights ?? {});
+  if (!ALL_STORAGES.split(',').every((s) => have.includes(s)) || !meta?.embedding) {
     console.error(`building ${model} with the storages ${ALL_STORAGES} for the storage table (once)...`);
     await buildModel({ ...options, weights: ALL_STORAGES, out: dir, log: () => {} });
   }
@@ -421,6 +435,15 @@ export async function classifierBench(
   } else log(`(${SHARED} is absent: no MobileNetV2 storage rows)`);
   sets.push(await resnet18Set());
   const storage = await benchStorages(sets, runs, images, log);
+  await embeddingBench(
+    sets.map((set) => ({
+      model: set.model,
+      dir: set.dir,
+      fp32: set.fp32Dir ? { dir: set.fp32Dir, weights: 'auto' } : { dir: set.dir, weights: 'fp32' },
+    })),
+    runs,
+    log,
+  );
   if (options.storagesOnly) return { lines, storage };
   for (const dir of models) {
     const meta = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));

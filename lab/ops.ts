@@ -8,65 +8,11 @@
  * says which kernels a storage spends its time in on this CPU. Under `npm run lab:avx2-only` the
  * kernels are the ones an AVX2-only CPU (x86 Lambda) runs.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { sessionOptions } from '../src/classifier/classifier.ts';
+import { profileOps } from '../bench/profile.ts';
 import { INT8_FLAGS, readCpuInfo } from '../src/classifier/cpu.ts';
 import { loadModelFolder } from '../src/classifier/model-folder.ts';
-import { ort } from '../src/classifier/native.ts';
 import type { WeightStorage } from '../src/classifier/storages.ts';
-
-const WARM_UP = 5;
-
-interface ProfileEvent {
-  cat: string;
-  name: string;
-  dur: number;
-  args?: { op_name?: string };
-}
-
-/** Milliseconds per run by op type, from one profiled session over `runs` runs of a size x size input. */
-export async function profileOps(
-  file: string,
-  size: number,
-  runs: number,
-  threads: number,
-): Promise<Map<string, number>> {
-  const dir = await mkdtemp(join(tmpdir(), 'bench-ops-'));
-  try {
-    const session = await ort.InferenceSession.create(file, {
-      ...sessionOptions(threads, false),
-      enableProfiling: true,
-      profileFilePrefix: join(dir, 'profile'),
-    });
-    const [inputName] = session.inputNames as [string];
-    // A fixed, image-like input: the kernels' time does not depend on the values.
-    const x = new Float32Array(3 * size * size).map((_, i) => Math.sin(i * 0.37) * 1.5);
-    const feed = { [inputName]: new ort.Tensor('float32', x, [1, 3, size, size]) };
-    for (let i = 0; i < WARM_UP + runs; i++) await session.run(feed);
-    session.endProfiling();
-    await session.release();
-    const [profile] = await readdir(dir);
-    if (!profile) throw new Error(`ONNX Runtime wrote no profile for ${file}`);
-    const events = JSON.parse(await readFile(join(dir, profile), 'utf8')) as ProfileEvent[];
-    // One kernel-time event per node and run, in run order: the first WARM_UP of each node are dropped.
-    const seen = new Map<string, number>();
-    const byOp = new Map<string, number>();
-    for (const e of events) {
-      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
-      const count = (seen.get(e.name) ?? 0) + 1;
-      seen.set(e.name, count);
-      if (count <= WARM_UP) continue;
-      const op = e.args?.op_name ?? 'unknown';
-      byOp.set(op, (byOp.get(op) ?? 0) + e.dur / 1000 / runs);
-    }
-    return byOp;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

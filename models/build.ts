@@ -35,6 +35,7 @@ import {
 } from '../src/classifier/storages.ts';
 import { type CalibrationMethod, listImages, preprocessFiles } from './calibrate.ts';
 import { fetchPinned, type LockFile, pinOf, readLock, sha256Hex } from './download.ts';
+import { embeddingDimension, withEmbedding } from './embedding.ts';
 import { type Agreement, agreement, floatComputeOps, optimizedOps, runAll } from './evaluate.ts';
 import { decodeModel, encodeModel } from './onnx.ts';
 import { quantizeStatic } from './pipeline.ts';
@@ -101,6 +102,8 @@ export interface BuildOptions {
   cacheDir?: string;
   /** Progress lines (default: console.log with a prefix). */
   log?: (line: string) => void;
+  /** Build a model without the embedding output (one with no global pooling before its classifier). */
+  withoutEmbedding?: boolean;
 }
 
 export interface BuildResult {
@@ -370,6 +373,30 @@ async function quantize(
   return { prepared: q.prepared, main: q.int8, mainEncoding, storages, stats: q.stats };
 }
 
+// ---- step 4b: the embedding output ------------------------------------------------------------
+
+/**
+ * Adds the embedding output (models/embedding.ts) to every storage, the same nodes in each, and
+ * returns model.json's "embedding"; undefined with --without-embedding.
+ */
+async function embed(ctx: Context, name: string, q: Quantized): Promise<ModelMeta['embedding']> {
+  if (ctx.options.withoutEmbedding) {
+    ctx.log('embedding: none (--without-embedding): no similar images or near-duplicates');
+    return undefined;
+  }
+  let tap: ReturnType<typeof withEmbedding>;
+  q.storages = q.storages.map(([storage, bytes]) => {
+    const graph = decodeModel(bytes);
+    tap = withEmbedding(graph, false, name);
+    return [storage, encodeModel(graph)];
+  });
+  q.main = new Map(q.storages).get(q.mainEncoding) as Uint8Array;
+  if (!tap) return undefined;
+  const dimension = await embeddingDimension(q.main, tap.output, IMAGENET_DEFAULTS.cropSize);
+  ctx.log(`embedding: output "${tap.output}", ${dimension} numbers, the value of ${tap.pooling}`);
+  return { ...tap, dimension };
+}
+
 // ---- step 5: check ----------------------------------------------------------------------------
 
 interface Check {
@@ -417,6 +444,7 @@ async function writeFolder(
   cal: Calibration,
   q: Quantized,
   chk: Check,
+  embedding: ModelMeta['embedding'],
 ): Promise<ModelMeta> {
   const { method = DEFAULT_CALIBRATION.method, percentile = DEFAULT_CALIBRATION.percentile } = ctx.options;
   const spec = IMAGENET_DEFAULTS;
@@ -466,6 +494,7 @@ async function writeFolder(
         ? { byStorage: Object.fromEntries(chk.byStorage.map(([s, a]) => [s, round(a)])) }
         : {}),
     },
+    ...(embedding ? { embedding } : {}),
     builtAt: new Date().toISOString(),
   };
   const folder = await writeModelFolder(outDir, q.main, labels.labels, meta, storages);
@@ -526,6 +555,8 @@ export async function buildModel(options: BuildOptions = {}): Promise<BuildResul
   const labels = await loadLabels(ctx, labelsSource); // first: fails fast without network
   const src = await loadSource(ctx, name);
   const { model: fp32, moved } = initializersAsConstants(src.fp32);
+  // Before the long calibration: a model without pooled features fails now, naming the flag.
+  withEmbedding(decodeModel(fp32), options.withoutEmbedding ?? false, src.source);
   ctx.log(
     `fp32 source: ${(src.fp32.length / 1e6).toFixed(1)} MB, sha256 ${src.sourceSha256}, cached at ${relative(ROOT, src.fp32Cache)}${
       moved ? `; ${moved} initializers listed as graph inputs (IR < 4) treated as constants` : ''
@@ -536,6 +567,7 @@ export async function buildModel(options: BuildOptions = {}): Promise<BuildResul
     `calibration: ${cal.inputs.length} images, ${method}${method === 'percentile' ? ` ${percentile}` : ''}`,
   );
   const q = await quantize(ctx, fp32, cal, wanted);
+  const embedding = await embed(ctx, name, q);
   const chk = await check(ctx, q, cal);
   const meta = await writeFolder(
     ctx,
@@ -546,6 +578,7 @@ export async function buildModel(options: BuildOptions = {}): Promise<BuildResul
     cal,
     q,
     chk,
+    embedding,
   );
 
   const size = async (f: string) => `${((await stat(join(outDir, f))).size / 1e6).toFixed(2)} MB`;
@@ -580,6 +613,12 @@ export async function buildModel(options: BuildOptions = {}): Promise<BuildResul
         ? chk.byStorage.map(([s, a]) => `${s} ${a.meanCosine.toFixed(4)}`).join('; ')
         : chk.agreement.meanCosine.toFixed(4),
     ],
+    [
+      'embedding',
+      meta.embedding
+        ? `${meta.embedding.dimension} numbers in output "${meta.embedding.output}" (${meta.embedding.pooling})`
+        : 'none (--without-embedding)',
+    ],
     ['labels', options.synthetic ? 'MEANINGLESS (synthetic random weights)' : labelsSource],
     ['time', `${((performance.now() - started) / 1000).toFixed(1)} s`],
   ];
@@ -604,7 +643,9 @@ const usage = `usage: npm run model:build -- [--synthetic resnet18 | --source <f
                            first int8 one is model.onnx, the others model.<storage>.onnx; MODEL_WEIGHTS
                            picks one at init (auto: per CPU, see lab/README.md)
   --name N                 folder and model name (default: resnet18, resnet18-synthetic, or the file name)
-  --out <dir>              output folder (default layers/model/models/<name>/)`;
+  --out <dir>              output folder (default layers/model/models/<name>/)
+  --without-embedding      no embedding output: for a classifier without global pooling right before its
+                           last layer (refused otherwise); the folder then gives no similar images or duplicates`;
 
 export function parseBuildArgs(argv: string[]): BuildOptions | undefined {
   const { values } = parseArgs({
@@ -621,11 +662,13 @@ export function parseBuildArgs(argv: string[]): BuildOptions | undefined {
       weights: { type: 'string', default: 'both' },
       name: { type: 'string' },
       out: { type: 'string' },
+      'without-embedding': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return undefined;
   return {
+    ...(values['without-embedding'] ? { withoutEmbedding: true } : {}),
     ...(values.synthetic !== undefined ? { synthetic: values.synthetic as 'resnet18' } : {}),
     ...(values.source !== undefined ? { source: values.source } : {}),
     ...(values.labels !== undefined ? { labels: values.labels } : {}),

@@ -25,17 +25,23 @@ import {
   writeModelFolder,
 } from '../src/classifier/model-folder.ts';
 import { ort } from '../src/classifier/native.ts';
+import { embeddingDimension, withEmbedding } from './embedding.ts';
 import { decodeModel, describeQuantization, encodeModel, reencodeS8WeightsAsU8 } from './onnx.ts';
 import { addVocabulary } from './vocabulary/attach.ts';
 
 const usage = `usage: npm run model:import -- <model.onnx> --labels <labels.json> --out <dir>
   [--name N] [--version V] [--resize 256] [--crop 224] [--mean 0.485,0.456,0.406]
   [--std 0.229,0.224,0.225] [--channel-order RGB|BGR] [--output logits|probabilities]
-  [--source S] [--licence L]
+  [--source S] [--licence L] [--without-embedding]
 
 An int8 QOperator model with int8 weights is written in both weight storages: model.onnx as given
 (s8) and model.u8.onnx (re-encoded losslessly as uint8 + 128, exact on x86-64 CPUs without VNNI);
-the classifier picks one at init from the CPU flags, or as MODEL_WEIGHTS (auto, s8 or u8) says.`;
+the classifier picks one at init from the CPU flags, or as MODEL_WEIGHTS (auto, s8 or u8) says.
+
+Every folder also gets the image embedding as a second output (the globally pooled features before
+the classifier layer; model.json "embedding"): similar images and near-duplicates need it. A model
+without global pooling right before its classifier layer is refused; --without-embedding imports it
+without embeddings.`;
 
 const KEEP_S8_GONE = `--keep-s8-weights is gone: the s8 file is always kept now (as model.onnx, next to the
 u8 re-encoding model.u8.onnx) and the storage is chosen at init from the CPU flags; MODEL_WEIGHTS=s8
@@ -72,6 +78,8 @@ export interface ImportOptions {
   output?: 'logits' | 'probabilities';
   source?: string;
   licence?: string;
+  /** Import a model without the embedding output (one with no global pooling before its classifier). */
+  withoutEmbedding?: boolean;
 }
 
 export interface ImportResult {
@@ -90,8 +98,10 @@ export interface ImportResult {
  */
 export async function importModel(options: ImportOptions): Promise<ImportResult> {
   const modelPath = options.model;
-  const model: Uint8Array = await readFile(modelPath);
-  const graph = decodeModel(model);
+  const given: Uint8Array = await readFile(modelPath);
+  const graph = decodeModel(given);
+  const embedding = withEmbedding(graph, options.withoutEmbedding ?? false, basename(modelPath));
+  const model = embedding ? encodeModel(graph) : given;
   const reencoded = reencodeS8WeightsAsU8(graph);
   const storages: WeightStorages | undefined =
     reencoded > 0 ? { model: 's8', others: { u8: encodeModel(graph) } } : undefined;
@@ -124,6 +134,9 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
         : describeQuantization(model),
     source: options.source ?? basename(modelPath),
     licence: options.licence ?? 'see source',
+    ...(embedding
+      ? { embedding: { ...embedding, dimension: await embeddingDimension(model, embedding.output, crop) } }
+      : {}),
   };
   const outDir = resolve(options.out);
   const folder = await writeModelFolder(outDir, model, labels as string[], meta, storages);
@@ -155,6 +168,7 @@ export function parseImportArgs(argv: string[]): ImportOptions | undefined {
       output: { type: 'string', default: IMAGENET_DEFAULTS.output },
       source: { type: 'string' },
       licence: { type: 'string', default: 'see source' },
+      'without-embedding': { type: 'boolean', default: false },
       'keep-s8-weights': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -182,6 +196,7 @@ export function parseImportArgs(argv: string[]): ImportOptions | undefined {
     output,
     ...(values.source !== undefined ? { source: values.source } : {}),
     licence: values.licence,
+    ...(values['without-embedding'] ? { withoutEmbedding: true } : {}),
   };
 }
 
@@ -195,6 +210,11 @@ async function main(argv: string[]): Promise<void> {
   if (meta.weights)
     console.log(`  weights: ${JSON.stringify(meta.weights)} (${reencoded} weight tensors re-encoded for u8)`);
   console.log(`  vocabulary: ${vocabulary ?? 'none (the labels are not the ImageNet-1k list)'}`);
+  console.log(
+    meta.embedding
+      ? `  embedding: output "${meta.embedding.output}", ${meta.embedding.dimension} numbers (pooled at ${meta.embedding.pooling})`
+      : '  embedding: none (--without-embedding): no similar images or near-duplicates',
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))

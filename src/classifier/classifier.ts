@@ -4,6 +4,7 @@
  */
 import { type CpuInfo, readCpuInfo } from './cpu.ts';
 import { ConfigError } from './errors.ts';
+import { l2Normalised } from './math.ts';
 import { loadModelFolder, type ModelFolder } from './model-folder.ts';
 import { ort, sharp } from './native.ts';
 import {
@@ -52,6 +53,12 @@ export interface Classification {
    * first, each the sum of its member classes' probabilities over all outputs. Absent otherwise.
    */
   categories?: CategoryScore[];
+  /**
+   * The image embedding from the same inference (the pooled features before the classifier layer,
+   * model.json "embedding"), L2-normalised: the cosine similarity of two images is the dot product.
+   * Absent when the folder gives none.
+   */
+  embedding?: Float32Array;
   timings: Timings;
 }
 
@@ -120,14 +127,24 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
       `model folder ${modelDir}: model.json outputName "${outputName}" is not an output of ${weights.file} (outputs: ${session.outputNames.join(', ')})`,
     );
 
+  const { embedding } = meta;
+  if (embedding && !session.outputNames.includes(embedding.output))
+    throw new ConfigError(
+      `model folder ${modelDir}: model.json embedding output "${embedding.output}" is not an output of ${weights.file} (outputs: ${session.outputNames.join(', ')}); rebuild the folder`,
+    );
+
   const side = meta.cropSize;
-  const infer = async (planes: Float32Array): Promise<Float32Array> => {
+  // One run gives the scores and, when the folder has one, the embedding: no second inference.
+  const fetches = embedding ? [outputName, embedding.output] : [outputName];
+  const forward = async (planes: Float32Array): Promise<{ scores: Float32Array; pooled?: Float32Array }> => {
     const input = new ort.Tensor('float32', planes, [1, 3, side, side]);
-    const result = await session.run({ [meta.inputName]: input }, [outputName]);
+    const result = await session.run({ [meta.inputName]: input }, fetches);
     const output = result[outputName];
     if (!output) throw new Error(`model produced no output "${outputName}"`);
-    return output.data as Float32Array;
+    const pooled = embedding ? (result[embedding.output]?.data as Float32Array | undefined) : undefined;
+    return { scores: output.data as Float32Array, ...(pooled ? { pooled } : {}) };
   };
+  const infer = async (planes: Float32Array) => (await forward(planes)).scores;
 
   // Warm-up through the whole path: the first JPEG decode initialises libvips and libjpeg, the first
   // run allocates ONNX Runtime's buffers, and two photo-sized preprocessings let V8 optimise the
@@ -138,10 +155,14 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     .jpeg()
     .toBuffer();
   await preprocess(warmImage, meta, limits);
-  const warm = await infer((await preprocess(warmImage, meta, limits)).data);
-  if (warm.length !== labels.length)
+  const warm = await forward((await preprocess(warmImage, meta, limits)).data);
+  if (warm.scores.length !== labels.length)
     throw new ConfigError(
-      `model folder ${modelDir}: ${weights.file} outputs ${warm.length} scores but labels.json has ${labels.length} labels`,
+      `model folder ${modelDir}: ${weights.file} outputs ${warm.scores.length} scores but labels.json has ${labels.length} labels`,
+    );
+  if (embedding && warm.pooled?.length !== embedding.dimension)
+    throw new ConfigError(
+      `model folder ${modelDir}: ${weights.file} gives an embedding of ${warm.pooled?.length ?? 0} numbers but model.json "embedding" says ${embedding.dimension}`,
     );
 
   const { vocabulary } = folder;
@@ -159,10 +180,11 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
       const t0 = performance.now();
       const { data } = await preprocess(image, meta, limits);
       const t1 = performance.now();
-      const output = await infer(data);
+      const { scores: output, pooled } = await forward(data);
       const t2 = performance.now();
       const scores = meta.output === 'logits' ? softmax(output) : output;
       return {
+        ...(pooled ? { embedding: l2Normalised(pooled) } : {}),
         labels: topK(scores, labels, k),
         ...(vocabulary
           ? {

@@ -50,8 +50,24 @@ export interface ModelMeta {
   weights?: Partial<Record<WeightStorage, string>>;
   /** sha256 of each weights file other than model.onnx (that one is `sha256`), hex. */
   weightsSha256?: Partial<Record<WeightStorage, string>>;
+  /**
+   * The image embedding every inference also gives (models/embedding.ts): the graph output holding
+   * the globally pooled features before the classifier layer, float [N, dimension]. Absent: the
+   * folder gives no embeddings (built before, or imported with --without-embedding), so no similar
+   * images or near-duplicates.
+   */
+  embedding?: ModelEmbedding;
   /** Anything else a tool records (calibration set, fp32 agreement, build date...). */
   [extra: string]: unknown;
+}
+
+export interface ModelEmbedding {
+  /** Name of the graph output (in every weight storage of the folder). */
+  output: string;
+  /** Its length per image (ResNet-18: 512, MobileNetV2: 1280). */
+  dimension: number;
+  /** The pooling node it is the value of. */
+  pooling?: string;
 }
 
 export interface ModelFolder {
@@ -125,6 +141,18 @@ export function validateMeta(raw: unknown, dir: string): ModelMeta {
     fail(dir, `${field('quantization')} must be a string or an object`);
   if (m.labelsMeaningful !== undefined && typeof m.labelsMeaningful !== 'boolean')
     fail(dir, `${field('labelsMeaningful')} must be a boolean`);
+  if (m.embedding !== undefined) {
+    const e = m.embedding as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null || Array.isArray(e))
+      fail(dir, `${field('embedding')} must be an object {output, dimension}`);
+    if (typeof e.output !== 'string' || e.output.length === 0)
+      fail(dir, `${field('embedding')}.output must be a non-empty string`);
+    if (!isPositiveInt(e.dimension)) fail(dir, `${field('embedding')}.dimension must be a positive integer`);
+    if (e.pooling !== undefined && typeof e.pooling !== 'string')
+      fail(dir, `${field('embedding')}.pooling must be a string`);
+    if (e.output === (m.outputName ?? undefined))
+      fail(dir, `${field('embedding')}.output must not be the scores output`);
+  }
   if (m.weights !== undefined) validateWeightsMap(m.weights, dir, field('weights'), isFileName);
   if (m.weightsSha256 !== undefined) {
     if (m.weights === undefined) fail(dir, `${field('weightsSha256')} needs a "weights" map`);

@@ -79,6 +79,7 @@ describe('model:build sources', () => {
       synthetic: 'resnet18',
       weights: 'mixed',
     });
+    expect(parseBuildArgs(['--without-embedding'])).toMatchObject({ withoutEmbedding: true });
     expect(parseBuildArgs(['--help'])).toBeUndefined();
   });
 
@@ -105,7 +106,20 @@ describe('model:build --synthetic resnet18', () => {
     expect(meta.name).toBe('resnet18-synthetic');
     expect(meta.labelsMeaningful).toBe(false);
     expect(meta.weights).toEqual({ s8: 'model.onnx', u8: 'model.u8.onnx' });
-    expect(meta.quantization).toMatchObject({ weightEncoding: 's8', optimizedOps: { QLinearConv: 20 } });
+    // The embedding output (the pooled features) leaves ORT's int8 pooling and QGemm fused.
+    expect(meta.quantization).toMatchObject({
+      weightEncoding: 's8',
+      optimizedOps: { QLinearConv: 20, QLinearGlobalAveragePool: 1, QGemm: 1 },
+    });
+    expect(meta.embedding).toEqual({
+      output: 'embedding',
+      dimension: 512,
+      pooling: 'GlobalAveragePool_avgpool',
+    });
+    expect(result.rows).toContainEqual([
+      'embedding',
+      '512 numbers in output "embedding" (GlobalAveragePool_avgpool)',
+    ]);
     const agree = meta.agreement as {
       meanLogitCosine: number;
       byStorage: Record<string, { meanLogitCosine: number }>;
@@ -130,6 +144,8 @@ describe('model:build --synthetic resnet18', () => {
       const r = await classifier.classify(image as Uint8Array, { topK: 3 });
       expect(r.labels).toHaveLength(3);
       expect(r.labels[0]?.label).toMatch(/^class \d+$/);
+      expect(r.embedding).toHaveLength(512);
+      expect(Math.hypot(...(r.embedding ?? []))).toBeCloseTo(1, 5);
     } finally {
       await classifier.release();
     }

@@ -65,6 +65,22 @@ describe('validateMeta', () => {
     expect(check).toThrow(message);
   });
 
+  it.each([
+    [{ embedding: 'embedding' }, /must be an object/],
+    [{ embedding: { output: '', dimension: 512 } }, /output must be a non-empty string/],
+    [{ embedding: { output: 'embedding', dimension: 0 } }, /dimension must be a positive integer/],
+    [{ embedding: { output: 'output', dimension: 512 }, outputName: 'output' }, /not be the scores output/],
+  ])('validates the optional embedding: %j', (patch, message) => {
+    const check = () => validateMeta({ ...meta, sha256, ...patch }, '/m');
+    expect(check).toThrow('model.json field "embedding"');
+    expect(check).toThrow(message);
+  });
+
+  it('accepts an embedding output with its dimension', () => {
+    const embedding = { output: 'embedding', dimension: 512, pooling: 'avgpool' };
+    expect(validateMeta({ ...meta, sha256, embedding }, '/m').embedding).toEqual(embedding);
+  });
+
   it('accepts a weights map with both storages', () => {
     const m = validateMeta({ ...meta, sha256, weights: { s8: 'model.onnx', u8: 'model.u8.onnx' } }, '/m');
     expect(m.weights).toEqual({ s8: 'model.onnx', u8: 'model.u8.onnx' });
