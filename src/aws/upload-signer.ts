@@ -1,5 +1,5 @@
 /**
- * Presigned S3 requests for the browser (port and S3 adapter): a POST policy that lets the page put
+ * Presigned S3 requests for the browser (the S3 adapter of src/tagging/upload-signer.ts): a POST policy that lets the page put
  * one image straight into the upload bucket, and short-lived GET URLs for thumbnails. Both are signed
  * locally with the function's credentials; nothing here calls S3.
  *
@@ -20,26 +20,8 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost, type PresignedPostOptions } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { IMAGE_FORMATS } from '../classifier/image-formats.ts';
 import type { Tag } from '../tagging/tags.ts';
-
-export interface PresignedUpload {
-  /** Where the form goes (the bucket's endpoint). */
-  url: string;
-  /** Form fields to send as they are, before the file (which must be the last field). */
-  fields: Record<string, string>;
-  /** When the policy expires. */
-  expiresAt: Date;
-}
-
-export interface PostOptions {
-  maxBytes: number;
-  expiresSeconds: number;
-  /** The Content-Type the form will carry (must start with image/); signed as an exact match. */
-  contentType?: string;
-  /** The user's own tags, stored with the object (the form's `tagging` field, signed as an exact match). */
-  tagging?: readonly Tag[];
-}
+import { RASTER_TYPES, type UploadSigner } from '../tagging/upload-signer.ts';
 
 /** S3's XML tag set: the `tagging` field of a POST upload, and a PutObjectTagging body. */
 export function taggingXml(tags: readonly Tag[]): string {
@@ -49,31 +31,11 @@ export function taggingXml(tags: readonly Tag[]): string {
   return `<Tagging><TagSet>${set}</TagSet></Tagging>`;
 }
 
-/**
- * The image types the tagger decodes (src/classifier/preprocess.ts, SUPPORTED_FORMATS): the only
- * ones an upload is granted for, and the only ones a presigned GET serves inline.
- */
-export const RASTER_TYPES: ReadonlySet<string> = new Set(IMAGE_FORMATS.map((f) => f.contentType));
-
 /** What S3 answers a presigned GET with: `type` inline when it is a raster type, else a download. */
 export function viewResponse(type: string | undefined) {
   return type !== undefined && RASTER_TYPES.has(type)
     ? { ResponseContentType: type, ResponseContentDisposition: 'inline' }
     : { ResponseContentType: 'application/octet-stream', ResponseContentDisposition: 'attachment' };
-}
-
-export interface UploadSigner {
-  presignPost(key: string, options: PostOptions): Promise<PresignedUpload>;
-  /**
-   * A GET URL that serves the object as `type` inline when `type` is one of RASTER_TYPES, and as an
-   * application/octet-stream attachment otherwise (viewResponse).
-   */
-  presignGet(key: string, expiresSeconds: number, type?: string): Promise<string>;
-  /**
-   * The origin (scheme, host, port) that presigned URLs point at: the page's CSP allows exactly this
-   * one for thumbnails (img-src) and the upload (connect-src).
-   */
-  origin(): Promise<string>;
 }
 
 /** The conditions of the POST policy, besides those the presigner adds for each field and the key. */

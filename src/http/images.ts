@@ -19,7 +19,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { RASTER_TYPES, type UploadSigner } from '../aws/upload-signer.ts';
 import { contentTypeOf } from '../classifier/image-formats.ts';
 import type { ImageSettings } from '../settings.ts';
 import {
@@ -49,6 +48,7 @@ import {
   TAG_TOP,
   type Tag,
 } from '../tagging/tags.ts';
+import { RASTER_TYPES, type UploadSigner } from '../tagging/upload-signer.ts';
 import { bodyBytes } from './body.ts';
 
 export interface ImageRoutesConfig {

@@ -6,7 +6,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { PostOptions, UploadSigner } from '../../src/aws/upload-signer.ts';
 import { ConfigError } from '../../src/classifier/errors.ts';
 import { IMAGE_SUFFIXES } from '../../src/classifier/image-formats.ts';
 import { awsImagePorts } from '../../src/handlers/image-ports.ts';
@@ -25,6 +24,7 @@ import {
   normalizeLabel,
   type SearchItem,
 } from '../../src/tagging/label-index.ts';
+import type { PostOptions, UploadSigner } from '../../src/tagging/upload-signer.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { fuzz, runs } from '../helpers/fuzz.ts';
 import { MemoryIndex } from '../helpers/memory-index.ts';

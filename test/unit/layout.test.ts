@@ -1,10 +1,14 @@
 /**
  * The tree's layering (docs/layout.md), on every import of src/, static or dynamic: src/ ships in the
- * Lambda bundles, so it imports only src/ and packages, and its folders import one another without a
- * loop. Biome's noRestrictedImports and noImportCycles (biome.json) check the same per file in
- * `npm run lint`; this test also sees folder-level loops, which no per-file rule does.
+ * Lambda bundles, so it imports only src/ and packages, and its folders import one another downwards
+ * only (handlers -> http -> tagging -> classifier, the adapters of aws/ wired by handlers alone).
+ * Biome's noRestrictedImports and noImportCycles (biome.json) check the arrows per file, for every
+ * top-level folder, in `npm run lint`; this test proves that lint refuses a planted bad import, and
+ * also sees folder-level loops, which no per-file rule does.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../paths.ts';
@@ -55,6 +59,49 @@ function findCycle(edges: ReadonlyMap<string, ReadonlySet<string>>): string[] | 
   return undefined;
 }
 
+/** src/'s folders from the top down: an import goes to a folder of a higher rank only. */
+const RANK: Record<string, number> = {
+  'src/handlers': 0,
+  'src/http': 1,
+  'src/aws': 1,
+  'src/tagging': 2,
+  src: 3, // settings.ts, telemetry.ts
+  'src/classifier': 4,
+};
+
+/**
+ * The files biome.json's noRestrictedImports rules flag among `planted` (path -> one import line),
+ * linted in a scratch copy of the project's biome.json: the tree itself is never written.
+ */
+function lintRefuses(planted: Record<string, string>): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'layout-'));
+  try {
+    const config = JSON.parse(readFileSync(join(ROOT, 'biome.json'), 'utf8'));
+    config.vcs = { enabled: false };
+    config.files = { includes: ['**'] };
+    writeFileSync(join(dir, 'biome.json'), JSON.stringify(config));
+    for (const [path, line] of Object.entries(planted)) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), `${line}\nexport const planted = x;\n`);
+    }
+    let out = '';
+    try {
+      execFileSync(join(ROOT, 'node_modules/.bin/biome'), ['lint', '--max-diagnostics=none', '.'], {
+        cwd: dir,
+        encoding: 'utf8',
+        stdio: 'pipe',
+      });
+    } catch (err) {
+      out = `${(err as { stdout: string }).stdout}${(err as { stderr: string }).stderr}`;
+    }
+    return [...out.matchAll(/^(\S+?):\d+:\d+ lint\/style\/noRestrictedImports/gm)]
+      .map((m) => m[1] as string)
+      .sort();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('layout', () => {
   it('src/ imports nothing outside src/ (models/, scripts/, bench/, tools/, paths.ts)', () => {
     const outside = imports().filter((i) => !i.to.startsWith(`src${sep}`));
@@ -69,6 +116,50 @@ describe('layout', () => {
     }
     expect(edges.size).toBeGreaterThan(3);
     expect(findCycle(edges)).toBeUndefined();
+  });
+
+  it("src/'s folders import downwards only: handlers -> http -> tagging -> classifier; only handlers/ imports aws/", () => {
+    const upwards = imports()
+      .map(({ from, to }) => ({ from, to, a: folder(from), b: folder(to) }))
+      .filter(({ a, b }) => a !== b && !((RANK[a] as number) < (RANK[b] as number)));
+    expect(upwards).toEqual([]);
+    expect(Object.keys(RANK).sort()).toEqual(
+      [
+        'src',
+        ...readdirSync(SRC, { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => `src/${e.name}`),
+      ].sort(),
+    );
+  });
+
+  it('lint refuses a planted import across the layers, in every top-level folder, and lets the allowed ones be', () => {
+    const bad = {
+      'src/http/bad.ts': "import { x } from '../aws/s3-object-store.ts';",
+      'src/tagging/bad.ts': "import { x } from '../http/api.ts';",
+      'src/classifier/bad.ts': "import { x } from '../tagging/tags.ts';",
+      'src/classifier/bad-settings.ts': "import { x } from '../settings.ts';",
+      'src/aws/bad.ts': "import { x } from '../handlers/init.ts';",
+      'src/handlers/bad.ts': "import { x } from '../../scripts/build.ts';",
+      'scripts/bad.ts': "import { x } from '../lab/avx2-only.ts';",
+      'scripts/bad-bench.ts': "import { x } from '../bench/bench.ts';",
+      'bench/bad.ts': "import { x } from '../lab/ops.ts';",
+      'models/bad.ts': "import { x } from '../tools/classify/cli.ts';",
+      'tools/classify/bad.ts': "import { x } from '../../scripts/build.ts';",
+      'test/unit/bad.ts': "import { x } from '../../lab/ops.ts';",
+      'paths.ts': "import { x } from './src/settings.ts';",
+    };
+    const good = {
+      'src/handlers/good.ts': "import { x } from '../aws/s3-object-store.ts';",
+      'src/http/good.ts': "import { x } from '../tagging/tags.ts';",
+      'src/aws/good.ts': "import { x } from '../tagging/object-store.ts';",
+      'src/tagging/good.ts': "import { x } from '../classifier/classifier.ts';",
+      'scripts/good.ts': "import { x } from '../tools/classify/cli.ts';",
+      'bench/good.ts': "import { x } from '../scripts/build.ts';",
+      'lab/good.ts': "import { x } from '../bench/bench.ts';",
+      'test/lab/good.ts': "import { x } from '../../lab/ops.ts';",
+    };
+    expect(lintRefuses({ ...bad, ...good })).toEqual(Object.keys(bad).sort());
   });
 
   it('findCycle finds a loop between folders and none in a chain', () => {
