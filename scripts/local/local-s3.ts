@@ -5,13 +5,17 @@
  * Used by `npm start` and by the integration tests.
  */
 import { createCipheriv, randomUUID } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
+import busboy from 'busboy';
 import { taggingXml } from '../../src/aws/upload-signer.ts';
-import { encodeS3Key } from '../../src/tagging/tags.ts';
+import { encodeS3Key, type Tag } from '../../src/tagging/tags.ts';
+import { checkPostPolicy } from './post-policy.ts';
+import { tagSetProblem } from './tag-rules.ts';
 
 /** The parts of s3rver's Koa context that the hooks here read. */
 interface S3rverContext {
@@ -97,53 +101,269 @@ function emitMultiDeleteEvents(server: S3rverInstance): void {
   server.middleware.splice(server.middleware.length - 1, 0, hook);
 }
 
+/** An S3 error answered as S3 does (XML body, status), also for codes s3rver's table lacks. */
+function s3Error(status: number, code: string, message: string, detail?: Record<string, string>): Error {
+  const S3Error = s3rverRequire()('s3rver/lib/models/error') as S3rverErrorClass;
+  return Object.assign(new S3Error(code, message, detail), { status, expose: true });
+}
+
+/** The tag set a Tagging XML document holds (the POST form's `tagging`, a PutObjectTagging body). */
+function parseTaggingXml(xml: string): Tag[] {
+  const require = s3rverRequire();
+  const parser = require('fast-xml-parser') as {
+    validate(xml: string): true | object;
+    parse(xml: string, options: object): { Tagging?: { TagSet?: { Tag?: unknown } | '' } };
+  };
+  const he = require('he') as { decode(text: string): string };
+  if (parser.validate(xml) !== true)
+    throw s3Error(
+      400,
+      'MalformedXML',
+      'The XML you provided was not well-formed or did not validate against our published schema',
+    );
+  const doc = parser.parse(xml, { parseNodeValue: false, tagValueProcessor: (v: string) => he.decode(v) });
+  const set = doc.Tagging?.TagSet;
+  if (set === undefined)
+    throw s3Error(
+      400,
+      'MalformedXML',
+      'The XML you provided was not well-formed or did not validate against our published schema',
+    );
+  const list = set === '' || set.Tag === undefined ? [] : Array.isArray(set.Tag) ? set.Tag : [set.Tag];
+  return list.map((t: { Key?: unknown; Value?: unknown }) => ({
+    Key: t?.Key === undefined ? '' : String(t.Key),
+    Value: t?.Value === undefined ? '' : String(t.Value),
+  }));
+}
+
+/** Throws S3's 400 InvalidTag when the tag set breaks one of S3's rules (tag-rules.ts). */
+function checkTags(tags: Tag[]): Tag[] {
+  const problem = tagSetProblem(tags);
+  if (problem) throw s3Error(400, 'InvalidTag', problem);
+  return tags;
+}
+
+/** The tag set as stored: S3's XML, written as is (s3rver's model turned "007" into 7). */
+const taggingResource = (tags: readonly Tag[]): S3rverSubresource => ({
+  type: 'tagging',
+  toXML: () => taggingXml(tags),
+});
+
+/** The request's body, read whole (bounded by the caller), and a stream that replays it for s3rver. */
+async function readBody(req: NodeJS.ReadableStream, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max)
+      throw s3Error(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
 /**
- * S3 stores the tags sent with an upload (a PUT's `x-amz-tagging` header, URL-encoded; a POST
- * form's `tagging` field, XML) with the object, before its event is sent; s3rver drops both. This
- * hook keeps them: it wraps the store's putObject for that request so the tag set is written right
- * after the object and before s3rver emits the event.
+ * S3's rules for the tags of an object, which s3rver lacks:
+ *   - the tags sent with an upload (a PUT's `x-amz-tagging` header, URL-encoded; a POST form's
+ *     `tagging` field, XML) are stored with the object before its event is sent (s3rver drops
+ *     both): the store's putObject is wrapped for that request so the tag set is written right
+ *     after the object and before s3rver emits the event;
+ *   - a new version has only the tags sent with it: an upload (PUT, POST, CompleteMultipartUpload)
+ *     without tags leaves none (s3rver kept the previous version's); a CopyObject copies the
+ *     source's tags, or takes the request's with `x-amz-tagging-directive: REPLACE`;
+ *   - every tag set (these, and PutObjectTagging's) is checked against S3's rules: 400 InvalidTag
+ *     (tag-rules.ts), nothing stored;
+ *   - GetObjectTagging answers the stored XML as it was written (s3rver re-parsed it, making "007" 7).
  */
-function keepUploadTagging(server: S3rverInstance): void {
-  const { TaggingConfiguration } = s3rverRequire()('s3rver/lib/models/config') as {
-    TaggingConfiguration: { validate(xml: string): S3rverSubresource };
+function s3TaggingRules(server: S3rverInstance): void {
+  const store = server.store;
+  const { getSubresource } = store;
+  store.getSubresource = async (bucket, key, type) => {
+    if (type !== 'tagging') return getSubresource.call(store, bucket, key, type);
+    try {
+      const xml = await readFile(store.getResourcePath(bucket, key ?? '', 'tagging.xml'), 'utf8');
+      return { type, toXML: () => xml };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
   };
   const hook: Middleware = async (ctx, next) => {
-    let tagging: string | undefined;
-    const header = ctx.headers['x-amz-tagging'];
     const onObject = /^\/[^/]+\/./.test(ctx.path);
+    const query = Object.keys(ctx.query);
     // Not a subresource (?tagging, ?uploadId...): the SDK's x-id and a presigned URL's X-Amz-* are fine.
-    const noQuery = Object.keys(ctx.query).every((k) => /^(x-id|x-amz-.*)$/i.test(k));
-    const plainPut = ctx.method === 'PUT' && onObject && noQuery && !ctx.headers['x-amz-copy-source'];
-    if (plainPut && typeof header === 'string')
-      tagging = taggingXml([...new URLSearchParams(header)].map(([Key, Value]) => ({ Key, Value })));
+    const noQuery = query.every((k) => /^(x-id|x-amz-.*)$/i.test(k));
+    const header = ctx.headers['x-amz-tagging'];
+    const headerTags = () =>
+      typeof header === 'string'
+        ? checkTags([...new URLSearchParams(header)].map(([Key, Value]) => ({ Key, Value })))
+        : undefined;
+
+    if (ctx.method === 'PUT' && onObject && query.includes('tagging')) {
+      const xml = (await readBody(ctx.req, 1024 * 1024)).toString('utf8');
+      const tags = checkTags(parseTaggingXml(xml));
+      ctx.req = Readable.from([Buffer.from(xml)]) as unknown as NodeJS.ReadableStream;
+      ctx.store = Object.create(store, {
+        putSubresource: {
+          value: (bucket: string, key: string) => store.putSubresource(bucket, key, taggingResource(tags)),
+        },
+      });
+      return next();
+    }
+
+    let tagging: Tag[] | undefined;
+    const plainPut = ctx.method === 'PUT' && onObject && noQuery;
     const formPost = ctx.method === 'POST' && !onObject && noQuery;
+    const completeUpload = ctx.method === 'POST' && onObject && query.includes('uploadId');
+    if (plainPut) tagging = headerTags();
     if (formPost) {
       // s3rver pipes the request into busboy; the fields come before the file, so before putObject.
       const pipe = ctx.req.pipe.bind(ctx.req);
       ctx.req.pipe = ((parser: NodeJS.WritableStream & NodeJS.EventEmitter) => {
         parser.on('field', (name: string, value: string) => {
-          if (name === 'tagging') tagging = value;
+          if (name === 'tagging') tagging = parseTaggingXml(value);
         });
         return pipe(parser);
       }) as typeof ctx.req.pipe;
     }
-    if (plainPut || formPost) {
-      const store = ctx.store;
-      ctx.store = Object.create(store, {
-        putObject: {
-          value: async (object: { bucket: string; key: string }) => {
-            const stored = await store.putObject(object);
-            if (tagging !== undefined)
-              await store.putSubresource(object.bucket, object.key, TaggingConfiguration.validate(tagging));
-            return stored;
-          },
+    if (!(plainPut || formPost || completeUpload)) return next();
+    const setTags = async (bucket: string, key: string, tags: readonly Tag[] | undefined) => {
+      if (tags === undefined) await store.deleteSubresource(bucket, key, 'tagging');
+      else await store.putSubresource(bucket, key, taggingResource(checkTags([...tags])));
+    };
+    ctx.store = Object.create(store, {
+      putObject: {
+        value: async (object: { bucket: string; key: string }) => {
+          // A form's tags are checked before the object is stored (the fields come first).
+          if (tagging) checkTags(tagging);
+          const stored = await store.putObject(object);
+          await setTags(object.bucket, object.key, tagging);
+          return stored;
         },
-      });
-    }
-    await next();
+      },
+      copyObject: {
+        value: async (
+          srcBucket: string,
+          srcKey: string,
+          destBucket: string,
+          destKey: string,
+          ...rest: unknown[]
+        ) => {
+          const replace =
+            String(ctx.headers['x-amz-tagging-directive'] ?? 'COPY').toUpperCase() === 'REPLACE';
+          const source = replace ? undefined : await store.getSubresource(srcBucket, srcKey, 'tagging');
+          const copied = await store.copyObject(srcBucket, srcKey, destBucket, destKey, ...rest);
+          if (source) await store.putSubresource(destBucket, destKey, source);
+          else await setTags(destBucket, destKey, replace ? tagging : undefined);
+          return copied;
+        },
+      },
+    });
+    return next();
   };
   server.middleware.splice(server.middleware.length - 1, 0, hook);
 }
+
+/** The largest form the local S3 reads whole to check its policy (S3's own POST limit is 5 GB). */
+export const MAX_LOCAL_POST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * S3 stores a browser-based upload (POST with a form) only when its policy allows it and its
+ * signature is right; s3rver stored any form. This hook reads the form (up to
+ * MAX_LOCAL_POST_BYTES), checks it as S3 does (post-policy.ts: signature V4 with the local
+ * credentials, expiry, every condition, no field the policy does not name, the file's size) and
+ * answers S3's error, or hands the same bytes on to s3rver.
+ */
+function enforcePostPolicy(server: S3rverInstance): void {
+  const { registry } = s3rverRequire()('s3rver/lib/models/account') as {
+    registry: Map<string, { accessKeys: Map<string, string> }>;
+  };
+  const secretOf = (id: string) => registry.get(id)?.accessKeys.get(id);
+  const hook: Middleware = async (ctx, next) => {
+    const bucket = /^\/([^/]+)\/?$/.exec(ctx.path)?.[1];
+    const form = String(ctx.headers['content-type'] ?? '')
+      .toLowerCase()
+      .startsWith('multipart/form-data');
+    if (ctx.method !== 'POST' || bucket === undefined || !form || Object.keys(ctx.query).length > 0)
+      return next();
+    const body = await readBody(ctx.req, MAX_LOCAL_POST_BYTES);
+    const fields = new Map<string, string>();
+    let fileSize = -1;
+    await new Promise<void>((resolve, reject) => {
+      const parser = busboy({
+        headers: ctx.headers as Record<string, string>,
+        limits: { fieldSize: 1024 * 1024 },
+      });
+      parser.on('field', (name, value) => {
+        if (fileSize < 0 && !fields.has(name.toLowerCase())) fields.set(name.toLowerCase(), value);
+      });
+      parser.on('file', (name, stream) => {
+        if (name !== 'file' || fileSize >= 0) return stream.resume();
+        fileSize = 0;
+        stream.on('data', (chunk: Buffer) => {
+          fileSize += chunk.length;
+        });
+      });
+      parser.on('close', resolve);
+      parser.on('error', (err: Error) =>
+        reject(
+          s3Error(
+            400,
+            'MalformedPOSTRequest',
+            `The body of your POST request is not well-formed multipart/form-data: ${err.message}`,
+          ),
+        ),
+      );
+      parser.end(body);
+    });
+    if (fileSize >= 0) {
+      const failure = checkPostPolicy(fields, fileSize, decodeURIComponent(bucket), secretOf);
+      if (failure) throw s3Error(failure.status, failure.code, failure.message);
+    }
+    // s3rver answers a form without a file (400 InvalidArgument) itself.
+    ctx.req = Object.assign(Readable.from([body]), {
+      headers: ctx.headers,
+    }) as unknown as NodeJS.ReadableStream;
+    return next();
+  };
+  server.middleware.splice(server.middleware.length - 1, 0, hook);
+}
+
+/**
+ * S3 keys may hold empty segments ("a//b", "/a"); s3rver's router matches none of them and
+ * answered a bare "Not Found" text that the SDK cannot parse, and its store (a directory per
+ * segment) could not keep them apart from "a/b". Locally such an object cannot exist: reads answer
+ * as for any missing key (404 NoSuchKey, in XML), deletes do nothing (204), writes 400
+ * KeyNotSupportedLocally naming the local limit.
+ */
+function answerEmptySegmentKeys(server: S3rverInstance): void {
+  const hook: Middleware = async (ctx, next) => {
+    const match = /^\/[^/]+\/(.*)$/.exec(ctx.path);
+    const key = match?.[1];
+    if (key === undefined || !(key.startsWith('/') || key.includes('//'))) return next();
+    if (ctx.method === 'DELETE') {
+      ctx.status = 204;
+      return;
+    }
+    if (ctx.method === 'GET' || ctx.method === 'HEAD')
+      throw s3Error(404, 'NoSuchKey', 'The specified key does not exist.', { Key: safeDecode(key) });
+    throw s3Error(
+      400,
+      'KeyNotSupportedLocally',
+      'The local S3 (s3rver) stores each key segment as a directory: a key with an empty segment ("//" or a leading "/") cannot be stored here (real S3 accepts it)',
+      { Key: safeDecode(key) },
+    );
+  };
+  server.middleware.splice(server.middleware.length - 1, 0, hook);
+}
+
+const safeDecode = (text: string) => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+};
 
 /** A bucket or object configuration s3rver stores beside the object (its tagging, for one). */
 interface S3rverSubresource {
@@ -159,6 +379,8 @@ interface S3rverStore {
     key: string,
     resource: { type: string; toXML(indent: number): string },
   ): Promise<void>;
+  getSubresource(bucket: string, key: string | undefined, type: string): Promise<S3rverSubresource | null>;
+  deleteSubresource(bucket: string, key: string, type: string): Promise<void>;
   existsObject(bucket: string, key: string): Promise<boolean>;
   getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
   putObject(object: { bucket: string; key: string }): Promise<unknown>;
@@ -311,7 +533,9 @@ export async function startLocalS3(options: {
     allowMismatchedSignatures: true,
     configureBuckets: options.buckets.map((name) => ({ name, configs: cors })),
   });
-  keepUploadTagging(server);
+  answerEmptySegmentKeys(server);
+  enforcePostPolicy(server);
+  s3TaggingRules(server);
   refuseKeysTooLongForDisk(server.store);
   writeSubresourcesAtomically(server.store);
   if (options.onEvent) {

@@ -54,7 +54,7 @@ describe('local S3: tags sent with the upload', () => {
       expiresSeconds: 60,
       contentType: 'image/jpeg',
       tagging: [
-        { Key: 'album', Value: 'Été & co' },
+        { Key: 'album', Value: 'Été à Paris' },
         { Key: 'owner', Value: 'alice' },
       ],
     });
@@ -64,7 +64,7 @@ describe('local S3: tags sent with the upload', () => {
     const res = await fetch(post.url, { method: 'POST', body: form });
     expect(res.status).toBe(204);
     const want = [
-      ['album', 'Été & co'],
+      ['album', 'Été à Paris'],
       ['owner', 'alice'],
     ];
     expect(await tagsOf(key)).toEqual(want);
@@ -90,6 +90,112 @@ describe('local S3: tags sent with the upload', () => {
     ]);
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'uploads/c/plain.jpg', Body: 'x' }));
     expect(await tagsOf('uploads/c/plain.jpg')).toEqual([]);
+  });
+});
+
+/** A form with the service's presigned fields (each possibly changed), then `file`. */
+function formOf(
+  fields: Record<string, string>,
+  file: Uint8Array<ArrayBuffer>,
+  type = 'image/jpeg',
+): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append('file', new Blob([file], { type }), 'photo.jpg');
+  return form;
+}
+/** The fields with some replaced or added (names compared without case, as S3 does). */
+function replaced(fields: Record<string, string>, change: Record<string, string>): Record<string, string> {
+  const lower = new Map(Object.keys(fields).map((k) => [k.toLowerCase(), k]));
+  const out = { ...fields };
+  for (const [name, value] of Object.entries(change)) out[lower.get(name.toLowerCase()) ?? name] = value;
+  return out;
+}
+const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0]);
+
+describe("local S3: the service's POST policy is enforced as S3 enforces it", () => {
+  const key = 'uploads/policy/photo.jpg';
+  const grant = (options: Partial<Parameters<ReturnType<typeof s3UploadSigner>['presignPost']>[1]> = {}) =>
+    s3UploadSigner(s3, BUCKET).presignPost(key, {
+      maxBytes: 100,
+      expiresSeconds: 60,
+      contentType: 'image/jpeg',
+      tagging: [{ Key: 'owner', Value: 'alice' }],
+      ...options,
+    });
+  const post = async (url: string, form: FormData) => {
+    const res = await fetch(url, { method: 'POST', body: form });
+    const text = await res.text();
+    return { status: res.status, code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1], text };
+  };
+  const exists = async (k: string) => {
+    const res = await fetch(`${server.endpoint}/${BUCKET}/${k}`, { method: 'HEAD' });
+    return res.status === 200;
+  };
+
+  it('stores the form exactly as signed', async () => {
+    const g = await grant();
+    expect((await post(g.url, formOf(g.fields, JPEG))).status).toBe(204);
+    expect(await exists(key)).toBe(true);
+  });
+
+  it.each([
+    ['a changed key', { key: 'uploads/policy/other.jpg' }, 'AccessDenied'],
+    ['a key outside the grant', { key: 'elsewhere/photo.jpg' }, 'AccessDenied'],
+    ['Content-Type text/html', { 'Content-Type': 'text/html' }, 'AccessDenied'],
+    [
+      'a forged tagging field with tagger:status',
+      { tagging: '<Tagging><TagSet><Tag><Key>tagger:status</Key><Value>ok</Value></Tag></TagSet></Tagging>' },
+      'AccessDenied',
+    ],
+    ['a field the policy does not name', { acl: 'public-read' }, 'AccessDenied'],
+    [
+      'a changed policy',
+      { policy: Buffer.from('{"expiration":"2999-01-01T00:00:00Z","conditions":[]}').toString('base64') },
+      'SignatureDoesNotMatch',
+    ],
+    ['a wrong signature', { 'X-Amz-Signature': '0'.repeat(64) }, 'SignatureDoesNotMatch'],
+  ])('refuses %s', async (_what, change, code) => {
+    const g = await grant();
+    const fields = replaced(g.fields, change);
+    const res = await post(g.url, formOf(fields, JPEG));
+    expect([res.status, res.code]).toEqual([403, code]);
+    expect(await exists(fields.key as string)).toBe(key === fields.key && (await exists(key)));
+  });
+
+  it('refuses a form without a signature or without a policy', async () => {
+    const g = await grant();
+    const unsigned = Object.fromEntries(
+      Object.entries(g.fields).filter(([k]) => !/^x-amz-signature$/i.test(k)),
+    );
+    expect((await post(g.url, formOf(unsigned, JPEG))).status).toBe(400);
+    const bare = { key: 'uploads/policy/bare.jpg', 'Content-Type': 'image/jpeg' };
+    expect(await post(g.url, formOf(bare, JPEG))).toMatchObject({ status: 403, code: 'AccessDenied' });
+    expect(await exists('uploads/policy/bare.jpg')).toBe(false);
+  });
+
+  it('refuses a file over the range, an empty one, and an expired grant', async () => {
+    const g = await grant({ key: 'uploads/policy/size.jpg' } as never);
+    expect(await post(g.url, formOf(g.fields, new Uint8Array(101)))).toMatchObject({
+      status: 400,
+      code: 'EntityTooLarge',
+    });
+    expect(await post(g.url, formOf(g.fields, new Uint8Array(0)))).toMatchObject({
+      status: 400,
+      code: 'EntityTooSmall',
+    });
+    const expired = await s3UploadSigner(s3, BUCKET).presignPost('uploads/policy/late.jpg', {
+      maxBytes: 100,
+      expiresSeconds: -1,
+      contentType: 'image/jpeg',
+    });
+    const late = await post(expired.url, formOf(expired.fields, JPEG));
+    expect([late.status, late.code, late.text.includes('Policy expired')]).toEqual([
+      403,
+      'AccessDenied',
+      true,
+    ]);
+    expect(await exists('uploads/policy/late.jpg')).toBe(false);
   });
 });
 
