@@ -76,6 +76,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import {
   bareEtag,
+  groupTerm,
   type IndexedLabel,
   type IndexedObject,
   type IndexRecord,
@@ -85,6 +86,7 @@ import {
   legacyNormalizeLabel,
   normalizeLabel,
   normalizeSequencer,
+  type SearchItem,
   type SearchPage,
 } from '../tagging/label-index.ts';
 
@@ -438,6 +440,80 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
     return toIndexed(current);
   }
 
+  /** Reads of all a group's partitions for one page, at most (each round moves past limit + 1 rows). */
+  const GROUP_ROUNDS = 4;
+  type GroupRow = { pk: string; sk: string; key: string; score: number; top: string } & Pick<
+    IndexRecord,
+    'labels' | 'categories'
+  >;
+  /**
+   * A group search: the label partitions of `anyOf` read from the same sort key on (they share one
+   * order: best score, then key), merged, each object kept only in the partition of its groupTerm.
+   * Rows are final up to the horizon (the lowest last sort key among partitions with more to read);
+   * past it the partitions are read again, at most GROUP_ROUNDS times per page.
+   */
+  async function searchGroup(
+    bucket: string,
+    pk: string,
+    anyOf: readonly string[],
+    limit: number,
+    from: string | undefined,
+  ): Promise<SearchPage> {
+    const group = new Set(anyOf.map(normalizeLabel));
+    const partitions = [...group].map((term) => labelPk(bucket, term));
+    const items: SearchItem[] = [];
+    let after = from;
+    for (let round = 0; round < GROUP_ROUNDS; round++) {
+      const outs = await Promise.all(
+        partitions.map((partition) =>
+          db.send(
+            new QueryCommand({
+              TableName,
+              KeyConditionExpression: 'pk = :pk',
+              ExpressionAttributeValues: { ':pk': partition },
+              ExclusiveStartKey: after === undefined ? undefined : { pk: partition, sk: after },
+              Limit: limit + 1,
+            }),
+          ),
+        ),
+      );
+      let horizon: string | undefined;
+      const rows: GroupRow[] = [];
+      for (const o of outs) {
+        const got = (o.Items ?? []) as GroupRow[];
+        rows.push(...got);
+        const last = got[got.length - 1];
+        const more = o.LastEvaluatedKey !== undefined || got.length > limit;
+        if (
+          more &&
+          last &&
+          (horizon === undefined || Buffer.compare(Buffer.from(last.sk), Buffer.from(horizon)) < 0)
+        )
+          horizon = last.sk;
+      }
+      rows.sort((a, b) => Buffer.compare(Buffer.from(a.sk), Buffer.from(b.sk)));
+      for (const r of rows) {
+        if (horizon !== undefined && Buffer.compare(Buffer.from(r.sk), Buffer.from(horizon)) > 0) break;
+        if (items.length === limit) return { items, cursor: encodeCursor({ pk, sk: after as string }) };
+        after = r.sk;
+        const labels = r.labels ?? [];
+        if (labelPk(bucket, groupTerm({ labels, categories: r.categories }, group) ?? '') !== r.pk) continue;
+        items.push({
+          key: r.key,
+          score: r.score,
+          top: r.top,
+          labels: labels.map((l) => ({ label: l.label, score: l.score })),
+          ...(r.categories?.length
+            ? { categories: r.categories.map((l) => ({ label: l.label, score: l.score })) }
+            : {}),
+        });
+      }
+      if (horizon === undefined) return { items };
+      after = horizon;
+    }
+    return { items, cursor: encodeCursor({ pk, sk: after as string }) };
+  }
+
   return {
     async put(record, sequencer) {
       const seq = normalizeSequencer(sequencer);
@@ -517,11 +593,12 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
       return item ? toIndexed(item) : undefined;
     },
 
-    async search(bucket, label, { limit, cursor, spellings = [] }): Promise<SearchPage> {
+    async search(bucket, label, { limit, cursor, spellings = [], anyOf }): Promise<SearchPage> {
       if (!Number.isInteger(limit) || limit < 1 || limit > 100)
         throw new RangeError(`limit must be an integer from 1 to 100, not ${limit}`);
       const pk = labelPk(bucket, label);
       const start = cursor === undefined ? undefined : decodeCursor(cursor, pk);
+      if (anyOf?.length) return searchGroup(bucket, pk, anyOf, limit, start?.sk);
       const legacy = [label, ...spellings].map((l) => legacyLabelPk(bucket, l)).filter((p) => p !== pk);
       const outs = await Promise.all(
         [...new Set([pk, ...legacy])].map((partition) =>

@@ -39,6 +39,21 @@ export interface VocabularyCategory {
   synsets: string[];
 }
 
+/**
+ * A WordNet hypernym that groups ImageNet classes but is neither a class nor a category ("terrier",
+ * "hound", "retriever"): searchable, not tagged. Its members are written as the fewest terms the
+ * index holds: the categories wholly inside it, then the classes left over.
+ */
+export interface VocabularyGroup {
+  wnid: string;
+  /** WordNet's lemmas of the synset. */
+  names: string[];
+  /** Ids of the categories whose members all belong to the group. */
+  categories: string[];
+  /** Indices of the member classes in none of those categories. */
+  classes: number[];
+}
+
 export interface Vocabulary {
   name: string;
   /** Recorded in the tags (tagger:vocabulary): "<name>@<version>". */
@@ -49,6 +64,13 @@ export interface Vocabulary {
   categories: VocabularyCategory[];
   /** Class indices that belong to no category. */
   uncategorised: number[];
+  /** The WordNet hypernyms that group classes (absent in vocabularies made before them). */
+  groups?: VocabularyGroup[];
+  /**
+   * Emoji -> a word the vocabulary resolves ("🐶" -> "dog"), from Unicode CLDR's English short
+   * names (absent in vocabularies made before them).
+   */
+  emoji?: Record<string, string>;
   [extra: string]: unknown;
 }
 
@@ -116,6 +138,27 @@ export function tagNames(vocabulary: Vocabulary, labels: readonly string[]): Map
   });
   for (const c of vocabulary.categories) names.set(c.en, c.zhTag);
   return names;
+}
+
+/**
+ * The fewest index terms that find exactly a set of classes: the categories whose members all lie
+ * in it, largest first, each taken when it adds a class not yet covered; then the classes left.
+ */
+export function coverOf(
+  members: ReadonlySet<number>,
+  categoryMembers: ReadonlyMap<string, readonly number[]>,
+): { categories: string[]; classes: number[] } {
+  const inside = [...categoryMembers]
+    .filter(([, m]) => m.length > 0 && m.every((i) => members.has(i)))
+    .sort((a, b) => b[1].length - a[1].length);
+  const covered = new Set<number>();
+  const categories: string[] = [];
+  for (const [id, m] of inside)
+    if (m.some((i) => !covered.has(i))) {
+      categories.push(id);
+      for (const i of m) covered.add(i);
+    }
+  return { categories, classes: [...members].filter((i) => !covered.has(i)).sort((a, b) => a - b) };
 }
 
 /** Member class indices of each category, in the category list's order. */

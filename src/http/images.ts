@@ -4,7 +4,7 @@
  * limit, past API Gateway's and Lambda's payload limits).
  *
  *   GET  /images?label=<word>&limit=1..100&cursor=    {items: [{key, score, top, labels, categories?, url}],
- *                                                     cursor?, resolved?: {term, kind, zh?}, suggestions?}
+ *                                                     cursor?, resolved?: {term, kind, zh?, anyOf?}, suggestions?}
  *        the word is resolved to a class label or category (src/tagging/search-terms.ts: any case and
  *        spacing, WordNet synonyms, plurals, Chinese); a word that matches nothing and finds nothing
  *        answers 200 with no items and a few suggestions
@@ -29,7 +29,7 @@ import {
   normalizeLabel,
 } from '../tagging/label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
-import type { SearchTerms } from '../tagging/search-terms.ts';
+import { compactWord, type SearchTerms } from '../tagging/search-terms.ts';
 import {
   formatLabelList,
   isTaggable,
@@ -280,10 +280,15 @@ export function createImageRoutes(
     const raw = q.label;
     if (raw === undefined) throw invalid('label is required: GET /images?label=<label>');
     const label = normalizeLabel(raw);
-    if (label === '') throw invalid('label is empty');
     if (Math.max(Array.from(label).length, Array.from(legacyNormalizeLabel(raw)).length) > MAX_LABEL_CHARS)
       throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);
     const resolved = terms?.().resolve(raw);
+    if (label === '' && !resolved) {
+      // Only spaces and invisible characters: nothing was asked. Anything else (an emoji the
+      // vocabulary does not know, punctuation) is a word that finds nothing.
+      if (compactWord(raw) === '') throw invalid('label is empty');
+      return { items: [], suggestions: terms?.().suggest(raw, NO_MATCH_SUGGESTIONS) ?? [] };
+    }
     const term = resolved?.term ?? label;
     const limit = parseLimit(q.limit);
     const cursor = q.cursor === undefined || q.cursor === '' ? undefined : q.cursor;
@@ -293,7 +298,12 @@ export function createImageRoutes(
     try {
       // The word as typed and the model's own spelling find what was indexed under them before.
       const spellings = [raw, ...(spellingsOf.get(term) ?? [])];
-      page = await index.search(bucket, term, { limit, cursor, spellings });
+      page = await index.search(bucket, term, {
+        limit,
+        cursor,
+        spellings,
+        ...(resolved?.anyOf ? { anyOf: resolved.anyOf } : {}),
+      });
     } catch (err) {
       if (err instanceof InvalidCursorError) throw invalid(err.message);
       throw err;

@@ -77,13 +77,37 @@ export interface LabelIndex {
   /**
    * Live objects with this label (normalizeLabel), best score first. `spellings`: other spellings of
    * the same label (a model's original label for a tag-form search) whose legacy partitions
-   * (legacyNormalizeLabel) are read too.
+   * (legacyNormalizeLabel) are read too. `anyOf`: `label` names a group (a WordNet hypernym such as
+   * "terrier"): the live objects of any of these labels, each once, under the one it scores best on
+   * (groupTerm), best first; cursors are the group's (a page may come back short, even empty, with a
+   * cursor).
    */
   search(
     bucket: string,
     label: string,
-    page: { limit: number; cursor?: string; spellings?: readonly string[] },
+    page: { limit: number; cursor?: string; spellings?: readonly string[]; anyOf?: readonly string[] },
   ): Promise<SearchPage>;
+}
+
+/**
+ * The one of a group's labels (normalizeLabel forms) an object is listed under in a group search:
+ * the one it scores best on, ties to the first in code-unit order. Undefined when it has none.
+ */
+export function groupTerm(
+  object: { labels: readonly IndexedLabel[]; categories?: readonly IndexedLabel[] },
+  anyOf: ReadonlySet<string>,
+): string | undefined {
+  let best: IndexedLabel | undefined;
+  let bestTerm: string | undefined;
+  for (const l of [...object.labels, ...(object.categories ?? [])]) {
+    const term = normalizeLabel(l.label);
+    if (!anyOf.has(term)) continue;
+    if (!best || l.score > best.score || (l.score === best.score && term < (bestTerm as string))) {
+      best = l;
+      bestTerm = term;
+    }
+  }
+  return bestTerm;
 }
 
 /** A cursor that this index did not hand out (or that was tampered with): HTTP 400. */

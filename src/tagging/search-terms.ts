@@ -1,24 +1,30 @@
 /**
  * Words people search with -> the label index's terms. The index holds each object under its class
  * labels (labels.json) and, for ImageNet-1k models, its categories' English names
- * (src/classifier/vocabulary.ts). A search word resolves, whatever its letter case, spacing, hyphens
- * or apostrophes, through (first match wins, in this order):
+ * (src/classifier/vocabulary.ts). A search word resolves, whatever its letter case, spacing, hyphens,
+ * apostrophes, control characters and invisible ones (zero-width spaces, bidi controls: Unicode's
+ * default-ignorable code points), through (first match wins, in this order):
  *   category name, class label, Chinese category name, Chinese class name, category synonyms
- *   (WordNet lemmas and curated words), class lemmas (WordNet), other Chinese names;
- * and, if nothing matches, the same after a simple English plural -> singular ("dogs", "boxes",
- * "puppies", "wolves", "mice").
+ *   (WordNet lemmas and curated words), class lemmas (WordNet), other Chinese names, WordNet
+ *   hypernyms that group classes ("terrier": a group, searched as all its index terms at once),
+ *   emoji (by their CLDR short name: "🐶" -> "dog");
+ * then the same after a simple English plural -> singular ("dogs", "boxes", "puppies", "wolves",
+ * "mice"); then, for Chinese, the one term whose Chinese name begins with the word ("金毛" ->
+ * 金毛猎犬, golden retriever).
  */
 import type { Vocabulary } from '../classifier/vocabulary.ts';
 import { normalizeLabel } from './label-index.ts';
 
-export type TermKind = 'category' | 'label';
+export type TermKind = 'category' | 'label' | 'group';
 
 export interface SearchTerm {
-  /** What the index is searched for (a class label or a category's English name). */
+  /** What the index is searched for (a class label or a category's English name; a group's name). */
   term: string;
   kind: TermKind;
   /** The Chinese name, when the vocabulary has one. */
   zh?: string;
+  /** A group's index terms (categories and class labels): its objects are those of any of them. */
+  anyOf?: string[];
 }
 
 export interface Suggestion extends SearchTerm {
@@ -28,18 +34,24 @@ export interface Suggestion extends SearchTerm {
 
 export interface SearchTerms {
   resolve(word: string): SearchTerm | undefined;
-  /** Words that start with `text` (else are a typo or two from it, else contain it), one per term, best first. */
+  /** Words that start with `text` (else contain it, else are a typo or two from it), one per term, best first. */
   suggest(text: string, limit?: number): Suggestion[];
   /** The Chinese name of an indexed label or category name, if the vocabulary has one. */
   zhOf(name: string): string | undefined;
 }
 
-/** Case, spacing, hyphens, apostrophes and brackets do not matter: "Jack-o'-Lantern" = "jack o lantern". */
+/**
+ * Case, spacing, hyphens, apostrophes and brackets do not matter: "Jack-o'-Lantern" = "jack o lantern";
+ * control, format and default-ignorable code points are removed ("d\u200bog", "\u202edog", "dog\0").
+ */
 export const compactWord = (text: string) =>
   text
+    .replace(/[\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}]/gu, '')
     .normalize('NFKC')
     .toLowerCase()
     .replace(/[\s\-_'’.,()（）/]+/gu, '');
+
+const HAN = /\p{Script=Han}/u;
 
 const IRREGULAR: Record<string, string> = {
   mice: 'mouse',
@@ -117,30 +129,61 @@ export function searchTerms(labels: readonly string[], vocabulary?: Vocabulary):
   for (const { v, target } of classes) for (const s of v?.names ?? []) add(s, target);
   for (const { c, target } of categories) for (const s of c.zhSynonyms) add(s, target);
   for (const { v, target } of classes) for (const s of v?.zhSynonyms ?? []) add(s, target);
+  const categoryTarget = new Map(categories.map(({ c, target }) => [c.id, target]));
+  for (const g of vocabulary?.groups ?? []) {
+    const members: SearchTerm[] = [];
+    for (const id of g.categories) {
+      const t = categoryTarget.get(id);
+      if (t) members.push(t);
+    }
+    for (const i of g.classes) {
+      const t = classes[i]?.target;
+      if (t) members.push(t);
+    }
+    const anyOf = [...new Set(members.map((t) => t.term))];
+    const name = g.names[0];
+    if (anyOf.length === 0 || name === undefined) continue;
+    // A group of one term is another name of it ("eagle": the bald eagle, ImageNet's only eagle).
+    const target: SearchTerm =
+      anyOf.length === 1 ? (members[0] as SearchTerm) : { term: normalizeLabel(name), kind: 'group', anyOf };
+    for (const n of g.names) add(n, target);
+  }
 
   const strip = ({ word: _w, ...target }: Suggestion): SearchTerm => target;
   const zh = new Map<string, string>();
   for (const { target } of [...classes, ...categories]) if (target.zh) zh.set(target.term, target.zh);
+  const resolve = (word: string): SearchTerm | undefined => {
+    const direct = byWord.get(compactWord(word));
+    if (direct) return strip(direct);
+    for (const s of singulars(normalizeLabel(word))) {
+      const hit = byWord.get(compactWord(s));
+      if (hit) return strip(hit);
+    }
+    const q = compactWord(word);
+    if (HAN.test(q) && Array.from(q).length >= 2) {
+      const begins = new Map<string, Suggestion>();
+      for (const w of words) if (HAN.test(w.word) && compactWord(w.word).startsWith(q)) begins.set(w.term, w);
+      if (begins.size === 1) return strip([...begins.values()][0] as Suggestion);
+    }
+    return undefined;
+  };
+  for (const [emoji, word] of Object.entries(vocabulary?.emoji ?? {})) {
+    const target = resolve(word);
+    if (target) add(emoji, target);
+  }
   return {
     zhOf: (name) => zh.get(normalizeLabel(name)),
-    resolve(word) {
-      const direct = byWord.get(compactWord(word));
-      if (direct) return strip(direct);
-      for (const s of singulars(normalizeLabel(word))) {
-        const hit = byWord.get(compactWord(s));
-        if (hit) return strip(hit);
-      }
-      return undefined;
-    },
+    resolve,
     suggest(text, limit = 8) {
       const q = compactWord(text);
       if (!q) return [];
       const ranked: { s: Suggestion; rank: number }[] = [];
       for (const s of words) {
         const k = compactWord(s.word);
-        // Typos: one edit in a short word, two in a longer one.
+        // Names holding the word ("Afghan Hound" for "hound") before typos: one edit in a short
+        // word, two in a longer one.
         const max = q.length >= 5 ? 2 : q.length >= 3 ? 1 : 0;
-        const rank = k.startsWith(q) ? 0 : max > 0 && distance(q, k, max) <= max ? 1 : k.includes(q) ? 2 : -1;
+        const rank = k.startsWith(q) ? 0 : k.includes(q) ? 1 : max > 0 && distance(q, k, max) <= max ? 2 : -1;
         if (rank >= 0) ranked.push({ s, rank });
       }
       ranked.sort((a, b) => a.rank - b.rank);

@@ -81,6 +81,80 @@ const seq = (n: number) => n.toString(16).toUpperCase().padStart(16, '0');
 
 export function labelIndexContract(name: string, target: ContractTarget) {
   describe(`LabelIndex contract: ${name}`, () => {
+    it('a group search (anyOf) lists each object once, under the label it scores best on, across pages', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const anyOf = ['Airedale', 'Border Terrier', 'Yorkshire Terrier', 'dog'];
+      await index.put(
+        rec(b, 'uploads/air.jpg', [
+          ['Airedale', 0.9],
+          ['Border Terrier', 0.05],
+        ]),
+        seq(1),
+      );
+      // Best on a category: listed under it, once.
+      await index.put(
+        rec(
+          b,
+          'uploads/mix.jpg',
+          [
+            ['Border Terrier', 0.4],
+            ['Yorkshire Terrier', 0.3],
+          ],
+          {
+            categories: [{ label: 'dog', score: 0.8 }],
+          },
+        ),
+        seq(1),
+      );
+      await index.put(
+        rec(b, 'uploads/york.jpg', [
+          ['Yorkshire Terrier', 0.6],
+          ['Airedale', 0.6],
+        ]),
+        seq(1),
+      );
+      await index.put(rec(b, 'uploads/cat.jpg', [['tabby', 0.9]]), seq(1));
+      for (let i = 0; i < 5; i++)
+        await index.put(
+          rec(b, `uploads/b${i}.jpg`, [
+            ['Border Terrier', 0.5 - i / 100],
+            ['Airedale', 0.1],
+          ]),
+          seq(1),
+        );
+      const want = [
+        'uploads/air.jpg',
+        'uploads/mix.jpg',
+        'uploads/york.jpg',
+        ...[0, 1, 2, 3, 4].map((i) => `uploads/b${i}.jpg`),
+      ];
+      const first = await index.search(b, 'terrier', { limit: 100, anyOf });
+      expect(first.items.map((i) => [i.key, i.score])).toEqual([
+        ['uploads/air.jpg', 0.9],
+        ['uploads/mix.jpg', 0.8],
+        ['uploads/york.jpg', 0.6],
+        ...[0, 1, 2, 3, 4].map((i) => [`uploads/b${i}.jpg`, 0.5 - i / 100]),
+      ]);
+      for (const limit of [1, 2, 3]) {
+        const keys: string[] = [];
+        let cursor: string | undefined;
+        for (let page = 0; page < 50 && (page === 0 || cursor); page++) {
+          const out = await index.search(b, 'terrier', { limit, cursor, anyOf });
+          expect(out.items.length).toBeLessThanOrEqual(limit);
+          keys.push(...out.items.map((i) => i.key));
+          cursor = out.cursor;
+        }
+        expect(cursor, `limit ${limit}`).toBeUndefined();
+        expect(keys, `limit ${limit}`).toEqual(want);
+      }
+      // A group's cursor is not a cursor of another search.
+      const paged = await index.search(b, 'terrier', { limit: 1, anyOf });
+      await expect(index.search(b, 'airedale', { limit: 1, cursor: paged.cursor })).rejects.toBeInstanceOf(
+        InvalidCursorError,
+      );
+    });
+
     it('puts, gets, and searches one label best score first, case- and space-insensitively', async () => {
       const index = await target.index();
       const b = freshBucket();

@@ -8,10 +8,12 @@ import { decodeCursor, encodeCursor, labelItemKeys, labelPk } from '../../src/aw
 import {
   bareEtag,
   compareSequencers,
+  groupTerm,
   type IndexedObject,
   type IndexRecord,
   type IndexWrite,
   type LabelIndex,
+  normalizeLabel,
   normalizeSequencer,
   type SearchPage,
 } from '../../src/tagging/label-index.ts';
@@ -99,7 +101,11 @@ export class MemoryIndex implements LabelIndex {
     return o && copy(o);
   }
 
-  async search(bucket: string, label: string, page: { limit: number; cursor?: string }): Promise<SearchPage> {
+  async search(
+    bucket: string,
+    label: string,
+    page: { limit: number; cursor?: string; anyOf?: readonly string[] },
+  ): Promise<SearchPage> {
     this.enter(`search ${label}`);
     const { limit, cursor } = page;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100)
@@ -107,11 +113,18 @@ export class MemoryIndex implements LabelIndex {
     const pk = labelPk(bucket, label);
     let after: string | undefined;
     if (cursor !== undefined) after = decodeCursor(cursor, pk).sk;
+    const group = page.anyOf && new Set(page.anyOf.map(normalizeLabel));
+    // A group lists each object once, in the partition of the label it scores best on.
+    const listedUnder = (o: IndexedObject) => {
+      if (!group) return pk;
+      const term = groupTerm(o, group);
+      return term === undefined ? undefined : labelPk(bucket, term);
+    };
     const rows = [...this.objects.values()]
       .filter((o) => o.state === 'live' && o.bucket === bucket)
       .flatMap((o) =>
         labelItemKeys(o)
-          .filter((k) => k.pk === pk)
+          .filter((k) => k.pk === listedUnder(o))
           .map((k) => ({
             sk: k.sk,
             item: {

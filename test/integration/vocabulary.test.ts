@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   ancestors,
+  CLDR_ANNOTATIONS,
   formatVocabulary,
   generate,
+  MAX_GROUP_TERMS,
   readInputs,
   SIMPLE_LABELS_SHA256,
   VOCABULARY_DIR,
@@ -21,10 +23,10 @@ import { createClassifier } from '../../src/classifier/classifier.ts';
 import { labelsSha256, type Vocabulary } from '../../src/classifier/vocabulary.ts';
 import { photo, runTs, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
-const noWordNet = !existsSync(WORDNET_NOUNS);
+const noWordNet = !existsSync(WORDNET_NOUNS) || !existsSync(CLDR_ANNOTATIONS);
 if (noWordNet)
   console.warn(
-    `skipping the vocabulary generator tests: ${WORDNET_NOUNS} is absent (apt-get install wordnet-base)`,
+    `skipping the vocabulary generator tests: ${WORDNET_NOUNS} or ${CLDR_ANNOTATIONS} is absent (apt-get install wordnet-base unicode-cldr-core)`,
   );
 
 const committed = readFileSync(join(VOCABULARY_DIR, 'vocabulary.json'), 'utf8');
@@ -51,6 +53,37 @@ describe.skipIf(noWordNet)('vocabulary generator (WordNet 3.0)', () => {
       if (c.categories.join() !== expected.map((cat) => cat.id).join()) wrong.push(`class ${i}: categories`);
     });
     expect(wrong).toEqual([]);
+  });
+});
+
+describe.skipIf(noWordNet)('vocabulary groups and emoji', () => {
+  const inputs = readInputs();
+
+  it("each WordNet group finds exactly the classes under its synset (categories' members plus classes)", () => {
+    const members = new Map(vocabulary.categories.map((c) => [c.id, [] as number[]]));
+    vocabulary.classes.forEach((c, i) => {
+      for (const id of c.categories) members.get(id)?.push(i);
+    });
+    const wrong: string[] = [];
+    for (const g of vocabulary.groups ?? []) {
+      const found = new Set([...g.categories.flatMap((id) => members.get(id) ?? []), ...g.classes]);
+      const under = vocabulary.classes.flatMap((c, i) =>
+        ancestors(inputs.wordnet, c.wnid.slice(1)).has(g.wnid.slice(1)) ? [i] : [],
+      );
+      if (found.size !== under.length || under.some((i) => !found.has(i)))
+        wrong.push(`${g.wnid} ${g.names[0]}`);
+      if (g.categories.length + g.classes.length > MAX_GROUP_TERMS) wrong.push(`${g.wnid}: too many terms`);
+    }
+    expect(wrong).toEqual([]);
+    const names = (vocabulary.groups ?? []).flatMap((g) => g.names);
+    expect(names).toEqual(expect.arrayContaining(['terrier', 'hound', 'retriever', 'poodle', 'spaniel']));
+  });
+
+  it('maps pictographic emoji only, with the CLDR licence, and stays small', () => {
+    expect(vocabulary.emoji?.['🐶']).toBe('dog');
+    expect(Object.keys(vocabulary.emoji ?? {}).every((e) => /\p{Extended_Pictographic}/u.test(e))).toBe(true);
+    expect(readFileSync(join(VOCABULARY_DIR, 'vocabulary.LICENSE'), 'utf8')).toContain('Unicode, Inc.');
+    expect(Buffer.byteLength(committed)).toBeLessThan(300_000);
   });
 });
 

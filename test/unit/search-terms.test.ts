@@ -67,6 +67,63 @@ describe('search words', () => {
     expect(terms.suggest('vehicel').map((s) => s.term)).toContain('vehicle');
   });
 
+  it.each([
+    ['terrier', 26, ['yorkshire terrier', 'airedale', 'border terrier']],
+    ['Terriers', 26, ['yorkshire terrier']],
+    ['hound', 19, ['afghan hound', 'beagle', 'whippet']],
+    ['retriever', 5, ['golden retriever', 'labrador retriever']],
+    ['poodle', 3, ['toy poodle', 'standard poodle']],
+    ['spaniel', 7, ['cocker spaniel', 'clumber']],
+  ])('%s: a WordNet hypernym grouping %i classes, searched as all of them', (word, size, some) => {
+    const t = terms.resolve(word);
+    expect(t).toMatchObject({ term: word.toLowerCase().replace(/s$/, ''), kind: 'group' });
+    expect(t?.anyOf).toHaveLength(size);
+    expect(t?.anyOf).toEqual(expect.arrayContaining(some));
+  });
+
+  it('every WordNet hypernym of the vocabulary resolves, to a group, a category or its one class', () => {
+    const unresolved = (vocabulary.groups ?? []).flatMap((g) => g.names.filter((n) => !terms.resolve(n)));
+    expect(unresolved).toEqual([]);
+    expect(vocabulary.groups?.length).toBeGreaterThan(500);
+    // A hypernym with a single ImageNet class is another name of it; one holding whole categories uses them.
+    expect(terms.resolve('eagle')).toMatchObject({ term: 'bald eagle', kind: 'label' });
+    expect(terms.resolve('canine')?.anyOf).toEqual(expect.arrayContaining(['dog', 'wolf', 'fox']));
+  });
+
+  it('a Chinese word finds the one name it begins', () => {
+    expect(terms.resolve('金毛')).toMatchObject({ term: 'golden retriever', kind: 'label', zh: '金毛猎犬' });
+    // Begins several names: not guessed (the suggestions list them).
+    expect(terms.resolve('猎')).toBeUndefined();
+  });
+
+  it.each([['dog\u0000'], ['\u202edog'], ['d\u200bog'], ['\ufeffdog\u2060'], ['do\u00adg']])(
+    'control and invisible code points do not count: %j',
+    (word) => {
+      expect(terms.resolve(word)).toMatchObject({ term: 'dog', kind: 'category' });
+    },
+  );
+
+  it('an emoji finds what its CLDR short name names', () => {
+    expect(terms.resolve('🐶')).toMatchObject({ term: 'dog', kind: 'category' });
+    expect(terms.resolve('🐈')).toMatchObject({ term: 'cat', kind: 'category' });
+    expect(terms.resolve('🐕\ufe0f')).toMatchObject({ term: 'dog' });
+    expect(terms.resolve('🍕')).toMatchObject({ term: 'pizza', kind: 'label' });
+    expect(terms.resolve('🙂')).toBeUndefined();
+  });
+
+  it('suggests names holding the word before one-letter edits', () => {
+    const hound = terms.suggest('hound').map((s) => s.word.toLowerCase());
+    expect(
+      hound.slice(0, 5).every((w) => w.includes('hound')),
+      hound.join(),
+    ).toBe(true);
+    const poodle = terms.suggest('poodl').map((s) => s.word.toLowerCase());
+    expect(
+      poodle.slice(0, 3).every((w) => w.includes('poodl')),
+      poodle.join(),
+    ).toBe(true);
+  });
+
   it('without a vocabulary, only the model labels match', () => {
     const plain = searchTerms(['tabby', 'Golden Retriever']);
     expect(plain.resolve('golden retrievers')).toEqual({ term: 'golden retriever', kind: 'label' });
@@ -85,6 +142,13 @@ describe('GET /images with a vocabulary', () => {
       status: 'ok',
       labels: [{ label: 'Golden Retriever', score: 0.8 }],
       categories: [{ label: 'animal', score: 0.99 }, dog],
+      model: 'm@1',
+    });
+    await index.put({
+      bucket: BUCKET,
+      key: 'uploads/york.jpg',
+      status: 'ok',
+      labels: [{ label: 'Yorkshire terrier', score: 0.7 }],
       model: 'm@1',
     });
     const fake = fakeClassifier();
@@ -146,6 +210,28 @@ describe('GET /images with a vocabulary', () => {
       items: [],
       resolved: { term: 'cat', kind: 'category', zh: '猫' },
     });
+  });
+
+  it('finds a terrier by "terrier" (a WordNet group) and the dog by its emoji', async () => {
+    const get = await setup();
+    const terrier = await get({ label: 'terrier' });
+    expect(terrier.status).toBe(200);
+    expect(terrier.body.items.map((i: { key: string }) => i.key)).toEqual(['uploads/york.jpg']);
+    expect(terrier.body.resolved).toMatchObject({ term: 'terrier', kind: 'group' });
+    const dog = await get({ label: '🐶' });
+    expect(dog.body.items.map((i: { key: string }) => i.key)).toEqual(['uploads/dog.jpg']);
+    expect(dog.body.resolved).toMatchObject({ term: 'dog', kind: 'category' });
+    for (const label of ['dog\u0000', '\u202edog', 'd\u200bog'])
+      expect((await get({ label })).body.resolved, label).toMatchObject({ term: 'dog' });
+  });
+
+  it('an emoji it does not know answers 200 with no items; only invisible characters are "empty"', async () => {
+    const get = await setup();
+    const smile = await get({ label: '🙂' });
+    expect(smile.status).toBe(200);
+    expect(smile.body.items).toEqual([]);
+    expect(smile.body.suggestions).toEqual(expect.any(Array));
+    expect((await get({ label: '\u200b \u0000' })).status).toBe(400);
   });
 
   it('?suggest= answers the words as one types', async () => {
