@@ -266,13 +266,19 @@ export function readSettings(env: Env): Settings {
   const bucket = env.UPLOAD_BUCKET?.trim() || undefined;
   if (bucket !== undefined && !BUCKET_NAME.test(bucket))
     throw new ConfigError(`UPLOAD_BUCKET is not a bucket name: "${bucket}"`);
+  const table = indexTable(env);
+  const vectors = vectorSettings(env);
+  if (vectors && table === undefined)
+    throw new ConfigError(
+      'INDEX_TABLE is not set: VECTOR_BUCKET and VECTOR_INDEX need it (the label index orders the vector writes)',
+    );
   return {
     ...taggerSettings(env),
     classifier: classifierSettings(env),
-    table: indexTable(env),
+    table,
     bucket,
     s3: s3Endpoint(env),
     lambda: lambdaSettings(env),
-    vectors: vectorSettings(env),
+    vectors,
   };
 }

@@ -17,8 +17,10 @@ import {
   GetVectorsCommand,
   PutVectorsCommand,
   QueryVectorsCommand,
-  type S3VectorsClient,
+  S3VectorsClient,
 } from '@aws-sdk/client-s3vectors';
+import { ConfigError } from '../classifier/errors.ts';
+import type { ModelFolder } from '../classifier/model-folder.ts';
 import {
   type StoredVector,
   VECTOR_LIMITS,
@@ -130,4 +132,23 @@ export function s3VectorIndex(client: S3VectorsClient, options: S3VectorIndexOpt
       );
     },
   };
+}
+
+/**
+ * The served model's vector index (both functions, at init): undefined when vectors are off
+ * (VECTOR_BUCKET and VECTOR_INDEX unset); a ConfigError when they are on but the model folder gives
+ * no embedding (a folder imported --without-embedding: deploy it with --param=vectors=false).
+ */
+export function servedVectorIndex(
+  vectors: { bucket: string; index: string } | undefined,
+  folder: Pick<ModelFolder, 'dir' | 'meta'>,
+  client: S3VectorsClient = new S3VectorsClient({}),
+): VectorIndex | undefined {
+  if (!vectors) return undefined;
+  const dimension = (folder.meta as { embedding?: { dimension?: number } }).embedding?.dimension;
+  if (!dimension)
+    throw new ConfigError(
+      `VECTOR_INDEX is set but the model folder ${folder.dir} has no embedding (model.json "embedding"): rebuild it with model:build or model:import, or turn vectors off (--param=vectors=false, or unset VECTOR_BUCKET and VECTOR_INDEX)`,
+    );
+  return s3VectorIndex(client, { ...vectors, dimension });
 }

@@ -10,6 +10,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { dynamoLabelIndex } from '../aws/dynamo-index.ts';
 import { s3ObjectStore } from '../aws/s3-object-store.ts';
+import { servedVectorIndex } from '../aws/s3-vector-index.ts';
 import {
   type BenchmarkFailure,
   type BenchmarkReport,
@@ -30,11 +31,14 @@ import { createPowertools, withPowertools } from './powertools.ts';
 const powertools = createPowertools(classifier);
 const store = s3ObjectStore(new S3Client(settings.s3));
 const index = settings.table ? dynamoLabelIndex(new DynamoDBClient({}), settings.table) : undefined;
+// VECTOR_BUCKET/VECTOR_INDEX (with INDEX_TABLE): the embeddings too; AWS_ENDPOINT_URL_S3VECTORS locally.
+const vectors = servedVectorIndex(settings.vectors, classifier.folder);
 const { prefix, suffixes, minConfidence, language } = settings;
 const options = {
   store,
   classifier,
   index,
+  vectors,
   telemetry: powertools,
   prefix,
   suffixes,

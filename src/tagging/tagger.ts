@@ -42,14 +42,40 @@
  * re-applies it. So the last tag write of the key applies E's record (the user's tags merged), and
  * the tags equal the index. A deleted object has no tags to fix and leaves the index (ObjectRemoved
  * claims a tombstone in sequencer order). Without an index the tagger works as before (no step 2, 4).
+ *
+ * With a vector index too (TaggerOptions.vectors, src/tagging/vector-index.ts), each object's
+ * embedding is kept equal to the newest version of its key, by the same sequencer order:
+ * 5. vector  after step 4, if the index's record is this version (same ETag), put the vector (key =
+ *            object key; metadata: ETag, model, top labels, categories, SHA-256 of the bytes, the top
+ *            classes and their scores); a status other than ok deletes it. If the index holds another
+ *            version, that version's own invocation writes its vector: nothing is written.
+ *            ObjectRemoved that claims the tombstone deletes the vector.
+ * 6. settle  index.get after the vector write: if the index now holds another version (a newer event
+ *            came in while this one wrote: its vector may have been overwritten by this older one),
+ *            or the object is deleted, make the vector match it: delete it, keep it when it already
+ *            holds that version's ETag, or else read that version (If-Match its ETag), embed it and
+ *            put it; then check again, at most MAX_REPAIRS times. A version that is gone meanwhile
+ *            (412, 404) belongs to a newer event, whose invocation does steps 5-6 after this one.
+ * Why this converges: S3 Vectors has no conditional write, so every vector write (put or delete) is
+ * followed by a check of the label index by the same invocation. The last vector write of a key
+ * happens after the newest event's index write (that event's invocation writes its vector after its
+ * index write), so its check sees the newest record and repairs anything else.
  */
+import { createHash } from 'node:crypto';
 import type { S3Event } from 'aws-lambda';
 import type { Classification, Classifier } from '../classifier/classifier.ts';
 import { ImageError } from '../classifier/errors.ts';
 import { tagNames, type Vocabulary } from '../classifier/vocabulary.ts';
 import type { TagLanguage } from '../settings.ts';
 import { type S3EventBridgeEvent, toRecords } from './events.ts';
-import type { IndexedLabel, IndexWrite, LabelIndex } from './label-index.ts';
+import {
+  bareEtag,
+  type IndexedLabel,
+  type IndexedObject,
+  type IndexWrite,
+  type LabelIndex,
+  normalizeLabel,
+} from './label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from './object-store.ts';
 import {
   formatModelRef,
@@ -61,6 +87,7 @@ import {
   type Tag,
   type TagStatus,
 } from './tags.ts';
+import type { StoredVector, VectorIndex, VectorMetadata } from './vector-index.ts';
 
 /** What invokes the tagger: the bucket notification, or an EventBridge S3 event for a bucket routed there. */
 export type TaggerEvent = S3Event | S3EventBridgeEvent;
@@ -78,7 +105,19 @@ export interface TaggerOptions {
   language: TagLanguage;
   /** The label index (src/tagging/label-index.ts); without one, only tags are written. */
   index?: LabelIndex;
+  /**
+   * The vector index of the served model (src/tagging/vector-index.ts): the embedding of each
+   * object, kept with the label index's ordering (used only with `index`).
+   */
+  vectors?: VectorIndex;
 }
+
+/**
+ * What the vector index holds for the object after its tagging: this version's vector (`written`),
+ * none (`deleted`: a status other than ok, or the object is gone), or it was left to the invocation
+ * of a newer version (`newer`).
+ */
+export type VectorOutcome = 'written' | 'deleted' | 'newer';
 
 /** Re-applications of a newer index record to the tags, per invocation, before giving up (throws). */
 export const MAX_REPAIRS = 5;
@@ -99,7 +138,7 @@ export type TagOutcome = {
   /** A newer version replaced the one the event named: nothing written (its own event will come). */
   | { result: 'superseded' }
   /** ObjectRemoved: the index entry is gone (`written`), or a newer event owns the key (`stale`). */
-  | { result: 'removed'; index: IndexWrite }
+  | { result: 'removed'; index: IndexWrite; vector?: VectorOutcome }
   | {
       /** `stale`: the index holds a newer event of the key; no tags were written. */
       result: 'tagged' | 'unchanged' | 'stale';
@@ -113,6 +152,8 @@ export type TagOutcome = {
       detail?: string;
       /** Times a newer index record was applied to the tags instead of this one's. */
       repairs?: number;
+      /** With a vector index: what it holds for the key now (see VectorOutcome). */
+      vector?: VectorOutcome;
     }
 );
 
@@ -167,6 +208,7 @@ async function writeTags(
   status: TagStatus,
   classification?: Classification,
   detail?: string,
+  bytes?: Uint8Array,
 ): Promise<TagOutcome> {
   const { meta, vocabulary } = o.classifier.folder;
   const scored = (list: readonly IndexedLabel[] | undefined) =>
@@ -208,8 +250,9 @@ async function writeTags(
   }
   let applied = await applyTags(o, bucket, key, tagsOf(target));
   let changed = applied.changed;
+  let current: IndexedObject | undefined;
   for (;;) {
-    const current = await o.index.get(bucket, key);
+    current = await o.index.get(bucket, key);
     if (current?.state !== 'live' || !differs(current)) break;
     if (repairs >= MAX_REPAIRS)
       throw new Error(
@@ -220,13 +263,131 @@ async function writeTags(
     applied = await applyTags(o, bucket, key, tagsOf(target));
     changed ||= applied.changed;
   }
+  const draft =
+    status === 'ok' && classification && bytes
+      ? vectorOf(o, key, { ...own, etag: version.etag }, classification, bytes)
+      : undefined;
+  const vector = await keepVector(o, bucket, key, version.etag, current, draft);
   return {
     ...common,
     tags: applied.tags,
     dropped: applied.dropped,
     result: changed ? 'tagged' : 'unchanged',
     ...(repairs > 0 ? { repairs } : {}),
+    ...(vector ? { vector } : {}),
   };
+}
+
+/**
+ * The vector of one object version: its embedding, with the metadata of its index record (labels,
+ * categories as search words), the model's top classes and scores, and the SHA-256 of its bytes.
+ * Undefined when the classification has no embedding.
+ */
+function vectorOf(
+  o: TaggerOptions,
+  key: string,
+  record: { etag?: string; labels: IndexedLabel[]; categories?: IndexedLabel[]; vocabulary?: string },
+  classification: Classification,
+  bytes: Uint8Array,
+): StoredVector | undefined {
+  const embedding = (classification as { embedding?: Float32Array }).embedding;
+  if (!embedding) return undefined;
+  const metadata: VectorMetadata = {
+    etag: bareEtag(record.etag) ?? '',
+    model: formatModelRef(o.classifier.folder.meta),
+    labels: record.labels.map((l) => normalizeLabel(l.label)),
+    categories: (record.categories ?? []).map((l) => normalizeLabel(l.label)),
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    classes: classification.labels.map((l) => l.index),
+    scores: classification.labels.map((l) => l.score),
+    ...(record.vocabulary ? { vocabulary: record.vocabulary } : {}),
+  };
+  return { key, vector: embedding, metadata };
+}
+
+/**
+ * Step 5: writes this version's vector (or deletes the key's: `draft` undefined) when the index's
+ * record `current` is this version, then settles (step 6). Undefined without a vector index.
+ */
+async function keepVector(
+  o: TaggerOptions,
+  bucket: string,
+  key: string,
+  etag: string | undefined,
+  current: IndexedObject | undefined,
+  draft: StoredVector | undefined,
+): Promise<VectorOutcome | undefined> {
+  if (!o.vectors || !o.index) return undefined;
+  const ours = bareEtag(etag);
+  if (current?.state !== 'live' || (ours !== undefined && bareEtag(current.etag) !== ours)) return 'newer';
+  if (draft) await o.vectors.put([draft]);
+  else await o.vectors.delete([key]);
+  return settleVector(o, bucket, key, draft ? (ours ?? '') : null);
+}
+
+/**
+ * Step 6: after a vector write (`wrote`: the ETag of the version written, null for a delete), makes
+ * the key's vector match the index's newest record, re-checking after each repair.
+ */
+async function settleVector(
+  o: TaggerOptions,
+  bucket: string,
+  key: string,
+  wrote: string | null,
+): Promise<VectorOutcome> {
+  const vectors = o.vectors as VectorIndex;
+  const index = o.index as LabelIndex;
+  for (let repairs = 0; ; repairs++) {
+    const current = await index.get(bucket, key);
+    const live = current?.state === 'live' ? current : undefined;
+    const want = live?.status === 'ok' ? (bareEtag(live.etag) ?? '') : null;
+    // '' (a version without an ETag) cannot be told apart: it matches what was written.
+    if (want === wrote || (want === '' && wrote !== null)) return wrote === null ? 'deleted' : 'written';
+    if (repairs >= MAX_REPAIRS)
+      throw new Error(
+        `s3://${bucket}/${key}: the index changed ${repairs} times while its vector was written; retrying`,
+      );
+    if (want === null) {
+      await vectors.delete([key]);
+      wrote = null;
+      continue;
+    }
+    const [stored] = await vectors.get([key]);
+    if (stored && bareEtag(stored.metadata.etag) === want) return 'written';
+    const fresh = await embedVersion(o, bucket, key, live as IndexedObject);
+    if (fresh === 'gone') return 'newer';
+    if (fresh) await vectors.put([fresh]);
+    else await vectors.delete([key]);
+    wrote = fresh ? want : null;
+  }
+}
+
+/**
+ * The vector of the version an index record names, read (If-Match its ETag) and embedded again:
+ * undefined when it gives none (an image error, no embedding), 'gone' when that version no longer
+ * exists (a newer event's invocation owns the key).
+ */
+async function embedVersion(
+  o: TaggerOptions,
+  bucket: string,
+  key: string,
+  record: IndexedObject,
+): Promise<StoredVector | undefined | 'gone'> {
+  const maxBytes = o.classifier.limits.maxBytes;
+  const etag = bareEtag(record.etag);
+  try {
+    const object = await o.store.get(bucket, key, {
+      maxBytes,
+      ...(etag ? { ifMatch: `"${etag}"` } : {}),
+    });
+    if (object.size > maxBytes || object.bytes.length !== object.size) return undefined;
+    const classification = await o.classifier.classify(object.bytes, { minConfidence: o.minConfidence });
+    return vectorOf(o, key, record, classification, object.bytes);
+  } catch (err) {
+    if (err instanceof ObjectMissingError || err instanceof ObjectChangedError) return 'gone';
+    if (err instanceof ImageError) return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -278,7 +439,7 @@ export async function tagObject(
         return await writeTags(o, bucket, key, read, err.code, undefined, err.message);
       throw err;
     }
-    return await writeTags(o, bucket, key, read, 'ok', classification);
+    return await writeTags(o, bucket, key, read, 'ok', classification, undefined, object.bytes);
   } catch (err) {
     if (err instanceof ObjectMissingError) return { bucket, key, result: 'missing' };
     if (err instanceof ObjectChangedError) return { bucket, key, result: 'superseded' };
@@ -308,7 +469,13 @@ export async function tagS3Event(o: TaggerOptions, event: TaggerEvent): Promise<
           outcomes.push({ bucket, key, result: 'ignored', reason: 'prefix-or-suffix' });
         else {
           const { result } = await o.index.remove(bucket, key, record.sequencer);
-          outcomes.push({ bucket, key, result: 'removed', index: result });
+          // The tombstone is this event's: the vector goes too (then settles, as any vector write).
+          let vector: VectorOutcome | undefined;
+          if (result === 'written' && o.vectors) {
+            await o.vectors.delete([key]);
+            vector = await settleVector(o, bucket, key, null);
+          }
+          outcomes.push({ bucket, key, result: 'removed', index: result, ...(vector ? { vector } : {}) });
         }
         continue;
       }

@@ -13,7 +13,9 @@ import {
   type EngineVector,
   nearest,
 } from '../../scripts/local/s3-vectors-engine.ts';
+import type { Classifier } from '../../src/classifier/classifier.ts';
 import {
+  l2Normalize,
   NON_FILTERABLE_METADATA_KEYS,
   type StoredVector,
   type VectorFilter,
@@ -88,4 +90,23 @@ export class MemoryVectors implements VectorIndex {
       metadata: structuredClone(hit.vector.metadata) as VectorMetadata,
     }));
   }
+}
+
+/** The fake embedding of some bytes (dimension EMBEDDING_DIMENSION): a function of the first byte, as the fake labels are. */
+export const EMBEDDING_DIMENSION = 4;
+export function fakeEmbedding(bytes: Uint8Array): Float32Array {
+  const b = bytes[0] ?? 0;
+  return l2Normalize(Float32Array.of(1, b, (b * 7) % 5, (b * 3) % 7));
+}
+
+/** The classifier with an embedding on every classification (fakeEmbedding of the bytes). */
+export function withEmbedding<C extends Pick<Classifier, 'classify' | 'folder'>>(classifier: C): C {
+  const meta = classifier.folder.meta as Record<string, unknown>;
+  meta.embedding = { output: 'pooled', dimension: EMBEDDING_DIMENSION, pooling: 'fake' };
+  const classify = classifier.classify.bind(classifier);
+  classifier.classify = async (bytes, options) => ({
+    ...(await classify(bytes, options)),
+    embedding: fakeEmbedding(bytes),
+  });
+  return classifier;
 }

@@ -1,6 +1,6 @@
 /**
- * Property: whatever the order, duplication and interleaving of deliveries, the tags and the label
- * index end equal to the newest content of every key.
+ * Property: whatever the order, duplication and interleaving of deliveries, the tags, the label
+ * index and the vector index end equal to the newest content of every key.
  *
  * Random S3 histories (creates, overwrites with other content, deletes of a few keys; user tags on
  * some uploads) happen in order; each event is delivered once or twice, as its own tagger invocation,
@@ -10,7 +10,9 @@
  *
  * At the end, for every key: if the object exists, its service tags are exactly those of its current
  * bytes, the index holds the same record, and search finds it under each of its labels; if it was
- * deleted, the index has no live entry and no search finds it. Its user tags are those of one of its
+ * deleted, the index has no live entry and no search finds it. The vector index holds, for every
+ * existing object whose status is ok, the embedding of its current bytes with its ETag, and nothing
+ * for any other key (deleted, or a corrupt image). Its user tags are those of one of its
  * uploads (S3 has no conditional tag write: a tag write racing an overwrite can carry the previous
  * version's user tags, never invent or drop them all; see src/tagging/tagger.ts).
  */
@@ -25,6 +27,7 @@ import { encodeS3Key, isServiceTag, serviceTags, type Tag } from '../../src/tagg
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { fuzz, runs } from '../helpers/fuzz.ts';
 import { MemoryIndex } from '../helpers/memory-index.ts';
+import { fakeEmbedding, MemoryVectors, withEmbedding } from '../helpers/memory-vectors.ts';
 
 const BUCKET = 'b';
 const KEYS = ['uploads/a.jpg', 'uploads/b.png', 'uploads/c d.jpg'];
@@ -74,6 +77,7 @@ describe('tags and index converge under any delivery order (property)', () => {
     await fuzz('tagger+index convergence', history, runs(300, 0.2), async ({ scheduler: s, ops, twice }) => {
       const store = new MemoryStore();
       const index = new MemoryIndex();
+      const vectors = new MemoryVectors(4);
       /** Each call takes effect at a point the scheduler picks, and answers at another. */
       const scheduled =
         <A extends unknown[], R>(label: string, fn: (...a: A) => Promise<R>) =>
@@ -93,10 +97,18 @@ describe('tags and index converge under any delivery order (property)', () => {
         get: scheduled('index.get', index.get.bind(index)),
         search: index.search.bind(index),
       };
+      const vectorsPort = {
+        dimension: vectors.dimension,
+        put: scheduled('vectors.put', vectors.put.bind(vectors)),
+        delete: scheduled('vectors.delete', vectors.delete.bind(vectors)),
+        get: scheduled('vectors.get', vectors.get.bind(vectors)),
+        query: vectors.query.bind(vectors),
+      };
       const tagger = createS3Tagger({
         store: storePort,
-        classifier: fakeClassifier(),
+        classifier: withEmbedding(fakeClassifier()),
         index: indexPort,
+        vectors: vectorsPort,
         ...taggerSettings({}),
       });
 
@@ -150,11 +162,23 @@ describe('tags and index converge under any delivery order (property)', () => {
       for (const key of KEYS) {
         const stored = store.objects.get(`${BUCKET}/${key}`);
         const indexed = await index.get(BUCKET, key);
+        const [vector] = await vectors.get([key]);
         if (!stored) {
           expect(indexed === undefined || indexed.state === 'deleted', `${key} deleted; ${context()}`).toBe(
             true,
           );
+          expect(vector, `${key} deleted: no vector; ${context()}`).toBeUndefined();
           continue;
+        }
+        if ((stored.bytes[0] ?? 0) === 0)
+          expect(vector, `${key} corrupt: no vector; ${context()}`).toBeUndefined();
+        else {
+          expect(vector?.metadata.etag, `${key} vector version; ${context()}`).toBe(
+            stored.etag.replace(/"/g, ''),
+          );
+          expect(Array.from(vector?.vector ?? []), `${key} vector; ${context()}`).toEqual(
+            Array.from(fakeEmbedding(stored.bytes)),
+          );
         }
         const want = expectedServiceTags(stored.bytes);
         expect(sortTags(stored.tags.filter((t) => isServiceTag(t.Key))), `${key} tags; ${context()}`).toEqual(

@@ -149,8 +149,12 @@ describe('vectorSettings', () => {
     expect(vectorSettings({})).toBeUndefined();
     expect(vectorSettings({ VECTOR_BUCKET: ' ', VECTOR_INDEX: '' })).toBeUndefined();
     expect(
-      readSettings({ ...BASE, VECTOR_BUCKET: ' image-tagger-dev-vectors ', VECTOR_INDEX: 'resnet18-1' })
-        .vectors,
+      readSettings({
+        ...BASE,
+        INDEX_TABLE: 'labels',
+        VECTOR_BUCKET: ' image-tagger-dev-vectors ',
+        VECTOR_INDEX: 'resnet18-1',
+      }).vectors,
     ).toEqual({
       bucket: 'image-tagger-dev-vectors',
       index: 'resnet18-1',
@@ -160,5 +164,10 @@ describe('vectorSettings', () => {
     expect(error(() => vectorSettings({ VECTOR_BUCKET: 'Vectors_1', VECTOR_INDEX: 'i-1' }))).toMatch(
       /^VECTOR_BUCKET is not an S3 Vectors name/,
     );
+  });
+  it('vectors need the label index (it orders their writes)', () => {
+    expect(
+      error(() => readSettings({ ...BASE, VECTOR_BUCKET: 'vectors', VECTOR_INDEX: 'resnet18-1' })),
+    ).toMatch(/^INDEX_TABLE is not set: VECTOR_BUCKET and VECTOR_INDEX need it/);
   });
 });

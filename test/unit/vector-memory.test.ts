@@ -1,6 +1,6 @@
 /** The in-memory VectorIndex fake (test/helpers/memory-vectors.ts) holds to the VectorIndex contract. */
 import { describe, expect, it } from 'vitest';
-import { batches } from '../../src/aws/s3-vector-index.ts';
+import { batches, servedVectorIndex } from '../../src/aws/s3-vector-index.ts';
 import { vectorIndexName } from '../../src/tagging/vector-index.ts';
 import { MemoryVectors } from '../helpers/memory-vectors.ts';
 import { vectorContract } from '../helpers/vector-contract.ts';
@@ -23,5 +23,17 @@ describe('vector index names and batches', () => {
     // One item over the budget still goes (alone): S3 Vectors judges it.
     expect(batches([20, 1], 500, (n) => n, 10)).toEqual([[20], [1]]);
     expect(batches([], 500)).toEqual([]);
+  });
+});
+
+describe('servedVectorIndex', () => {
+  const folder = (meta: Record<string, unknown>) => ({ dir: '/m', meta }) as never;
+  it('is off without VECTOR_BUCKET/VECTOR_INDEX, on with the model embedding dimension, refused without one', () => {
+    expect(servedVectorIndex(undefined, folder({}))).toBeUndefined();
+    const on = servedVectorIndex({ bucket: 'v-1', index: 'm-1' }, folder({ embedding: { dimension: 512 } }));
+    expect(on?.dimension).toBe(512);
+    expect(() => servedVectorIndex({ bucket: 'v-1', index: 'm-1' }, folder({}))).toThrow(
+      /VECTOR_INDEX is set but the model folder \/m has no embedding/,
+    );
   });
 });
