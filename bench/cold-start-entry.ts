@@ -1,19 +1,35 @@
 /**
- * Bundled by bench/cold-start.ts and run in a fresh `node` process: imports the process-wide
- * classifier (session + warm-up at init, as a Lambda container does), classifies one image and
- * prints the time from node's start to the first result, plus peak RSS. Peak RSS is VmHWM from
- * /proc/self/status: process.resourceUsage().maxRSS is not used because Linux carries ru_maxrss
- * across fork+exec, so the (larger) benchmark process that spawned this one would inflate it.
+ * Bundled by bench/cold-start.ts and run in a fresh `node` process: loads the two native packages,
+ * then the process-wide classifier as a Lambda container's init does (settings from the environment,
+ * session + warm-up), classifies one image and prints, in ms from the process's start
+ * (performance.now()), where the time went: Node's own start, the bundle's code, sharp, ONNX Runtime,
+ * the rest of the modules, the session, the warm-up and the first classification; plus peak RSS.
+ * Peak RSS is VmHWM from /proc/self/status: process.resourceUsage().maxRSS is not used because Linux
+ * carries ru_maxrss across fork+exec, so the (larger) benchmark process that spawned this one would
+ * inflate it.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { classifier } from '../src/handlers/init.ts';
+import { createRequire } from 'node:module';
 
+const entered = performance.now();
+/** Node's own start, up to running this bundle (PerformanceNodeTiming; not in @types/node's Performance). */
+const nodeStarted = (performance as unknown as { nodeTiming: { bootstrapComplete: number } }).nodeTiming
+  .bootstrapComplete;
+const require = createRequire(import.meta.url);
+require('sharp');
+const sharpLoaded = performance.now();
+require('onnxruntime-node');
+const ortLoaded = performance.now();
+// The same init as the functions' (src/handlers/init.ts), its modules evaluated here, in order.
+const { classifier } = await import('../src/handlers/init.ts');
+const initDone = performance.now();
 const image = await readFile(process.env.BENCH_IMAGE as string);
 const started = performance.now();
 const { labels } = await classifier.classify(image);
 const firstResultMs = performance.now(); // performance.now() counts from the process's start
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+const sessionMs = classifier.initMs - classifier.warmUpMs;
 console.log(
   JSON.stringify({
     firstResultMs,
@@ -21,5 +37,15 @@ console.log(
     firstClassifyMs: firstResultMs - started,
     peakRssMb: hwm ? Number(hwm) / 1024 : Number.NaN,
     top1: labels[0]?.label,
+    parts: {
+      node: nodeStarted,
+      bundle: entered - nodeStarted,
+      sharp: sharpLoaded - entered,
+      onnxruntime: ortLoaded - sharpLoaded,
+      modules: initDone - ortLoaded - classifier.initMs,
+      session: sessionMs,
+      warmUp: classifier.warmUpMs,
+      firstRequest: firstResultMs - initDone,
+    },
   }),
 );

@@ -19,14 +19,18 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { cacheDir, ROOT, SHARED, SHARED_FILES } from '../paths.ts';
+import { buildModel } from '../models/build.ts';
+import { importModel } from '../models/import.ts';
+import { cacheDir, LAYER_MODELS, layerModelDir, ROOT, SHARED, SHARED_FILES } from '../paths.ts';
+import { bundle } from '../scripts/build.ts';
+import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { INT8_FLAGS, readCpuInfo } from '../src/classifier/cpu.ts';
-import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
+import { IMAGENET_DEFAULTS, type ModelMeta } from '../src/classifier/model-folder.ts';
 import { sharp } from '../src/classifier/native.ts';
 import { DEFAULT_LIMITS } from '../src/classifier/preprocess.ts';
 import { median } from './cold-start.ts';
@@ -196,6 +200,253 @@ async function preprocessTable(
   log('');
 }
 
+const PYTHON_SITE = join(CACHE, 'python');
+
+/**
+ * ONNX Runtime's Python package, the version of onnxruntime-node, installed once into the cache with
+ * /usr/bin/python3's pip (from whatever index pip is configured with); the reason when it cannot be.
+ */
+async function installPythonOrt(log: (line: string) => void): Promise<string | false> {
+  const version = JSON.parse(await readFile(join(ROOT, 'node_modules/onnxruntime-node/package.json'), 'utf8'))
+    .version as string;
+  if (existsSync(join(PYTHON_SITE, `onnxruntime-${version}.dist-info`))) return false;
+  console.error(`peers: pip install onnxruntime==${version} into ${PYTHON_SITE} (once)...`);
+  try {
+    await run(
+      PYTHON,
+      ['-m', 'pip', 'install', '--quiet', '--no-deps', '--target', PYTHON_SITE, `onnxruntime==${version}`],
+      { timeout: 600_000 },
+    );
+    return false;
+  } catch (err) {
+    const why = `pip cannot install onnxruntime==${version}: ${(err as Error).message.split('\n').slice(-2).join(' ')}`;
+    log(`(${why})`);
+    return why;
+  }
+}
+
+interface PeerModel {
+  name: string;
+  dir: string;
+}
+
+/** ../shared's zoo MobileNetV2 int8 and ResNet-18 (the model layer's, else the synthetic one), in the cache. */
+async function peerModels(): Promise<PeerModel[]> {
+  const models: PeerModel[] = [];
+  const mobilenet = join(CACHE, 'mobilenetv2-int8');
+  if (!existsSync(join(mobilenet, 'model.json')))
+    await importModel({
+      model: SHARED_FILES.int8,
+      labels: SHARED_FILES.labels,
+      name: 'mobilenetv2-int8',
+      out: mobilenet,
+    });
+  models.push({ name: 'MobileNetV2 int8 (../shared zoo)', dir: mobilenet });
+  const layer = existsSync(LAYER_MODELS)
+    ? (await import('node:fs/promises'))
+        .readdir(LAYER_MODELS)
+        .then((n) => n.find((x) => x.startsWith('resnet18')))
+    : undefined;
+  const layerName = await layer;
+  if (layerName)
+    models.push({ name: `ResNet-18 int8 (${layerName}, model layer)`, dir: layerModelDir(layerName) });
+  else {
+    const dir = join(CACHE, 'resnet18-synthetic');
+    if (!existsSync(join(dir, 'model.json'))) {
+      console.error('peers: building the synthetic ResNet-18 (once)...');
+      await buildModel({ synthetic: 'resnet18', labels: SHARED_FILES.labels, out: dir, log: () => {} });
+    }
+    models.push({ name: 'ResNet-18 int8 (synthetic weights)', dir });
+  }
+  return models;
+}
+
+const top1 = (scores: Float32Array) => {
+  let best = 0;
+  for (let i = 1; i < scores.length; i++) if ((scores[i] as number) > (scores[best] as number)) best = i;
+  return best;
+};
+
+interface ColdSample {
+  wallMs: number;
+  peakRssMb: number;
+  parts: Record<string, number>;
+}
+
+/** One fresh process from spawn to its JSON line (the first top-3), wall time as the parent sees it. */
+async function coldRun(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<ColdSample> {
+  const t = performance.now();
+  const { stdout } = await run(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  });
+  const wallMs = performance.now() - t;
+  const out = JSON.parse(stdout.trim().split('\n').pop() as string);
+  return { wallMs, peakRssMb: out.peakRssMb, parts: out.parts ?? {} };
+}
+
+/**
+ * One model: inference, end to end, top-1 agreement, cold start and peak RSS, the project against
+ * the Python path (ORT Python + PIL/numpy), round-robin in one run.
+ */
+async function modelTable(
+  model: PeerModel,
+  photos: string[],
+  rounds: number,
+  pythonOrtMissing: string | false,
+  log: (line: string) => void,
+): Promise<void> {
+  const project: Classifier = await createClassifier(model.dir, { threads: 1 });
+  const file = join(model.dir, project.weights.file);
+  const meta = project.folder.meta as ModelMeta;
+  const peer = new PythonPeer({ PYTHONPATH: PYTHON_SITE });
+  try {
+    const loaded = await peer.ask<{ onnxruntime: string | null; why: string | null }>({
+      op: 'load',
+      spec: meta,
+      files: photos,
+      model: pythonOrtMissing ? undefined : file,
+    });
+    const pythonOrt = loaded.onnxruntime !== null && loaded.onnxruntime !== undefined;
+    const bytes = await Promise.all(photos.map((f) => readFile(f)));
+    const planes = await Promise.all(bytes.map(async (b) => (await preprocessFor(b, meta)).data));
+    // Top-1 agreement on every photo (and the warm-up of both sides).
+    let agree = 0;
+    for (const [i, b] of bytes.entries()) {
+      const ours = (await project.classify(b, { topK: 1 })).labels[0]?.index;
+      const theirs = pythonOrt
+        ? (await peer.ask<{ top3: number[] }>({ op: 'e2e', i })).top3[0]
+        : top1(await project.infer(await pythonPlanes(peer, i, meta)));
+      if (ours === theirs) agree++;
+    }
+    const infer = { project: [] as number[], python: [] as number[] };
+    const e2e = { project: [] as number[], python: [] as number[] };
+    for (let r = 0; r < rounds; r++) {
+      const i = r % photos.length;
+      const steps: (() => Promise<void>)[] = [
+        async () => {
+          const t = performance.now();
+          await project.infer(planes[i] as Float32Array);
+          infer.project.push(performance.now() - t);
+        },
+        async () => {
+          if (pythonOrt) infer.python.push((await peer.ask<{ ms: number }>({ op: 'infer', i })).ms);
+        },
+        async () => {
+          const t = performance.now();
+          await project.classify(bytes[i] as Buffer);
+          e2e.project.push(performance.now() - t);
+        },
+        async () => {
+          if (pythonOrt) e2e.python.push((await peer.ask<{ ms: number }>({ op: 'e2e', i })).ms);
+        },
+      ];
+      const order = r % 2 === 0 ? [0, 1, 2, 3] : [1, 0, 3, 2];
+      for (const s of order) await (steps[s] as () => Promise<void>)();
+    }
+    const cold = await coldStarts(model.dir, file, meta, Math.max(5, Math.ceil(rounds / 10)), pythonOrt);
+    const m = (xs: number[]) => (xs.length ? median(xs) : Number.NaN);
+    const cell = (xs: number[]) => (xs.length ? fmt(m(xs)) : 'n/a');
+    log(`### ${model.name}: ${project.weights.file} (${project.weights.reason})\n`);
+    log(
+      `Inference and end to end: medians of ${rounds} round-robin rounds, 1 thread, the 50 shared photos in turn; ` +
+        'end to end = JPEG bytes to top-3. Cold start: process start to the first top-3 of a 0.3 MP JPEG, ' +
+        `as the parent sees it, medians of ${cold.project.length} alternating runs; peak RSS = VmHWM.\n`,
+    );
+    log('| | project (Node) | Python (ORT + PIL/numpy) | project / Python |');
+    log('| --- | ---: | ---: | ---: |');
+    const row = (what: string, a: number[], b: number[], unit = fmt) =>
+      log(
+        `| ${what} | ${a.length ? unit(m(a)) : 'n/a'} | ${b.length ? unit(m(b)) : 'n/a'} | ${a.length && b.length ? ratio(m(a), m(b)) : 'n/a'} |`,
+      );
+    row('inference ms', infer.project, infer.python);
+    row('end to end ms', e2e.project, e2e.python);
+    row(
+      'cold start ms',
+      cold.project.map((c) => c.wallMs),
+      cold.python.map((c) => c.wallMs),
+    );
+    row(
+      'peak RSS MB',
+      cold.project.map((c) => c.peakRssMb),
+      cold.python.map((c) => c.peakRssMb),
+      (x) => x.toFixed(0),
+    );
+    log(
+      `| top-1 agreement with the project | ${photos.length}/${photos.length} | ${agree}/${photos.length} | |`,
+    );
+    log('');
+    if (!pythonOrt)
+      log(
+        `Python without ONNX Runtime (${loaded.why ?? pythonOrtMissing}): its top-1 is PIL/numpy's tensor through the project's session; no Python inference, end to end or cold start.\n`,
+      );
+    const parts = (samples: ColdSample[]) =>
+      Object.keys(samples[0]?.parts ?? {})
+        .map((k) => `${k} ${m(samples.map((s) => s.parts[k] as number)).toFixed(0)}`)
+        .join(', ');
+    log(
+      `Cold start, where the time goes (ms, medians): project: ${parts(cold.project)}` +
+        (cold.python.length ? `; Python (after the interpreter's start): ${parts(cold.python)}` : '') +
+        '.\n',
+    );
+    void cell;
+  } finally {
+    peer.close();
+    await project.release();
+  }
+}
+
+/** The model's input from PIL + numpy (the Python peer writes it to a file). */
+async function pythonPlanes(peer: PythonPeer, i: number, meta: ModelMeta): Promise<Float32Array> {
+  const save = join(CACHE, 'planes.f32');
+  await peer.ask({ op: 'pre', i, impl: 'numpy', save });
+  const bytes = await readFile(save);
+  const planes = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  if (planes.length !== 3 * meta.cropSize * meta.cropSize)
+    throw new Error('Python peer wrote a tensor of the wrong size');
+  return planes;
+}
+
+async function preprocessFor(bytes: Uint8Array, meta: ModelMeta) {
+  const { preprocess } = await import('../src/classifier/preprocess.ts');
+  return preprocess(bytes, meta);
+}
+
+/** Alternating fresh processes: the project's bundled init (bench/cold-start-entry.ts) and Python's. */
+async function coldStarts(
+  modelDir: string,
+  file: string,
+  meta: ModelMeta,
+  runs: number,
+  pythonOrt: boolean,
+): Promise<{ project: ColdSample[]; python: ColdSample[] }> {
+  const image = (await imageOf(0.3, 'jpeg')).path;
+  const entry = join(CACHE, 'cold-start.mjs');
+  await bundle(join(ROOT, 'bench/cold-start-entry.ts'), entry);
+  const spec = join(CACHE, `${meta.name}-spec.json`);
+  await writeFile(spec, JSON.stringify(meta));
+  const project: ColdSample[] = [];
+  const python: ColdSample[] = [];
+  for (let r = 0; r < runs; r++) {
+    project.push(
+      await coldRun(process.execPath, [entry], {
+        MODEL_DIR: modelDir,
+        BENCH_IMAGE: image,
+        MODEL_THREADS: '1',
+      }),
+    );
+    if (pythonOrt)
+      python.push(
+        await coldRun(PYTHON, [PYTHON_PEER, 'cold', file, spec, image], {
+          PYTHONPATH: PYTHON_SITE,
+          OMP_NUM_THREADS: '1',
+        }),
+      );
+  }
+  return { project, python };
+}
+
 export interface PeersOptions {
   runs?: number;
   preprocessOnly?: boolean;
@@ -237,6 +488,14 @@ export async function peersBench(
   } finally {
     peer.close();
   }
+  if (options.preprocessOnly) return lines;
+  const pythonOrtMissing = await installPythonOrt(log);
+  const photos = (await readdir(SHARED_FILES.photos))
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .map((f) => join(SHARED_FILES.photos, f));
+  log('## Models: the project against ONNX Runtime Python + PIL/numpy, same ONNX file\n');
+  for (const model of await peerModels()) await modelTable(model, photos, runs * 3, pythonOrtMissing, log);
   return lines;
 }
 

@@ -76,6 +76,8 @@ export interface Classifier {
   readonly weights: WeightsChoice;
   /** Milliseconds spent creating the session and running the warm-up inference. */
   readonly initMs: number;
+  /** The part of initMs spent in the warm-up (preprocessings and inference). */
+  readonly warmUpMs: number;
   classify(image: Uint8Array, options?: ClassifyOptions): Promise<Classification>;
   /** Raw model output for an already preprocessed [3,H,W] input (logits or probabilities). */
   infer(planes: Float32Array): Promise<Float32Array>;
@@ -151,6 +153,7 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
   // exact resize: without them the first requests ran it unoptimised, at 2-4x the CPU time
   // (`npm run lab:preprocess`). Do all of it now, during init, not on the first requests.
   const limits = options.limits ?? DEFAULT_LIMITS;
+  const warmUpStarted = performance.now();
   const warmImage = await sharp({ create: { ...WARM_UP_IMAGE, channels: 3, background: '#808080' } })
     .jpeg()
     .toBuffer();
@@ -174,6 +177,7 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     limits,
     weights,
     initMs: performance.now() - started,
+    warmUpMs: performance.now() - warmUpStarted,
     infer,
     async classify(image, { topK: k = DEFAULT_TOP_K, minConfidence = DEFAULT_MIN_CONFIDENCE } = {}) {
       validateMinConfidence(minConfidence);
