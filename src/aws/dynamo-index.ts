@@ -15,8 +15,10 @@
  *     inflight  string set: "<epoch ms>#<token>" of claims whose writer has not finished
  *     expiresAt tombstones only (epoch s, TOMBSTONE_DAYS): the TTL attribute
  *   label item L    pk "l#<bucket>#<normalizeLabel(label)>"  sk "<inverted score, 10 digits>#<key>"
+ *                   (a dominant colour: pk "l#<bucket>#colour:<name>", colourTerm)
  *                   (a key too long for DynamoDB's 1024-byte sort key: "~<sha256 of the key>")
- *     key, score, top, labels (so a search needs no second read), rev (the claim that wrote it), seq
+ *     key, score, top, labels, categories, colours (so a search needs no second read), rev (the claim
+ *     that wrote it), seq
  *   An object's labels are deduplicated by normalised label (ImageNet has two "crane" classes).
  *
  * Search: one Query on the label partition, ascending sk = best score first, then key. The cursor is
@@ -76,6 +78,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import {
   bareEtag,
+  colourTerm,
   groupTerm,
   type IndexedLabel,
   type IndexedObject,
@@ -135,6 +138,7 @@ interface ObjectItem {
   labels?: IndexedLabel[];
   categories?: IndexedLabel[];
   vocabulary?: string;
+  colours?: IndexedLabel[];
   top?: string;
   model?: string;
   etag?: string;
@@ -151,15 +155,17 @@ interface LabelItemKey {
 }
 
 /**
- * The label items a record should have: one per normalised label or category (best score), only
- * when ok. A category named like a class ("mushroom") is one item, with the category's score.
+ * The label items a record should have: one per normalised label or category (best score), and one
+ * per dominant colour (colourTerm), only when ok. A category named like a class ("mushroom") is one
+ * item, with the category's score.
  */
 export function labelItemKeys(
-  record: Pick<IndexRecord, 'bucket' | 'key' | 'status' | 'labels' | 'categories'>,
+  record: Pick<IndexRecord, 'bucket' | 'key' | 'status' | 'labels' | 'categories' | 'colours'>,
 ) {
   if (record.status !== 'ok') return [];
   const best = new Map<string, IndexedLabel>();
-  for (const l of [...record.labels, ...(record.categories ?? [])]) {
+  const colours = (record.colours ?? []).map((c) => ({ label: colourTerm(c.label), score: c.score }));
+  for (const l of [...record.labels, ...(record.categories ?? []), ...colours]) {
     const n = normalizeLabel(l.label);
     if (!n) continue;
     const seen = best.get(n);
@@ -200,6 +206,7 @@ function toIndexed(item: ObjectItem): IndexedObject {
   if (item.categories?.length)
     out.categories = item.categories.map((l) => ({ label: l.label, score: l.score }));
   if (item.vocabulary !== undefined) out.vocabulary = item.vocabulary;
+  if (item.colours?.length) out.colours = item.colours.map((l) => ({ label: l.label, score: l.score }));
   return out;
 }
 
@@ -291,6 +298,12 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
         set.push('#categories = :categories');
         values[':categories'] = categories.map((l) => ({ label: l.label, score: l.score }));
       } else remove.push('#categories');
+      names['#colours'] = 'colours';
+      const colours = r.status === 'ok' ? (r.colours ?? []) : [];
+      if (colours.length > 0) {
+        set.push('#colours = :colours');
+        values[':colours'] = colours.map((l) => ({ label: l.label, score: l.score }));
+      } else remove.push('#colours');
       if (r.vocabulary !== undefined) {
         set.push('#vocabulary = :vocabulary');
         values[':vocabulary'] = r.vocabulary;
@@ -314,7 +327,8 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
       names['#etag'] = 'etag';
       set.push('#expiresAt = :expires');
       Object.assign(names, { '#categories': 'categories', '#vocabulary': 'vocabulary' });
-      remove.push('#status', '#labels', '#model', '#top', '#etag', '#categories', '#vocabulary');
+      names['#colours'] = 'colours';
+      remove.push('#status', '#labels', '#model', '#top', '#etag', '#categories', '#vocabulary', '#colours');
     }
     if (change.newEntries.length > 0) {
       add.push('#entries :new');
@@ -346,6 +360,7 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
   async function putLabels(record: IndexRecord, rev: number, seq: string | undefined) {
     const labels = record.labels.map((l) => ({ label: l.label, score: l.score }));
     const categories = (record.categories ?? []).map((l) => ({ label: l.label, score: l.score }));
+    const colours = (record.colours ?? []).map((l) => ({ label: l.label, score: l.score }));
     const top = labels[0]?.label ?? '';
     await Promise.all(
       labelItemKeys(record).map(async (k) => {
@@ -361,6 +376,7 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
                 top,
                 labels,
                 ...(categories.length ? { categories } : {}),
+                ...(colours.length ? { colours } : {}),
                 rev,
                 seq,
               },
@@ -622,6 +638,7 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
         top: string;
         labels: IndexedLabel[];
         categories?: IndexedLabel[];
+        colours?: IndexedLabel[];
       };
       const seen = new Set<string>();
       const rows = (outs.flatMap((o) => o.Items ?? []) as Row[])
@@ -636,6 +653,7 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
         ...(r.categories?.length
           ? { categories: r.categories.map((l) => ({ label: l.label, score: l.score })) }
           : {}),
+        ...(r.colours?.length ? { colours: r.colours.map((l) => ({ label: l.label, score: l.score })) } : {}),
       }));
       const last = page[page.length - 1];
       return rows.length > limit && last ? { items, cursor: encodeCursor({ pk, sk: last.sk }) } : { items };

@@ -16,6 +16,7 @@ import {
   validateMinConfidence,
 } from './postprocess.ts';
 import { DEFAULT_LIMITS, type ImageLimits, preprocess } from './preprocess.ts';
+import { type ImageProperties, imageProperties } from './properties.ts';
 import { type CategoryScore, categoryMembers, categoryScores } from './vocabulary.ts';
 import { resolveWeights, type WeightRequest, type WeightsChoice } from './weights.ts';
 
@@ -59,6 +60,8 @@ export interface Classification {
    * Absent when the folder gives none.
    */
   embedding?: Float32Array;
+  /** Dominant colours and quality, from the model's input pixels (src/classifier/properties.ts). */
+  properties?: ImageProperties;
   timings: Timings;
 }
 
@@ -158,7 +161,9 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     .jpeg()
     .toBuffer();
   await preprocess(warmImage, meta, limits);
-  const warm = await forward((await preprocess(warmImage, meta, limits)).data);
+  const warmed = await preprocess(warmImage, meta, limits);
+  imageProperties(warmed.rgb, meta.cropSize, meta.cropSize);
+  const warm = await forward(warmed.data);
   if (warm.scores.length !== labels.length)
     throw new ConfigError(
       `model folder ${modelDir}: ${weights.file} outputs ${warm.scores.length} scores but labels.json has ${labels.length} labels`,
@@ -182,7 +187,8 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     async classify(image, { topK: k = DEFAULT_TOP_K, minConfidence = DEFAULT_MIN_CONFIDENCE } = {}) {
       validateMinConfidence(minConfidence);
       const t0 = performance.now();
-      const { data } = await preprocess(image, meta, limits);
+      const { data, rgb } = await preprocess(image, meta, limits);
+      const properties = imageProperties(rgb, meta.cropSize, meta.cropSize);
       const t1 = performance.now();
       const { scores: output, pooled } = await forward(data);
       const t2 = performance.now();
@@ -195,6 +201,7 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
               categories: categoryScores(vocabulary, members, scores).filter((c) => c.score >= minConfidence),
             }
           : {}),
+        properties,
         timings: { decodeMs: t1 - t0, inferMs: t2 - t1, totalMs: performance.now() - t0 },
       };
     },

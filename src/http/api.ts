@@ -194,6 +194,7 @@ export function createApi(options: ApiOptions) {
           ? result.labels.map((l) => ({ ...l, zh: vocabulary.classes[l.index]?.zh }))
           : result.labels,
         ...(result.categories ? { categories: result.categories } : {}),
+        ...(result.properties ? { properties: result.properties } : {}),
         model,
         timings: result.timings,
       });

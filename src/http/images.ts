@@ -9,9 +9,10 @@
  *        spacing, WordNet synonyms, plurals, Chinese); a word that matches nothing and finds nothing
  *        answers 200 with no items and a few suggestions
  *   GET  /images?suggest=<text>                        {suggestions: [{word, term, kind, zh?}]} (as one types)
- *   GET  /image?key=<key, URL-encoded>                 {key, status, top?, labels, categories?, model?, tags, url, from?}
- *        labels and categories (here and in search items) carry their Chinese name `zh` when the
- *        model's vocabulary has one
+ *   GET  /image?key=<key, URL-encoded>                 {key, status, top?, labels, categories?, colours?, model?, tags,
+ *                                                     url, from?}
+ *        labels, categories and colours (here and in search items) carry their Chinese name `zh` when
+ *        the model's vocabulary (or the colour list) has one
  *   POST /uploads {filename, contentType?, size?, tagging?}  {key, url, fields, expiresAt, maxBytes}
  *
  * Each handler answers an HttpError for bad input (400, 404, 413, 415), which the API turns into
@@ -20,6 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { contentTypeOf } from '../classifier/image-formats.ts';
+import { COLOURS, type ColourName } from '../classifier/properties.ts';
 import type { ImageSettings } from '../settings.ts';
 import {
   type IndexedLabel,
@@ -41,6 +43,7 @@ import {
   SERVICE_TAG_PRIORITY,
   sanitizeTagValue,
   TAG_CATEGORIES,
+  TAG_COLOURS,
   TAG_LABELS,
   TAG_MODEL,
   TAG_PREFIX,
@@ -269,6 +272,11 @@ export function createImageRoutes(
     const zh = terms?.().zhOf(l.label);
     return zh ? { ...l, zh } : l;
   };
+  /** A dominant colour with its Chinese name (its label is English, or Chinese with TAG_LANGUAGE=zh). */
+  const colourZh = <T extends { label: string }>(c: T): T & { zh?: string } => {
+    const zh = COLOURS[c.label as ColourName];
+    return zh ? { ...c, zh } : c;
+  };
 
   async function search(event: APIGatewayProxyEventV2) {
     const q = event.queryStringParameters ?? {};
@@ -297,7 +305,8 @@ export function createImageRoutes(
     let page: Awaited<ReturnType<LabelIndex['search']>>;
     try {
       // The word as typed and the model's own spelling find what was indexed under them before.
-      const spellings = [raw, ...(spellingsOf.get(term) ?? [])];
+      // (A colour's partitions are new: none holds an older spelling.)
+      const spellings = resolved?.kind === 'colour' ? [] : [raw, ...(spellingsOf.get(term) ?? [])];
       page = await index.search(bucket, term, {
         limit,
         cursor,
@@ -315,6 +324,7 @@ export function createImageRoutes(
         top: item.top,
         labels: item.labels.map(withZh),
         ...(item.categories ? { categories: item.categories.map(withZh) } : {}),
+        ...(item.colours ? { colours: item.colours.map(colourZh) } : {}),
         url: await signer.presignGet(item.key, VIEW_EXPIRES_SECONDS, viewType(item.key, 'ok')),
       })),
     );
@@ -358,6 +368,7 @@ export function createImageRoutes(
             : undefined,
         labels: labels.map(withZh),
         ...(indexed.categories?.length ? { categories: asTagged(indexed.categories).map(withZh) } : {}),
+        ...(indexed.colours?.length ? { colours: asTagged(indexed.colours).map(colourZh) } : {}),
         model: indexed.model,
         tags,
         url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, indexed.status)),
@@ -371,6 +382,7 @@ export function createImageRoutes(
       top: tags[TAG_TOP],
       labels: parseLabelList(tags[TAG_LABELS] ?? '').map(withZh),
       ...(tags[TAG_CATEGORIES] ? { categories: parseLabelList(tags[TAG_CATEGORIES]).map(withZh) } : {}),
+      ...(tags[TAG_COLOURS] ? { colours: parseLabelList(tags[TAG_COLOURS]).map(colourZh) } : {}),
       model: tags[TAG_MODEL],
       tags,
       url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, tags[TAG_STATUS])),

@@ -34,6 +34,11 @@ export interface IndexRecord {
   categories?: IndexedLabel[];
   /** "<name>@<version>" of the vocabulary, as in tagger:vocabulary. */
   vocabulary?: string;
+  /**
+   * Dominant colours (src/classifier/properties.ts) by English name, score = share of the picture,
+   * largest first, as in tagger:colours; each gets a label item under colourTerm(name).
+   */
+  colours?: IndexedLabel[];
   /** "<name>@<version>", as in tagger:model. */
   model: string;
   /** The ETag of the object version these labels describe (quotes optional), when known. */
@@ -57,6 +62,7 @@ export interface SearchItem {
   top: string;
   labels: IndexedLabel[];
   categories?: IndexedLabel[];
+  colours?: IndexedLabel[];
 }
 
 export interface SearchPage {
@@ -137,6 +143,12 @@ export function normalizeLabel(label: string): string {
 export function legacyNormalizeLabel(label: string): string {
   return label.normalize('NFC').trim().replace(/\s+/g, ' ').toLowerCase();
 }
+
+/**
+ * The index term of a colour: its own partitions, apart from a class or category of the same name
+ * (ImageNet's "orange" is the fruit; an orange-coloured picture is under "colour:orange").
+ */
+export const colourTerm = (name: string): string => `colour:${normalizeLabel(name)}`;
 
 /** Sequencers are stored at this width, so that plain string comparison orders them (DynamoDB conditions). */
 export const SEQUENCER_WIDTH = 32;

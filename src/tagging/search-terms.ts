@@ -4,7 +4,8 @@
  * (src/classifier/vocabulary.ts). A search word resolves, whatever its letter case, spacing, hyphens,
  * apostrophes, control characters and invisible ones (zero-width spaces, bidi controls: Unicode's
  * default-ignorable code points), through (first match wins, in this order):
- *   category name, class label, Chinese category name, Chinese class name, category synonyms
+ *   category name, class label, colour name (src/classifier/properties.ts: "red", "gray",
+ *   "red colour", "红色", "红"), Chinese category name, Chinese class name, category synonyms
  *   (WordNet lemmas and curated words), class lemmas (WordNet), other Chinese names, WordNet
  *   hypernyms that group classes ("terrier": a group, searched as all its index terms at once),
  *   emoji (by their CLDR short name: "🐶" -> "dog");
@@ -12,10 +13,11 @@
  * "mice"); then, for Chinese, the one term whose Chinese name begins with the word ("金毛" ->
  * 金毛猎犬, golden retriever).
  */
+import { COLOUR_NAMES, COLOURS } from '../classifier/properties.ts';
 import type { Vocabulary } from '../classifier/vocabulary.ts';
-import { normalizeLabel } from './label-index.ts';
+import { colourTerm, normalizeLabel } from './label-index.ts';
 
-export type TermKind = 'category' | 'label' | 'group';
+export type TermKind = 'category' | 'label' | 'group' | 'colour';
 
 export interface SearchTerm {
   /** What the index is searched for (a class label or a category's English name; a group's name). */
@@ -123,6 +125,18 @@ export function searchTerms(labels: readonly string[], vocabulary?: Vocabulary):
   });
   for (const { c, target } of categories) add(c.en, target);
   for (const { label, target } of classes) add(label, target);
+  const colours = COLOUR_NAMES.map((name) => ({
+    name,
+    target: { term: colourTerm(name), kind: 'colour' as const, zh: COLOURS[name] },
+  }));
+  for (const { name, target } of colours) {
+    add(name, target);
+    if (name === 'grey') add('gray', target);
+    add(target.zh, target);
+    // 红色 -> 红: the colour's own character.
+    add(target.zh.replace(/色$/u, ''), target);
+    for (const word of ['colour', 'color', 'coloured', 'colored']) add(`${name} ${word}`, target);
+  }
   for (const { c, target } of categories) add(c.zh, target);
   for (const { v, target } of classes) if (v) add(v.zh, target);
   for (const { c, target } of categories) for (const s of c.synonyms) add(s, target);
@@ -151,7 +165,8 @@ export function searchTerms(labels: readonly string[], vocabulary?: Vocabulary):
 
   const strip = ({ word: _w, ...target }: Suggestion): SearchTerm => target;
   const zh = new Map<string, string>();
-  for (const { target } of [...classes, ...categories]) if (target.zh) zh.set(target.term, target.zh);
+  for (const { target } of [...classes, ...categories, ...colours])
+    if (target.zh) zh.set(target.term, target.zh);
   const resolve = (word: string): SearchTerm | undefined => {
     const direct = byWord.get(compactWord(word));
     if (direct) return strip(direct);

@@ -65,6 +65,7 @@ import { createHash } from 'node:crypto';
 import type { S3Event } from 'aws-lambda';
 import type { Classification, Classifier } from '../classifier/classifier.ts';
 import { ImageError } from '../classifier/errors.ts';
+import { COLOURS, type ColourName } from '../classifier/properties.ts';
 import { tagNames, type Vocabulary } from '../classifier/vocabulary.ts';
 import type { TagLanguage } from '../settings.ts';
 import { type S3EventBridgeEvent, toRecords } from './events.ts';
@@ -80,6 +81,7 @@ import { ObjectChangedError, ObjectMissingError, type ObjectStore } from './obje
 import {
   formatModelRef,
   isTaggable,
+  MIN_INDEXED_COLOUR_SHARE,
   mergeTags,
   sameTags,
   serviceTags,
@@ -162,6 +164,8 @@ interface TagTarget {
   status: TagStatus;
   labels: IndexedLabel[];
   categories?: IndexedLabel[];
+  /** Dominant colours by English name, share of the picture as score. */
+  colours?: IndexedLabel[];
   /** "<name>@<version>" */
   model: string;
   vocabulary?: string;
@@ -183,12 +187,19 @@ function namer(o: TaggerOptions): (name: string) => string {
   return (name) => names.get(name) ?? name;
 }
 
-function serviceTagsOf(t: TagTarget, name: (n: string) => string = (n) => n): Tag[] {
+function serviceTagsOf(t: TagTarget, language: TagLanguage, name: (n: string) => string = (n) => n): Tag[] {
   const named = (list: IndexedLabel[]) => list.map((l) => ({ label: name(l.label), score: l.score }));
-  return serviceTags(t.status, splitModelRef(t.model), named(t.labels), {
-    categories: named(t.categories ?? []),
-    ...(t.vocabulary ? { ref: t.vocabulary } : {}),
-  });
+  const colourName = (n: string) => (language === 'zh' ? (COLOURS[n as ColourName] ?? n) : n);
+  return serviceTags(
+    t.status,
+    splitModelRef(t.model),
+    named(t.labels),
+    {
+      categories: named(t.categories ?? []),
+      ...(t.vocabulary ? { ref: t.vocabulary } : {}),
+    },
+    (t.colours ?? []).map((c) => ({ label: colourName(c.label), score: c.score })),
+  );
 }
 
 /** Merges the service tags with the object's current ones and writes them if they changed. */
@@ -222,16 +233,23 @@ async function writeTags(
   // an image the service looked at is never `ok` without a top label.
   const best = classification?.labels[0];
   const labels = scored(classification?.labels);
+  const colours =
+    status === 'ok'
+      ? (classification?.properties?.colours ?? [])
+          .map((c) => ({ label: c.name, score: Math.round(c.percent * 10) / 1000 }))
+          .filter((c) => c.score >= MIN_INDEXED_COLOUR_SHARE)
+      : [];
   const own: TagTarget = {
     status,
     labels:
       status === 'ok' && labels.length === 0 && best ? [{ label: best.label, score: best.score }] : labels,
     ...(categories.length ? { categories } : {}),
+    ...(colours.length ? { colours } : {}),
     model: formatModelRef(meta),
     ...(vocabulary ? { vocabulary: formatModelRef(vocabulary) } : {}),
   };
   const name = namer(o);
-  const tagsOf = (t: TagTarget) => serviceTagsOf(t, name);
+  const tagsOf = (t: TagTarget) => serviceTagsOf(t, o.language, name);
   const common = { bucket, key, status, classification, detail };
   if (!o.index) {
     const ours = tagsOf(own);

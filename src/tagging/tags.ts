@@ -9,13 +9,18 @@
  *   tagger:categories "category=score/..."           (ImageNet-1k models: the vocabulary's categories
  *                                                       scoring at least the threshold; only when ok)
  *   tagger:vocabulary "<name>@<version>"             (the vocabulary the names come from, if any)
+ *   tagger:colours "colour=share/..."                  (dominant colours covering at least
+ *                                                       MIN_INDEXED_COLOUR_SHARE of the picture, share
+ *                                                       0-1; src/classifier/properties.ts; only when ok)
  * Labels and categories below the threshold (MIN_CONFIDENCE) are left out; names are English, or
  * Chinese with TAG_LANGUAGE=zh (made tag-safe by sanitizeTagValue).
  *
  * S3 limits: 10 tags per object, keys up to 128 and values up to 256 characters, only letters,
  * digits, white space and `_ . : / = + - @`. Every tag that is not the service's own is kept as is;
- * when the user's tags leave less than four free slots, service tags are dropped from the end of
- * SERVICE_TAG_PRIORITY (status is the last to go).
+ * the service's own take the free slots in the order of SERVICE_TAG_PRIORITY and then
+ * EXTRA_SERVICE_TAGS (status is the last to go). An upload may carry MAX_TAGS minus the length of
+ * SERVICE_TAG_PRIORITY tags of its own: the extra tags are written when the user's tags leave room,
+ * and left out otherwise (the label index still holds what they say, so search still finds it).
  */
 import type { Label } from '../classifier/postprocess.ts';
 
@@ -29,7 +34,8 @@ export const TAG_LABELS = `${TAG_PREFIX}labels`;
 export const TAG_MODEL = `${TAG_PREFIX}model`;
 export const TAG_CATEGORIES = `${TAG_PREFIX}categories`;
 export const TAG_VOCABULARY = `${TAG_PREFIX}vocabulary`;
-/** Most important first. */
+export const TAG_COLOURS = `${TAG_PREFIX}colours`;
+/** Most important first; the tags an upload always leaves room for. */
 export const SERVICE_TAG_PRIORITY = [
   TAG_STATUS,
   TAG_TOP,
@@ -38,6 +44,10 @@ export const SERVICE_TAG_PRIORITY = [
   TAG_MODEL,
   TAG_VOCABULARY,
 ] as const;
+/** Written after SERVICE_TAG_PRIORITY's, when the user's tags leave room; most important first. */
+export const EXTRA_SERVICE_TAGS = [TAG_COLOURS] as const;
+/** A dominant colour is tagged and indexed when it covers at least this share of the picture. */
+export const MIN_INDEXED_COLOUR_SHARE = 0.05;
 
 export const MAX_TAGS = 10;
 export const MAX_KEY_CHARS = 128;
@@ -121,6 +131,7 @@ export function serviceTags(
   model: ModelRef,
   labels: readonly ScoredName[] = [],
   vocabulary: { categories?: readonly ScoredName[]; ref?: string } = {},
+  colours: readonly ScoredName[] = [],
 ): Tag[] {
   const tags: Tag[] = [{ Key: TAG_STATUS, Value: status }];
   if (status === 'ok' && labels.length > 0)
@@ -130,6 +141,7 @@ export function serviceTags(
   if (status === 'ok' && labels.length > 0) tags.push({ Key: TAG_LABELS, Value: formatLabelList(labels) });
   tags.push({ Key: TAG_MODEL, Value: sanitizeTagValue(formatModelRef(model)) });
   if (vocabulary.ref) tags.push({ Key: TAG_VOCABULARY, Value: sanitizeTagValue(vocabulary.ref) });
+  if (status === 'ok' && colours.length > 0) tags.push({ Key: TAG_COLOURS, Value: formatLabelList(colours) });
   return tags;
 }
 
@@ -148,9 +160,10 @@ export interface MergeResult {
 export function mergeTags(existing: readonly Tag[], ours: readonly Tag[]): MergeResult {
   const kept = existing.filter((t) => !isServiceTag(t.Key));
   const room = Math.max(0, MAX_TAGS - kept.length);
+  const order: readonly string[] = [...SERVICE_TAG_PRIORITY, ...EXTRA_SERVICE_TAGS];
   const rank = (key: string) => {
-    const i = (SERVICE_TAG_PRIORITY as readonly string[]).indexOf(key);
-    return i === -1 ? SERVICE_TAG_PRIORITY.length : i;
+    const i = order.indexOf(key);
+    return i === -1 ? order.length : i;
   };
   const sorted = [...ours].sort((a, b) => rank(a.Key) - rank(b.Key));
   return {

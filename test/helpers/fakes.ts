@@ -7,6 +7,7 @@ import type { Classification, Classifier } from '../../src/classifier/classifier
 import { CorruptImageError, UnsupportedFormatError } from '../../src/classifier/errors.ts';
 import type { ModelFolder } from '../../src/classifier/model-folder.ts';
 import { DEFAULT_LIMITS, type ImageLimits } from '../../src/classifier/preprocess.ts';
+import type { ImageProperties } from '../../src/classifier/properties.ts';
 import { bareEtag } from '../../src/tagging/label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../../src/tagging/object-store.ts';
 import type { Tag } from '../../src/tagging/tags.ts';
@@ -17,6 +18,8 @@ export type FakeClassifier = Pick<
 > & {
   /** The byte length of every image it was asked to classify. */
   seen: number[];
+  /** Colours and quality returned with every classification, when set. */
+  properties?: ImageProperties;
 };
 
 export function fakeClassifier(limits: Partial<ImageLimits> = {}): FakeClassifier {
@@ -49,7 +52,11 @@ export function fakeClassifier(limits: Partial<ImageLimits> = {}): FakeClassifie
         index: i,
         score: 0.5 / (i + 1),
       }));
-      return { labels, timings: { decodeMs: 1, inferMs: 1, totalMs: 2 } };
+      return {
+        labels,
+        ...(fake.properties ? { properties: fake.properties } : {}),
+        timings: { decodeMs: 1, inferMs: 1, totalMs: 2 },
+      };
     },
   };
   return fake;

@@ -7,6 +7,7 @@ import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../models/resnet18.ts';
 import {
+  colourTerm,
   type IndexRecord,
   InvalidCursorError,
   type LabelIndex,
@@ -398,6 +399,25 @@ export function labelIndexContract(name: string, target: ContractTarget) {
       await index.put({ ...rec(b, 'uploads/crane.jpg', []), status: 'ImageTooLarge' }, seq(2));
       expect(await searchAll(index, b, 'crane')).toEqual([]);
       expect(await searchAll(index, b, 'pole')).toEqual([]);
+    });
+
+    it('dominant colours: kept with the object, searchable under colourTerm, apart from a class of that name', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const colours = [
+        { label: 'orange', score: 0.6 },
+        { label: 'white', score: 0.3 },
+      ];
+      await index.put(rec(b, 'uploads/van.jpg', [['minivan', 0.7]], { colours }), seq(1));
+      await index.put(rec(b, 'uploads/fruit.jpg', [['orange', 0.9]]), seq(1));
+      expect((await index.get(b, 'uploads/van.jpg'))?.colours).toEqual(colours);
+      const page = await index.search(b, colourTerm('orange'), { limit: 10 });
+      expect(page.items).toMatchObject([{ key: 'uploads/van.jpg', score: 0.6, colours }]);
+      expect(await searchAll(index, b, 'orange')).toEqual(['uploads/fruit.jpg']);
+      // A new version without the colours takes them away.
+      await index.put(rec(b, 'uploads/van.jpg', [['minivan', 0.7]]), seq(2));
+      expect((await index.get(b, 'uploads/van.jpg'))?.colours).toBeUndefined();
+      expect(await searchAll(index, b, colourTerm('white'))).toEqual([]);
     });
 
     it('concurrent, duplicated, out-of-order writes end as the newest event says', async () => {

@@ -22,6 +22,7 @@ const copy = (o: IndexedObject): IndexedObject => ({
   ...o,
   labels: o.labels.map((l) => ({ ...l })),
   ...(o.categories ? { categories: o.categories.map((l) => ({ ...l })) } : {}),
+  ...(o.colours ? { colours: o.colours.map((l) => ({ ...l })) } : {}),
 });
 
 export class MemoryIndex implements LabelIndex {
@@ -68,6 +69,8 @@ export class MemoryIndex implements LabelIndex {
     if (record.status === 'ok' && record.categories?.length)
       next.categories = record.categories.map((l) => ({ label: l.label, score: l.score }));
     if (record.vocabulary !== undefined) next.vocabulary = record.vocabulary;
+    if (record.status === 'ok' && record.colours?.length)
+      next.colours = record.colours.map((l) => ({ label: l.label, score: l.score }));
     this.objects.set(id, next);
     return { result: 'written' as IndexWrite, current: copy(next) };
   }
@@ -133,6 +136,7 @@ export class MemoryIndex implements LabelIndex {
               top: o.labels[0]?.label ?? '',
               labels: o.labels,
               ...(o.categories ? { categories: o.categories.map((l) => ({ ...l })) } : {}),
+              ...(o.colours ? { colours: o.colours.map((l) => ({ ...l })) } : {}),
             },
           })),
       )

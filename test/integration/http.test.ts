@@ -93,6 +93,15 @@ describe.skipIf(skipUnlessShared('the HTTP API tests'))('HTTP API over loopback'
     expect(dog).toMatchObject({ label: 'dog' });
     expect(dog.score).toBeGreaterThanOrEqual(body.labels[0].score);
     expect(body.model).toMatchObject({ name: 'mobilenetv2-int8', version: '1' });
+    // Colours and quality of the model's input pixels (docs/colours.md).
+    expect(body.properties.colours[0]).toEqual({
+      name: 'green',
+      zh: '绿色',
+      percent: expect.any(Number),
+      hex: expect.stringMatching(/^#[0-9a-f]{6}$/),
+      css: expect.any(String),
+    });
+    expect(body.properties.quality.sharpness).toBeGreaterThan(50);
     expect(body.timings.inferMs).toBeGreaterThan(0);
     expect(body.timings.totalMs).toBeGreaterThanOrEqual(body.timings.inferMs);
   });

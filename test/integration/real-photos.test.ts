@@ -85,6 +85,7 @@ describe.skipIf(skip)('real photos', () => {
     expect(['s8', 'u8']).toContain(ok.weights); // the imported folder carries both storages
     expect(ok.labels).toHaveLength(5);
     expect(ok.labels[0]).toMatchObject({ label: 'Golden Retriever', index: 207 });
+    expect(ok.properties.colours.map((c: { name: string }) => c.name)).toContain('brown');
     expect(ok.timings).toEqual({
       decodeMs: expect.any(Number),
       inferMs: expect.any(Number),

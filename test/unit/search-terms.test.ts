@@ -41,6 +41,14 @@ describe('search words', () => {
     ['Jack o lantern', 'jack-o-lantern', 'label'],
     ["jack-o'-lantern", 'jack-o-lantern', 'label'],
     ['sportscar', 'sports car', 'label'],
+    ['red', 'colour:red', 'colour'],
+    ['Gray', 'colour:grey', 'colour'],
+    ['红色', 'colour:red', 'colour'],
+    ['蓝', 'colour:blue', 'colour'],
+    ['橙色', 'colour:orange', 'colour'],
+    ['orange colour', 'colour:orange', 'colour'],
+    // A class of the same name comes first: "orange" is the fruit.
+    ['orange', 'orange', 'label'],
   ])('%s -> %s (%s)', (word, term, kind) => {
     expect(terms.resolve(word)).toMatchObject({ term, kind });
   });

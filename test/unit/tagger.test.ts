@@ -6,6 +6,7 @@
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { taggerSettings } from '../../src/settings.ts';
+import { colourTerm } from '../../src/tagging/label-index.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import { tagObject } from '../../src/tagging/tagger.ts';
 import { encodeS3Key } from '../../src/tagging/tags.ts';
@@ -211,18 +212,19 @@ describe('S3 tagger with a label index (in-memory store and index, fake classifi
       object: { key: encodeS3Key(key), size, sequencer, ...(eTag ? { eTag: eTag.replace(/"/g, '') } : {}) },
     },
   });
-  function indexed() {
+  function indexed(env: Record<string, string> = {}) {
     const store = new MemoryStore();
     const index = new MemoryIndex();
     const infos: string[] = [];
+    const classifier = fakeClassifier();
     const tagger = createS3Tagger({
       store,
-      classifier: fakeClassifier(),
+      classifier,
       index,
-      ...taggerSettings({}),
+      ...taggerSettings(env),
       telemetry: { classified() {}, failed() {}, info: (m) => void infos.push(m) },
     });
-    return { store, index, tagger, infos };
+    return { store, index, tagger, infos, classifier };
   }
   const top = (store: MemoryStore, key = K) =>
     store.tagsOf(BUCKET, key).find((t) => t.Key === 'tagger:top')?.Value;
@@ -258,6 +260,64 @@ describe('S3 tagger with a label index (in-memory store and index, fake classifi
     });
     expect(store.tagsOf(BUCKET, K)).toContainEqual({ Key: 'owner', Value: 'ann' });
     expect((await index.search(BUCKET, 'LABEL-8', { limit: 5 })).items.map((i) => i.key)).toEqual([K]);
+  });
+
+  describe('dominant colours', () => {
+    const properties = {
+      colours: [
+        { name: 'grey' as const, zh: '灰色', percent: 61.5, hex: '#7b7770', css: 'grey' },
+        { name: 'red' as const, zh: '红色', percent: 33.6, hex: '#c01e1c', css: 'firebrick' },
+        { name: 'brown' as const, zh: '棕色', percent: 4.9, hex: '#ab8f6f', css: 'rosybrown' },
+      ],
+      quality: { brightness: 39.4, contrast: 51.2, sharpness: 66.1 },
+    };
+
+    it('tags and indexes the colours covering 5% or more, searchable by colourTerm', async () => {
+      const { store, index, tagger, classifier } = indexed();
+      classifier.properties = properties;
+      const etag = store.put(BUCKET, K, Uint8Array.of(7, 7));
+      await tagger(event(rec('ObjectCreated:Put', K, '0A01', etag)));
+      expect(store.tagsOf(BUCKET, K)).toContainEqual({
+        Key: 'tagger:colours',
+        Value: 'grey=0.615/red=0.336',
+      });
+      expect((await index.get(BUCKET, K))?.colours).toEqual([
+        { label: 'grey', score: 0.615 },
+        { label: 'red', score: 0.336 },
+      ]);
+      const found = await index.search(BUCKET, colourTerm('red'), { limit: 5 });
+      expect(found.items).toMatchObject([{ key: K, score: 0.336 }]);
+      expect((await index.search(BUCKET, colourTerm('brown'), { limit: 5 })).items).toEqual([]);
+      // Not under the plain word: ImageNet's "red ..." or "orange" classes are other partitions.
+      expect((await index.search(BUCKET, 'red', { limit: 5 })).items).toEqual([]);
+    });
+
+    it('names the colours in Chinese with TAG_LANGUAGE=zh (the index keeps English)', async () => {
+      const { store, index, tagger, classifier } = indexed({ TAG_LANGUAGE: 'zh' });
+      classifier.properties = properties;
+      const etag = store.put(BUCKET, K, Uint8Array.of(7, 7));
+      const [out] = await tagger(event(rec('ObjectCreated:Put', K, '0A01', etag)));
+      expect(out).toMatchObject({ result: 'tagged' });
+      expect(store.tagsOf(BUCKET, K)).toContainEqual({
+        Key: 'tagger:colours',
+        Value: '灰色=0.615/红色=0.336',
+      });
+      expect((await index.get(BUCKET, K))?.colours?.map((c) => c.label)).toEqual(['grey', 'red']);
+    });
+
+    it('leaves the colour tag out when the tags are full, keeping it in the index', async () => {
+      const { store, index, tagger, classifier } = indexed();
+      classifier.properties = properties;
+      // The fake model has no vocabulary: 4 service tags before the colours.
+      const mine = [1, 2, 3, 4, 5, 6].map((i) => ({ Key: `t${i}`, Value: 'v' }));
+      const etag = store.put(BUCKET, K, Uint8Array.of(7, 7), mine);
+      const [out] = await tagger(event(rec('ObjectCreated:Put', K, '0A01', etag)));
+      expect(out).toMatchObject({ result: 'tagged', dropped: ['tagger:colours'] });
+      const tags = store.tagsOf(BUCKET, K);
+      expect(tags).toHaveLength(10);
+      expect(tags.slice(0, 6)).toEqual(mine);
+      expect((await index.search(BUCKET, colourTerm('red'), { limit: 5 })).items).toHaveLength(1);
+    });
   });
 
   it('an event for a version since replaced is superseded: nothing read past the 412, nothing written', async () => {

@@ -37,6 +37,11 @@ function printTable(outcomes: FileOutcome[], { folder, weights }: Classifier): v
       console.log(
         `  categories: ${o.result.categories.map((c) => `${c.label} ${(c.score * 100).toFixed(1)}%`).join(', ')}`,
       );
+    const p = o.result.properties;
+    if (p)
+      console.log(
+        `  colours: ${p.colours.map((c) => `${c.name} ${c.percent}% ${c.hex}`).join(', ')}; brightness ${p.quality.brightness}, contrast ${p.quality.contrast}, sharpness ${p.quality.sharpness}`,
+      );
     const t = o.result.timings;
     console.log(
       `  decode ${t.decodeMs.toFixed(1)} ms, inference ${t.inferMs.toFixed(1)} ms, total ${t.totalMs.toFixed(1)} ms`,
@@ -86,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
                 weights,
                 labels: o.result.labels,
                 ...(o.result.categories ? { categories: o.result.categories } : {}),
+                ...(o.result.properties ? { properties: o.result.properties } : {}),
                 timings: o.result.timings,
               },
         ),
