@@ -40,7 +40,8 @@ describe('image properties', () => {
       [5, [128, 128, 128]],
       [1, [255, 192, 203]],
     ];
-    const edges = bands.reduce<number[]>((acc, [w]) => [...acc, (acc.at(-1) ?? 0) + w], []);
+    const edges: number[] = [];
+    for (const [w] of bands) edges.push((edges.at(-1) ?? 0) + w);
     const p = imageProperties(
       image((x) => (bands[edges.findIndex((e) => x < e)]?.[1] ?? [0, 0, 255]) as [number, number, number]),
       SIDE,
