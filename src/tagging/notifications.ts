@@ -5,6 +5,7 @@
  */
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { type TaggerEvent, type TaggerOptions, type TagOutcome, tagS3Event } from './tagger.ts';
+import { EXTRA_SERVICE_TAGS } from './tags.ts';
 
 export function createS3Tagger(o: TaggerOptions & { telemetry?: Telemetry }) {
   const telemetry = o.telemetry ?? silentTelemetry;
@@ -24,8 +25,13 @@ export function createS3Tagger(o: TaggerOptions & { telemetry?: Telemetry }) {
       if (out.result === 'tagged' || out.result === 'unchanged') {
         if (out.classification) telemetry.classified(out.classification.timings, where);
         else telemetry.failed(out.status, out.detail ?? out.status, where);
-        if (out.dropped.length > 0)
+        // Only the extra tags (EXTRA_SERVICE_TAGS) may be left out by design: an upload's own tags
+        // (at most MAX_USER_TAGS) leave room for the others.
+        const lost = out.dropped.filter((key) => !(EXTRA_SERVICE_TAGS as readonly string[]).includes(key));
+        if (lost.length > 0)
           telemetry.failed('TagLimit', `no room for service tags ${out.dropped.join(', ')}`, where);
+        else if (out.dropped.length > 0)
+          telemetry.info(`no room for ${out.dropped.join(', ')} (the label index holds it)`, where);
         if (out.repairs)
           telemetry.info('repaired: a newer event of the key was applied to the tags', {
             ...where,

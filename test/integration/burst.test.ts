@@ -25,10 +25,15 @@ import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_MIN_CONFIDENCE } from '../../src/classifier/postprocess.ts';
 import { taggerSettings } from '../../src/settings.ts';
-import { normalizeLabel } from '../../src/tagging/label-index.ts';
+import { colourTerm, normalizeLabel } from '../../src/tagging/label-index.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import type { TagOutcome } from '../../src/tagging/tagger.ts';
-import { formatLabelList, isServiceTag, sanitizeTagValue } from '../../src/tagging/tags.ts';
+import {
+  formatLabelList,
+  isServiceTag,
+  MIN_INDEXED_COLOUR_SHARE,
+  sanitizeTagValue,
+} from '../../src/tagging/tags.ts';
 import { scanLabelItems, searchAll } from '../helpers/index-contract.ts';
 import { sharedModelFolder, sharedPhotos, skipUnlessShared } from '../helpers/shared.ts';
 
@@ -189,6 +194,10 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
       const c = await classifier.classify(photos[photo]?.bytes ?? new Uint8Array(), { topK: 3 });
       const kept = c.labels.filter((l) => l.score >= DEFAULT_MIN_CONFIDENCE);
       const categories = c.categories ?? [];
+      // Colours covering 5% or more (tagger:colours, and one label item each under colour:<name>).
+      const colours = (c.properties?.colours ?? []).filter(
+        (col) => col.percent / 100 >= MIN_INDEXED_COLOUR_SHARE,
+      );
       expected.set(photo, {
         keys: [
           'tagger:model',
@@ -196,11 +205,15 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
           'tagger:vocabulary',
           ...(kept.length ? ['tagger:labels', 'tagger:top'] : []),
           ...(categories.length ? ['tagger:categories'] : []),
+          ...(colours.length ? ['tagger:colours'] : []),
         ].sort(),
         ...(kept.length ? { top: sanitizeTagValue(kept[0]?.label ?? ''), list: formatLabelList(kept) } : {}),
         ...(categories.length ? { categories: formatLabelList(categories) } : {}),
         labels: kept.map((l) => l.label),
-        names: [...kept, ...categories].map((l) => l.label),
+        names: [
+          ...[...kept, ...categories].map((l) => l.label),
+          ...colours.map((col) => colourTerm(col.name)),
+        ],
       });
     }
     const index = dynamoLabelIndex(dynamo.client, TABLE);

@@ -158,7 +158,7 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
     await tagger(event);
     const tags = await tagsOf('uploads/tagged.jpg');
     expect(tags).toMatchObject({ owner: 'alice', project: 'x-1', 'tagger:top': 'Golden Retriever' });
-    expect(Object.keys(tags)).toHaveLength(8); // 2 of the user's, 6 of ours
+    expect(Object.keys(tags)).toHaveLength(9); // 2 of the user's, 7 of ours (tagger:colours too)
 
     const eight = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`user${i}`, `v${i}`]));
     const crowded = await put('uploads/crowded.jpg', retriever, eight);
@@ -169,7 +169,7 @@ describe.skipIf(skipUnlessShared('the S3 tagger tests'))('S3 tagger against a lo
     expect(after['tagger:status']).toBe('ok');
     expect(after['tagger:top']).toBe('Golden Retriever');
     expect(outcome).toMatchObject({
-      dropped: ['tagger:categories', 'tagger:labels', 'tagger:model', 'tagger:vocabulary'],
+      dropped: ['tagger:categories', 'tagger:labels', 'tagger:model', 'tagger:vocabulary', 'tagger:colours'],
     });
     expect(failures).toContain('TagLimit');
   });
