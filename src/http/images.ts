@@ -274,7 +274,7 @@ export function createImageRoutes(
   };
   /** A dominant colour with its Chinese name (its label is English, or Chinese with TAG_LANGUAGE=zh). */
   const colourZh = <T extends { label: string }>(c: T): T & { zh?: string } => {
-    const zh = COLOURS[c.label as ColourName];
+    const zh = Object.hasOwn(COLOURS, c.label) ? COLOURS[c.label as ColourName] : undefined;
     return zh ? { ...c, zh } : c;
   };
 
