@@ -6,14 +6,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { ROOT } from '../../paths.ts';
+import { skipUnless } from './shared.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Why a browser test must skip (printed), or undefined when Chromium is there. */
 export function skipUnlessChromium(what: string): boolean {
-  if (existsSync(CHROMIUM)) return false;
-  console.warn(`skipping ${what}: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-  return true;
+  return skipUnless(what, !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM} (apt-get install chromium)`);
 }
 
 export function launchChromium(): Promise<Browser> {

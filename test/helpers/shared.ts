@@ -1,6 +1,7 @@
 /**
  * Access to ../shared (real trained models, labels, photos) for every test. Tests that need it skip
- * with a printed reason when it is absent; nothing from it is copied into the repository.
+ * with a printed reason when it is absent, and fail instead under REQUIRE_SHARED=1 (set by .ci/run);
+ * nothing from it is copied into the repository.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,11 +23,27 @@ export const sharedMissing: string | false = [
   ? false
   : `${SHARED} (models, labels, photos) is absent`;
 
-/** For describe.skipIf: true, with a printed reason, when ../shared is absent. */
-export function skipUnlessShared(what: string): boolean {
-  if (sharedMissing) console.warn(`skipping ${what}: ${sharedMissing}`);
-  return sharedMissing !== false;
+/**
+ * REQUIRE_SHARED=1, set by .ci/run (not CI, which many tools set): this machine must run every test
+ * that needs ../shared or what .ci/run installs (Chromium, qemu and the arm64 runtimes, torchvision,
+ * WordNet and CLDR), so a test that cannot run fails instead of skipping.
+ */
+export const REQUIRE_SHARED = process.env.REQUIRE_SHARED === '1';
+
+/**
+ * For describe.skipIf / it.skipIf: false when `missing` is false (`what` can run here); otherwise
+ * true with the reason printed, or, under REQUIRE_SHARED=1, an error naming what is missing.
+ */
+export function skipUnless(what: string, missing: string | false): boolean {
+  if (missing === false) return false;
+  if (REQUIRE_SHARED)
+    throw new Error(`${what} cannot run: ${missing} (REQUIRE_SHARED=1, set by .ci/run, requires it)`);
+  console.warn(`skipping ${what}: ${missing}`);
+  return true;
 }
+
+/** For describe.skipIf: true, with a printed reason, when ../shared is absent (an error under REQUIRE_SHARED=1). */
+export const skipUnlessShared = (what: string): boolean => skipUnless(what, sharedMissing);
 
 export interface SharedPhoto {
   file: string;

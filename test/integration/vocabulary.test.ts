@@ -21,13 +21,13 @@ import {
 import { SHARED_FILES } from '../../paths.ts';
 import { createClassifier } from '../../src/classifier/classifier.ts';
 import { labelsSha256, type Vocabulary } from '../../src/classifier/vocabulary.ts';
-import { photo, runTs, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
+import { photo, runTs, sharedModelFolder, skipUnless, skipUnlessShared } from '../helpers/shared.ts';
 
-const noWordNet = !existsSync(WORDNET_NOUNS) || !existsSync(CLDR_ANNOTATIONS);
-if (noWordNet)
-  console.warn(
-    `skipping the vocabulary generator tests: ${WORDNET_NOUNS} or ${CLDR_ANNOTATIONS} is absent (apt-get install wordnet-base unicode-cldr-core)`,
-  );
+const noWordNet = skipUnless(
+  'the vocabulary generator tests',
+  (!existsSync(WORDNET_NOUNS) || !existsSync(CLDR_ANNOTATIONS)) &&
+    `${WORDNET_NOUNS} or ${CLDR_ANNOTATIONS} is absent (apt-get install wordnet-base unicode-cldr-core)`,
+);
 
 const committed = readFileSync(join(VOCABULARY_DIR, 'vocabulary.json'), 'utf8');
 const vocabulary = JSON.parse(committed) as Vocabulary;

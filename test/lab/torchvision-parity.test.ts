@@ -25,9 +25,9 @@ import {
 import { sharp } from '../../src/classifier/native.ts';
 import { EXACT_MAX_PIXELS, preprocess } from '../../src/classifier/preprocess.ts';
 import { edgeCases, sharedPhotoFiles } from '../fixtures/edge-cases.ts';
+import { skipUnless } from '../helpers/shared.ts';
 
-const missing = await torchvisionMissing();
-if (missing) console.warn(`skipping the torchvision parity tests: ${missing}`);
+const missing = skipUnless('the torchvision parity tests', await torchvisionMissing());
 
 /** Float rounding only: a one-level error anywhere would be 1.0. */
 const EXACT = 0.01;
@@ -47,7 +47,7 @@ const EXACT_CASES = [
 /** Edge cases where the project deliberately reads the file differently from PIL. */
 const DELIBERATE = ['alpha.png', 'palette-alpha.png', 'exif-orientation-6.jpg', 'grey16.png', 'cmyk.jpg'];
 
-describe.skipIf(missing !== false)('preprocess() matches torchvision', () => {
+describe.skipIf(missing)('preprocess() matches torchvision', () => {
   let dir: string;
   let cases: Record<string, Buffer>;
   const path = (name: string) => join(dir, name);
