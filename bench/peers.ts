@@ -56,13 +56,13 @@ const LIMITS = { ...DEFAULT_LIMITS, maxBytes: 64 * 1024 * 1024 };
 const fmt = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
 
-/** A long-lived Python peer: one JSON request per line, one JSON reply per line. */
-export class PythonPeer {
+/** A long-lived peer process (Python, or transformers.js): one JSON request per line, one JSON reply per line. */
+export class PeerProcess {
   private readonly child;
   private readonly lines: AsyncIterator<string>;
 
-  constructor(env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(PYTHON, [PYTHON_PEER, 'serve'], {
+  constructor(command: string, script: string, env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(command, [script, 'serve'], {
       env: { ...process.env, OMP_NUM_THREADS: '1', ...env },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
@@ -72,9 +72,12 @@ export class PythonPeer {
   async ask<T = Record<string, unknown>>(request: Record<string, unknown>): Promise<T> {
     this.child.stdin.write(`${JSON.stringify(request)}\n`);
     const { value, done } = await this.lines.next();
-    if (done) throw new Error(`the Python peer exited (${this.child.exitCode ?? 'signal'})`);
+    if (done)
+      throw new Error(
+        `the peer ${this.child.spawnargs.join(' ')} exited (${this.child.exitCode ?? 'signal'})`,
+      );
     const reply = JSON.parse(value as string);
-    if (reply.error) throw new Error(`Python peer: ${reply.error}`);
+    if (reply.error) throw new Error(`peer: ${reply.error}`);
     return reply as T;
   }
 
@@ -136,7 +139,7 @@ function baselineSrc(ref: string): { name: string; src: string } {
  * PIL + numpy, then each project tree. Medians in ms, and the project's ratio to torchvision.
  */
 async function preprocessTable(
-  peer: PythonPeer,
+  peer: PeerProcess,
   rounds: number,
   baseline: string | undefined,
   sizes: readonly number[],
@@ -286,119 +289,259 @@ async function coldRun(command: string, args: string[], env: NodeJS.ProcessEnv):
   return { wallMs, peakRssMb: out.peakRssMb, parts: out.parts ?? {} };
 }
 
+/** One side of a model table: what it times, in turn with the others. */
+interface Contender {
+  name: string;
+  /** ms of one inference on photo i (preprocessed by the contender itself, not timed). */
+  infer(i: number): Promise<number>;
+  /** ms from photo i's bytes to its top-3, and its top-1. */
+  e2e(i: number): Promise<{ ms: number; top1: number | undefined }>;
+  /** One fresh process from spawn to its first top-3 (undefined: none). */
+  cold?: () => Promise<ColdSample>;
+  close(): Promise<void> | void;
+}
+
+const TRANSFORMERS_PEER = join(ROOT, 'bench/peers_transformers.mjs');
+const TRANSFORMERS_DIR = join(CACHE, 'transformers');
+/** The transformers.js release the benchmark installs (same onnxruntime-node and sharp lines as the project). */
+export const TRANSFORMERS_VERSION = '4.3.2';
+
+/** transformers.js, installed once into the cache with npm (never a dependency); the reason when it cannot be. */
+async function installTransformers(log: (line: string) => void): Promise<string | false> {
+  const pkg = join(TRANSFORMERS_DIR, 'node_modules/@huggingface/transformers/package.json');
+  if (existsSync(pkg) && JSON.parse(await readFile(pkg, 'utf8')).version === TRANSFORMERS_VERSION)
+    return false;
+  console.error(
+    `peers: npm install @huggingface/transformers@${TRANSFORMERS_VERSION} into ${TRANSFORMERS_DIR} (once)...`,
+  );
+  await mkdir(TRANSFORMERS_DIR, { recursive: true });
+  try {
+    await run(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        TRANSFORMERS_DIR,
+        '--no-save',
+        '--no-package-lock',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        `@huggingface/transformers@${TRANSFORMERS_VERSION}`,
+      ],
+      { timeout: 600_000, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } },
+    );
+    return false;
+  } catch (err) {
+    const why = `npm cannot install @huggingface/transformers@${TRANSFORMERS_VERSION}: ${(err as Error).message.split('\n')[0]}`;
+    log(`(${why})`);
+    return why;
+  }
+}
+
+/** A peer process as a contender: its own preprocessing and session on the same ONNX file. */
+async function peerContender(
+  name: string,
+  command: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  load: Record<string, unknown>,
+  coldArgs: string[],
+): Promise<Contender> {
+  const peer = new PeerProcess(command, script, env);
+  await peer.ask(load);
+  return {
+    name,
+    infer: async (i) => (await peer.ask<{ ms: number }>({ op: 'infer', i })).ms,
+    e2e: async (i) => {
+      const r = await peer.ask<{ ms: number; top3: number[] }>({ op: 'e2e', i });
+      return { ms: r.ms, top1: r.top3[0] };
+    },
+    cold: () => coldRun(command, [script, 'cold', ...coldArgs], { ...env, OMP_NUM_THREADS: '1' }),
+    close: () => peer.close(),
+  };
+}
+
 /**
- * One model: inference, end to end, top-1 agreement, cold start and peak RSS, the project against
- * the Python path (ORT Python + PIL/numpy), round-robin in one run.
+ * One model: inference, end to end, top-1 agreement with the project, cold start and peak RSS; the
+ * project against the Python path (ORT Python + PIL/numpy) and transformers.js, round-robin in one
+ * run (each round starts with the next contender).
  */
 async function modelTable(
   model: PeerModel,
   photos: string[],
   rounds: number,
-  pythonOrtMissing: string | false,
+  missing: { pythonOrt: string | false; transformers: string | false },
   log: (line: string) => void,
 ): Promise<void> {
-  const project: Classifier = await createClassifier(model.dir, { threads: 1 });
-  const file = join(model.dir, project.weights.file);
-  const meta = project.folder.meta as ModelMeta;
-  const peer = new PythonPeer({ PYTHONPATH: PYTHON_SITE });
-  try {
-    const loaded = await peer.ask<{ onnxruntime: string | null; why: string | null }>({
-      op: 'load',
-      spec: meta,
-      files: photos,
-      model: pythonOrtMissing ? undefined : file,
+  const classifier: Classifier = await createClassifier(model.dir, { threads: 1 });
+  const file = join(model.dir, classifier.weights.file);
+  const meta = classifier.folder.meta as ModelMeta;
+  const spec = join(CACHE, `${meta.name}-spec.json`);
+  await writeFile(spec, JSON.stringify(meta));
+  const coldImage = (await imageOf(0.3, 'jpeg')).path;
+  const entry = join(CACHE, 'cold-start.mjs');
+  await bundle(join(ROOT, 'bench/cold-start-entry.ts'), entry);
+  const bytes = await Promise.all(photos.map((f) => readFile(f)));
+  const planes = await Promise.all(bytes.map(async (b) => (await preprocessFor(b, meta)).data));
+  const contenders: Contender[] = [
+    {
+      name: 'project (Node)',
+      infer: async (i) => {
+        const t = performance.now();
+        await classifier.infer(planes[i] as Float32Array);
+        return performance.now() - t;
+      },
+      e2e: async (i) => {
+        const t = performance.now();
+        const { labels } = await classifier.classify(bytes[i] as Buffer);
+        return { ms: performance.now() - t, top1: labels[0]?.index };
+      },
+      cold: () =>
+        coldRun(process.execPath, [entry], {
+          MODEL_DIR: model.dir,
+          BENCH_IMAGE: coldImage,
+          MODEL_THREADS: '1',
+        }),
+      close: () => classifier.release(),
+    },
+  ];
+  const notes: string[] = [];
+  const load = { op: 'load', spec: meta, files: photos, model: file };
+  if (!missing.pythonOrt)
+    contenders.push(
+      await peerContender(
+        'ONNX Runtime Python + PIL/numpy',
+        PYTHON,
+        PYTHON_PEER,
+        { PYTHONPATH: PYTHON_SITE },
+        load,
+        [file, spec, coldImage],
+      ),
+    );
+  else {
+    // No Python ONNX Runtime: PIL/numpy's tensor through the project's own session, so the row still
+    // says what Python's preprocessing gives and costs.
+    const peer = new PeerProcess(PYTHON, PYTHON_PEER);
+    await peer.ask({ ...load, model: undefined });
+    contenders.push({
+      name: 'PIL/numpy + ONNX Runtime for Node',
+      infer: async (i) => {
+        const t = performance.now();
+        await classifier.infer(await pythonPlanes(peer, i, meta));
+        return performance.now() - t;
+      },
+      e2e: async (i) => {
+        const pre = await peer.ask<{ ms: number }>({
+          op: 'pre',
+          i,
+          impl: 'numpy',
+          save: join(CACHE, 'planes.f32'),
+        });
+        const t = performance.now();
+        const x = await readFile(join(CACHE, 'planes.f32'));
+        const scores = await classifier.infer(new Float32Array(x.buffer, x.byteOffset, x.byteLength / 4));
+        return { ms: pre.ms + performance.now() - t, top1: top1(scores) };
+      },
+      close: () => peer.close(),
     });
-    const pythonOrt = loaded.onnxruntime !== null && loaded.onnxruntime !== undefined;
-    const bytes = await Promise.all(photos.map((f) => readFile(f)));
-    const planes = await Promise.all(bytes.map(async (b) => (await preprocessFor(b, meta)).data));
-    // Top-1 agreement on every photo (and the warm-up of both sides).
-    let agree = 0;
-    for (const [i, b] of bytes.entries()) {
-      const ours = (await project.classify(b, { topK: 1 })).labels[0]?.index;
-      const theirs = pythonOrt
-        ? (await peer.ask<{ top3: number[] }>({ op: 'e2e', i })).top3[0]
-        : top1(await project.infer(await pythonPlanes(peer, i, meta)));
-      if (ours === theirs) agree++;
+    notes.push(
+      `No ONNX Runtime for Python here (${missing.pythonOrt}): that column is PIL/numpy's preprocessing (timed in Python) plus the project's inference in Node; no cold start.`,
+    );
+  }
+  if (!missing.transformers)
+    contenders.push(
+      await peerContender(
+        `transformers.js ${TRANSFORMERS_VERSION}`,
+        process.execPath,
+        TRANSFORMERS_PEER,
+        { TRANSFORMERS_DIR },
+        load,
+        [file, spec, coldImage],
+      ),
+    );
+  else notes.push(`No transformers.js column: ${missing.transformers}.`);
+
+  const n = contenders.length;
+  const infer = contenders.map((): number[] => []);
+  const e2e = contenders.map((): number[] => []);
+  const agree = contenders.map(() => 0);
+  const cold = contenders.map((): ColdSample[] => []);
+  try {
+    // Top-1 agreement with the project on every photo (also the warm-up of every side).
+    for (const i of photos.keys()) {
+      const tops = [];
+      for (const c of contenders) tops.push((await c.e2e(i)).top1);
+      for (const [c, t] of tops.entries()) if (t === tops[0]) agree[c] = (agree[c] as number) + 1;
     }
-    const infer = { project: [] as number[], python: [] as number[] };
-    const e2e = { project: [] as number[], python: [] as number[] };
     for (let r = 0; r < rounds; r++) {
       const i = r % photos.length;
-      const steps: (() => Promise<void>)[] = [
-        async () => {
-          const t = performance.now();
-          await project.infer(planes[i] as Float32Array);
-          infer.project.push(performance.now() - t);
-        },
-        async () => {
-          if (pythonOrt) infer.python.push((await peer.ask<{ ms: number }>({ op: 'infer', i })).ms);
-        },
-        async () => {
-          const t = performance.now();
-          await project.classify(bytes[i] as Buffer);
-          e2e.project.push(performance.now() - t);
-        },
-        async () => {
-          if (pythonOrt) e2e.python.push((await peer.ask<{ ms: number }>({ op: 'e2e', i })).ms);
-        },
-      ];
-      const order = r % 2 === 0 ? [0, 1, 2, 3] : [1, 0, 3, 2];
-      for (const s of order) await (steps[s] as () => Promise<void>)();
+      for (let j = 0; j < n; j++) {
+        const c = (j + r) % n;
+        const contender = contenders[c] as Contender;
+        infer[c]?.push(await contender.infer(i));
+        e2e[c]?.push((await contender.e2e(i)).ms);
+      }
     }
-    const cold = await coldStarts(model.dir, file, meta, Math.max(5, Math.ceil(rounds / 10)), pythonOrt);
-    const m = (xs: number[]) => (xs.length ? median(xs) : Number.NaN);
-    const cell = (xs: number[]) => (xs.length ? fmt(m(xs)) : 'n/a');
-    log(`### ${model.name}: ${project.weights.file} (${project.weights.reason})\n`);
-    log(
-      `Inference and end to end: medians of ${rounds} round-robin rounds, 1 thread, the 50 shared photos in turn; ` +
-        'end to end = JPEG bytes to top-3. Cold start: process start to the first top-3 of a 0.3 MP JPEG, ' +
-        `as the parent sees it, medians of ${cold.project.length} alternating runs; peak RSS = VmHWM.\n`,
-    );
-    log('| | project (Node) | Python (ORT + PIL/numpy) | project / Python |');
-    log('| --- | ---: | ---: | ---: |');
-    const row = (what: string, a: number[], b: number[], unit = fmt) =>
-      log(
-        `| ${what} | ${a.length ? unit(m(a)) : 'n/a'} | ${b.length ? unit(m(b)) : 'n/a'} | ${a.length && b.length ? ratio(m(a), m(b)) : 'n/a'} |`,
-      );
-    row('inference ms', infer.project, infer.python);
-    row('end to end ms', e2e.project, e2e.python);
-    row(
-      'cold start ms',
-      cold.project.map((c) => c.wallMs),
-      cold.python.map((c) => c.wallMs),
-    );
-    row(
-      'peak RSS MB',
-      cold.project.map((c) => c.peakRssMb),
-      cold.python.map((c) => c.peakRssMb),
-      (x) => x.toFixed(0),
-    );
-    log(
-      `| top-1 agreement with the project | ${photos.length}/${photos.length} | ${agree}/${photos.length} | |`,
-    );
-    log('');
-    if (!pythonOrt)
-      log(
-        `Python without ONNX Runtime (${loaded.why ?? pythonOrtMissing}): its top-1 is PIL/numpy's tensor through the project's session; no Python inference, end to end or cold start.\n`,
-      );
-    const parts = (samples: ColdSample[]) =>
-      Object.keys(samples[0]?.parts ?? {})
-        .map((k) => `${k} ${m(samples.map((s) => s.parts[k] as number)).toFixed(0)}`)
-        .join(', ');
-    log(
-      `Cold start, where the time goes (ms, medians): project: ${parts(cold.project)}` +
-        (cold.python.length ? `; Python (after the interpreter's start): ${parts(cold.python)}` : '') +
-        '.\n',
-    );
-    void cell;
+    const coldRuns = Math.max(5, Math.ceil(rounds / 10));
+    for (let r = 0; r < coldRuns; r++)
+      for (let j = 0; j < n; j++) {
+        const c = (j + r) % n;
+        const run = contenders[c]?.cold;
+        if (run) cold[c]?.push(await run());
+      }
   } finally {
-    peer.close();
-    await project.release();
+    for (const c of contenders) await c.close();
   }
+  const m = (xs: number[]) => (xs.length ? median(xs) : Number.NaN);
+  log(`### ${model.name}: ${classifier.weights.file} (${classifier.weights.reason})\n`);
+  log(
+    `Medians; inference and end to end: ${rounds} round-robin rounds, 1 thread, the ${photos.length} shared photos in turn ` +
+      '(end to end = JPEG bytes to top-3, each side with its own preprocessing); cold start: process start to the first ' +
+      `top-3 of a 0.3 MP JPEG as the parent sees it, ${cold[0]?.length ?? 0} alternating runs; peak RSS = VmHWM of those processes. ` +
+      '"x project": the column over the project\'s.\n',
+  );
+  log(`| | ${contenders.map((c, k) => (k === 0 ? c.name : `${c.name} | x project`)).join(' | ')} |`);
+  log(`| --- | ${contenders.map((_, k) => (k === 0 ? '---:' : '---: | ---:')).join(' | ')} |`);
+  const row = (what: string, values: number[][], unit: (x: number) => string = fmt) => {
+    const base = m(values[0] ?? []);
+    const cells = values.map((xs, k) => {
+      const v = m(xs);
+      const cell = xs.length ? unit(v) : 'n/a';
+      return k === 0 ? cell : `${cell} | ${xs.length ? ratio(v, base) : 'n/a'}`;
+    });
+    log(`| ${what} | ${cells.join(' | ')} |`);
+  };
+  row('inference ms', infer);
+  row('end to end ms', e2e);
+  row(
+    'cold start ms',
+    cold.map((s) => s.map((x) => x.wallMs)),
+  );
+  row(
+    'peak RSS MB',
+    cold.map((s) => s.map((x) => x.peakRssMb)),
+    (x) => x.toFixed(0),
+  );
+  log(
+    `| top-1 same as the project | ${agree.map((a, k) => (k === 0 ? `${a}/${photos.length}` : `${a}/${photos.length} |`)).join(' | ')} |`,
+  );
+  log('');
+  for (const note of notes) log(`${note}\n`);
+  const parts = (samples: ColdSample[]) =>
+    Object.keys(samples[0]?.parts ?? {})
+      .map((k) => `${k} ${m(samples.map((s) => s.parts[k] as number)).toFixed(0)}`)
+      .join(', ');
+  log(
+    `Cold start, where the time goes (ms from the process's start, medians): ${contenders
+      .map((c, k) => (cold[k]?.length ? `${c.name}: ${parts(cold[k] as ColdSample[])}` : ''))
+      .filter(Boolean)
+      .join('; ')}.\n`,
+  );
 }
 
 /** The model's input from PIL + numpy (the Python peer writes it to a file). */
-async function pythonPlanes(peer: PythonPeer, i: number, meta: ModelMeta): Promise<Float32Array> {
+async function pythonPlanes(peer: PeerProcess, i: number, meta: ModelMeta): Promise<Float32Array> {
   const save = join(CACHE, 'planes.f32');
   await peer.ask({ op: 'pre', i, impl: 'numpy', save });
   const bytes = await readFile(save);
@@ -411,40 +554,6 @@ async function pythonPlanes(peer: PythonPeer, i: number, meta: ModelMeta): Promi
 async function preprocessFor(bytes: Uint8Array, meta: ModelMeta) {
   const { preprocess } = await import('../src/classifier/preprocess.ts');
   return preprocess(bytes, meta);
-}
-
-/** Alternating fresh processes: the project's bundled init (bench/cold-start-entry.ts) and Python's. */
-async function coldStarts(
-  modelDir: string,
-  file: string,
-  meta: ModelMeta,
-  runs: number,
-  pythonOrt: boolean,
-): Promise<{ project: ColdSample[]; python: ColdSample[] }> {
-  const image = (await imageOf(0.3, 'jpeg')).path;
-  const entry = join(CACHE, 'cold-start.mjs');
-  await bundle(join(ROOT, 'bench/cold-start-entry.ts'), entry);
-  const spec = join(CACHE, `${meta.name}-spec.json`);
-  await writeFile(spec, JSON.stringify(meta));
-  const project: ColdSample[] = [];
-  const python: ColdSample[] = [];
-  for (let r = 0; r < runs; r++) {
-    project.push(
-      await coldRun(process.execPath, [entry], {
-        MODEL_DIR: modelDir,
-        BENCH_IMAGE: image,
-        MODEL_THREADS: '1',
-      }),
-    );
-    if (pythonOrt)
-      python.push(
-        await coldRun(PYTHON, [PYTHON_PEER, 'cold', file, spec, image], {
-          PYTHONPATH: PYTHON_SITE,
-          OMP_NUM_THREADS: '1',
-        }),
-      );
-  }
-  return { project, python };
 }
 
 export interface PeersOptions {
@@ -482,20 +591,20 @@ export async function peersBench(
   log(
     `CPU: ${cpu.model ?? 'unknown'} (${cpu.arch}; flags: ${flags.join(', ') || 'none of the int8 ones'}); load average ${(await readFile('/proc/loadavg', 'utf8').catch(() => '?')).split(' ').slice(0, 3).join(' ')}.\n`,
   );
-  const peer = new PythonPeer();
+  const peer = new PeerProcess(PYTHON, PYTHON_PEER);
   try {
     await preprocessTable(peer, runs, options.baseline, options.sizes ?? PEER_SIZES_MP, log);
   } finally {
     peer.close();
   }
   if (options.preprocessOnly) return lines;
-  const pythonOrtMissing = await installPythonOrt(log);
+  const absent = { pythonOrt: await installPythonOrt(log), transformers: await installTransformers(log) };
   const photos = (await readdir(SHARED_FILES.photos))
     .filter((f) => f.endsWith('.jpg'))
     .sort()
     .map((f) => join(SHARED_FILES.photos, f));
-  log('## Models: the project against ONNX Runtime Python + PIL/numpy, same ONNX file\n');
-  for (const model of await peerModels()) await modelTable(model, photos, runs * 3, pythonOrtMissing, log);
+  log('## Models: the project against ONNX Runtime Python + PIL/numpy and transformers.js, same ONNX file\n');
+  for (const model of await peerModels()) await modelTable(model, photos, runs * 3, absent, log);
   return lines;
 }
 
