@@ -18,7 +18,7 @@
  * Each handler answers an HttpError for bad input (400, 404, 413, 415), which the API turns into
  * its JSON error shape; anything else is thrown (500).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { contentTypeOf } from '../classifier/image-formats.ts';
 import { COLOURS, type ColourName } from '../classifier/properties.ts';
@@ -29,9 +29,10 @@ import {
   type LabelIndex,
   legacyNormalizeLabel,
   normalizeLabel,
+  type SearchItem,
 } from '../tagging/label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
-import { compactWord, type SearchTerms } from '../tagging/search-terms.ts';
+import { compactWord, type SearchTerm, type SearchTerms } from '../tagging/search-terms.ts';
 import {
   formatLabelList,
   isTaggable,
@@ -238,6 +239,60 @@ export function legacySpellings(modelLabels: readonly string[]): Map<string, str
   return out;
 }
 
+/** GET /images?q=: the longest run of words read as one term, the terms at once, the rows read per term. */
+export const MAX_PHRASE_WORDS = 4;
+export const MAX_QUERY_TERMS = 6;
+export const MAX_TERM_ROWS = 500;
+
+const HAN = /\p{Script=Han}/u;
+/** Particles left out between Chinese search words ("红色的车" = 红色 车). */
+const ZH_PARTICLES = new Set(['的', '和', '与', '及', '之', '在', '是']);
+
+/**
+ * A Chinese run written without spaces ("红色汽车") split into the longest words the vocabulary
+ * knows, left to right, particles dropped; a word that resolves as it is, or that cannot be split
+ * wholly into known words, is kept whole.
+ */
+export function segmentChinese(word: string, lookup: Pick<SearchTerms, 'resolve'>): string[] {
+  if (!HAN.test(word) || lookup.resolve(word)) return [word];
+  const chars = Array.from(word);
+  const out: string[] = [];
+  for (let i = 0; i < chars.length; ) {
+    let j = chars.length;
+    while (j > i && !lookup.resolve(chars.slice(i, j).join(''))) j--;
+    if (j === i) {
+      if (!ZH_PARTICLES.has(chars[i] as string)) return [word];
+      i++;
+      continue;
+    }
+    out.push(chars.slice(i, j).join(''));
+    i = j;
+  }
+  return out.length > 0 ? out : [word];
+}
+
+/** The cursor of a q= search: the offset into its ranked intersection, bound to the words asked. */
+function encodeOffset(offset: number, q: string): string {
+  return Buffer.from(
+    JSON.stringify({ o: offset, q: createHash('sha256').update(q).digest('base64url').slice(0, 16) }),
+  ).toString('base64url');
+}
+function decodeOffset(cursor: string, q: string): number {
+  if (cursor.length > MAX_CURSOR_CHARS) throw invalid('cursor is not one this API returned');
+  try {
+    const { o } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { o?: unknown };
+    if (
+      typeof o === 'number' &&
+      Number.isInteger(o) &&
+      o > 0 &&
+      o < MAX_TERM_ROWS &&
+      encodeOffset(o, q) === cursor
+    )
+      return o;
+  } catch {}
+  throw invalid('cursor is not one this API returned (for these words)');
+}
+
 /** Suggestions answered while one types, and with a search that found nothing. */
 export const MAX_SUGGESTIONS = 8;
 const NO_MATCH_SUGGESTIONS = 5;
@@ -278,8 +333,110 @@ export function createImageRoutes(
     return zh ? { ...c, zh } : c;
   };
 
+  /** One resolved search term's index query options (the word as typed finds legacy partitions). */
+  const queryOf = (raw: string, resolved: SearchTerm | undefined) => {
+    const term = resolved?.term ?? normalizeLabel(raw);
+    // (A colour's partitions are new: none holds an older spelling.)
+    const spellings = resolved?.kind === 'colour' ? [] : [raw, ...(spellingsOf.get(term) ?? [])];
+    return { term, spellings, ...(resolved?.anyOf ? { anyOf: resolved.anyOf } : {}) };
+  };
+
+  const itemOf = async (item: SearchItem, score = item.score) => ({
+    key: item.key,
+    score,
+    top: item.top,
+    labels: item.labels.map(withZh),
+    ...(item.categories ? { categories: item.categories.map(withZh) } : {}),
+    ...(item.colours ? { colours: item.colours.map(colourZh) } : {}),
+    url: await signer.presignGet(item.key, VIEW_EXPIRES_SECONDS, viewType(item.key, 'ok')),
+  });
+
+  /**
+   * GET /images?q=<words>: the pictures every word finds (labels, categories, groups, colours, in
+   * English or Chinese), best first by the geometric mean of the words' scores, paged. Words are
+   * read left to right, the longest run of up to MAX_PHRASE_WORDS that names one term first ("golden
+   * retriever" is one term, "red golden retriever" two); a colour that is also a class ("orange")
+   * is the colour when other words come with it. Each term's best MAX_TERM_ROWS pictures are
+   * intersected (`partial` says when a term had more).
+   */
+  async function searchWords(raw: string, limitRaw: string | undefined, cursorRaw: string | undefined) {
+    if (Array.from(raw).length > MAX_LABEL_CHARS) throw invalid(`q is over ${MAX_LABEL_CHARS} characters`);
+    const lookup = terms?.();
+    const words = raw
+      .split(/[\s,，、;+]+/u)
+      .filter((w) => compactWord(w) !== '')
+      .flatMap((w) => (lookup ? segmentChinese(w, lookup) : [w]));
+    if (words.length === 0) throw invalid('q is empty');
+    const limit = parseLimit(limitRaw);
+    const offset = cursorRaw === undefined || cursorRaw === '' ? 0 : decodeOffset(cursorRaw, raw);
+    const parts: { word: string; resolved?: SearchTerm }[] = [];
+    for (let i = 0; i < words.length; ) {
+      let taken = 1;
+      let resolved: SearchTerm | undefined;
+      for (let n = Math.min(MAX_PHRASE_WORDS, words.length - i); n >= 1; n--) {
+        const hit = lookup?.resolve(words.slice(i, i + n).join(' '));
+        if (hit) {
+          [taken, resolved] = [n, hit];
+          break;
+        }
+      }
+      const word = words.slice(i, i + taken).join(' ');
+      if (resolved && resolved.kind !== 'colour' && words.length > 1) {
+        const colour = lookup?.resolve(`${word} colour`);
+        if (colour?.kind === 'colour') resolved = colour;
+      }
+      parts.push({ word, ...(resolved ? { resolved } : {}) });
+      i += taken;
+    }
+    const unique = [...new Map(parts.map((p) => [queryOf(p.word, p.resolved).term, p])).values()];
+    if (unique.length > MAX_QUERY_TERMS)
+      throw invalid(`q names ${unique.length} things; at most ${MAX_QUERY_TERMS} at once`);
+    let partial = false;
+    const found = await Promise.all(
+      unique.map(async (p) => {
+        const query = queryOf(p.word, p.resolved);
+        const rows = new Map<string, SearchItem>();
+        let cursor: string | undefined;
+        for (let page = 0; page * SEARCH_MAX_LIMIT < MAX_TERM_ROWS; page++) {
+          const out = await index.search(bucket, query.term, { ...query, limit: SEARCH_MAX_LIMIT, cursor });
+          for (const item of out.items) if (!rows.has(item.key)) rows.set(item.key, item);
+          cursor = out.cursor;
+          if (!cursor) break;
+        }
+        if (cursor) partial = true;
+        return rows;
+      }),
+    );
+    const [first, ...rest] = found as [Map<string, SearchItem>, ...Map<string, SearchItem>[]];
+    const hits = [...first.values()]
+      .filter((item) => rest.every((rows) => rows.has(item.key)))
+      .map((item) => ({
+        item,
+        score: Math.exp(
+          found.reduce((sum, rows) => sum + Math.log(Math.max(rows.get(item.key)?.score ?? 0, 1e-9)), 0) /
+            found.length,
+        ),
+      }))
+      .sort((a, b) => b.score - a.score || (a.item.key < b.item.key ? -1 : a.item.key > b.item.key ? 1 : 0));
+    const page = hits.slice(offset, offset + limit);
+    const items = await Promise.all(page.map((h) => itemOf(h.item, h.score)));
+    const unresolved = unique.filter((p) => !p.resolved).map((p) => p.word);
+    return {
+      items,
+      ...(offset + limit < hits.length ? { cursor: encodeOffset(offset + limit, raw) } : {}),
+      resolved: unique.map((p) =>
+        p.resolved ? { word: p.word, ...p.resolved } : { word: p.word, term: normalizeLabel(p.word) },
+      ),
+      ...(partial ? { partial: true } : {}),
+      ...(unresolved.length > 0 && items.length === 0 && offset === 0 && lookup
+        ? { suggestions: unresolved.flatMap((w) => lookup.suggest(w, NO_MATCH_SUGGESTIONS)) }
+        : {}),
+    };
+  }
+
   async function search(event: APIGatewayProxyEventV2) {
     const q = event.queryStringParameters ?? {};
+    if (q.q !== undefined && q.label === undefined) return searchWords(q.q, q.limit, q.cursor);
     if (q.suggest !== undefined && q.label === undefined) {
       if (Array.from(q.suggest).length > MAX_LABEL_CHARS)
         throw invalid(`suggest is over ${MAX_LABEL_CHARS} characters`);
@@ -305,29 +462,12 @@ export function createImageRoutes(
     let page: Awaited<ReturnType<LabelIndex['search']>>;
     try {
       // The word as typed and the model's own spelling find what was indexed under them before.
-      // (A colour's partitions are new: none holds an older spelling.)
-      const spellings = resolved?.kind === 'colour' ? [] : [raw, ...(spellingsOf.get(term) ?? [])];
-      page = await index.search(bucket, term, {
-        limit,
-        cursor,
-        spellings,
-        ...(resolved?.anyOf ? { anyOf: resolved.anyOf } : {}),
-      });
+      page = await index.search(bucket, term, { ...queryOf(raw, resolved), limit, cursor });
     } catch (err) {
       if (err instanceof InvalidCursorError) throw invalid(err.message);
       throw err;
     }
-    const items = await Promise.all(
-      page.items.map(async (item) => ({
-        key: item.key,
-        score: item.score,
-        top: item.top,
-        labels: item.labels.map(withZh),
-        ...(item.categories ? { categories: item.categories.map(withZh) } : {}),
-        ...(item.colours ? { colours: item.colours.map(colourZh) } : {}),
-        url: await signer.presignGet(item.key, VIEW_EXPIRES_SECONDS, viewType(item.key, 'ok')),
-      })),
-    );
+    const items = await Promise.all(page.items.map((item) => itemOf(item)));
     const suggestions =
       !resolved && items.length === 0 && cursor === undefined && terms
         ? { suggestions: terms().suggest(raw, NO_MATCH_SUGGESTIONS) }

@@ -534,7 +534,7 @@ export const PAGE_HTML = `<!doctype html>
     img.alt = baseName(item.key);
     img.src = item.url;
     const caption = el('div', 'caption');
-    const term = normal(resolved ? resolved.term : query);
+    const term = normal(resolved && !Array.isArray(resolved) ? resolved.term : query);
     const match = [...(item.labels || []), ...(item.categories || [])].find((l) => normal(l.label) === term);
     caption.append(el('span', 'label', match ? nameOf(match) : query), el('span', 'score', pct(item.score, 1)));
     const name = el('div', 'file', baseName(item.key));
@@ -547,7 +547,9 @@ export const PAGE_HTML = `<!doctype html>
   function drawFound() {
     if (!lastAnswer) return;
     const n = gallery.children.length;
-    const what = !resolved ? query : lang === 'zh' && resolved.zh ? resolved.zh :
+    const what = !resolved ? query :
+      Array.isArray(resolved) ? resolved.map((r) => (lang === 'zh' && r.zh ? r.zh : r.word)).join(' ') :
+      lang === 'zh' && resolved.zh ? resolved.zh :
       normal(resolved.term) === normal(query) ? query : resolved.term;
     const hints = (lastAnswer.suggestions || []).map((s) => (lang === 'zh' && s.zh ? s.zh : s.word));
     found.textContent = n === 0 ? t('none')(what, hints) : t('found')(n, Boolean(cursor), what);
@@ -557,7 +559,9 @@ export const PAGE_HTML = `<!doctype html>
   async function loadMore(limit) {
     const mine = generation;
     more.disabled = true;
-    const params = new URLSearchParams({ label: query, limit: String(limit || 24) });
+    // Several words (or Chinese, written without spaces) are intersected by q=; one word is label=.
+    const several = /\\s|\\p{Script=Han}/u.test(query);
+    const params = new URLSearchParams({ [several ? 'q' : 'label']: query, limit: String(limit || 24) });
     if (cursor) params.set('cursor', cursor);
     try {
       const res = await fetch('images?' + params.toString(), { cache: 'no-store' });

@@ -249,3 +249,115 @@ describe('GET /images with a vocabulary', () => {
     expect(body.suggestions[0]).toMatchObject({ word: 'dog', term: 'dog', kind: 'category', zh: '狗' });
   });
 });
+
+describe('GET /images?q= (several words at once)', () => {
+  const BUCKET = 'photos';
+  async function setup() {
+    const index = new MemoryIndex();
+    const put = (
+      key: string,
+      labels: [string, number][],
+      categories: [string, number][],
+      colours: [string, number][],
+    ) =>
+      index.put({
+        bucket: BUCKET,
+        key,
+        status: 'ok',
+        labels: labels.map(([label, score]) => ({ label, score })),
+        categories: categories.map(([label, score]) => ({ label, score })),
+        colours: colours.map(([label, score]) => ({ label, score })),
+        model: 'm@1',
+      });
+    await put(
+      'uploads/red-car.jpg',
+      [['sports car', 0.7]],
+      [['car', 0.9]],
+      [
+        ['red', 0.5],
+        ['grey', 0.3],
+      ],
+    );
+    await put('uploads/redder-car.jpg', [['sports car', 0.6]], [['car', 0.6]], [['red', 0.8]]);
+    await put('uploads/blue-car.jpg', [['sports car', 0.8]], [['car', 0.95]], [['blue', 0.6]]);
+    await put('uploads/red-dog.jpg', [['Golden Retriever', 0.8]], [['dog', 0.9]], [['red', 0.4]]);
+    await put('uploads/orange.jpg', [['orange', 0.9]], [['fruit', 0.9]], [['orange', 0.7]]);
+    await put('uploads/orange-car.jpg', [['minivan', 0.5]], [['car', 0.8]], [['orange', 0.6]]);
+    const fake = fakeClassifier();
+    const classifier = { ...fake, folder: { ...fake.folder, labels, vocabulary } as ModelFolder };
+    const signer = {
+      presignPost: async () => ({ url: '', fields: {}, expiresAt: new Date(0) }),
+      presignGet: async (key: string) => `https://s3/${key}`,
+      origin: async () => 'https://s3',
+    };
+    const api = createApi({
+      classifier,
+      images: {
+        bucket: BUCKET,
+        prefix: 'uploads/',
+        suffixes: IMAGE_SUFFIXES,
+        index,
+        store: new MemoryStore(),
+        signer,
+      },
+    });
+    return async (query: Record<string, string>) => {
+      const res = await api({
+        rawPath: '/images',
+        requestContext: { http: { method: 'GET' } },
+        headers: {},
+        queryStringParameters: query,
+      } as unknown as APIGatewayProxyEventV2);
+      return { status: res.statusCode, body: JSON.parse(res.body) };
+    };
+  }
+  const keys = (body: { items: { key: string }[] }) => body.items.map((i) => i.key);
+
+  it('intersects the words, best first by the geometric mean of their scores, in English or Chinese', async () => {
+    const get = await setup();
+    for (const q of ['red car', 'RED  cars', '红色 汽车', 'car red', '红色汽车', '红色的汽车']) {
+      const { status, body } = await get({ q });
+      expect(status, q).toBe(200);
+      // red-car: sqrt(0.5 x 0.9) = 0.67; redder-car: sqrt(0.8 x 0.6) = 0.69.
+      expect(keys(body), q).toEqual(['uploads/redder-car.jpg', 'uploads/red-car.jpg']);
+    }
+    const { body } = await get({ q: 'red car' });
+    expect(body.items[0].score).toBeCloseTo(Math.sqrt(0.8 * 0.6), 6);
+    expect(body.resolved).toEqual([
+      { word: 'red', term: 'colour:red', kind: 'colour', zh: '红色' },
+      { word: 'car', term: 'car', kind: 'category', zh: expect.any(String) },
+    ]);
+    expect(body.items[0].colours).toEqual([{ label: 'red', score: 0.8, zh: '红色' }]);
+  });
+
+  it('reads a run of words as one name, and a colour named like a class as the colour beside other words', async () => {
+    const get = await setup();
+    expect(keys((await get({ q: 'red golden retriever' })).body)).toEqual(['uploads/red-dog.jpg']);
+    expect(keys((await get({ q: 'orange car' })).body)).toEqual(['uploads/orange-car.jpg']);
+    // Alone, "orange" is ImageNet's fruit, as with label=.
+    expect(keys((await get({ q: 'orange' })).body)).toEqual(['uploads/orange.jpg']);
+    expect(keys((await get({ q: 'blue dog' })).body)).toEqual([]);
+  });
+
+  it('pages with a cursor bound to the words, and refuses bad input with 400', async () => {
+    const get = await setup();
+    const first = await get({ q: 'red car', limit: '1' });
+    expect(keys(first.body)).toEqual(['uploads/redder-car.jpg']);
+    const second = await get({ q: 'red car', limit: '1', cursor: first.body.cursor });
+    expect(keys(second.body)).toEqual(['uploads/red-car.jpg']);
+    expect(second.body.cursor).toBeUndefined();
+    expect((await get({ q: 'blue car', cursor: first.body.cursor })).status).toBe(400);
+    expect((await get({ q: 'red car', cursor: 'xyz' })).status).toBe(400);
+    expect((await get({ q: '   ' })).status).toBe(400);
+    expect((await get({ q: 'a b c d e f g' })).status).toBe(400);
+    expect((await get({ q: 'x'.repeat(300) })).status).toBe(400);
+  });
+
+  it('a word that names nothing finds nothing, with suggestions for it', async () => {
+    const get = await setup();
+    const { status, body } = await get({ q: 'red dgo' });
+    expect(status).toBe(200);
+    expect(body.items).toEqual([]);
+    expect(body.suggestions.map((s: { term: string }) => s.term)).toContain('dog');
+  });
+});
