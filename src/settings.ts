@@ -17,6 +17,8 @@
  *   IMAGE_SUFFIXES  comma-separated key suffixes the tagger reads (default: src/classifier/image-formats.ts)
  *   MIN_CONFIDENCE  0 to 1 (default DEFAULT_MIN_CONFIDENCE): labels and categories scoring less are
  *                   neither tagged nor indexed
+ *   CATEGORY_MIN_SCORE  0 to 1 (default DEFAULT_CATEGORY_MIN_SCORE): categories scoring less are
+ *                   neither tagged nor indexed (a category needs both thresholds)
  *   TAG_LANGUAGE    en or zh (default en): the language of the names in the tags; the index keeps
  *                   English and search takes both
  *   INDEX_TABLE     the label index table; unset: the tagger writes tags only, the api has no image routes
@@ -33,7 +35,7 @@ import { availableParallelism } from 'node:os';
 import type { ClassifierOptions } from './classifier/classifier.ts';
 import { ConfigError } from './classifier/errors.ts';
 import { IMAGE_SUFFIXES } from './classifier/image-formats.ts';
-import { DEFAULT_MIN_CONFIDENCE } from './classifier/postprocess.ts';
+import { DEFAULT_CATEGORY_MIN_SCORE, DEFAULT_MIN_CONFIDENCE } from './classifier/postprocess.ts';
 import { DEFAULT_LIMITS } from './classifier/preprocess.ts';
 import { WEIGHT_REQUESTS, type WeightRequest } from './classifier/weights.ts';
 
@@ -54,6 +56,8 @@ export interface TaggerSettings {
   prefix: string;
   suffixes: readonly string[];
   minConfidence: number;
+  /** Categories scoring less are neither tagged nor indexed (CATEGORY_MIN_SCORE). */
+  categoryMinScore: number;
   language: TagLanguage;
 }
 
@@ -145,10 +149,14 @@ export function taggerSettings(env: Env): TaggerSettings {
   const minConfidence = min ? Number(min) : DEFAULT_MIN_CONFIDENCE;
   if (!Number.isFinite(minConfidence) || minConfidence < 0 || minConfidence > 1)
     throw new ConfigError(`MIN_CONFIDENCE must be a number from 0 to 1, got "${env.MIN_CONFIDENCE}"`);
+  const category = env.CATEGORY_MIN_SCORE?.trim();
+  const categoryMinScore = category ? Number(category) : DEFAULT_CATEGORY_MIN_SCORE;
+  if (!Number.isFinite(categoryMinScore) || categoryMinScore < 0 || categoryMinScore > 1)
+    throw new ConfigError(`CATEGORY_MIN_SCORE must be a number from 0 to 1, got "${env.CATEGORY_MIN_SCORE}"`);
   const language = env.TAG_LANGUAGE?.trim() || 'en';
   if (language !== 'en' && language !== 'zh')
     throw new ConfigError(`TAG_LANGUAGE must be en or zh, got "${env.TAG_LANGUAGE}"`);
-  return { prefix, suffixes, minConfidence, language };
+  return { prefix, suffixes, minConfidence, categoryMinScore, language };
 }
 
 /** INDEX_TABLE, trimmed; undefined when unset or blank. */

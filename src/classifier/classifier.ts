@@ -8,6 +8,7 @@ import { l2Normalised } from './math.ts';
 import { loadModelFolder, type ModelFolder } from './model-folder.ts';
 import { ort, sharp } from './native.ts';
 import {
+  DEFAULT_CATEGORY_MIN_SCORE,
   DEFAULT_MIN_CONFIDENCE,
   DEFAULT_TOP_K,
   type Label,
@@ -69,6 +70,8 @@ export interface ClassifyOptions {
   topK?: number;
   /** Categories below this score are left out (default DEFAULT_MIN_CONFIDENCE); labels keep their top-k. */
   minConfidence?: number;
+  /** Categories below this score are left out too (default DEFAULT_CATEGORY_MIN_SCORE). */
+  categoryMinScore?: number;
 }
 
 export interface Classifier {
@@ -184,8 +187,17 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     initMs: performance.now() - started,
     warmUpMs: performance.now() - warmUpStarted,
     infer,
-    async classify(image, { topK: k = DEFAULT_TOP_K, minConfidence = DEFAULT_MIN_CONFIDENCE } = {}) {
+    async classify(
+      image,
+      {
+        topK: k = DEFAULT_TOP_K,
+        minConfidence = DEFAULT_MIN_CONFIDENCE,
+        categoryMinScore = DEFAULT_CATEGORY_MIN_SCORE,
+      } = {},
+    ) {
       validateMinConfidence(minConfidence);
+      validateMinConfidence(categoryMinScore, 'categoryMinScore');
+      const categoryMin = Math.max(minConfidence, categoryMinScore);
       const t0 = performance.now();
       const { data, rgb } = await preprocess(image, meta, limits);
       const properties = imageProperties(rgb, meta.cropSize, meta.cropSize);
@@ -198,7 +210,7 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
         labels: topK(scores, labels, k),
         ...(vocabulary
           ? {
-              categories: categoryScores(vocabulary, members, scores).filter((c) => c.score >= minConfidence),
+              categories: categoryScores(vocabulary, members, scores).filter((c) => c.score >= categoryMin),
             }
           : {}),
         properties,

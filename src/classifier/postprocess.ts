@@ -15,10 +15,17 @@ export const DEFAULT_TOP_K = 3;
  * docs/vocabulary.md.
  */
 export const DEFAULT_MIN_CONFIDENCE = 0.1;
+/**
+ * A category's own threshold (CATEGORY_MIN_SCORE): a category scores the sum of many classes'
+ * small probabilities, so at MIN_CONFIDENCE's 0.1 it was too generous. A category is kept when it
+ * scores at least this and at least MIN_CONFIDENCE. Chosen by lab/category-threshold.ts on the 50
+ * photos of ../shared and 7 transformed copies of each (2-fold by photo): see docs/vocabulary.md.
+ */
+export const DEFAULT_CATEGORY_MIN_SCORE = 0.5;
 
-export function validateMinConfidence(v: unknown): number {
+export function validateMinConfidence(v: unknown, name = 'minConfidence'): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1)
-    throw new InvalidArgumentError(`minConfidence must be a number from 0 to 1, got ${String(v)}`);
+    throw new InvalidArgumentError(`${name} must be a number from 0 to 1, got ${String(v)}`);
   return v;
 }
 

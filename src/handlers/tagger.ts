@@ -33,7 +33,7 @@ const store = s3ObjectStore(new S3Client(settings.s3));
 const index = settings.table ? dynamoLabelIndex(new DynamoDBClient({}), settings.table) : undefined;
 // VECTOR_BUCKET/VECTOR_INDEX (with INDEX_TABLE): the embeddings too; AWS_ENDPOINT_URL_S3VECTORS locally.
 const vectors = servedVectorIndex(settings.vectors, classifier.folder);
-const { prefix, suffixes, minConfidence, language } = settings;
+const { prefix, suffixes, minConfidence, categoryMinScore, language } = settings;
 const options = {
   store,
   classifier,
@@ -43,6 +43,7 @@ const options = {
   prefix,
   suffixes,
   minConfidence,
+  categoryMinScore,
   language,
 };
 const tagger = createS3Tagger(options);

@@ -65,6 +65,7 @@ import { createHash } from 'node:crypto';
 import type { S3Event } from 'aws-lambda';
 import type { Classification, Classifier } from '../classifier/classifier.ts';
 import { ImageError } from '../classifier/errors.ts';
+import { DEFAULT_CATEGORY_MIN_SCORE } from '../classifier/postprocess.ts';
 import { COLOURS, type ColourName } from '../classifier/properties.ts';
 import { tagNames, type Vocabulary } from '../classifier/vocabulary.ts';
 import type { TagLanguage } from '../settings.ts';
@@ -103,6 +104,8 @@ export interface TaggerOptions {
   suffixes: readonly string[];
   /** Labels and categories scoring less are neither tagged nor indexed (MIN_CONFIDENCE). */
   minConfidence: number;
+  /** Categories scoring less are neither tagged nor indexed (CATEGORY_MIN_SCORE; default DEFAULT_CATEGORY_MIN_SCORE). */
+  categoryMinScore?: number;
   /** The language of the names in the tags (TAG_LANGUAGE; the index holds English); zh needs a vocabulary. */
   language: TagLanguage;
   /** The label index (src/tagging/label-index.ts); without one, only tags are written. */
@@ -222,13 +225,14 @@ async function writeTags(
   bytes?: Uint8Array,
 ): Promise<TagOutcome> {
   const { meta, vocabulary } = o.classifier.folder;
-  const scored = (list: readonly IndexedLabel[] | undefined) =>
+  const scored = (list: readonly IndexedLabel[] | undefined, min = o.minConfidence) =>
     status === 'ok'
-      ? (list ?? [])
-          .filter((l) => l.score >= o.minConfidence)
-          .map((l) => ({ label: l.label, score: l.score }))
+      ? (list ?? []).filter((l) => l.score >= min).map((l) => ({ label: l.label, score: l.score }))
       : [];
-  const categories = scored(classification?.categories);
+  const categories = scored(
+    classification?.categories,
+    Math.max(o.minConfidence, o.categoryMinScore ?? DEFAULT_CATEGORY_MIN_SCORE),
+  );
   // The best guess always stays, with its score, even under the threshold, which filters the rest:
   // an image the service looked at is never `ok` without a top label.
   const best = classification?.labels[0];
@@ -451,7 +455,10 @@ export async function tagObject(
       throw new Error(`s3://${bucket}/${key}: read ${object.bytes.length} of ${object.size} bytes`);
     let classification: Classification;
     try {
-      classification = await o.classifier.classify(object.bytes, { minConfidence: o.minConfidence });
+      classification = await o.classifier.classify(object.bytes, {
+        minConfidence: o.minConfidence,
+        categoryMinScore: o.categoryMinScore ?? DEFAULT_CATEGORY_MIN_SCORE,
+      });
     } catch (err) {
       if (err instanceof ImageError && err.code !== 'InvalidArgument')
         return await writeTags(o, bucket, key, read, err.code, undefined, err.message);

@@ -14,12 +14,14 @@ describe('npm start: the functions settings', () => {
       MODEL_WEIGHTS: 'weights',
       UPLOAD_PREFIX: 'uploadPrefix',
       MIN_CONFIDENCE: 'minConfidence',
+      CATEGORY_MIN_SCORE: 'categoryMinScore',
       TAG_LANGUAGE: 'tagLanguage',
     });
   });
 
   it.each([
     ['MIN_CONFIDENCE', '0.9', '--param=minConfidence=0.9'],
+    ['CATEGORY_MIN_SCORE', '0.6', '--param=categoryMinScore=0.6'],
     ['TAG_LANGUAGE', 'zh', '--param=tagLanguage=zh'],
     ['MODEL_WEIGHTS', 'u8', '--param=weights=u8'],
     ['UPLOAD_PREFIX', 'photos/', '--param=uploadPrefix=photos/'],
@@ -37,6 +39,8 @@ describe('npm start: the functions settings', () => {
     ['MIN_CONFIDENCE', '2'],
     ['MIN_CONFIDENCE', '-1'],
     ['MIN_CONFIDENCE', 'abc'],
+    ['CATEGORY_MIN_SCORE', '1.5'],
+    ['CATEGORY_MIN_SCORE', 'strict'],
     ['TAG_LANGUAGE', 'xx'],
     ['UPLOAD_PREFIX', '/x'],
     ['MODEL_WEIGHTS', 'bogus'],

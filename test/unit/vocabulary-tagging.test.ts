@@ -18,10 +18,16 @@ const members = categoryMembers(vocabulary);
 const labels = vocabulary.classes.map((c, i) => (i === 207 ? 'Golden Retriever' : (c.names[0] as string)));
 const BUCKET = 'b';
 
-/** Logits by the first byte: 207 a retriever whose mass is spread over five breeds; 47 a chameleon. */
+/**
+ * Logits by the first byte: 207 a retriever whose mass is spread over five breeds; 47 a chameleon;
+ * 1 mostly a chameleon (0.7) and a little a retriever (0.3).
+ */
 function logitsFor(first: number): Float64Array {
   const logits = new Float64Array(1000).fill(-5);
-  if (first === 207)
+  if (first === 1) {
+    logits[47] = 5.85;
+    logits[207] = 5;
+  } else if (first === 207)
     for (const [i, v] of [
       [207, 5],
       [208, 4.6],
@@ -156,6 +162,33 @@ describe('categories in tags and in the label index', () => {
     const found = await index.search(BUCKET, 'golden retriever', { limit: 10 });
     expect(found.items.map((i) => i.key)).toEqual(['uploads/dog.jpg']);
     expect(found.items[0]?.score).toBeCloseTo(labels[0]?.score ?? 0, 3);
+  });
+
+  it('a category needs CATEGORY_MIN_SCORE (default 0.5) as well as MIN_CONFIDENCE', async () => {
+    const categoriesOf = async (env: Record<string, string>) => {
+      const { store, tagger } = setup(env);
+      store.put(BUCKET, 'uploads/mixed.jpg', Uint8Array.of(1));
+      await tagger(event('uploads/mixed.jpg'));
+      const tags = store.tagsOf(BUCKET, 'uploads/mixed.jpg');
+      return {
+        labels: parseLabelList(value(tags, 'tagger:labels') ?? '').map((l) => l.label),
+        categories: parseLabelList(value(tags, 'tagger:categories') ?? '').map((c) => c.label),
+      };
+    };
+    // dog scores 0.3: over MIN_CONFIDENCE (its label stays), under the category threshold.
+    const byDefault = await categoriesOf({});
+    expect(byDefault.labels).toEqual(['African chameleon', 'Golden Retriever']);
+    expect(byDefault.categories).toContain('lizard');
+    expect(byDefault.categories).not.toContain('dog');
+    expect((await categoriesOf({ CATEGORY_MIN_SCORE: '0.2' })).categories).toContain('dog');
+    // Both thresholds hold: MIN_CONFIDENCE over CATEGORY_MIN_SCORE still drops it.
+    expect(
+      (await categoriesOf({ CATEGORY_MIN_SCORE: '0.2', MIN_CONFIDENCE: '0.5' })).categories,
+    ).not.toContain('dog');
+    expect(taggerSettings({}).categoryMinScore).toBe(0.5);
+    expect(taggerSettings({ CATEGORY_MIN_SCORE: '0.25' }).categoryMinScore).toBe(0.25);
+    expect(() => taggerSettings({ CATEGORY_MIN_SCORE: '2' })).toThrow(/CATEGORY_MIN_SCORE/);
+    expect(() => taggerSettings({ CATEGORY_MIN_SCORE: 'lots' })).toThrow(ConfigError);
   });
 
   it('MIN_CONFIDENCE and TAG_LANGUAGE are validated at init', () => {

@@ -189,7 +189,13 @@ async function main(argv: string[]): Promise<number> {
   const concurrency = positive('concurrency', values.concurrency);
   const retagOlderThan = values['retag-older-than'] ? parseModelRef(values['retag-older-than']) : undefined;
   const dryRun = values['dry-run'];
-  const { prefix: taggerPrefix, suffixes, minConfidence, language } = taggerSettings(process.env);
+  const {
+    prefix: taggerPrefix,
+    suffixes,
+    minConfidence,
+    categoryMinScore,
+    language,
+  } = taggerSettings(process.env);
   const prefix = values.prefix ?? taggerPrefix;
   if (!prefix.startsWith(taggerPrefix) && !taggerPrefix.startsWith(prefix))
     console.error(
@@ -264,6 +270,7 @@ async function main(argv: string[]): Promise<number> {
         prefix: taggerPrefix,
         suffixes,
         minConfidence,
+        categoryMinScore,
         language,
         ...(index ? { index } : {}),
       },

@@ -4,7 +4,7 @@
  * Prints the top-k labels of each file as a table (headed by the model and its weight storage), or
  * with --json one JSON object per line: {"file", "weights", "labels": [{label, index, score}],
  * "categories": [{label, id, score}] (ImageNet-1k models: their vocabulary's categories scoring at
- * least DEFAULT_MIN_CONFIDENCE, each the sum of its classes' probabilities),
+ * least DEFAULT_CATEGORY_MIN_SCORE and DEFAULT_MIN_CONFIDENCE, each the sum of its classes' probabilities),
  * "timings"} or {"file", "weights", "error": {code, message}}; "weights" is the storage loaded
  * ("s8", "u8", "s8-7bit", "mixed", "fp32"; null for a folder without a "weights" map).
  * MODEL_WEIGHTS=auto or any storage the folder has overrides it.
