@@ -118,6 +118,27 @@ describe.skipIf(skipUnlessShared('the vocabulary search test'))(
       expect((await get('food')).keys).toContain(key('967-espresso'));
     });
 
+    it('"terrier", "hound", "poodle" (WordNet groups), "金毛" and "🐶" find their photos on DynamoDB', async () => {
+      for (const [word, photoName] of [
+        ['terrier', '187-Yorkshire-Terrier'],
+        ['hounds', '167-English-foxhound'],
+        ['poodle', '267-Standard-Poodle'],
+      ] as const) {
+        const { status, keys, body } = await get(word);
+        expect(status, word).toBe(200);
+        expect(keys, word).toContain(key(photoName));
+        expect(
+          keys.every((k) => DOGS.map(key).includes(k)),
+          `${word}: ${keys}`,
+        ).toBe(true);
+        expect(new Set(keys).size, word).toBe(keys.length);
+        expect(body.resolved, word).toMatchObject({ kind: 'group' });
+      }
+      expect((await get('金毛')).keys).toEqual([key('207-Golden-Retriever')]);
+      expect([...(await get('🐶')).keys].sort()).toEqual(DOGS.map(key).sort());
+      expect((await get('d\u200bog')).keys.length).toBe(DOGS.length);
+    });
+
     it('a word that matches nothing: 200, no items, suggestions', async () => {
       const { status, keys, body } = await get('dgo');
       expect(status).toBe(200);
