@@ -72,6 +72,8 @@ export interface ImageSettings extends Pick<TaggerSettings, 'prefix' | 'suffixes
   bucket: string;
   /** The label index table. */
   table: string;
+  /** The vector index (VECTOR_BUCKET, VECTOR_INDEX): similar images and duplicates; undefined when off. */
+  vectors?: VectorSettings;
 }
 
 /** What Lambda tells the function about itself. */
@@ -260,13 +262,13 @@ export function classifierSettings(env: Env): ClassifierSettings {
  * takes INDEX_TABLE alone.)
  */
 export function imageSettings(settings: Settings): ImageSettings | undefined {
-  const { bucket, table, prefix, suffixes } = settings;
+  const { bucket, table, prefix, suffixes, vectors } = settings;
   if (bucket === undefined && table === undefined) return undefined;
   if (bucket === undefined)
     throw new ConfigError('UPLOAD_BUCKET is not set: the image routes need it with INDEX_TABLE');
   if (table === undefined)
     throw new ConfigError('INDEX_TABLE is not set: the image routes need it with UPLOAD_BUCKET');
-  return { bucket, table, prefix, suffixes };
+  return { bucket, table, prefix, suffixes, ...(vectors ? { vectors } : {}) };
 }
 
 /** Every setting of both functions, validated; the first bad variable is a ConfigError naming it. */

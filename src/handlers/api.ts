@@ -18,7 +18,7 @@ const imageRoutes = imageSettings(settings);
 const images =
   imageRoutes &&
   lazyImages(imageRoutes, async () =>
-    (await import('./image-ports.ts')).awsImagePorts(imageRoutes, settings.s3),
+    (await import('./image-ports.ts')).awsImagePorts(imageRoutes, settings.s3, classifier.folder),
   );
 const api = createApi({
   classifier,

@@ -6,6 +6,9 @@
  *   GET  /images        search the label index (src/http/images.ts)      } only with `images`
  *   GET  /image?key=    one object's tags and status                     } configured; 404
  *   POST /uploads       a presigned S3 POST for the browser              } otherwise
+ *   GET  /image/similar?key=, GET /image/duplicates?key=                 } with a vector
+ *   POST /similar       an image as for /classify: its classification     } index too
+ *                       and the nearest stored images (?limit=, ?label=)  } (VECTOR_INDEX)
  * Bad input answers JSON {"error": {"code", "message"}} with 400, 413 or 415; 500 only for real faults.
  *
  * Why not the Router of Powertools' event handler (@aws-lambda-powertools/event-handler/http, which
@@ -19,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { Classifier } from '../classifier/classifier.ts';
+import type { Classification, Classifier } from '../classifier/classifier.ts';
 import type { ImageErrorCode } from '../classifier/errors.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
 import { type SearchTerms, searchTerms } from '../tagging/search-terms.ts';
@@ -174,7 +177,14 @@ export function createApi(options: ApiOptions) {
     return imagePageHeaders;
   };
 
-  async function classify(event: APIGatewayProxyEventV2): Promise<HttpResult> {
+  /**
+   * POST /classify, and POST /similar when `more` adds the nearest stored images to the answer: the
+   * same body forms, limits and 4xx.
+   */
+  async function classify(
+    event: APIGatewayProxyEventV2,
+    more?: (result: Classification) => Promise<Record<string, unknown>>,
+  ): Promise<HttpResult> {
     try {
       const body = bodyBytes(event.body, event.isBase64Encoded);
       if (body.length === 0)
@@ -197,6 +207,7 @@ export function createApi(options: ApiOptions) {
         ...(result.properties ? { properties: result.properties } : {}),
         model,
         timings: result.timings,
+        ...(more ? await more(result) : {}),
       });
     } catch (err) {
       if (isImageError(err)) {
@@ -232,7 +243,11 @@ export function createApi(options: ApiOptions) {
           weights: classifier.weights,
           initMs: Math.round(classifier.initMs),
           maxImageBytes: maxBodyBytes,
-          features: { search: routes !== undefined, upload: routes !== undefined },
+          features: {
+            search: routes !== undefined,
+            upload: routes !== undefined,
+            similar: routes?.hasVectors === true,
+          },
         });
       }
       if (path === '/classify') {
@@ -247,6 +262,22 @@ export function createApi(options: ApiOptions) {
       if (routes && path === '/image') {
         if (method !== 'GET') return error(405, 'MethodNotAllowed', 'use GET /image?key=<key>');
         return json(200, await routes.describe(keyParam(event)));
+      }
+      if (routes?.hasVectors && (path === '/image/similar' || path === '/image/duplicates')) {
+        if (method !== 'GET') return error(405, 'MethodNotAllowed', `use GET ${path}?key=<key>`);
+        return json(
+          200,
+          await (path === '/image/similar' ? routes.similar(event) : routes.duplicates(event)),
+        );
+      }
+      if (routes?.hasVectors && path === '/similar') {
+        if (method !== 'POST') return error(405, 'MethodNotAllowed', 'use POST /similar with an image');
+        const similarTo = routes.similarTo;
+        return await classify(event, async (result) => {
+          if (!result.embedding) throw new HttpError(404, 'NotFound', 'the model gives no embedding');
+          const { items, resolved } = await similarTo(result.embedding, event.queryStringParameters ?? {});
+          return { similar: items, ...(resolved ? { resolved } : {}) };
+        });
       }
       if (routes && path.startsWith('/images/'))
         return error(404, 'NotFound', 'an image is addressed as GET /image?key=<URL-encoded key>');

@@ -14,6 +14,14 @@
  *        labels, categories and colours (here and in search items) carry their Chinese name `zh` when
  *        the model's vocabulary (or the colour list) has one
  *   POST /uploads {filename, contentType?, size?, tagging?}  {key, url, fields, expiresAt, maxBytes}
+ * With a vector index (VECTOR_BUCKET, VECTOR_INDEX), by the classifier's embedding
+ * (docs/similar-and-duplicates.md):
+ *   GET  /image/similar?key=<key>&limit=1..50&label=<word>   {key, items: [{key, similarity, top, labels,
+ *        categories, url}], resolved?}: the nearest stored images, itself excluded, best first; label=
+ *        keeps those showing the word (resolved as search resolves it)
+ *   GET  /image/duplicates?key=<key>                   {key, items: [{key, tier: exact|near, similarity, url}]}:
+ *        copies of the image: the same bytes (SHA-256), or the same photo edited (similarity at or above
+ *        NEAR_DUPLICATE_SIMILARITY); one query of the vector index, no scan
  *
  * Each handler answers an HttpError for bad input (400, 404, 413, 415), which the API turns into
  * its JSON error shape; anything else is thrown (500).
@@ -33,6 +41,7 @@ import {
 } from '../tagging/label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
 import { compactWord, type SearchTerm, type SearchTerms } from '../tagging/search-terms.ts';
+import { type DuplicateTier, NEAR_DUPLICATE_SIMILARITY } from '../tagging/similarity.ts';
 import {
   formatLabelList,
   isTaggable,
@@ -53,6 +62,12 @@ import {
   type Tag,
 } from '../tagging/tags.ts';
 import { RASTER_TYPES, type UploadSigner } from '../tagging/upload-signer.ts';
+import {
+  VECTOR_LIMITS,
+  type VectorFilter,
+  type VectorIndex,
+  type VectorMatch,
+} from '../tagging/vector-index.ts';
 import { bodyBytes } from './body.ts';
 
 export interface ImageRoutesConfig {
@@ -65,10 +80,12 @@ export interface ImageRoutesConfig {
   signer: UploadSigner;
   /** The suffixes the tagger reads (IMAGE_SUFFIXES). */
   suffixes: readonly string[];
+  /** The served model's vector index: similar images and duplicates (absent: those routes answer 404). */
+  vectors?: Pick<VectorIndex, 'get' | 'query'>;
 }
 
 /** The ports the image routes use (src/handlers/image-ports.ts makes the AWS ones). */
-export type ImagePorts = Pick<ImageRoutesConfig, 'index' | 'store' | 'signer'>;
+export type ImagePorts = Pick<ImageRoutesConfig, 'index' | 'store' | 'signer' | 'vectors'>;
 
 /**
  * The image routes' configuration with ports made on first use: the AWS SDK clients, the presigners
@@ -100,8 +117,21 @@ export function lazyImages(settings: ImageSettings, load: () => Promise<ImagePor
       presignGet: async (...args) => (await get()).signer.presignGet(...args),
       origin: async () => (await get()).signer.origin(),
     },
+    ...(settings.vectors
+      ? {
+          vectors: {
+            get: async (...args) => (await vectorsOf(await get())).get(...args),
+            query: async (...args) => (await vectorsOf(await get())).query(...args),
+          },
+        }
+      : {}),
   };
 }
+
+const vectorsOf = async (ports: ImagePorts) => {
+  if (!ports.vectors) throw new Error('the image ports have no vector index although VECTOR_INDEX is set');
+  return ports.vectors;
+};
 
 export const SEARCH_DEFAULT_LIMIT = 24;
 export const SEARCH_MAX_LIMIT = 100;
@@ -117,6 +147,9 @@ export const UPLOAD_EXPIRES_SECONDS = 300;
 export const VIEW_EXPIRES_SECONDS = 900;
 /** The JSON body of POST /uploads describes a file; it is never large. */
 export const MAX_UPLOAD_REQUEST_BYTES = 8 * 1024;
+/** Neighbours of GET /image/similar and POST /similar. */
+export const SIMILAR_DEFAULT_LIMIT = 12;
+export const SIMILAR_MAX_LIMIT = 50;
 
 export class HttpError extends Error {
   constructor(
@@ -169,12 +202,24 @@ export function sanitizeFilename(name: string): string {
 }
 
 /** Whole decimal digits only ("10", not "1e1", " 10" or "10.0"). */
-function parseLimit(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return SEARCH_DEFAULT_LIMIT;
+function parseLimit(
+  raw: string | undefined,
+  fallback = SEARCH_DEFAULT_LIMIT,
+  max = SEARCH_MAX_LIMIT,
+): number {
+  if (raw === undefined || raw === '') return fallback;
   const n = /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isInteger(n) || n < 1 || n > SEARCH_MAX_LIMIT)
-    throw invalid(`limit must be an integer from 1 to ${SEARCH_MAX_LIMIT}, got "${raw.slice(0, 20)}"`);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw invalid(`limit must be an integer from 1 to ${max}, got "${raw.slice(0, 20)}"`);
   return n;
+}
+
+/** The vector filter that keeps images showing a resolved search word (labels and categories are stored normalised). */
+function filterOf(term: SearchTerm | undefined, label: string): VectorFilter {
+  if (term?.kind === 'label') return { labels: { $eq: term.term } };
+  if (term?.kind === 'category') return { categories: { $eq: term.term } };
+  const anyOf = term?.anyOf ?? [term?.term ?? label];
+  return { $or: [{ labels: { $in: anyOf } }, { categories: { $in: anyOf } }] };
 }
 
 /**
@@ -480,6 +525,100 @@ export function createImageRoutes(
     };
   }
 
+  function vectorIndex() {
+    if (!config.vectors)
+      throw new HttpError(404, 'NotFound', 'similar images need the vector index (VECTOR_INDEX)');
+    return config.vectors;
+  }
+
+  /** The stored vector of a key, or 404. */
+  async function storedVector(key: string) {
+    checkKey(key);
+    const [stored] = await vectorIndex().get([key]);
+    if (!stored)
+      throw new HttpError(
+        404,
+        'NotFound',
+        `no embedding of ${key}: not uploaded, not tagged yet, or not an image the classifier could read`,
+      );
+    return stored;
+  }
+
+  /** A neighbour as the routes answer it. */
+  const neighbour = async (m: VectorMatch) => {
+    const labels = (m.metadata.labels ?? []).map((label) => withZh({ label }));
+    const categories = (m.metadata.categories ?? []).map((label) => withZh({ label }));
+    return {
+      key: m.key,
+      similarity: Number(m.similarity.toFixed(4)),
+      ...(labels[0] ? { top: labels[0].label } : {}),
+      labels,
+      categories,
+      url: await signer.presignGet(m.key, VIEW_EXPIRES_SECONDS, viewType(m.key, 'ok')),
+    };
+  };
+
+  /**
+   * The images nearest `vector`, best first, `exclude` left out; `q.label` keeps those that show the
+   * word, `q.limit` (1..SIMILAR_MAX_LIMIT) says how many. Shared by GET /image/similar and POST /similar.
+   */
+  async function similarTo(vector: Float32Array, q: { limit?: string; label?: string }, exclude?: string) {
+    const limit = parseLimit(q.limit, SIMILAR_DEFAULT_LIMIT, SIMILAR_MAX_LIMIT);
+    let filter: VectorFilter | undefined;
+    let resolved: SearchTerm | undefined;
+    if (q.label !== undefined && q.label !== '') {
+      const label = normalizeLabel(q.label);
+      if (Array.from(label).length > MAX_LABEL_CHARS)
+        throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);
+      resolved = terms?.().resolve(q.label);
+      if (label === '' && !resolved) throw invalid('label is empty');
+      filter = filterOf(resolved, label);
+    }
+    const topK = Math.min(VECTOR_LIMITS.maxTopK, limit + (exclude === undefined ? 0 : 1));
+    const matches = await vectorIndex().query(vector, { topK, ...(filter ? { filter } : {}) });
+    const items = await Promise.all(
+      matches
+        .filter((m) => m.key !== exclude)
+        .slice(0, limit)
+        .map(neighbour),
+    );
+    return { items, ...(resolved ? { resolved } : {}) };
+  }
+
+  async function similar(event: APIGatewayProxyEventV2) {
+    const key = keyParam(event);
+    const stored = await storedVector(key);
+    return { key, ...(await similarTo(stored.vector, event.queryStringParameters ?? {}, key)) };
+  }
+
+  /** Copies of an image: the same bytes first, then the same photo edited, most similar first. */
+  async function duplicates(event: APIGatewayProxyEventV2) {
+    const key = keyParam(event);
+    const stored = await storedVector(key);
+    const sha256 = stored.metadata.sha256;
+    const matches = await vectorIndex().query(stored.vector, { topK: VECTOR_LIMITS.maxTopK });
+    const tierOf = (m: VectorMatch): DuplicateTier | undefined =>
+      sha256 !== undefined && m.metadata.sha256 === sha256
+        ? 'exact'
+        : m.similarity >= NEAR_DUPLICATE_SIMILARITY
+          ? 'near'
+          : undefined;
+    const copies = matches
+      .filter((m) => m.key !== key)
+      .map((m) => ({ m, tier: tierOf(m) }))
+      .filter((c): c is { m: VectorMatch; tier: DuplicateTier } => c.tier !== undefined)
+      .sort((a, b) => (a.tier === b.tier ? b.m.similarity - a.m.similarity : a.tier === 'exact' ? -1 : 1));
+    const items = await Promise.all(
+      copies.map(async ({ m, tier }) => ({
+        key: m.key,
+        tier,
+        similarity: Number(m.similarity.toFixed(4)),
+        url: await signer.presignGet(m.key, VIEW_EXPIRES_SECONDS, viewType(m.key, 'ok')),
+      })),
+    );
+    return { key, items };
+  }
+
   async function describe(key: string) {
     checkKey(key);
     let list: { Key: string; Value: string }[];
@@ -606,5 +745,13 @@ export function createImageRoutes(
     return { key, url: post.url, fields: post.fields, expiresAt: post.expiresAt.toISOString(), maxBytes };
   }
 
-  return { search, describe, upload };
+  return {
+    search,
+    describe,
+    upload,
+    similar,
+    similarTo,
+    duplicates,
+    hasVectors: config.vectors !== undefined,
+  };
 }

@@ -77,7 +77,7 @@ describe.skipIf(skipUnlessShared('the local stack test'))('npm start (local stac
     expect(output).toMatch(/POST \/classify \(multipart\): 200 Golden Retriever \d+\.\d%/);
     expect(output).toMatch(/POST \/classify \(octet-stream\): 200 Golden Retriever \d+\.\d%/);
     // The tagger's index entry (local DynamoDB) is found by searching its label.
-    expect(output).toMatch(/GET \/health: \{.*"features":\{"search":true,"upload":true\}/);
+    expect(output).toMatch(/GET \/health: \{.*"features":\{"search":true,"upload":true[,}]/);
     expect(output).toMatch(/GET \/images\?label=Golden Retriever: lists uploads\/check /);
     // The deletion reaches the tagger as S3 sends it.
     expect(output).toMatch(

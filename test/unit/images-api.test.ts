@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/classifier/errors.ts';
 import { IMAGE_SUFFIXES } from '../../src/classifier/image-formats.ts';
+import type { ModelMeta } from '../../src/classifier/model-folder.ts';
 import { awsImagePorts } from '../../src/handlers/image-ports.ts';
 import { contentSecurityPolicy, createApi } from '../../src/http/api.ts';
 import {
@@ -632,6 +633,7 @@ describe('features, page and CSP', () => {
     expect(JSON.parse((await api(event('GET', '/health'))).body).features).toEqual({
       search: false,
       upload: false,
+      similar: false,
     });
     expect((await api(event('GET', '/'))).headers?.['content-security-policy']).toBe(
       contentSecurityPolicy(PAGE_HTML),
@@ -640,7 +642,11 @@ describe('features, page and CSP', () => {
 
   it('with images: /health offers search and upload, the CSP adds exactly the S3 origin to img-src and connect-src', async () => {
     const { api, call } = setup();
-    expect((await call(event('GET', '/health'))).body.features).toEqual({ search: true, upload: true });
+    expect((await call(event('GET', '/health'))).body.features).toEqual({
+      search: true,
+      upload: true,
+      similar: false,
+    });
     const page = await api(event('GET', '/'));
     expect(page.statusCode).toBe(200);
     const directives = (csp: string) =>
@@ -743,10 +749,12 @@ describe('configuration from the environment (imageSettings) and the ports made 
   it('the AWS ports: the index table from the settings, presigned URLs on the bucket of the settings', async () => {
     const settings = settingsOf({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
     if (!settings) throw new Error('settings expected');
-    const ports = awsImagePorts(settings, {
-      region: 'eu-west-1',
-      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
-    });
+    const ports = awsImagePorts(
+      settings,
+      { region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
+      { dir: '/opt/models/m', meta: { name: 'm', version: '1' } as ModelMeta },
+    );
+    expect(ports.vectors).toBeUndefined();
     expect(await ports.signer.origin()).toBe('https://photos.s3.eu-west-1.amazonaws.com');
     expect(await ports.signer.presignGet('uploads/a.jpg', 60)).toMatch(
       /^https:\/\/photos\.s3\.eu-west-1\.amazonaws\.com\/uploads\/a\.jpg\?/,
