@@ -14,6 +14,9 @@ import { buildBundles } from '../../scripts/build.ts';
 import { buildRuntimeLayer } from '../../scripts/build-runtime-layer.ts';
 import { LABEL_TABLE } from '../../scripts/local/label-table.ts';
 import { packageOffline } from '../../scripts/package.ts';
+import type { ModelMeta } from '../../src/classifier/model-folder.ts';
+import { formatModelRef } from '../../src/tagging/tags.ts';
+import { NON_FILTERABLE_METADATA_KEYS, vectorIndexName } from '../../src/tagging/vector-index.ts';
 import { photo, ROOT, SHARED, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const MODEL = 'mobilenetv2-int8';
@@ -61,7 +64,7 @@ const VARIANTS = {
     '--param=jwtAudience=example-client',
     '--param=alarmEmail=ops@example.com',
   ],
-  iam: ['dev', '--param=classifyAuth=iam', '--param=weights=u8'],
+  iam: ['dev', '--param=classifyAuth=iam', '--param=weights=u8', '--param=vectors=false'],
   batch: [
     'prod',
     '--param=batchOperations=true',
@@ -72,12 +75,18 @@ const VARIANTS = {
 } as const;
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
-const statementsOf = (t: Template, role: string): Statement[] =>
+type Policy = { PolicyName: string; PolicyDocument: { Statement: Statement[] } };
+/** A role's policies; one under `Fn::If: [condition, policy, AWS::NoValue]` counts when its condition holds. */
+const policiesOf = (
+  t: Template,
+  role: string,
+  conditions: Record<string, boolean> = { VectorsEnabled: true },
+) =>
   (
-    (t.Resources[role]?.Properties.Policies ?? []) as {
-      PolicyDocument: { Statement: Statement[] };
-    }[]
-  ).flatMap((p) => p.PolicyDocument.Statement);
+    (t.Resources[role]?.Properties.Policies ?? []) as (Policy | { 'Fn::If': [string, Policy, unknown] })[]
+  ).flatMap((p) => ('Fn::If' in p ? (conditions[p['Fn::If'][0]] ? [p['Fn::If'][1]] : []) : [p]));
+const statementsOf = (t: Template, role: string, conditions?: Record<string, boolean>): Statement[] =>
+  policiesOf(t, role, conditions).flatMap((p) => p.PolicyDocument.Statement);
 const bucketArn = (suffix: string) => ({
   'Fn::Join': [
     '',
@@ -282,7 +291,9 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
   });
 
   it('IAM: the API may query the index and read, tag-read and presign uploads under uploads/ only', () => {
-    const api = statementsOf(prod, 'ApiRole').filter((s) => !JSON.stringify(s.Action).includes('logs:'));
+    const api = statementsOf(prod, 'ApiRole').filter(
+      (s) => !JSON.stringify(s.Action).includes('logs:') && !JSON.stringify(s.Action).includes('s3vectors:'),
+    );
     expect(api).toEqual([
       {
         Effect: 'Allow',
@@ -315,8 +326,78 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     ]);
     // It cannot change the service's tags or the index.
     expect(JSON.stringify(statementsOf(prod, 'ApiRole'))).not.toMatch(
-      /sqs:|s3:DeleteObject|dynamodb:(Put|Update|Delete|Scan|Batch)/,
+      /sqs:|s3:DeleteObject|dynamodb:(Put|Update|Delete|Scan|Batch)|s3vectors:(Put|Delete|Create)/,
     );
+  });
+
+  it("vector index: one S3 Vectors bucket and the model's index (its embedding size, cosine, the non-filterable keys); each function's actions on that index only", async () => {
+    const meta = JSON.parse(await readFile(join(sharedModelFolder(), 'model.json'), 'utf8')) as ModelMeta;
+    expect(meta.embedding?.dimension).toBe(1280);
+    for (const [t, stage] of [
+      [prod, 'prod'],
+      [dev, 'dev'],
+    ] as const) {
+      expect(t.Conditions?.VectorsEnabled).toEqual({ 'Fn::Equals': ['true', 'true'] });
+      expect(t.Resources.VectorBucket).toEqual({
+        Type: 'AWS::S3Vectors::VectorBucket',
+        Condition: 'VectorsEnabled',
+        Properties: {
+          VectorBucketName: `image-tagger-${stage}-vectors`,
+          EncryptionConfiguration: { SseType: 'AES256' },
+        },
+      });
+      expect(t.Resources.VectorIndex).toEqual({
+        Type: 'AWS::S3Vectors::Index',
+        Condition: 'VectorsEnabled',
+        Properties: {
+          VectorBucketArn: { 'Fn::GetAtt': ['VectorBucket', 'VectorBucketArn'] },
+          // The name the functions and npm start derive from the model (one index per name@version).
+          IndexName: vectorIndexName(formatModelRef(meta)),
+          DataType: 'float32',
+          Dimension: meta.embedding?.dimension,
+          DistanceMetric: 'cosine',
+          MetadataConfiguration: { NonFilterableMetadataKeys: [...NON_FILTERABLE_METADATA_KEYS] },
+        },
+      });
+      const index = { 'Fn::GetAtt': ['VectorIndex', 'IndexArn'] };
+      const vectorStatements = (role: string) =>
+        statementsOf(t, role).filter((s) => JSON.stringify(s.Action).includes('s3vectors:'));
+      expect(vectorStatements('ApiRole')).toEqual([
+        { Effect: 'Allow', Action: ['s3vectors:QueryVectors', 's3vectors:GetVectors'], Resource: index },
+      ]);
+      expect(vectorStatements('TaggerRole')).toEqual([
+        {
+          Effect: 'Allow',
+          Action: [
+            's3vectors:PutVectors',
+            's3vectors:DeleteVectors',
+            's3vectors:QueryVectors',
+            's3vectors:GetVectors',
+          ],
+          Resource: index,
+        },
+      ]);
+      // Without the condition (vectors=false) neither role has any S3 Vectors action.
+      for (const role of ['ApiRole', 'TaggerRole'])
+        expect(JSON.stringify(statementsOf(t, role, { VectorsEnabled: false }))).not.toContain('s3vectors:');
+      for (const fn of ['Api', 'Tagger'])
+        expect(
+          (
+            t.Resources[`${fn}LambdaFunction`]?.Properties.Environment as {
+              Variables?: Record<string, unknown>;
+            }
+          )?.Variables ?? {},
+        ).toMatchObject({
+          VECTOR_BUCKET: { 'Fn::If': ['VectorsEnabled', `image-tagger-${stage}-vectors`, ''] },
+          VECTOR_INDEX: { 'Fn::If': ['VectorsEnabled', vectorIndexName(formatModelRef(meta)), ''] },
+        });
+    }
+    // vectors=false (a model imported --without-embedding): the condition is false, nothing is created.
+    expect(variants.iam.Conditions?.VectorsEnabled).toEqual({ 'Fn::Equals': ['false', 'true'] });
+    expect(prod.Outputs?.VectorIndexArn).toEqual({
+      Condition: 'VectorsEnabled',
+      Value: { 'Fn::GetAtt': ['VectorIndex', 'IndexArn'] },
+    });
   });
 
   it('label index table: equal to scripts/local/label-table.ts, with TTL, SSE and point-in-time recovery', () => {
