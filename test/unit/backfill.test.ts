@@ -23,8 +23,15 @@ import {
   select,
 } from '../../tools/backfill/backfill.ts';
 import { type BucketListing, s3BucketListing } from '../../tools/backfill/bucket-listing.ts';
+import { limitVectorWrites } from '../../tools/backfill/vector-writes.ts';
 import { type FakeClassifier, fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { MemoryIndex } from '../helpers/memory-index.ts';
+import {
+  EMBEDDING_DIMENSION,
+  fakeEmbedding,
+  MemoryVectors,
+  withEmbedding,
+} from '../helpers/memory-vectors.ts';
 
 const BUCKET = 'b';
 const ok = (model = 'fake@1'): Tag[] => [
@@ -525,5 +532,86 @@ describe('S3 listing adapter (fake client)', () => {
       for await (const _ of s3BucketListing(client, 3).pages('b', 'uploads/'));
     };
     await expect(run()).rejects.toThrow(/continuation token repeated/);
+  });
+});
+
+describe('backfill: the vector index', () => {
+  const tagger = (store: MemoryStore, index: MemoryIndex, vectors?: MemoryVectors) => ({
+    store,
+    classifier: withEmbedding(fakeClassifier()),
+    index,
+    ...(vectors ? { vectors } : {}),
+    ...taggerSettings({}),
+  });
+
+  it("fills the vectors an index lacks (tagged before vectors, or a new model's empty index), then does nothing", async () => {
+    const store = new MemoryStore();
+    const index = new MemoryIndex();
+    const { listing } = memoryListing(store);
+    for (let i = 0; i < 3; i++) store.put(BUCKET, `uploads/${i}.jpg`, image(i));
+    store.put(BUCKET, 'uploads/broken.jpg', Uint8Array.of(0, 0));
+    await backfill({ tagger: tagger(store, index), listing, bucket: BUCKET }); // tags and index, no vectors
+    const vectors = new MemoryVectors(EMBEDDING_DIMENSION);
+    const first = await backfill({ tagger: tagger(store, index, vectors), listing, bucket: BUCKET });
+    // The corrupt image has no vector to fill: it is current, not classified again.
+    expect(first.summary).toMatchObject({ tagged: 0, indexed: 0, embedded: 3, skipped: { current: 1 } });
+    for (let i = 0; i < 3; i++) {
+      const [v] = await vectors.get([`uploads/${i}.jpg`]);
+      expect(v?.metadata.etag).toBe(store.objects.get(`${BUCKET}/uploads/${i}.jpg`)?.etag.replace(/"/g, ''));
+      expect(Array.from(v?.vector ?? [])).toEqual(Array.from(fakeEmbedding(image(i))));
+    }
+    // One GetVectors per listing page (2 keys), no write on the second run.
+    vectors.calls.length = 0;
+    const second = await backfill({ tagger: tagger(store, index, vectors), listing, bucket: BUCKET });
+    expect(second.summary).toMatchObject({ embedded: 0, skipped: { current: 4 } });
+    expect(vectors.calls.every((c) => c.startsWith('get '))).toBe(true);
+    expect(vectors.calls).toHaveLength(2);
+  });
+
+  it('re-embeds a vector of another version (the object was replaced while no tagger ran)', async () => {
+    const store = new MemoryStore();
+    const index = new MemoryIndex();
+    const vectors = new MemoryVectors(EMBEDDING_DIMENSION);
+    const { listing } = memoryListing(store);
+    store.put(BUCKET, 'uploads/a.jpg', image(1));
+    await backfill({ tagger: tagger(store, index, vectors), listing, bucket: BUCKET });
+    // A stale vector: another version's ETag.
+    const [v] = await vectors.get(['uploads/a.jpg']);
+    if (!v) throw new Error('no vector');
+    await vectors.put([{ ...v, metadata: { ...v.metadata, etag: 'old' } }]);
+    const { summary } = await backfill({ tagger: tagger(store, index, vectors), listing, bucket: BUCKET });
+    expect(summary).toMatchObject({ embedded: 1 });
+    expect((await vectors.get(['uploads/a.jpg']))[0]?.metadata.etag).not.toBe('old');
+  });
+});
+
+describe("backfill's vector write pace", () => {
+  it("waits so that no second holds more than the rate's requests or vectors", async () => {
+    let t = 0;
+    const clock = {
+      now: () => t,
+      sleep: async (ms: number) => {
+        t += ms;
+      },
+    };
+    const vectors = new MemoryVectors(EMBEDDING_DIMENSION);
+    const times: number[] = [];
+    const put = vectors.put.bind(vectors);
+    vectors.put = async (list) => {
+      times.push(t);
+      return put(list);
+    };
+    const paced = limitVectorWrites(vectors, { requestsPerSecond: 3, vectorsPerSecond: 5 }, clock);
+    const one = (key: string) => ({
+      key,
+      vector: fakeEmbedding(image(1)),
+      metadata: { etag: 'e', model: 'm', labels: [], categories: [] },
+    });
+    await Promise.all(Array.from({ length: 8 }, (_, i) => paced.put([one(`k${i}`), one(`k${i}b`)])));
+    // 2 vectors a request, 5 a second: 2 requests per second.
+    expect(times).toEqual([0, 0, 1000, 1000, 2000, 2000, 3000, 3000]);
+    expect(paced.writes).toBe(8);
+    await paced.delete(['k0']);
+    expect(vectors.vectors.has('k0')).toBe(false);
   });
 });

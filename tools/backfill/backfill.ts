@@ -16,8 +16,15 @@
  *     live with the same model (objects tagged before the index existed, or whose index write was
  *     lost): then it goes through tagObject again, which rewrites the index (its tags come out
  *     unchanged), counted as `indexed`. One GetItem per current object.
+ * - with a vector index too (TaggerOptions.vectors): an object whose tags are current and whose status
+ *   is ok but whose vector is missing from the served model's index, or is of another version (ETag),
+ *   goes through tagObject again, which writes it, counted as `embedded`. A new model has an index of
+ *   its own (one per name@version), empty at first: this is how its vectors are filled in; its tags
+ *   then become the new model's too. The vectors of each listing page are read first (GetVectors, 100
+ *   keys a call). The backfill's vector writes are paced (tools/backfill/vector-writes.ts) under S3
+ *   Vectors' per-index write limits, leaving room for the live tagger.
  * So a second run after a complete one writes nothing and classifies nothing: per object it costs
- * one GetObjectTagging (plus one ListObjectsV2 per 1,000 keys). The tags are the record of what is
+ * one GetObjectTagging (plus one ListObjectsV2 per 1,000 keys, and with vectors a GetVectors per 100). The tags are the record of what is
  * done; the checkpoint only spares an interrupted run the finished part of the listing.
  *
  * Stop and resume: the checkpoint holds the listing position `after`: every key up to it, in
@@ -50,6 +57,7 @@ import {
   type Tag,
 } from '../../src/tagging/tags.ts';
 import type { BucketListing, ListedObject } from './bucket-listing.ts';
+import { limitVectorWrites, type WriteRate } from './vector-writes.ts';
 
 export interface BackfillSummary {
   /** Keys listed (in this run and the runs it resumed). */
@@ -60,6 +68,8 @@ export interface BackfillSummary {
   unchanged: number;
   /** Tags were current but the label index did not hold the object: classified again to index it. */
   indexed: number;
+  /** Tags and index were current but the vector index lacked this version: classified again to embed it. */
+  embedded: number;
   /** --dry-run: selected, not tagged. */
   wouldTag: number;
   skipped: {
@@ -87,6 +97,7 @@ export const emptySummary = (): BackfillSummary => ({
   tagged: 0,
   unchanged: 0,
   indexed: 0,
+  embedded: 0,
   wouldTag: 0,
   skipped: { notTaggable: 0, current: 0, otherModel: 0, missing: 0, newer: 0 },
   failed: {},
@@ -141,7 +152,9 @@ export interface BackfillOptions {
   signal?: AbortSignal;
   onProgress?: (progress: BackfillProgress) => void;
   /** --dry-run: each key that would be tagged, and why. */
-  onSelected?: (key: string, reason: 'untagged' | 'older' | 'unindexed') => void;
+  onSelected?: (key: string, reason: 'untagged' | 'older' | 'unindexed' | 'unembedded') => void;
+  /** The pace of vector writes (default DEFAULT_BACKFILL_WRITE_RATE: half of S3 Vectors' limits). */
+  vectorWriteRate?: WriteRate;
 }
 
 export interface BackfillResult {
@@ -279,7 +292,7 @@ async function* readAhead<T>(
 }
 
 type Outcome =
-  | { kind: 'tagged' | 'unchanged' | 'indexed' | 'wouldTag' }
+  | { kind: 'tagged' | 'unchanged' | 'indexed' | 'embedded' | 'wouldTag' }
   | { kind: keyof BackfillSummary['skipped'] }
   | { kind: 'failed'; reason: string };
 
@@ -289,8 +302,10 @@ function count(summary: BackfillSummary, key: string, outcome: Outcome): void {
     case 'tagged':
     case 'unchanged':
     case 'indexed':
+    case 'embedded':
     case 'wouldTag':
-      summary[outcome.kind]++;
+      // A checkpoint of an older version may lack a count.
+      summary[outcome.kind] = (summary[outcome.kind] ?? 0) + 1;
       return;
     case 'failed': {
       summary.failed[outcome.reason] = (summary.failed[outcome.reason] ?? 0) + 1;
@@ -316,6 +331,10 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
   const { bucket, store } = { bucket: o.bucket, store: o.tagger.store };
   const { meta, vocabulary } = o.tagger.classifier.folder;
   if (o.retagOlderThan) checkRetagModel(meta, o.retagOlderThan, vocabulary);
+  // Vectors are kept only with the label index (it orders their writes, as in the tagger).
+  const vectors = o.tagger.index ? o.tagger.vectors : undefined;
+  const tagger =
+    vectors && !o.dryRun ? { ...o.tagger, vectors: limitVectorWrites(vectors, o.vectorWriteRate) } : o.tagger;
 
   const checkpoint = o.dryRun ? undefined : o.checkpoint;
   const saved = await checkpoint?.load();
@@ -326,7 +345,17 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
   let after = saved?.after;
   const resumedAfter = after;
 
-  async function one(object: ListedObject): Promise<Outcome> {
+  /** The ETag of each key's vector in the served model's index (keys of one page). */
+  async function vectorEtags(page: ListedObject[]): Promise<Map<string, string> | undefined> {
+    if (!vectors) return undefined;
+    const keys = page.filter((x) => isTaggable(x.key, taggerPrefix, suffixes)).map((x) => x.key);
+    const held = new Map<string, string>();
+    if (keys.length === 0) return held;
+    for (const v of await vectors.get(keys)) held.set(v.key, unquote(v.metadata.etag) ?? '');
+    return held;
+  }
+
+  async function one(object: ListedObject, vectorEtag: Map<string, string> | undefined): Promise<Outcome> {
     const { key } = object;
     if (!isTaggable(key, taggerPrefix, suffixes)) return { kind: 'notTaggable' };
     try {
@@ -345,20 +374,29 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
       if (choice === 'untagged' && noRoom && heldThisVersion && held?.model === formatModelRef(meta))
         choice = 'current';
       let reindex = false;
+      let reembed = false;
       if (choice === 'current') {
         if (!index) return { kind: 'current' };
         const model =
           tags.find((t) => t.Key === TAG_MODEL)?.Value ?? (heldThisVersion ? held?.model : undefined);
-        if (held?.state === 'live' && model !== undefined && held.model === model) return { kind: 'current' };
-        reindex = true;
+        const indexed = held?.state === 'live' && model !== undefined && held.model === model;
+        // Only an image the model read (status ok) has a vector.
+        const embedded =
+          !vectorEtag ||
+          held?.status !== 'ok' ||
+          (object.etag !== undefined && vectorEtag.get(key) === unquote(object.etag));
+        if (indexed && embedded) return { kind: 'current' };
+        reindex = !indexed;
+        reembed = !embedded;
       }
       if (choice === 'other-model') return { kind: 'otherModel' };
       if (o.dryRun) {
-        o.onSelected?.(key, choice === 'current' ? 'unindexed' : choice);
+        o.onSelected?.(key, choice !== 'current' ? choice : reindex ? 'unindexed' : 'unembedded');
         return { kind: 'wouldTag' };
       }
-      const out = await tagObject(o.tagger, bucket, key, object.size); // over the limit: a 1-byte read, not a download
+      const out = await tagObject(tagger, bucket, key, object.size); // over the limit: a 1-byte read, not a download
       if (reindex && out.result === 'unchanged') return { kind: 'indexed' };
+      if (reembed && out.result === 'unchanged') return { kind: 'embedded' };
       if (out.result === 'missing') return { kind: 'missing' };
       if (out.result === 'tagged' || out.result === 'unchanged') {
         if (out.status !== 'ok') return { kind: 'failed', reason: out.status };
@@ -427,6 +465,7 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
       },
     );
     outer: for await (const page of pages) {
+      const vectorEtag = await vectorEtags(page);
       for (const object of page) {
         while (active.size >= concurrency) await Promise.race(active);
         if (o.signal?.aborted) {
@@ -436,7 +475,7 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
         summary.listed++;
         const entry: { key: string; outcome?: Outcome } = { key: object.key };
         order.push(entry);
-        const task: Promise<void> = one(object).then((outcome) => {
+        const task: Promise<void> = one(object, vectorEtag).then((outcome) => {
           active.delete(task);
           finished(entry, outcome);
         });

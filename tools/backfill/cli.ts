@@ -1,13 +1,17 @@
 /**
  * npm run backfill -- --bucket <b> [--prefix uploads/] [--concurrency N]
  *   [--retag-older-than <model@version>] [--dry-run] [--endpoint URL] [--table T]
- *   [--checkpoint-dir DIR] [--json]
+ *   [--checkpoint-dir DIR] [--json] [--vector-bucket B] [--vector-index I] [--vector-writes-per-second N]
  *
  * Tags the objects already in a bucket through the tagger's own path (tools/backfill/backfill.ts says
  * which objects and how stop/resume works). The model is MODEL_DIR, else the folder `npm start`
  * serves (models/select.ts). UPLOAD_PREFIX and IMAGE_SUFFIXES are read as the tagger reads them.
  * --table (or INDEX_TABLE) also writes the label index (DynamoDB; AWS_ENDPOINT_URL_DYNAMODB for a
  * local one). --endpoint (or S3_ENDPOINT, AWS_ENDPOINT_URL_S3) points at a local S3.
+ * --vector-bucket (or VECTOR_BUCKET; with the label index) also fills the vector index: the model's
+ * own (--vector-index or VECTOR_INDEX, default vectorIndexName of the model), whose missing vectors
+ * are embedded, paced at --vector-writes-per-second (default 1,250 vectors and 500 requests a second,
+ * half of S3 Vectors' per-index limits); AWS_ENDPOINT_URL_S3VECTORS for a local S3 Vectors.
  *
  * Shows a progress bar with rate and ETA on a terminal, a line every 10 s otherwise; prints a
  * summary and the S3 requests made. Ctrl-C stops after the objects in flight and keeps the
@@ -18,15 +22,24 @@ import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { S3VectorsClient } from '@aws-sdk/client-s3vectors';
 import cliProgress from 'cli-progress';
 import { labelsMeaningful, selectModel } from '../../models/select.ts';
 import { cacheDir } from '../../paths.ts';
 import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
+import { s3VectorIndex } from '../../src/aws/s3-vector-index.ts';
 import { createClassifier } from '../../src/classifier/classifier.ts';
-import { classifierSettings, indexTable, s3Endpoint, taggerSettings } from '../../src/settings.ts';
+import {
+  classifierSettings,
+  indexTable,
+  s3Endpoint,
+  taggerSettings,
+  vectorSettings,
+} from '../../src/settings.ts';
 import type { LabelIndex } from '../../src/tagging/label-index.ts';
 import { formatModelRef } from '../../src/tagging/tags.ts';
+import { VECTOR_LIMITS, type VectorIndex, vectorIndexName } from '../../src/tagging/vector-index.ts';
 import {
   type BackfillProgress,
   type BackfillSummary,
@@ -37,12 +50,20 @@ import {
   parseModelRef,
 } from './backfill.ts';
 import { s3BucketListing } from './bucket-listing.ts';
+import { DEFAULT_BACKFILL_WRITE_RATE, type WriteRate } from './vector-writes.ts';
 
 const usage = `usage: npm run backfill -- --bucket <b> [--prefix uploads/] [--concurrency N]
   [--retag-older-than <model@version>] [--dry-run] [--endpoint URL] [--table T]
-  [--checkpoint-dir DIR] [--json]`;
+  [--checkpoint-dir DIR] [--json] [--vector-bucket B] [--vector-index I] [--vector-writes-per-second N]`;
 
 const PLAIN_PROGRESS_MS = 10_000;
+
+function positiveUpTo(name: string, raw: string, max: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new Error(`--${name} must be an integer from 1 to ${max}`);
+  return n;
+}
 
 function positive(name: string, raw: string): number {
   const n = Number(raw);
@@ -121,6 +142,7 @@ function printSummary(s: BackfillSummary, requests: Record<string, number>, dryR
     console.log(`tagged     ${s.tagged}`);
     console.log(`unchanged  ${s.unchanged}`);
     console.log(`indexed    ${s.indexed} (tags were current; the label index lacked them)`);
+    console.log(`embedded   ${s.embedded ?? 0} (tags were current; the vector index lacked this version)`);
   }
   console.log(
     `skipped    ${k.notTaggable + k.current + k.otherModel + k.missing + k.newer}: ${k.current} already current, ${k.notTaggable} not taggable, ${k.otherModel} other model, ${k.missing} deleted since listed, ${k.newer} changed since listed`,
@@ -164,6 +186,34 @@ async function labelIndex(table: string, source: string, bucket: string): Promis
   return index;
 }
 
+/**
+ * The vector index, read once first (like the label table), so an index that does not exist stops
+ * the run with its name before anything is touched.
+ */
+async function vectorIndex(
+  bucket: string,
+  index: string,
+  dimension: number | undefined,
+): Promise<VectorIndex> {
+  if (!dimension)
+    throw new Error(`--vector-bucket ${bucket}: the model folder has no embedding (model.json "embedding")`);
+  const where = process.env.AWS_ENDPOINT_URL_S3VECTORS
+    ? `at AWS_ENDPOINT_URL_S3VECTORS=${process.env.AWS_ENDPOINT_URL_S3VECTORS}`
+    : 'on S3 Vectors';
+  const vectors = s3VectorIndex(new S3VectorsClient({}), { bucket, index, dimension });
+  try {
+    await vectors.get(['backfill-probe']);
+  } catch (err) {
+    const { name, message } = err as Error;
+    throw new Error(
+      name === 'NotFoundException'
+        ? `vector index ${index} of vector bucket ${bucket}: not found ${where}`
+        : `vector index ${index} of vector bucket ${bucket}: cannot read it ${where}: ${message}`,
+    );
+  }
+  return vectors;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -177,6 +227,9 @@ async function main(argv: string[]): Promise<number> {
       table: { type: 'string' },
       'checkpoint-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
+      'vector-bucket': { type: 'string' },
+      'vector-index': { type: 'string' },
+      'vector-writes-per-second': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -231,6 +284,27 @@ async function main(argv: string[]): Promise<number> {
   const model = formatModelRef(classifier.folder.meta);
   if (!labelsMeaningful(modelDir))
     console.error(`WARNING: ${model} has random weights: its labels mean nothing`);
+  // The vector index: flags over VECTOR_BUCKET/VECTOR_INDEX; the index defaults to the model's own.
+  const fromEnv = vectorSettings(process.env);
+  const vectorBucket = values['vector-bucket'] ?? fromEnv?.bucket;
+  const vectorName = values['vector-index'] ?? fromEnv?.index ?? vectorIndexName(model);
+  if (vectorBucket && !table)
+    throw new Error(
+      '--vector-bucket needs the label index (--table or INDEX_TABLE): it orders the vector writes',
+    );
+  const vectors = vectorBucket
+    ? await vectorIndex(vectorBucket, vectorName, classifier.folder.meta.embedding?.dimension)
+    : undefined;
+  const perSecond = values['vector-writes-per-second'];
+  const vectorsPerSecond = perSecond
+    ? positiveUpTo('vector-writes-per-second', perSecond, VECTOR_LIMITS.vectorWritesPerSecond)
+    : undefined;
+  const vectorWriteRate: WriteRate = vectorsPerSecond
+    ? {
+        vectorsPerSecond,
+        requestsPerSecond: Math.min(vectorsPerSecond, VECTOR_LIMITS.writeRequestsPerSecond),
+      }
+    : DEFAULT_BACKFILL_WRITE_RATE;
 
   const file = checkpointPath(
     values['checkpoint-dir'] ? resolve(values['checkpoint-dir']) : cacheDir('backfill'),
@@ -244,7 +318,7 @@ async function main(argv: string[]): Promise<number> {
     },
   );
   console.error(
-    `backfill s3://${bucket}/${prefix} with ${model} (${basename(modelDir)}), concurrency ${concurrency}${retagOlderThan ? `, re-tagging models older than ${formatModelRef(retagOlderThan)}` : ''}${dryRun ? ', DRY RUN: nothing is written' : ''}${index ? `, index table ${table}` : ''}`,
+    `backfill s3://${bucket}/${prefix} with ${model} (${basename(modelDir)}), concurrency ${concurrency}${retagOlderThan ? `, re-tagging models older than ${formatModelRef(retagOlderThan)}` : ''}${dryRun ? ', DRY RUN: nothing is written' : ''}${index ? `, index table ${table}` : ''}${vectors ? `, vector index ${vectorName} of ${vectorBucket} (at most ${vectorWriteRate.vectorsPerSecond} vector writes/s)` : ''}`,
   );
 
   const controller = new AbortController();
@@ -273,7 +347,9 @@ async function main(argv: string[]): Promise<number> {
         categoryMinScore,
         language,
         ...(index ? { index } : {}),
+        ...(vectors ? { vectors } : {}),
       },
+      vectorWriteRate,
       listing: s3BucketListing(s3),
       bucket,
       prefix,
