@@ -304,7 +304,7 @@ async function main(argv: string[]): Promise<number> {
   });
   await loaded.release();
   // The model's vector index (one per model name@version), when its folder gives an embedding.
-  const embedding = (loaded.folder.meta as { embedding?: { dimension?: number } }).embedding;
+  const { embedding } = loaded.folder.meta;
   const vectorIndex = embedding?.dimension
     ? { name: vectorIndexName(formatModelRef(loaded.folder.meta)), dimension: embedding.dimension }
     : undefined;

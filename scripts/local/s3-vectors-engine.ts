@@ -221,6 +221,19 @@ export function distance(metric: DistanceMetric, a: Float32Array, b: Float32Arra
   return metric === 'cosine' ? 1 - dot / Math.sqrt(na * nb) : Math.sqrt(sq);
 }
 
+/** Each stored vector's length, computed once (cosine needs only a dot product per comparison then). */
+const norms = new WeakMap<Float32Array, number>();
+function norm(v: Float32Array): number {
+  let n = norms.get(v);
+  if (n === undefined) {
+    let sum = 0;
+    for (let i = 0; i < v.length; i++) sum += (v[i] as number) * (v[i] as number);
+    n = Math.sqrt(sum);
+    norms.set(v, n);
+  }
+  return n;
+}
+
 /** The topK nearest of `vectors` that pass `filter`, nearest first (ties by key), exactly. */
 export function nearest(
   vectors: Map<string, EngineVector>,
@@ -232,9 +245,19 @@ export function nearest(
   const best: { key: string; distance: number; vector: EngineVector }[] = [];
   const worse = (a: { key: string; distance: number }, b: { key: string; distance: number }) =>
     a.distance > b.distance || (a.distance === b.distance && a.key > b.key);
+  const qn = norm(query);
+  const dim = query.length;
   for (const [key, vector] of vectors) {
     if (filter && !filter(vector.metadata)) continue;
-    const hit = { key, distance: distance(metric, query, vector.data), vector };
+    let d: number;
+    if (metric === 'cosine') {
+      const v = vector.data;
+      let dot = 0;
+      for (let i = 0; i < dim; i++) dot += (query[i] as number) * (v[i] as number);
+      d = 1 - dot / (qn * norm(v));
+    } else d = distance(metric, query, vector.data);
+    if (best.length === topK && d > (best[topK - 1] as { distance: number }).distance) continue;
+    const hit = { key, distance: d, vector };
     if (best.length === topK && !worse(best[best.length - 1] as typeof hit, hit)) continue;
     let i = best.length;
     while (i > 0 && worse(best[i - 1] as typeof hit, hit)) i--;

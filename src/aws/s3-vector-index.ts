@@ -145,7 +145,7 @@ export function servedVectorIndex(
   client: S3VectorsClient = new S3VectorsClient({}),
 ): VectorIndex | undefined {
   if (!vectors) return undefined;
-  const dimension = (folder.meta as { embedding?: { dimension?: number } }).embedding?.dimension;
+  const dimension = folder.meta.embedding?.dimension;
   if (!dimension)
     throw new ConfigError(
       `VECTOR_INDEX is set but the model folder ${folder.dir} has no embedding (model.json "embedding"): rebuild it with model:build or model:import, or turn vectors off (--param=vectors=false, or unset VECTOR_BUCKET and VECTOR_INDEX)`,

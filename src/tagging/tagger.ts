@@ -312,7 +312,7 @@ function vectorOf(
   classification: Classification,
   bytes: Uint8Array,
 ): StoredVector | undefined {
-  const embedding = (classification as { embedding?: Float32Array }).embedding;
+  const { embedding } = classification;
   if (!embedding) return undefined;
   const metadata: VectorMetadata = {
     etag: bareEtag(record.etag) ?? '',

@@ -101,8 +101,7 @@ export function fakeEmbedding(bytes: Uint8Array): Float32Array {
 
 /** The classifier with an embedding on every classification (fakeEmbedding of the bytes). */
 export function withEmbedding<C extends Pick<Classifier, 'classify' | 'folder'>>(classifier: C): C {
-  const meta = classifier.folder.meta as Record<string, unknown>;
-  meta.embedding = { output: 'pooled', dimension: EMBEDDING_DIMENSION, pooling: 'fake' };
+  classifier.folder.meta.embedding = { output: 'pooled', dimension: EMBEDDING_DIMENSION, pooling: 'fake' };
   const classify = classifier.classify.bind(classifier);
   classifier.classify = async (bytes, options) => ({
     ...(await classify(bytes, options)),
