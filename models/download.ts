@@ -69,18 +69,30 @@ function checkAgainst(url: string, pin: Pin, bytes: Uint8Array, sha: string, loc
     );
 }
 
+/** A file could not be fetched at all (no network, host unreachable, HTTP error): not a bad file. */
+export class DownloadError extends Error {
+  /** The host that could not be reached (or answered an error). */
+  readonly host: string;
+  constructor(url: string, message: string) {
+    super(message);
+    this.name = 'DownloadError';
+    this.host = new URL(url).host;
+  }
+}
+
 async function download(url: string, options: FetchOptions, expected?: number): Promise<Uint8Array> {
   const { what, hint } = options;
   let response: Response;
   try {
     response = await fetch(url);
   } catch (err) {
-    throw new Error(
+    throw new DownloadError(
+      url,
       `cannot download ${what} from ${url} (${(err as Error).cause ?? (err as Error).message}); ${hint}`,
     );
   }
   if (!response.ok || !response.body)
-    throw new Error(`cannot download ${what} from ${url} (HTTP ${response.status}); ${hint}`);
+    throw new DownloadError(url, `cannot download ${what} from ${url} (HTTP ${response.status}); ${hint}`);
   const total = Number(response.headers.get('content-length') ?? 0);
   if (expected !== undefined && total > 0 && total !== expected) {
     await response.body.cancel();

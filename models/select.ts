@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { localLayerModels, ROOT, SHARED_FILES } from '../paths.ts';
 import { buildModel } from './build.ts';
+import { DownloadError } from './download.ts';
 
 /** Folder name of the random-weight ResNet-18 (`npm start -- --synthetic`). */
 export const SYNTHETIC_NAME = 'resnet18-synthetic';
@@ -66,18 +67,27 @@ function noModelHelp(modelsDir: string, reason: string): string {
  * (both weight storages) and calibrated on ../shared/photos; else the exact commands to run.
  */
 async function buildTrained(modelsDir: string, log: (line: string) => void): Promise<string> {
-  log('no trained model folder yet: building the int8 ResNet-18 (npm run model:build)');
+  // The first line the ResNet-18 build prints is headed by what is happening; offline it prints
+  // nothing before its first download fails, and the one line below says what is built instead.
+  let headed = false;
+  const buildLog = (line: string) => {
+    if (!headed) log('no trained model folder yet: building the int8 ResNet-18 (npm run model:build)');
+    headed = true;
+    console.log(`[model:build] ${line}`);
+  };
   let why: string;
   try {
-    return (await buildModel({ out: join(modelsDir, 'resnet18'), name: 'resnet18' })).meta.name;
+    return (await buildModel({ out: join(modelsDir, 'resnet18'), name: 'resnet18', log: buildLog })).meta
+      .name;
   } catch (err) {
     why = (err as Error).message;
-    log(`model:build failed: ${why}`);
+    if (!(err instanceof DownloadError)) log(`model:build of the ResNet-18 failed: ${why}`);
+    else if (sharedPresent())
+      log(
+        `building the bundled trained MobileNetV2 (../shared, once, about a minute): the ResNet-18 download (${err.host}) is unreachable`,
+      );
   }
   if (!sharedPresent()) throw new Error(noModelHelp(modelsDir, why));
-  log(
-    'building the trained MobileNetV2 of ../shared instead (npm run model:build -- --source ../shared/models/mobilenetv2-fp32.onnx --calibration ../shared/photos --labels ../shared/data/imagenet-simple-labels.json --name mobilenetv2)',
-  );
   return (
     await buildModel({
       source: SHARED_FILES.fp32,

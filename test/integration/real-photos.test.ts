@@ -12,7 +12,9 @@
  * under those measurements; a channel swap (21/50), a missing normalisation (23/50) or an HWC/CHW
  * mix-up (0/50) lands far below them.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import {
@@ -63,6 +65,23 @@ describe.skipIf(skip)('real photos', () => {
     const lines = table.stdout.split('\n');
     expect(lines[0]).toMatch(/^# mobilenetv2-int8@1, weights (s8|u8) — .+/);
     expect(lines[2]).toMatch(/^ {2}1\. Golden Retriever +\d+\.\d%/);
+
+    // Without --model: the folder npm start serves from the model layer (here only this one).
+    const layer = await mkdtemp(join(tmpdir(), 'classify-layer-'));
+    try {
+      await mkdir(join(layer, 'models'));
+      await symlink(int8Dir, join(layer, 'models', 'mobilenetv2-int8'));
+      const served = await runTs('tools/classify/cli.ts', ['--top', '1', photo], {
+        env: { ...process.env, MODEL_LAYER_DIR: layer, MODEL_DIR: '' },
+      });
+      expect(served.stdout.split('\n').slice(0, 3)).toEqual([
+        expect.stringMatching(/^# mobilenetv2-int8@1, weights (s8|u8) — .+/),
+        photo,
+        expect.stringMatching(/^ {2}1\. Golden Retriever +\d+\.\d%/),
+      ]);
+    } finally {
+      await rm(layer, { recursive: true, force: true });
+    }
 
     const bad = `${SHARED}/README.md`;
     const json = await runTs('tools/classify/cli.ts', [

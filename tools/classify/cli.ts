@@ -1,5 +1,9 @@
 /**
- * npm run classify -- --model <dir> [--top K] [--threads N] [--json] <files...>
+ * npm run classify -- [--model <name or dir>] [--top K] [--threads N] [--json] <files...>
+ *
+ * Without --model (and without MODEL_DIR) it uses the model `npm start` serves: the same choice of
+ * folder in layers/model/models/ (models/select.ts), built the same way when there is none yet. A
+ * --model that is no folder is taken as a folder name there.
  *
  * Prints the top-k labels of each file as a table (headed by the model and its weight storage), or
  * with --json one JSON object per line: {"file", "weights", "labels": [{label, index, score}],
@@ -9,15 +13,26 @@
  * ("s8", "u8", "s8-7bit", "mixed", "fp32"; null for a folder without a "weights" map).
  * MODEL_WEIGHTS=auto or any storage the folder has overrides it.
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { selectModel } from '../../models/select.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../../src/classifier/postprocess.ts';
 import { weightRequest } from '../../src/settings.ts';
 import { formatModelRef } from '../../src/tagging/tags.ts';
 import { classifyFile, type FileOutcome } from './classify-file.ts';
 
-const usage = 'usage: npm run classify -- --model <dir> [--top K] [--threads N] [--json] <files...>';
+const usage =
+  'usage: npm run classify -- [--model <name or dir>] [--top K] [--threads N] [--json] <files...>\n' +
+  '  (without --model: the model npm start serves, built as npm start builds it when there is none)';
+
+/** The model folder: --model as a path or a folder name of the model layer, else what npm start serves. */
+async function modelDir(model: string | undefined): Promise<string> {
+  if (model && existsSync(model)) return model;
+  const log = (line: string) => console.error(`[model] ${line}`);
+  return (await selectModel({ ...(model ? { model } : {}), log })).dir;
+}
 
 function printTable(outcomes: FileOutcome[], { folder, weights }: Classifier): void {
   console.log(
@@ -54,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      model: { type: 'string', default: process.env.MODEL_DIR },
+      model: { type: 'string', default: process.env.MODEL_DIR || undefined },
       top: { type: 'string', default: String(DEFAULT_TOP_K) },
       threads: { type: 'string', default: String(availableParallelism()) },
       json: { type: 'boolean', default: false },
@@ -65,9 +80,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  if (!values.model || positionals.length === 0) throw new Error(usage);
+  if (positionals.length === 0) throw new Error(usage);
   const k = validateTopK(Number(values.top));
-  const classifier = await createClassifier(values.model, {
+  const classifier = await createClassifier(await modelDir(values.model), {
     threads: Number(values.threads),
     weights: weightRequest(process.env),
   });
