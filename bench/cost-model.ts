@@ -12,8 +12,8 @@ export const PRICES = {
   /** When and where the prices below were read. */
   source:
     'aws.amazon.com/lambda/pricing, /s3/pricing, /rekognition/pricing (us-east-1); ' +
-    'read via the search tool on 2026-11-29 (page snapshots dated 2026-09-20 for Lambda and S3, ' +
-    '2026-10-07 for Rekognition)',
+    'read on 2026-11-29 from page snapshots dated 2026-09-20 (Lambda and S3) and ' +
+    '2026-10-07 (Rekognition)',
   lambda: {
     /** $ per GB-second of duration (first 6 billion GB-s a month). */
     gbSecond: { x86_64: 0.0000166667, arm64: 0.0000133334 } as Record<Arch, number>,

@@ -99,6 +99,16 @@ async function buildTrained(modelsDir: string, log: (line: string) => void): Pro
   ).meta.name;
 }
 
+/**
+ * The trained folder `npm start` would serve from `modelsDir` without building anything (resnet18*
+ * first, then by name), or undefined when there is none.
+ */
+export function presentTrainedModel(modelsDir: string = localLayerModels()): string | undefined {
+  const trained = modelFolders(modelsDir).filter((n) => labelsMeaningful(join(modelsDir, n)));
+  const rank = (n: string) => (n.startsWith('resnet18') ? 0 : 1);
+  return [...trained].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))[0];
+}
+
 /** The model folder to serve (see the top of this file). */
 export async function selectModel(options: SelectOptions = {}): Promise<Selected> {
   const modelsDir = options.modelsDir ?? localLayerModels();
@@ -129,7 +139,6 @@ export async function selectModel(options: SelectOptions = {}): Promise<Selected
     log(
       `not serving ${skipped.join(', ')}: synthetic weights, labels meaningless (npm start -- --synthetic serves it)`,
     );
-  if (trained.length === 0) return selected(await buildTrained(modelsDir, log));
-  const rank = (n: string) => (n.startsWith('resnet18') ? 0 : 1);
-  return selected([...trained].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))[0] as string);
+  const present = presentTrainedModel(modelsDir);
+  return selected(present ?? (await buildTrained(modelsDir, log)));
 }

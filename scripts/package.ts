@@ -7,12 +7,14 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { modelFolders, presentTrainedModel } from '../models/select.ts';
 import { DIST, ROOT } from '../paths.ts';
 import { buildBundles } from './build.ts';
 import { buildRuntimeLayer, type LayerArch } from './build-runtime-layer.ts';
 import { startCfnStub } from './cfn-stub.ts';
+import { quietNodeVersionWarning } from './node-version.ts';
 
 export function paramValue(args: readonly string[], name: string): string | undefined {
   for (let i = 0; i < args.length; i++) {
@@ -25,13 +27,34 @@ export function paramValue(args: readonly string[], name: string): string | unde
   return undefined;
 }
 
-export function modelLayerHelp(modelName: string): string {
+export function modelLayerHelp(modelName: string, present: readonly string[]): string {
   return [
-    `Build it with \`npm run model:build\` (the int8 ResNet-18; needs internet), or with no network import`,
-    `another model and select it: \`npm run model:import -- ../shared/models/mobilenetv2-int8.onnx --labels`,
-    `../shared/data/imagenet-simple-labels.json --name mobilenetv2-int8 --out layers/model/models/mobilenetv2-int8\``,
-    `then add --param="modelName=mobilenetv2-int8" (wanted: ${modelName}).`,
+    present.length > 0
+      ? `Present: ${present.join(', ')}; pick one with --param="modelName=<name>", or build ${modelName}:`
+      : 'Build one:',
+    '`npm start` builds the trained model it serves (the int8 ResNet-18 with network; offline the',
+    'MobileNetV2 of ../shared), or `npm run model:build` (the int8 ResNet-18; needs internet).',
   ].join(' ');
+}
+
+/**
+ * The model layer's folder to package: --param="modelName=..." as given, else the trained folder
+ * `npm start` serves (resnet18 first, models/select.ts), added to the arguments; and why.
+ */
+export function chooseModel(
+  args: readonly string[],
+  modelsDir: string,
+): { name: string; args: string[]; why: string } {
+  const given = paramValue(args, 'modelName');
+  if (given) return { name: given, args: [...args], why: 'from --param="modelName=..."' };
+  const present = presentTrainedModel(modelsDir);
+  if (present === undefined || present === 'resnet18')
+    return { name: 'resnet18', args: [...args], why: 'the default modelName' };
+  return {
+    name: present,
+    args: [...args, `--param=modelName=${present}`],
+    why: 'the trained model npm start serves, there is no resnet18; --param="modelName=<name>" picks another',
+  };
 }
 
 /** Runs `sls package` offline; resolves with the exit code. */
@@ -45,12 +68,18 @@ export async function packageOffline(
       await buildBundles();
     if (!process.env.RUNTIME_LAYER_DIR && !options.env?.RUNTIME_LAYER_DIR) await buildRuntimeLayer(arch);
   }
-  const modelName = paramValue(args, 'modelName') ?? 'resnet18';
   const modelLayer = options.env?.MODEL_LAYER_DIR ?? process.env.MODEL_LAYER_DIR ?? 'layers/model';
-  if (!existsSync(join(ROOT, modelLayer, 'models', modelName, 'model.onnx')))
+  const modelsDir = resolve(ROOT, modelLayer, 'models');
+  const chosen = chooseModel(args, modelsDir);
+  const modelName = chosen.name;
+  if (!existsSync(join(modelsDir, modelName, 'model.onnx')))
     throw new Error(
-      `the model layer has no ${modelLayer}/models/${modelName}/model.onnx. ${modelLayerHelp(modelName)}`,
+      `the model layer has no ${modelLayer}/models/${modelName}/model.onnx. ${modelLayerHelp(modelName, modelFolders(modelsDir))}`,
     );
+  console.log(`package: model layer ${modelLayer}/models/${modelName} (${chosen.why})`);
+  const notice = quietNodeVersionWarning();
+  if (notice) console.log(`package: ${notice}`);
+  args = chosen.args;
   const stub = await startCfnStub();
   try {
     const child = spawn(join(ROOT, 'node_modules/.bin/sls'), ['package', ...args], {

@@ -27,6 +27,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DeleteObjectCommand, GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -43,6 +44,8 @@ import { asyncInvoker, type FailureRecord } from './local/async-invoke.ts';
 import { startLocalDynamo } from './local/local-dynamo.ts';
 import { listingTokensWork, startLocalS3 } from './local/local-s3.ts';
 import { startLocalS3Vectors } from './local/local-s3-vectors.ts';
+import { offlineLog, taggerResultSummary } from './local/offline-log.ts';
+import { quietNodeVersionWarning } from './node-version.ts';
 
 /** The local stack's loopback ports: each one's default and the variable that changes it. */
 export const PORTS = {
@@ -264,6 +267,8 @@ async function waitForSearch(
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Quiet from here on (the children inherit it); said once, after the checks that stop with one line.
+  const notice = quietNodeVersionWarning();
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -288,6 +293,7 @@ async function main(argv: string[]): Promise<number> {
         'start with `node --openssl-legacy-provider --import tsx scripts/start.ts`, as `npm start` does',
     );
   const dataDirs = localDataDirs();
+  if (notice) log(notice);
   await buildBundles(log);
   const explicitDir = values['model-dir'] ? resolve(values['model-dir']) : undefined;
   const wanted = values.model ?? process.env.MODEL_NAME;
@@ -329,6 +335,7 @@ async function main(argv: string[]): Promise<number> {
     retryDelaysMs: RETRY_DELAYS_MS,
     invoke: async (notification) => {
       const what = describeRecord(notification.Records[0]);
+      const started = performance.now();
       const res = await fetch(invokeUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
@@ -339,7 +346,12 @@ async function main(argv: string[]): Promise<number> {
       });
       const text = await res.text();
       const failed = res.headers.get('x-amz-function-error') ?? res.headers.get('x-amzn-errortype');
-      log(`tagger ${failed ? `FAILED (${failed})` : 'done'} for ${what}: ${text.slice(0, 400)}`);
+      const ms = Math.round(performance.now() - started);
+      log(
+        failed
+          ? `tagger FAILED (${failed}) for ${what}: ${text.slice(0, 400)}`
+          : `tagger done for ${what}: ${taggerResultSummary(text)} (${ms} ms)`,
+      );
       return failed ? { ok: false, error: failed, payload: text } : { ok: true };
     },
     onFailure: async (failure: FailureRecord<{ Records: [S3EventRecord] }>) => {
@@ -434,7 +446,7 @@ async function main(argv: string[]): Promise<number> {
     ],
     {
       cwd: ROOT,
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
         OFFLINE_MODEL_DIR: modelDir,
@@ -458,6 +470,16 @@ async function main(argv: string[]): Promise<number> {
       },
     },
   );
+  // serverless-offline's output, one short line per request (scripts/local/offline-log.ts).
+  const filter = offlineLog();
+  for (const [from, to] of [
+    [offline.stdout, process.stdout],
+    [offline.stderr, process.stderr],
+  ] as const)
+    if (from)
+      createInterface({ input: from, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+        for (const out of filter(line)) to.write(`${out}\n`);
+      });
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -495,7 +517,7 @@ async function main(argv: string[]): Promise<number> {
   const base = `http://${LOCAL.host}:${ports.http}`;
   // A handler that cannot initialise stops everything (serverless-offline too: it would outlive us).
   await waitFor(`${base}/health`, 120, offline).catch(async (err: Error) => {
-    log(err.message);
+    log(values.check ? `--check FAIL: ${err.message}` : err.message);
     await stop(1);
   });
   log(`ready:
@@ -511,30 +533,47 @@ async function main(argv: string[]): Promise<number> {
                 AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${endpoint} s3api get-object-tagging --bucket ${LOCAL.bucket} --key uploads/photo.jpg
   index         AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url ${dynamo.endpoint} dynamodb scan --table-name ${LOCAL.table}
   vectors       AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url ${vectors.endpoint} s3vectors list-vectors --vector-bucket-name ${LOCAL.vectorBucket} --index-name ${vectorIndex?.name ?? '<none>'}
-  Ctrl-C stops everything.`);
+  ${values.check ? `--check ${values.check}: runs now, then stops everything` : 'Ctrl-C stops everything.'}`);
 
+  const checked = performance.now();
+  const verdict = async (failure?: string) => {
+    const seconds = ((performance.now() - checked) / 1000).toFixed(1);
+    log(
+      failure
+        ? `--check FAIL: ${failure}`
+        : `--check PASS: tagged, classified, found by search, forgotten once deleted (${seconds} s)`,
+    );
+    await stop(failure ? 1 : 0);
+    return failure ? 1 : 0;
+  };
   if (values.check) {
+    return runCheck(values.check).catch((err: Error) =>
+      verdict(`${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}`),
+    );
+  }
+  return new Promise<number>(() => {}); // runs until Ctrl-C
+
+  /** --check: the steps in order; a step that does not happen in time is the FAIL line's reason. */
+  async function runCheck(photo: string): Promise<number> {
     const s3 = new S3Client({
       endpoint,
       forcePathStyle: true,
       region: 'us-east-1',
       credentials: LOCAL.credentials,
     });
-    const key = `${settings.prefix}check ${Date.now()}/${basename(values.check)}`;
-    await s3.send(
-      new PutObjectCommand({ Bucket: LOCAL.bucket, Key: key, Body: await readFile(values.check) }),
-    );
+    const key = `${settings.prefix}check ${Date.now()}/${basename(photo)}`;
+    await s3.send(new PutObjectCommand({ Bucket: LOCAL.bucket, Key: key, Body: await readFile(photo) }));
     log(`put s3://${LOCAL.bucket}/${key}; waiting for tags`);
     for (let i = 0; i < 240; i++) {
       const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: LOCAL.bucket, Key: key }));
       if ((tags.TagSet ?? []).length > 0) {
         log(`tags of s3://${LOCAL.bucket}/${key}:`);
         for (const t of tags.TagSet ?? []) console.log(`  ${t.Key} = ${t.Value}`);
-        const health = await (await fetch(`${base}/health`)).json();
-        log(`GET /health: ${JSON.stringify(health)}`);
-        const bytes = new Uint8Array(await readFile(values.check));
+        const health = (await (await fetch(`${base}/health`)).json()) as HealthAnswer;
+        log(`GET /health: ${healthSummary(health)}`);
+        const bytes = new Uint8Array(await readFile(photo));
         const form = new FormData();
-        form.append('image', new Blob([bytes]), basename(values.check));
+        form.append('image', new Blob([bytes]), basename(photo));
         for (const [form_, body, headers] of [
           ['multipart', form, {}],
           ['octet-stream', bytes, { 'content-type': 'application/octet-stream' }],
@@ -543,6 +582,7 @@ async function main(argv: string[]): Promise<number> {
           const out = (await res.json()) as { labels?: { label: string; score: number }[] };
           const top = (out.labels ?? []).map((l) => `${l.label} ${(l.score * 100).toFixed(1)}%`).join(', ');
           log(`POST /classify (${form_}): ${res.status} ${top || JSON.stringify(out)}`);
+          if (!res.ok) return verdict(`POST /classify (${form_}) answered ${res.status}`);
         }
         // The label index: the tagger's entry is found by searching the top label.
         const label = (tags.TagSet ?? []).find((t) => t.Key === 'tagger:top')?.Value;
@@ -550,36 +590,51 @@ async function main(argv: string[]): Promise<number> {
         if (search) {
           const listed = await waitForSearch(base, label ?? '', key, true);
           if (listed) log(`${search}: lists ${key}`);
-          else {
-            log(
+          else
+            return verdict(
               listed === undefined
                 ? `${search}: 404, the API serves no search (UPLOAD_BUCKET and INDEX_TABLE unset?)`
                 : `${search}: does not list ${key} within 30 s`,
             );
-            await stop(1);
-            return 1;
-          }
         }
         // ObjectRemoved reaches the tagger too, and the index forgets the object.
         await s3.send(new DeleteObjectCommand({ Bucket: LOCAL.bucket, Key: key }));
         log(`deleted s3://${LOCAL.bucket}/${key}`);
         for (let j = 0; j < 40 && invoker.waiting + invoker.running === 0; j++) await sleep(250);
         await invoker.idle();
-        if (search && (await waitForSearch(base, label ?? '', key, false)) === true) {
-          log(`${search}: still lists ${key} 30 s after it was deleted`);
-          await stop(1);
-          return 1;
-        }
-        await stop(0);
-        return 0;
+        if (search && (await waitForSearch(base, label ?? '', key, false)) === true)
+          return verdict(`${search}: still lists ${key} 30 s after it was deleted`);
+        if (!search) return verdict(`no tagger:top tag on ${key}`);
+        return verdict();
       }
       await sleep(250);
     }
-    log('no tags within 60 s');
-    await stop(1);
-    return 1;
+    return verdict(`no tags on ${key} within 60 s`);
   }
-  return new Promise<number>(() => {}); // runs until Ctrl-C
+}
+
+interface HealthAnswer {
+  status?: string;
+  model?: { name?: string; version?: string; labelsMeaningful?: boolean };
+  weights?: { storage?: string };
+  threads?: number;
+  initMs?: number;
+  features?: Record<string, boolean>;
+}
+
+/** GET /health in one line: status, model, weight storage, threads, init time, features on. */
+export function healthSummary(h: HealthAnswer): string {
+  const features = Object.entries(h.features ?? {})
+    .filter(([, on]) => on)
+    .map(([name]) => name);
+  return [
+    h.status ?? 'no status',
+    `model ${h.model?.name}@${h.model?.version}${h.model?.labelsMeaningful === false ? ' (MEANINGLESS labels)' : ''}`,
+    `weights ${h.weights?.storage ?? '?'}`,
+    `threads ${h.threads ?? '?'}`,
+    `init ${h.initMs ?? '?'} ms`,
+    `features: ${features.join(', ') || 'none'}`,
+  ].join(', ');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url))

@@ -61,3 +61,32 @@ describe('npm start: the model it serves', () => {
     expect(labelsMeaningful(join(tmp, 'missing'))).toBe(false);
   });
 });
+
+describe('npm run package: the model it packages (chooseModel)', () => {
+  it('takes --param="modelName=..." as given, else the trained folder npm start serves, and says why', async () => {
+    const { chooseModel } = await import('../../scripts/package.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'package-model-'));
+    try {
+      const models = join(dir, 'models');
+      await mkdir(models);
+      // Nothing there: the default name (the package step then says how to build it).
+      expect(chooseModel(['--stage', 'prod'], models)).toMatchObject({
+        name: 'resnet18',
+        args: ['--stage', 'prod'],
+      });
+      await mkdir(join(models, 'mobilenetv2'));
+      await writeFile(join(models, 'mobilenetv2', 'model.onnx'), 'stub');
+      await writeFile(join(models, 'mobilenetv2', 'model.json'), '{}');
+      const offline = chooseModel(['--stage', 'prod'], models);
+      expect(offline.name).toBe('mobilenetv2');
+      expect(offline.args).toEqual(['--stage', 'prod', '--param=modelName=mobilenetv2']);
+      expect(offline.why).toMatch(/the trained model npm start serves/);
+      expect(chooseModel(['--param="modelName=other"'], models)).toMatchObject({
+        name: 'other',
+        args: ['--param="modelName=other"'],
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

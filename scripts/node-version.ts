@@ -1,0 +1,9 @@
+/**
+ * The AWS SDK warns (8 lines, in every process that makes a client) that it will require Node 22;
+ * on an older Node npm start says so once and keeps the children quiet.
+ */
+export function quietNodeVersionWarning(env: NodeJS.ProcessEnv = process.env, version = process.version) {
+  if (Number(version.slice(1).split('.')[0]) >= 22) return undefined;
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  return `note: Node ${version} runs this, but the AWS SDK will require Node 22 or newer from January 2027 (the functions run on nodejs24.x)`;
+}
