@@ -420,16 +420,13 @@ export function toNormalisedPlanes(
   spec: Pick<PreprocessSpec, 'mean' | 'std' | 'channelOrder'>,
 ): Float32Array {
   const out = new Float32Array(3 * pixelCount);
-  const table = new Float32Array(256);
   for (let c = 0; c < 3; c++) {
     const src = spec.channelOrder === 'RGB' ? c : 2 - c;
     const std = spec.std[src] as number;
     const scale = 1 / (255 * std);
     const shift = (spec.mean[src] as number) / std;
-    // The 256 possible values, computed as before (in double, then rounded to float32 once).
-    for (let x = 0; x < 256; x++) table[x] = x * scale - shift;
     const plane = c * pixelCount;
-    for (let i = 0, p = src; i < pixelCount; i++, p += 3) out[plane + i] = table[rgb[p] as number] as number;
+    for (let i = 0; i < pixelCount; i++) out[plane + i] = (rgb[3 * i + src] as number) * scale - shift;
   }
   return out;
 }
