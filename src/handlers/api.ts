@@ -8,9 +8,9 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createBenchmark, isBenchmarkEvent } from '../classifier/benchmark.ts';
 import { createApi } from '../http/api.ts';
-import { lazyImages } from '../http/images.ts';
 import { imageSettings } from '../settings.ts';
 import { classifier, settings } from './init.ts';
+import { lazyImages } from './lazy-ports.ts';
 import { createPowertools, withPowertools } from './powertools.ts';
 
 const powertools = createPowertools(classifier);

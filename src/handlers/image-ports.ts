@@ -2,7 +2,7 @@
  * The AWS ports of the image routes: the label index on DynamoDB, the object store and the upload
  * signer on S3 (one client, so the presigned URLs and the tag reads go to the same endpoint), the
  * served model's vector index on S3 Vectors when VECTOR_BUCKET and VECTOR_INDEX are set.
- * src/handlers/api.ts imports this module only when a request needs it (lazyImages in images.ts).
+ * src/handlers/api.ts imports this module only when a request needs it (lazyImages in lazy-ports.ts).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';

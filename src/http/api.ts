@@ -25,7 +25,6 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { Classification, Classifier } from '../classifier/classifier.ts';
 import type { ImageErrorCode } from '../classifier/errors.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
-import { type SearchTerms, searchTerms } from '../tagging/search-terms.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { bodyBytes, isImageError, readImageBody } from './body.ts';
 import { createImageRoutes, HttpError, type ImageRoutesConfig, keyParam } from './images.ts';
@@ -157,15 +156,8 @@ export function createApi(options: ApiOptions) {
   const model = { name: meta.name, version: meta.version, quantization: meta.quantization };
   let invocations = 0;
   // Uploads go straight to S3, so they may be as large as the classifier takes (MAX_IMAGE_BYTES).
-  // The search words (labels, vocabulary) are indexed on the first search, not at init.
-  let terms: SearchTerms | undefined;
-  const searchWords = () => (terms ??= searchTerms(classifier.folder.labels, classifier.folder.vocabulary));
   const routes =
-    options.images &&
-    createImageRoutes(options.images, classifier.limits.maxBytes, {
-      labels: classifier.folder.labels,
-      terms: searchWords,
-    });
+    options.images && createImageRoutes(options.images, classifier.limits.maxBytes, classifier.folder);
   let imagePageHeaders: Promise<Record<string, string>> | undefined;
   const headersOfPage = async () => {
     if (!options.images) return PAGE_HEADERS;

@@ -30,7 +30,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { contentTypeOf } from '../classifier/image-formats.ts';
 import { COLOURS, type ColourName } from '../classifier/properties.ts';
-import type { ImageSettings } from '../settings.ts';
+import type { Vocabulary } from '../classifier/vocabulary.ts';
 import {
   type IndexedLabel,
   InvalidCursorError,
@@ -40,7 +40,7 @@ import {
   type SearchItem,
 } from '../tagging/label-index.ts';
 import { ObjectChangedError, ObjectMissingError, type ObjectStore } from '../tagging/object-store.ts';
-import { compactWord, type SearchTerm, type SearchTerms } from '../tagging/search-terms.ts';
+import { compactWord, type SearchTerm, type SearchTerms, searchTerms } from '../tagging/search-terms.ts';
 import { type DuplicateTier, NEAR_DUPLICATE_SIMILARITY } from '../tagging/similarity.ts';
 import {
   formatLabelList,
@@ -84,54 +84,8 @@ export interface ImageRoutesConfig {
   vectors?: Pick<VectorIndex, 'get' | 'query'>;
 }
 
-/** The ports the image routes use (src/handlers/image-ports.ts makes the AWS ones). */
+/** The ports the image routes use (src/handlers/image-ports.ts makes the AWS ones, src/handlers/lazy-ports.ts on first use). */
 export type ImagePorts = Pick<ImageRoutesConfig, 'index' | 'store' | 'signer' | 'vectors'>;
-
-/**
- * The image routes' configuration with ports made on first use: the AWS SDK clients, the presigners
- * and the DynamoDB adapter load when a request needs them (an image route, or the page's CSP), not at
- * init, so POST /classify and /health keep the cold start they had without them. A failed load is
- * tried again by the next request.
- */
-export function lazyImages(settings: ImageSettings, load: () => Promise<ImagePorts>): ImageRoutesConfig {
-  let ports: Promise<ImagePorts> | undefined;
-  const get = () =>
-    (ports ??= load().catch((err: unknown) => {
-      ports = undefined;
-      throw err;
-    }));
-  return {
-    bucket: settings.bucket,
-    prefix: settings.prefix,
-    suffixes: settings.suffixes,
-    index: {
-      search: async (...args) => (await get()).index.search(...args),
-      get: async (...args) => (await get()).index.get(...args),
-    },
-    store: {
-      getTags: async (...args) => (await get()).store.getTags(...args),
-      get: async (...args) => (await get()).store.get(...args),
-    },
-    signer: {
-      presignPost: async (...args) => (await get()).signer.presignPost(...args),
-      presignGet: async (...args) => (await get()).signer.presignGet(...args),
-      origin: async () => (await get()).signer.origin(),
-    },
-    ...(settings.vectors
-      ? {
-          vectors: {
-            get: async (...args) => (await vectorsOf(await get())).get(...args),
-            query: async (...args) => (await vectorsOf(await get())).query(...args),
-          },
-        }
-      : {}),
-  };
-}
-
-const vectorsOf = async (ports: ImagePorts) => {
-  if (!ports.vectors) throw new Error('the image ports have no vector index although VECTOR_INDEX is set');
-  return ports.vectors;
-};
 
 export const SEARCH_DEFAULT_LIMIT = 24;
 export const SEARCH_MAX_LIMIT = 100;
@@ -343,17 +297,19 @@ export const MAX_SUGGESTIONS = 8;
 const NO_MATCH_SUGGESTIONS = 5;
 
 /**
- * `model.labels` gives the legacy spellings to read (legacySpellings); `model.terms` (the model's
- * labels and vocabulary) resolves search words; without it, labels match exactly.
+ * `folder` (the served model's labels and vocabulary) gives the legacy spellings to read
+ * (legacySpellings) and the search words, built here on the first search, not at init; without it,
+ * labels match exactly.
  */
 export function createImageRoutes(
   config: ImageRoutesConfig,
   maxBytes: number,
-  model: { labels?: readonly string[]; terms?: () => SearchTerms } = {},
+  folder?: { labels: readonly string[]; vocabulary?: Vocabulary },
 ) {
-  const { terms } = model;
+  let built: SearchTerms | undefined;
+  const terms = folder && (() => (built ??= searchTerms(folder.labels, folder.vocabulary)));
   const { bucket, prefix, suffixes, index, store, signer } = config;
-  const spellingsOf = legacySpellings(model.labels ?? []);
+  const spellingsOf = legacySpellings(folder?.labels ?? []);
 
   function checkKey(key: string): void {
     if (key === '') throw invalid('the key is empty');

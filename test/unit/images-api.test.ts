@@ -10,13 +10,9 @@ import { ConfigError } from '../../src/classifier/errors.ts';
 import { IMAGE_SUFFIXES } from '../../src/classifier/image-formats.ts';
 import type { ModelMeta } from '../../src/classifier/model-folder.ts';
 import { awsImagePorts } from '../../src/handlers/image-ports.ts';
+import { lazyImages } from '../../src/handlers/lazy-ports.ts';
 import { contentSecurityPolicy, createApi } from '../../src/http/api.ts';
-import {
-  type ImageRoutesConfig,
-  lazyImages,
-  MAX_USER_TAGS,
-  sanitizeFilename,
-} from '../../src/http/images.ts';
+import { type ImageRoutesConfig, MAX_USER_TAGS, sanitizeFilename } from '../../src/http/images.ts';
 import { PAGE_HTML } from '../../src/http/page.ts';
 import { imageSettings, readSettings } from '../../src/settings.ts';
 import {
