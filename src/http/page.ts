@@ -12,6 +12,8 @@
  *   are in flight at once; a file that fails shows why on its card and the others go on. A file the
  *   browser does not call an image is refused on its card, before anything is sent;
  * - without upload: each file is posted to classify (multipart field "image"), one after another;
+ * - similar: the detail view shows the image's copies (same file, or the same photo edited) and a
+ *   strip of similar images (GET image/duplicates and image/similar), each a link to its own view;
  * - search: a search box and a gallery of thumbnails (presigned GET URLs, lazily loaded), with the
  *   label's score on each and a "More" button that follows the cursor. The box suggests labels,
  *   categories and synonyms as one types (GET images?suggest=, into a datalist); any word the API
@@ -75,6 +77,7 @@ export const PAGE_HTML = `<!doctype html>
   .tile { background: #fff; border-radius: 8px; overflow: hidden; box-shadow: 0 1px 2px #0002; }
   .tile a { color: inherit; text-decoration: none; display: block; }
   .tile a:hover, .tile a:focus-visible { outline: 2px solid #2f6fde; outline-offset: -2px; border-radius: 8px; }
+  .strip { grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); }
   .tile img { display: block; width: 100%; aspect-ratio: 1; object-fit: cover; background: #dde2ea; }
   .tile .caption { display: flex; justify-content: space-between; gap: .25rem; padding: .3rem .5rem 0;
                    font-weight: 600; font-size: .9rem; }
@@ -163,6 +166,7 @@ export const PAGE_HTML = `<!doctype html>
       find: 'Find images by label', search: 'Search', more: 'More', placeholder: 'a label, e.g. dog, golden retriever',
       searchLabel: 'label to search for', uploadsLabel: 'uploads', categories: 'Categories:', back: '← All images',
       labels: 'Labels', yourTags: 'Your tags', similar: 'Similar images', duplicates: 'Duplicates',
+      tier: { exact: 'same file', near: 'edited copy' },
       colours: 'Colours', names: 'Taught names', searching: 'Searching…', loading: 'Loading…',
       model: (m) => 'Model ' + m.name + ' (version ' + m.version + ', ' +
         (m.floats ? '32-bit floating point' : '8-bit integer') + ' weights), recognises ' + m.classes + ' kinds of things' +
@@ -193,6 +197,7 @@ export const PAGE_HTML = `<!doctype html>
       find: '按标签查找图片', search: '搜索', more: '更多', placeholder: '标签，例如：狗、金毛猎犬',
       searchLabel: '要搜索的标签', uploadsLabel: '上传的文件', categories: '类别：', back: '← 全部图片',
       labels: '标签', yourTags: '你的标签', similar: '相似图片', duplicates: '重复图片',
+      tier: { exact: '同一文件', near: '修改过的副本' },
       colours: '颜色', names: '教过的名字', searching: '正在搜索…', loading: '正在加载…',
       model: (m) => '模型 ' + m.name + '（第 ' + m.version + ' 版，' + (m.floats ? '32 位浮点' : '8 位整数') +
         '权重），可识别 ' + m.classes + ' 类物体' + (m.meaningless ? '。随机权重的合成模型：标签没有意义' : ''),
@@ -268,7 +273,7 @@ export const PAGE_HTML = `<!doctype html>
   });
 
   // ---- The service: model and features (GET health).
-  const features = { search: false, upload: false };
+  const features = { search: false, upload: false, similar: false };
   let modelInfo;
   function drawModel() {
     if (!modelInfo) return;
@@ -284,6 +289,7 @@ export const PAGE_HTML = `<!doctype html>
     drawModel();
     features.search = Boolean(h.features && h.features.search);
     features.upload = Boolean(h.features && h.features.upload);
+    features.similar = Boolean(h.features && h.features.similar);
     $('find').hidden = !features.search;
   }).catch(() => { $('model').removeAttribute('data-i18n'); $('model').textContent = ''; });
 
@@ -657,6 +663,45 @@ export const PAGE_HTML = `<!doctype html>
    */
   const PARTS = [];
   let shownInfo, detailGeneration = 0;
+  /** A strip of linked thumbnails: each item's caption (left), its similarity (right) and file name. */
+  function strip(items, caption) {
+    const ul = el('ul', 'gallery strip');
+    for (const item of items) {
+      const li = el('li', 'tile');
+      const img = thumbnail(item.url, '');
+      img.loading = 'lazy';
+      img.alt = baseName(item.key);
+      const cap = el('div', 'caption');
+      cap.append(el('span', 'label', caption(item)), el('span', 'score', pct(item.similarity, 0)));
+      const name = el('div', 'file', baseName(item.key));
+      name.title = item.key;
+      const link = detailLink(item.key, '');
+      link.append(img, cap, name);
+      li.append(link);
+      ul.append(li);
+    }
+    return ul;
+  }
+  /** Copies and similar images of a tagged image (GET image/duplicates, image/similar), when the service has vectors. */
+  for (const [part, route, caption] of [
+    ['duplicates', 'image/duplicates', (item) => t('tier')[item.tier]],
+    ['similar', 'image/similar', (item) => (item.labels && item.labels[0] ? nameOf(item.labels[0]) : '')],
+  ])
+    PARTS.push({
+      part,
+      draw: async (info, section) => {
+        while (section.children.length > 1) section.lastChild.remove();
+        section.hidden = true;
+        if (!features.similar || info.status !== 'ok') return;
+        const res = await fetch(route + '?' + new URLSearchParams({ key: info.key }), { cache: 'no-store' });
+        if (!res.ok) return;
+        const body = await res.json();
+        if (shownInfo !== info || !body.items || body.items.length === 0) return;
+        while (section.children.length > 1) section.lastChild.remove();
+        section.append(strip(body.items, caption));
+        section.hidden = false;
+      },
+    });
   function drawDetail() {
     const info = shownInfo;
     if (!info) return;

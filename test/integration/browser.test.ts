@@ -9,6 +9,7 @@
  *   finds it in the gallery, thumbnails loaded through presigned GET URLs.
  */
 
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,7 @@ import {
   skipUnlessChromium,
 } from '../helpers/browser.ts';
 import { type LocalServer, startLocalServer } from '../helpers/local-server.ts';
+import { MemoryVectors } from '../helpers/memory-vectors.ts';
 import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
 
 const skip = skipUnlessShared('the browser test') || skipUnlessChromium('the browser test');
@@ -205,6 +207,8 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
     let server: LocalServer;
     let big: Buffer;
     const fed = outcomeIndex();
+    /** The vector index of the API (the tagger's vector writes have their own tests: the test puts them). */
+    let vectors: MemoryVectors;
     const work: Promise<void>[] = [];
     const taggerErrors: unknown[] = [];
 
@@ -223,6 +227,7 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       s3 = localS3Client(s3server.endpoint);
       const store = s3ObjectStore(s3);
       tagger = createS3Tagger({ store, classifier, ...taggerSettings({ UPLOAD_PREFIX: PREFIX }) });
+      vectors = new MemoryVectors(classifier.folder.meta.embedding?.dimension ?? 1);
       server = await startLocalServer(
         createApi({
           classifier,
@@ -232,6 +237,7 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
             index: fed.index,
             store,
             signer: s3UploadSigner(s3, BUCKET),
+            vectors,
           },
         }),
       );
@@ -701,6 +707,68 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       await expect.poll(() => page.textContent('#found')).toBe('没有标注为“大熊猫”的图片');
       expect(await latinWords(page, allowed)).toEqual([]);
       expect(csp).toEqual([]);
+      await page.close();
+    });
+
+    it('the detail view shows an edited copy under Duplicates and a strip of similar images, in English and Chinese', async () => {
+      const retriever = await readFile(photo('207-Golden-Retriever.jpg'));
+      const photos: [string, Uint8Array][] = [
+        [`${PREFIX}like/retriever.jpg`, retriever],
+        [
+          `${PREFIX}like/retriever-small.jpg`,
+          await sharp(retriever).resize(240).jpeg({ quality: 70 }).toBuffer(),
+        ],
+        [`${PREFIX}like/poodle.jpg`, await readFile(photo('267-Standard-Poodle.jpg'))],
+        [`${PREFIX}like/espresso.jpg`, await readFile(photo('967-espresso.jpg'))],
+      ];
+      for (const [key, body] of photos) {
+        await s3.send(
+          new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentType: 'image/jpeg' }),
+        );
+        const c = await classifier.classify(body);
+        await vectors.put([
+          {
+            key,
+            vector: c.embedding as Float32Array,
+            metadata: {
+              etag: 'e',
+              model: 'mobilenetv2-int8@1',
+              labels: c.labels.map((l) => normalizeLabel(l.label)),
+              categories: (c.categories ?? []).map((l) => normalizeLabel(l.label)),
+              sha256: createHash('sha256').update(body).digest('hex'),
+            },
+          },
+        ]);
+      }
+      const page = await browser.newPage();
+      await page.goto(`${server.url}/?${new URLSearchParams({ image: `${PREFIX}like/retriever.jpg` })}`);
+      await expect.poll(() => page.textContent('#detail-status'), { timeout: 60_000 }).toBe('Tagged');
+      await expect.poll(() => page.isVisible('#part-duplicates .tile'), { timeout: 30_000 }).toBe(true);
+      const tiles = (part: string) =>
+        page.$$eval(`#part-${part} .tile`, (els) =>
+          els.map((e) => [e.querySelector('.label')?.textContent, e.querySelector('.file')?.textContent]),
+        );
+      expect(await tiles('duplicates')).toEqual([['edited copy', 'retriever-small.jpg']]);
+      await expect.poll(() => page.isVisible('#part-similar .tile')).toBe(true);
+      const similar = await tiles('similar');
+      // Itself left out; its copy first, the other dog before the coffee.
+      expect(similar.map(([, file]) => file)).toEqual(['retriever-small.jpg', 'poodle.jpg', 'espresso.jpg']);
+      expect(similar[0]?.[0]).toBe('golden retriever');
+      await screenshot(page, 'browser', 'detail-similar');
+      // A tile opens its own detail view, whose copies list the original.
+      await page.click('#part-duplicates .tile a');
+      await expect.poll(() => page.textContent('#detail-name')).toBe('retriever-small.jpg');
+      await expect
+        .poll(async () => (await tiles('duplicates')).map(([, file]) => file), { timeout: 30_000 })
+        .toEqual(['retriever.jpg']);
+      await page.click('#lang');
+      await expect
+        .poll(async () => (await tiles('duplicates'))[0]?.[0], { timeout: 30_000 })
+        .toBe('修改过的副本');
+      expect(await page.textContent('#part-similar h3')).toBe('相似图片');
+      expect(await page.textContent('#part-duplicates h3')).toBe('重复图片');
+      await expect.poll(async () => (await tiles('similar'))[0]?.[0]).toBe('金毛猎犬');
+      await page.click('#lang');
       await page.close();
     });
   });
