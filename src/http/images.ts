@@ -390,6 +390,9 @@ export function createImageRoutes(
       i += taken;
     }
     const unique = [...new Map(parts.map((p) => [queryOf(p.word, p.resolved).term, p])).values()];
+    // Words that name one thing ("golden retriever", "红色的") are searched as label= is: full paging.
+    if (unique.length === 1 && parts.length === 1)
+      return searchLabel((unique[0] as { word: string }).word, limitRaw, cursorRaw);
     if (unique.length > MAX_QUERY_TERMS)
       throw invalid(`q names ${unique.length} things; at most ${MAX_QUERY_TERMS} at once`);
     let partial = false;
@@ -443,8 +446,13 @@ export function createImageRoutes(
         throw invalid(`suggest is over ${MAX_LABEL_CHARS} characters`);
       return { suggestions: terms?.().suggest(q.suggest, MAX_SUGGESTIONS) ?? [] };
     }
-    const raw = q.label;
-    if (raw === undefined) throw invalid('label is required: GET /images?label=<label>');
+    if (q.label === undefined) throw invalid('label is required: GET /images?label=<label> (or q=<words>)');
+    return searchLabel(q.label, q.limit, q.cursor);
+  }
+
+  /** GET /images?label=<word>, and a q= whose words name one thing. */
+  async function searchLabel(raw: string, limitRaw: string | undefined, cursorRaw: string | undefined) {
+    const q = { limit: limitRaw, cursor: cursorRaw };
     const label = normalizeLabel(raw);
     if (Math.max(Array.from(label).length, Array.from(legacyNormalizeLabel(raw)).length) > MAX_LABEL_CHARS)
       throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);

@@ -67,6 +67,9 @@ export const PAGE_HTML = `<!doctype html>
   .bar > span { display: block; height: 100%; background: #2f6fde; }
   .categories { display: flex; flex-wrap: wrap; gap: .35rem; margin: .5rem 0; align-items: center; }
   .chip { background: #e7f0ff; color: #1d3f85; border-radius: 999px; padding: .1rem .6rem; font-size: .85rem; }
+  .swatches { display: flex; flex-wrap: wrap; gap: .5rem 1rem; margin: .5rem 0; }
+  .swatch { display: inline-flex; align-items: center; gap: .35rem; font-size: .9rem; }
+  .swatch i { display: inline-block; width: 1.1rem; height: 1.1rem; border-radius: 4px; border: 1px solid #8a94a6; }
   #search-form { display: flex; gap: .5rem; }
   #search { flex: 1; min-width: 0; font: inherit; padding: .4rem .6rem; border: 1px solid #8a94a6; border-radius: 8px; }
   button { font: inherit; padding: .4rem 1rem; border: 0; border-radius: 8px; background: #2f6fde; color: #fff;
@@ -662,6 +665,29 @@ export const PAGE_HTML = `<!doctype html>
    *   { part: 'similar', draw: async (info, section) => { ... } }
    */
   const PARTS = [];
+  // Colours (docs/colours.md): a swatch per dominant colour of the image, its name and its share.
+  const SWATCHES = { red: '#d32f2f', orange: '#f57c00', yellow: '#fbc02d', green: '#388e3c', blue: '#1976d2',
+    purple: '#7b1fa2', pink: '#f06292', brown: '#795548', black: '#212121', white: '#ffffff', grey: '#9e9e9e' };
+  const COLOUR_OF_ZH = { 红色: 'red', 橙色: 'orange', 黄色: 'yellow', 绿色: 'green', 蓝色: 'blue', 紫色: 'purple',
+    粉色: 'pink', 棕色: 'brown', 黑色: 'black', 白色: 'white', 灰色: 'grey' };
+  PARTS.push({ part: 'colours', draw(info, section) {
+    for (const old of section.querySelectorAll('.swatches')) old.remove();
+    const colours = info.colours || [];
+    section.hidden = colours.length === 0;
+    if (colours.length === 0) return;
+    const box = el('div', 'swatches');
+    for (const c of colours) {
+      const name = COLOUR_OF_ZH[c.label] || c.label;
+      const swatch = el('span', 'swatch');
+      swatch.dataset.colour = name;
+      const chip = el('i');
+      chip.style.backgroundColor = SWATCHES[name] || '#cccccc';
+      const zh = c.zh || (COLOUR_OF_ZH[c.label] ? c.label : undefined);
+      swatch.append(chip, el('span', '', (lang === 'zh' && zh ? zh : name) + ' ' + pct(c.score, 0)));
+      box.append(swatch);
+    }
+    section.append(box);
+  } });
   let shownInfo, detailGeneration = 0;
   /** A strip of linked thumbnails: each item's caption (left), its similarity (right) and file name. */
   function strip(items, caption) {

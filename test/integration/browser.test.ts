@@ -518,11 +518,12 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       const searches = requests
         .filter((r) => r.url.startsWith(`${server.url}/images?`))
         .map((r) => new URL(r.url))
-        .filter((u) => u.searchParams.has('label'));
-      expect(searches.map((u) => u.searchParams.get('label'))).toEqual([
-        'GOLDEN   retriever',
-        'Espresso',
-        'Espresso',
+        .filter((u) => u.searchParams.has('label') || u.searchParams.has('q'));
+      // Several words go as q= (answered as label= when they name one thing), one word as label=.
+      expect(searches.map((u) => [...u.searchParams].find(([k]) => k === 'label' || k === 'q'))).toEqual([
+        ['q', 'GOLDEN   retriever'],
+        ['label', 'Espresso'],
+        ['label', 'Espresso'],
       ]);
       expect(searches.map((u) => u.searchParams.get('cursor'))).toEqual([null, null, 'o24']);
 
@@ -581,9 +582,16 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       ).toEqual([
         ['similar', true],
         ['duplicates', true],
-        ['colours', true],
+        ['colours', false],
         ['names', true],
       ]);
+      // The trifle's dominant colours (5% or more of it), each a swatch with its name and share.
+      const swatches = await page.$$eval('#part-colours .swatch', (els) =>
+        els.map((e) => [(e as HTMLElement).dataset.colour, e.textContent]),
+      );
+      expect(swatches.length).toBeGreaterThanOrEqual(2);
+      for (const [name, text] of swatches) expect(text).toMatch(new RegExp(`^${name} \\d+%$`));
+      expect(swatches.map(([name]) => name)).toContain('grey');
       await screenshot(page, 'browser', 'detail');
 
       // The back button returns to the search results as they were.
