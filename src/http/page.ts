@@ -12,7 +12,8 @@
  *   are in flight at once; a file that fails shows why on its card and the others go on. A file the
  *   browser does not call an image is refused on its card, before anything is sent;
  * - without upload: each file is posted to classify (multipart field "image"), one after another;
- * - similar: the detail view shows the image's copies (same file, or the same photo edited) and a
+ * - similar: a photo dropped on the search box finds the images like it (POST similar); the detail
+ *   view shows the image's copies (same file, or the same photo edited) and a
  *   strip of similar images (GET image/duplicates and image/similar), each a link to its own view;
  * - search: a search box and a gallery of thumbnails (presigned GET URLs, lazily loaded), with the
  *   label's score on each and a "More" button that follows the cursor. The box suggests labels,
@@ -188,6 +189,7 @@ export const PAGE_HTML = `<!doctype html>
       inference: (t, trip) => 'Inference ' + t.inferMs.toFixed(1) + ' ms, decode ' + t.decodeMs.toFixed(1) +
         ' ms, server total ' + t.totalMs.toFixed(1) + ' ms, round trip ' + trip + ' ms',
       found: (n, more, what) => n + (more ? '+' : '') + ' image' + (n === 1 && !more ? '' : 's') + ' labelled "' + what + '", best first',
+      like: (n, file) => n + ' image' + (n === 1 ? '' : 's') + ' like ' + file + ', most similar first',
       none: (what, hints) => 'No image is labelled "' + what + '"' + (hints.length ? '. Try: ' + hints.join(', ') : ''),
       status: { ok: 'Tagged', pending: 'Waiting for the tagger…', ignored: 'Not a file the tagger reads' },
       taggedBy: (model) => 'Tagged by model ' + model,
@@ -218,6 +220,7 @@ export const PAGE_HTML = `<!doctype html>
       inference: (t, trip) => '推理 ' + t.inferMs.toFixed(1) + ' 毫秒，解码 ' + t.decodeMs.toFixed(1) +
         ' 毫秒，服务器共 ' + t.totalMs.toFixed(1) + ' 毫秒，往返 ' + trip + ' 毫秒',
       found: (n, more, what) => '找到 ' + n + (more ? '+' : '') + ' 张标注为“' + what + '”的图片，按得分排序',
+      like: (n, file) => '找到 ' + n + ' 张与“' + file + '”相似的图片，按相似度排序',
       none: (what, hints) => '没有标注为“' + what + '”的图片' + (hints.length ? '。试试：' + hints.join('、') : ''),
       status: { ok: '已标注', pending: '正在等待标注…', ignored: '不是可标注的文件' },
       taggedBy: (model) => '标注模型：' + model,
@@ -533,6 +536,8 @@ export const PAGE_HTML = `<!doctype html>
   const gallery = $('gallery'), more = $('more'), found = $('found');
   const normal = (text) => text.normalize('NFC').trim().replace(/\\s+/g, ' ').toLowerCase();
   let query = '', cursor, generation = 0, resolved, lastAnswer;
+  /** The file dropped on the search box: the gallery shows the images like it (POST similar). */
+  let likeFile;
   const items = [];
 
   function tile(item) {
@@ -544,8 +549,10 @@ export const PAGE_HTML = `<!doctype html>
     img.src = item.url;
     const caption = el('div', 'caption');
     const term = normal(resolved && !Array.isArray(resolved) ? resolved.term : query);
-    const match = [...(item.labels || []), ...(item.categories || [])].find((l) => normal(l.label) === term);
-    caption.append(el('span', 'label', match ? nameOf(match) : query), el('span', 'score', pct(item.score, 1)));
+    const match = likeFile ? item.labels && item.labels[0] :
+      [...(item.labels || []), ...(item.categories || [])].find((l) => normal(l.label) === term);
+    caption.append(el('span', 'label', match ? nameOf(match) : query),
+      el('span', 'score', likeFile ? pct(item.similarity, 0) : pct(item.score, 1)));
     const name = el('div', 'file', baseName(item.key));
     name.title = item.key;
     const link = detailLink(item.key, '');
@@ -561,7 +568,8 @@ export const PAGE_HTML = `<!doctype html>
       lang === 'zh' && resolved.zh ? resolved.zh :
       normal(resolved.term) === normal(query) ? query : resolved.term;
     const hints = (lastAnswer.suggestions || []).map((s) => (lang === 'zh' && s.zh ? s.zh : s.word));
-    found.textContent = n === 0 ? t('none')(what, hints) : t('found')(n, Boolean(cursor), what);
+    found.textContent = likeFile ? t('like')(n, likeFile) :
+      n === 0 ? t('none')(what, hints) : t('found')(n, Boolean(cursor), what);
     found.className = '';
   }
 
@@ -604,6 +612,7 @@ export const PAGE_HTML = `<!doctype html>
     return loadMore(limit).then(() => undefined);
   }
   function newSearch() {
+    likeFile = undefined;
     gallery.replaceChildren();
     found.textContent = t('searching');
     found.className = '';
@@ -632,6 +641,44 @@ export const PAGE_HTML = `<!doctype html>
     newSearch();
   });
   more.addEventListener('click', () => loadMore());
+  // A photo dropped on the search box finds the stored images like it (POST similar: nothing is stored).
+  const form = $('search-form');
+  for (const type of ['dragenter', 'dragover']) form.addEventListener(type, (e) => {
+    if (features.similar) e.preventDefault();
+  });
+  form.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    const dropped = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
+    if (!features.similar || !dropped) return;
+    const mine = ++generation;
+    likeFile = dropped.name;
+    query = '';
+    cursor = undefined;
+    resolved = undefined;
+    lastAnswer = undefined;
+    items.length = 0;
+    more.hidden = true;
+    gallery.replaceChildren();
+    found.textContent = t('searching');
+    found.className = '';
+    try {
+      const res = await fetch('similar?limit=24', {
+        method: 'POST',
+        headers: { 'content-type': dropped.type || 'application/octet-stream' },
+        body: dropped,
+      });
+      const body = await readJson(res);
+      if (mine !== generation) return;
+      if (!res.ok) throw fail(apiError(body, res));
+      for (const item of body.similar || []) { items.push(item); gallery.append(tile(item)); }
+      lastAnswer = body;
+      drawFound();
+    } catch (err) {
+      if (mine !== generation) return;
+      found.textContent = errorText(detailOf(err));
+      found.className = 'error';
+    }
+  });
   rerender.push(() => { gallery.replaceChildren(...items.map(tile)); drawFound(); });
 
   // Suggestions as one types: labels, categories and synonyms, in either language.

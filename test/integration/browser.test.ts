@@ -777,6 +777,30 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       expect(await page.textContent('#part-duplicates h3')).toBe('重复图片');
       await expect.poll(async () => (await tiles('similar'))[0]?.[0]).toBe('金毛猎犬');
       await page.click('#lang');
+
+      // A photo dropped on the search box finds the stored images like it (POST /similar stores nothing).
+      await page.goto(`${server.url}/`);
+      await expect.poll(() => page.isVisible('#find')).toBe(true);
+      const before = vectors.vectors.size;
+      await dropFiles(page, '#search-form', [
+        { name: 'query.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(photos[1]?.[1] as Uint8Array) },
+      ]);
+      await expect
+        .poll(() => page.textContent('#found'), { timeout: 30_000 })
+        .toBe('4 images like query.jpg, most similar first');
+      const found = await page.$$eval('#gallery .tile', (els) =>
+        els.map((e) => [
+          e.querySelector('.label')?.textContent,
+          e.querySelector('.score')?.textContent,
+          e.querySelector('.file')?.textContent,
+        ]),
+      );
+      expect(found.slice(0, 3)).toEqual([
+        ['golden retriever', '100%', 'retriever-small.jpg'],
+        ['golden retriever', expect.stringMatching(/^9\d%$/), 'retriever.jpg'],
+        [expect.any(String), expect.any(String), 'poodle.jpg'],
+      ]);
+      expect(vectors.vectors.size).toBe(before);
       await page.close();
     });
   });
