@@ -129,3 +129,85 @@ export const rekognitionPerMillion = (prices = PRICES) => 1e6 * prices.rekogniti
  */
 export const armBreakEvenSlowdown = (prices = PRICES) =>
   prices.lambda.gbSecond.x86_64 / prices.lambda.gbSecond.arm64;
+
+/**
+ * Amazon S3 Vectors (the vector index), us-east-1. Storage, PUT and query-request prices: AWS's S3
+ * pricing page (aws.amazon.com/s3/pricing, "S3 Vectors"), whose figures are readable in the stored
+ * copy only in its worked examples: $0.06 per GB-month, $0.20 per GB PUT, $2.50 per million query
+ * requests (transcribed 2026-09-20 in raw.githubusercontent.com/api-evangelist/amazon-s3/.../plans/
+ * amazon-s3-plans-pricing.yml). PUT's 128 KB minimum per request: caylent.com's "Architecting GenAI
+ * at scale: lessons from Amazon S3 Vector Store" ("each PUT has a minimum charge based on 128 KB").
+ * Query data processed (average vector + key + filterable metadata size x the index's vectors) per
+ * TB: $0.004 for the first 100,000 vectors of an index, $0.002 beyond, AWS's launch prices, NOT read
+ * from a page here (the June 2026 update cut the rate for indexes over 10 million vectors by up to
+ * 80%: dev.classmethod.jp/en/articles/20260616-s3-vectors-query-charges): re-check before quoting.
+ */
+export const VECTOR_PRICES = {
+  storageGbMonth: 0.06,
+  putPerGb: 0.2,
+  putMinimumBytes: 128 * 1024,
+  queryRequest: 2.5 / 1e6,
+  processedPerTb: { first100k: 0.004, beyond: 0.002 },
+} as const;
+
+export interface VectorStoreInput {
+  /** Values per vector (ResNet-18 512, MobileNetV2 1280); 4 bytes each. */
+  dimension: number;
+  /** Bytes of the key and of the metadata (filterable and not) per vector. */
+  keyBytes: number;
+  filterableBytes: number;
+  nonFilterableBytes: number;
+  /** Vectors per PutVectors call (the tagger: 1; the backfill: up to 500). */
+  vectorsPerPut: number;
+}
+
+const GB = 1024 ** 3;
+const TB = 1024 ** 4;
+
+/** Stored bytes of one vector (billed logical size) and the bytes a query processes per vector in the index. */
+export function vectorBytes(v: VectorStoreInput) {
+  const data = v.dimension * 4;
+  return {
+    stored: data + v.keyBytes + v.filterableBytes + v.nonFilterableBytes,
+    processed: data + v.keyBytes + v.filterableBytes,
+  };
+}
+
+/** One QueryVectors over an index of `vectors` vectors: the request plus the data processed. */
+export function queryCost(v: VectorStoreInput, vectors: number, prices = VECTOR_PRICES): number {
+  const per = vectorBytes(v).processed;
+  const first = Math.min(vectors, 1e5);
+  const beyond = Math.max(0, vectors - 1e5);
+  return (
+    prices.queryRequest +
+    ((first * per) / TB) * prices.processedPerTb.first100k +
+    ((beyond * per) / TB) * prices.processedPerTb.beyond
+  );
+}
+
+export interface VectorStoreCost {
+  /** Storage of `images` vectors, per month. */
+  storagePerMonth: number;
+  /** Writing `images` vectors once (PUT, with its per-request minimum). */
+  writes: number;
+  /** The tagger's one query per new image (near-duplicates) while the index grows from 0 to `images`. */
+  ingestQueries: number;
+  /** One similar-images query per image viewed, over an index of `images` vectors, per million views. */
+  perMillionViews: number;
+}
+
+/** What the vector store adds for `images` images (default a million). */
+export function vectorStoreCost(v: VectorStoreInput, images = 1e6, prices = VECTOR_PRICES): VectorStoreCost {
+  const { stored } = vectorBytes(v);
+  const putBytes = Math.max(prices.putMinimumBytes, stored * v.vectorsPerPut) / v.vectorsPerPut;
+  let ingest = 0;
+  const step = Math.max(1, Math.floor(images / 1000));
+  for (let n = 0; n < images; n += step)
+    ingest += queryCost(v, n + step / 2, prices) * Math.min(step, images - n);
+  return {
+    storagePerMonth: ((images * stored) / GB) * prices.storageGbMonth,
+    writes: ((images * putBytes) / GB) * prices.putPerGb,
+    ingestQueries: ingest,
+    perMillionViews: 1e6 * queryCost(v, images, prices),
+  };
+}

@@ -33,6 +33,10 @@ import {
   provisionedPerMonth,
   rekognitionPerMillion,
   type S3Requests,
+  VECTOR_PRICES,
+  type VectorStoreInput,
+  vectorBytes,
+  vectorStoreCost,
 } from './cost-model.ts';
 
 /** S3 requests per tagged image (see test/unit/tagger.test.ts), with or without user tags. */
@@ -184,7 +188,43 @@ async function main() {
         }).events,
       )} per million images (2 events per image).`,
   );
+  out.push('');
+  out.push(...vectorStoreSection(meta.embedding?.dimension));
   console.log(out.join('\n'));
+}
+
+/**
+ * The vector store (S3 Vectors) per million images and at 10 million, for this model's embedding and
+ * the ResNet-18 default. Metadata sizes: what the tagger writes (src/tagging/tagger.ts vectorOf),
+ * measured on the local stack for a photo: key ~60 bytes, filterable (etag, model, labels,
+ * categories, sha256) ~300 bytes, non-filterable (classes, scores, vocabulary) ~130 bytes.
+ */
+function vectorStoreSection(dimension: number | undefined): string[] {
+  const out: string[] = [];
+  const dims = [...new Set([dimension, 512].filter((d): d is number => d !== undefined))];
+  const base = { keyBytes: 60, filterableBytes: 300, nonFilterableBytes: 130 };
+  out.push(
+    '| vector store (S3 Vectors) | dimension | bytes stored per vector | storage per month | writes (tagger: 1 per PUT) | writes (backfill: 500 per PUT) | near-duplicate query at ingest | a similar query per view, per million views |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const images of [1e6, 1e7])
+    for (const dimension of dims) {
+      const one: VectorStoreInput = { dimension, ...base, vectorsPerPut: 1 };
+      const c = vectorStoreCost(one, images);
+      const batched = vectorStoreCost({ ...one, vectorsPerPut: 500 }, images);
+      out.push(
+        `| ${images / 1e6} million images | ${dimension} | ${vectorBytes(one).stored} | ${usd(c.storagePerMonth)} | ${usd(c.writes)} | ${usd(batched.writes)} | ${usd(c.ingestQueries)} | ${usd(c.perMillionViews)} |`,
+      );
+    }
+  const ten = vectorStoreCost({ dimension: 512, ...base, vectorsPerPut: 1 }, 1e7);
+  out.push('');
+  out.push(
+    `10 million images (ResNet-18, 512 dimensions) cost ${usd(ten.storagePerMonth)} a month to keep in S3 Vectors, plus ${usd(ten.perMillionViews)} per million "similar" views; ` +
+      `tagging them once wrote ${usd(ten.writes)} of PUTs (each single-vector PutVectors is billed at least ${VECTOR_PRICES.putMinimumBytes / 1024} KB: ` +
+      `the backfill's 500-vector PUTs cost ${usd(vectorStoreCost({ dimension: 512, ...base, vectorsPerPut: 500 }, 1e7).writes)}) and ${usd(ten.ingestQueries)} of near-duplicate queries. ` +
+      "Prices: bench/cost-model.ts VECTOR_PRICES (the data-processed rate is AWS's launch price: re-check).",
+  );
+  return out;
 }
 
 try {

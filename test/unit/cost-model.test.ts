@@ -6,7 +6,10 @@ import {
   MONTH_SECONDS,
   PRICES,
   provisionedPerMonth,
+  queryCost,
   rekognitionPerMillion,
+  vectorBytes,
+  vectorStoreCost,
 } from '../../bench/cost-model.ts';
 
 describe('cost model', () => {
@@ -77,5 +80,27 @@ describe('cost model', () => {
       costPerMillion({ arch: 'x86_64', memoryMb: 1769, durationMs: Number.NaN, s3: { get: 1, put: 1 } }),
     ).toThrow(RangeError);
     expect(PRICES.lambda.request).toBeCloseTo(2e-7, 12);
+  });
+});
+
+describe('vector store (S3 Vectors) cost', () => {
+  const v = { dimension: 512, keyBytes: 60, filterableBytes: 300, nonFilterableBytes: 130, vectorsPerPut: 1 };
+  it('prices storage by logical bytes, PUTs with their 128 KB minimum, queries by request and data processed', () => {
+    expect(vectorBytes(v)).toEqual({ stored: 2048 + 490, processed: 2048 + 360 });
+    const c = vectorStoreCost(v, 1e6);
+    expect(c.storagePerMonth).toBeCloseTo(((1e6 * 2538) / 1024 ** 3) * 0.06, 10);
+    // One vector per PutVectors: billed at the 128 KB minimum; 500 per call: at their size.
+    expect(c.writes).toBeCloseTo(((1e6 * 128 * 1024) / 1024 ** 3) * 0.2, 6);
+    expect(vectorStoreCost({ ...v, vectorsPerPut: 500 }, 1e6).writes).toBeCloseTo(
+      ((1e6 * 2538) / 1024 ** 3) * 0.2,
+      6,
+    );
+    // A query over 100,000 vectors: the request and 100,000 x 2,408 bytes at the first tier.
+    expect(queryCost(v, 1e5)).toBeCloseTo(2.5e-6 + ((1e5 * 2408) / 1024 ** 4) * 0.004, 12);
+    expect(queryCost(v, 2e5) - queryCost(v, 1e5)).toBeCloseTo(((1e5 * 2408) / 1024 ** 4) * 0.002, 12);
+    // The ingest queries see the index growing: between an empty index and a full one.
+    expect(c.ingestQueries).toBeGreaterThan(1e6 * queryCost(v, 0));
+    expect(c.ingestQueries).toBeLessThan(1e6 * queryCost(v, 1e6));
+    expect(c.perMillionViews).toBeCloseTo(1e6 * queryCost(v, 1e6), 6);
   });
 });
