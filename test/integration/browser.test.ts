@@ -514,7 +514,7 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       const scores = all.map((t) => Number.parseFloat(t.score));
       expect([...scores].sort((a, b) => b - a)).toEqual(scores);
       expect(await page.textContent('#found')).toBe('25 images labelled "Espresso", best first');
-      // The second page was asked for with the cursor of the first.
+      // Several words go as q=, one as label=; the second page was asked for with the cursor of the first.
       const searches = requests
         .filter((r) => r.url.startsWith(`${server.url}/images?`))
         .map((r) => new URL(r.url))

@@ -128,7 +128,7 @@ describe('npm start notices', () => {
   it("quiets the AWS SDK's Node version warning once on Node < 22, and says nothing on 22 and later", () => {
     const env: NodeJS.ProcessEnv = {};
     expect(quietNodeVersionWarning(env, 'v20.20.2')).toMatch(
-      /^note: Node v20\.20\.2 runs this, but the AWS SDK/,
+      /^note: Node v20\.20\.2 is past its end of life; this project supports Node 22 or newer/,
     );
     expect(env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED).toBe('true');
     const later: NodeJS.ProcessEnv = {};
