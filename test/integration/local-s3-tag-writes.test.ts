@@ -5,9 +5,6 @@
  * tagger then merged its own tags with "no user tags" and wrote the user's tags away (the burst test
  * caught it with duplicated, concurrent deliveries).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -17,25 +14,16 @@ import {
   PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalS3, localS3Client, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useLocalS3 } from '../helpers/local-s3.ts';
 
 const Bucket = 'tag-writes';
 
 describe('local S3: tag sets as S3 keeps them', () => {
-  let dir: string;
-  let server: LocalS3;
+  const local = useLocalS3([Bucket]);
   let s3: S3Client;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'local-s3-tags-'));
-    server = await startLocalS3({ directory: dir, buckets: [Bucket] });
-    s3 = localS3Client(server.endpoint);
-  });
-  afterAll(async () => {
-    s3?.destroy();
-    await server?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+  beforeAll(() => {
+    s3 = local.s3;
   });
 
   it('a read during a tag write sees the old or the new set, never an empty one', async () => {
