@@ -8,7 +8,8 @@
  * events are being delivered: 8 at a time, in a seeded random order, 15% of them twice.
  * At the end every live object has exactly one correct tag set (its labels are those of classifying
  * its current bytes) and matching index entries (every label partition queried; the table scanned,
- * here only, for orphan label items), and deleted objects have none. Prints the time it took.
+ * here only, for orphan label items) and vectors in a local S3 Vectors (the embedding of its current
+ * bytes, under its current ETag), and deleted objects have none. Prints the time it took.
  */
 
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -20,8 +21,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../models/resnet18.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../scripts/local/local-dynamo.ts';
 import { type LocalS3, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { type LocalS3Vectors, startLocalS3Vectors } from '../../scripts/local/local-s3-vectors.ts';
 import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
+import { s3VectorIndex } from '../../src/aws/s3-vector-index.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
 import { DEFAULT_MIN_CONFIDENCE } from '../../src/classifier/postprocess.ts';
 import { taggerSettings } from '../../src/settings.ts';
@@ -34,6 +37,7 @@ import {
   MIN_INDEXED_COLOUR_SHARE,
   sanitizeTagValue,
 } from '../../src/tagging/tags.ts';
+import { cosineSimilarity, type VectorIndex } from '../../src/tagging/vector-index.ts';
 import { scanLabelItems, searchAll } from '../helpers/index-contract.ts';
 import { sharedModelFolder, sharedPhotos, skipUnlessShared } from '../helpers/shared.ts';
 
@@ -51,6 +55,8 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
   let dynamo: LocalDynamo;
   let s3: S3Client;
   let classifier: Classifier;
+  let vectorServer: LocalS3Vectors;
+  let vectors: VectorIndex;
   const queue: S3Event[] = [];
   let emitted = 0;
   const random = seededRandom(9);
@@ -74,11 +80,17 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
       credentials,
     });
     classifier = await createClassifier(sharedModelFolder(), { threads: 2 });
+    const dimension = classifier.folder.meta.embedding?.dimension ?? 0;
+    vectorServer = await startLocalS3Vectors({
+      indexes: [{ bucket: 'burst-vectors', index: 'burst-1', dimension }],
+    });
+    vectors = s3VectorIndex(vectorServer.client, { bucket: 'burst-vectors', index: 'burst-1', dimension });
   });
   afterAll(async () => {
     s3?.destroy();
     await s3server?.close();
     await dynamo?.close();
+    await vectorServer?.close();
     await classifier?.release();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -94,6 +106,7 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
       store: s3ObjectStore(s3),
       classifier,
       index: dynamoLabelIndex(dynamo.client, TABLE),
+      vectors,
       ...taggerSettings({ UPLOAD_PREFIX: 'uploads/' }),
     });
 
@@ -188,7 +201,15 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
     // Labels and categories under MIN_CONFIDENCE are neither tagged nor indexed.
     const expected = new Map<
       number,
-      { keys: string[]; top?: string; list?: string; categories?: string; labels: string[]; names: string[] }
+      {
+        keys: string[];
+        top?: string;
+        list?: string;
+        categories?: string;
+        labels: string[];
+        names: string[];
+        embedding?: Float32Array;
+      }
     >();
     for (const photo of new Set([...content.values()].filter((p) => p !== undefined))) {
       const c = await classifier.classify(photos[photo]?.bytes ?? new Uint8Array(), { topK: 3 });
@@ -210,6 +231,7 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
         ...(kept.length ? { top: sanitizeTagValue(kept[0]?.label ?? ''), list: formatLabelList(kept) } : {}),
         ...(categories.length ? { categories: formatLabelList(categories) } : {}),
         labels: kept.map((l) => l.label),
+        ...(c.embedding ? { embedding: c.embedding } : {}),
         names: [
           ...[...kept, ...categories].map((l) => l.label),
           ...colours.map((col) => colourTerm(col.name)),
@@ -220,8 +242,10 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
     const wantPartitions = new Map<string, Set<string>>();
     for (const [key, photo] of content) {
       const indexed = await index.get(BUCKET, key);
+      const [vector] = await vectors.get([key]);
       if (photo === undefined) {
         expect(indexed?.state, key).toBe('deleted');
+        expect(vector, `${key}: deleted, no vector`).toBeUndefined();
         await expect(
           s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: key })),
           key,
@@ -254,6 +278,11 @@ describe.skipIf(skipUnlessShared('the burst test'))('burst and order: local S3 +
         status: 'ok',
       });
       expect(indexed, key).toMatchObject({ state: 'live', status: 'ok' });
+      // The vector of its current bytes, under its current ETag.
+      expect(vector?.metadata.etag, `${key} vector version`).toBe(indexed?.etag);
+      expect(cosineSimilarity(vector?.vector ?? [], want?.embedding ?? []), `${key} vector`).toBeGreaterThan(
+        0.9999,
+      );
       expect(
         indexed?.labels.map((l) => l.label),
         key,
