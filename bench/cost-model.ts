@@ -44,6 +44,22 @@ export const PRICES = {
   dynamo: { writeUnit: 0.625 / 1e6, readUnit: 0.125 / 1e6 },
   /** Amazon Rekognition DetectLabels (Image, Group 2), first 1 million images a month. */
   rekognitionDetectLabels: 1.0 / 1000,
+  /**
+   * Amazon Cognito user pools, Lite feature plan (the stack's pool, docs/access.md): monthly active
+   * users (a user who signs in or refreshes a token in the month) free up to `freeMau`, then $ per MAU
+   * by band (each band up to its MAU count). From aws.amazon.com/cognito/pricing as published with the
+   * feature plans (November 2024); the stored page snapshots here predate the plans (they show the
+   * old 50,000-MAU free tier): re-check. Essentials would be $0.015 per MAU after the same free tier.
+   */
+  cognitoLite: {
+    freeMau: 10_000,
+    bands: [
+      { upTo: 100_000, perMau: 0.0055 },
+      { upTo: 1_000_000, perMau: 0.0046 },
+      { upTo: 10_000_000, perMau: 0.00325 },
+      { upTo: Number.POSITIVE_INFINITY, perMau: 0.0025 },
+    ],
+  },
 } as const;
 
 /** Seconds in the month AWS prices provisioned concurrency by (730 hours). */
@@ -122,6 +138,19 @@ export function provisionedPerMonth(
 
 /** Rekognition DetectLabels for a million images at the first-tier price (the first million in a month). */
 export const rekognitionPerMillion = (prices = PRICES) => 1e6 * prices.rekognitionDetectLabels;
+
+/** $ per month of the user pool (Lite) for this many monthly active users: the free tier, then the bands. */
+export function userPoolPerMonth(mau: number, prices = PRICES): number {
+  const { freeMau, bands } = prices.cognitoLite;
+  let total = 0;
+  let from: number = freeMau;
+  for (const band of bands) {
+    if (mau <= from) break;
+    total += (Math.min(mau, band.upTo) - from) * band.perMau;
+    from = band.upTo;
+  }
+  return total;
+}
 
 /**
  * How much longer arm64 may take than x86_64 and still cost no more per GB-second-priced image

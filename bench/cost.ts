@@ -33,6 +33,7 @@ import {
   provisionedPerMonth,
   rekognitionPerMillion,
   type S3Requests,
+  userPoolPerMonth,
   VECTOR_PRICES,
   type VectorStoreInput,
   vectorBytes,
@@ -166,6 +167,13 @@ async function main() {
     );
   out.push(
     `| stage prod: 1 per function, api + tagger, ${MB_PER_LAMBDA_VCPU} MB | ${usd(provisionedPerMonth('x86_64', MB_PER_LAMBDA_VCPU, 2))} | ${usd(provisionedPerMonth('arm64', MB_PER_LAMBDA_VCPU, 2))} |`,
+  );
+  out.push('');
+  const { freeMau, bands } = PRICES.cognitoLite;
+  out.push(
+    `| sign-in: the Cognito user pool (Lite), per month | ${[10, 1000, 10_000, 50_000, 200_000].map((n) => `${n.toLocaleString('en-US')} MAU`).join(' | ')} |`,
+    `| --- | ${[1, 2, 3, 4, 5].map(() => '---:').join(' | ')} |`,
+    `| free up to ${freeMau.toLocaleString('en-US')} monthly active users, then $${bands[0]?.perMau} each | ${[10, 1000, 10_000, 50_000, 200_000].map((n) => usd(userPoolPerMonth(n))).join(' | ')} |`,
   );
   out.push('');
   out.push(

@@ -41,6 +41,14 @@ async function main(argv: string[]): Promise<void> {
   process.env.AWS_REGION ??= 'us-east-1';
   process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ??= String(MB_PER_LAMBDA_VCPU);
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  // A direct invocation skips API Gateway: without a user pool named (AUTH_ISSUER, AUTH_CLIENT_ID and
+  // an Authorization header in the event), the api runs without sign-in, and says so.
+  if (fn === 'api' && !process.env.AUTH_ISSUER && process.env.AUTH_PUBLIC === undefined) {
+    process.env.AUTH_PUBLIC = 'true';
+    console.error(
+      'invoke: the api runs without sign-in (AUTH_PUBLIC=true; set AUTH_ISSUER and AUTH_CLIENT_ID to check tokens)',
+    );
+  }
   // The service and namespace the deployed function gets: serverless.yml is their one definition.
   const { custom } = yaml.load(await readFile(join(ROOT, 'serverless.yml'), 'utf8')) as {
     custom: { metricsNamespace: string; metricsServices: Record<string, string> };

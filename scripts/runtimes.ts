@@ -235,6 +235,8 @@ export async function probe(rt: Runtime, o: ProbeOptions): Promise<ProbeRun> {
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       POWERTOOLS_METRICS_DISABLED: 'true',
       MODEL_DIR: o.modelDir,
+      // Direct invocations, as Lambda's Invoke API makes them: no API Gateway, no sign-in.
+      AUTH_PUBLIC: 'true',
       ...o.env,
     };
     const t0 = performance.now();

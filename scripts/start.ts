@@ -1,5 +1,5 @@
 /**
- * npm start [-- --model <name> | --model-dir <dir> | --synthetic] [--check <image>]
+ * npm start [-- --model <name> | --model-dir <dir> | --synthetic] [--user <email>] [--public] [--check <image>]
  *
  * The local stack: builds the bundles, finds (or builds) a trained model folder in
  * layers/model/models/ (the zoo ResNet-18 with network; offline, the MobileNetV2 of ../shared; a
@@ -15,10 +15,18 @@
  * Events are delivered as Lambda's asynchronous invocations are (scripts/local/async-invoke.ts): a
  * queue, at most localTaggerConcurrency() at once (so a burst reuses warm workers), 2 retries, then a
  * local failure queue file (docs/local-stack.md).
- * Ports: LOCAL_HTTP_PORT, LOCAL_LAMBDA_PORT, LOCAL_S3_PORT, LOCAL_DYNAMO_PORT, LOCAL_VECTORS_PORT.
- * Data: .s3-local/, .dynamo-local/ and .vectors-local/, or LOCAL_DATA_DIR/{s3,dynamo,vectors}.
+ * Sign-in as on AWS: a local user pool (cognito-local, scripts/local/local-cognito.ts) on
+ * 127.0.0.1:9229 with the app client and groups serverless.yml creates; on its first start (or for a
+ * new --user <email>) it adds a user, an editor, and prints the password once. The data routes need
+ * its access tokens: serverless-offline checks issuer, client and expiry as API Gateway's JWT
+ * authorizer does (ignoreJWTSignature: it cannot check signatures), and the api function verifies
+ * them fully (src/auth/tokens.ts). --public: no pool, no sign-in (the publicDemo mode), said in one line.
+ * Ports: LOCAL_HTTP_PORT, LOCAL_LAMBDA_PORT, LOCAL_S3_PORT, LOCAL_DYNAMO_PORT, LOCAL_VECTORS_PORT,
+ * LOCAL_COGNITO_PORT. Data: .s3-local/, .dynamo-local/, .vectors-local/ and .cognito-local/, or
+ * LOCAL_DATA_DIR/{s3,dynamo,vectors,cognito}.
  *
- * --check <image>: once up, puts the image under uploads/, waits for the tags, prints them, finds
+ * --check <image>: once up, signs in (a temporary user, deleted after; a request without a token must
+ * get 401), puts the image under uploads/, waits for the tags, prints them, finds
  * it by searching its top label, deletes it and waits until search no longer lists it, then exits
  * (exit code 1 when a step does not happen in time: 60 s for the tags, 30 s for each search).
  */
@@ -41,10 +49,12 @@ import { decodeS3Key, formatModelRef } from '../src/tagging/tags.ts';
 import { vectorIndexName } from '../src/tagging/vector-index.ts';
 import { buildBundles } from './build.ts';
 import { asyncInvoker, type FailureRecord } from './local/async-invoke.ts';
+import { type LocalCognito, startLocalCognito } from './local/local-cognito.ts';
 import { startLocalDynamo } from './local/local-dynamo.ts';
 import { listingTokensWork, startLocalS3 } from './local/local-s3.ts';
 import { startLocalS3Vectors } from './local/local-s3-vectors.ts';
 import { offlineLog, taggerResultSummary } from './local/offline-log.ts';
+import { addUser, deleteUser, ensureLocalPool, listUsers, type PoolRef, signIn } from './local/user-pool.ts';
 import { quietNodeVersionWarning } from './node-version.ts';
 
 /** The local stack's loopback ports: each one's default and the variable that changes it. */
@@ -54,6 +64,7 @@ export const PORTS = {
   s3: { env: 'LOCAL_S3_PORT', default: 4569, what: 'local S3' },
   dynamo: { env: 'LOCAL_DYNAMO_PORT', default: 4570, what: 'local DynamoDB' },
   vectors: { env: 'LOCAL_VECTORS_PORT', default: 4571, what: 'local S3 Vectors' },
+  cognito: { env: 'LOCAL_COGNITO_PORT', default: 9229, what: 'local user pool (cognito-local)' },
 } as const;
 type PortName = keyof typeof PORTS;
 
@@ -79,7 +90,7 @@ export class PortInUseError extends Error {
 }
 
 /** Throws PortInUseError for the first of the ports that something already listens on. */
-export async function checkPortsFree(host: string, ports: Record<PortName, number>): Promise<void> {
+export async function checkPortsFree(host: string, ports: Partial<Record<PortName, number>>): Promise<void> {
   for (const [name, port] of Object.entries(ports) as [PortName, number][]) {
     await new Promise<void>((resolve, reject) => {
       const probe = createServer();
@@ -98,6 +109,10 @@ export const LOCAL = {
   table: 'image-tagger-dev-labels',
   /** The vector bucket (serverless.yml names it image-tagger-<stage>-vectors on AWS too). */
   vectorBucket: 'image-tagger-dev-vectors',
+  /** The local user pool (serverless.yml names it image-tagger-<stage>-users on AWS). */
+  userPool: 'image-tagger-dev-users',
+  /** The user `npm start` adds on the first start of a pool (an editor) when no --user is named. */
+  firstUser: 'local@example.com',
   stage: 'dev',
   credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
 };
@@ -194,6 +209,8 @@ export function localDataDirs(env: NodeJS.ProcessEnv = process.env) {
         s3Name: join(base, 's3'),
         dynamoName: join(base, 'dynamo'),
         vectorsName: join(base, 'vectors'),
+        cognito: join(base, 'cognito'),
+        cognitoName: join(base, 'cognito'),
       }
     : {
         s3: join(ROOT, '.s3-local'),
@@ -203,6 +220,8 @@ export function localDataDirs(env: NodeJS.ProcessEnv = process.env) {
         s3Name: '.s3-local/',
         dynamoName: '.dynamo-local/',
         vectorsName: '.vectors-local/',
+        cognito: join(ROOT, '.cognito-local'),
+        cognitoName: '.cognito-local/',
       };
 }
 
@@ -234,11 +253,16 @@ async function waitFor(url: string, seconds: number, child: ChildProcess): Promi
  * Whether GET /images?label=<label> lists the key (following the cursor, at most 20 pages);
  * undefined when the API has no search (404: the routes are not wired into the handler).
  */
-async function searchLists(base: string, label: string, key: string): Promise<boolean | undefined> {
+async function searchLists(
+  base: string,
+  label: string,
+  key: string,
+  headers: Record<string, string>,
+): Promise<boolean | undefined> {
   let cursor: string | undefined;
   for (let page = 0; page < 20; page++) {
     const query = new URLSearchParams({ label, limit: '50', ...(cursor ? { cursor } : {}) });
-    const res = await fetch(`${base}/images?${query}`);
+    const res = await fetch(`${base}/images?${query}`, { headers });
     if (res.status === 404) return undefined;
     if (!res.ok) throw new Error(`GET /images?${query}: ${res.status} ${await res.text()}`);
     const body = (await res.json()) as { items?: { key: string }[]; cursor?: string };
@@ -255,11 +279,12 @@ async function waitForSearch(
   label: string,
   key: string,
   want: boolean,
+  headers: Record<string, string>,
   seconds = 30,
 ): Promise<boolean | undefined> {
   let listed: boolean | undefined;
   for (let i = 0; i < seconds * 4; i++) {
-    listed = await searchLists(base, label, key);
+    listed = await searchLists(base, label, key, headers);
     if (listed === undefined || listed === want) return listed;
     await sleep(250);
   }
@@ -276,14 +301,20 @@ async function main(argv: string[]): Promise<number> {
       'model-dir': { type: 'string' },
       check: { type: 'string' },
       synthetic: { type: 'boolean' },
+      public: { type: 'boolean' },
+      user: { type: 'string' },
     },
   });
+  const isPublic = values.public ?? false;
+  if (isPublic && values.user)
+    throw new Error('--user and --public exclude each other: --public has no sign-in');
   const ports = {
     http: localPort('http'),
     lambda: localPort('lambda'),
     s3: localPort('s3'),
     dynamo: localPort('dynamo'),
     vectors: localPort('vectors'),
+    ...(isPublic ? {} : { cognito: localPort('cognito') }),
   };
   const settings = await functionSettings(process.env);
   await checkPortsFree(LOCAL.host, ports);
@@ -432,6 +463,39 @@ async function main(argv: string[]): Promise<number> {
       ? `local S3 Vectors on ${vectors.endpoint}, bucket ${LOCAL.vectorBucket}, index ${vectorIndex.name} (${vectorIndex.dimension} dimensions, cosine; data in ${dataDirs.vectorsName}; it indexes ${dataDirs.s3Name} too)`
       : `local S3 Vectors on ${vectors.endpoint}: the model folder has no embedding, so no vectors (no similar images or duplicates)`,
   );
+  // The local user pool, unless --public.
+  let cognito: LocalCognito | undefined;
+  let pool: PoolRef | undefined;
+  if (ports.cognito !== undefined) {
+    const cognitoPort = ports.cognito;
+    cognito = await listening(
+      'cognito',
+      cognitoPort,
+      startLocalCognito({ directory: dataDirs.cognito, port: cognitoPort, address: LOCAL.host }),
+    ).catch(async (err: Error) => {
+      await Promise.allSettled([s3server.close(), dynamo.close()]);
+      throw err;
+    });
+    pool = await ensureLocalPool(cognito.endpoint, LOCAL.userPool);
+    log(
+      `local user pool on ${cognito.endpoint}, pool ${pool.poolId}, app client ${pool.clientId} (data in ${dataDirs.cognitoName})`,
+    );
+    const named = values.user;
+    const users = await listUsers(pool);
+    if (named || users.length === 0) {
+      const email = named ?? LOCAL.firstUser;
+      const user = await addUser(pool, email, users.length === 0 ? { role: 'editor' } : {});
+      if (user.password)
+        log(
+          `local user: ${email}  password: ${user.password}  (shown once; an editor. More users: npm run users -- add <email> [--editor])`,
+        );
+      else log(`local user: ${email} (exists; its password was shown when it was added)`);
+    } else
+      log(`local users: ${users.map((u) => u.email).join(', ')} (npm run users -- add <email> to add one)`);
+  } else
+    log(
+      'PUBLIC (--public): sign-in is off; anyone who can reach this API may search, view, upload and classify',
+    );
 
   const offline = spawn(
     join(ROOT, 'node_modules/.bin/sls'),
@@ -443,6 +507,7 @@ async function main(argv: string[]): Promise<number> {
       '--localEnvironment',
       `--param=modelName=${model}`,
       ...settings.params,
+      `--param=publicDemo=${isPublic}`,
     ],
     {
       cwd: ROOT,
@@ -456,6 +521,7 @@ async function main(argv: string[]): Promise<number> {
         // Blank (no vectors) when the model folder has no embedding.
         OFFLINE_VECTOR_BUCKET: vectorIndex ? LOCAL.vectorBucket : '',
         OFFLINE_VECTOR_INDEX: vectorIndex?.name ?? '',
+        ...(pool ? { OFFLINE_AUTH_ISSUER: pool.issuer, OFFLINE_AUTH_CLIENT_ID: pool.clientId } : {}),
         LOCAL_HTTP_PORT: String(ports.http),
         LOCAL_LAMBDA_PORT: String(ports.lambda),
         AWS_ENDPOINT_URL_S3: endpoint,
@@ -502,7 +568,7 @@ async function main(argv: string[]): Promise<number> {
         });
       });
     }
-    await Promise.allSettled([s3server.close(), dynamo.close(), vectors.close()]);
+    await Promise.allSettled([s3server.close(), dynamo.close(), vectors.close(), cognito?.close()]);
     process.exit(code);
   };
   process.once('SIGINT', () => void stop(0));
@@ -520,14 +586,21 @@ async function main(argv: string[]): Promise<number> {
     log(values.check ? `--check FAIL: ${err.message}` : err.message);
     await stop(1);
   });
+  // The data routes' curls carry the token of a signed-in user (none with --public).
+  const auth = pool ? ` -H "authorization: Bearer $TOKEN"` : '';
   log(`ready:
-  web page      ${base}/
-  health        curl ${base}/health
-  classify      curl --data-binary @photo.jpg -H 'content-type: application/octet-stream' '${base}/classify?topK=3'
-                curl -F image=@photo.jpg ${base}/classify
-  search        curl '${base}/images?label=golden%20retriever&limit=10'
-  one image     curl '${base}/image?key=uploads/photo.jpg'
-  upload        curl -X POST ${base}/uploads -H 'content-type: application/json' -d '{"filename":"photo.jpg","contentType":"image/jpeg"}'
+  web page      ${base}/${pool ? '  (sign in with a local user)' : ''}
+  health        curl ${base}/health${
+    pool
+      ? `
+  sign in       TOKEN=$(npm run -s users -- token <email>)   (asks for the password; the curls below send it)`
+      : ''
+  }
+  classify      curl${auth} --data-binary @photo.jpg -H 'content-type: application/octet-stream' '${base}/classify?topK=3'
+                curl${auth} -F image=@photo.jpg ${base}/classify
+  search        curl${auth} '${base}/images?label=golden%20retriever&limit=10'
+  one image     curl${auth} '${base}/image?key=uploads/photo.jpg'
+  upload        curl${auth} -X POST ${base}/uploads -H 'content-type: application/json' -d '{"filename":"photo.jpg","contentType":"image/jpeg"}'
                 (answers a presigned POST {key, url, fields}: post the fields and file=@photo.jpg as a form to url; the page does this)
   tag in S3     AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${endpoint} s3 cp photo.jpg s3://${LOCAL.bucket}/uploads/photo.jpg
                 AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${endpoint} s3api get-object-tagging --bucket ${LOCAL.bucket} --key uploads/photo.jpg
@@ -536,7 +609,10 @@ async function main(argv: string[]): Promise<number> {
   ${values.check ? `--check ${values.check}: runs now, then stops everything` : 'Ctrl-C stops everything.'}`);
 
   const checked = performance.now();
+  // --check signs in as a temporary member of the local pool, deleted when the check ends.
+  let checkUser: string | undefined;
   const verdict = async (failure?: string) => {
+    if (pool && checkUser) await deleteUser(pool, checkUser).catch(() => {});
     const seconds = ((performance.now() - checked) / 1000).toFixed(1);
     log(
       failure
@@ -555,6 +631,28 @@ async function main(argv: string[]): Promise<number> {
 
   /** --check: the steps in order; a step that does not happen in time is the FAIL line's reason. */
   async function runCheck(photo: string): Promise<number> {
+    // Signed in as the page signs in; without a token, and with a tampered one, the data routes refuse.
+    const signedIn: Record<string, string> = {};
+    if (pool) {
+      checkUser = `check-${Date.now()}@example.com`;
+      const { password } = await addUser(pool, checkUser);
+      const tokens = await signIn(pool, checkUser, password ?? '');
+      signedIn.authorization = `Bearer ${tokens.accessToken}`;
+      const anonymous = await fetch(`${base}/images?label=dog`);
+      // The same token with another user in it (signature unchanged): the gateway's claim checks pass,
+      // the function's signature check must not.
+      const [header, payload, signature] = tokens.accessToken.split('.');
+      const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString());
+      const other = Buffer.from(JSON.stringify({ ...claims, sub: 'someone-else' })).toString('base64url');
+      const tampered = await fetch(`${base}/images?label=dog`, {
+        headers: { authorization: `Bearer ${header}.${other}.${signature}` },
+      });
+      log(
+        `signed in as ${checkUser}; GET /images without a token: ${anonymous.status}, with a tampered token: ${tampered.status}`,
+      );
+      if (anonymous.status !== 401 || tampered.status !== 401)
+        return verdict('a data route answered without a valid token');
+    }
     const s3 = new S3Client({
       endpoint,
       forcePathStyle: true,
@@ -574,11 +672,15 @@ async function main(argv: string[]): Promise<number> {
         const bytes = new Uint8Array(await readFile(photo));
         const form = new FormData();
         form.append('image', new Blob([bytes]), basename(photo));
-        for (const [form_, body, headers] of [
+        for (const [form_, body, type] of [
           ['multipart', form, {}],
           ['octet-stream', bytes, { 'content-type': 'application/octet-stream' }],
         ] as const) {
-          const res = await fetch(`${base}/classify?topK=3`, { method: 'POST', body, headers });
+          const res = await fetch(`${base}/classify?topK=3`, {
+            method: 'POST',
+            body,
+            headers: { ...signedIn, ...type },
+          });
           const out = (await res.json()) as { labels?: { label: string; score: number }[] };
           const top = (out.labels ?? []).map((l) => `${l.label} ${(l.score * 100).toFixed(1)}%`).join(', ');
           log(`POST /classify (${form_}): ${res.status} ${top || JSON.stringify(out)}`);
@@ -588,7 +690,7 @@ async function main(argv: string[]): Promise<number> {
         const label = (tags.TagSet ?? []).find((t) => t.Key === 'tagger:top')?.Value;
         const search = label ? `GET /images?label=${label}` : undefined;
         if (search) {
-          const listed = await waitForSearch(base, label ?? '', key, true);
+          const listed = await waitForSearch(base, label ?? '', key, true, signedIn);
           if (listed) log(`${search}: lists ${key}`);
           else
             return verdict(
@@ -602,7 +704,7 @@ async function main(argv: string[]): Promise<number> {
         log(`deleted s3://${LOCAL.bucket}/${key}`);
         for (let j = 0; j < 40 && invoker.waiting + invoker.running === 0; j++) await sleep(250);
         await invoker.idle();
-        if (search && (await waitForSearch(base, label ?? '', key, false)) === true)
+        if (search && (await waitForSearch(base, label ?? '', key, false, signedIn)) === true)
           return verdict(`${search}: still lists ${key} 30 s after it was deleted`);
         if (!search) return verdict(`no tagger:top tag on ${key}`);
         return verdict();

@@ -29,6 +29,13 @@
  *   VECTOR_BUCKET   the S3 Vectors vector bucket; VECTOR_INDEX  the served model's index in it (both
  *                   or neither; unset or blank: no vectors: no similar images or duplicates).
  *                   AWS_ENDPOINT_URL_S3VECTORS points the SDK at a local S3 Vectors (`npm start` sets it)
+ *
+ * The api function only (authSettings): who may call the data routes.
+ *   AUTH_ISSUER     the user pool's issuer (https://cognito-idp.<region>.amazonaws.com/<pool id>; http
+ *                   only on loopback, for cognito-local): the data routes need its access tokens
+ *   AUTH_CLIENT_ID  the app client id(s) whose access tokens are accepted, comma-separated
+ *   AUTH_PUBLIC     "true": no sign-in, anyone may call the data routes (the public demo); then no issuer
+ * One of the two is required: without them the api does not start.
  */
 
 import { availableParallelism } from 'node:os';
@@ -272,6 +279,42 @@ export function imageSettings(settings: Settings): ImageSettings | undefined {
 }
 
 /** Every setting of both functions, validated; the first bad variable is a ConfigError naming it. */
+/** Who may call the data routes (the api function): a user pool's signed-in users, or anyone. */
+export type AuthSettings = { mode: 'public' } | { mode: 'user-pool'; issuer: string; clientIds: string[] };
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** AUTH_ISSUER, AUTH_CLIENT_ID, AUTH_PUBLIC: private unless AUTH_PUBLIC=true says otherwise. */
+export function authSettings(env: Env): AuthSettings {
+  const isPublic = flag(env, 'AUTH_PUBLIC', false);
+  const issuer = env.AUTH_ISSUER?.trim() || undefined;
+  const clientIds = (env.AUTH_CLIENT_ID ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (isPublic) {
+    if (issuer !== undefined || clientIds.length > 0)
+      throw new ConfigError(
+        'AUTH_PUBLIC=true turns sign-in off: leave AUTH_ISSUER and AUTH_CLIENT_ID unset, or drop AUTH_PUBLIC',
+      );
+    return { mode: 'public' };
+  }
+  if (issuer === undefined)
+    throw new ConfigError(
+      "AUTH_ISSUER is not set: give the user pool's issuer (https://cognito-idp.<region>.amazonaws.com/<pool id>), or AUTH_PUBLIC=true for a public demo without sign-in",
+    );
+  const url = URL.canParse(issuer) ? new URL(issuer) : undefined;
+  const secure =
+    url?.protocol === 'https:' || (url?.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+  if (!url || !secure || url.search || url.hash || issuer.endsWith('/') || url.username || url.password)
+    throw new ConfigError(
+      `AUTH_ISSUER must be an https URL without a trailing '/' (http only on loopback), got "${issuer}"`,
+    );
+  if (clientIds.length === 0)
+    throw new ConfigError('AUTH_CLIENT_ID is not set: give the app client id(s) whose tokens are accepted');
+  return { mode: 'user-pool', issuer, clientIds };
+}
+
 export function readSettings(env: Env): Settings {
   const bucket = env.UPLOAD_BUCKET?.trim() || undefined;
   if (bucket !== undefined && !BUCKET_NAME.test(bucket))

@@ -3,16 +3,21 @@
  * search, object status and uploads (src/http/images.ts); their AWS clients load on first use, so
  * POST /classify and /health do not pay for them at cold start. Settings: src/settings.ts, read once
  * in ./init.ts (the S3 endpoint also points the presigned URLs at a local S3);
- * AWS_ENDPOINT_URL_DYNAMODB (read by the AWS SDK) points the index at a local DynamoDB. A direct invoke with {"benchmark": {...}} runs src/classifier/benchmark.ts.
+ * AWS_ENDPOINT_URL_DYNAMODB (read by the AWS SDK) points the index at a local DynamoDB.
+ * AUTH_ISSUER and AUTH_CLIENT_ID (or AUTH_PUBLIC=true) say who may call the data routes
+ * (src/http/access.ts); without them it does not start. A direct invoke with {"benchmark": {...}} runs src/classifier/benchmark.ts.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createBenchmark, isBenchmarkEvent } from '../classifier/benchmark.ts';
+import { type Access, userPoolAccess } from '../http/access.ts';
 import { createApi } from '../http/api.ts';
-import { imageSettings } from '../settings.ts';
+import { authSettings, imageSettings } from '../settings.ts';
 import { classifier, settings } from './init.ts';
 import { lazyImages } from './lazy-ports.ts';
 import { createPowertools, withPowertools } from './powertools.ts';
 
+const auth = authSettings(process.env);
+const access: Access = auth.mode === 'public' ? auth : userPoolAccess(auth);
 const powertools = createPowertools(classifier);
 const imageRoutes = imageSettings(settings);
 const images =
@@ -25,6 +30,7 @@ const api = createApi({
   telemetry: powertools,
   images,
   initializationType: settings.lambda.initializationType,
+  access,
 });
 const benchmark = createBenchmark({ serving: classifier, memoryMb: settings.lambda.memoryMb });
 

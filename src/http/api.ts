@@ -10,6 +10,7 @@
  *   POST /similar       an image as for /classify: its classification     } index too
  *                       and the nearest stored images (?limit=, ?label=)  } (VECTOR_INDEX)
  * Bad input answers JSON {"error": {"code", "message"}} with 400, 413 or 415; 500 only for real faults.
+ * Every path but GET / and /health needs a signed-in caller (src/http/access.ts): 401, 403 otherwise.
  *
  * Why not the Router of Powertools' event handler (@aws-lambda-powertools/event-handler/http, which
  * does route API Gateway HTTP API v2 events): it turns each event into a web Request first, and that
@@ -26,6 +27,7 @@ import type { Classification, Classifier } from '../classifier/classifier.ts';
 import type { ImageErrorCode } from '../classifier/errors.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
+import { type Access, authorize, PUBLIC_PATHS, type RouteRule, signInOf } from './access.ts';
 import { bodyBytes, isImageError, readImageBody } from './body.ts';
 import { createImageRoutes, HttpError, type ImageRoutesConfig, keyParam } from './images.ts';
 import { PAGE_HTML } from './page.ts';
@@ -121,6 +123,13 @@ export interface ApiOptions {
   images?: ImageRoutesConfig;
   /** How Lambda started this container (settings.lambda.initializationType; default 'local'). */
   initializationType?: string;
+  /**
+   * Who may call the data routes. The Lambda handler always passes one (from AUTH_ISSUER or
+   * AUTH_PUBLIC); without it (tests of the routes themselves) nothing is checked.
+   */
+  access?: Access;
+  /** The routes only editors may call (default: EDITOR_ROUTES of src/http/access.ts). */
+  editorRoutes?: readonly RouteRule[];
 }
 
 const json = (statusCode: number, payload: unknown): HttpResult => ({
@@ -216,6 +225,15 @@ export function createApi(options: ApiOptions) {
     const method = event.requestContext?.http?.method ?? 'GET';
     const path = event.rawPath || '/';
     try {
+      if (options.access && !PUBLIC_PATHS.has(path)) {
+        const caller = await authorize(options.access, event, method, path, options.editorRoutes);
+        if ('denied' in caller) {
+          const { status, code, message, headers } = caller.denied;
+          telemetry.failed(code, message, { path });
+          const res = error(status, code, message);
+          return { ...res, headers: { ...res.headers, ...headers } };
+        }
+      }
       if (path === '/' || path === '/index.html') {
         if (method !== 'GET' && method !== 'HEAD') return error(405, 'MethodNotAllowed', `${method} ${path}`);
         return { statusCode: 200, headers: { ...(await headersOfPage()) }, body: PAGE_HTML };
@@ -240,6 +258,7 @@ export function createApi(options: ApiOptions) {
             upload: routes !== undefined,
             similar: routes?.hasVectors === true,
           },
+          signIn: signInOf(options.access),
         });
       }
       if (path === '/classify') {

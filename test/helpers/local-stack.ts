@@ -1,12 +1,15 @@
 /**
  * `npm start` for tests: scripts/start.ts spawned as `npm start` runs it, on free loopback ports,
- * with its data in a temporary folder; resolves once it prints that it is ready.
+ * with its data in a temporary folder; resolves once it prints that it is ready. Signed in by default
+ * as npm start is: `user` is the local user it printed and `token()` signs it in (InitiateAuth);
+ * pass `--public` where the test is not about sign-in.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type PoolRef, poolClient, signIn } from '../../scripts/local/user-pool.ts';
 import { ROOT } from './shared.ts';
 
 /** n distinct free loopback ports (all held open together, then released). */
@@ -37,12 +40,21 @@ export interface LocalStack {
   data: string;
   /** Everything it printed so far. */
   output(): string;
+  /** The user npm start added and printed (undefined with --public). */
+  user?: { email: string; password: string };
+  /** The local user pool (undefined with --public). */
+  pool?: PoolRef;
+  /** An access token of `user` (fresh each call); throws with --public. */
+  token(): Promise<string>;
+  /** {authorization: Bearer <token>} of `user`, or {} with --public. */
+  authHeaders(): Promise<Record<string, string>>;
   stop(): Promise<void>;
 }
 
 export async function startLocalStack(args: string[], readySeconds = 180): Promise<LocalStack> {
   const data = await mkdtemp(join(tmpdir(), 'local-stack-'));
-  const [http, lambda, s3Port, dynamo, vectors] = (await freePorts(5)) as [
+  const [http, lambda, s3Port, dynamo, vectors, cognito] = (await freePorts(6)) as [
+    number,
     number,
     number,
     number,
@@ -62,6 +74,7 @@ export async function startLocalStack(args: string[], readySeconds = 180): Promi
         LOCAL_S3_PORT: String(s3Port),
         LOCAL_DYNAMO_PORT: String(dynamo),
         LOCAL_VECTORS_PORT: String(vectors),
+        LOCAL_COGNITO_PORT: String(cognito),
         LOCAL_DATA_DIR: join(data, 'stack'),
       },
     },
@@ -89,7 +102,27 @@ export async function startLocalStack(args: string[], readySeconds = 180): Promi
     await stop();
     throw new Error(`npm start was not ready (exit ${child.exitCode}):\n${output}`);
   }
+  const printedUser = /local user: (\S+) {2}password: (\S+)/.exec(output);
+  const printedPool = /local user pool on (\S+), pool (\S+), app client (\S+) /.exec(output);
+  const user = printedUser ? { email: printedUser[1] ?? '', password: printedUser[2] ?? '' } : undefined;
+  const pool: PoolRef | undefined = printedPool
+    ? {
+        client: poolClient({ endpoint: printedPool[1] }),
+        poolId: printedPool[2] ?? '',
+        clientId: printedPool[3] ?? '',
+        issuer: `${printedPool[1]}/${printedPool[2]}`,
+      }
+    : undefined;
+  const token = async () => {
+    if (!pool || !user) throw new Error('this stack runs --public: no user to sign in');
+    return (await signIn(pool, user.email, user.password)).accessToken;
+  };
   return {
+    user,
+    pool,
+    token,
+    authHeaders: async (): Promise<Record<string, string>> =>
+      pool ? { authorization: `Bearer ${await token()}` } : {},
     child,
     base: `http://127.0.0.1:${http}`,
     s3: `http://127.0.0.1:${s3Port}`,

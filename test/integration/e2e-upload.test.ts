@@ -45,7 +45,7 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     bytes = jpeg.length;
     bigPhoto = join(data, 'big-retriever.jpg');
     await writeFile(bigPhoto, jpeg);
-    stack = await startLocalStack(['--model-dir', sharedModelFolder()]);
+    stack = await startLocalStack(['--model-dir', sharedModelFolder(), '--public']);
     base = stack.base;
     s3 = stack.s3;
     lambdaPort = stack.lambdaPort;

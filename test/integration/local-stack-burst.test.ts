@@ -21,7 +21,7 @@ describe.skipIf(skipUnlessShared('the npm start burst test'))('npm start: a burs
   let stack: LocalStack;
 
   beforeAll(async () => {
-    stack = await startLocalStack(['--model-dir', sharedModelFolder()]);
+    stack = await startLocalStack(['--model-dir', sharedModelFolder(), '--public']);
   }, 200_000);
   afterAll(() => stack?.stop(), 30_000);
 

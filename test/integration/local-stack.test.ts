@@ -2,8 +2,9 @@
  * `npm start -- --check <photo>` end to end: esbuild bundles, a real local S3, a real local
  * DynamoDB, serverless-offline running the bundled handlers; the photo is put under uploads/ and the
  * S3 event must make the tagger (invoked through serverless-offline's Lambda API) tag it; its
- * deletion must reach the tagger as ObjectRemoved. Uses loopback ports 3000, 3002, 4569 and 4570
- * (the fresh-clone case moves them with LOCAL_*_PORT to 3010, 3012, 4579 and 4580).
+ * deletion must reach the tagger as ObjectRemoved; the data routes answer only a signed-in user of
+ * the local user pool. Uses loopback ports 3000, 3002, 4569, 4570 and 9229 (the fresh-clone case
+ * moves them with LOCAL_*_PORT to 3010, 3012, 4579, 4580 and 9239).
  * And the local S3 alone (any free port): the page's CORS preflight, upload and thumbnail GET, and
  * the ObjectRemoved events of single and multi-object deletes.
  */
@@ -65,6 +66,11 @@ describe.skipIf(skipUnlessShared('the local stack test'))('npm start (local stac
       photo('207-Golden-Retriever.jpg'),
     ]);
     expect(code).toBe(0);
+    // Signed in (a temporary user of the local pool); without a token the data routes answer 401.
+    expect(output).toMatch(
+      /signed in as check-\d+@example\.com; GET \/images without a token: 401, with a tampered token: 401/,
+    );
+    expect(output).toContain('local user pool on http://127.0.0.1:9229, pool local_');
     expect(output).toContain('tagger:status = ok');
     expect(output).toContain('tagger:top = Golden Retriever');
     // Labels over MIN_CONFIDENCE (0.1), and the vocabulary's categories.
@@ -117,6 +123,7 @@ describe.skipIf(skipUnlessShared('the local stack test'))('npm start (local stac
           LOCAL_S3_PORT: '4579',
           LOCAL_DYNAMO_PORT: '4580',
           LOCAL_VECTORS_PORT: '4581',
+          LOCAL_COGNITO_PORT: '9239',
           LOCAL_DATA_DIR: join(tmp, 'data'),
           // The functions' settings, from the shell as docs/configuration.md says.
           MIN_CONFIDENCE: '0.3',
@@ -144,6 +151,14 @@ describe.skipIf(skipUnlessShared('the local stack test'))('npm start (local stac
       );
       expect(output).not.toMatch(/\bfail(ed|s)?\b|\berror\b|warning/i);
       expect(output).toMatch(/\[start\] --check PASS: /);
+      // A fresh pool: its first user, an editor, printed once with its password.
+      expect(output).toMatch(
+        /\[start\] local user: local@example\.com {2}password: \S{20} {2}\(shown once; an editor\./,
+      );
+      expect(output).toContain(`local user pool on http://127.0.0.1:9239, pool local_`);
+      expect(output).toMatch(
+        /signed in as check-\d+@example\.com; GET \/images without a token: 401, with a tampered token: 401/,
+      );
       expect(output).toContain(`model folder: ${join(tmp, 'layer', 'models', 'mobilenetv2')}`);
       expect(output).not.toContain('MEANINGLESS');
       expect(output).toContain('tagger:top = 金毛猎犬');

@@ -55,16 +55,15 @@ type Template = {
   Outputs?: Record<string, { Value: unknown; Condition?: string }>;
 };
 
-/** Extra packagings (template only): the auth options, the alarm e-mail, CORS origins, Batch Operations. */
+/** Extra packagings (template only): the access options, the alarm e-mail, CORS origins, Batch Operations. */
 const VARIANTS = {
-  jwt: [
+  issuer: [
     'dev',
-    '--param=classifyAuth=jwt',
-    '--param=jwtIssuerUrl=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example',
-    '--param=jwtAudience=example-client',
+    '--param=authIssuer=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example',
+    '--param=authClientId=example-client',
     '--param=alarmEmail=ops@example.com',
   ],
-  iam: ['dev', '--param=classifyAuth=iam', '--param=weights=u8', '--param=vectors=false'],
+  public: ['dev', '--param=publicDemo=true', '--param=weights=u8', '--param=vectors=false'],
   batch: [
     'prod',
     '--param=batchOperations=true',
@@ -117,6 +116,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
   let dev: Template;
   let variants: Record<keyof typeof VARIANTS, Template>;
   let validation: Record<string, string>;
+  const outputs: Record<string, string> = {};
   let layerDir: string;
 
   beforeAll(async () => {
@@ -143,12 +143,13 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
       if (r.code !== 0)
         throw new Error(`sls package --stage ${stage} ${args.join(' ')} failed:\n${r.output}`);
       expect(r.actions).toContain('DescribeStacks');
+      outputs[name] = r.output;
     }
     const path = (name: string) => join(out, name, 'cloudformation-template-update-stack.json');
     const read = async (name: string) => JSON.parse(await readFile(path(name), 'utf8')) as Template;
     prod = await read('prod');
     dev = await read('dev');
-    variants = { jwt: await read('jwt'), iam: await read('iam'), batch: await read('batch') };
+    variants = { issuer: await read('issuer'), public: await read('public'), batch: await read('batch') };
     // AWS's resource schemas (../shared/tools/cfn-validate); ajv comes with osls (a devDependency).
     validation = {};
     for (const [name] of runs) {
@@ -162,7 +163,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
         validation[name] = `exit ${e.status}\n${e.stdout ?? ''}${e.stderr ?? ''}`;
       }
     }
-  }, 300_000);
+  }, 600_000);
   afterAll(async () => {
     if (out) await rm(out, { recursive: true, force: true });
   });
@@ -200,14 +201,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
       'Fn::Join': [':', [{ 'Fn::GetAtt': ['ApiLambdaFunction', 'Arn'] }, 'provisioned']],
     });
     const routes = ofType(prod, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
-    expect(routes.sort()).toEqual([
-      'GET /',
-      'GET /health',
-      'GET /image',
-      'GET /images',
-      'POST /classify',
-      'POST /uploads',
-    ]);
+    expect(routes.sort()).toEqual(['ANY /{proxy+}', 'GET /', 'GET /health']);
     // Every object created or removed under the upload prefix invokes the alias.
     expect(prod.Resources.UploadBucket?.Properties.NotificationConfiguration).toEqual({
       LambdaConfigurations: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'].map((Event) => ({
@@ -393,7 +387,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
         });
     }
     // vectors=false (a model imported --without-embedding): the condition is false, nothing is created.
-    expect(variants.iam.Conditions?.VectorsEnabled).toEqual({ 'Fn::Equals': ['false', 'true'] });
+    expect(variants.public.Conditions?.VectorsEnabled).toEqual({ 'Fn::Equals': ['false', 'true'] });
     expect(prod.Outputs?.VectorIndexArn).toEqual({
       Condition: 'VectorsEnabled',
       Value: { 'Fn::GetAtt': ['VectorIndex', 'IndexArn'] },
@@ -432,7 +426,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
         UPLOAD_PREFIX: 'uploads/',
         MODEL_WEIGHTS: 'auto',
       });
-      expect(env(fn, variants.iam).MODEL_WEIGHTS).toBe('u8');
+      expect(env(fn, variants.public).MODEL_WEIGHTS).toBe('u8');
     }
     expect(env('Api').UPLOAD_BUCKET).toEqual({ Ref: 'UploadBucket' });
     expect(env('Tagger')).not.toHaveProperty('UPLOAD_BUCKET');
@@ -578,7 +572,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
   });
 
   it('every packaged template passes AWS resource schema validation with no problem', () => {
-    expect(Object.keys(validation).sort()).toEqual(['batch', 'dev', 'iam', 'jwt', 'prod']);
+    expect(Object.keys(validation).sort()).toEqual(['batch', 'dev', 'issuer', 'prod', 'public']);
     for (const [name, report] of Object.entries(validation)) {
       expect(report, name).toMatch(/checked \d+ resources of \d+ types: 0 problems$/m);
       expect(report, name).not.toMatch(/warning/);
@@ -602,36 +596,132 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     expect(provisioned.ProvisionedConcurrentExecutions).toBeLessThanOrEqual(10);
   });
 
-  it('auth for the data routes (classify, uploads, images): off by default, a JWT authorizer or IAM when the param says so', () => {
-    const route = (t: Template, key: string) =>
-      ofType(t, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === key)?.[1].Properties;
-    const DATA = ['POST /classify', 'POST /uploads', 'GET /images', 'GET /image'];
-    for (const t of [prod, dev]) {
-      for (const key of DATA) {
-        expect(route(t, key), key).toBeDefined();
-        expect(route(t, key)?.AuthorizationType, key).toBeUndefined();
-      }
-      expect(ofType(t, 'AWS::ApiGatewayV2::Authorizer')).toEqual([]);
-    }
-    const jwt = variants.jwt;
-    for (const key of DATA) {
-      expect(route(jwt, key), key).toMatchObject({
-        AuthorizationType: 'JWT',
-        AuthorizerId: { Ref: 'HttpApiAuthorizerClassifyJwt' },
-      });
-      expect(route(variants.iam, key)?.AuthorizationType, key).toBe('AWS_IAM');
-    }
-    expect(jwt.Resources.HttpApiAuthorizerClassifyJwt?.Properties).toMatchObject({
-      AuthorizerType: 'JWT',
-      IdentitySource: ['$request.header.Authorization'],
-      JwtConfiguration: {
-        Issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example',
-        Audience: ['example-client'],
+  const routes = (t: Template) =>
+    ofType(t, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties as Record<string, unknown>);
+  const POOL_ISSUER = {
+    'Fn::If': [
+      'CreateUserPool',
+      {
+        'Fn::Join': [
+          '',
+          [
+            'https://cognito-idp.',
+            { Ref: 'AWS::Region' },
+            '.',
+            { Ref: 'AWS::URLSuffix' },
+            '/',
+            { Ref: 'UserPool' },
+          ],
+        ],
       },
+      '',
+    ],
+  };
+
+  it('private by default: a user pool, and every route but GET / and GET /health behind its JWT authorizer', () => {
+    for (const t of [prod, dev]) {
+      expect(
+        routes(t)
+          .map((r) => r.RouteKey)
+          .sort(),
+      ).toEqual(['ANY /{proxy+}', 'GET /', 'GET /health']);
+      for (const route of routes(t)) {
+        const isPublic = route.RouteKey === 'GET /' || route.RouteKey === 'GET /health';
+        if (isPublic) expect(route.AuthorizationType, String(route.RouteKey)).toBeUndefined();
+        else
+          expect(route, String(route.RouteKey)).toMatchObject({
+            AuthorizationType: 'JWT',
+            AuthorizerId: { Ref: 'HttpApiAuthorizerUserPool' },
+          });
+      }
+      expect(t.Resources.HttpApiAuthorizerUserPool?.Properties).toMatchObject({
+        AuthorizerType: 'JWT',
+        IdentitySource: ['$request.header.Authorization'],
+        JwtConfiguration: {
+          Issuer: POOL_ISSUER,
+          Audience: [{ 'Fn::If': ['CreateUserPool', { Ref: 'UserPoolClient' }, ''] }],
+        },
+      });
+      expect(t.Conditions?.CreateUserPool).toEqual({
+        'Fn::And': [{ 'Fn::Equals': ['false', 'false'] }, { 'Fn::Equals': ['', ''] }],
+      });
+      const pool = t.Resources.UserPool;
+      expect(pool?.Type).toBe('AWS::Cognito::UserPool');
+      expect(pool?.Condition).toBe('CreateUserPool');
+      expect(pool?.Properties).toMatchObject({
+        AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+        UsernameAttributes: ['email'],
+        UserPoolTier: 'LITE',
+      });
+      expect(t.Resources.UserPoolClient?.Properties).toMatchObject({
+        UserPoolId: { Ref: 'UserPool' },
+        GenerateSecret: false,
+        ExplicitAuthFlows: ['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+      });
+      expect(t.Resources.EditorsGroup?.Properties).toMatchObject({ GroupName: 'editors' });
+      expect(t.Resources.ViewersGroup?.Properties).toMatchObject({ GroupName: 'viewers' });
+      // The function verifies the same tokens again.
+      expect(t.Resources.ApiLambdaFunction?.Properties.Environment).toMatchObject({
+        Variables: {
+          AUTH_PUBLIC: 'false',
+          AUTH_ISSUER: POOL_ISSUER,
+          AUTH_CLIENT_ID: { 'Fn::If': ['CreateUserPool', { Ref: 'UserPoolClient' }, ''] },
+        },
+      });
+      expect(Object.keys(t.Outputs ?? {})).toEqual(
+        expect.arrayContaining(['UserPoolId', 'UserPoolClientId']),
+      );
+    }
+    expect(outputs.dev).toMatch(/Private: the data routes need sign-in to the stack's Cognito user pool/);
+    expect(outputs.dev).not.toMatch(/PUBLIC DEMO/);
+  });
+
+  it('an existing pool by params: no pool created, its issuer and client on the authorizer and the function', () => {
+    const t = variants.issuer;
+    const issuer = 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example';
+    expect(t.Conditions?.CreateUserPool).toEqual({
+      'Fn::And': [{ 'Fn::Equals': ['false', 'false'] }, { 'Fn::Equals': [issuer, ''] }],
     });
-    // The page and the health check stay public in every variant.
-    for (const t of [jwt, variants.iam])
-      for (const key of ['GET /', 'GET /health']) expect(route(t, key)?.AuthorizationType).toBeUndefined();
+    expect(t.Resources.HttpApiAuthorizerUserPool?.Properties.JwtConfiguration).toEqual({
+      Issuer: { 'Fn::If': [POOL_ISSUER['Fn::If'][0], POOL_ISSUER['Fn::If'][1], issuer] },
+      Audience: [{ 'Fn::If': ['CreateUserPool', { Ref: 'UserPoolClient' }, 'example-client'] }],
+    });
+    for (const route of routes(t))
+      if (route.RouteKey === 'ANY /{proxy+}') expect(route.AuthorizationType).toBe('JWT');
+    expect(outputs.issuer).toContain(`Private: the data routes need access tokens of ${issuer}`);
+  });
+
+  it('publicDemo=true: no authorizer, no pool, AUTH_PUBLIC on the function, and the package says so in one line', () => {
+    const t = variants.public;
+    expect(ofType(t, 'AWS::ApiGatewayV2::Authorizer')).toEqual([]);
+    for (const route of routes(t)) expect(route.AuthorizationType, String(route.RouteKey)).toBeUndefined();
+    expect(t.Conditions?.CreateUserPool).toEqual({
+      'Fn::And': [{ 'Fn::Equals': ['true', 'false'] }, { 'Fn::Equals': ['', ''] }],
+    });
+    expect(t.Resources.ApiLambdaFunction?.Properties.Environment).toMatchObject({
+      Variables: { AUTH_PUBLIC: 'true', AUTH_ISSUER: '', AUTH_CLIENT_ID: '' },
+    });
+    const lines = outputs.public?.split('\n').filter((l) => /PUBLIC DEMO/.test(l)) ?? [];
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/anyone with the URL can search, view, upload and classify/);
+  });
+
+  it('API CORS: none by default (the page is same-origin); exactly corsOrigins when set', () => {
+    for (const t of [prod, variants.batch])
+      expect(t.Resources.HttpApi?.Properties.CorsConfiguration).toEqual({
+        'Fn::If': [
+          'HasCorsOrigins',
+          {
+            AllowOrigins: {
+              'Fn::Split': [',', t === prod ? '' : 'https://tagger.example.com,https://www.example.com'],
+            },
+            AllowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+            AllowHeaders: ['authorization', 'content-type'],
+            MaxAge: 3600,
+          },
+          { Ref: 'AWS::NoValue' },
+        ],
+      });
   });
 
   it('upload bucket: TLS-only bucket policy, Block Public Access, encryption, no ACLs', () => {
@@ -727,10 +817,10 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     const sub = (t: Template) => t.Resources.AlarmEmailSubscription;
     expect(sub(prod)?.Condition).toBe('HasAlarmEmail');
     expect(prod.Conditions?.HasAlarmEmail).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
-    expect(variants.jwt.Conditions?.HasAlarmEmail).toEqual({
+    expect(variants.issuer.Conditions?.HasAlarmEmail).toEqual({
       'Fn::Not': [{ 'Fn::Equals': ['ops@example.com', ''] }],
     });
-    expect(sub(variants.jwt)?.Properties).toEqual({
+    expect(sub(variants.issuer)?.Properties).toEqual({
       TopicArn: { Ref: 'AlarmTopic' },
       Protocol: 'email',
       Endpoint: 'ops@example.com',
@@ -824,6 +914,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
           MODEL_DIR: join(ROOT, MODEL_LAYER, 'models', MODEL),
           POWERTOOLS_METRICS_DISABLED: 'true',
           AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1769',
+          AUTH_PUBLIC: 'true',
         },
         encoding: 'utf8',
         timeout: 60_000,

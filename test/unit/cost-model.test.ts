@@ -8,6 +8,7 @@ import {
   provisionedPerMonth,
   queryCost,
   rekognitionPerMillion,
+  userPoolPerMonth,
   vectorBytes,
   vectorStoreCost,
 } from '../../bench/cost-model.ts';
@@ -102,5 +103,15 @@ describe('vector store (S3 Vectors) cost', () => {
     expect(c.ingestQueries).toBeGreaterThan(1e6 * queryCost(v, 0));
     expect(c.ingestQueries).toBeLessThan(1e6 * queryCost(v, 1e6));
     expect(c.perMillionViews).toBeCloseTo(1e6 * queryCost(v, 1e6), 6);
+  });
+});
+
+describe('the user pool (Cognito Lite) per month', () => {
+  it('free up to 10,000 monthly active users, then priced by band', () => {
+    expect(userPoolPerMonth(0)).toBe(0);
+    expect(userPoolPerMonth(10_000)).toBe(0);
+    expect(userPoolPerMonth(10_001)).toBeCloseTo(0.0055, 10);
+    expect(userPoolPerMonth(100_000)).toBeCloseTo(90_000 * 0.0055, 6);
+    expect(userPoolPerMonth(200_000)).toBeCloseTo(90_000 * 0.0055 + 100_000 * 0.0046, 6);
   });
 });

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/classifier/errors.ts';
 import {
+  authSettings,
   classifierSettings,
   imageSettings,
   MB_PER_LAMBDA_VCPU,
@@ -169,5 +170,41 @@ describe('vectorSettings', () => {
     expect(
       error(() => readSettings({ ...BASE, VECTOR_BUCKET: 'vectors', VECTOR_INDEX: 'resnet18-1' })),
     ).toMatch(/^INDEX_TABLE is not set: VECTOR_BUCKET and VECTOR_INDEX need it/);
+  });
+});
+
+describe('auth settings (the api function)', () => {
+  const issuer = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123';
+  it('private unless asked: without AUTH_ISSUER or AUTH_PUBLIC=true the api does not start', () => {
+    expect(error(() => authSettings({}))).toMatch(/^AUTH_ISSUER is not set.*AUTH_PUBLIC=true/);
+    expect(error(() => authSettings({ AUTH_PUBLIC: 'false' }))).toMatch(/^AUTH_ISSUER is not set/);
+    expect(error(() => authSettings({ AUTH_ISSUER: issuer }))).toMatch(/^AUTH_CLIENT_ID is not set/);
+  });
+
+  it('a user pool: issuer and one or more app clients', () => {
+    expect(authSettings({ AUTH_ISSUER: ` ${issuer} `, AUTH_CLIENT_ID: 'a, b,' })).toEqual({
+      mode: 'user-pool',
+      issuer,
+      clientIds: ['a', 'b'],
+    });
+    // cognito-local on loopback may be plain http; nothing else may.
+    expect(authSettings({ AUTH_ISSUER: 'http://127.0.0.1:9229/local_x', AUTH_CLIENT_ID: 'c' }).mode).toBe(
+      'user-pool',
+    );
+    for (const bad of ['http://cognito.example.com/p', `${issuer}/`, 'cognito', `${issuer}?x=1`, 'ftp://x/y'])
+      expect(
+        error(() => authSettings({ AUTH_ISSUER: bad, AUTH_CLIENT_ID: 'c' })),
+        bad,
+      ).toMatch(/^AUTH_ISSUER must be an https URL/);
+  });
+
+  it('AUTH_PUBLIC=true: the explicit public mode, never together with an issuer', () => {
+    expect(authSettings({ AUTH_PUBLIC: 'true' })).toEqual({ mode: 'public' });
+    expect(error(() => authSettings({ AUTH_PUBLIC: 'yes' }))).toMatch(
+      /^AUTH_PUBLIC must be 1, 0, true or false/,
+    );
+    expect(error(() => authSettings({ AUTH_PUBLIC: 'true', AUTH_ISSUER: issuer }))).toMatch(
+      /^AUTH_PUBLIC=true turns sign-in off/,
+    );
   });
 });
