@@ -64,10 +64,12 @@ export function httpImageLimit(maxImageBytes: number): number {
  * allowed by its sha256 and nothing else runs; the page fetches only its own origin (health,
  * classify, images, uploads) and shows the chosen image from a blob: URL. With an S3 origin (the
  * upload bucket's endpoint), exactly that origin is added to img-src (thumbnails through presigned
- * GET URLs) and connect-src (the presigned POST of an upload).
+ * GET URLs) and connect-src (the presigned POST of an upload). With a user pool, its API's origin is
+ * added to connect-src (the page signs in there: InitiateAuth, RevokeToken).
  */
-export function contentSecurityPolicy(html: string, s3Origin?: string): string {
+export function contentSecurityPolicy(html: string, s3Origin?: string, authOrigin?: string): string {
   const extra = s3Origin === undefined ? '' : ` ${checkOrigin(s3Origin)}`;
+  const auth = authOrigin === undefined || authOrigin === s3Origin ? '' : ` ${checkOrigin(authOrigin)}`;
   const hashes = (tag: string) =>
     [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))]
       .map(
@@ -82,7 +84,7 @@ export function contentSecurityPolicy(html: string, s3Origin?: string): string {
     `script-src ${hashes('script')}`,
     `style-src ${hashes('style')}`,
     `img-src blob:${extra}`,
-    `connect-src 'self'${extra}`,
+    `connect-src 'self'${extra}${auth}`,
     "base-uri 'none'",
     "form-action 'none'",
     "frame-ancestors 'none'",
@@ -100,12 +102,15 @@ function checkOrigin(origin: string): string {
   return origin;
 }
 
-/** Headers of GET / (the web page); `s3Origin` when the page talks to the upload bucket. */
-export function pageHeaders(s3Origin?: string): Record<string, string> {
+/**
+ * Headers of GET / (the web page); `s3Origin` when the page talks to the upload bucket, `authOrigin`
+ * when it signs in to a user pool.
+ */
+export function pageHeaders(s3Origin?: string, authOrigin?: string): Record<string, string> {
   return {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-cache',
-    'content-security-policy': contentSecurityPolicy(PAGE_HTML, s3Origin),
+    'content-security-policy': contentSecurityPolicy(PAGE_HTML, s3Origin, authOrigin),
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
   };
@@ -168,13 +173,17 @@ export function createApi(options: ApiOptions) {
   const routes =
     options.images && createImageRoutes(options.images, classifier.limits.maxBytes, classifier.folder);
   let imagePageHeaders: Promise<Record<string, string>> | undefined;
+  const authOrigin = signInOf(options.access)?.endpoint;
   const headersOfPage = async () => {
-    if (!options.images) return PAGE_HEADERS;
+    if (!options.images) return authOrigin ? pageHeaders(undefined, authOrigin) : PAGE_HEADERS;
     const signer = options.images.signer;
-    imagePageHeaders ??= signer.origin().then(pageHeaders, (err: unknown) => {
-      imagePageHeaders = undefined;
-      throw err;
-    });
+    imagePageHeaders ??= signer.origin().then(
+      (s3Origin) => pageHeaders(s3Origin, authOrigin),
+      (err: unknown) => {
+        imagePageHeaders = undefined;
+        throw err;
+      },
+    );
     return imagePageHeaders;
   };
 

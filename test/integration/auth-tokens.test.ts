@@ -109,6 +109,11 @@ function tokenSuite(
         endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
       });
       expect(health.body.signIn.clientId).not.toBe('');
+      // The page may talk to that endpoint (its CSP's connect-src), and to nothing else new.
+      const page = await api(event('GET', '/'));
+      expect(page.headers?.['content-security-policy']).toContain(
+        `connect-src 'self' ${health.body.signIn.endpoint};`,
+      );
       expect((await api(event('GET', '/'))).statusCode).toBe(200);
     });
 
