@@ -164,9 +164,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url))
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: Error) => {
-      console.error(
-        `[users] ${err.name === 'NotAuthorizedException' ? 'wrong e-mail or password' : err.message}`,
-      );
+      // Cognito answers NotAuthorizedException for a wrong password or user; cognito-local also
+      // InvalidPasswordException.
+      const wrong = ['NotAuthorizedException', 'UserNotFoundException', 'InvalidPasswordException'];
+      console.error(`[users] ${wrong.includes(err.name) ? 'wrong e-mail or password' : err.message}`);
       process.exit(1);
     },
   );
