@@ -65,6 +65,7 @@ const RANK: Record<string, number> = {
   'src/http': 1,
   'src/aws': 1,
   'src/tagging': 2,
+  'src/auth': 2, // tokens: the token verifier (aws-jwt-verify), imported by http/access.ts
   src: 3, // settings.ts, telemetry.ts
   'src/classifier': 4,
 };
