@@ -238,7 +238,8 @@ export function createApi(options: ApiOptions) {
         const caller = await authorize(options.access, event, method, path, options.editorRoutes);
         if ('denied' in caller) {
           const { status, code, message, headers } = caller.denied;
-          telemetry.failed(code, message, { path });
+          // A refused caller is the client's matter, logged in one line (no failure metric, as for 404).
+          telemetry.info('refused', { status, reason: code, path, why: message });
           const res = error(status, code, message);
           return { ...res, headers: { ...res.headers, ...headers } };
         }
