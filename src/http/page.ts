@@ -662,16 +662,15 @@ export const PAGE_HTML = `<!doctype html>
     found.textContent = t('searching');
     found.className = '';
     try {
-      const res = await fetch('similar?limit=24', {
-        method: 'POST',
-        headers: { 'content-type': dropped.type || 'application/octet-stream' },
-        body: dropped,
-      });
-      const body = await readJson(res);
+      // Multipart, as the page's POST classify: a raw binary body does not survive serverless-offline.
+      const body = new FormData();
+      body.append('image', dropped, dropped.name);
+      const res = await fetch('similar?limit=24', { method: 'POST', body });
+      const answer = await readJson(res);
       if (mine !== generation) return;
-      if (!res.ok) throw fail(apiError(body, res));
-      for (const item of body.similar || []) { items.push(item); gallery.append(tile(item)); }
-      lastAnswer = body;
+      if (!res.ok) throw fail(apiError(answer, res));
+      for (const item of answer.similar || []) { items.push(item); gallery.append(tile(item)); }
+      lastAnswer = answer;
       drawFound();
     } catch (err) {
       if (mine !== generation) return;
