@@ -45,12 +45,12 @@
  *
  * With a vector index too (TaggerOptions.vectors, src/tagging/vector-index.ts), each object's
  * embedding is kept equal to the newest version of its key, by the same sequencer order:
- * 5. vector  after step 4, if the index's record is this version (same ETag), put the vector (key =
+ * 5. vector  beside step 3 (after the index write), if the index's record is this version (same ETag), put the vector (key =
  *            object key; metadata: ETag, model, top labels, categories, SHA-256 of the bytes, the top
  *            classes and their scores); a status other than ok deletes it. If the index holds another
  *            version, that version's own invocation writes its vector: nothing is written.
  *            ObjectRemoved that claims the tombstone deletes the vector.
- * 6. settle  index.get after the vector write: if the index now holds another version (a newer event
+ * 6. settle  index.get after the vector write (step 4's read serves): if the index now holds another version (a newer event
  *            came in while this one wrote: its vector may have been overwritten by this older one),
  *            or the object is deleted, make the vector match it: delete it, keep it when it already
  *            holds that version's ETag, or else read that version (If-Match its ETag), embed it and
@@ -270,7 +270,24 @@ async function writeTags(
     target = put.current;
     repairs++;
   }
-  let applied = await applyTags(o, bucket, key, tagsOf(target));
+  // Step 5 runs beside the tag write (both follow the index write), so that the check below (step
+  // 4's index.get) also re-checks the vector write (step 6's first read).
+  const draft =
+    status === 'ok' && classification && bytes
+      ? vectorOf(o, key, { ...own, etag: version.etag }, classification, bytes)
+      : undefined;
+  const [tagged, written] = await Promise.allSettled([
+    applyTags(o, bucket, key, tagsOf(target)),
+    writeVector(o, key, version.etag, put.current, draft),
+  ]);
+  if (written.status === 'rejected') throw written.reason;
+  const vectorWrite = written.value;
+  if (tagged.status === 'rejected') {
+    // The tag write failed (the object is gone, S3 throttled...): the vector written still settles.
+    if (vectorWrite !== undefined && vectorWrite !== 'newer') await settleVector(o, bucket, key, vectorWrite);
+    throw tagged.reason;
+  }
+  let applied = tagged.value;
   let changed = applied.changed;
   let current: IndexedObject | undefined;
   for (;;) {
@@ -285,11 +302,12 @@ async function writeTags(
     applied = await applyTags(o, bucket, key, tagsOf(target));
     changed ||= applied.changed;
   }
-  const draft =
-    status === 'ok' && classification && bytes
-      ? vectorOf(o, key, { ...own, etag: version.etag }, classification, bytes)
-      : undefined;
-  const vector = await keepVector(o, bucket, key, version.etag, current, draft);
+  const vector =
+    vectorWrite === undefined
+      ? undefined
+      : vectorWrite === 'newer'
+        ? 'newer'
+        : await settleVector(o, bucket, key, vectorWrite, current);
   return {
     ...common,
     tags: applied.tags,
@@ -329,22 +347,23 @@ function vectorOf(
 
 /**
  * Step 5: writes this version's vector (or deletes the key's: `draft` undefined) when the index's
- * record `current` is this version, then settles (step 6). Undefined without a vector index.
+ * record `current` (what the index write left) is this version; returns what it wrote (the ETag, or
+ * null for a delete) for step 6, 'newer' when a newer version owns the key, undefined without a
+ * vector index.
  */
-async function keepVector(
+async function writeVector(
   o: TaggerOptions,
-  bucket: string,
   key: string,
   etag: string | undefined,
   current: IndexedObject | undefined,
   draft: StoredVector | undefined,
-): Promise<VectorOutcome | undefined> {
+): Promise<string | null | 'newer' | undefined> {
   if (!o.vectors || !o.index) return undefined;
   const ours = bareEtag(etag);
   if (current?.state !== 'live' || (ours !== undefined && bareEtag(current.etag) !== ours)) return 'newer';
   if (draft) await o.vectors.put([draft]);
   else await o.vectors.delete([key]);
-  return settleVector(o, bucket, key, draft ? (ours ?? '') : null);
+  return draft ? (ours ?? '') : null;
 }
 
 /**
@@ -356,11 +375,15 @@ async function settleVector(
   bucket: string,
   key: string,
   wrote: string | null,
+  /** The index read right after the write, when the caller made one. */
+  readAfter?: IndexedObject,
 ): Promise<VectorOutcome> {
   const vectors = o.vectors as VectorIndex;
   const index = o.index as LabelIndex;
+  let first = readAfter === undefined ? undefined : { current: readAfter };
   for (let repairs = 0; ; repairs++) {
-    const current = await index.get(bucket, key);
+    const current = first ? first.current : await index.get(bucket, key);
+    first = undefined;
     const live = current?.state === 'live' ? current : undefined;
     const want = live?.status === 'ok' ? (bareEtag(live.etag) ?? '') : null;
     // '' (a version without an ETag) cannot be told apart: it matches what was written.
