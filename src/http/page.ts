@@ -23,6 +23,13 @@
  * The detail view (?image=<key>, its own URL: shareable, the back button works) shows the image, its
  * labels and categories, the user's own tags, status and model; its sections for similar images,
  * duplicates, colours and taught names are filled by the PARTS of the script (see there).
+ * Sign-in: when /health names a user pool (`signIn`: its API endpoint and app client), the page shows
+ * only a sign-in form until the user signs in with e-mail and password (InitiateAuth
+ * USER_PASSWORD_AUTH against the pool's own API: Cognito on AWS, cognito-local locally). The tokens
+ * stay in sessionStorage (this tab only), every API request carries the access token as
+ * Authorization, it is refreshed (REFRESH_TOKEN_AUTH) 5 minutes before it expires, a 401 ends the
+ * session with a clear "session expired" and the form again, and "Sign out" revokes the refresh
+ * token and forgets them. Without `signIn` (the public demo) there is no form.
  * The 中文/English button switches every word of the page, the names of labels and categories (their
  * zh field) and the error messages; the choice is remembered in localStorage (the first visit follows
  * the browser's language).
@@ -95,11 +102,29 @@ export const PAGE_HTML = `<!doctype html>
   #detail-tags dt { font-weight: 600; overflow-wrap: anywhere; }
   #detail-tags dd { margin: 0; overflow-wrap: anywhere; }
   .muted { color: #5b6577; font-size: .9rem; }
+  .signed-out #home, .signed-out #detail, .signed-out #model { display: none !important; }
+  #who { display: flex; gap: .5rem; align-items: baseline; margin-left: auto; color: #5b6577; font-size: .9rem; }
+  #sign-out { background: #fff; color: #2f6fde; border: 1px solid #2f6fde; padding: .2rem .7rem; }
+  #sign-in { background: #fff; border-radius: 8px; padding: 1rem; box-shadow: 0 1px 2px #0002; margin: 1rem 0;
+             display: grid; gap: .6rem; max-width: 360px; }
+  #sign-in input { font: inherit; padding: .4rem .6rem; border: 1px solid #8a94a6; border-radius: 8px; width: 100%;
+                   box-sizing: border-box; }
+  #sign-in label { display: grid; gap: .2rem; }
+  #sign-in h2 { margin: 0; }
 </style>
 </head>
 <body>
 <main>
-  <header><h1 data-i18n="title">Image tagger</h1><button id="lang" type="button">中文</button></header>
+  <header><h1 data-i18n="title">Image tagger</h1>
+    <span id="who" hidden><span id="who-name"></span><button id="sign-out" type="button" data-i18n="signOut">Sign out</button></span>
+    <button id="lang" type="button">中文</button></header>
+  <form id="sign-in" hidden>
+    <h2 data-i18n="signInTitle">Sign in</h2>
+    <p id="sign-in-note" class="error" role="alert"></p>
+    <label><span data-i18n="email">E-mail</span><input id="email" type="email" autocomplete="username" required></label>
+    <label><span data-i18n="password">Password</span><input id="password" type="password" autocomplete="current-password" required></label>
+    <button id="sign-in-go" type="submit" data-i18n="signIn">Sign in</button>
+  </form>
   <p id="model" data-i18n="loadingModel">Loading model information…</p>
   <div id="home">
     <label id="drop" for="file">
@@ -195,6 +220,8 @@ export const PAGE_HTML = `<!doctype html>
       taggedBy: (model) => 'Tagged by model ' + model,
       noImage: 'This file cannot be shown as an image.',
       nothumb: 'no preview',
+      signInTitle: 'Sign in', email: 'E-mail', password: 'Password', signIn: 'Sign in', signOut: 'Sign out',
+      signingIn: 'Signing in…', sessionExpired: 'Your session expired: sign in again.',
     },
     zh: {
       title: '图像标注', loadingModel: '正在读取模型信息…', dropStrong: '把图片拖到这里',
@@ -226,6 +253,8 @@ export const PAGE_HTML = `<!doctype html>
       taggedBy: (model) => '标注模型：' + model,
       noImage: '这个文件无法作为图片显示。',
       nothumb: '无预览',
+      signInTitle: '登录', email: '邮箱', password: '密码', signIn: '登录', signOut: '退出登录',
+      signingIn: '正在登录…', sessionExpired: '登录已过期，请重新登录。',
     },
   };
   const ERRORS_ZH = {
@@ -240,6 +269,14 @@ export const PAGE_HTML = `<!doctype html>
     NetworkError: () => '网络错误：服务没有应答',
     InternalError: () => '服务内部出错',
     TaggerFailed: (e) => '无法识别：' + errorText({ code: e.status }),
+    NotAuthorizedException: () => '邮箱或密码错误',
+    UserNotFoundException: () => '邮箱或密码错误',
+    InvalidPasswordException: () => '邮箱或密码错误',
+    PasswordResetRequiredException: () => '需要重设密码：请联系管理员',
+    NewPasswordRequired: () => '这个账号需要设置新密码：请联系管理员',
+    TooManyRequestsException: () => '尝试次数太多，请稍后再试',
+    Unauthorized: () => '请先登录',
+    Forbidden: () => '没有权限执行这个操作',
   };
   const saved = (() => { try { return localStorage.getItem('lang'); } catch { return null; } })();
   let lang = saved === 'zh' || saved === 'en' ? saved : /^zh/i.test(navigator.language || '') ? 'zh' : 'en';
@@ -297,7 +334,115 @@ export const PAGE_HTML = `<!doctype html>
     features.upload = Boolean(h.features && h.features.upload);
     features.similar = Boolean(h.features && h.features.similar);
     $('find').hidden = !features.search;
+    return startSession(h.signIn);
   }).catch(() => { $('model').removeAttribute('data-i18n'); $('model').textContent = ''; });
+
+  // ---- Sign-in (when /health names a user pool): the pool's own API, tokens in sessionStorage.
+  const SESSION = 'image-tagger.session', REFRESH_BEFORE_MS = 5 * 60 * 1000;
+  let pool = null, session = null, refreshTimer, refreshing;
+  const saveSession = (s) => {
+    session = s;
+    try { if (s) sessionStorage.setItem(SESSION, JSON.stringify(s)); else sessionStorage.removeItem(SESSION); } catch {}
+  };
+  /** A call of the user pool API (Cognito's JSON protocol); its errors as {code, message}. */
+  async function poolCall(action, body) {
+    let res;
+    try {
+      res = await fetch(pool.endpoint + '/', { method: 'POST', body: JSON.stringify(body), headers: {
+        'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSCognitoIdentityProviderService.' + action } });
+    } catch (err) { throw fail({ code: 'NetworkError', message: String(err.message || err) }); }
+    const out = await readJson(res);
+    if (!res.ok) {
+      const code = String(out.__type || out.code || 'HTTP' + res.status).split('#').pop();
+      throw fail({ code, message: out.message || out.Message || code });
+    }
+    return out;
+  }
+  const sessionOf = (r, email, refreshToken) => ({ email, access: r.AccessToken,
+    refresh: r.RefreshToken || refreshToken, expiresAt: Date.now() + (r.ExpiresIn || 3600) * 1000 });
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    if (session) refreshTimer = setTimeout(() => refresh().catch(() => endSession('sessionExpired')),
+      Math.max(0, session.expiresAt - Date.now() - REFRESH_BEFORE_MS));
+  }
+  /** New access token from the refresh token (one at a time). */
+  function refresh() {
+    refreshing ??= poolCall('InitiateAuth', { AuthFlow: 'REFRESH_TOKEN_AUTH', ClientId: pool.clientId,
+      AuthParameters: { REFRESH_TOKEN: session.refresh } }).then((out) => {
+      saveSession(sessionOf(out.AuthenticationResult, session.email, session.refresh));
+      scheduleRefresh();
+    }).finally(() => { refreshing = undefined; });
+    return refreshing;
+  }
+  let signInNote = '';
+  function drawSignIn() {
+    document.body.classList.toggle('signed-out', Boolean(pool && !session));
+    $('sign-in').hidden = !pool || Boolean(session);
+    $('who').hidden = !session;
+    $('who-name').textContent = session ? session.email : '';
+    $('sign-in-note').textContent = signInNote ? t(signInNote) : '';
+  }
+  rerender.push(drawSignIn);
+  /** Ends the session (expired, or signed out) and shows the form with why. */
+  function endSession(why) {
+    clearTimeout(refreshTimer);
+    saveSession(null);
+    signInNote = why;
+    drawSignIn();
+  }
+  async function startSession(signIn) {
+    if (!signIn) return;
+    pool = signIn;
+    try { saveSession(JSON.parse(sessionStorage.getItem(SESSION) || 'null')); } catch { saveSession(null); }
+    if (session && session.expiresAt - Date.now() < REFRESH_BEFORE_MS)
+      await refresh().catch(() => { endSession('sessionExpired'); });
+    scheduleRefresh();
+    drawSignIn();
+  }
+  $('sign-in').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const email = $('email').value.trim();
+    $('sign-in-go').disabled = true;
+    $('sign-in-note').textContent = t('signingIn');
+    try {
+      const out = await poolCall('InitiateAuth', { AuthFlow: 'USER_PASSWORD_AUTH', ClientId: pool.clientId,
+        AuthParameters: { USERNAME: email, PASSWORD: $('password').value } });
+      if (!out.AuthenticationResult) throw fail({ code: 'NewPasswordRequired', message: 'this account needs a new password (' + out.ChallengeName + '): ask the administrator' });
+      saveSession(sessionOf(out.AuthenticationResult, email));
+      $('password').value = '';
+      signInNote = '';
+      scheduleRefresh();
+      drawSignIn();
+      route();
+    } catch (err) {
+      $('sign-in-note').textContent = errorText(detailOf(err));
+    } finally {
+      $('sign-in-go').disabled = false;
+    }
+  });
+  $('sign-out').addEventListener('click', async () => {
+    const token = session && session.refresh;
+    endSession('');
+    // The refresh token is revoked (its access tokens then expire within the hour).
+    if (token) await poolCall('RevokeToken', { Token: token, ClientId: pool.clientId }).catch(() => {});
+    // Nothing of the session stays on screen: the page starts again, signed out.
+    location.replace(location.pathname);
+  });
+  /**
+   * A request to the API: with the access token when signed in (refreshed first when it is about to
+   * expire); a 401 ends the session ("session expired").
+   */
+  async function api(url, init) {
+    await ready;
+    if (!pool) return fetch(url, init);
+    if (!session) throw fail({ code: 'Unauthorized', message: 'sign in first' });
+    if (session.expiresAt - Date.now() < 60000) await refresh().catch(() => {});
+    const headers = new Headers((init && init.headers) || {});
+    headers.set('authorization', 'Bearer ' + session.access);
+    const res = await fetch(url, Object.assign({}, init, { headers }));
+    if (res.status === 401) endSession('sessionExpired');
+    return res;
+  }
 
   // ---- Shared pieces: label bars, category chips, links to the detail view.
   function labelRows(labels) {
@@ -403,7 +548,7 @@ export const PAGE_HTML = `<!doctype html>
   async function waitForTags(key, deadlineMs) {
     const deadline = performance.now() + (deadlineMs || 60000);
     for (;;) {
-      const res = await fetch(imageUrl(key), { cache: 'no-store' });
+      const res = await api(imageUrl(key), { cache: 'no-store' });
       const body = await readJson(res);
       if (res.ok && body.status !== 'pending') return body;
       if (!res.ok && res.status !== 404) throw fail(apiError(body, res));
@@ -426,7 +571,7 @@ export const PAGE_HTML = `<!doctype html>
     const f = entry.file;
     entry.state = 'uploading'; drawCard(entry);
     const started = performance.now();
-    const res = await fetch('uploads', {
+    const res = await api('uploads', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ filename: f.name, contentType: f.type || undefined, size: f.size }),
@@ -461,7 +606,7 @@ export const PAGE_HTML = `<!doctype html>
     const form = new FormData();
     form.append('image', f, f.name);
     const started = performance.now();
-    const res = await fetch('classify?topK=3', { method: 'POST', body: form });
+    const res = await api('classify?topK=3', { method: 'POST', body: form });
     const body = await readJson(res);
     if (!res.ok) throw fail(apiError(body, res, { size: f.size }));
     const trip = (performance.now() - started).toFixed(0);
@@ -581,7 +726,7 @@ export const PAGE_HTML = `<!doctype html>
     const params = new URLSearchParams({ [several ? 'q' : 'label']: query, limit: String(limit || 24) });
     if (cursor) params.set('cursor', cursor);
     try {
-      const res = await fetch('images?' + params.toString(), { cache: 'no-store' });
+      const res = await api('images?' + params.toString(), { cache: 'no-store' });
       const body = await readJson(res);
       if (mine !== generation) return;
       if (!res.ok) throw fail(apiError(body, res));
@@ -665,7 +810,7 @@ export const PAGE_HTML = `<!doctype html>
       // Multipart, as the page's POST classify: a raw binary body does not survive serverless-offline.
       const body = new FormData();
       body.append('image', dropped, dropped.name);
-      const res = await fetch('similar?limit=24', { method: 'POST', body });
+      const res = await api('similar?limit=24', { method: 'POST', body });
       const answer = await readJson(res);
       if (mine !== generation) return;
       if (!res.ok) throw fail(apiError(answer, res));
@@ -689,7 +834,7 @@ export const PAGE_HTML = `<!doctype html>
     const mine = ++typed;
     timer = setTimeout(async () => {
       try {
-        const res = await fetch('images?' + new URLSearchParams({ suggest: text }).toString());
+        const res = await api('images?' + new URLSearchParams({ suggest: text }).toString());
         const body = await readJson(res);
         if (mine !== typed || !res.ok) return;
         $('suggestions').replaceChildren(...(body.suggestions || []).map((s) => {
@@ -765,7 +910,7 @@ export const PAGE_HTML = `<!doctype html>
         while (section.children.length > 1) section.lastChild.remove();
         section.hidden = true;
         if (!features.similar || info.status !== 'ok') return;
-        const res = await fetch(route + '?' + new URLSearchParams({ key: info.key }), { cache: 'no-store' });
+        const res = await api(route + '?' + new URLSearchParams({ key: info.key }), { cache: 'no-store' });
         if (!res.ok) return;
         const body = await res.json();
         if (shownInfo !== info || !body.items || body.items.length === 0) return;
@@ -819,7 +964,7 @@ export const PAGE_HTML = `<!doctype html>
     $('detail-status').className = '';
     let info;
     try {
-      const res = await fetch(imageUrl(key), { cache: 'no-store' });
+      const res = await api(imageUrl(key), { cache: 'no-store' });
       const body = await readJson(res);
       if (!res.ok) throw fail(apiError(body, res));
       info = body.status === 'pending' ? await waitForTags(key).catch(() => body) : body;

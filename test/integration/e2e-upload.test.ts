@@ -1,7 +1,7 @@
 /**
  * The issue's "done when", end to end in a browser: `npm start` (test/helpers/local-stack.ts: on free
- * loopback ports, data in a temporary folder),
- * headless Chromium opens the page, uploads a photo over 5 MB (made here with sharp from
+ * loopback ports, data in a temporary folder; private, with its local user pool),
+ * headless Chromium opens the page, signs in with the user npm start printed, uploads a photo over 5 MB (made here with sharp from
  * ../shared/photos/207-Golden-Retriever.jpg: too large for POST /classify, so the page sends it
  * straight to the local S3 with a presigned POST), sees the tagger's labels appear, then searches
  * "golden retriever" and sees the image in the gallery. On the same stack, `npm run bench:lambda --
@@ -45,7 +45,7 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     bytes = jpeg.length;
     bigPhoto = join(data, 'big-retriever.jpg');
     await writeFile(bigPhoto, jpeg);
-    stack = await startLocalStack(['--model-dir', sharedModelFolder(), '--public']);
+    stack = await startLocalStack(['--model-dir', sharedModelFolder()]);
     base = stack.base;
     s3 = stack.s3;
     lambdaPort = stack.lambdaPort;
@@ -73,14 +73,25 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     });
     page.on('pageerror', (err) => void problems.push(err.message));
     const s3Posts: { status: number; allowOrigin: string | null }[] = [];
-    const requests: { method: string; url: string }[] = [];
-    page.on('request', (r) => void requests.push({ method: r.method(), url: r.url() }));
+    const requests: { method: string; url: string; auth?: string }[] = [];
+    page.on(
+      'request',
+      (r) => void requests.push({ method: r.method(), url: r.url(), auth: r.headers().authorization }),
+    );
     page.on('response', (r) => {
       if (r.request().method() === 'POST' && r.url().startsWith(`${s3}/`))
         s3Posts.push({ status: r.status(), allowOrigin: r.headers()['access-control-allow-origin'] ?? null });
     });
     await page.goto(`${base}/`);
+    // Private: only the sign-in form until the user signs in (InitiateAuth against the local pool).
+    await page.waitForSelector('#sign-in', { state: 'visible', timeout: 30_000 });
+    expect(await page.isVisible('#drop')).toBe(false);
+    expect((await fetch(`${base}/images?label=dog`)).status).toBe(401);
+    await page.fill('#email', stack.user?.email ?? '');
+    await page.fill('#password', stack.user?.password ?? '');
+    await page.click('#sign-in-go');
     await expect.poll(() => page.isVisible('#find'), { timeout: 30_000 }).toBe(true);
+    expect(await page.textContent('#who-name')).toBe(stack.user?.email);
 
     // Upload: a presigned POST straight to the local S3 (cross-origin, allowed by the bucket's CORS
     // rule), then the tagger's labels, read back through GET /image?key=.
@@ -130,9 +141,65 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     await expect
       .poll(() => detailImage.evaluate((e) => (e as HTMLImageElement).naturalWidth), { timeout: 30_000 })
       .toBe(2400);
+    // Every API request carried the access token; sign-out forgets it and shows the form again.
+    expect(
+      requests.filter((r) => r.url.startsWith(`${base}/image`)).every((r) => r.auth?.startsWith('Bearer ey')),
+    ).toBe(true);
+    await page.click('#sign-out');
+    await page.waitForSelector('#sign-in', { state: 'visible', timeout: 30_000 });
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.isVisible('#home')).toBe(false);
     expect(problems).toEqual([]);
     await page.close();
   }, 240_000);
+
+  it('in Chinese: a wrong password is refused, then signs in; an expired session says so and shows the form', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    await page.waitForSelector('#sign-in', { state: 'visible', timeout: 30_000 });
+    await page.click('#lang');
+    expect(await page.textContent('#sign-in h2')).toBe('登录');
+    expect(await page.textContent('#sign-in-go')).toBe('登录');
+    await page.fill('#email', stack.user?.email ?? '');
+    await page.fill('#password', 'not-the-password');
+    await page.click('#sign-in-go');
+    await expect.poll(() => page.textContent('#sign-in-note'), { timeout: 30_000 }).toBe('邮箱或密码错误');
+    await page.fill('#password', stack.user?.password ?? '');
+    await page.click('#sign-in-go');
+    await expect.poll(() => page.isVisible('#find'), { timeout: 30_000 }).toBe(true);
+    expect(await page.textContent('#sign-out')).toBe('退出登录');
+    // The session survives a reload (sessionStorage), and the token is refreshed from the refresh token
+    // when it is about to expire.
+    await page.evaluate(() => {
+      const key = 'image-tagger.session';
+      const s = JSON.parse(sessionStorage.getItem(key) ?? '{}');
+      sessionStorage.setItem(key, JSON.stringify({ ...s, access: 'stale', expiresAt: Date.now() + 1000 }));
+    });
+    await page.reload();
+    await expect.poll(() => page.isVisible('#find'), { timeout: 30_000 }).toBe(true);
+    const refreshed = await page.evaluate(() =>
+      JSON.parse(sessionStorage.getItem('image-tagger.session') ?? '{}'),
+    );
+    expect(refreshed.access).toMatch(/^ey/);
+    expect(refreshed.expiresAt).toBeGreaterThan(Date.now() + 30 * 60_000);
+    // A token the API refuses (here: tampered) ends the session: the form again, saying why.
+    await page.evaluate(() => {
+      const key = 'image-tagger.session';
+      const s = JSON.parse(sessionStorage.getItem(key) ?? '{}');
+      const [h, p, sig] = String(s.access).split('.');
+      sessionStorage.setItem(key, JSON.stringify({ ...s, access: [h, p?.slice(0, -2), sig].join('.') }));
+    });
+    await page.reload();
+    await expect.poll(() => page.isVisible('#find'), { timeout: 30_000 }).toBe(true);
+    await page.fill('#search', '狗');
+    await page.click('#go');
+    await expect
+      .poll(() => page.textContent('#sign-in-note'), { timeout: 30_000 })
+      .toBe('登录已过期，请重新登录。');
+    expect(await page.isVisible('#sign-in')).toBe(true);
+    expect(await page.isVisible('#home')).toBe(false);
+    await page.close();
+  }, 120_000);
 
   it("npm run bench:lambda -- --local prints both functions' CPU flags and a row per storage", async () => {
     const { stdout } = await runTs('bench/lambda.ts', ['--local', '--runs', '3'], {
