@@ -177,10 +177,10 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     });
     await page.reload();
     await expect.poll(() => page.isVisible('#find'), { timeout: 30_000 }).toBe(true);
-    const refreshed = await page.evaluate(() =>
-      JSON.parse(sessionStorage.getItem('image-tagger.session') ?? '{}'),
-    );
-    expect(refreshed.access).toMatch(/^ey/);
+    const session = () =>
+      page.evaluate(() => JSON.parse(sessionStorage.getItem('image-tagger.session') ?? '{}'));
+    await expect.poll(async () => (await session()).access, { timeout: 30_000 }).toMatch(/^ey/);
+    const refreshed = await session();
     expect(refreshed.expiresAt).toBeGreaterThan(Date.now() + 30 * 60_000);
     // A token the API refuses (here: tampered) ends the session: the form again, saying why.
     await page.evaluate(() => {
