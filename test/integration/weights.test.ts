@@ -15,6 +15,7 @@
  *   saturating one.
  */
 import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agreement } from '../../models/evaluate.ts';
 import { type Classifier, createClassifier } from '../../src/classifier/classifier.ts';
@@ -71,13 +72,22 @@ describe.skipIf(skipUnlessShared('weight storage exactness test'))(
       const folder = await loadModelFolder(int8Dir);
       expect(folder.meta.weights).toEqual({ s8: 'model.onnx', u8: 'model.u8.onnx' });
       await verifyModelHash(folder); // model.onnx and model.u8.onnx
-      // model.onnx is the shared file as shipped (s8); the u8 re-encoding is tested in import.test.ts.
-      expect(
-        Buffer.compare(
-          await readFile(folder.modelPath),
-          await readFile(`${SHARED}/models/mobilenetv2-int8.onnx`),
-        ),
-      ).toBe(0);
+      // model.onnx is the shared file as shipped (s8) plus the embedding output: the same logits as
+      // the shipped file, bit for bit; the u8 re-encoding is tested in import.test.ts.
+      const shipped = await ort.InferenceSession.create(`${SHARED}/models/mobilenetv2-int8.onnx`, {
+        intraOpNumThreads: 1,
+      });
+      const photo = sharedPhotos()[0];
+      if (!photo) throw new Error('no shared photo');
+      const { data } = await preprocess(await readFile(photo.path), folder.meta);
+      const side = folder.meta.cropSize;
+      const input = new ort.Tensor('float32', data, [1, 3, side, side]);
+      const out = await shipped.run({ [shipped.inputNames[0] as string]: input });
+      expect(Array.from(out[shipped.outputNames[0] as string]?.data as Float32Array)).toEqual(
+        Array.from(logits.s8[0] ?? []),
+      );
+      await shipped.release();
+      expect(folder.meta.embedding).toBeDefined();
       expect(fp32.weights).toMatchObject({ storage: null, file: 'model.onnx', requested: 'auto' });
     });
 
