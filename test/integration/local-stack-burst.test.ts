@@ -58,10 +58,9 @@ describe.skipIf(skipUnlessShared('the npm start burst test'))('npm start: a burs
     const output = stack.output();
     const concurrency = Number(output.match(/S3 events run at most (\d+) at a time/)?.[1]);
     expect(concurrency).toBeGreaterThanOrEqual(1);
-    // Each serverless-offline worker logs "classifier ready" once, when it loads the model.
-    const taggerWorkers = output
-      .split('\n')
-      .filter((l) => l.includes('"classifier ready"') && l.includes('"image-tagger-tagger"')).length;
+    // Each serverless-offline worker logs "classifier ready" once, when it loads the model (npm
+    // start prints Powertools' line compacted: "[tagger] classifier ready model=...").
+    const taggerWorkers = output.split('\n').filter((l) => l.startsWith('[tagger] classifier ready')).length;
     expect(taggerWorkers).toBeGreaterThanOrEqual(1);
     expect(taggerWorkers).toBeLessThanOrEqual(concurrency);
     expect(output).not.toContain('FAILURE QUEUE');
