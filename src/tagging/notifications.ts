@@ -46,6 +46,12 @@ export function createS3Tagger(o: TaggerOptions & { telemetry?: Telemetry }) {
         telemetry.info(`removed from the index (${out.index})`, { ...where, index: out.index });
       else telemetry.info(`skipped: ${out.result}`, where);
     }
-    return outcomes;
+    // The Lambda response: the embedding (hundreds of floats, a Float32Array that JSON spells as an
+    // object of indexes) is stored in the vector index, not echoed back.
+    return outcomes.map((out) => {
+      if (!('classification' in out) || !out.classification?.embedding) return out;
+      const { embedding: _, ...classification } = out.classification;
+      return { ...out, classification };
+    });
   };
 }
