@@ -14,7 +14,7 @@
  *     entries   string set: every label item this object may have (JSON [pk, sk]); a superset
  *     inflight  string set: "<epoch ms>#<token>" of claims whose writer has not finished
  *     expiresAt tombstones only (epoch s, TOMBSTONE_DAYS): the TTL attribute
- *   label item L    pk "l#<bucket>#<normalizeLabel(label)>"  sk "<inverted score, 10 digits>#<key>"
+ *   label item L    pk "l#<bucket>#<term>" (normalizeLabel(label), or colourTerm(colour))  sk "<inverted score, 10 digits>#<key>"
  *                   (a dominant colour: pk "l#<bucket>#colour:<name>", colourTerm)
  *                   (a key too long for DynamoDB's 1024-byte sort key: "~<sha256 of the key>")
  *     key, score, top, labels, categories, colours (so a search needs no second read), rev (the claim
@@ -86,6 +86,7 @@ import {
   type IndexWrite,
   InvalidCursorError,
   type LabelIndex,
+  type LabelTerm,
   legacyNormalizeLabel,
   normalizeLabel,
   normalizeSequencer,
@@ -101,7 +102,7 @@ export const MAX_WRITER_MS = 16 * 60 * 1000;
 const VERSIONLESS_ATTEMPTS = 5;
 
 export const objectPk = (bucket: string, key: string) => `o#${bucket}/${key}`;
-export const labelPk = (bucket: string, label: string) => `l#${bucket}#${normalizeLabel(label)}`;
+export const labelPk = (bucket: string, term: LabelTerm) => `l#${bucket}#${term}`;
 /** The partition of a label as written before normalizeLabel took the tag form (read only). */
 export const legacyLabelPk = (bucket: string, label: string) => `l#${bucket}#${legacyNormalizeLabel(label)}`;
 /** DynamoDB's limit on a sort key, in bytes; an S3 key may take 1024 bytes on its own. */
@@ -163,18 +164,23 @@ export function labelItemKeys(
   record: Pick<IndexRecord, 'bucket' | 'key' | 'status' | 'labels' | 'categories' | 'colours'>,
 ) {
   if (record.status !== 'ok') return [];
-  const best = new Map<string, IndexedLabel>();
-  const colours = (record.colours ?? []).map((c) => ({ label: colourTerm(c.label), score: c.score }));
-  for (const l of [...record.labels, ...(record.categories ?? []), ...colours]) {
-    const n = normalizeLabel(l.label);
-    if (!n) continue;
-    const seen = best.get(n);
-    if (!seen || l.score > seen.score) best.set(n, l);
+  const best = new Map<LabelTerm, number>();
+  const terms = [
+    ...[...record.labels, ...(record.categories ?? [])].map((l) => ({
+      term: normalizeLabel(l.label),
+      score: l.score,
+    })),
+    ...(record.colours ?? []).map((c) => ({ term: colourTerm(c.label), score: c.score })),
+  ];
+  for (const { term, score } of terms) {
+    if (!term) continue;
+    const seen = best.get(term);
+    if (seen === undefined || score > seen) best.set(term, score);
   }
-  return [...best.values()].map((l) => ({
-    pk: labelPk(record.bucket, l.label),
-    sk: labelSk(l.score, record.key),
-    score: l.score,
+  return [...best].map(([term, score]) => ({
+    pk: labelPk(record.bucket, term),
+    sk: labelSk(score, record.key),
+    score,
   }));
 }
 
@@ -471,11 +477,11 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
   async function searchGroup(
     bucket: string,
     pk: string,
-    anyOf: readonly string[],
+    anyOf: readonly LabelTerm[],
     limit: number,
     from: string | undefined,
   ): Promise<SearchPage> {
-    const group = new Set(anyOf.map(normalizeLabel));
+    const group = new Set(anyOf);
     const partitions = [...group].map((term) => labelPk(bucket, term));
     const items: SearchItem[] = [];
     let after = from;
@@ -513,7 +519,8 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
         if (items.length === limit) return { items, cursor: encodeCursor({ pk, sk: after as string }) };
         after = r.sk;
         const labels = r.labels ?? [];
-        if (labelPk(bucket, groupTerm({ labels, categories: r.categories }, group) ?? '') !== r.pk) continue;
+        const term = groupTerm({ labels, categories: r.categories }, group);
+        if (term === undefined || labelPk(bucket, term) !== r.pk) continue;
         items.push({
           key: r.key,
           score: r.score,
@@ -609,13 +616,13 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
       return item ? toIndexed(item) : undefined;
     },
 
-    async search(bucket, label, { limit, cursor, spellings = [], anyOf }): Promise<SearchPage> {
+    async search(bucket, term, { limit, cursor, spellings = [], anyOf }): Promise<SearchPage> {
       if (!Number.isInteger(limit) || limit < 1 || limit > 100)
         throw new RangeError(`limit must be an integer from 1 to 100, not ${limit}`);
-      const pk = labelPk(bucket, label);
+      const pk = labelPk(bucket, term);
       const start = cursor === undefined ? undefined : decodeCursor(cursor, pk);
       if (anyOf?.length) return searchGroup(bucket, pk, anyOf, limit, start?.sk);
-      const legacy = [label, ...spellings].map((l) => legacyLabelPk(bucket, l)).filter((p) => p !== pk);
+      const legacy = [term, ...spellings].map((l) => legacyLabelPk(bucket, l)).filter((p) => p !== pk);
       const outs = await Promise.all(
         [...new Set([pk, ...legacy])].map((partition) =>
           db.send(

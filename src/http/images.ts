@@ -389,7 +389,11 @@ export function createImageRoutes(
       parts.push({ word, ...(resolved ? { resolved } : {}) });
       i += taken;
     }
-    const unique = [...new Map(parts.map((p) => [queryOf(p.word, p.resolved).term, p])).values()];
+    const unique = [
+      ...new Map(
+        parts.map((p) => ({ ...p, query: queryOf(p.word, p.resolved) })).map((p) => [p.query.term, p]),
+      ).values(),
+    ];
     // Words that name one thing ("golden retriever", "红色的") are searched as label= is: full paging.
     if (unique.length === 1 && parts.length === 1)
       return searchLabel((unique[0] as { word: string }).word, limitRaw, cursorRaw);
@@ -397,8 +401,7 @@ export function createImageRoutes(
       throw invalid(`q names ${unique.length} things; at most ${MAX_QUERY_TERMS} at once`);
     let partial = false;
     const found = await Promise.all(
-      unique.map(async (p) => {
-        const query = queryOf(p.word, p.resolved);
+      unique.map(async ({ query }) => {
         const rows = new Map<string, SearchItem>();
         let cursor: string | undefined;
         for (let page = 0; page * SEARCH_MAX_LIMIT < MAX_TERM_ROWS; page++) {
@@ -429,7 +432,7 @@ export function createImageRoutes(
       items,
       ...(offset + limit < hits.length ? { cursor: encodeOffset(offset + limit, raw) } : {}),
       resolved: unique.map((p) =>
-        p.resolved ? { word: p.word, ...p.resolved } : { word: p.word, term: normalizeLabel(p.word) },
+        p.resolved ? { word: p.word, ...p.resolved } : { word: p.word, term: p.query.term },
       ),
       ...(partial ? { partial: true } : {}),
       ...(unresolved.length > 0 && items.length === 0 && offset === 0 && lookup

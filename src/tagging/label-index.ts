@@ -81,30 +81,31 @@ export interface LabelIndex {
   remove(bucket: string, key: string, sequencer?: string): Promise<{ result: IndexWrite }>;
   get(bucket: string, key: string): Promise<IndexedObject | undefined>;
   /**
-   * Live objects with this label (normalizeLabel), best score first. `spellings`: other spellings of
-   * the same label (a model's original label for a tag-form search) whose legacy partitions
-   * (legacyNormalizeLabel) are read too. `anyOf`: `label` names a group (a WordNet hypernym such as
-   * "terrier"): the live objects of any of these labels, each once, under the one it scores best on
-   * (groupTerm), best first; cursors are the group's (a page may come back short, even empty, with a
-   * cursor).
+   * Live objects with this term, best score first. The term is taken as it is (the caller made it
+   * with normalizeLabel or colourTerm where the word entered). `spellings`: other spellings of the
+   * same label (the word as typed, a model's original label for a tag-form search) whose legacy
+   * partitions (legacyNormalizeLabel) are read too. `anyOf`: `term` names a group (a WordNet
+   * hypernym such as "terrier"): the live objects of any of these terms, each once, under the one it
+   * scores best on (groupTerm), best first; cursors are the group's (a page may come back short,
+   * even empty, with a cursor).
    */
   search(
     bucket: string,
-    label: string,
-    page: { limit: number; cursor?: string; spellings?: readonly string[]; anyOf?: readonly string[] },
+    term: LabelTerm,
+    page: { limit: number; cursor?: string; spellings?: readonly string[]; anyOf?: readonly LabelTerm[] },
   ): Promise<SearchPage>;
 }
 
 /**
- * The one of a group's labels (normalizeLabel forms) an object is listed under in a group search:
- * the one it scores best on, ties to the first in code-unit order. Undefined when it has none.
+ * The one of a group's terms an object is listed under in a group search: the one it scores best
+ * on, ties to the first in code-unit order. Undefined when it has none.
  */
 export function groupTerm(
   object: { labels: readonly IndexedLabel[]; categories?: readonly IndexedLabel[] },
-  anyOf: ReadonlySet<string>,
-): string | undefined {
+  anyOf: ReadonlySet<LabelTerm>,
+): LabelTerm | undefined {
   let best: IndexedLabel | undefined;
-  let bestTerm: string | undefined;
+  let bestTerm: LabelTerm | undefined;
   for (const l of [...object.labels, ...(object.categories ?? [])]) {
     const term = normalizeLabel(l.label);
     if (!anyOf.has(term)) continue;
@@ -125,14 +126,21 @@ export class InvalidCursorError extends Error {
 }
 
 /**
+ * A label, category, group or colour in the one form the index matches: made only by normalizeLabel
+ * (or colourTerm), once, where a word enters (the HTTP API's search word, the vocabulary's terms, a
+ * record's labels as they are written). The index takes it as it is and does not normalise again.
+ */
+export type LabelTerm = string & { readonly __labelTerm: true };
+
+/**
  * The one form labels are matched in: the index's label partitions, search terms, and (but for
  * case) the tags. It is the tag form (sanitizeTagValue: apostrophes dropped, other characters S3
  * tags refuse turned into spaces), also without the '=' and '/' that separate tagger:labels
  * entries, lower-cased, spaces collapsed. So a label is found by the form its tags show and by the
  * model's own: "jack-o'-lantern" = "jack-o-lantern", "crane (bird)" = "Crane bird".
  */
-export function normalizeLabel(label: string): string {
-  return sanitizeTagValue(label.replace(/[=/]/g, ' '), Number.POSITIVE_INFINITY).toLowerCase();
+export function normalizeLabel(label: string): LabelTerm {
+  return sanitizeTagValue(label.replace(/[=/]/g, ' '), Number.POSITIVE_INFINITY).toLowerCase() as LabelTerm;
 }
 
 /**
@@ -148,7 +156,7 @@ export function legacyNormalizeLabel(label: string): string {
  * The index term of a colour: its own partitions, apart from a class or category of the same name
  * (ImageNet's "orange" is the fruit; an orange-coloured picture is under "colour:orange").
  */
-export const colourTerm = (name: string): string => `colour:${normalizeLabel(name)}`;
+export const colourTerm = (name: string): LabelTerm => `colour:${normalizeLabel(name)}` as LabelTerm;
 
 /** Sequencers are stored at this width, so that plain string comparison orders them (DynamoDB conditions). */
 export const SEQUENCER_WIDTH = 32;

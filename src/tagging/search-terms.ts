@@ -15,18 +15,18 @@
  */
 import { COLOUR_NAMES, COLOURS } from '../classifier/properties.ts';
 import type { Vocabulary } from '../classifier/vocabulary.ts';
-import { colourTerm, normalizeLabel } from './label-index.ts';
+import { colourTerm, type LabelTerm, normalizeLabel } from './label-index.ts';
 
 export type TermKind = 'category' | 'label' | 'group' | 'colour';
 
 export interface SearchTerm {
   /** What the index is searched for (a class label or a category's English name; a group's name). */
-  term: string;
+  term: LabelTerm;
   kind: TermKind;
   /** The Chinese name, when the vocabulary has one. */
   zh?: string;
   /** A group's index terms (categories and class labels): its objects are those of any of them. */
-  anyOf?: string[];
+  anyOf?: LabelTerm[];
 }
 
 export interface Suggestion extends SearchTerm {

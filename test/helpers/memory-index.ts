@@ -13,7 +13,7 @@ import {
   type IndexRecord,
   type IndexWrite,
   type LabelIndex,
-  normalizeLabel,
+  type LabelTerm,
   normalizeSequencer,
   type SearchPage,
 } from '../../src/tagging/label-index.ts';
@@ -106,17 +106,17 @@ export class MemoryIndex implements LabelIndex {
 
   async search(
     bucket: string,
-    label: string,
-    page: { limit: number; cursor?: string; anyOf?: readonly string[] },
+    term: LabelTerm,
+    page: { limit: number; cursor?: string; anyOf?: readonly LabelTerm[] },
   ): Promise<SearchPage> {
-    this.enter(`search ${label}`);
+    this.enter(`search ${term}`);
     const { limit, cursor } = page;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100)
       throw new RangeError(`limit must be an integer from 1 to 100, not ${limit}`);
-    const pk = labelPk(bucket, label);
+    const pk = labelPk(bucket, term);
     let after: string | undefined;
     if (cursor !== undefined) after = decodeCursor(cursor, pk).sk;
-    const group = page.anyOf && new Set(page.anyOf.map(normalizeLabel));
+    const group = page.anyOf && new Set(page.anyOf);
     // A group lists each object once, in the partition of the label it scores best on.
     const listedUnder = (o: IndexedObject) => {
       if (!group) return pk;

@@ -463,9 +463,13 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
           }),
         );
       await expect
-        .poll(async () => (await fed.index.search(BUCKET, 'espresso', { limit: 100 })).items.length, {
-          timeout: 60_000,
-        })
+        .poll(
+          async () =>
+            (await fed.index.search(BUCKET, normalizeLabel('espresso'), { limit: 100 })).items.length,
+          {
+            timeout: 60_000,
+          },
+        )
         .toBe(25);
 
       const { page, requests, csp } = await open();
@@ -551,9 +555,12 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
         }),
       );
       await expect
-        .poll(async () => (await fed.index.search(BUCKET, 'trifle', { limit: 10 })).items.length, {
-          timeout: 60_000,
-        })
+        .poll(
+          async () => (await fed.index.search(BUCKET, normalizeLabel('trifle'), { limit: 10 })).items.length,
+          {
+            timeout: 60_000,
+          },
+        )
         .toBe(1);
       const { page, csp } = await open();
       await page.fill('#search', 'trifle');

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { taggerSettings } from '../../src/settings.ts';
+import { normalizeLabel } from '../../src/tagging/label-index.ts';
 import type { Tag } from '../../src/tagging/tags.ts';
 import {
   type BackfillOptions,
@@ -208,10 +209,9 @@ describe('backfill (in-memory store, fake classifier)', () => {
       expect(await index.get(BUCKET, `uploads/${i}.jpg`)).toMatchObject({ state: 'live', model: 'fake@1' });
     }
     // label-11 is image 1's top label (0.5) and image 0's second (0.25): best score first.
-    expect((await index.search(BUCKET, 'Label-11', { limit: 10 })).items.map((x) => x.key)).toEqual([
-      'uploads/1.jpg',
-      'uploads/0.jpg',
-    ]);
+    expect(
+      (await index.search(BUCKET, normalizeLabel('Label-11'), { limit: 10 })).items.map((x) => x.key),
+    ).toEqual(['uploads/1.jpg', 'uploads/0.jpg']);
     // Indexed and tagged: the next run classifies nothing.
     const seen = classifier.seen.length;
     const second = await run();

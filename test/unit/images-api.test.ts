@@ -737,7 +737,7 @@ describe('configuration from the environment (imageSettings) and the ports made 
     await expect(images.signer.origin()).rejects.toThrow('SDK failed to load');
     fail = false;
     expect(await images.signer.origin()).toBe(S3_ORIGIN);
-    await images.index.search('photos', 'dog', { limit: 1 });
+    await images.index.search('photos', normalizeLabel('dog'), { limit: 1 });
     await expect(images.store.getTags('photos', 'uploads/none.jpg')).rejects.toThrow();
     expect(loads).toBe(2);
   });

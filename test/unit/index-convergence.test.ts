@@ -196,7 +196,9 @@ describe('tags and index converge under any delivery order (property)', () => {
       }
       for (const b of [0, 2, 3, 4, 5, 6, 7, 8]) allLabels.add(`label-${b}`);
       for (const label of allLabels) {
-        const found = (await index.search(BUCKET, label, { limit: 100 })).items.map((i) => i.key).sort();
+        const found = (await index.search(BUCKET, normalizeLabel(label), { limit: 100 })).items
+          .map((i) => i.key)
+          .sort();
         const want = KEYS.filter((key) => {
           const stored = store.objects.get(`${BUCKET}/${key}`);
           return (

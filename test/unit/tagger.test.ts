@@ -6,7 +6,7 @@
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { taggerSettings } from '../../src/settings.ts';
-import { colourTerm } from '../../src/tagging/label-index.ts';
+import { colourTerm, normalizeLabel } from '../../src/tagging/label-index.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import { tagObject } from '../../src/tagging/tagger.ts';
 import { encodeS3Key } from '../../src/tagging/tags.ts';
@@ -259,7 +259,9 @@ describe('S3 tagger with a label index (in-memory store and index, fake classifi
       ],
     });
     expect(store.tagsOf(BUCKET, K)).toContainEqual({ Key: 'owner', Value: 'ann' });
-    expect((await index.search(BUCKET, 'LABEL-8', { limit: 5 })).items.map((i) => i.key)).toEqual([K]);
+    expect(
+      (await index.search(BUCKET, normalizeLabel('LABEL-8'), { limit: 5 })).items.map((i) => i.key),
+    ).toEqual([K]);
   });
 
   describe('dominant colours', () => {
@@ -289,7 +291,7 @@ describe('S3 tagger with a label index (in-memory store and index, fake classifi
       expect(found.items).toMatchObject([{ key: K, score: 0.336 }]);
       expect((await index.search(BUCKET, colourTerm('brown'), { limit: 5 })).items).toEqual([]);
       // Not under the plain word: ImageNet's "red ..." or "orange" classes are other partitions.
-      expect((await index.search(BUCKET, 'red', { limit: 5 })).items).toEqual([]);
+      expect((await index.search(BUCKET, normalizeLabel('red'), { limit: 5 })).items).toEqual([]);
     });
 
     it('names the colours in Chinese with TAG_LANGUAGE=zh (the index keeps English)', async () => {
@@ -390,7 +392,7 @@ describe('S3 tagger with a label index (in-memory store and index, fake classifi
     ]);
     expect(store.calls).toEqual([]);
     expect(await index.get(BUCKET, K)).toMatchObject({ state: 'deleted' });
-    expect((await index.search(BUCKET, 'label-7', { limit: 5 })).items).toEqual([]);
+    expect((await index.search(BUCKET, normalizeLabel('label-7'), { limit: 5 })).items).toEqual([]);
     // The create event delivered again after the delete: the object is gone, nothing is written.
     expect(await tagger(event(rec('ObjectCreated:Put', K, '0A01', etag)))).toMatchObject([
       { result: 'missing' },
