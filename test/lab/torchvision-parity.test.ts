@@ -25,7 +25,7 @@ import {
 import { sharp } from '../../src/classifier/native.ts';
 import { EXACT_MAX_PIXELS, preprocess } from '../../src/classifier/preprocess.ts';
 import { edgeCases, sharedPhotoFiles } from '../fixtures/edge-cases.ts';
-import { skipUnless } from '../helpers/shared.ts';
+import { skipUnless, skipUnlessShared } from '../helpers/shared.ts';
 
 const missing = skipUnless('the torchvision parity tests', await torchvisionMissing());
 
@@ -62,7 +62,7 @@ describe.skipIf(missing)('preprocess() matches torchvision', () => {
   const report = (rows: ParityRow[]) =>
     rows.map((r) => `${basename(r.file)} mean ${r.mean.toFixed(3)} max ${r.max.toFixed(2)}`).join('\n');
 
-  it.skipIf(sharedPhotoFiles().length === 0)(
+  it.skipIf(skipUnlessShared('the torchvision parity test on the shared photos'))(
     'is exact on every one of the 50 shared photos (ICC profiles and upsampled ones included)',
     async () => {
       const files = sharedPhotoFiles();
