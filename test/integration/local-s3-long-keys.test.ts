@@ -5,43 +5,27 @@
  * Real S3 takes segments of any length; locally such an object cannot exist, so reads answer 404 as
  * S3 does for a missing key, and writes a clear 400.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalS3, localS3Client, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useLocalS3 } from '../helpers/local-s3.ts';
 
 const Bucket = 'long-keys';
 
 describe('local S3: a key segment too long for a file name', () => {
-  let dir: string;
-  let server: LocalS3;
-  let s3: S3Client;
   const created: string[] = [];
+  const local = useLocalS3([Bucket], {
+    onEvent: (e) => created.push(...e.Records.map((r) => r.s3.object.key)),
+  });
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'local-s3-long-'));
-    server = await startLocalS3({
-      directory: dir,
-      buckets: [Bucket],
-      onEvent: (e) => created.push(...e.Records.map((r) => r.s3.object.key)),
-    });
-    s3 = localS3Client(server.endpoint);
     // The parent folder exists: what made reads fail with ENAMETOOLONG instead of ENOENT.
-    await s3.send(new PutObjectCommand({ Bucket, Key: 'uploads/dog.jpg', Body: 'x' }));
-  });
-  afterAll(async () => {
-    s3?.destroy();
-    await server?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await local.s3.send(new PutObjectCommand({ Bucket, Key: 'uploads/dog.jpg', Body: 'x' }));
   });
 
   /** 200, or the error's status and name. */
@@ -54,28 +38,32 @@ describe('local S3: a key segment too long for a file name', () => {
 
   it('reads answer 404 as for any missing key, deletes 204', async () => {
     for (const Key of [`uploads/${'a'.repeat(300)}.jpg`, `uploads/${'a'.repeat(300)}/x.jpg`]) {
-      expect(await status(s3.send(new GetObjectTaggingCommand({ Bucket, Key }))), Key).toBe('404 NoSuchKey');
-      expect(await status(s3.send(new GetObjectCommand({ Bucket, Key }))), Key).toBe('404 NoSuchKey');
-      expect(await status(s3.send(new HeadObjectCommand({ Bucket, Key }))), Key).toBe('404 NotFound');
-      expect(await status(s3.send(new DeleteObjectCommand({ Bucket, Key }))), Key).toBe(200);
+      expect(await status(local.s3.send(new GetObjectTaggingCommand({ Bucket, Key }))), Key).toBe(
+        '404 NoSuchKey',
+      );
+      expect(await status(local.s3.send(new GetObjectCommand({ Bucket, Key }))), Key).toBe('404 NoSuchKey');
+      expect(await status(local.s3.send(new HeadObjectCommand({ Bucket, Key }))), Key).toBe('404 NotFound');
+      expect(await status(local.s3.send(new DeleteObjectCommand({ Bucket, Key }))), Key).toBe(200);
     }
   });
 
   it('writes answer 400 KeyTooLongError, and the server keeps serving', async () => {
     const Key = `uploads/${'a'.repeat(300)}.jpg`;
-    const put = await s3.send(new PutObjectCommand({ Bucket, Key, Body: 'x' })).catch((err: Error) => err);
+    const put = await local.s3
+      .send(new PutObjectCommand({ Bucket, Key, Body: 'x' }))
+      .catch((err: Error) => err);
     expect(put).toMatchObject({ name: 'KeyTooLongError', $metadata: { httpStatusCode: 400 } });
     expect((put as Error).message).toContain('real S3 accepts it');
-    expect(await status(s3.send(new GetObjectCommand({ Bucket, Key: 'uploads/dog.jpg' })))).toBe(200);
+    expect(await status(local.s3.send(new GetObjectCommand({ Bucket, Key: 'uploads/dog.jpg' })))).toBe(200);
     expect(created).not.toContain(Key);
   });
 
   it('the longest segment that fits is stored and read back', async () => {
     // 255 bytes less the suffix "._S3rver_metadata.json" (22 bytes).
     const Key = `uploads/${'b'.repeat(233)}`;
-    expect(await status(s3.send(new PutObjectCommand({ Bucket, Key, Body: 'x' })))).toBe(200);
-    expect(await status(s3.send(new GetObjectCommand({ Bucket, Key })))).toBe(200);
-    expect(await status(s3.send(new PutObjectCommand({ Bucket, Key: `${Key}b`, Body: 'x' })))).toBe(
+    expect(await status(local.s3.send(new PutObjectCommand({ Bucket, Key, Body: 'x' })))).toBe(200);
+    expect(await status(local.s3.send(new GetObjectCommand({ Bucket, Key })))).toBe(200);
+    expect(await status(local.s3.send(new PutObjectCommand({ Bucket, Key: `${Key}b`, Body: 'x' })))).toBe(
       '400 KeyTooLongError',
     );
   });

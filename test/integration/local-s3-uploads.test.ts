@@ -3,18 +3,12 @@
  * the user's tags stored by the upload itself (presigned POST `tagging`, PUT `x-amz-tagging`), in
  * place when the object's event is emitted; and GET URLs that never serve markup as markup.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GetObjectTaggingCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { S3Event } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalS3, localS3Client, startLocalS3 } from '../../scripts/local/local-s3.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { s3UploadSigner } from '../../src/aws/upload-signer.ts';
+import { useLocalS3 } from '../helpers/local-s3.ts';
 
 const BUCKET = 'uploads-local';
-let dir: string;
-let server: LocalS3;
 let s3: S3Client;
 /** The object's tags at the moment its event was emitted. */
 const tagsAtEvent = new Map<string, Promise<unknown>>();
@@ -25,24 +19,16 @@ const tagsOf = async (key: string) =>
     t.Value,
   ]);
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'local-s3-uploads-'));
-  server = await startLocalS3({
-    directory: dir,
-    buckets: [BUCKET],
-    onEvent: (event: S3Event) => {
-      for (const r of event.Records) {
-        const key = decodeURIComponent(r.s3.object.key.replace(/\+/g, ' '));
-        tagsAtEvent.set(key, tagsOf(key));
-      }
-    },
-  });
-  s3 = localS3Client(server.endpoint);
+const local = useLocalS3([BUCKET], {
+  onEvent: (event) => {
+    for (const r of event.Records) {
+      const key = decodeURIComponent(r.s3.object.key.replace(/\+/g, ' '));
+      tagsAtEvent.set(key, tagsOf(key));
+    }
+  },
 });
-afterAll(async () => {
-  s3?.destroy();
-  await server?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+beforeAll(() => {
+  s3 = local.s3;
 });
 
 describe('local S3: tags sent with the upload', () => {
@@ -129,7 +115,7 @@ describe("local S3: the service's POST policy is enforced as S3 enforces it", ()
     return { status: res.status, code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1], text };
   };
   const exists = async (k: string) => {
-    const res = await fetch(`${server.endpoint}/${BUCKET}/${k}`, { method: 'HEAD' });
+    const res = await fetch(`${local.server.endpoint}/${BUCKET}/${k}`, { method: 'HEAD' });
     return res.status === 200;
   };
 

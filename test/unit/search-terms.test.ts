@@ -139,6 +139,33 @@ describe('search words', () => {
   });
 });
 
+/**
+ * GET /images of an API over `index` (uploads/ in `bucket`) whose model has the labels and the
+ * committed vocabulary above: a query -> its status and JSON body.
+ */
+function searchApi(index: MemoryIndex, bucket: string) {
+  const fake = fakeClassifier();
+  const classifier = { ...fake, folder: { ...fake.folder, labels, vocabulary } as ModelFolder };
+  const signer = {
+    presignPost: async () => ({ url: '', fields: {}, expiresAt: new Date(0) }),
+    presignGet: async (key: string) => `https://s3/${key}`,
+    origin: async () => 'https://s3',
+  };
+  const api = createApi({
+    classifier,
+    images: { bucket, prefix: 'uploads/', suffixes: IMAGE_SUFFIXES, index, store: new MemoryStore(), signer },
+  });
+  return async (query: Record<string, string>) => {
+    const res = await api({
+      rawPath: '/images',
+      requestContext: { http: { method: 'GET' } },
+      headers: {},
+      queryStringParameters: query,
+    } as unknown as APIGatewayProxyEventV2);
+    return { status: res.statusCode, body: JSON.parse(res.body) };
+  };
+}
+
 describe('GET /images with a vocabulary', () => {
   const BUCKET = 'photos';
   async function setup() {
@@ -159,33 +186,7 @@ describe('GET /images with a vocabulary', () => {
       labels: [{ label: 'Yorkshire terrier', score: 0.7 }],
       model: 'm@1',
     });
-    const fake = fakeClassifier();
-    const classifier = { ...fake, folder: { ...fake.folder, labels, vocabulary } as ModelFolder };
-    const signer = {
-      presignPost: async () => ({ url: '', fields: {}, expiresAt: new Date(0) }),
-      presignGet: async (key: string) => `https://s3/${key}`,
-      origin: async () => 'https://s3',
-    };
-    const api = createApi({
-      classifier,
-      images: {
-        bucket: BUCKET,
-        prefix: 'uploads/',
-        suffixes: IMAGE_SUFFIXES,
-        index,
-        store: new MemoryStore(),
-        signer,
-      },
-    });
-    return async (query: Record<string, string>) => {
-      const res = await api({
-        rawPath: '/images',
-        requestContext: { http: { method: 'GET' } },
-        headers: {},
-        queryStringParameters: query,
-      } as unknown as APIGatewayProxyEventV2);
-      return { status: res.statusCode, body: JSON.parse(res.body) };
-    };
+    return searchApi(index, BUCKET);
   }
 
   it('finds the dog photo by "Dogs", "狗" and "金毛猎犬", and says what the word meant', async () => {
@@ -283,33 +284,7 @@ describe('GET /images?q= (several words at once)', () => {
     await put('uploads/red-dog.jpg', [['Golden Retriever', 0.8]], [['dog', 0.9]], [['red', 0.4]]);
     await put('uploads/orange.jpg', [['orange', 0.9]], [['fruit', 0.9]], [['orange', 0.7]]);
     await put('uploads/orange-car.jpg', [['minivan', 0.5]], [['car', 0.8]], [['orange', 0.6]]);
-    const fake = fakeClassifier();
-    const classifier = { ...fake, folder: { ...fake.folder, labels, vocabulary } as ModelFolder };
-    const signer = {
-      presignPost: async () => ({ url: '', fields: {}, expiresAt: new Date(0) }),
-      presignGet: async (key: string) => `https://s3/${key}`,
-      origin: async () => 'https://s3',
-    };
-    const api = createApi({
-      classifier,
-      images: {
-        bucket: BUCKET,
-        prefix: 'uploads/',
-        suffixes: IMAGE_SUFFIXES,
-        index,
-        store: new MemoryStore(),
-        signer,
-      },
-    });
-    return async (query: Record<string, string>) => {
-      const res = await api({
-        rawPath: '/images',
-        requestContext: { http: { method: 'GET' } },
-        headers: {},
-        queryStringParameters: query,
-      } as unknown as APIGatewayProxyEventV2);
-      return { status: res.statusCode, body: JSON.parse(res.body) };
-    };
+    return searchApi(index, BUCKET);
   }
   const keys = (body: { items: { key: string }[] }) => body.items.map((i) => i.key);
 
