@@ -76,7 +76,10 @@ function outcomeIndex() {
       return start + limit < items.length ? { items: page, cursor: `o${start + limit}` } : { items: page };
     },
   };
+  /** Every outcome, in order: what a failing test prints about the tagger. */
+  const seen: string[] = [];
   const record = (outcomes: TagOutcome[]) => {
+    for (const o of outcomes) seen.push(`${o.key}: ${o.result}${'status' in o ? ` ${o.status}` : ''}`);
     for (const o of outcomes)
       if ((o.result === 'tagged' || o.result === 'unchanged') && o.status === 'ok' && o.classification)
         byKey.set(
@@ -88,7 +91,7 @@ function outcomeIndex() {
           })),
         );
   };
-  return { index, record };
+  return { index, record, seen };
 }
 
 describe.skipIf(skip)('web page in headless Chromium', () => {
@@ -200,7 +203,10 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
     });
   });
 
-  describe('with the image routes: upload straight to a local S3, tagged, found by search', () => {
+  // Each test waits up to 60-90 s for the tagger on a loaded machine (the page's own limit is 60 s).
+  describe('with the image routes: upload straight to a local S3, tagged, found by search', {
+    timeout: 180_000,
+  }, () => {
     let dir: string;
     let s3server: LocalS3;
     let s3: S3Client;
@@ -297,7 +303,12 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       expect(big.length).toBeGreaterThan(5_000_000);
       const { page, requests, csp } = await open();
       await page.setInputFiles('#file', { name: 'IMG_2041.JPG', mimeType: 'image/jpeg', buffer: big });
-      await page.waitForSelector('#uploads .card.done', { timeout: 60_000 });
+      // Done or failed (the page gives up after 60 s without tags); a failure says what the card and the tagger saw.
+      const card = await page.waitForSelector('#uploads .card.done, #uploads .card.failed', {
+        timeout: 90_000,
+      });
+      const state = await card.evaluate((c) => ({ done: c.classList.contains('done'), text: c.textContent }));
+      expect(state.done, `card: ${state.text}; tagger: ${fed.seen.join(', ') || 'no outcome'}`).toBe(true);
       // The tags hold the top-3 labels scoring at least MIN_CONFIDENCE, and the categories.
       const rows = await resultRows(page);
       expect(rows.length).toBeGreaterThanOrEqual(1);
