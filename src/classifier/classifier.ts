@@ -6,7 +6,7 @@ import { type CpuInfo, readCpuInfo } from './cpu.ts';
 import { ConfigError } from './errors.ts';
 import { l2Normalised } from './math.ts';
 import { loadModelFolder, type ModelFolder } from './model-folder.ts';
-import { ort, sharp } from './native.ts';
+import { ort } from './native.ts';
 import {
   DEFAULT_CATEGORY_MIN_SCORE,
   DEFAULT_MIN_CONFIDENCE,
@@ -19,6 +19,7 @@ import {
 import { DEFAULT_LIMITS, type ImageLimits, preprocess } from './preprocess.ts';
 import { type ImageProperties, imageProperties } from './properties.ts';
 import { type CategoryScore, categoryMembers, categoryScores } from './vocabulary.ts';
+import { WARM_UP_JPEG } from './warm-up-image.ts';
 import { resolveWeights, type WeightRequest, type WeightsChoice } from './weights.ts';
 
 export interface ClassifierOptions {
@@ -80,21 +81,15 @@ export interface Classifier {
   readonly limits: ImageLimits;
   /** The model file loaded: its weight storage, why, and what MODEL_WEIGHTS asked for. */
   readonly weights: WeightsChoice;
-  /** Milliseconds spent creating the session and running the warm-up inference. */
+  /** Milliseconds spent loading the folder, creating the session and warming up. */
   readonly initMs: number;
-  /** The part of initMs spent in the warm-up (preprocessings and inference). */
+  /** The part of initMs spent in the warm-up (preprocessings and colour measures). */
   readonly warmUpMs: number;
   classify(image: Uint8Array, options?: ClassifyOptions): Promise<Classification>;
   /** Raw model output for an already preprocessed [3,H,W] input (logits or probabilities). */
   infer(planes: Float32Array): Promise<Float32Array>;
   release(): Promise<void>;
 }
-
-/**
- * The init warm-up's JPEG: photo-sized (0.15 MP), so it takes the exact resize path of
- * preprocess.ts (at most EXACT_MAX_PIXELS, shorter side above the usual resizeShorter of 256).
- */
-export const WARM_UP_IMAGE = { width: 448, height: 336 } as const;
 
 export function sessionOptions(threads: number, spinWait: boolean): OrtSessionOptions {
   return {
@@ -154,27 +149,35 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
   };
   const infer = async (planes: Float32Array) => (await forward(planes)).scores;
 
-  // Warm-up through the whole path: the first JPEG decode initialises libvips and libjpeg, the first
-  // run allocates ONNX Runtime's buffers, and two photo-sized preprocessings let V8 optimise the
-  // exact resize: without them the first requests ran it unoptimised, at 2-4x the CPU time
-  // (`npm run lab:preprocess`). Do all of it now, during init, not on the first requests.
+  // The output sizes the model file declares, checked against labels.json and model.json without
+  // running it; a model whose sizes are symbolic is run once on zeros to learn them.
+  let scoreCount = outputSize(session, outputName);
+  let embeddingSize = embedding ? outputSize(session, embedding.output) : 0;
+  if (scoreCount === undefined || embeddingSize === undefined) {
+    const out = await forward(new Float32Array(3 * side * side));
+    scoreCount = out.scores.length;
+    embeddingSize = out.pooled?.length ?? 0;
+  }
+  if (scoreCount !== labels.length)
+    throw new ConfigError(
+      `model folder ${modelDir}: ${weights.file} outputs ${scoreCount} scores but labels.json has ${labels.length} labels`,
+    );
+  if (embedding && embeddingSize !== embedding.dimension)
+    throw new ConfigError(
+      `model folder ${modelDir}: ${weights.file} gives an embedding of ${embeddingSize} numbers but model.json "embedding" says ${embedding.dimension}`,
+    );
+
+  // Warm-up of the JavaScript and libvips half of the path, during init, not on the first requests:
+  // the first JPEG decode initialises libvips' operations and libjpeg, and two photo-sized
+  // preprocessings and one imageProperties let V8 optimise the exact resize and the colour and
+  // quality measures (without them the first request spent 2-4x their CPU time, interpreted:
+  // `npm run lab:preprocess`). No warm-up inference: ONNX Runtime packs the weights when it creates
+  // the session, and its first run took the CPU time of the later ones (docs/benchmarks.md, cold start).
   const limits = options.limits ?? DEFAULT_LIMITS;
   const warmUpStarted = performance.now();
-  const warmImage = await sharp({ create: { ...WARM_UP_IMAGE, channels: 3, background: '#808080' } })
-    .jpeg()
-    .toBuffer();
-  await preprocess(warmImage, meta, limits);
-  const warmed = await preprocess(warmImage, meta, limits);
+  await preprocess(WARM_UP_JPEG, meta, limits);
+  const warmed = await preprocess(WARM_UP_JPEG, meta, limits);
   imageProperties(warmed.rgb, meta.cropSize, meta.cropSize);
-  const warm = await forward(warmed.data);
-  if (warm.scores.length !== labels.length)
-    throw new ConfigError(
-      `model folder ${modelDir}: ${weights.file} outputs ${warm.scores.length} scores but labels.json has ${labels.length} labels`,
-    );
-  if (embedding && warm.pooled?.length !== embedding.dimension)
-    throw new ConfigError(
-      `model folder ${modelDir}: ${weights.file} gives an embedding of ${warm.pooled?.length ?? 0} numbers but model.json "embedding" says ${embedding.dimension}`,
-    );
 
   const { vocabulary } = folder;
   const members = vocabulary ? categoryMembers(vocabulary) : new Map<string, number[]>();
@@ -220,3 +223,17 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     release: () => session.release(),
   };
 }
+
+/**
+ * The number of values an output holds per image, as the model file declares it: the product of its
+ * dimensions after the batch dimension (a symbolic or absent batch dimension counts as 1); undefined
+ * when any other dimension is symbolic.
+ */
+function outputSize(session: OrtSession, name: string): number | undefined {
+  const meta = session.outputMetadata.find((m) => m.name === name);
+  if (!meta?.isTensor) return undefined;
+  const [, ...dims] = meta.shape;
+  if (!dims.every((d): d is number => typeof d === 'number' && d >= 0)) return undefined;
+  return dims.reduce((a, b) => a * b, 1);
+}
+type OrtSession = Awaited<ReturnType<typeof ort.InferenceSession.create>>;

@@ -1,6 +1,5 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { WARM_UP_IMAGE } from '../../src/classifier/classifier.ts';
 import { IMAGENET_DEFAULTS } from '../../src/classifier/model-folder.ts';
 import {
   EXACT_MAX_PIXELS,
@@ -9,6 +8,7 @@ import {
   resizedSize,
   sniffFormat,
 } from '../../src/classifier/preprocess.ts';
+import { WARM_UP_IMAGE, WARM_UP_JPEG } from '../../src/classifier/warm-up-image.ts';
 
 const mean: [number, number, number] = [0.485, 0.456, 0.406];
 const std: [number, number, number] = [0.229, 0.224, 0.225];
@@ -108,5 +108,16 @@ describe('the init warm-up image', () => {
     expect(width * height).toBeLessThanOrEqual(EXACT_MAX_PIXELS);
     expect(Math.min(width, height)).toBeGreaterThan(IMAGENET_DEFAULTS.resizeShorter);
     expect(width * height).toBeGreaterThanOrEqual(100_000);
+  });
+
+  it('is stored as a JPEG of that size, which preprocess() takes', async () => {
+    const meta = await sharp(WARM_UP_JPEG).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual([
+      'jpeg',
+      WARM_UP_IMAGE.width,
+      WARM_UP_IMAGE.height,
+    ]);
+    const out = await preprocess(WARM_UP_JPEG, IMAGENET_DEFAULTS);
+    expect([out.format, out.width, out.height]).toEqual(['jpeg', WARM_UP_IMAGE.width, WARM_UP_IMAGE.height]);
   });
 });
