@@ -3,7 +3,8 @@
  * then the process-wide classifier as a Lambda container's init does (settings from the environment,
  * session + warm-up), classifies one image and prints, in ms from the process's start
  * (performance.now()), where the time went: Node's own start, the bundle's code, sharp, ONNX Runtime,
- * the rest of the modules, the session, the warm-up and the first classification; plus peak RSS.
+ * the rest of the modules, the session, the warm-up and the first classification; plus peak RSS and
+ * the CPU time of every thread up to the first result (robust where other work shares the cores).
  * Peak RSS is VmHWM from /proc/self/status: process.resourceUsage().maxRSS is not used because Linux
  * carries ru_maxrss across fork+exec, so the (larger) benchmark process that spawned this one would
  * inflate it.
@@ -28,6 +29,7 @@ const image = await readFile(process.env.BENCH_IMAGE as string);
 const started = performance.now();
 const { labels } = await classifier.classify(image);
 const firstResultMs = performance.now(); // performance.now() counts from the process's start
+const { user, system } = process.cpuUsage();
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
 const sessionMs = classifier.initMs - classifier.warmUpMs;
 console.log(
@@ -36,6 +38,7 @@ console.log(
     initMs: classifier.initMs,
     firstClassifyMs: firstResultMs - started,
     peakRssMb: hwm ? Number(hwm) / 1024 : Number.NaN,
+    cpuMs: (user + system) / 1000,
     top1: labels[0]?.label,
     parts: {
       node: nodeStarted,

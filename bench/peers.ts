@@ -272,6 +272,8 @@ const top1 = (scores: Float32Array) => {
 
 interface ColdSample {
   wallMs: number;
+  /** CPU time of the process (every thread) up to its first top-3, as it reports it. */
+  cpuMs: number;
   peakRssMb: number;
   parts: Record<string, number>;
 }
@@ -286,7 +288,7 @@ async function coldRun(command: string, args: string[], env: NodeJS.ProcessEnv):
   });
   const wallMs = performance.now() - t;
   const out = JSON.parse(stdout.trim().split('\n').pop() as string);
-  return { wallMs, peakRssMb: out.peakRssMb, parts: out.parts ?? {} };
+  return { wallMs, cpuMs: out.cpuMs, peakRssMb: out.peakRssMb, parts: out.parts ?? {} };
 }
 
 /** One side of a model table: what it times, in turn with the others. */
@@ -483,7 +485,7 @@ async function modelTable(
         e2e[c]?.push((await contender.e2e(i)).ms);
       }
     }
-    const coldRuns = Math.max(5, Math.ceil(rounds / 10));
+    const coldRuns = Math.max(9, Math.ceil(rounds / 5));
     for (let r = 0; r < coldRuns; r++)
       for (let j = 0; j < n; j++) {
         const c = (j + r) % n;
@@ -498,7 +500,8 @@ async function modelTable(
   log(
     `Medians; inference and end to end: ${rounds} round-robin rounds, 1 thread, the ${photos.length} shared photos in turn ` +
       '(end to end = JPEG bytes to top-3, each side with its own preprocessing); cold start: process start to the first ' +
-      `top-3 of a 0.3 MP JPEG as the parent sees it, ${cold[0]?.length ?? 0} alternating runs; peak RSS = VmHWM of those processes. ` +
+      `top-3 of a 0.3 MP JPEG as the parent sees it, ${cold[0]?.length ?? 0} alternating runs, and the CPU time (every thread) each process reports at that point; ` +
+      'peak RSS = VmHWM of those processes. ' +
       '"x project": the column over the project\'s.\n',
   );
   log(`| | ${contenders.map((c, k) => (k === 0 ? c.name : `${c.name} | x project`)).join(' | ')} |`);
@@ -517,6 +520,10 @@ async function modelTable(
   row(
     'cold start ms',
     cold.map((s) => s.map((x) => x.wallMs)),
+  );
+  row(
+    'cold start CPU ms',
+    cold.map((s) => s.map((x) => x.cpuMs)),
   );
   row(
     'peak RSS MB',

@@ -62,6 +62,11 @@ async function top3(session, values) {
   return [...scores.keys()].sort((a, b) => scores[b] - scores[a]).slice(0, 3);
 }
 
+/** CPU time of this process so far (every thread), ms. */
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 const peakRssMb = () =>
   Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
 
@@ -111,7 +116,7 @@ async function cold(model, specFile, imageFile) {
     session: sessionDone - t,
     firstRequest: done - sessionDone,
   };
-  console.log(JSON.stringify({ top3: labels, peakRssMb: peakRssMb(), parts }));
+  console.log(JSON.stringify({ top3: labels, peakRssMb: peakRssMb(), cpuMs: cpuMs(), parts }));
 }
 
 const [mode, ...args] = process.argv.slice(2);
