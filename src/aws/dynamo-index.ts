@@ -64,7 +64,8 @@
  *   The tagger adds one get after its tag write (1 RRU). Items stay under 1 KB for S3 keys of
  *   ordinary length; a key near S3's 1024-byte limit makes O (entries lists the key thrice) 2-4 WRU.
  *   (test/integration/dynamo-index.test.ts measures them on dynalite with ReturnConsumedCapacity.)
- * IAM: the tagger needs dynamodb:UpdateItem, PutItem, DeleteItem, GetItem; the API GetItem, Query.
+ * IAM: the tagger needs dynamodb:UpdateItem, PutItem, DeleteItem, GetItem, Query (groups of copies);
+ * the API GetItem, Query.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -78,6 +79,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import {
   bareEtag,
+  byAge,
+  COPY_GROUP_ID,
+  type CopyGroup,
+  type CopyMember,
   colourTerm,
   groupTerm,
   type IndexedLabel,
@@ -235,6 +240,49 @@ export function decodeCursor(cursor: string, pk: string): LabelItemKey {
   if (c?.pk !== pk || typeof c.sk !== 'string' || !isLabelSk(c.sk)) throw new InvalidCursorError();
   if (encodeCursor({ pk, sk: c.sk }) !== cursor) throw new InvalidCursorError();
   return { pk, sk: c.sk };
+}
+
+/**
+ * Groups of copies. Two items per member, single-item writes (no transactions):
+ *   pointer   pk "o#<bucket>/<key>" sk "g"   group, since, token: which group the key is in (the truth)
+ *   member    pk "g#<bucket>" sk "<group id>#<key>"  group, key, since, token: the group's listing
+ *             (a key too long for the sort key: "~<sha256 of the key>", as labelSk does)
+ * A join puts the member item, then the pointer (PutItem, ALL_OLD), then deletes the member item of
+ * the group the pointer named before, if that item is still the one that join wrote (its token).
+ * A leave deletes the pointer, then its member item (same condition). Readers keep only member items
+ * whose key's pointer names their group, so a member item left by a writer that stopped half-way is
+ * never shown (the next join or leave of the key removes it). All groups of a bucket share one
+ * partition, in id order (newest first: copyGroupId), so one Query pages through them.
+ * Requests: a join 2-3 writes (1 WRU each), a leave 2, the pointer of a key 1 strongly consistent read.
+ */
+const groupsPk = (bucket: string) => `g#${bucket}`;
+export const memberSk = (group: string, key: string) => {
+  const fits = Buffer.byteLength(group) + 1 + Buffer.byteLength(key) <= MAX_SK_BYTES;
+  return `${group}#${fits ? key : `~${createHash('sha256').update(key).digest('hex')}`}`;
+};
+/** Query requests per read of a group or a page of groups, and member rows read at most. */
+const MAX_GROUP_QUERIES = 20;
+const MAX_GROUP_ROWS = 2000;
+
+interface PointerItem {
+  group: string;
+  since: number;
+  token: string;
+}
+interface MemberItem extends PointerItem {
+  sk: string;
+  key: string;
+}
+
+export const encodeGroupCursor = (id: string) => Buffer.from(`g:${id}`).toString('base64url');
+/** The group id a cursor of GET /duplicates names; only the exact string encodeGroupCursor made. */
+export function decodeGroupCursor(cursor: string): string {
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) throw new InvalidCursorError();
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const id = text.slice(2);
+  if (!text.startsWith('g:') || !COPY_GROUP_ID.test(id) || encodeGroupCursor(id) !== cursor)
+    throw new InvalidCursorError();
+  return id;
 }
 
 export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIndex {
@@ -537,7 +585,179 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
     return { items, cursor: encodeCursor({ pk, sk: after as string }) };
   }
 
+  /** The pointer of each key (which group it is in, and the token of the join that put it there). */
+  async function pointers(bucket: string, keys: readonly string[]) {
+    const out = new Map<string, PointerItem>();
+    await Promise.all(
+      [...new Set(keys)].map(async (key) => {
+        const item = (
+          await db.send(
+            new GetCommand({ TableName, Key: { pk: objectPk(bucket, key), sk: 'g' }, ConsistentRead: true }),
+          )
+        ).Item as PointerItem | undefined;
+        if (item) out.set(key, item);
+      }),
+    );
+    return out;
+  }
+
+  /** Deletes a member item, if it is still the one the join with this token wrote. */
+  async function dropMember(bucket: string, group: string, key: string, token: string) {
+    try {
+      await db.send(
+        new DeleteCommand({
+          TableName,
+          Key: { pk: groupsPk(bucket), sk: memberSk(group, key) },
+          ConditionExpression: '#token = :token',
+          ExpressionAttributeNames: { '#token': 'token' },
+          ExpressionAttributeValues: { ':token': token },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
+  /** Member items, grouped by id in id order, kept only where the key's pointer names that group. */
+  async function confirmed(bucket: string, rows: MemberItem[]): Promise<CopyGroup[]> {
+    const named = await pointers(
+      bucket,
+      rows.map((r) => r.key),
+    );
+    const groups = new Map<string, CopyMember[]>();
+    for (const r of rows) {
+      if (named.get(r.key)?.group !== r.group) continue;
+      const list = groups.get(r.group) ?? [];
+      if (!list.some((m) => m.key === r.key)) list.push({ key: r.key, since: r.since });
+      groups.set(r.group, list);
+    }
+    return [...groups].map(([id, members]) => ({ id, members: members.sort(byAge) }));
+  }
+
+  /** Member items of the bucket's groups partition, from sort key `after` on (exclusive), at most `rows`. */
+  async function memberRows(
+    bucket: string,
+    condition: { after?: string; prefix?: string },
+    rows: number,
+  ): Promise<{ items: MemberItem[]; more: boolean }> {
+    const items: MemberItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    for (let page = 0; page < MAX_GROUP_QUERIES; page++) {
+      const out = await db.send(
+        new QueryCommand({
+          TableName,
+          KeyConditionExpression:
+            condition.prefix !== undefined
+              ? 'pk = :pk AND begins_with(sk, :prefix)'
+              : condition.after !== undefined
+                ? 'pk = :pk AND sk > :after'
+                : 'pk = :pk',
+          ExpressionAttributeValues: {
+            ':pk': groupsPk(bucket),
+            ...(condition.prefix !== undefined ? { ':prefix': condition.prefix } : {}),
+            ...(condition.prefix === undefined && condition.after !== undefined
+              ? { ':after': condition.after }
+              : {}),
+          },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+          Limit: Math.min(100, rows - items.length),
+        }),
+      );
+      items.push(...((out.Items ?? []) as MemberItem[]));
+      start = out.LastEvaluatedKey;
+      if (!start) return { items, more: false };
+      if (items.length >= rows) return { items, more: true };
+    }
+    return { items, more: start !== undefined };
+  }
+
   return {
+    async copyGroupsOf(bucket, keys) {
+      const out = new Map<string, string>();
+      for (const [key, p] of await pointers(bucket, keys)) out.set(key, p.group);
+      return out;
+    },
+
+    async joinCopyGroup(bucket, id, member) {
+      if (!COPY_GROUP_ID.test(id)) throw new RangeError(`not a copy group id: ${id}`);
+      const token = randomUUID();
+      // The member item first: a pointer always names a group whose item for the key exists (or
+      // existed: a later join's may replace it, with its own token).
+      await db.send(
+        new PutCommand({
+          TableName,
+          Item: {
+            pk: groupsPk(bucket),
+            sk: memberSk(id, member.key),
+            group: id,
+            key: member.key,
+            since: member.since,
+            token,
+          },
+        }),
+      );
+      const out = await db.send(
+        new PutCommand({
+          TableName,
+          Item: { pk: objectPk(bucket, member.key), sk: 'g', group: id, since: member.since, token },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const old = out.Attributes as PointerItem | undefined;
+      if (old && old.group !== id) await dropMember(bucket, old.group, member.key, old.token);
+    },
+
+    async leaveCopyGroup(bucket, key) {
+      const out = await db.send(
+        new DeleteCommand({
+          TableName,
+          Key: { pk: objectPk(bucket, key), sk: 'g' },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const old = out.Attributes as PointerItem | undefined;
+      if (!old) return undefined;
+      await dropMember(bucket, old.group, key, old.token);
+      return old.group;
+    },
+
+    async copyGroup(bucket, id) {
+      if (!COPY_GROUP_ID.test(id)) return [];
+      const { items } = await memberRows(bucket, { prefix: `${id}#` }, MAX_GROUP_ROWS);
+      return (await confirmed(bucket, items))[0]?.members ?? [];
+    },
+
+    async copyGroups(bucket, { limit, cursor }) {
+      if (!Number.isInteger(limit) || limit < 1 || limit > 50)
+        throw new RangeError(`limit must be an integer from 1 to 50, not ${limit}`);
+      const after = cursor === undefined ? undefined : decodeGroupCursor(cursor);
+      // Rows until limit + 1 groups began (the last one shows another page exists), in rounds.
+      const rows: MemberItem[] = [];
+      let from = after === undefined ? undefined : `${after}$`;
+      let more = true;
+      const ids = () => new Set(rows.map((r) => r.group));
+      while (more && ids().size <= limit && rows.length < MAX_GROUP_ROWS) {
+        const out = await memberRows(bucket, from === undefined ? {} : { after: from }, 100);
+        rows.push(...out.items);
+        more = out.more;
+        const last = out.items[out.items.length - 1];
+        if (!last) break;
+        from = last.sk;
+      }
+      const pageIds = [...ids()].sort().slice(0, limit);
+      const hasMore = more || ids().size > limit;
+      const kept = new Set(pageIds);
+      const groups = (
+        await confirmed(
+          bucket,
+          rows.filter((r) => kept.has(r.group)),
+        )
+      ).filter((g) => g.members.length >= 2);
+      const last = pageIds[pageIds.length - 1];
+      return hasMore && last !== undefined ? { groups, cursor: encodeGroupCursor(last) } : { groups };
+    },
+
     async put(record, sequencer) {
       const seq = normalizeSequencer(sequencer);
       const newEntries = labelItemKeys(record).map(entryOf);

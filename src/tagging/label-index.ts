@@ -94,7 +94,49 @@ export interface LabelIndex {
     term: LabelTerm,
     page: { limit: number; cursor?: string; spellings?: readonly string[]; anyOf?: readonly LabelTerm[] },
   ): Promise<SearchPage>;
+
+  // Groups of copies (src/tagging/duplicates.ts decides who belongs together; the index records it).
+  /** The group each of these keys is in (keys in none are absent). */
+  copyGroupsOf(bucket: string, keys: readonly string[]): Promise<Map<string, string>>;
+  /** Puts a key in group `id`, taking it out of the group it was in (a key is in one group at most). */
+  joinCopyGroup(bucket: string, id: string, member: CopyMember): Promise<void>;
+  /** Takes a key out of its group; returns the group it left (undefined: it was in none). */
+  leaveCopyGroup(bucket: string, key: string): Promise<string | undefined>;
+  /** The members of one group, oldest first (since, then key); empty when there is no such group. */
+  copyGroup(bucket: string, id: string): Promise<CopyMember[]>;
+  /**
+   * The bucket's groups, by id (newest first: copyGroupId), `limit` (1..50) groups a page, each with
+   * its members oldest first. Groups of fewer than two members are left out. A cursor this index did
+   * not hand out is an InvalidCursorError.
+   */
+  copyGroups(bucket: string, page: { limit: number; cursor?: string }): Promise<CopyGroupPage>;
 }
+
+/** A member of a group of copies. */
+export interface CopyMember {
+  key: string;
+  /** When its current version was first indexed (epoch ms): the oldest member represents the group. */
+  since: number;
+}
+
+export interface CopyGroup {
+  id: string;
+  /** Oldest first (since, then key). */
+  members: CopyMember[];
+}
+
+export interface CopyGroupPage {
+  groups: CopyGroup[];
+  /** Opaque; absent on the last page. */
+  cursor?: string;
+}
+
+/** A group id: 13 digits (10^13 - 1 - its first member's since, so that newer groups sort first), '-', 16 hex digits. */
+export const COPY_GROUP_ID = /^\d{13}-[0-9a-f]{16}$/;
+
+/** Members in group order: oldest first, then by key (code units). */
+export const byAge = (a: CopyMember, b: CopyMember) =>
+  a.since - b.since || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /**
  * The one of a group's terms an object is listed under in a group search: the one it scores best

@@ -60,6 +60,10 @@
  * followed by a check of the label index by the same invocation. The last vector write of a key
  * happens after the newest event's index write (that event's invocation writes its vector after its
  * index write), so its check sees the newest record and repairs anything else.
+ * 7. copies  after step 6, when the vector index holds this version's vector (or none: deleted, not
+ *            an image), src/tagging/duplicates.ts records the object's group of copies in the label
+ *            index from one query of its nearest neighbours (none: it leaves its group), then checks
+ *            the index again and redoes it for a newer version. Not when a newer version owns the key.
  */
 import { createHash } from 'node:crypto';
 import type { S3Event } from 'aws-lambda';
@@ -69,6 +73,7 @@ import { DEFAULT_CATEGORY_MIN_SCORE } from '../classifier/postprocess.ts';
 import { COLOURS, type ColourName } from '../classifier/properties.ts';
 import { tagNames, type Vocabulary } from '../classifier/vocabulary.ts';
 import type { TagLanguage } from '../settings.ts';
+import { type CopiesOutcome, recordCopies } from './duplicates.ts';
 import { type S3EventBridgeEvent, toRecords } from './events.ts';
 import {
   bareEtag,
@@ -115,6 +120,11 @@ export interface TaggerOptions {
    * object, kept with the label index's ordering (used only with `index`).
    */
   vectors?: VectorIndex;
+  /**
+   * With a vector index: record each object's group of copies in the label index (step 7,
+   * src/tagging/duplicates.ts). Default true; false only to measure what it costs.
+   */
+  copies?: boolean;
 }
 
 /**
@@ -143,7 +153,7 @@ export type TagOutcome = {
   /** A newer version replaced the one the event named: nothing written (its own event will come). */
   | { result: 'superseded' }
   /** ObjectRemoved: the index entry is gone (`written`), or a newer event owns the key (`stale`). */
-  | { result: 'removed'; index: IndexWrite; vector?: VectorOutcome }
+  | { result: 'removed'; index: IndexWrite; vector?: VectorOutcome; copies?: CopiesOutcome }
   | {
       /** `stale`: the index holds a newer event of the key; no tags were written. */
       result: 'tagged' | 'unchanged' | 'stale';
@@ -159,6 +169,8 @@ export type TagOutcome = {
       repairs?: number;
       /** With a vector index: what it holds for the key now (see VectorOutcome). */
       vector?: VectorOutcome;
+      /** With a vector index: the object's group of copies (step 7), unless a newer version owns the key. */
+      copies?: CopiesOutcome;
     }
 );
 
@@ -308,6 +320,12 @@ async function writeTags(
       : vectorWrite === 'newer'
         ? 'newer'
         : await settleVector(o, bucket, key, vectorWrite, current);
+  // Step 7: its group of copies, from the vector just written when the index still names it.
+  const ours = draft && vector === 'written' && bareEtag(current?.etag) === bareEtag(version.etag);
+  const copies =
+    vector === 'written' || vector === 'deleted'
+      ? await groupCopies(o, bucket, key, vector === 'deleted' ? null : ours ? draft : undefined)
+      : undefined;
   return {
     ...common,
     tags: applied.tags,
@@ -315,7 +333,19 @@ async function writeTags(
     result: changed ? 'tagged' : 'unchanged',
     ...(repairs > 0 ? { repairs } : {}),
     ...(vector ? { vector } : {}),
+    ...(copies ? { copies } : {}),
   };
+}
+
+/** Step 7 (src/tagging/duplicates.ts), when there is a vector index and it is not turned off. */
+function groupCopies(
+  o: TaggerOptions,
+  bucket: string,
+  key: string,
+  vector: StoredVector | null | undefined,
+): Promise<CopiesOutcome> | undefined {
+  if (!o.vectors || !o.index || o.copies === false) return undefined;
+  return recordCopies({ index: o.index, vectors: o.vectors }, bucket, key, vector);
 }
 
 /**
@@ -338,6 +368,8 @@ function vectorOf(
     labels: record.labels.map((l) => normalizeLabel(l.label)),
     categories: (record.categories ?? []).map((l) => normalizeLabel(l.label)),
     sha256: createHash('sha256').update(bytes).digest('hex'),
+    // When this version was indexed: the oldest of a group of copies represents it (duplicates.ts).
+    indexedAt: Date.now(),
     classes: classification.labels.map((l) => l.index),
     scores: classification.labels.map((l) => l.score),
     ...(record.vocabulary ? { vocabulary: record.vocabulary } : {}),
@@ -523,7 +555,15 @@ export async function tagS3Event(o: TaggerOptions, event: TaggerEvent): Promise<
             await o.vectors.delete([key]);
             vector = await settleVector(o, bucket, key, null);
           }
-          outcomes.push({ bucket, key, result: 'removed', index: result, ...(vector ? { vector } : {}) });
+          const copies = vector === 'deleted' ? await groupCopies(o, bucket, key, null) : undefined;
+          outcomes.push({
+            bucket,
+            key,
+            result: 'removed',
+            index: result,
+            ...(vector ? { vector } : {}),
+            ...(copies ? { copies } : {}),
+          });
         }
         continue;
       }

@@ -7,6 +7,7 @@ import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../models/resnet18.ts';
 import {
+  COPY_GROUP_ID,
   colourTerm,
   type IndexRecord,
   InvalidCursorError,
@@ -481,6 +482,116 @@ export function labelIndexContract(name: string, target: ContractTarget) {
             .sort();
           expect(items, `label items, round ${round}`).toEqual(want);
         }
+      }
+    });
+
+    it('groups of copies: join, move, leave, members oldest first; keys of any length; other buckets apart', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const other = freshBucket();
+      const g1 = '9999999999000-0123456789abcdef';
+      const g2 = '9999999998000-fedcba9876543210';
+      expect(COPY_GROUP_ID.test(g1) && COPY_GROUP_ID.test(g2)).toBe(true);
+      const long = `uploads/${'長'.repeat(330)}.jpg`; // 1002 bytes: the member's sort key needs its hash
+      expect(await index.copyGroup(b, g1)).toEqual([]);
+      await index.joinCopyGroup(b, g1, { key: 'uploads/b.jpg', since: 20 });
+      await index.joinCopyGroup(b, g1, { key: 'uploads/a.jpg', since: 20 });
+      await index.joinCopyGroup(b, g1, { key: long, since: 10 });
+      await index.joinCopyGroup(other, g1, { key: 'uploads/z.jpg', since: 1 });
+      expect(await index.copyGroup(b, g1)).toEqual([
+        { key: long, since: 10 },
+        { key: 'uploads/a.jpg', since: 20 },
+        { key: 'uploads/b.jpg', since: 20 },
+      ]);
+      expect(await index.copyGroupsOf(b, ['uploads/a.jpg', long, 'uploads/none.jpg'])).toEqual(
+        new Map([
+          ['uploads/a.jpg', g1],
+          [long, g1],
+        ]),
+      );
+      // A join again (a duplicate delivery) changes nothing; a join elsewhere moves the key.
+      await index.joinCopyGroup(b, g1, { key: 'uploads/a.jpg', since: 20 });
+      await index.joinCopyGroup(b, g2, { key: 'uploads/b.jpg', since: 20 });
+      await index.joinCopyGroup(b, g2, { key: 'uploads/c.jpg', since: 30 });
+      expect((await index.copyGroup(b, g1)).map((m) => m.key)).toEqual([long, 'uploads/a.jpg']);
+      expect((await index.copyGroup(b, g2)).map((m) => m.key)).toEqual(['uploads/b.jpg', 'uploads/c.jpg']);
+      expect(await index.leaveCopyGroup(b, long)).toBe(g1);
+      expect(await index.leaveCopyGroup(b, long)).toBeUndefined();
+      expect((await index.copyGroup(b, g1)).map((m) => m.key)).toEqual(['uploads/a.jpg']);
+      expect(await index.copyGroup(other, g1)).toEqual([{ key: 'uploads/z.jpg', since: 1 }]);
+      // Listing: newest first (smaller id first), groups of one left out.
+      const page = await index.copyGroups(b, { limit: 50 });
+      expect(page).toEqual({
+        groups: [
+          {
+            id: g2,
+            members: [
+              { key: 'uploads/b.jpg', since: 20 },
+              { key: 'uploads/c.jpg', since: 30 },
+            ],
+          },
+        ],
+      });
+      await expect(index.joinCopyGroup(b, 'not-an-id', { key: 'uploads/x.jpg', since: 1 })).rejects.toThrow();
+    });
+
+    it('groups of copies: pages of groups, with cursors that are refused when foreign or altered', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const ids = Array.from({ length: 7 }, (_, i) => `${String(9_999_999_990_000 + i)}-${'ab'.repeat(8)}`);
+      for (const [i, id] of ids.entries())
+        for (let m = 0; m < 2 + (i % 3); m++)
+          await index.joinCopyGroup(b, id, { key: `uploads/g${i}-m${m}.jpg`, since: 100 + m });
+      for (const limit of [1, 2, 3, 50]) {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let page = 0; page < 20 && (page === 0 || cursor); page++) {
+          const out = await index.copyGroups(b, { limit, cursor });
+          expect(out.groups.length).toBeLessThanOrEqual(limit);
+          for (const g of out.groups) {
+            const i = ids.indexOf(g.id);
+            expect(g.members.map((m) => m.key)).toEqual(
+              Array.from({ length: 2 + (i % 3) }, (_, m) => `uploads/g${i}-m${m}.jpg`),
+            );
+          }
+          seen.push(...out.groups.map((g) => g.id));
+          cursor = out.cursor;
+        }
+        expect(cursor, `limit ${limit}`).toBeUndefined();
+        expect(seen, `limit ${limit}`).toEqual(ids);
+      }
+      const first = await index.copyGroups(b, { limit: 1 });
+      for (const bad of ['', 'x', `${first.cursor}x`, Buffer.from('g:1-2').toString('base64url')])
+        await expect(index.copyGroups(b, { limit: 1, cursor: bad })).rejects.toBeInstanceOf(
+          InvalidCursorError,
+        );
+      for (const limit of [0, 51, 1.5])
+        await expect(index.copyGroups(b, { limit })).rejects.toBeInstanceOf(RangeError);
+    });
+
+    it('groups of copies: concurrent joins and leaves of the same keys end as the last one of each key says', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const groups = ['9999999999000-0000000000000001', '9999999999000-0000000000000002'];
+      const keys = ['uploads/p.jpg', 'uploads/q.jpg', 'uploads/r.jpg'];
+      const random = seededRandom(25);
+      for (let round = 0; round < 6; round++) {
+        // Per key, a chain of moves (each waits for the previous one of that key), all keys at once.
+        const last = new Map<string, string | undefined>();
+        await Promise.all(
+          keys.map(async (key) => {
+            for (let i = 0; i < 4; i++) {
+              const g = random() < 0.25 ? undefined : groups[Math.floor(random() * 2)];
+              if (g === undefined) await index.leaveCopyGroup(b, key);
+              else await index.joinCopyGroup(b, g, { key, since: i });
+              last.set(key, g);
+            }
+          }),
+        );
+        for (const g of groups)
+          expect((await index.copyGroup(b, g)).map((m) => m.key).sort(), `round ${round}`).toEqual(
+            keys.filter((k) => last.get(k) === g),
+          );
       }
     });
   });

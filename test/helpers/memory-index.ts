@@ -4,9 +4,20 @@
  * (the DynamoDB adapter reaches the same end state with conditional writes; test/helpers/index-contract.ts
  * holds both to it). `calls` lists every operation, `failNext` makes the next call throw.
  */
-import { decodeCursor, encodeCursor, labelItemKeys, labelPk } from '../../src/aws/dynamo-index.ts';
+import {
+  decodeCursor,
+  decodeGroupCursor,
+  encodeCursor,
+  encodeGroupCursor,
+  labelItemKeys,
+  labelPk,
+} from '../../src/aws/dynamo-index.ts';
 import {
   bareEtag,
+  byAge,
+  COPY_GROUP_ID,
+  type CopyGroupPage,
+  type CopyMember,
   compareSequencers,
   groupTerm,
   type IndexedObject,
@@ -27,6 +38,8 @@ const copy = (o: IndexedObject): IndexedObject => ({
 
 export class MemoryIndex implements LabelIndex {
   readonly objects = new Map<string, IndexedObject>();
+  /** "<bucket>/<key>" -> the copy group it is in (and its member record). */
+  readonly copyGroupOf = new Map<string, { group: string; member: CopyMember }>();
   readonly calls: string[] = [];
   /** Makes the next call throw this error (a fault of the index, e.g. throttling). */
   failNext?: Error;
@@ -147,5 +160,57 @@ export class MemoryIndex implements LabelIndex {
     const items = pageRows.map((r) => ({ ...r.item, labels: r.item.labels.map((l) => ({ ...l })) }));
     const last = pageRows[pageRows.length - 1];
     return rows.length > limit && last ? { items, cursor: encodeCursor({ pk, sk: last.sk }) } : { items };
+  }
+
+  async copyGroupsOf(bucket: string, keys: readonly string[]) {
+    this.enter(`copyGroupsOf ${keys.join(',')}`);
+    const out = new Map<string, string>();
+    for (const key of keys) {
+      const g = this.copyGroupOf.get(`${bucket}/${key}`);
+      if (g) out.set(key, g.group);
+    }
+    return out;
+  }
+
+  async joinCopyGroup(bucket: string, id: string, member: CopyMember) {
+    this.enter(`joinCopyGroup ${id} ${member.key}`);
+    if (!COPY_GROUP_ID.test(id)) throw new RangeError(`not a copy group id: ${id}`);
+    this.copyGroupOf.set(`${bucket}/${member.key}`, { group: id, member: { ...member } });
+  }
+
+  async leaveCopyGroup(bucket: string, key: string) {
+    this.enter(`leaveCopyGroup ${key}`);
+    const g = this.copyGroupOf.get(`${bucket}/${key}`);
+    this.copyGroupOf.delete(`${bucket}/${key}`);
+    return g?.group;
+  }
+
+  private groupsOfBucket(bucket: string) {
+    const groups = new Map<string, CopyMember[]>();
+    for (const [id, g] of this.copyGroupOf)
+      if (id.startsWith(`${bucket}/`)) groups.set(g.group, [...(groups.get(g.group) ?? []), { ...g.member }]);
+    return groups;
+  }
+
+  async copyGroup(bucket: string, id: string) {
+    this.enter(`copyGroup ${id}`);
+    return (this.groupsOfBucket(bucket).get(id) ?? []).sort(byAge);
+  }
+
+  async copyGroups(bucket: string, page: { limit: number; cursor?: string }): Promise<CopyGroupPage> {
+    this.enter('copyGroups');
+    const { limit, cursor } = page;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 50)
+      throw new RangeError(`limit must be an integer from 1 to 50, not ${limit}`);
+    const after = cursor === undefined ? undefined : decodeGroupCursor(cursor);
+    const all = [...this.groupsOfBucket(bucket)]
+      .filter(([id]) => after === undefined || id > after)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    const pageGroups = all.slice(0, limit);
+    const groups = pageGroups
+      .filter(([, members]) => members.length >= 2)
+      .map(([id, members]) => ({ id, members: members.sort(byAge) }));
+    const last = pageGroups[pageGroups.length - 1];
+    return all.length > limit && last ? { groups, cursor: encodeGroupCursor(last[0]) } : { groups };
   }
 }

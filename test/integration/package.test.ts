@@ -269,12 +269,19 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
       'Fn::GetAtt': ['TaggerFailureQueue', 'Arn'],
     });
     expect(actions.some((a) => a.includes('*') && !a.startsWith('logs:'))).toBe(false);
-    // The label index: item reads and writes on the table only (no Query, Scan, batch or transaction).
+    // The label index: item reads and writes on the table only, and Query (the members of a group of
+    // copies); no Scan, batch or transaction.
     const dynamo = tagger.filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
     expect(dynamo).toEqual([
       {
         Effect: 'Allow',
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        Action: [
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:Query',
+        ],
         Resource: { 'Fn::GetAtt': ['LabelIndexTable', 'Arn'] },
       },
     ]);

@@ -23,7 +23,9 @@ import { taggerSettings } from '../../src/settings.ts';
 import { normalizeLabel } from '../../src/tagging/label-index.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import type { ObjectStore } from '../../src/tagging/object-store.ts';
+import { NEAR_DUPLICATE_SIMILARITY } from '../../src/tagging/similarity.ts';
 import { encodeS3Key, isServiceTag, serviceTags, type Tag } from '../../src/tagging/tags.ts';
+import { cosineSimilarity } from '../../src/tagging/vector-index.ts';
 import { fakeClassifier, MemoryStore } from '../helpers/fakes.ts';
 import { fuzz, runs } from '../helpers/fuzz.ts';
 import { MemoryIndex } from '../helpers/memory-index.ts';
@@ -96,6 +98,11 @@ describe('tags and index converge under any delivery order (property)', () => {
         remove: scheduled('index.remove', index.remove.bind(index)),
         get: scheduled('index.get', index.get.bind(index)),
         search: index.search.bind(index),
+        copyGroupsOf: scheduled('index.copyGroupsOf', index.copyGroupsOf.bind(index)),
+        joinCopyGroup: scheduled('index.joinCopyGroup', index.joinCopyGroup.bind(index)),
+        leaveCopyGroup: scheduled('index.leaveCopyGroup', index.leaveCopyGroup.bind(index)),
+        copyGroup: scheduled('index.copyGroup', index.copyGroup.bind(index)),
+        copyGroups: index.copyGroups.bind(index),
       };
       const vectorsPort = {
         dimension: vectors.dimension,
@@ -209,6 +216,32 @@ describe('tags and index converge under any delivery order (property)', () => {
           );
         }).sort();
         expect(found, `search ${label}; ${context()}`).toEqual(want);
+      }
+      // Groups of copies: only existing images, never a group of one, and every image that has a
+      // copy among the existing ones is in a group with one of its copies.
+      const images = KEYS.filter((key) => (store.objects.get(`${BUCKET}/${key}`)?.bytes[0] ?? 0) !== 0);
+      const isCopy = (a: string, b: string) => {
+        const x = store.objects.get(`${BUCKET}/${a}`)?.bytes as Uint8Array;
+        const y = store.objects.get(`${BUCKET}/${b}`)?.bytes as Uint8Array;
+        return cosineSimilarity(fakeEmbedding(x), fakeEmbedding(y)) >= NEAR_DUPLICATE_SIMILARITY;
+      };
+      const members = new Map<string, string[]>();
+      for (const [id, g] of index.copyGroupOf) {
+        expect(images, `${id} in group ${g.group}: not an existing image; ${context()}`).toContain(
+          g.member.key,
+        );
+        members.set(g.group, [...(members.get(g.group) ?? []), g.member.key]);
+      }
+      for (const [group, keys] of members)
+        expect(keys.length, `group ${group} of one; ${context()}`).toBeGreaterThanOrEqual(2);
+      for (const key of images) {
+        const group = index.copyGroupOf.get(`${BUCKET}/${key}`)?.group;
+        if (images.some((other) => other !== key && isCopy(key, other)))
+          expect(
+            (members.get(group ?? '') ?? []).some((other) => other !== key && isCopy(key, other)),
+            `${key} has copies but is grouped with none; ${context()}`,
+          ).toBe(true);
+        else expect(group, `${key} has no copies but is in a group; ${context()}`).toBeUndefined();
       }
     });
   });

@@ -67,6 +67,7 @@ describe('tagger: the vector index', () => {
       sha256: createHash('sha256').update(bytes).digest('hex'),
       classes: [0, 1, 2],
       scores: [0.5, 0.25, 0.5 / 3],
+      indexedAt: expect.any(Number),
     });
     expect(vectors.calls.filter((c) => c.startsWith('put'))).toHaveLength(1);
   });
@@ -79,8 +80,9 @@ describe('tagger: the vector index', () => {
     const [again] = await tagger(event);
     expect(again).toMatchObject({ result: 'unchanged', vector: 'written' });
     expect(vectors.vectors.size).toBe(1);
-    // The check after the tag write also re-checks the vector write: one read.
-    expect(index.calls.slice(-2)).toEqual([`put ${KEY}`, `get ${KEY}`]);
+    // The check after the tag write also re-checks the vector write: one read. Then step 7: its
+    // group of copies (none), and its check.
+    expect(index.calls.slice(-4)).toEqual([`put ${KEY}`, `get ${KEY}`, `copyGroupsOf ${KEY}`, `get ${KEY}`]);
   });
 
   it('a corrupt image (status other than ok) has no vector: an older one of the key is deleted', async () => {
