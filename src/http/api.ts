@@ -7,6 +7,7 @@
  *   GET  /image?key=    one object's tags and status                     } configured; 404
  *   POST /uploads       a presigned S3 POST for the browser              } otherwise
  *   GET  /image/similar?key=, GET /image/duplicates?key=                 } with a vector
+ *   GET  /duplicates    the groups of copies (?limit=1..50, ?cursor=)     } index too
  *   POST /similar       an image as for /classify: its classification     } index too
  *                       and the nearest stored images (?limit=, ?label=)  } (VECTOR_INDEX)
  * Bad input answers JSON {"error": {"code", "message"}} with 400, 413 or 415; 500 only for real faults.
@@ -290,6 +291,10 @@ export function createApi(options: ApiOptions) {
           200,
           await (path === '/image/similar' ? routes.similar(event) : routes.duplicates(event)),
         );
+      }
+      if (routes?.hasVectors && path === '/duplicates') {
+        if (method !== 'GET') return error(405, 'MethodNotAllowed', 'use GET /duplicates');
+        return json(200, await routes.groups(event));
       }
       if (routes?.hasVectors && path === '/similar') {
         if (method !== 'POST') return error(405, 'MethodNotAllowed', 'use POST /similar with an image');

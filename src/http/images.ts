@@ -22,6 +22,11 @@
  *   GET  /image/duplicates?key=<key>                   {key, items: [{key, tier: exact|near, similarity, url}]}:
  *        copies of the image: the same bytes (SHA-256), or the same photo edited (similarity at or above
  *        NEAR_DUPLICATE_SIMILARITY); one query of the vector index, no scan
+ *   GET  /duplicates?limit=1..50&cursor=              {groups: [{id, items: [{key, tier, similarity, url, top?, zh?}],
+ *        size}], cursor?}: the groups of copies the tagger recorded (src/tagging/duplicates.ts), newest
+ *        first, each member oldest first (the first is the representative; tier and similarity are to it)
+ * Search collapses copies: an item that has copies among the results carries `copies` and `copyKeys`,
+ * and the copies are not listed apart (collapseCopies); `&copies=all` lists every image.
  *
  * Each handler answers an HttpError for bad input (400, 404, 413, 415), which the API turns into
  * its JSON error shape; anything else is thrown (500).
@@ -31,6 +36,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { contentTypeOf } from '../classifier/image-formats.ts';
 import { COLOURS, type ColourName } from '../classifier/properties.ts';
 import type { Vocabulary } from '../classifier/vocabulary.ts';
+import { collapseCopies, describeGroups, termsOf } from '../tagging/duplicates.ts';
 import {
   type IndexedLabel,
   InvalidCursorError,
@@ -75,7 +81,9 @@ export interface ImageRoutesConfig {
   bucket: string;
   /** Key prefix of uploads (UPLOAD_PREFIX): new keys go under it, only keys under it are read. */
   prefix: string;
-  index: Pick<LabelIndex, 'search' | 'get'>;
+  /** The groups of copies (copyGroups...) are optional: without them search lists every copy and GET /duplicates answers 404. */
+  index: Pick<LabelIndex, 'search' | 'get'> &
+    Partial<Pick<LabelIndex, 'copyGroupsOf' | 'copyGroup' | 'copyGroups'>>;
   store: Pick<ObjectStore, 'getTags' | 'get'>;
   signer: UploadSigner;
   /** The suffixes the tagger reads (IMAGE_SUFFIXES). */
@@ -104,6 +112,9 @@ export const MAX_UPLOAD_REQUEST_BYTES = 8 * 1024;
 /** Neighbours of GET /image/similar and POST /similar. */
 export const SIMILAR_DEFAULT_LIMIT = 12;
 export const SIMILAR_MAX_LIMIT = 50;
+/** Groups per page of GET /duplicates. */
+export const GROUPS_DEFAULT_LIMIT = 20;
+export const GROUPS_MAX_LIMIT = 50;
 
 export class HttpError extends Error {
   constructor(
@@ -360,7 +371,12 @@ export function createImageRoutes(
    * is the colour when other words come with it. Each term's best MAX_TERM_ROWS pictures are
    * intersected (`partial` says when a term had more).
    */
-  async function searchWords(raw: string, limitRaw: string | undefined, cursorRaw: string | undefined) {
+  async function searchWords(
+    raw: string,
+    limitRaw: string | undefined,
+    cursorRaw: string | undefined,
+    collapse: boolean,
+  ) {
     if (Array.from(raw).length > MAX_LABEL_CHARS) throw invalid(`q is over ${MAX_LABEL_CHARS} characters`);
     const lookup = terms?.();
     const words = raw
@@ -396,7 +412,7 @@ export function createImageRoutes(
     ];
     // Words that name one thing ("golden retriever", "红色的") are searched as label= is: full paging.
     if (unique.length === 1 && parts.length === 1)
-      return searchLabel((unique[0] as { word: string }).word, limitRaw, cursorRaw);
+      return searchLabel((unique[0] as { word: string }).word, limitRaw, cursorRaw, collapse);
     if (unique.length > MAX_QUERY_TERMS)
       throw invalid(`q names ${unique.length} things; at most ${MAX_QUERY_TERMS} at once`);
     let partial = false;
@@ -426,7 +442,14 @@ export function createImageRoutes(
       }))
       .sort((a, b) => b.score - a.score || (a.item.key < b.item.key ? -1 : a.item.key > b.item.key ? 1 : 0));
     const page = hits.slice(offset, offset + limit);
-    const items = await Promise.all(page.map((h) => itemOf(h.item, h.score)));
+    const hitKeys = new Set(hits.map((h) => h.item.key));
+    const shown = collapse
+      ? await collapsed(
+          page.map((h) => ({ ...h, key: h.item.key })),
+          async (key) => hitKeys.has(key),
+        )
+      : page;
+    const items = await Promise.all(shown.map((h) => withCopies(itemOf(h.item, h.score), h)));
     const unresolved = unique.filter((p) => !p.resolved).map((p) => p.word);
     return {
       items,
@@ -443,18 +466,44 @@ export function createImageRoutes(
 
   async function search(event: APIGatewayProxyEventV2) {
     const q = event.queryStringParameters ?? {};
-    if (q.q !== undefined && q.label === undefined) return searchWords(q.q, q.limit, q.cursor);
+    if (q.copies !== undefined && q.copies !== 'all' && q.copies !== 'collapse')
+      throw invalid('copies is "collapse" (the default: copies of one photo listed once) or "all"');
+    const collapse = q.copies !== 'all';
+    if (q.q !== undefined && q.label === undefined) return searchWords(q.q, q.limit, q.cursor, collapse);
     if (q.suggest !== undefined && q.label === undefined) {
       if (Array.from(q.suggest).length > MAX_LABEL_CHARS)
         throw invalid(`suggest is over ${MAX_LABEL_CHARS} characters`);
       return { suggestions: terms?.().suggest(q.suggest, MAX_SUGGESTIONS) ?? [] };
     }
     if (q.label === undefined) throw invalid('label is required: GET /images?label=<label> (or q=<words>)');
-    return searchLabel(q.label, q.limit, q.cursor);
+    return searchLabel(q.label, q.limit, q.cursor, collapse);
   }
 
+  /** collapseCopies with this bucket's index; the items as they are without groups of copies. */
+  async function collapsed<T extends { key: string }>(items: T[], finds: (key: string) => Promise<boolean>) {
+    const { copyGroupsOf, copyGroup } = index;
+    if (!copyGroupsOf || !copyGroup || items.length === 0) return items;
+    return collapseCopies(
+      { copyGroupsOf: copyGroupsOf.bind(index), copyGroup: copyGroup.bind(index) },
+      bucket,
+      items,
+      finds,
+    );
+  }
+
+  /** A search item with the copies collapseCopies found for it. */
+  const withCopies = async <T>(item: Promise<T>, collapsedItem: object) => {
+    const c = collapsedItem as { copies?: number; copyKeys?: string[] };
+    return { ...(await item), ...(c.copies ? { copies: c.copies, copyKeys: c.copyKeys ?? [] } : {}) };
+  };
+
   /** GET /images?label=<word>, and a q= whose words name one thing. */
-  async function searchLabel(raw: string, limitRaw: string | undefined, cursorRaw: string | undefined) {
+  async function searchLabel(
+    raw: string,
+    limitRaw: string | undefined,
+    cursorRaw: string | undefined,
+    collapse: boolean,
+  ) {
     const q = { limit: limitRaw, cursor: cursorRaw };
     const label = normalizeLabel(raw);
     if (Math.max(Array.from(label).length, Array.from(legacyNormalizeLabel(raw)).length) > MAX_LABEL_CHARS)
@@ -479,7 +528,15 @@ export function createImageRoutes(
       if (err instanceof InvalidCursorError) throw invalid(err.message);
       throw err;
     }
-    const items = await Promise.all(page.items.map((item) => itemOf(item)));
+    // A member of a group not on this page is found when its record holds the term (or one of the group's).
+    const searched = new Set([term, ...(resolved?.anyOf ?? [])].map(normalizeLabel));
+    const shown = collapse
+      ? await collapsed(page.items, async (key) => {
+          const o = await index.get(bucket, key);
+          return o?.state === 'live' && [...termsOf(o)].some((t) => searched.has(t));
+        })
+      : page.items;
+    const items = await Promise.all(shown.map((item) => withCopies(itemOf(item), item)));
     const suggestions =
       !resolved && items.length === 0 && cursor === undefined && terms
         ? { suggestions: terms().suggest(raw, NO_MATCH_SUGGESTIONS) }
@@ -584,6 +641,45 @@ export function createImageRoutes(
       })),
     );
     return { key, items };
+  }
+
+  /** GET /duplicates: the groups of copies, newest first, each member oldest first. */
+  async function groups(event: APIGatewayProxyEventV2) {
+    const q = event.queryStringParameters ?? {};
+    const vectors = vectorIndex();
+    const { copyGroups } = index;
+    if (!copyGroups) throw new HttpError(404, 'NotFound', 'this label index records no groups of copies');
+    const limit = parseLimit(q.limit, GROUPS_DEFAULT_LIMIT, GROUPS_MAX_LIMIT);
+    const cursor = q.cursor === undefined || q.cursor === '' ? undefined : q.cursor;
+    if (cursor !== undefined && cursor.length > MAX_CURSOR_CHARS)
+      throw new HttpError(400, 'InvalidCursor', 'cursor is not one this API returned');
+    let page: Awaited<ReturnType<LabelIndex['copyGroups']>>;
+    try {
+      page = await copyGroups.call(index, bucket, { limit, cursor });
+    } catch (err) {
+      if (err instanceof InvalidCursorError) throw new HttpError(400, 'InvalidCursor', err.message);
+      throw err;
+    }
+    const described = await describeGroups(vectors, page.groups, VECTOR_LIMITS.getBatch);
+    return {
+      groups: await Promise.all(
+        described.map(async (g) => ({
+          id: g.id,
+          items: await Promise.all(
+            g.items.map(async (m) => ({
+              key: m.key,
+              tier: m.tier,
+              similarity: m.similarity,
+              url: await signer.presignGet(m.key, VIEW_EXPIRES_SECONDS, viewType(m.key, 'ok')),
+              ...(m.top ? { top: m.top } : {}),
+              ...(m.top && withZh({ label: m.top }).zh ? { zh: withZh({ label: m.top }).zh } : {}),
+            })),
+          ),
+          size: g.items.length,
+        })),
+      ),
+      ...(page.cursor ? { cursor: page.cursor } : {}),
+    };
   }
 
   async function describe(key: string) {
@@ -719,6 +815,7 @@ export function createImageRoutes(
     similar,
     similarTo,
     duplicates,
+    groups,
     hasVectors: config.vectors !== undefined,
   };
 }

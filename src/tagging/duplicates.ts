@@ -20,7 +20,15 @@
  * MAX_GROUP_ROUNDS times. So duplicate and out-of-order deliveries converge as the vectors do.
  */
 import { createHash } from 'node:crypto';
-import { bareEtag, byAge, type CopyMember, type LabelIndex } from './label-index.ts';
+import {
+  bareEtag,
+  byAge,
+  type CopyMember,
+  colourTerm,
+  type IndexedObject,
+  type LabelIndex,
+  normalizeLabel,
+} from './label-index.ts';
 import { type DuplicateTier, NEAR_DUPLICATE_SIMILARITY } from './similarity.ts';
 import {
   cosineSimilarity,
@@ -227,6 +235,69 @@ export async function describeGroups(
         };
       }),
     });
+  }
+  return out;
+}
+
+/** At most this many members of one group are looked at when collapsing search results. */
+export const COLLAPSE_MEMBERS = 100;
+/** Keys of an item's copies listed with it in search results. */
+export const COPY_KEYS = 10;
+
+/** The search terms an object's record is listed under (normalizeLabel forms; colours by colourTerm). */
+export function termsOf(o: Pick<IndexedObject, 'status' | 'labels' | 'categories' | 'colours'>): Set<string> {
+  if (o.status !== 'ok') return new Set();
+  return new Set([
+    ...[...o.labels, ...(o.categories ?? [])].map((l) => normalizeLabel(l.label)),
+    ...(o.colours ?? []).map((c) => normalizeLabel(colourTerm(c.label))),
+  ]);
+}
+
+/**
+ * Collapses the copies in one page of search results: an item in a group of copies is listed only
+ * when it is the first member of its group (the oldest) that the search finds, and carries how many
+ * other members the search finds (`copies`) and up to COPY_KEYS of their keys (`copyKeys`). The rule
+ * depends on the group and the search only, never on the page, so paging stays exact: every image
+ * the search finds is listed once, or counted once with the copy listed for it (a page may come back
+ * shorter than its limit). `finds(key)`: whether the search finds that key (asked only of members
+ * not on this page).
+ */
+export async function collapseCopies<T extends { key: string }>(
+  index: Pick<LabelIndex, 'copyGroupsOf' | 'copyGroup'>,
+  bucket: string,
+  items: readonly T[],
+  finds: (key: string) => Promise<boolean>,
+): Promise<(T & { copies?: number; copyKeys?: string[] })[]> {
+  const groupOf = await index.copyGroupsOf(
+    bucket,
+    items.map((i) => i.key),
+  );
+  const onPage = new Set(items.map((i) => i.key));
+  const found = new Map<string, string[]>();
+  await Promise.all(
+    [...new Set(groupOf.values())].map(async (group) => {
+      const members = (await index.copyGroup(bucket, group)).slice(0, COLLAPSE_MEMBERS);
+      const hits = await Promise.all(members.map(async (m) => onPage.has(m.key) || (await finds(m.key))));
+      found.set(
+        group,
+        members.filter((_, i) => hits[i]).map((m) => m.key),
+      );
+    }),
+  );
+  const out: (T & { copies?: number; copyKeys?: string[] })[] = [];
+  for (const item of items) {
+    const group = groupOf.get(item.key);
+    const keys = group === undefined ? undefined : found.get(group);
+    // Not (or no longer) a member as its group reads: listed alone.
+    if (!keys?.includes(item.key)) {
+      out.push(item);
+      continue;
+    }
+    if (keys[0] !== item.key) continue;
+    const others = keys.slice(1);
+    out.push(
+      others.length > 0 ? { ...item, copies: others.length, copyKeys: others.slice(0, COPY_KEYS) } : item,
+    );
   }
   return out;
 }
