@@ -529,7 +529,7 @@ export function createImageRoutes(
       throw err;
     }
     // A member of a group not on this page is found when its record holds the term (or one of the group's).
-    const searched = new Set([term, ...(resolved?.anyOf ?? [])].map(normalizeLabel));
+    const searched = new Set<string>([term, ...(resolved?.anyOf ?? [])]);
     const shown = collapse
       ? await collapsed(page.items, async (key) => {
           const o = await index.get(bucket, key);

@@ -246,10 +246,10 @@ export const COPY_KEYS = 10;
 
 /** The search terms an object's record is listed under (normalizeLabel forms; colours by colourTerm). */
 export function termsOf(o: Pick<IndexedObject, 'status' | 'labels' | 'categories' | 'colours'>): Set<string> {
-  if (o.status !== 'ok') return new Set();
+  if (o.status !== 'ok') return new Set<string>();
   return new Set([
     ...[...o.labels, ...(o.categories ?? [])].map((l) => normalizeLabel(l.label)),
-    ...(o.colours ?? []).map((c) => normalizeLabel(colourTerm(c.label))),
+    ...(o.colours ?? []).map((c) => colourTerm(c.label)),
   ]);
 }
 
