@@ -130,6 +130,18 @@ const token = (key: string) => Buffer.from(key, 'utf8').toString('base64url');
 const untoken = (t: string | undefined) =>
   t === undefined ? undefined : Buffer.from(t, 'base64url').toString('utf8');
 
+/**
+ * One page of a List call: the names `keep` takes, in key order, after the request's nextToken, at
+ * most its maxResults (1..`maxResults`, 500 when absent); nextToken when more follow.
+ */
+function listPage(names: Iterable<string>, body: Body, maxResults: number, keep = (_name: string) => true) {
+  const max = int(body, 'maxResults', 1, maxResults) ?? 500;
+  const after = untoken(str(body, 'nextToken'));
+  const kept = [...names].filter((n) => (after === undefined || n > after) && keep(n)).sort();
+  const page = kept.slice(0, max);
+  return { page, ...(kept.length > max ? { nextToken: token(page[page.length - 1] as string) } : {}) };
+}
+
 /** The S3 Vectors state of the stand-in: buckets, indexes, vectors, persisted under `directory`. */
 export class S3VectorsStore {
   readonly buckets = new Map<string, Bucket>();
@@ -301,19 +313,14 @@ export class S3VectorsStore {
   }
 
   ListVectorBuckets(body: Body) {
-    const max = int(body, 'maxResults', 1, 500) ?? 500;
     const prefix = str(body, 'prefix') ?? '';
-    const after = untoken(str(body, 'nextToken'));
-    const names = [...this.buckets.keys()]
-      .filter((n) => n.startsWith(prefix) && (after === undefined || n > after))
-      .sort();
-    const page = names.slice(0, max);
+    const { page, nextToken } = listPage(this.buckets.keys(), body, 500, (n) => n.startsWith(prefix));
     return {
       vectorBuckets: page.map((n) => {
         const b = this.buckets.get(n) as Bucket;
         return { vectorBucketName: b.name, vectorBucketArn: b.arn, creationTime: b.creationTime };
       }),
-      ...(names.length > max ? { nextToken: token(page[page.length - 1] as string) } : {}),
+      ...(nextToken ? { nextToken } : {}),
     };
   }
 
@@ -401,13 +408,8 @@ export class S3VectorsStore {
 
   ListIndexes(body: Body) {
     const bucket = this.bucketOf(body);
-    const max = int(body, 'maxResults', 1, 500) ?? 500;
     const prefix = str(body, 'prefix') ?? '';
-    const after = untoken(str(body, 'nextToken'));
-    const names = [...bucket.indexes.keys()]
-      .filter((n) => n.startsWith(prefix) && (after === undefined || n > after))
-      .sort();
-    const page = names.slice(0, max);
+    const { page, nextToken } = listPage(bucket.indexes.keys(), body, 500, (n) => n.startsWith(prefix));
     return {
       indexes: page.map((n) => {
         const i = bucket.indexes.get(n) as Index;
@@ -418,7 +420,7 @@ export class S3VectorsStore {
           creationTime: i.creationTime,
         };
       }),
-      ...(names.length > max ? { nextToken: token(page[page.length - 1] as string) } : {}),
+      ...(nextToken ? { nextToken } : {}),
     };
   }
 
@@ -492,29 +494,24 @@ export class S3VectorsStore {
 
   ListVectors(body: Body) {
     const index = this.indexOf(body);
-    const max = int(body, 'maxResults', 1, 1000) ?? 500;
     const segmentCount = int(body, 'segmentCount', 1, 16);
     const segmentIndex = int(body, 'segmentIndex', 0, 15);
     if ((segmentCount === undefined) !== (segmentIndex === undefined))
       throw invalid('segmentIndex', 'segmentCount and segmentIndex go together');
     if (segmentCount !== undefined && (segmentIndex as number) >= segmentCount)
       throw invalid('segmentIndex', 'must be less than segmentCount');
-    const after = untoken(str(body, 'nextToken'));
     const inSegment = (key: string) => {
       if (segmentCount === undefined) return true;
       let h = 0;
       for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
       return h % segmentCount === segmentIndex;
     };
-    const keys = [...index.vectors.keys()]
-      .filter((k) => (after === undefined || k > after) && inSegment(k))
-      .sort();
-    const page = keys.slice(0, max);
+    const { page, nextToken } = listPage(index.vectors.keys(), body, 1000, inSegment);
     const data = bool(body, 'returnData');
     const metadata = bool(body, 'returnMetadata');
     return {
       vectors: page.map((k) => this.output(k, index.vectors.get(k) as EngineVector, data, metadata)),
-      ...(keys.length > max ? { nextToken: token(page[page.length - 1] as string) } : {}),
+      ...(nextToken ? { nextToken } : {}),
     };
   }
 

@@ -14,6 +14,7 @@ import {
   GetIndexCommand,
   GetVectorsCommand,
   ListIndexesCommand,
+  ListVectorBucketsCommand,
   ListVectorsCommand,
   PutVectorsCommand,
   QueryVectorsCommand,
@@ -176,6 +177,20 @@ describe('local S3 Vectors HTTP API', () => {
       new ListIndexesCommand({ vectorBucketName: BUCKET, prefix: 'list' }),
     );
     expect(indexes.indexes?.map((i) => i.indexName)).toEqual(['listing']);
+    // Buckets page the same way: by name, after the token, at most maxResults.
+    for (const name of ['paged-c', 'paged-a', 'paged-b'])
+      await local.client.send(new CreateVectorBucketCommand({ vectorBucketName: name }));
+    const names: string[][] = [];
+    let nextToken: string | undefined;
+    for (let page = 0; page < 5; page++) {
+      const out = await local.client.send(
+        new ListVectorBucketsCommand({ prefix: 'paged-', maxResults: 2, nextToken }),
+      );
+      names.push((out.vectorBuckets ?? []).map((b) => b.vectorBucketName as string));
+      nextToken = out.nextToken;
+      if (!nextToken) break;
+    }
+    expect(names).toEqual([['paged-a', 'paged-b'], ['paged-c']]);
   });
 
   it('keeps its data across a restart (and forgets deleted indexes)', async () => {
