@@ -17,7 +17,8 @@
  *   label item L    pk "l#<bucket>#<term>" (normalizeLabel(label), or colourTerm(colour))  sk "<inverted score, 10 digits>#<key>"
  *                   (a dominant colour: pk "l#<bucket>#colour:<name>", colourTerm)
  *                   (a key too long for DynamoDB's 1024-byte sort key: "~<sha256 of the key>")
- *     key, score, top, labels, categories, colours (so a search needs no second read), rev (the claim
+ *                   (a taught name: pk "l#<bucket>#name:<name>", nameTerm)
+ *     key, score, top, labels, categories, colours, names (so a search needs no second read), rev (the claim
  *     that wrote it), seq
  *   An object's labels are deduplicated by normalised label (ImageNet has two "crane" classes).
  *
@@ -93,6 +94,7 @@ import {
   type LabelIndex,
   type LabelTerm,
   legacyNormalizeLabel,
+  nameTerm,
   normalizeLabel,
   normalizeSequencer,
   type SearchItem,
@@ -145,6 +147,7 @@ interface ObjectItem {
   categories?: IndexedLabel[];
   vocabulary?: string;
   colours?: IndexedLabel[];
+  names?: IndexedLabel[];
   top?: string;
   model?: string;
   etag?: string;
@@ -166,7 +169,7 @@ interface LabelItemKey {
  * item, with the category's score.
  */
 export function labelItemKeys(
-  record: Pick<IndexRecord, 'bucket' | 'key' | 'status' | 'labels' | 'categories' | 'colours'>,
+  record: Pick<IndexRecord, 'bucket' | 'key' | 'status' | 'labels' | 'categories' | 'colours' | 'names'>,
 ) {
   if (record.status !== 'ok') return [];
   const best = new Map<LabelTerm, number>();
@@ -176,6 +179,7 @@ export function labelItemKeys(
       score: l.score,
     })),
     ...(record.colours ?? []).map((c) => ({ term: colourTerm(c.label), score: c.score })),
+    ...(record.names ?? []).map((n) => ({ term: nameTerm(n.label), score: n.score })),
   ];
   for (const { term, score } of terms) {
     if (!term) continue;
@@ -218,6 +222,7 @@ function toIndexed(item: ObjectItem): IndexedObject {
     out.categories = item.categories.map((l) => ({ label: l.label, score: l.score }));
   if (item.vocabulary !== undefined) out.vocabulary = item.vocabulary;
   if (item.colours?.length) out.colours = item.colours.map((l) => ({ label: l.label, score: l.score }));
+  if (item.names?.length) out.names = item.names.map((l) => ({ label: l.label, score: l.score }));
   return out;
 }
 
@@ -358,6 +363,12 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
         set.push('#colours = :colours');
         values[':colours'] = colours.map((l) => ({ label: l.label, score: l.score }));
       } else remove.push('#colours');
+      names['#names'] = 'names';
+      const taught = r.status === 'ok' ? (r.names ?? []) : [];
+      if (taught.length > 0) {
+        set.push('#names = :names');
+        values[':names'] = taught.map((l) => ({ label: l.label, score: l.score }));
+      } else remove.push('#names');
       if (r.vocabulary !== undefined) {
         set.push('#vocabulary = :vocabulary');
         values[':vocabulary'] = r.vocabulary;
@@ -382,7 +393,18 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
       set.push('#expiresAt = :expires');
       Object.assign(names, { '#categories': 'categories', '#vocabulary': 'vocabulary' });
       names['#colours'] = 'colours';
-      remove.push('#status', '#labels', '#model', '#top', '#etag', '#categories', '#vocabulary', '#colours');
+      names['#names'] = 'names';
+      remove.push(
+        '#status',
+        '#labels',
+        '#model',
+        '#top',
+        '#etag',
+        '#categories',
+        '#vocabulary',
+        '#colours',
+        '#names',
+      );
     }
     if (change.newEntries.length > 0) {
       add.push('#entries :new');
@@ -415,6 +437,7 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
     const labels = record.labels.map((l) => ({ label: l.label, score: l.score }));
     const categories = (record.categories ?? []).map((l) => ({ label: l.label, score: l.score }));
     const colours = (record.colours ?? []).map((l) => ({ label: l.label, score: l.score }));
+    const taught = (record.names ?? []).map((l) => ({ label: l.label, score: l.score }));
     const top = labels[0]?.label ?? '';
     await Promise.all(
       labelItemKeys(record).map(async (k) => {
@@ -431,6 +454,7 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
                 labels,
                 ...(categories.length ? { categories } : {}),
                 ...(colours.length ? { colours } : {}),
+                ...(taught.length ? { names: taught } : {}),
                 rev,
                 seq,
               },
@@ -866,6 +890,7 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
         labels: IndexedLabel[];
         categories?: IndexedLabel[];
         colours?: IndexedLabel[];
+        names?: IndexedLabel[];
       };
       const seen = new Set<string>();
       const rows = (outs.flatMap((o) => o.Items ?? []) as Row[])
@@ -881,6 +906,7 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
           ? { categories: r.categories.map((l) => ({ label: l.label, score: l.score })) }
           : {}),
         ...(r.colours?.length ? { colours: r.colours.map((l) => ({ label: l.label, score: l.score })) } : {}),
+        ...(r.names?.length ? { names: r.names.map((l) => ({ label: l.label, score: l.score })) } : {}),
       }));
       const last = page[page.length - 1];
       return rows.length > limit && last ? { items, cursor: encodeCursor({ pk, sk: last.sk }) } : { items };

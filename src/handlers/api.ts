@@ -11,7 +11,8 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createBenchmark, isBenchmarkEvent } from '../classifier/benchmark.ts';
 import { type Access, userPoolAccess } from '../http/access.ts';
 import { createApi } from '../http/api.ts';
-import { authSettings, imageSettings } from '../settings.ts';
+import { authSettings, type ImageSettings, imageSettings } from '../settings.ts';
+import { cachedTaughtLabels } from '../tagging/taught-labels.ts';
 import { classifier, settings } from './init.ts';
 import { lazyImages } from './lazy-ports.ts';
 import { createPowertools, withPowertools } from './powertools.ts';
@@ -20,15 +21,39 @@ const auth = authSettings(process.env);
 const access: Access = auth.mode === 'public' ? auth : userPoolAccess(auth);
 const powertools = createPowertools(classifier);
 const imageRoutes = imageSettings(settings);
-const images =
-  imageRoutes &&
-  lazyImages(imageRoutes, async () =>
-    (await import('./image-ports.ts')).awsImagePorts(imageRoutes, settings.s3, classifier.folder),
+let ports: ReturnType<typeof loadPorts> | undefined;
+const loadPorts = async () =>
+  (await import('./image-ports.ts')).awsImagePorts(
+    imageRoutes as ImageSettings,
+    settings.s3,
+    classifier.folder,
   );
+/** The image and label routes' ports, made on first use (a failed load is tried again). */
+const portsOnce = () =>
+  (ports ??= loadPorts().catch((err: unknown) => {
+    ports = undefined;
+    throw err;
+  }));
+// The taught names, read again after TAUGHT_LABELS_TTL_MS (or at once after this container changed one).
+const taught = cachedTaughtLabels({ list: async (bucket) => (await portsOnce()).labels.list(bucket) });
+const images = imageRoutes && {
+  ...lazyImages(imageRoutes, portsOnce),
+  names: async () => (await taught(imageRoutes.bucket)).map((l) => l.name),
+};
 const api = createApi({
   classifier,
   telemetry: powertools,
   images,
+  ...(imageRoutes
+    ? {
+        labels: {
+          bucket: imageRoutes.bucket,
+          ports: portsOnce,
+          language: settings.language,
+          changed: (bucket: string) => taught.forget(bucket),
+        },
+      }
+    : {}),
   initializationType: settings.lambda.initializationType,
   access,
 });

@@ -9,6 +9,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { dynamoLabelIndex } from '../aws/dynamo-index.ts';
+import { dynamoTaughtLabels } from '../aws/dynamo-taught-labels.ts';
 import { s3ObjectStore } from '../aws/s3-object-store.ts';
 import { servedVectorIndex } from '../aws/s3-vector-index.ts';
 import {
@@ -25,12 +26,16 @@ import {
 } from '../tagging/batch.ts';
 import { createS3Tagger } from '../tagging/notifications.ts';
 import type { TaggerEvent, TagOutcome } from '../tagging/tagger.ts';
+import { cachedTaughtLabels } from '../tagging/taught-labels.ts';
 import { classifier, settings } from './init.ts';
 import { createPowertools, withPowertools } from './powertools.ts';
 
 const powertools = createPowertools(classifier);
 const store = s3ObjectStore(new S3Client(settings.s3));
-const index = settings.table ? dynamoLabelIndex(new DynamoDBClient({}), settings.table) : undefined;
+const dynamo = new DynamoDBClient({});
+const index = settings.table ? dynamoLabelIndex(dynamo, settings.table) : undefined;
+// The taught names (in the index's table), read again after TAUGHT_LABELS_TTL_MS: each upload is scored against them.
+const names = settings.table ? cachedTaughtLabels(dynamoTaughtLabels(dynamo, settings.table)) : undefined;
 // VECTOR_BUCKET/VECTOR_INDEX (with INDEX_TABLE): the embeddings too; AWS_ENDPOINT_URL_S3VECTORS locally.
 const vectors = servedVectorIndex(settings.vectors, classifier.folder);
 const { prefix, suffixes, minConfidence, categoryMinScore, language } = settings;
@@ -39,6 +44,7 @@ const options = {
   classifier,
   index,
   vectors,
+  names,
   telemetry: powertools,
   prefix,
   suffixes,

@@ -33,7 +33,11 @@ export interface RouteRule {
  * The routes only the `editors` group may call (teach and delete names, change labels). Add a
  * route here in the same commit that adds it to src/http/api.ts.
  */
-export const EDITOR_ROUTES: readonly RouteRule[] = [];
+export const EDITOR_ROUTES: readonly RouteRule[] = [
+  // Teach and forget a name (src/http/labels.ts); reading names is a viewer's GET.
+  { method: 'PUT', path: '/labels/' },
+  { method: 'DELETE', path: '/labels/' },
+];
 
 export const matches = (rule: RouteRule, method: string, path: string): boolean =>
   rule.method === method && (rule.path.endsWith('/') ? path.startsWith(rule.path) : path === rule.path);

@@ -31,6 +31,7 @@ import { silentTelemetry, type Telemetry } from '../telemetry.ts';
 import { type Access, authorize, PUBLIC_PATHS, type RouteRule, signInOf } from './access.ts';
 import { bodyBytes, isImageError, readImageBody } from './body.ts';
 import { createImageRoutes, HttpError, type ImageRoutesConfig, keyParam } from './images.ts';
+import { createLabelRoutes, LABELS_PATH, type LabelRoutesConfig } from './labels.ts';
 import { PAGE_HTML } from './page.ts';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
@@ -136,6 +137,8 @@ export interface ApiOptions {
   access?: Access;
   /** The routes only editors may call (default: EDITOR_ROUTES of src/http/access.ts). */
   editorRoutes?: readonly RouteRule[];
+  /** Taught names: GET/PUT/DELETE /labels/{name}, GET /labels (src/http/labels.ts); with `images`. */
+  labels?: LabelRoutesConfig;
 }
 
 const json = (statusCode: number, payload: unknown): HttpResult => ({
@@ -173,6 +176,13 @@ export function createApi(options: ApiOptions) {
   // Uploads go straight to S3, so they may be as large as the classifier takes (MAX_IMAGE_BYTES).
   const routes =
     options.images && createImageRoutes(options.images, classifier.limits.maxBytes, classifier.folder);
+  const labelRoutes =
+    routes &&
+    options.labels &&
+    createLabelRoutes(options.labels, classifier, {
+      isVocabularyWord: (word) => routes.words()?.resolve(word) !== undefined,
+      zhOf: (name) => routes.words()?.zhOf(name),
+    });
   let imagePageHeaders: Promise<Record<string, string>> | undefined;
   const authOrigin = signInOf(options.access)?.endpoint;
   const headersOfPage = async () => {
@@ -234,6 +244,8 @@ export function createApi(options: ApiOptions) {
     invocations++;
     const method = event.requestContext?.http?.method ?? 'GET';
     const path = event.rawPath || '/';
+    // Who taught a name (createdBy): the signed-in user; without sign-in checks, 'public'.
+    let callerName = 'public';
     try {
       if (options.access && !PUBLIC_PATHS.has(path)) {
         const caller = await authorize(options.access, event, method, path, options.editorRoutes);
@@ -244,6 +256,7 @@ export function createApi(options: ApiOptions) {
           const res = error(status, code, message);
           return { ...res, headers: { ...res.headers, ...headers } };
         }
+        callerName = caller.principal.username;
       }
       if (path === '/' || path === '/index.html') {
         if (method !== 'GET' && method !== 'HEAD') return error(405, 'MethodNotAllowed', `${method} ${path}`);
@@ -304,6 +317,10 @@ export function createApi(options: ApiOptions) {
           const { items, resolved } = await similarTo(result.embedding, event.queryStringParameters ?? {});
           return { similar: items, ...(resolved ? { resolved } : {}) };
         });
+      }
+      if (labelRoutes && (path === LABELS_PATH || path.startsWith(`${LABELS_PATH}/`))) {
+        const { status, body } = await labelRoutes(event, method, path, callerName);
+        return json(status, body);
       }
       if (routes && path.startsWith('/images/'))
         return error(404, 'NotFound', 'an image is addressed as GET /image?key=<URL-encoded key>');

@@ -42,6 +42,7 @@ import {
   InvalidCursorError,
   type LabelIndex,
   legacyNormalizeLabel,
+  nameTerm,
   normalizeLabel,
   type SearchItem,
 } from '../tagging/label-index.ts';
@@ -62,6 +63,7 @@ import {
   TAG_COLOURS,
   TAG_LABELS,
   TAG_MODEL,
+  TAG_NAMES,
   TAG_PREFIX,
   TAG_STATUS,
   TAG_TOP,
@@ -90,6 +92,11 @@ export interface ImageRoutesConfig {
   suffixes: readonly string[];
   /** The served model's vector index: similar images and duplicates (absent: those routes answer 404). */
   vectors?: Pick<VectorIndex, 'get' | 'query'>;
+  /**
+   * The taught names of the bucket (normalised; src/tagging/taught-labels.ts, cached): search
+   * resolves a word that is no vocabulary word to the name's term (nameTerm) when it is one.
+   */
+  names?: () => Promise<readonly string[]>;
 }
 
 /** The ports the image routes use (src/handlers/image-ports.ts makes the AWS ones, src/handlers/lazy-ports.ts on first use). */
@@ -348,8 +355,9 @@ export function createImageRoutes(
   /** One resolved search term's index query options (the word as typed finds legacy partitions). */
   const queryOf = (raw: string, resolved: SearchTerm | undefined) => {
     const term = resolved?.term ?? normalizeLabel(raw);
-    // (A colour's partitions are new: none holds an older spelling.)
-    const spellings = resolved?.kind === 'colour' ? [] : [raw, ...(spellingsOf.get(term) ?? [])];
+    // (A colour's and a taught name's partitions are new: none holds an older spelling.)
+    const spellings =
+      resolved?.kind === 'colour' || resolved?.kind === 'name' ? [] : [raw, ...(spellingsOf.get(term) ?? [])];
     return { term, spellings, ...(resolved?.anyOf ? { anyOf: resolved.anyOf } : {}) };
   };
 
@@ -360,8 +368,27 @@ export function createImageRoutes(
     labels: item.labels.map(withZh),
     ...(item.categories ? { categories: item.categories.map(withZh) } : {}),
     ...(item.colours ? { colours: item.colours.map(colourZh) } : {}),
+    ...(item.names ? { names: item.names } : {}),
     url: await signer.presignGet(item.key, VIEW_EXPIRES_SECONDS, viewType(item.key, 'ok')),
   });
+
+  /**
+   * Resolves a word as search does: the vocabulary first (a taught name is never one of its words),
+   * then the taught names (read once per search).
+   */
+  async function resolver(): Promise<Pick<SearchTerms, 'resolve'> | undefined> {
+    const lookup = terms?.();
+    const taught = new Set(config.names ? await config.names() : []);
+    if (taught.size === 0) return lookup;
+    return {
+      resolve: (word) => {
+        const hit = lookup?.resolve(word);
+        if (hit) return hit;
+        const name = normalizeLabel(word);
+        return taught.has(name) ? { term: nameTerm(name), kind: 'name' } : undefined;
+      },
+    };
+  }
 
   /**
    * GET /images?q=<words>: the pictures every word finds (labels, categories, groups, colours, in
@@ -378,7 +405,8 @@ export function createImageRoutes(
     collapse: boolean,
   ) {
     if (Array.from(raw).length > MAX_LABEL_CHARS) throw invalid(`q is over ${MAX_LABEL_CHARS} characters`);
-    const lookup = terms?.();
+    const suggester = terms?.();
+    const lookup = await resolver();
     const words = raw
       .split(/[\s,，、;+]+/u)
       .filter((w) => compactWord(w) !== '')
@@ -458,8 +486,8 @@ export function createImageRoutes(
         p.resolved ? { word: p.word, ...p.resolved } : { word: p.word, term: p.query.term },
       ),
       ...(partial ? { partial: true } : {}),
-      ...(unresolved.length > 0 && items.length === 0 && offset === 0 && lookup
-        ? { suggestions: unresolved.flatMap((w) => lookup.suggest(w, NO_MATCH_SUGGESTIONS)) }
+      ...(unresolved.length > 0 && items.length === 0 && offset === 0 && suggester
+        ? { suggestions: unresolved.flatMap((w) => suggester.suggest(w, NO_MATCH_SUGGESTIONS)) }
         : {}),
     };
   }
@@ -473,7 +501,19 @@ export function createImageRoutes(
     if (q.suggest !== undefined && q.label === undefined) {
       if (Array.from(q.suggest).length > MAX_LABEL_CHARS)
         throw invalid(`suggest is over ${MAX_LABEL_CHARS} characters`);
-      return { suggestions: terms?.().suggest(q.suggest, MAX_SUGGESTIONS) ?? [] };
+      const typed = normalizeLabel(q.suggest);
+      const taught =
+        typed && config.names
+          ? (await config.names())
+              .filter((name) => name.startsWith(typed))
+              .map((name) => ({ word: name, term: nameTerm(name), kind: 'name' as const }))
+          : [];
+      return {
+        suggestions: [...taught, ...(terms?.().suggest(q.suggest, MAX_SUGGESTIONS) ?? [])].slice(
+          0,
+          MAX_SUGGESTIONS,
+        ),
+      };
     }
     if (q.label === undefined) throw invalid('label is required: GET /images?label=<label> (or q=<words>)');
     return searchLabel(q.label, q.limit, q.cursor, collapse);
@@ -508,7 +548,7 @@ export function createImageRoutes(
     const label = normalizeLabel(raw);
     if (Math.max(Array.from(label).length, Array.from(legacyNormalizeLabel(raw)).length) > MAX_LABEL_CHARS)
       throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);
-    const resolved = terms?.().resolve(raw);
+    const resolved = (await resolver())?.resolve(raw);
     if (label === '' && !resolved) {
       // Only spaces and invisible characters: nothing was asked. Anything else (an emoji the
       // vocabulary does not know, punctuation) is a word that finds nothing.
@@ -711,6 +751,7 @@ export function createImageRoutes(
         labels: labels.map(withZh),
         ...(indexed.categories?.length ? { categories: asTagged(indexed.categories).map(withZh) } : {}),
         ...(indexed.colours?.length ? { colours: asTagged(indexed.colours).map(colourZh) } : {}),
+        ...(indexed.names?.length ? { names: asTagged(indexed.names) } : {}),
         model: indexed.model,
         tags,
         url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, indexed.status)),
@@ -725,10 +766,23 @@ export function createImageRoutes(
       labels: parseLabelList(tags[TAG_LABELS] ?? '').map(withZh),
       ...(tags[TAG_CATEGORIES] ? { categories: parseLabelList(tags[TAG_CATEGORIES]).map(withZh) } : {}),
       ...(tags[TAG_COLOURS] ? { colours: parseLabelList(tags[TAG_COLOURS]).map(colourZh) } : {}),
+      ...(await namesOf(key, tags)),
       model: tags[TAG_MODEL],
       tags,
       url: await signer.presignGet(key, VIEW_EXPIRES_SECONDS, viewType(key, tags[TAG_STATUS])),
     };
+  }
+
+  /**
+   * The taught names of an object: tagger:names, or, when the object's tags are full (the user's own
+   * left no room for it), what the index holds for its current version.
+   */
+  async function namesOf(key: string, tags: Record<string, string>) {
+    const tagged = tags[TAG_NAMES];
+    if (tagged) return { names: parseLabelList(tagged) };
+    if (tags[TAG_STATUS] !== 'ok' || Object.keys(tags).length < MAX_TAGS) return {};
+    const names = (await indexedVersion(key))?.names;
+    return names?.length ? { names: parseLabelList(formatLabelList(names)) } : {};
   }
 
   /**
@@ -817,5 +871,7 @@ export function createImageRoutes(
     duplicates,
     groups,
     hasVectors: config.vectors !== undefined,
+    /** The search words (built on first use), for the label routes (src/http/labels.ts). */
+    words: () => terms?.(),
   };
 }

@@ -39,6 +39,12 @@ export interface IndexRecord {
    * largest first, as in tagger:colours; each gets a label item under colourTerm(name).
    */
   colours?: IndexedLabel[];
+  /**
+   * Taught names (src/tagging/taught-labels.ts) the object matches, by their normalised name,
+   * score = cosine similarity to the name's centroid, best first, as in tagger:names; each gets a
+   * label item under nameTerm(name). Absent when none.
+   */
+  names?: IndexedLabel[];
   /** "<name>@<version>", as in tagger:model. */
   model: string;
   /** The ETag of the object version these labels describe (quotes optional), when known. */
@@ -63,6 +69,7 @@ export interface SearchItem {
   labels: IndexedLabel[];
   categories?: IndexedLabel[];
   colours?: IndexedLabel[];
+  names?: IndexedLabel[];
 }
 
 export interface SearchPage {
@@ -199,6 +206,12 @@ export function legacyNormalizeLabel(label: string): string {
  * (ImageNet's "orange" is the fruit; an orange-coloured picture is under "colour:orange").
  */
 export const colourTerm = (name: string): LabelTerm => `colour:${normalizeLabel(name)}` as LabelTerm;
+
+/**
+ * The index term of a taught name: its own partitions, apart from any class, category or colour
+ * (a taught name is never a vocabulary word, but a later model's vocabulary may grow).
+ */
+export const nameTerm = (name: string): LabelTerm => `name:${normalizeLabel(name)}` as LabelTerm;
 
 /** Sequencers are stored at this width, so that plain string comparison orders them (DynamoDB conditions). */
 export const SEQUENCER_WIDTH = 32;

@@ -17,7 +17,8 @@ import { COLOUR_NAMES, COLOURS } from '../classifier/properties.ts';
 import type { Vocabulary } from '../classifier/vocabulary.ts';
 import { colourTerm, type LabelTerm, normalizeLabel } from './label-index.ts';
 
-export type TermKind = 'category' | 'label' | 'group' | 'colour';
+/** `name`: a taught name (src/tagging/taught-labels.ts), resolved by the image routes, not here. */
+export type TermKind = 'category' | 'label' | 'group' | 'colour' | 'name';
 
 export interface SearchTerm {
   /** What the index is searched for (a class label or a category's English name; a group's name). */

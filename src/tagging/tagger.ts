@@ -95,6 +95,7 @@ import {
   type Tag,
   type TagStatus,
 } from './tags.ts';
+import { scoreNames, type TaughtLabel } from './taught-labels.ts';
 import type { StoredVector, VectorIndex, VectorMetadata } from './vector-index.ts';
 
 /** What invokes the tagger: the bucket notification, or an EventBridge S3 event for a bucket routed there. */
@@ -125,6 +126,12 @@ export interface TaggerOptions {
    * src/tagging/duplicates.ts). Default true; false only to measure what it costs.
    */
   copies?: boolean;
+  /**
+   * The taught labels of a bucket (src/tagging/taught-labels.ts: cachedTaughtLabels, read again
+   * after TAUGHT_LABELS_TTL_MS): each upload's embedding is scored against those of its model, and
+   * the names it matches go into the index (under nameTerm) and tagger:names.
+   */
+  names?: (bucket: string) => Promise<readonly TaughtLabel[]>;
 }
 
 /**
@@ -181,6 +188,8 @@ interface TagTarget {
   categories?: IndexedLabel[];
   /** Dominant colours by English name, share of the picture as score. */
   colours?: IndexedLabel[];
+  /** Taught names, similarity as score (user text: the same in every language). */
+  names?: IndexedLabel[];
   /** "<name>@<version>" */
   model: string;
   vocabulary?: string;
@@ -214,6 +223,7 @@ function serviceTagsOf(t: TagTarget, language: TagLanguage, name: (n: string) =>
       ...(t.vocabulary ? { ref: t.vocabulary } : {}),
     },
     (t.colours ?? []).map((c) => ({ label: colourName(c.label), score: c.score })),
+    t.names ?? [],
   );
 }
 
@@ -255,12 +265,20 @@ async function writeTags(
           .map((c) => ({ label: c.name, score: Math.round(c.percent * 10) / 1000 }))
           .filter((c) => c.score >= MIN_INDEXED_COLOUR_SHARE)
       : [];
+  const names =
+    status === 'ok' && classification?.embedding && o.names
+      ? scoreNames(await o.names(bucket), formatModelRef(meta), {
+          embedding: classification.embedding,
+          categories,
+        })
+      : [];
   const own: TagTarget = {
     status,
     labels:
       status === 'ok' && labels.length === 0 && best ? [{ label: best.label, score: best.score }] : labels,
     ...(categories.length ? { categories } : {}),
     ...(colours.length ? { colours } : {}),
+    ...(names.length ? { names } : {}),
     model: formatModelRef(meta),
     ...(vocabulary ? { vocabulary: formatModelRef(vocabulary) } : {}),
   };
@@ -524,6 +542,62 @@ export async function tagObject(
     if (err instanceof ObjectMissingError) return { bucket, key, result: 'missing' };
     if (err instanceof ObjectChangedError) return { bucket, key, result: 'superseded' };
     throw err;
+  }
+}
+
+const sameNames = (a: readonly IndexedLabel[], b: readonly IndexedLabel[]) =>
+  a.length === b.length && a.every((n, i) => n.label === b[i]?.label && n.score === b[i]?.score);
+
+/**
+ * Changes the taught names of an object as the index holds it now (teaching or forgetting a name:
+ * src/tagging/teaching.ts). `change` gets its names and returns the new ones. Each round reads the
+ * index record and writes it again, version-less (same ETag, so only over that version) with the
+ * new names, until a read shows `change` has nothing left to do (two teachings of one object at
+ * once both land); then the tags follow the index's record, checked again as step 4 does. With
+ * `etag`, only that version is changed (the one whose embedding was scored). 'gone': no live `ok`
+ * record of that version (deleted, replaced, a bad image): a new version's tagging scores the names.
+ */
+export async function updateNames(
+  o: Pick<TaggerOptions, 'store' | 'classifier' | 'language'> & { index: LabelIndex },
+  bucket: string,
+  key: string,
+  change: (names: readonly IndexedLabel[]) => IndexedLabel[],
+  etag?: string,
+): Promise<'changed' | 'unchanged' | 'gone'> {
+  let target: IndexedObject | undefined;
+  let wrote = false;
+  for (let attempt = 0; ; attempt++) {
+    const current = await o.index.get(bucket, key);
+    const gone =
+      current?.state !== 'live' ||
+      current.status !== 'ok' ||
+      (etag !== undefined && bareEtag(current.etag) !== bareEtag(etag));
+    if (gone) return 'gone';
+    const names = change(current.names ?? []);
+    if (sameNames(names, current.names ?? [])) {
+      if (!wrote) return 'unchanged';
+      target = current;
+      break;
+    }
+    if (attempt >= MAX_REPAIRS)
+      throw new Error(
+        `s3://${bucket}/${key}: the index changed ${attempt} times while its names were written`,
+      );
+    const { sequencer: _, state: __, ...record } = current;
+    await o.index.put({ ...record, names }, undefined);
+    wrote = true;
+  }
+  const name = namer(o as TaggerOptions);
+  const tagsOf = (t: TagTarget) => serviceTagsOf(t, o.language, name);
+  for (let repairs = 0; ; repairs++) {
+    await applyTags(o as TaggerOptions, bucket, key, tagsOf(target));
+    const now = await o.index.get(bucket, key);
+    if (now?.state !== 'live' || sameTags(tagsOf(now), tagsOf(target))) return 'changed';
+    if (repairs >= MAX_REPAIRS)
+      throw new Error(
+        `s3://${bucket}/${key}: the index changed ${repairs} times while its tags were written`,
+      );
+    target = now;
   }
 }
 

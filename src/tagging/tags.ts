@@ -12,6 +12,9 @@
  *   tagger:colours "colour=share/..."                  (dominant colours covering at least
  *                                                       MIN_INDEXED_COLOUR_SHARE of the picture, share
  *                                                       0-1; src/classifier/properties.ts; only when ok)
+ *   tagger:names  "name=score/..."                     (taught names the image matches, best first,
+ *                                                       score = similarity to the name's centroid;
+ *                                                       src/tagging/taught-labels.ts; only when any)
  * Labels and categories below the threshold (MIN_CONFIDENCE) are left out; names are English, or
  * Chinese with TAG_LANGUAGE=zh (made tag-safe by sanitizeTagValue).
  *
@@ -35,6 +38,7 @@ export const TAG_MODEL = `${TAG_PREFIX}model`;
 export const TAG_CATEGORIES = `${TAG_PREFIX}categories`;
 export const TAG_VOCABULARY = `${TAG_PREFIX}vocabulary`;
 export const TAG_COLOURS = `${TAG_PREFIX}colours`;
+export const TAG_NAMES = `${TAG_PREFIX}names`;
 /** Most important first; the tags an upload always leaves room for. */
 export const SERVICE_TAG_PRIORITY = [
   TAG_STATUS,
@@ -45,7 +49,7 @@ export const SERVICE_TAG_PRIORITY = [
   TAG_VOCABULARY,
 ] as const;
 /** Written after SERVICE_TAG_PRIORITY's, when the user's tags leave room; most important first. */
-export const EXTRA_SERVICE_TAGS = [TAG_COLOURS] as const;
+export const EXTRA_SERVICE_TAGS = [TAG_NAMES, TAG_COLOURS] as const;
 /** A dominant colour is tagged and indexed when it covers at least this share of the picture. */
 export const MIN_INDEXED_COLOUR_SHARE = 0.05;
 
@@ -132,6 +136,7 @@ export function serviceTags(
   labels: readonly ScoredName[] = [],
   vocabulary: { categories?: readonly ScoredName[]; ref?: string } = {},
   colours: readonly ScoredName[] = [],
+  names: readonly ScoredName[] = [],
 ): Tag[] {
   const tags: Tag[] = [{ Key: TAG_STATUS, Value: status }];
   if (status === 'ok' && labels.length > 0)
@@ -142,6 +147,7 @@ export function serviceTags(
   tags.push({ Key: TAG_MODEL, Value: sanitizeTagValue(formatModelRef(model)) });
   if (vocabulary.ref) tags.push({ Key: TAG_VOCABULARY, Value: sanitizeTagValue(vocabulary.ref) });
   if (status === 'ok' && colours.length > 0) tags.push({ Key: TAG_COLOURS, Value: formatLabelList(colours) });
+  if (status === 'ok' && names.length > 0) tags.push({ Key: TAG_NAMES, Value: formatLabelList(names) });
   return tags;
 }
 

@@ -12,6 +12,7 @@ import {
   type IndexRecord,
   InvalidCursorError,
   type LabelIndex,
+  nameTerm,
   normalizeLabel,
 } from '../../src/tagging/label-index.ts';
 
@@ -426,6 +427,32 @@ export function labelIndexContract(name: string, target: ContractTarget) {
       await index.put(rec(b, 'uploads/van.jpg', [['minivan', 0.7]]), seq(2));
       expect((await index.get(b, 'uploads/van.jpg'))?.colours).toBeUndefined();
       expect(await searchAll(index, b, colourTerm('white'))).toEqual([]);
+    });
+
+    it('taught names: kept with the object, searchable under nameTerm, changed by a version-less write of the same version', async () => {
+      const index = await target.index();
+      const b = freshBucket();
+      const names = [{ label: 'my dogs', score: 0.81 }];
+      await index.put(rec(b, 'uploads/rex.jpg', [['beagle', 0.9]], { etag: 'e1' }), seq(1));
+      await index.put(rec(b, 'uploads/ted.jpg', [['my dogs', 0.9]], { etag: 'e2' }), seq(1));
+      // Teaching adds the name to the stored version (no sequencer, same ETag): applied.
+      const current = await index.get(b, 'uploads/rex.jpg');
+      const { result } = await index.put({ ...(current as IndexRecord), names }, undefined);
+      expect(result).toBe('written');
+      expect((await index.get(b, 'uploads/rex.jpg'))?.names).toEqual(names);
+      const page = await index.search(b, nameTerm('My  Dogs'), { limit: 10 });
+      expect(page.items).toMatchObject([{ key: 'uploads/rex.jpg', score: 0.81, names }]);
+      // A class label spelt like the name stays apart.
+      expect(await searchAll(index, b, 'my dogs')).toEqual(['uploads/ted.jpg']);
+      // Forgetting it (the same version again, without names) empties its partition.
+      await index.put({ ...(current as IndexRecord), names: [] }, undefined);
+      expect((await index.get(b, 'uploads/rex.jpg'))?.names).toBeUndefined();
+      expect(await searchAll(index, b, nameTerm('my dogs'))).toEqual([]);
+      if (target.labelItems)
+        expect((await target.labelItems(b)).sort()).toEqual([
+          'beagle uploads/rex.jpg',
+          'my dogs uploads/ted.jpg',
+        ]);
     });
 
     it('concurrent, duplicated, out-of-order writes end as the newest event says', async () => {

@@ -34,6 +34,7 @@ const copy = (o: IndexedObject): IndexedObject => ({
   labels: o.labels.map((l) => ({ ...l })),
   ...(o.categories ? { categories: o.categories.map((l) => ({ ...l })) } : {}),
   ...(o.colours ? { colours: o.colours.map((l) => ({ ...l })) } : {}),
+  ...(o.names ? { names: o.names.map((l) => ({ ...l })) } : {}),
 });
 
 export class MemoryIndex implements LabelIndex {
@@ -84,6 +85,8 @@ export class MemoryIndex implements LabelIndex {
     if (record.vocabulary !== undefined) next.vocabulary = record.vocabulary;
     if (record.status === 'ok' && record.colours?.length)
       next.colours = record.colours.map((l) => ({ label: l.label, score: l.score }));
+    if (record.status === 'ok' && record.names?.length)
+      next.names = record.names.map((l) => ({ label: l.label, score: l.score }));
     this.objects.set(id, next);
     return { result: 'written' as IndexWrite, current: copy(next) };
   }
@@ -150,6 +153,7 @@ export class MemoryIndex implements LabelIndex {
               labels: o.labels,
               ...(o.categories ? { categories: o.categories.map((l) => ({ ...l })) } : {}),
               ...(o.colours ? { colours: o.colours.map((l) => ({ ...l })) } : {}),
+              ...(o.names ? { names: o.names.map((l) => ({ ...l })) } : {}),
             },
           })),
       )

@@ -270,7 +270,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     });
     expect(actions.some((a) => a.includes('*') && !a.startsWith('logs:'))).toBe(false);
     // The label index: item reads and writes on the table only, and Query (the members of a group of
-    // copies); no Scan, batch or transaction.
+    // copies, the taught names); no Scan, batch or transaction.
     const dynamo = tagger.filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
     expect(dynamo).toEqual([
       {
@@ -291,14 +291,20 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     expect(prod.Resources.ApiLambdaFunction?.Properties.Role).toEqual({ 'Fn::GetAtt': ['ApiRole', 'Arn'] });
   });
 
-  it('IAM: the API may query the index and read, tag-read and presign uploads under uploads/ only', () => {
+  it('IAM: the API may query and write the index (taught names) and read, tag and presign uploads under uploads/ only', () => {
     const api = statementsOf(prod, 'ApiRole').filter(
       (s) => !JSON.stringify(s.Action).includes('logs:') && !JSON.stringify(s.Action).includes('s3vectors:'),
     );
     expect(api).toEqual([
       {
         Effect: 'Allow',
-        Action: ['dynamodb:Query', 'dynamodb:GetItem'],
+        Action: [
+          'dynamodb:Query',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+        ],
         Resource: { 'Fn::GetAtt': ['LabelIndexTable', 'Arn'] },
       },
       {
@@ -318,6 +324,12 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
         },
       },
       {
+        // Teaching and forgetting names (editors only) rewrite tagger:names with the other tags.
+        Effect: 'Allow',
+        Action: 's3:PutObjectTagging',
+        Resource: bucketArn('/uploads/*'),
+      },
+      {
         // A missing key answers 404 (not 403) only with ListBucket.
         Effect: 'Allow',
         Action: 's3:ListBucket',
@@ -325,9 +337,9 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
         Condition: { StringLike: { 's3:prefix': ['uploads/*'] } },
       },
     ]);
-    // It cannot change the service's tags or the index.
+    // It cannot delete objects, scan the table or change the vectors.
     expect(JSON.stringify(statementsOf(prod, 'ApiRole'))).not.toMatch(
-      /sqs:|s3:DeleteObject|dynamodb:(Put|Update|Delete|Scan|Batch)|s3vectors:(Put|Delete|Create)/,
+      /sqs:|s3:DeleteObject|dynamodb:(Scan|Batch)|s3vectors:(Put|Delete|Create)/,
     );
   });
 

@@ -27,6 +27,7 @@ import cliProgress from 'cli-progress';
 import { labelsMeaningful, selectModel } from '../../models/select.ts';
 import { cacheDir } from '../../paths.ts';
 import { dynamoLabelIndex } from '../../src/aws/dynamo-index.ts';
+import { dynamoTaughtLabels } from '../../src/aws/dynamo-taught-labels.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { s3VectorIndex } from '../../src/aws/s3-vector-index.ts';
 import { createClassifier } from '../../src/classifier/classifier.ts';
@@ -39,6 +40,8 @@ import {
 } from '../../src/settings.ts';
 import type { LabelIndex } from '../../src/tagging/label-index.ts';
 import { formatModelRef } from '../../src/tagging/tags.ts';
+import { cachedTaughtLabels } from '../../src/tagging/taught-labels.ts';
+import { groupSizeOf, relearnNames } from '../../src/tagging/teaching.ts';
 import { VECTOR_LIMITS, type VectorIndex, vectorIndexName } from '../../src/tagging/vector-index.ts';
 import {
   type BackfillProgress,
@@ -335,11 +338,14 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSigint);
 
   const bar = progressReporter(process.stderr.isTTY === true && !values.json);
+  const store = s3ObjectStore(s3);
+  // Taught names (in the index table): each object tagged is scored against its model's names.
+  const taught = table && index ? dynamoTaughtLabels(new DynamoDBClient({}), table) : undefined;
   let result: Awaited<ReturnType<typeof backfill>>;
   try {
     result = await backfill({
       tagger: {
-        store: s3ObjectStore(s3),
+        store,
         classifier,
         prefix: taggerPrefix,
         suffixes,
@@ -348,6 +354,7 @@ async function main(argv: string[]): Promise<number> {
         language,
         ...(index ? { index } : {}),
         ...(vectors ? { vectors } : {}),
+        ...(taught ? { names: cachedTaughtLabels(taught) } : {}),
       },
       vectorWriteRate,
       listing: s3BucketListing(s3),
@@ -374,6 +381,25 @@ async function main(argv: string[]): Promise<number> {
   if (interrupted) {
     console.error(`stopped; run the same command to resume (checkpoint ${file})`);
     return 130;
+  }
+  // A model change: names taught for another model are learnt again from their examples (now
+  // tagged and embedded by this one), and the stored images labelled again (docs/taught-names.md).
+  if (taught && index && vectors) {
+    const relearned = await relearnNames({
+      bucket,
+      model,
+      index,
+      vectors,
+      labels: taught,
+      tagging: { store, classifier, language },
+      groupSize: groupSizeOf(classifier.folder.vocabulary),
+      isVocabularyWord: () => false,
+    });
+    for (const r of relearned.filter((r) => r.result !== 'current'))
+      console.error(
+        `name "${r.name}": ${r.result === 'failed' ? `not re-learnt: ${r.detail}` : `${r.result === 'relearned' ? `re-learnt for ${model}` : 'labelling finished'}, ${r.labelled} images labelled`}`,
+      );
+    if (values.json) console.log(JSON.stringify({ names: relearned }));
   }
   return failedCount(summary) > 0 ? 2 : 0;
 }

@@ -1,0 +1,111 @@
+/**
+ * Taught labels ("my dogs", issue 26): what a user taught from a few example images, kept in a
+ * store (port) beside the label index. The DynamoDB adapter is src/aws/dynamo-taught-labels.ts
+ * (items in the label index's table); unit tests use the in-memory fake of
+ * test/helpers/memory-taught-labels.ts, and one contract suite (test/helpers/taught-labels-contract.ts)
+ * holds both to the same behaviour (the adapter on dynalite, the local stack's DynamoDB).
+ *
+ * A label keeps its examples as object keys (never their embeddings alone): a new model re-computes
+ * the label from them (tools/backfill, docs/taught-names.md). What the label means for its model
+ * (group, centroid, threshold: src/tagging/taught-names.ts) is stored with it, so the tagger scores
+ * every new upload against its model's labels with no other read.
+ */
+import type { IndexedLabel } from './label-index.ts';
+import { normalizeLabel } from './label-index.ts';
+import { matchName, type NameExample, type NameMeaning } from './taught-names.ts';
+
+export interface TaughtLabel extends NameMeaning {
+  /** The name, normalised as search words are (normalizeLabel). */
+  name: string;
+  /** "<name>@<version>" of the model whose embedding the centroid lives in. */
+  model: string;
+  /** Object keys of the examples (3 to 100) and counter-examples, as taught. */
+  examples: string[];
+  not: string[];
+  /** Who taught it (the user's name) and when (ISO 8601). */
+  createdBy: string;
+  createdAt: string;
+  /** Stored images labelled with it when teaching ended. */
+  labelled: number;
+  /** False while labelling the stored images runs, or when it stopped at its cap (see `progress`). */
+  complete: boolean;
+  /** How far labelling the stored images got, in words (when not complete). */
+  progress?: string;
+}
+
+export interface LabellingProgress {
+  labelled: number;
+  complete: boolean;
+  progress?: string;
+}
+
+export interface TaughtLabelStore {
+  /** Stores a label (by its name): `created`, or `replaced` when one of that name was there. */
+  put(bucket: string, label: TaughtLabel): Promise<'created' | 'replaced'>;
+  get(bucket: string, name: string): Promise<TaughtLabel | undefined>;
+  /** Every label of the bucket, by name (code-unit order). */
+  list(bucket: string): Promise<TaughtLabel[]>;
+  /**
+   * Records how far labelling the stored images got, only if the label is still the one taught at
+   * `createdAt` (a label taught again meanwhile keeps its own progress). False when it is not.
+   */
+  progress(bucket: string, name: string, createdAt: string, progress: LabellingProgress): Promise<boolean>;
+  /** Forgets a label; returns what it was (undefined when there was none). */
+  delete(bucket: string, name: string): Promise<TaughtLabel | undefined>;
+}
+
+/** A name as stored, searched and tagged: normalised as search words are. */
+export const normalizeName = (raw: string): string => normalizeLabel(raw);
+/** The longest name (characters, after normalising): it must fit a tagger:names entry. */
+export const MAX_NAME_CHARS = 64;
+/** Taught labels per bucket, at most (the tagger scores every one of them on every upload). */
+export const MAX_TAUGHT_LABELS = 1000;
+/** Names an image carries at most (index and tagger:names), best first. */
+export const MAX_NAMES_PER_IMAGE = 5;
+/** How long the tagger and the api reuse the list of taught labels they read (per container). */
+export const TAUGHT_LABELS_TTL_MS = 30_000;
+
+/**
+ * The taught labels of `model` that a new image matches, best score first (at most
+ * MAX_NAMES_PER_IMAGE). `image.categories` are its indexed categories (with scores).
+ */
+export function scoreNames(
+  labels: readonly TaughtLabel[],
+  model: string,
+  image: NameExample,
+): IndexedLabel[] {
+  const out: IndexedLabel[] = [];
+  for (const label of labels) {
+    if (label.model !== model || label.centroid.length !== image.embedding.length) continue;
+    const score = matchName(label, image);
+    if (score !== undefined) out.push({ label: label.name, score });
+  }
+  return out.sort((a, b) => b.score - a.score || (a.label < b.label ? -1 : 1)).slice(0, MAX_NAMES_PER_IMAGE);
+}
+
+/**
+ * The store's list per bucket, reused for `ttlMs` (a read costs a Query of every label: about
+ * 5 KB each with a 1280-dimensional centroid). A failed read is not kept. `forget` drops a bucket's
+ * entry (after this container changed a label).
+ */
+export function cachedTaughtLabels(
+  store: Pick<TaughtLabelStore, 'list'>,
+  ttlMs = TAUGHT_LABELS_TTL_MS,
+  now: () => number = Date.now,
+) {
+  const cache = new Map<string, { at: number; labels: Promise<TaughtLabel[]> }>();
+  const list = (bucket: string): Promise<TaughtLabel[]> => {
+    const hit = cache.get(bucket);
+    if (hit && now() - hit.at < ttlMs) return hit.labels;
+    const labels = store.list(bucket);
+    const entry = { at: now(), labels };
+    cache.set(bucket, entry);
+    labels.catch(() => {
+      if (cache.get(bucket) === entry) cache.delete(bucket);
+    });
+    return labels;
+  };
+  return Object.assign(list, { forget: (bucket: string) => void cache.delete(bucket) });
+}
+
+export type TaughtLabelsReader = ReturnType<typeof cachedTaughtLabels>;
