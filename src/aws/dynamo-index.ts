@@ -746,10 +746,16 @@ export function dynamoLabelIndex(client: DynamoDBClient, table: string): LabelIn
       return old.group;
     },
 
-    async copyGroup(bucket, id) {
+    async copyGroup(bucket, id, limit = MAX_GROUP_ROWS) {
       if (!COPY_GROUP_ID.test(id)) return [];
-      const { items } = await memberRows(bucket, { prefix: `${id}#` }, MAX_GROUP_ROWS);
-      return (await confirmed(bucket, items))[0]?.members ?? [];
+      const rows = Math.max(1, Math.min(limit, MAX_GROUP_ROWS));
+      // Member items whose pointer names another group are dropped: read a few more than asked.
+      const { items } = await memberRows(
+        bucket,
+        { prefix: `${id}#` },
+        rows === MAX_GROUP_ROWS ? rows : rows + 8,
+      );
+      return ((await confirmed(bucket, items))[0]?.members ?? []).slice(0, rows);
     },
 
     async copyGroups(bucket, { limit, cursor }) {

@@ -77,7 +77,12 @@ export function s3ObjectStore(s3: S3Client): ObjectStore {
         if (!object.Body) throw new Error(`GetObject s3://${Bucket}/${Key} returned no body`);
         const bytes = await readAtMost(object.Body as unknown as AsyncIterable<Uint8Array>, max);
         const size = totalFromContentRange(object.ContentRange) ?? object.ContentLength ?? bytes.length;
-        return { bytes, size: Math.max(size, bytes.length), etag: object.ETag };
+        return {
+          bytes,
+          size: Math.max(size, bytes.length),
+          etag: object.ETag,
+          ...(object.LastModified ? { lastModified: object.LastModified } : {}),
+        };
       }),
     getTags: (Bucket, Key) =>
       call(Bucket, Key, async () => {

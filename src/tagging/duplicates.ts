@@ -54,9 +54,12 @@ export function copyTier(
   return m.similarity >= NEAR_DUPLICATE_SIMILARITY ? 'near' : undefined;
 }
 
-/** When a vector's version was first indexed (epoch ms; 0 for vectors written before it was recorded). */
-export const indexedAt = (metadata: VectorMetadata): number =>
-  typeof metadata.indexedAt === 'number' && Number.isFinite(metadata.indexedAt) ? metadata.indexedAt : 0;
+/**
+ * When a vector's version was written to S3 (epoch ms: its Last-Modified, stable across the
+ * redeliveries that rewrite the vector; 0 for vectors written before it was recorded).
+ */
+export const uploadedAt = (metadata: VectorMetadata): number =>
+  typeof metadata.uploadedAt === 'number' && Number.isFinite(metadata.uploadedAt) ? metadata.uploadedAt : 0;
 
 /**
  * The id of a group formed around its oldest member: 13 digits that sort newer groups first, then
@@ -108,11 +111,18 @@ export async function recordCopies(
     const grouped = self === null ? undefined : bareEtag(self.metadata.etag);
     const same = live === grouped || (live === '' && grouped !== undefined);
     if (same && settled) return outcome;
-    if (round + 1 >= MAX_GROUP_ROUNDS)
+    if (!same) {
+      // Another version is indexed. Until the vector index holds it, its own invocation has its
+      // step 7 ahead (after its vector write, so after everything written here): leave it that.
+      const [stored] = await t.vectors.get([key]);
+      if ((stored ? bareEtag(stored.metadata.etag) : undefined) !== live) return outcome;
+      self = stored ?? null;
+    }
+    if (round + 1 >= MAX_GROUP_ROUNDS) {
       throw new Error(
         `s3://${bucket}/${key}: changed ${MAX_GROUP_ROUNDS} times while its copies were recorded`,
       );
-    if (!same) self = live === undefined ? null : undefined;
+    }
   }
 }
 
@@ -133,7 +143,7 @@ async function leave(t: CopiesTarget, bucket: string, key: string, depth: number
  * (depth 1) a group left is only dissolved when one member is left.
  */
 async function regroup(t: CopiesTarget, bucket: string, group: string, depth: number) {
-  const members = await t.index.copyGroup(bucket, group);
+  const members = await t.index.copyGroup(bucket, group, REGROUP_MEMBERS + 1);
   if (depth > 0 || members.length > REGROUP_MEMBERS) {
     const [only] = members;
     if (members.length === 1 && only) await t.index.leaveCopyGroup(bucket, only.key);
@@ -158,14 +168,16 @@ async function join(
   const matches = await t.vectors.query(self.vector, { topK: COPY_QUERY_TOP_K });
   const copies = matches
     .filter((m) => m.key !== self.key && copyTier(self.metadata, m) !== undefined)
-    .map((m) => ({ key: m.key, since: indexedAt(m.metadata), etag: m.metadata.etag }));
+    .map((m) => ({ key: m.key, since: uploadedAt(m.metadata), etag: m.metadata.etag }));
   if (copies.length === 0) return { ...(await leave(t, bucket, self.key, depth)), settled: true };
-  const me = { key: self.key, since: indexedAt(self.metadata), etag: self.metadata.etag };
+  const me = { key: self.key, since: uploadedAt(self.metadata), etag: self.metadata.etag };
   const groups = await t.index.copyGroupsOf(bucket, [me.key, ...copies.map((c) => c.key)]);
   const own = groups.get(me.key);
   const candidates = [...new Set(copies.map((c) => groups.get(c.key)).filter((g) => g !== undefined))];
   const sizes = new Map(
-    await Promise.all(candidates.map(async (g) => [g, (await t.index.copyGroup(bucket, g)).length] as const)),
+    await Promise.all(
+      candidates.map(async (g) => [g, (await t.index.copyGroup(bucket, g, 2)).length] as const),
+    ),
   );
   const real = candidates.filter((g) => (sizes.get(g) ?? 0) >= 2).sort();
   const target = real[0] ?? copyGroupId([me, ...copies].sort(byAge)[0] as typeof me);
@@ -186,8 +198,12 @@ async function join(
         await recordCopies(t, bucket, c.key, v ?? null, 1);
     }
   }
-  const members = await t.index.copyGroup(bucket, target);
-  const settled = members.length >= 2 && members.some((m) => m.key === me.key);
+  // Settled: it is in the group (its pointer) and so is another member (two members read).
+  const [mine, two] = await Promise.all([
+    t.index.copyGroupsOf(bucket, [me.key]),
+    t.index.copyGroup(bucket, target, 2),
+  ]);
+  const settled = mine.get(me.key) === target && two.length >= 2;
   return { group: target, copies: copies.length, settled };
 }
 
@@ -239,7 +255,10 @@ export async function describeGroups(
   return out;
 }
 
-/** At most this many members of one group are looked at when collapsing search results. */
+/**
+ * At most this many members of one group are looked at when collapsing search results (of a larger
+ * group, some: its copies past them are listed apart).
+ */
 export const COLLAPSE_MEMBERS = 100;
 /** Keys of an item's copies listed with it in search results. */
 export const COPY_KEYS = 10;
@@ -276,7 +295,7 @@ export async function collapseCopies<T extends { key: string }>(
   const found = new Map<string, string[]>();
   await Promise.all(
     [...new Set(groupOf.values())].map(async (group) => {
-      const members = (await index.copyGroup(bucket, group)).slice(0, COLLAPSE_MEMBERS);
+      const members = await index.copyGroup(bucket, group, COLLAPSE_MEMBERS);
       const hits = await Promise.all(members.map(async (m) => onPage.has(m.key) || (await finds(m.key))));
       found.set(
         group,

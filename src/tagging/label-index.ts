@@ -109,8 +109,11 @@ export interface LabelIndex {
   joinCopyGroup(bucket: string, id: string, member: CopyMember): Promise<void>;
   /** Takes a key out of its group; returns the group it left (undefined: it was in none). */
   leaveCopyGroup(bucket: string, key: string): Promise<string | undefined>;
-  /** The members of one group, oldest first (since, then key); empty when there is no such group. */
-  copyGroup(bucket: string, id: string): Promise<CopyMember[]>;
+  /**
+   * The members of one group, oldest first (since, then key); empty when there is no such group.
+   * `limit`: at most that many (some members, not necessarily the oldest: enough to tell a size).
+   */
+  copyGroup(bucket: string, id: string, limit?: number): Promise<CopyMember[]>;
   /**
    * The bucket's groups, by id (newest first: copyGroupId), `limit` (1..50) groups a page, each with
    * its members oldest first. Groups of fewer than two members are left out. A cursor this index did

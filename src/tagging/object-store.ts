@@ -17,6 +17,8 @@ export interface ObjectRead {
   /** The full size of the object, in bytes (more than bytes.length when the read was cut). */
   size: number;
   etag?: string;
+  /** When this version was written (S3's Last-Modified, to the second), when known. */
+  lastModified?: Date;
 }
 
 export interface ObjectStore {

@@ -148,6 +148,8 @@ export const MAX_REPAIRS = 5;
 export interface EventVersion {
   sequencer?: string;
   etag?: string;
+  /** When the version read was written (Last-Modified, epoch ms), when the read told it. */
+  uploadedAt?: number;
 }
 
 export type TagOutcome = {
@@ -304,7 +306,7 @@ async function writeTags(
   // 4's index.get) also re-checks the vector write (step 6's first read).
   const draft =
     status === 'ok' && classification && bytes
-      ? vectorOf(o, key, { ...own, etag: version.etag }, classification, bytes)
+      ? vectorOf(o, key, { ...own, etag: version.etag }, classification, bytes, version.uploadedAt)
       : undefined;
   const [tagged, written] = await Promise.allSettled([
     applyTags(o, bucket, key, tagsOf(target)),
@@ -377,6 +379,7 @@ function vectorOf(
   record: { etag?: string; labels: IndexedLabel[]; categories?: IndexedLabel[]; vocabulary?: string },
   classification: Classification,
   bytes: Uint8Array,
+  uploadedAt: number | undefined,
 ): StoredVector | undefined {
   const { embedding } = classification;
   if (!embedding) return undefined;
@@ -386,8 +389,9 @@ function vectorOf(
     labels: record.labels.map((l) => normalizeLabel(l.label)),
     categories: (record.categories ?? []).map((l) => normalizeLabel(l.label)),
     sha256: createHash('sha256').update(bytes).digest('hex'),
-    // When this version was indexed: the oldest of a group of copies represents it (duplicates.ts).
-    indexedAt: Date.now(),
+    // When this version was written (Last-Modified; the time of its first vector write when unknown):
+    // the oldest member of a group of copies represents it (duplicates.ts).
+    uploadedAt: uploadedAt ?? Date.now(),
     classes: classification.labels.map((l) => l.index),
     scores: classification.labels.map((l) => l.score),
     ...(record.vocabulary ? { vocabulary: record.vocabulary } : {}),
@@ -477,7 +481,7 @@ async function embedVersion(
     });
     if (object.size > maxBytes || object.bytes.length !== object.size) return undefined;
     const classification = await o.classifier.classify(object.bytes, { minConfidence: o.minConfidence });
-    return vectorOf(o, key, record, classification, object.bytes);
+    return vectorOf(o, key, record, classification, object.bytes, object.lastModified?.getTime());
   } catch (err) {
     if (err instanceof ObjectMissingError || err instanceof ObjectChangedError) return 'gone';
     if (err instanceof ImageError) return undefined;
@@ -513,7 +517,11 @@ export async function tagObject(
     // The probe found a version that fits (the object was replaced since the event): read it.
     if (object.size <= maxBytes && object.bytes.length < object.size)
       object = await o.store.get(bucket, key, { maxBytes, ...(ifMatch ? { ifMatch } : {}) });
-    const read = { ...version, etag: object.etag ?? version.etag };
+    const read = {
+      ...version,
+      etag: object.etag ?? version.etag,
+      ...(object.lastModified ? { uploadedAt: object.lastModified.getTime() } : {}),
+    };
     if (object.size > maxBytes)
       return await writeTags(
         o,

@@ -66,6 +66,7 @@ interface StoredObject {
   bytes: Uint8Array;
   etag: string;
   tags: Tag[];
+  lastModified: Date;
 }
 
 /**
@@ -87,7 +88,7 @@ export class MemoryStore implements ObjectStore {
   /** Stores a new version; returns its ETag. */
   put(bucket: string, key: string, bytes: Uint8Array, tags: Tag[] = []): string {
     const etag = `"v${++this.version}"`;
-    this.objects.set(`${bucket}/${key}`, { bytes, etag, tags: [...tags] });
+    this.objects.set(`${bucket}/${key}`, { bytes, etag, tags: [...tags], lastModified: new Date() });
     return etag;
   }
 
@@ -117,6 +118,7 @@ export class MemoryStore implements ObjectStore {
       bytes: o.bytes.subarray(0, Math.max(1, maxBytes)),
       size: o.bytes.length,
       etag: o.etag,
+      lastModified: o.lastModified,
     };
   }
 

@@ -196,9 +196,9 @@ export class MemoryIndex implements LabelIndex {
     return groups;
   }
 
-  async copyGroup(bucket: string, id: string) {
+  async copyGroup(bucket: string, id: string, limit?: number) {
     this.enter(`copyGroup ${id}`);
-    return (this.groupsOfBucket(bucket).get(id) ?? []).sort(byAge);
+    return (this.groupsOfBucket(bucket).get(id) ?? []).sort(byAge).slice(0, limit);
   }
 
   async copyGroups(bucket: string, page: { limit: number; cursor?: string }): Promise<CopyGroupPage> {

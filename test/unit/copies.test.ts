@@ -82,7 +82,7 @@ describe('groups of copies at ingest', () => {
       copyGroupId({
         key: 'uploads/p.jpg',
         etag: p?.metadata.etag ?? '',
-        since: p?.metadata.indexedAt as number,
+        since: p?.metadata.uploadedAt as number,
       }),
     );
     expect(await t.index.copyGroupsOf(BUCKET, ['uploads/other.jpg'])).toEqual(new Map());

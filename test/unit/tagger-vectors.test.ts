@@ -67,7 +67,7 @@ describe('tagger: the vector index', () => {
       sha256: createHash('sha256').update(bytes).digest('hex'),
       classes: [0, 1, 2],
       scores: [0.5, 0.25, 0.5 / 3],
-      indexedAt: expect.any(Number),
+      uploadedAt: expect.any(Number),
     });
     expect(vectors.calls.filter((c) => c.startsWith('put'))).toHaveLength(1);
   });
