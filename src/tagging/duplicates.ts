@@ -95,7 +95,7 @@ export async function recordCopies(
   bucket: string,
   key: string,
   vector?: StoredVector | null,
-  /** 1 when recording a copy's group from another's (it goes no further). */
+  /** 1 or 2 when recording a copy's group from another's (2 goes no further). */
   depth = 0,
 ): Promise<CopiesOutcome> {
   let self = vector;
@@ -190,12 +190,12 @@ async function join(
   // A copy it put in the group may have been deleted or overwritten since the query: if its vector
   // is not the one the query saw, its group is recorded again from what it is now. (Its own tagger
   // does that too, after its vector write: if this read came before that write, so did the join.)
-  if (depth === 0 && loose.length > 0) {
+  if (depth < 2 && loose.length > 0) {
     const now = new Map((await t.vectors.get(loose.map((c) => c.key))).map((v) => [v.key, v]));
     for (const c of loose) {
       const v = now.get(c.key);
       if (!v || bareEtag(v.metadata.etag) !== bareEtag(c.etag))
-        await recordCopies(t, bucket, c.key, v ?? null, 1);
+        await recordCopies(t, bucket, c.key, v ?? null, depth + 1);
     }
   }
   // Settled: it is in the group (its pointer) and so is another member (two members read).

@@ -1,5 +1,10 @@
 /**
- * A burst into the `npm start` stack (issue 16, item 1): 200 objects put into the local bucket at
+ * Copies on `npm start` (issue 25's done-when), first, on the same stack: the shared photos plus a
+ * re-encoded, a resized and a cropped copy of three of them (made here with sharp) and a
+ * byte-identical copy of one; each original's duplicates list its copies (near, and the identical one
+ * exact), GET /duplicates shows three groups, search lists each photo once, and the photos most
+ * similar to a dog are dogs.
+ * Then a burst into the `npm start` stack (issue 16, item 1): 200 objects put into the local bucket at
  * once, the first thing a user tries (`aws s3 cp --recursive`). Before, every event invoked the
  * tagger at once, serverless-offline loaded the model in one worker per event and died; now the
  * events queue as Lambda's asynchronous invocations do (bounded concurrency, warm workers reused,
@@ -9,10 +14,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localS3Client } from '../../scripts/local/local-s3.ts';
 import { type LocalStack, startLocalStack } from '../helpers/local-stack.ts';
-import { photo, sharedModelFolder, skipUnlessShared } from '../helpers/shared.ts';
+import { photo, sharedModelFolder, sharedPhotos, skipUnlessShared } from '../helpers/shared.ts';
 
 const BUCKET = 'image-tagger-dev-uploads-local';
 const OBJECTS = 200;
@@ -25,6 +31,117 @@ describe.skipIf(skipUnlessShared('the npm start burst test'))('npm start: a burs
   }, 200_000);
   afterAll(() => stack?.stop(), 30_000);
 
+  const tagged = (prefix: string) =>
+    stack.output().match(new RegExp(`\\[start\\] tagger done for ObjectCreated:Put \\S+/${prefix}`, 'g'))
+      ?.length ?? 0;
+  /** Waits (bounded) until `n` uploads under uploads/<prefix> were tagged. */
+  async function waitTagged(prefix: string, n: number) {
+    for (let i = 0; i < 240 * 2 && tagged(prefix) < n && stack.child.exitCode === null; i++)
+      await new Promise((r) => setTimeout(r, 500));
+    expect(tagged(prefix), stack.output().slice(-3000)).toBeGreaterThanOrEqual(n);
+  }
+  const getJson = async (path: string) => {
+    const res = await fetch(`${stack.base}${path}`);
+    expect(res.status, path).toBe(200);
+    return (await res.json()) as Record<string, unknown>;
+  };
+  const put = async (key: string, body: Uint8Array<ArrayBuffer>) =>
+    expect((await fetch(`${stack.s3}/${BUCKET}/${key}`, { method: 'PUT', body })).status).toBe(200);
+
+  it('copies: duplicates of each original (near, and exact), three groups, search lists each photo once, dogs like a dog', async () => {
+    const photos = sharedPhotos();
+    const originals = ['207-Golden-Retriever.jpg', '407-ambulance.jpg', '967-espresso.jpg'];
+    const key = (file: string) => `uploads/dups/${file}`;
+    for (const p of photos) await put(key(p.file), new Uint8Array(await readFile(p.path)));
+    await waitTagged('uploads/dups/', photos.length);
+    // Copies are written a second later: S3's Last-Modified (to the second) makes the originals the oldest.
+    await new Promise((r) => setTimeout(r, 1100));
+    const copies = new Map<string, string[]>();
+    for (const file of originals) {
+      const bytes = await readFile(photo(file));
+      const { width = 0, height = 0 } = await sharp(bytes).metadata();
+      const made: [string, Buffer][] = [
+        ['q40.jpg', await sharp(bytes).jpeg({ quality: 40 }).toBuffer()],
+        [
+          'half.jpg',
+          await sharp(bytes)
+            .resize(Math.round(width / 2))
+            .jpeg({ quality: 85 })
+            .toBuffer(),
+        ],
+        [
+          'crop.png',
+          await sharp(bytes)
+            .extract({
+              left: Math.round(width * 0.05),
+              top: Math.round(height * 0.05),
+              width: Math.round(width * 0.9),
+              height: Math.round(height * 0.9),
+            })
+            .png()
+            .toBuffer(),
+        ],
+      ];
+      if (file === originals[0]) made.push(['same.jpg', bytes]);
+      const keys = made.map(([suffix]) => `uploads/dups-copies/${file}.${suffix}`);
+      copies.set(key(file), keys);
+      for (const [i, [, body]] of made.entries()) await put(keys[i] as string, new Uint8Array(body));
+    }
+    await waitTagged('uploads/dups-copies/', 10);
+
+    type Copy = { key: string; tier: string; similarity: number };
+    for (const [original, keys] of copies) {
+      const { items } = (await getJson(`/image/duplicates?key=${encodeURIComponent(original)}`)) as {
+        items: Copy[];
+      };
+      expect(items.map((i) => i.key).sort(), original).toEqual([...keys].sort());
+      for (const item of items) {
+        expect(item.tier, item.key).toBe(item.key.endsWith('.same.jpg') ? 'exact' : 'near');
+        expect(item.similarity, item.key).toBeGreaterThanOrEqual(0.8);
+      }
+    }
+
+    type Group = { id: string; size: number; items: (Copy & { url: string; top?: string })[] };
+    const { groups, cursor } = (await getJson('/duplicates')) as { groups: Group[]; cursor?: string };
+    expect(cursor).toBeUndefined();
+    expect(groups).toHaveLength(3);
+    for (const g of groups) {
+      const [first, ...rest] = g.items;
+      const members = copies.get(first?.key ?? '');
+      expect(members, `group ${g.id} starts with an original`).toBeDefined();
+      expect(rest.map((i) => i.key).sort()).toEqual([...(members ?? [])].sort());
+      expect(g.size).toBe(g.items.length);
+      expect(first).toMatchObject({ tier: 'exact', similarity: 1 });
+      expect(first?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    }
+
+    // Search lists the retriever once, with its copies counted (and all of them with copies=all).
+    const dogs = (await getJson('/images?label=dog&limit=100')) as {
+      items: { key: string; copies?: number; copyKeys?: string[] }[];
+    };
+    const retriever = dogs.items.find((i) => i.key === key(originals[0] as string));
+    expect(retriever?.copies).toBeGreaterThanOrEqual(3);
+    expect(dogs.items.some((i) => i.key.startsWith('uploads/dups-copies/'))).toBe(false);
+    const every = (await getJson('/images?label=dog&limit=100&copies=all')) as { items: { key: string }[] };
+    expect(every.items.length).toBe(dogs.items.length + (retriever?.copies ?? 0));
+
+    // Photos like a dog: its copies first, then dogs.
+    const dogFiles = new Set(
+      photos.filter((p) => p.classIndex >= 151 && p.classIndex <= 268).map((p) => key(p.file)),
+    );
+    const like = (await getJson(
+      `/image/similar?key=${encodeURIComponent(key(originals[0] as string))}&limit=12`,
+    )) as { items: { key: string; categories: { label: string }[] }[] };
+    const others = like.items.filter((i) => !copies.get(key(originals[0] as string))?.includes(i.key));
+    expect(
+      like.items
+        .slice(0, 4)
+        .map((i) => i.key)
+        .sort(),
+    ).toEqual([...(copies.get(key(originals[0] as string)) ?? [])].sort());
+    expect(others[0] && dogFiles.has(others[0].key), JSON.stringify(others.slice(0, 3))).toBe(true);
+  }, 600_000);
+
   it('tags all 200 with the stack alive, with at most its concurrency of tagger workers', async () => {
     const bytes = new Uint8Array(await readFile(photo('207-Golden-Retriever.jpg')));
     const keys = Array.from({ length: OBJECTS }, (_, i) => `uploads/burst/${i}.jpg`);
@@ -33,7 +150,7 @@ describe.skipIf(skipUnlessShared('the npm start burst test'))('npm start: a burs
     );
     expect(puts.map((r) => r.status)).toEqual(Array(OBJECTS).fill(200));
 
-    const done = () => stack.output().match(/\[start\] tagger done for ObjectCreated:Put /g)?.length ?? 0;
+    const done = () => tagged('uploads/burst/');
     for (let i = 0; i < 240 * 2 && done() < OBJECTS && stack.child.exitCode === null; i++)
       await new Promise((r) => setTimeout(r, 500));
     expect(stack.child.exitCode, stack.output().slice(-3000)).toBeNull();
