@@ -23,6 +23,9 @@ export function lazyImages(settings: ImageSettings, load: () => Promise<ImagePor
     index: {
       search: async (...args) => (await get()).index.search(...args),
       get: async (...args) => (await get()).index.get(...args),
+      copyGroupsOf: async (...args) => (await groupsOf(await get())).copyGroupsOf(...args),
+      copyGroup: async (...args) => (await groupsOf(await get())).copyGroup(...args),
+      copyGroups: async (...args) => (await groupsOf(await get())).copyGroups(...args),
     },
     store: {
       getTags: async (...args) => (await get()).store.getTags(...args),
@@ -47,4 +50,16 @@ export function lazyImages(settings: ImageSettings, load: () => Promise<ImagePor
 const vectorsOf = async (ports: ImagePorts) => {
   if (!ports.vectors) throw new Error('the image ports have no vector index although VECTOR_INDEX is set');
   return ports.vectors;
+};
+
+/** The label index's groups of copies (the DynamoDB adapter always has them). */
+const groupsOf = async ({ index }: ImagePorts) => {
+  const { copyGroupsOf, copyGroup, copyGroups } = index;
+  if (!copyGroupsOf || !copyGroup || !copyGroups)
+    throw new Error('the label index records no groups of copies');
+  return {
+    copyGroupsOf: copyGroupsOf.bind(index),
+    copyGroup: copyGroup.bind(index),
+    copyGroups: copyGroups.bind(index),
+  };
 };

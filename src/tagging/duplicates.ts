@@ -187,23 +187,25 @@ async function join(
   await Promise.all(loose.map((c) => t.index.joinCopyGroup(bucket, target, member(c))));
   for (const old of new Set([own, ...loose.map((c) => groups.get(c.key))]))
     if (old !== undefined && old !== target) await regroup(t, bucket, old, depth);
-  // A copy it put in the group may have been deleted or overwritten since the query: if its vector
-  // is not the one the query saw, its group is recorded again from what it is now. (Its own tagger
-  // does that too, after its vector write: if this read came before that write, so did the join.)
-  if (depth < 2 && loose.length > 0) {
-    const now = new Map((await t.vectors.get(loose.map((c) => c.key))).map((v) => [v.key, v]));
-    for (const c of loose) {
-      const v = now.get(c.key);
-      if (!v || bareEtag(v.metadata.etag) !== bareEtag(c.etag))
-        await recordCopies(t, bucket, c.key, v ?? null, depth + 1);
-    }
-  }
+  // The copies' vectors again: a copy deleted or overwritten since the query (its vector is not the
+  // one the query saw) is no link. One it put in the group has its group recorded again from what it
+  // is now (its own tagger does that too, after its vector write: if this read came before that
+  // write, so did the join); if it joined a group through such a copy, it is done again.
+  const now = new Map((await t.vectors.get(copies.map((c) => c.key))).map((v) => [v.key, v]));
+  const changed = (c: { key: string; etag: string }) => {
+    const v = now.get(c.key);
+    return !v || bareEtag(v.metadata.etag) !== bareEtag(c.etag);
+  };
+  if (depth < 2)
+    for (const c of loose.filter(changed))
+      await recordCopies(t, bucket, c.key, now.get(c.key) ?? null, depth + 1);
+  const linked = copies.some((c) => !changed(c));
   // Settled: it is in the group (its pointer) and so is another member (two members read).
   const [mine, two] = await Promise.all([
     t.index.copyGroupsOf(bucket, [me.key]),
     t.index.copyGroup(bucket, target, 2),
   ]);
-  const settled = mine.get(me.key) === target && two.length >= 2;
+  const settled = linked && mine.get(me.key) === target && two.length >= 2;
   return { group: target, copies: copies.length, settled };
 }
 
