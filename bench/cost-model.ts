@@ -48,8 +48,11 @@ export const PRICES = {
    * Amazon Cognito user pools, Lite feature plan (the stack's pool, docs/access.md): monthly active
    * users (a user who signs in or refreshes a token in the month) free up to `freeMau`, then $ per MAU
    * by band (each band up to its MAU count). From aws.amazon.com/cognito/pricing as published with the
-   * feature plans (November 2024); the stored page snapshots here predate the plans (they show the
-   * old 50,000-MAU free tier): re-check. Essentials would be $0.015 per MAU after the same free tier.
+   * feature plans (November 2024). Re-checked 2026-12-07: the free 10,000, $0.0055 and $0.0046 are the
+   * pricing page's worked examples as transcribed on 2026-09-20 (raw.githubusercontent.com/
+   * api-evangelist/amazon-cognito/.../plans/amazon-cognito-plans-pricing.yml); the two highest bands
+   * were found on no stored page (unconfirmed). Essentials would be $0.015 per MAU after the same free
+   * tier.
    */
   cognitoLite: {
     freeMau: 10_000,
@@ -170,6 +173,8 @@ export const armBreakEvenSlowdown = (prices = PRICES) =>
  * TB: $0.004 for the first 100,000 vectors of an index, $0.002 beyond, AWS's launch prices, NOT read
  * from a page here (the June 2026 update cut the rate for indexes over 10 million vectors by up to
  * 80%: dev.classmethod.jp/en/articles/20260616-s3-vectors-query-charges): re-check before quoting.
+ * Re-checked 2026-12-07 (docs/vector-index.md, "Cost"): storage, PUT, query request and the 128 KB
+ * minimum unchanged; the data-processed rate still found on no stored page.
  */
 export const VECTOR_PRICES = {
   storageGbMonth: 0.06,

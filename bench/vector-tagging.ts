@@ -3,8 +3,10 @@
  *
  * What keeping the vector index costs the tagger per image: tagObject on the local parts (s3rver,
  * dynalite, the local S3 Vectors stand-in; the int8 MobileNetV2 of ../shared, 1 thread) for each of
- * ../shared's 50 photos, with the label index only and with the label index and the vector index,
- * the two interleaved photo by photo (same background load). Prints the medians and their ratio.
+ * ../shared's 50 photos, with the label index only, with the label index and the vector index (no
+ * groups of copies), and with both and the groups of copies recorded at ingest (the tagger's step 7:
+ * one more QueryVectors and its label-index reads), the three interleaved photo by photo (same
+ * background load). Prints the medians and their ratios.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -70,25 +72,29 @@ async function main(argv: string[]): Promise<void> {
       index: dynamoLabelIndex(dynamo.client, 'labels-bench'),
       ...taggerSettings({}),
     };
-    const withVectors = {
-      ...base,
-      vectors: s3VectorIndex(local.client, { bucket: 'bench-vectors', index: 'bench-1', dimension }),
+    const vectors = s3VectorIndex(local.client, { bucket: 'bench-vectors', index: 'bench-1', dimension });
+    const variants = {
+      without: base,
+      with: { ...base, vectors, copies: false },
+      copies: { ...base, vectors },
     };
-    for (const key of keys.slice(0, 5)) await tagObject(withVectors, bucket, key); // warm-up
-    const times = { without: [] as number[], with: [] as number[] };
+    for (const key of keys.slice(0, 5)) await tagObject(variants.copies, bucket, key); // warm-up
+    const times = { without: [] as number[], with: [] as number[], copies: [] as number[] };
+    const names = ['without', 'with', 'copies'] as const;
     for (let r = 0; r < rounds; r++)
       for (const [i, key] of keys.entries()) {
-        const order = (i + r) % 2 ? (['without', 'with'] as const) : (['with', 'without'] as const);
+        // Each variant first, second and third in turn.
+        const order = names.map((_, j) => names[(i + r + j) % names.length] as (typeof names)[number]);
         for (const which of order) {
           const t = performance.now();
-          await tagObject(which === 'with' ? withVectors : base, bucket, key);
+          await tagObject(variants[which], bucket, key);
           times[which].push(performance.now() - t);
         }
       }
-    const a = median(times.without);
-    const b = median(times.with);
+    const [a, b, c] = names.map((n) => median(times[n])) as [number, number, number];
+    const more = (x: number, y: number) => `${((x / y - 1) * 100).toFixed(1)}% more`;
     console.log(
-      `tagObject per image, median of ${times.with.length} (${files.length} photos x ${rounds}): label index only ${a.toFixed(1)} ms; with the vector index ${b.toFixed(1)} ms (${((b / a - 1) * 100).toFixed(1)}% more)`,
+      `tagObject per image, median of ${times.with.length} (${files.length} photos x ${rounds}): label index only ${a.toFixed(1)} ms; with the vector index ${b.toFixed(1)} ms (${more(b, a)}); with the vector index and groups of copies ${c.toFixed(1)} ms (${more(c, b)} than without groups, ${more(c, a)} than the label index only)`,
     );
   } finally {
     s3.destroy();
