@@ -917,7 +917,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     // Lay the function out as in Lambda, with the layer's node_modules as the only place to find them.
     const task = await mkdtemp(join(tmpdir(), 'lambda-task-'));
     try {
-      await cp(join(DIST, 'api/index.mjs'), join(task, 'dist/api/index.mjs'));
+      await cp(join(DIST, 'api'), join(task, 'dist/api'), { recursive: true });
       await symlink(join(layerDir, 'nodejs/node_modules'), join(task, 'node_modules'), 'dir');
       const script = `
         const { handler } = await import(${JSON.stringify(join(task, 'dist/api/index.mjs'))});
