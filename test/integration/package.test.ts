@@ -25,23 +25,29 @@ const MODEL_LAYER = '.cache/package-test/model-layer';
 const MB = 1024 * 1024;
 const CFN_VALIDATE = join(SHARED, 'tools/cfn-validate/cfn-validate.mjs');
 
-/** Sum of the uncompressed sizes in a zip's central directory. */
-async function unzippedSize(path: string): Promise<number> {
+/** The entries of a zip's central directory: names and uncompressed sizes. */
+async function zipEntries(path: string): Promise<{ name: string; size: number }[]> {
   const zip = await readFile(path);
   let eocd = zip.length - 22;
   while (eocd >= 0 && zip.readUInt32LE(eocd) !== 0x06054b50) eocd--;
   if (eocd < 0) throw new Error(`${path}: no end of central directory`);
-  const entries = zip.readUInt16LE(eocd + 10);
+  const count = zip.readUInt16LE(eocd + 10);
   let offset = zip.readUInt32LE(eocd + 16);
-  let total = 0;
-  for (let i = 0; i < entries; i++) {
+  const entries = [];
+  for (let i = 0; i < count; i++) {
     if (zip.readUInt32LE(offset) !== 0x02014b50) throw new Error(`${path}: bad central directory entry`);
-    total += zip.readUInt32LE(offset + 24);
-    offset +=
-      46 + zip.readUInt16LE(offset + 28) + zip.readUInt16LE(offset + 30) + zip.readUInt16LE(offset + 32);
+    const nameLength = zip.readUInt16LE(offset + 28);
+    entries.push({
+      name: zip.toString('utf8', offset + 46, offset + 46 + nameLength),
+      size: zip.readUInt32LE(offset + 24),
+    });
+    offset += 46 + nameLength + zip.readUInt16LE(offset + 30) + zip.readUInt16LE(offset + 32);
   }
-  return total;
+  return entries;
 }
+
+/** Sum of the uncompressed sizes in a zip's central directory. */
+const unzippedSize = async (path: string) => (await zipEntries(path)).reduce((sum, e) => sum + e.size, 0);
 
 type Resource = {
   Type: string;
@@ -911,6 +917,19 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
     const layers = (sizes.runtime?.unzipped ?? 0) + (sizes.model?.unzipped ?? 0);
     for (const fn of ['api', 'tagger']) expect((sizes[fn]?.unzipped ?? 0) + layers).toBeLessThan(250 * MB);
     expect(sizes.runtime?.unzipped).toBeGreaterThan(20 * MB); // the native binaries really are in it
+  });
+
+  it("each function's zip holds its bundle and the chunks it loads on first use, no source maps", async () => {
+    for (const fn of ['api', 'tagger']) {
+      const built = (await readdir(join(DIST, fn)))
+        .filter((f) => f.endsWith('.mjs'))
+        .map((f) => `dist/${fn}/${f}`);
+      const zipped = (await zipEntries(join(out, 'prod', `${fn}.zip`))).map((e) => e.name);
+      expect(zipped.sort()).toEqual(built.sort());
+      expect(built).toContain(`dist/${fn}/index.mjs`);
+    }
+    // The api's image routes are a chunk of their own (the AWS SDK clients, loaded on first use).
+    expect((await readdir(join(DIST, 'api'))).some((f) => /^image-ports-.*\.mjs$/.test(f))).toBe(true);
   });
 
   it('the bundle classifies with the packages of the pruned runtime layer', async () => {
