@@ -38,7 +38,11 @@ const portsOnce = () =>
 const taught = cachedTaughtLabels({ list: async (bucket) => (await portsOnce()).labels.list(bucket) });
 const images = imageRoutes && {
   ...lazyImages(imageRoutes, portsOnce),
-  names: async () => (await taught(imageRoutes.bucket)).map((l) => l.name),
+  names: {
+    list: async () => (await taught(imageRoutes.bucket)).map((l) => l.name),
+    has: async (name: string) =>
+      (await (await portsOnce()).labels.get(imageRoutes.bucket, name)) !== undefined,
+  },
 };
 const api = createApi({
   classifier,

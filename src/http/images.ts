@@ -93,10 +93,12 @@ export interface ImageRoutesConfig {
   /** The served model's vector index: similar images and duplicates (absent: those routes answer 404). */
   vectors?: Pick<VectorIndex, 'get' | 'query'>;
   /**
-   * The taught names of the bucket (normalised; src/tagging/taught-labels.ts, cached): search
-   * resolves a word that is no vocabulary word to the name's term (nameTerm) when it is one.
+   * The taught names of the bucket (src/tagging/taught-labels.ts): search resolves a word that is no
+   * vocabulary word to the name's term (nameTerm) when it is one. `list`: every name (normalised;
+   * cached, TAUGHT_LABELS_TTL_MS); `has`: one name, read now (label= asks it when the cached list
+   * does not know the word, so a name taught on another container is found at once).
    */
-  names?: () => Promise<readonly string[]>;
+  names?: { list(): Promise<readonly string[]>; has(name: string): Promise<boolean> };
 }
 
 /** The ports the image routes use (src/handlers/image-ports.ts makes the AWS ones, src/handlers/lazy-ports.ts on first use). */
@@ -378,7 +380,7 @@ export function createImageRoutes(
    */
   async function resolver(): Promise<Pick<SearchTerms, 'resolve'> | undefined> {
     const lookup = terms?.();
-    const taught = new Set(config.names ? await config.names() : []);
+    const taught = new Set(config.names ? await config.names.list() : []);
     if (taught.size === 0) return lookup;
     return {
       resolve: (word) => {
@@ -504,7 +506,7 @@ export function createImageRoutes(
       const typed = normalizeLabel(q.suggest);
       const taught =
         typed && config.names
-          ? (await config.names())
+          ? (await config.names.list())
               .filter((name) => name.startsWith(typed))
               .map((name) => ({ word: name, term: nameTerm(name), kind: 'name' as const }))
           : [];
@@ -548,7 +550,11 @@ export function createImageRoutes(
     const label = normalizeLabel(raw);
     if (Math.max(Array.from(label).length, Array.from(legacyNormalizeLabel(raw)).length) > MAX_LABEL_CHARS)
       throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);
-    const resolved = (await resolver())?.resolve(raw);
+    const resolved =
+      (await resolver())?.resolve(raw) ??
+      (label !== '' && (await config.names?.has(label))
+        ? { term: nameTerm(label), kind: 'name' as const }
+        : undefined);
     if (label === '' && !resolved) {
       // Only spaces and invisible characters: nothing was asked. Anything else (an emoji the
       // vocabulary does not know, punctuation) is a word that finds nothing.

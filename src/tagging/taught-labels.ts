@@ -12,7 +12,7 @@
  */
 import type { IndexedLabel } from './label-index.ts';
 import { normalizeLabel } from './label-index.ts';
-import { matchName, type NameExample, type NameMeaning } from './taught-names.ts';
+import { GROUP_MIN_SCORE, type NameExample, type NameMeaning } from './taught-names.ts';
 
 export interface TaughtLabel extends NameMeaning {
   /** The name, normalised as search words are (normalizeLabel). */
@@ -65,20 +65,70 @@ export const MAX_NAMES_PER_IMAGE = 5;
 /** How long the tagger and the api reuse the list of taught labels they read (per container). */
 export const TAUGHT_LABELS_TTL_MS = 30_000;
 
+/** A model's labels with their centroids packed row by row (one scan of memory per upload). */
+interface Packed {
+  labels: TaughtLabel[];
+  centroids: Float32Array;
+  dimension: number;
+}
+const packedLists = new WeakMap<readonly TaughtLabel[], Map<string, Packed>>();
+
+/** The labels of `model` of one dimension, packed once per list (the cached list is reused for its TTL). */
+function packed(labels: readonly TaughtLabel[], model: string, dimension: number): Packed {
+  let byModel = packedLists.get(labels);
+  if (!byModel) {
+    byModel = new Map();
+    packedLists.set(labels, byModel);
+  }
+  const id = `${dimension}:${model}`;
+  let p = byModel.get(id);
+  if (!p) {
+    const mine = labels.filter((l) => l.model === model && l.centroid.length === dimension);
+    const centroids = new Float32Array(mine.length * dimension);
+    mine.forEach((l, i) => {
+      centroids.set(l.centroid, i * dimension);
+    });
+    p = { labels: mine, centroids, dimension };
+    byModel.set(id, p);
+  }
+  return p;
+}
+
 /**
- * The taught labels of `model` that a new image matches, best score first (at most
- * MAX_NAMES_PER_IMAGE). `image.categories` are its indexed categories (with scores).
+ * The taught labels of `model` that a new image matches (matchName: the group, then the cosine
+ * similarity to the centroid against the threshold), best score first, at most MAX_NAMES_PER_IMAGE.
+ * `image.categories` are its indexed categories (with scores). The centroids of a list are packed
+ * into one array the first time it is scored, so each upload is one pass over them.
  */
 export function scoreNames(
   labels: readonly TaughtLabel[],
   model: string,
   image: NameExample,
 ): IndexedLabel[] {
+  const { embedding } = image;
+  const d = embedding.length;
+  const p = packed(labels, model, d);
+  const groupScores = new Map(image.categories.map((c) => [c.label, c.score]));
   const out: IndexedLabel[] = [];
-  for (const label of labels) {
-    if (label.model !== model || label.centroid.length !== image.embedding.length) continue;
-    const score = matchName(label, image);
-    if (score !== undefined) out.push({ label: label.name, score });
+  const c = p.centroids;
+  for (let k = 0; k < p.labels.length; k++) {
+    const label = p.labels[k] as TaughtLabel;
+    if (label.group !== undefined && (groupScores.get(label.group) ?? 0) < GROUP_MIN_SCORE / 2) continue;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    const base = k * d;
+    let i = 0;
+    for (; i + 3 < d; i += 4) {
+      s0 += (c[base + i] as number) * (embedding[i] as number);
+      s1 += (c[base + i + 1] as number) * (embedding[i + 1] as number);
+      s2 += (c[base + i + 2] as number) * (embedding[i + 2] as number);
+      s3 += (c[base + i + 3] as number) * (embedding[i + 3] as number);
+    }
+    for (; i < d; i++) s0 += (c[base + i] as number) * (embedding[i] as number);
+    const score = s0 + s1 + s2 + s3;
+    if (score >= label.threshold) out.push({ label: label.name, score });
   }
   return out.sort((a, b) => b.score - a.score || (a.label < b.label ? -1 : 1)).slice(0, MAX_NAMES_PER_IMAGE);
 }

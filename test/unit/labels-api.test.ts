@@ -84,7 +84,10 @@ function setup() {
         presignGet: async (key: string) => `https://photos.example/${encodeURIComponent(key)}`,
         origin: async () => 'https://photos.example',
       },
-      names: async () => (await taught(BUCKET)).map((l) => l.name),
+      names: {
+        list: async () => (await taught(BUCKET)).map((l) => l.name),
+        has: async (name) => (await labels.get(BUCKET, name)) !== undefined,
+      },
     },
     labels: {
       bucket: BUCKET,
