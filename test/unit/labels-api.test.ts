@@ -36,7 +36,8 @@ const KINDS: Record<number, { label: string; category: string; embedding: Float3
   30: { label: 'minivan', category: 'car', embedding: unit(0, 0, 0.2, 1) },
 };
 
-function setup() {
+/** `staleList`: the api's cached list of names never has any (a name taught on another container). */
+function setup(staleList = false) {
   const classifier = fakeClassifier();
   classifier.folder.meta.embedding = { output: 'pooled', dimension: 4, pooling: 'fake' };
   classifier.classify = async (bytes: Uint8Array): Promise<Classification> => {
@@ -85,7 +86,7 @@ function setup() {
         origin: async () => 'https://photos.example',
       },
       names: {
-        list: async () => (await taught(BUCKET)).map((l) => l.name),
+        list: async () => (staleList ? [] : (await taught(BUCKET)).map((l) => l.name)),
         has: async (name) => (await labels.get(BUCKET, name)) !== undefined,
       },
     },
@@ -295,6 +296,17 @@ describe('taught names through the API', () => {
     const few = ['uploads/d1.jpg', 'uploads/gone.jpg', 'uploads/x.jpg'];
     await labels.put(BUCKET, { ...taught, model: 'fake@1', examples: few });
     expect(await relearnNames(ports)).toMatchObject([{ name: 'my dogs', result: 'failed' }]);
+  });
+
+  it('label= finds a name its container has not listed yet (taught on another one): it reads that name', async () => {
+    const { upload, call } = setup(true);
+    const keys = ['uploads/d1.jpg', 'uploads/d2.jpg', 'uploads/d3.jpg'];
+    for (const [i, key] of keys.entries()) await upload(key, 10 + i);
+    expect((await call('PUT', '/labels/my%20dogs', { body: { examples: keys } })).status).toBe(201);
+    const found = await call('GET', '/images', { query: 'label=my%20dogs&copies=all' });
+    expect(found.body.resolved).toEqual({ term: nameTerm('my dogs'), kind: 'name' });
+    expect(found.body.items).toHaveLength(3);
+    expect((await call('GET', '/images', { query: 'label=my%20cats' })).body.items).toEqual([]);
   });
 
   it('decodes the path name exactly once, whether it arrives encoded (serverless-offline) or decoded (API Gateway)', () => {
