@@ -102,7 +102,8 @@ export const PAGE_HTML = `<!doctype html>
   #detail-tags dt { font-weight: 600; overflow-wrap: anywhere; }
   #detail-tags dd { margin: 0; overflow-wrap: anywhere; }
   .muted { color: #5b6577; font-size: .9rem; }
-  .signed-out #home, .signed-out #detail, .signed-out #model { display: none !important; }
+  .signed-out #home, .signed-out #detail, .signed-out #model, .signed-out #views, .signed-out #dups-view,
+  .signed-out #names-view, .signed-out #name-bar { display: none !important; }
   #who { display: flex; gap: .5rem; align-items: baseline; margin-left: auto; color: #5b6577; font-size: .9rem; }
   #sign-out { background: #fff; color: #2f6fde; border: 1px solid #2f6fde; padding: .2rem .7rem; }
   #sign-in { background: #fff; border-radius: 8px; padding: 1rem; box-shadow: 0 1px 2px #0002; margin: 1rem 0;
@@ -111,6 +112,36 @@ export const PAGE_HTML = `<!doctype html>
                    box-sizing: border-box; }
   #sign-in label { display: grid; gap: .2rem; }
   #sign-in h2 { margin: 0; }
+  #views { display: flex; flex-wrap: wrap; gap: .25rem 1.25rem; margin: 0 0 1rem; }
+  .tile { position: relative; }
+  .tile.picked { outline: 3px solid #2f6fde; outline-offset: -3px; }
+  .tile .nothumb { display: flex; align-items: center; justify-content: center; aspect-ratio: 1; background: #dde2ea;
+                   color: #5b6577; font-size: .8rem; }
+  .tile .pick { position: absolute; top: .35rem; left: .35rem; display: flex; background: #fffe; border-radius: 6px;
+                padding: .3rem; cursor: pointer; box-shadow: 0 1px 2px #0003; }
+  .tile .pick input { width: 1.25rem; height: 1.25rem; margin: 0; cursor: pointer; }
+  .tile .copies { position: absolute; top: .35rem; right: .35rem; background: #1d2330e6; color: #fff; border-radius: 999px;
+                  padding: .15rem .6rem; font-size: .8rem; font-weight: 600; text-decoration: none; }
+  .tile .copies:hover, .tile .copies:focus-visible { background: #2f6fde; }
+  .tile .tnames { display: flex; flex-wrap: wrap; gap: .25rem; padding: 0 .5rem .4rem; }
+  .chip.taught { background: #e6f4ea; color: #1e5b2e; }
+  .group, .taught-name { background: #fff; border-radius: 8px; padding: .6rem .75rem; box-shadow: 0 1px 2px #0002;
+                         margin: 0 0 .75rem; }
+  .group h3 { margin: 0 0 .5rem; overflow-wrap: anywhere; }
+  #groups, #name-list { list-style: none; padding: 0; margin: 0; }
+  .taught-name .head { display: flex; flex-wrap: wrap; gap: .25rem .75rem; align-items: baseline; }
+  .taught-name .head strong { font-size: 1.05rem; overflow-wrap: anywhere; }
+  .taught-name .actions { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .5rem; }
+  button.plain { background: #fff; color: #2f6fde; border: 1px solid #2f6fde; padding: .25rem .8rem; }
+  button.danger { background: #fff; color: #b3261e; border: 1px solid #b3261e; padding: .25rem .8rem; }
+  #name-bar { position: sticky; bottom: 0; z-index: 2; margin: 1rem -1rem 0; padding: .75rem 1rem;
+              background: #fff; box-shadow: 0 -2px 6px #0002; border-radius: 8px 8px 0 0; display: grid; gap: .5rem; }
+  #name-bar .line { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
+  #name-input { flex: 1 1 10rem; min-width: 0; font: inherit; padding: .4rem .6rem; border: 1px solid #8a94a6;
+                border-radius: 8px; }
+  #picked-count { flex: 1 1 12rem; font-weight: 600; }
+  #teach-note { margin: 0; }
+  #teach-note:empty { display: none; }
 </style>
 </head>
 <body>
@@ -127,6 +158,10 @@ export const PAGE_HTML = `<!doctype html>
   </form>
   <p id="model" data-i18n="loadingModel">Loading model information…</p>
   <div id="home">
+    <nav id="views" hidden>
+      <a id="to-duplicates" href="?view=duplicates" data-i18n="duplicateGroups">Duplicate groups</a>
+      <a id="to-names" href="?view=names" data-i18n="taughtNames">Taught names</a>
+    </nav>
     <label id="drop" for="file">
       <strong data-i18n="dropStrong">Drop images here</strong>
       <span data-i18n="dropRest">or click to choose files (up to 50: JPEG, PNG, WebP, GIF, AVIF, TIFF)</span>
@@ -168,6 +203,28 @@ export const PAGE_HTML = `<!doctype html>
     <section id="part-colours" data-part="colours" hidden><h3 data-i18n="colours">Colours</h3></section>
     <section id="part-names" data-part="names" hidden><h3 data-i18n="names">Taught names</h3></section>
   </article>
+  <section id="dups-view" hidden>
+    <p><a class="back" href="./" data-i18n="back">← All images</a></p>
+    <h2 data-i18n="duplicateGroups">Duplicate groups</h2>
+    <div id="dups-status" role="status" aria-live="polite"></div>
+    <ol id="groups"></ol>
+    <button id="more-groups" type="button" hidden data-i18n="more">More</button>
+  </section>
+  <section id="names-view" hidden>
+    <p><a class="back" href="./" data-i18n="back">← All images</a></p>
+    <h2 data-i18n="taughtNames">Taught names</h2>
+    <p class="muted" id="names-how"></p>
+    <div id="names-status" role="status" aria-live="polite"></div>
+    <p id="names-note" role="status" aria-live="polite"></p>
+    <ul id="name-list"></ul>
+  </section>
+  <form id="name-bar" hidden>
+    <div class="line"><span id="picked-count"></span>
+      <button id="clear-picks" class="plain" type="button" data-i18n="clearPicks">Clear selection</button></div>
+    <div class="line" id="name-line"><input id="name-input" type="text" maxlength="100" autocomplete="off" required>
+      <button id="teach" type="submit" data-i18n="nameThese">Name these</button></div>
+    <p id="teach-note" role="status" aria-live="polite"></p>
+  </form>
 </main>
 <script>
 (() => {
@@ -222,6 +279,37 @@ export const PAGE_HTML = `<!doctype html>
       nothumb: 'no preview',
       signInTitle: 'Sign in', email: 'E-mail', password: 'Password', signIn: 'Sign in', signOut: 'Sign out',
       signingIn: 'Signing in…', sessionExpired: 'Your session expired: sign in again.',
+      duplicateGroups: 'Duplicate groups', taughtNames: 'Taught names', original: 'original',
+      copies: (n) => '+' + n + (n === 1 ? ' copy' : ' copies'),
+      copiesTitle: (n) => n + (n === 1 ? ' more copy' : ' more copies') + ' of this photo: show them',
+      groupOf: (n) => n + ' copies of one photo',
+      groupsFound: (n, more) => n + (more ? '+' : '') + (n === 1 && !more ? ' group' : ' groups') + ' of copies, largest first',
+      noGroups: 'No copies found: every stored photo is one of a kind.',
+      pickOne: (file) => 'select ' + file + ' to name it',
+      picked: (n) => n < 3 ? n + ' selected: pick at least 3 photos of what you want to name' :
+        n > 100 ? n + ' selected: at most 100 photos teach a name' : n + ' photos selected',
+      clearPicks: 'Clear selection', nameThese: 'Name these', close: 'Close',
+      namePlaceholder: 'a name for these photos, e.g. my dogs', nameLabel: 'a name for the selected photos',
+      teaching: (name) => 'Teaching "' + name + '"…',
+      understood: (u) => (u && u.group ? u.group.label + ', like these' : 'like these'),
+      carried: (l) => l.labelled + (l.labelled === 1 ? ' stored image carries' : ' stored images carry') + ' it' +
+        (l.complete === false ? ' so far (the others are still being checked)' : ''),
+      taught: (l, created) => (created ? 'Taught' : 'Taught again') + ' "' + l.name + '": understood as "' +
+        t('understood')(l.understoodAs) + '". ' + t('carried')(l) + '.',
+      showNamed: 'Show its images',
+      namesHow: 'Select photos in search results or among the similar images of a photo, then give them a name: ' +
+        'the stored images that match get it, and so do new uploads.',
+      namesHowViewer: 'Only editors teach and delete names; you can search by them.',
+      noNames: 'No name taught yet.',
+      namesCount: (n) => n + (n === 1 ? ' name taught' : ' names taught'),
+      nameFacts: (l) => 'understood as "' + t('understood')(l.understoodAs) + '" · ' + t('carried')(l) +
+        (l.examples ? ' · taught from ' + l.examples.length + ' photos' : '') +
+        (l.createdBy ? ' by ' + l.createdBy : '') + (l.createdAt ? ' on ' + String(l.createdAt).slice(0, 10) : ''),
+      deleteName: 'Delete',
+      confirmDelete: (name) => 'Delete "' + name + '"? It is taken off every image that carries it.',
+      deleted: (name, n) => '"' + name + '" deleted: taken off ' + n + (n === 1 ? ' image.' : ' images.'),
+      editorsOnly: 'Only editors may teach or delete names: ask to be added to the editors group.',
+      namesOff: 'This service does not teach names.',
     },
     zh: {
       title: '图像标注', loadingModel: '正在读取模型信息…', dropStrong: '把图片拖到这里',
@@ -255,6 +343,35 @@ export const PAGE_HTML = `<!doctype html>
       nothumb: '无预览',
       signInTitle: '登录', email: '邮箱', password: '密码', signIn: '登录', signOut: '退出登录',
       signingIn: '正在登录…', sessionExpired: '登录已过期，请重新登录。',
+      duplicateGroups: '重复图片组', taughtNames: '教过的名字', original: '原图',
+      copies: (n) => '+' + n + ' 个副本',
+      copiesTitle: (n) => '这张照片还有 ' + n + ' 个副本：点击查看',
+      groupOf: (n) => '同一张照片的 ' + n + ' 个副本',
+      groupsFound: (n, more) => '找到 ' + n + (more ? '+' : '') + ' 组重复图片，最大的在前',
+      noGroups: '没有找到重复图片：每张照片都是唯一的。',
+      pickOne: (file) => '选择 ' + file + ' 来命名',
+      picked: (n) => n < 3 ? '已选 ' + n + ' 张：请至少选 3 张要命名的照片' :
+        n > 100 ? '已选 ' + n + ' 张：一个名字最多用 100 张照片来教' : '已选 ' + n + ' 张照片',
+      clearPicks: '取消选择', nameThese: '命名这些', close: '关闭',
+      namePlaceholder: '给这些照片起个名字，例如：我的狗', nameLabel: '所选照片的名字',
+      teaching: (name) => '正在教“' + name + '”…',
+      understood: (u) => (u && u.group ? (u.group.zh || u.group.label) + '，类似这些' : '类似这些'),
+      carried: (l) => '现在有 ' + l.labelled + ' 张已存图片带有这个名字' + (l.complete === false ? '（其余图片仍在检查中）' : ''),
+      taught: (l, created) => (created ? '已教会' : '已重新教会') + '“' + l.name + '”：理解为“' +
+        t('understood')(l.understoodAs) + '”。' + t('carried')(l) + '。',
+      showNamed: '显示它的图片',
+      namesHow: '在搜索结果或图片的相似图片中选择照片，再给它们起个名字：已存的相符图片会得到这个名字，之后上传的也会。',
+      namesHowViewer: '只有编辑者可以教名字和删除名字；你可以按名字搜索。',
+      noNames: '还没有教过名字。',
+      namesCount: (n) => '已教 ' + n + ' 个名字',
+      nameFacts: (l) => '理解为“' + t('understood')(l.understoodAs) + '” · ' + t('carried')(l) +
+        (l.examples ? ' · 用 ' + l.examples.length + ' 张照片教会' : '') +
+        (l.createdBy ? ' · 由 ' + l.createdBy : '') + (l.createdAt ? ' · ' + String(l.createdAt).slice(0, 10) : ''),
+      deleteName: '删除',
+      confirmDelete: (name) => '删除“' + name + '”？所有带有它的图片都会去掉这个名字。',
+      deleted: (name, n) => '已删除“' + name + '”：从 ' + n + ' 张图片上去掉。',
+      editorsOnly: '只有编辑者可以教名字或删除名字：请让管理员把你加入编辑者组。',
+      namesOff: '这个服务不能教名字。',
     },
   };
   const ERRORS_ZH = {
@@ -277,6 +394,8 @@ export const PAGE_HTML = `<!doctype html>
     TooManyRequestsException: () => '尝试次数太多，请稍后再试',
     Unauthorized: () => '请先登录',
     Forbidden: () => '没有权限执行这个操作',
+    NameTaken: () => '这个名字已经是词汇里的标签或类别：请换一个名字',
+    InvalidCursor: () => '翻页位置无效：请重新加载',
   };
   const saved = (() => { try { return localStorage.getItem('lang'); } catch { return null; } })();
   let lang = saved === 'zh' || saved === 'en' ? saved : /^zh/i.test(navigator.language || '') ? 'zh' : 'en';
@@ -316,7 +435,7 @@ export const PAGE_HTML = `<!doctype html>
   });
 
   // ---- The service: model and features (GET health).
-  const features = { search: false, upload: false, similar: false };
+  const features = { search: false, upload: false, similar: false, names: false };
   let modelInfo;
   function drawModel() {
     if (!modelInfo) return;
@@ -333,7 +452,12 @@ export const PAGE_HTML = `<!doctype html>
     features.search = Boolean(h.features && h.features.search);
     features.upload = Boolean(h.features && h.features.upload);
     features.similar = Boolean(h.features && h.features.similar);
+    // Taught names rest on the embedding and the vector index (/health may say so itself).
+    features.names = Boolean(h.features && (h.features.names === undefined ? h.features.similar : h.features.names));
     $('find').hidden = !features.search;
+    $('to-duplicates').hidden = !features.similar;
+    $('to-names').hidden = !features.names;
+    $('views').hidden = !features.similar && !features.names;
     return startSession(h.signIn);
   }).catch(() => { $('model').removeAttribute('data-i18n'); $('model').textContent = ''; });
 
@@ -429,6 +553,20 @@ export const PAGE_HTML = `<!doctype html>
     location.replace(location.pathname);
   });
   /**
+   * The signed-in user's groups, from the access token's cognito:groups: only to offer what the user
+   * may do (the API checks the token itself, and the page says so on a 403).
+   */
+  function groups() {
+    if (!session) return [];
+    try {
+      const claims = JSON.parse(atob(session.access.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+      return Array.isArray(claims['cognito:groups']) ? claims['cognito:groups'] : [];
+    } catch { return []; }
+  }
+  /** Teaching and deleting names is for editors (a public demo has none). */
+  const canTeach = () => features.names && groups().includes('editors');
+
+  /**
    * A request to the API: with the access token when signed in (refreshed first when it is about to
    * expire); a 401 ends the session ("session expired").
    */
@@ -470,10 +608,8 @@ export const PAGE_HTML = `<!doctype html>
   /** The record of one image: GET image?key=<key>. */
   const imageUrl = (key) => 'image?' + new URLSearchParams({ key }).toString();
   const detailHref = (key) => '?' + new URLSearchParams({ image: key }).toString();
-  /** A link to an image's detail view (its own URL; followed without reloading the page). */
-  function detailLink(key, className, text) {
-    const a = el('a', className, text);
-    a.href = detailHref(key);
+  /** A link within the page (its own URL; followed without reloading the page). */
+  function inPage(a) {
     a.addEventListener('click', (e) => {
       if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
       e.preventDefault();
@@ -482,6 +618,49 @@ export const PAGE_HTML = `<!doctype html>
     });
     return a;
   }
+  /** A link to an image's detail view; part scrolls to one of its sections ('duplicates'). */
+  function detailLink(key, className, text, part) {
+    const a = el('a', className, text);
+    a.href = detailHref(key) + (part ? '#' + part : '');
+    return inPage(a);
+  }
+  /**
+   * A tile of an image, one link to its detail view: the thumbnail (a plain box when the browser cannot
+   * show it), a caption (left), a score (right) and the file name. A search item that stands for copies
+   * carries a "+N copies" badge that opens them (its detail view's duplicates); the taught names an item
+   * carries show as chips; with pick, an editor gets a box to select it for "name these".
+   */
+  function imageTile(item, caption, score, pick) {
+    const li = el('li', 'tile');
+    li.dataset.key = item.key;
+    const img = el('img');
+    img.loading = 'lazy';
+    img.decoding = 'async';
+    img.alt = baseName(item.key);
+    img.addEventListener('error', () => img.replaceWith(el('div', 'nothumb', t('nothumb'))));
+    img.src = item.url;
+    const cap = el('div', 'caption');
+    cap.append(el('span', 'label', caption), el('span', 'score', score));
+    const name = el('div', 'file', baseName(item.key));
+    name.title = item.key;
+    const link = detailLink(item.key, '');
+    link.append(img, cap, name);
+    li.append(link);
+    const names = item.names || [];
+    if (names.length) {
+      const chips = el('div', 'tnames');
+      for (const n of names) chips.append(el('span', 'chip taught', n.label));
+      li.append(chips);
+    }
+    if (item.copies > 0) {
+      const badge = detailLink(item.key, 'copies', t('copies')(item.copies), 'duplicates');
+      badge.title = t('copiesTitle')(item.copies);
+      li.append(badge);
+    }
+    if (pick && canTeach()) li.append(pickBox(item, li));
+    return li;
+  }
+  const similarity = (item) => (typeof item.similarity === 'number' ? pct(item.similarity, 0) : '');
   /** A thumbnail that disappears (leaving a plain box) when the browser cannot show the file. */
   function thumbnail(src, className, onBroken) {
     const img = el('img', className);
@@ -686,24 +865,10 @@ export const PAGE_HTML = `<!doctype html>
   const items = [];
 
   function tile(item) {
-    const li = el('li', 'tile');
-    const img = el('img');
-    img.loading = 'lazy';
-    img.decoding = 'async';
-    img.alt = baseName(item.key);
-    img.src = item.url;
-    const caption = el('div', 'caption');
     const term = normal(resolved && !Array.isArray(resolved) ? resolved.term : query);
     const match = likeFile ? item.labels && item.labels[0] :
-      [...(item.labels || []), ...(item.categories || [])].find((l) => normal(l.label) === term);
-    caption.append(el('span', 'label', match ? nameOf(match) : query),
-      el('span', 'score', likeFile ? pct(item.similarity, 0) : pct(item.score, 1)));
-    const name = el('div', 'file', baseName(item.key));
-    name.title = item.key;
-    const link = detailLink(item.key, '');
-    link.append(img, caption, name);
-    li.append(link);
-    return li;
+      [...(item.labels || []), ...(item.categories || []), ...(item.names || [])].find((l) => normal(l.label) === term);
+    return imageTile(item, match ? nameOf(match) : query, likeFile ? similarity(item) : pct(item.score, 1), true);
   }
   function drawFound() {
     if (!lastAnswer) return;
@@ -880,29 +1045,16 @@ export const PAGE_HTML = `<!doctype html>
     section.append(box);
   } });
   let shownInfo, detailGeneration = 0;
-  /** A strip of linked thumbnails: each item's caption (left), its similarity (right) and file name. */
-  function strip(items, caption) {
+  /** A strip of image tiles: each item's caption(item, i) (left), its similarity (right) and file name. */
+  function strip(items, caption, pick) {
     const ul = el('ul', 'gallery strip');
-    for (const item of items) {
-      const li = el('li', 'tile');
-      const img = thumbnail(item.url, '');
-      img.loading = 'lazy';
-      img.alt = baseName(item.key);
-      const cap = el('div', 'caption');
-      cap.append(el('span', 'label', caption(item)), el('span', 'score', pct(item.similarity, 0)));
-      const name = el('div', 'file', baseName(item.key));
-      name.title = item.key;
-      const link = detailLink(item.key, '');
-      link.append(img, cap, name);
-      li.append(link);
-      ul.append(li);
-    }
+    items.forEach((item, i) => ul.append(imageTile(item, caption(item, i), similarity(item), pick)));
     return ul;
   }
   /** Copies and similar images of a tagged image (GET image/duplicates, image/similar), when the service has vectors. */
-  for (const [part, route, caption] of [
-    ['duplicates', 'image/duplicates', (item) => t('tier')[item.tier]],
-    ['similar', 'image/similar', (item) => (item.labels && item.labels[0] ? nameOf(item.labels[0]) : '')],
+  for (const [part, route, caption, pick] of [
+    ['duplicates', 'image/duplicates', (item) => t('tier')[item.tier], false],
+    ['similar', 'image/similar', (item) => (item.labels && item.labels[0] ? nameOf(item.labels[0]) : ''), true],
   ])
     PARTS.push({
       part,
@@ -915,10 +1067,19 @@ export const PAGE_HTML = `<!doctype html>
         const body = await res.json();
         if (shownInfo !== info || !body.items || body.items.length === 0) return;
         while (section.children.length > 1) section.lastChild.remove();
-        section.append(strip(body.items, caption));
+        section.append(strip(body.items, caption, pick));
         section.hidden = false;
+        // The "+N copies" badge of a search tile opens the detail view here.
+        if (location.hash === '#' + part) section.scrollIntoView();
       },
     });
+  // Taught names the image carries (GET image?key= names: [{label, score}]), shown as its labels are.
+  PARTS.push({ part: 'names', draw(info, section) {
+    while (section.children.length > 1) section.lastChild.remove();
+    const names = info.names || [];
+    section.hidden = names.length === 0;
+    if (names.length) section.append(labelRows(names));
+  } });
   function drawDetail() {
     const info = shownInfo;
     if (!info) return;
@@ -985,29 +1146,254 @@ export const PAGE_HTML = `<!doctype html>
     if (shownInfo && !shownInfo.error) $('detail-status').textContent += ' ' + t('noImage');
   });
 
+  // ---- Duplicate groups (?view=duplicates): GET duplicates, largest first, More follows the cursor.
+  const groupsShown = [];
+  let groupsCursor, groupsError, groupsLoading = false, groupsGeneration = 0;
+  function groupCard(group) {
+    const li = el('li', 'group');
+    li.append(el('h3', '', t('groupOf')(group.size || group.items.length)),
+      strip(group.items, (item, i) => (i === 0 ? t('original') : t('tier')[item.tier] || ''), false));
+    return li;
+  }
+  function drawGroups() {
+    $('groups').replaceChildren(...groupsShown.map(groupCard));
+    const st = $('dups-status');
+    st.className = groupsError ? 'error' : '';
+    st.textContent = groupsError ? errorText(groupsError) : groupsLoading && groupsShown.length === 0 ? t('loading') :
+      groupsShown.length ? t('groupsFound')(groupsShown.length, Boolean(groupsCursor)) : t('noGroups');
+    $('more-groups').hidden = !groupsCursor;
+  }
+  rerender.push(drawGroups);
+  async function loadGroups(fresh) {
+    const mine = fresh ? ++groupsGeneration : groupsGeneration;
+    if (fresh) { groupsShown.length = 0; groupsCursor = undefined; }
+    groupsError = undefined;
+    groupsLoading = true;
+    $('more-groups').disabled = true;
+    drawGroups();
+    try {
+      const params = new URLSearchParams({ limit: '20' });
+      if (groupsCursor) params.set('cursor', groupsCursor);
+      const res = await api('duplicates?' + params.toString(), { cache: 'no-store' });
+      const body = await readJson(res);
+      if (mine !== groupsGeneration) return;
+      if (!res.ok) throw fail(apiError(body, res));
+      groupsShown.push(...(body.groups || []));
+      groupsCursor = body.cursor;
+    } catch (err) {
+      if (mine === groupsGeneration) groupsError = detailOf(err);
+    } finally {
+      if (mine === groupsGeneration) {
+        groupsLoading = false;
+        $('more-groups').disabled = false;
+        drawGroups();
+      }
+    }
+  }
+  $('more-groups').addEventListener('click', () => loadGroups(false));
+
+  // ---- Taught names (?view=names, and "name these"): an editor selects tiles, types a name and
+  // PUTs labels/<name>; the page says what it was understood as and how many stored images carry it.
+  /** The selected images (key -> item), across searches and views, until taught or cleared. */
+  const picked = new Map();
+  /** The name bar's last word: {text: () => string, error?, name?}. */
+  let teachNote, teaching = false;
+  function pickBox(item, li) {
+    const box = el('label', 'pick');
+    const input = el('input');
+    input.type = 'checkbox';
+    input.checked = picked.has(item.key);
+    input.setAttribute('aria-label', t('pickOne')(baseName(item.key)));
+    li.classList.toggle('picked', input.checked);
+    input.addEventListener('change', () => {
+      if (input.checked) picked.set(item.key, item);
+      else picked.delete(item.key);
+      if (input.checked) teachNote = undefined;
+      syncPicks();
+    });
+    box.append(input);
+    return box;
+  }
+  /** Every tile of a selected image shows it selected (one image may be in the results and a strip). */
+  function syncPicks() {
+    for (const li of document.querySelectorAll('.tile[data-key]')) {
+      const input = li.querySelector('.pick input');
+      if (!input) continue;
+      input.checked = picked.has(li.dataset.key);
+      li.classList.toggle('picked', input.checked);
+    }
+    drawNameBar();
+  }
+  function drawNameBar() {
+    const n = picked.size;
+    $('name-bar').hidden = !canTeach() || (n === 0 && !teachNote);
+    $('picked-count').textContent = n ? t('picked')(n) : '';
+    $('clear-picks').hidden = n === 0;
+    $('name-line').hidden = n === 0;
+    $('teach').disabled = teaching || n < 3 || n > 100;
+    $('name-input').placeholder = t('namePlaceholder');
+    $('name-input').setAttribute('aria-label', t('nameLabel'));
+    const note = $('teach-note');
+    note.className = teachNote && teachNote.error ? 'error' : '';
+    note.replaceChildren();
+    if (!teachNote) return;
+    note.append(el('span', '', teachNote.text() + ' '));
+    if (teachNote.name) {
+      const show = el('button', 'plain', t('showNamed'));
+      show.type = 'button';
+      const name = teachNote.name;
+      show.addEventListener('click', () => searchFor(name));
+      note.append(show, ' ');
+    }
+    if (!teaching) {
+      const close = el('button', 'plain', t('close'));
+      close.type = 'button';
+      close.addEventListener('click', () => { teachNote = undefined; drawNameBar(); });
+      note.append(close);
+    }
+  }
+  rerender.push(drawNameBar);
+  $('clear-picks').addEventListener('click', () => { picked.clear(); syncPicks(); });
+  const labelUrl = (name) => 'labels/' + encodeURIComponent(name);
+  /** A refusal of an editor's route says who may (the API's own words name the route). */
+  const refusal = (error) => (error.code === 'Forbidden' ? t('editorsOnly') : errorText(error));
+  $('name-bar').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const name = $('name-input').value.trim();
+    if (!name || teaching || picked.size < 3 || picked.size > 100) return;
+    teaching = true;
+    teachNote = { text: () => t('teaching')(name) };
+    drawNameBar();
+    try {
+      const res = await api(labelUrl(name), { method: 'PUT', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ examples: [...picked.keys()] }) });
+      const body = await readJson(res);
+      if (!res.ok) throw fail(apiError(body, res));
+      const created = res.status === 201;
+      teachNote = { text: () => t('taught')(body, created), name: body.name };
+      picked.clear();
+      $('name-input').value = '';
+      // The stored images that match carry the name now: what is shown is read again.
+      if (route.current === 'detail' && shownInfo) showDetail(shownInfo.key);
+      else if (route.current === 'names') showNames();
+      else searchAgainSoon();
+    } catch (err) {
+      const error = detailOf(err);
+      teachNote = { text: () => refusal(error), error: true };
+    } finally {
+      teaching = false;
+      syncPicks();
+    }
+  });
+  function searchFor(word) {
+    if (route.current !== 'home') goHome();
+    $('search').value = word;
+    query = word;
+    newSearch();
+  }
+
+  let namesList, namesError, namesNote, namesGeneration = 0;
+  function nameRow(label) {
+    const li = el('li', 'taught-name');
+    li.dataset.name = label.name;
+    const head = el('div', 'head');
+    head.append(el('strong', 'name', label.name));
+    const actions = el('div', 'actions');
+    const show = el('button', 'plain', t('showNamed'));
+    show.type = 'button';
+    show.addEventListener('click', () => searchFor(label.name));
+    actions.append(show);
+    if (canTeach()) {
+      const del = el('button', 'danger', t('deleteName'));
+      del.type = 'button';
+      del.addEventListener('click', () => deleteName(label.name, del));
+      actions.append(del);
+    }
+    li.append(head, el('div', 'muted facts', t('nameFacts')(label)), actions);
+    return li;
+  }
+  function drawNames() {
+    $('names-how').textContent = canTeach() ? t('namesHow') : t('namesHowViewer');
+    const st = $('names-status');
+    st.className = namesError ? 'error' : '';
+    st.textContent = namesError ? (namesError.code === 'NotFound' ? t('namesOff') : errorText(namesError)) :
+      !namesList ? t('loading') : namesList.length ? t('namesCount')(namesList.length) : t('noNames');
+    const note = $('names-note');
+    note.textContent = namesNote ? namesNote.text() : '';
+    note.className = namesNote && namesNote.error ? 'error' : '';
+    $('name-list').replaceChildren(...(namesList || []).map(nameRow));
+  }
+  rerender.push(drawNames);
+  async function showNames() {
+    const mine = ++namesGeneration;
+    namesError = undefined;
+    drawNames();
+    try {
+      const res = await api('labels', { cache: 'no-store' });
+      const body = await readJson(res);
+      if (mine !== namesGeneration) return;
+      if (!res.ok) throw fail(apiError(body, res));
+      namesList = body.labels || [];
+    } catch (err) {
+      if (mine !== namesGeneration) return;
+      namesList = undefined;
+      namesError = detailOf(err);
+    }
+    drawNames();
+  }
+  async function deleteName(name, button) {
+    if (!confirm(t('confirmDelete')(name))) return;
+    button.disabled = true;
+    try {
+      const res = await api(labelUrl(name), { method: 'DELETE' });
+      const body = await readJson(res);
+      if (!res.ok) throw fail(apiError(body, res));
+      namesNote = { text: () => t('deleted')(body.name || name, body.removed || 0) };
+    } catch (err) {
+      const error = detailOf(err);
+      namesNote = { text: () => refusal(error), error: true };
+      button.disabled = false;
+    }
+    await showNames();
+  }
+
+  // ---- Views: home (upload, search), ?image=<key> (detail), ?view=duplicates, ?view=names.
+  const VIEWS = { duplicates: 'dups-view', names: 'names-view' };
   function goHome() {
     history.pushState({ from: 'page' }, '', location.pathname);
     route();
   }
-  $('back').addEventListener('click', (e) => {
+  for (const a of document.querySelectorAll('#views a')) inPage(a);
+  for (const a of document.querySelectorAll('#back, .back')) a.addEventListener('click', (e) => {
     e.preventDefault();
-    // Back to where the detail view was opened from (search results kept), or home for a shared link.
+    // Back to where the view was opened from (search results kept), or home for a shared link.
     if (history.state && history.state.from === 'page') history.back();
     else goHome();
   });
+  function drawTitle() {
+    if (!route.current || route.current === 'detail') return;
+    document.title = route.current === 'home' ? t('title') :
+      t(route.current === 'duplicates' ? 'duplicateGroups' : 'taughtNames') + ' · ' + t('title');
+  }
+  rerender.push(drawTitle);
   function route() {
-    const key = new URLSearchParams(location.search).get('image');
-    route.current = key ? 'detail' : 'home';
-    $('home').hidden = Boolean(key);
-    $('detail').hidden = !key;
-    if (key) {
+    const params = new URLSearchParams(location.search);
+    const key = params.get('image');
+    const view = key ? 'detail' : Object.hasOwn(VIEWS, params.get('view')) ? params.get('view') : 'home';
+    route.current = view;
+    $('home').hidden = view !== 'home';
+    $('detail').hidden = view !== 'detail';
+    for (const [name, id] of Object.entries(VIEWS)) $(id).hidden = view !== name;
+    if (view === 'detail') {
       showDetail(key);
       window.scrollTo(0, 0);
     } else {
       detailGeneration++;
       shownInfo = undefined;
-      document.title = t('title');
+      drawTitle();
     }
+    if (view === 'duplicates') loadGroups(true);
+    if (view === 'names') { namesNote = undefined; showNames(); }
   }
   window.addEventListener('popstate', route);
 
