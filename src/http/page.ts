@@ -20,9 +20,20 @@
  *   categories and synonyms as one types (GET images?suggest=, into a datalist); any word the API
  *   resolves works ("dogs", "狗"); a word that finds nothing shows the API's suggestions. The shown
  *   results are searched again whenever one of this page's uploads is tagged.
+ *   A search item that stands for copies of one photo (its "copies") is one tile with a "+N copies"
+ *   badge, which opens its detail view at its duplicates.
  * The detail view (?image=<key>, its own URL: shareable, the back button works) shows the image, its
  * labels and categories, the user's own tags, status and model; its sections for similar images,
  * duplicates, colours and taught names are filled by the PARTS of the script (see there).
+ * The duplicate groups view (?view=duplicates, with vectors): GET duplicates, a card per group of
+ * copies (the representative first, then each copy with its tier and similarity), More pages on.
+ * Taught names (features.names, else features.similar): an editor (cognito:groups of the access token)
+ * ticks tiles of search results or of a detail view's similar strip (3 to 100), types a name in the
+ * bar that appears and "Name these" PUTs labels/<name>; the bar says what the name was understood
+ * as ("dog, like these") and how many stored images carry it. The names view (?view=names, GET
+ * labels) lists them, each with a search by it and, for editors, Delete (DELETE labels/<name>).
+ * Viewers and members get no teach or delete controls; a 403 says that only editors may. Names an
+ * image carries show on its tiles and in its detail view, as its labels do.
  * Sign-in: when /health names a user pool (`signIn`: its API endpoint and app client), the page shows
  * only a sign-in form until the user signs in with e-mail and password (InitiateAuth
  * USER_PASSWORD_AUTH against the pool's own API: Cognito on AWS, cognito-local locally). The tokens
