@@ -59,7 +59,9 @@ export const PAGE_HTML = `<!doctype html>
   h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; }
   h3 { font-size: 1rem; margin: 1.5rem 0 .5rem; }
   a { color: #2f6fde; }
-  header { display: flex; justify-content: space-between; align-items: baseline; gap: 1rem; }
+  header { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: baseline; gap: .5rem 1rem; }
+  header h1, header button { white-space: nowrap; }
+  #who-name { overflow-wrap: anywhere; }
   #lang { background: #fff; color: #2f6fde; border: 1px solid #2f6fde; padding: .2rem .7rem; }
   #model { color: #5b6577; font-size: .9rem; }
   #model.meaningless { color: #b3261e; font-weight: 600; }
