@@ -208,6 +208,8 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
   it('name these: three dog tiles named "My Dogs", understood as "dog, like these"; found by name, shown on images, listed; a viewer gets no controls; deleted', async () => {
     const page = await editor();
     await search(page, 'dog');
+    // What a search for "dog" shows (the three dogs and the retriever's tile): the name covers the same.
+    const dogTiles = (await tiles(page)).map((t) => t.file).sort();
     expect((await tiles(page)).every((t) => t.pick)).toBe(true);
     expect(await page.isHidden('#name-bar')).toBe(true);
     await pick(page, DOGS[0] as string);
@@ -233,7 +235,9 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
 
     // "Show its images": the search by the name finds the dogs (the retriever's copies collapsed).
     await page.click('#teach-note button:has-text("Show its images")');
-    await expect.poll(async () => (await tiles(page)).length, { timeout: ANSWER_MS }).toBe(DOGS.length + 1);
+    await expect
+      .poll(async () => (await tiles(page)).map((t) => t.file).sort(), { timeout: ANSWER_MS })
+      .toEqual(dogTiles);
     const named = await tiles(page);
     expect(named.every((t) => t.label === 'my dogs')).toBe(true);
     expect(named.map((t) => t.file).filter((f) => OTHERS.includes(f))).toEqual([]);
@@ -263,7 +267,9 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
     // A viewer: searches and reads names, but no select boxes, no name bar, no delete button.
     const seen = await signedIn(viewer);
     await search(seen, 'my dogs');
-    await expect.poll(async () => (await tiles(seen)).length, { timeout: ANSWER_MS }).toBe(DOGS.length + 1);
+    await expect
+      .poll(async () => (await tiles(seen)).map((t) => t.file).sort(), { timeout: ANSWER_MS })
+      .toEqual(dogTiles);
     expect((await tiles(seen)).some((t) => t.pick)).toBe(false);
     expect(await seen.isHidden('#name-bar')).toBe(true);
     await seen.goto(`${stack.base}/?view=names`);
@@ -312,16 +318,28 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
       .poll(() => page.textContent('#teach-note span'), { timeout: ANSWER_MS })
       .toMatch(/^已教会“我的狗”：理解为“狗，类似这些”。现在有 \d+ 张已存图片带有这个名字/);
     expect(await latinWords(page, allowed())).toEqual([]);
+    // An example's own detail view shows the name with its score, as its labels.
     await page.setViewportSize({ width: 390, height: 844 });
+    await expect.poll(() => page.isVisible('#part-similar .tile'), { timeout: ANSWER_MS }).toBe(true);
+    await page
+      .locator('#part-similar .tile', { hasText: dogs[0]?.file as string })
+      .locator('a')
+      .first()
+      .click();
+    await expect.poll(() => page.textContent('#detail-name')).toBe(dogs[0]?.file);
+    await expect
+      .poll(() => page.$$eval('#part-names .row .label', (els) => els.map((e) => e.textContent)), {
+        timeout: ANSWER_MS,
+      })
+      .toContain('我的狗');
+    expect(await page.textContent('#part-names h3')).toBe('教过的名字');
+    expect(await latinWords(page, allowed())).toEqual([]);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await screenshot(page, ART, 'named-zh-390px');
-    // The detail view was read again: it carries the name now.
-    await expect
-      .poll(() => page.textContent('#part-names .row .label'), { timeout: ANSWER_MS })
-      .toBe('我的狗');
 
     await page.goto(`${stack.base}/?view=names`);
     await expect.poll(() => page.textContent('#names-status'), { timeout: ANSWER_MS }).toBe('已教 1 个名字');
+    expect(await page.textContent('.taught-name .name')).toBe('我的狗');
     expect(await page.textContent('.taught-name .facts')).toMatch(
       /^理解为“狗，类似这些” · 现在有 \d+ 张已存图片带有这个名字 · 用 3 张照片教会/,
     );
