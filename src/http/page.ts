@@ -315,9 +315,10 @@ export const PAGE_HTML = `<!doctype html>
       namesHowViewer: 'Only editors teach and delete names; you can search by them.',
       noNames: 'No name taught yet.',
       namesCount: (n) => n + (n === 1 ? ' name taught' : ' names taught'),
-      nameFacts: (l) => 'understood as "' + t('understood')(l.understoodAs) + '" · ' + t('carried')(l) +
-        (l.examples ? ' · taught from ' + l.examples.length + ' photos' : '') +
-        (l.createdBy ? ' by ' + l.createdBy : '') + (l.createdAt ? ' on ' + String(l.createdAt).slice(0, 10) : ''),
+      nameFacts: (l) => 'understood as "' + t('understood')(l.understoodAs) + '" · ' + t('carried')(l) + ' · taught' +
+        (l.examples ? ' from ' + l.examples.length + ' photos' : '') +
+        (l.createdBy ? ' by ' + (isMe(l.createdBy) ? 'you' : l.createdBy) : '') +
+        (l.createdAt ? ' on ' + String(l.createdAt).slice(0, 10) : ''),
       deleteName: 'Delete',
       confirmDelete: (name) => 'Delete "' + name + '"? It is taken off every image that carries it.',
       deleted: (name, n) => '"' + name + '" deleted: taken off ' + n + (n === 1 ? ' image.' : ' images.'),
@@ -377,9 +378,10 @@ export const PAGE_HTML = `<!doctype html>
       namesHowViewer: '只有编辑者可以教名字和删除名字；你可以按名字搜索。',
       noNames: '还没有教过名字。',
       namesCount: (n) => '已教 ' + n + ' 个名字',
-      nameFacts: (l) => '理解为“' + t('understood')(l.understoodAs) + '” · ' + t('carried')(l) +
-        (l.examples ? ' · 用 ' + l.examples.length + ' 张照片教会' : '') +
-        (l.createdBy ? ' · 由 ' + l.createdBy : '') + (l.createdAt ? ' · ' + String(l.createdAt).slice(0, 10) : ''),
+      nameFacts: (l) => '理解为“' + t('understood')(l.understoodAs) + '” · ' + t('carried')(l) + ' · ' +
+        (l.createdBy ? '由' + (isMe(l.createdBy) ? '你' : ' ' + l.createdBy + ' ') : '') +
+        (l.createdAt ? '于 ' + String(l.createdAt).slice(0, 10) + ' ' : '') + '教会' +
+        (l.examples ? '（用 ' + l.examples.length + ' 张照片）' : ''),
       deleteName: '删除',
       confirmDelete: (name) => '删除“' + name + '”？所有带有它的图片都会去掉这个名字。',
       deleted: (name, n) => '已删除“' + name + '”：从 ' + n + ' 张图片上去掉。',
@@ -569,13 +571,15 @@ export const PAGE_HTML = `<!doctype html>
    * The signed-in user's groups, from the access token's cognito:groups: only to offer what the user
    * may do (the API checks the token itself, and the page says so on a 403).
    */
-  function groups() {
-    if (!session) return [];
+  function claims() {
+    if (!session) return {};
     try {
-      const claims = JSON.parse(atob(session.access.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-      return Array.isArray(claims['cognito:groups']) ? claims['cognito:groups'] : [];
-    } catch { return []; }
+      return JSON.parse(atob(session.access.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))) || {};
+    } catch { return {}; }
   }
+  const groups = () => (Array.isArray(claims()['cognito:groups']) ? claims()['cognito:groups'] : []);
+  /** Whether a name's createdBy (the API's caller name: the token's username) is the signed-in user. */
+  const isMe = (who) => Boolean(who) && [claims().username, claims().sub].includes(who);
   /** Teaching and deleting names is for editors (a public demo has none). */
   const canTeach = () => features.names && groups().includes('editors');
 
