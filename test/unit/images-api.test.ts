@@ -742,6 +742,40 @@ describe('configuration from the environment (imageSettings) and the ports made 
     expect(loads).toBe(2);
   });
 
+  it("forwards the label index's groups of copies (search collapses them, GET /duplicates lists them)", async () => {
+    const settings = settingsOf({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
+    if (!settings) throw new Error('settings expected');
+    const index = new MemoryIndex();
+    const id = '9999999999998-0123456789abcdef';
+    await index.joinCopyGroup('photos', id, { key: 'uploads/a.jpg', since: 1 });
+    await index.joinCopyGroup('photos', id, { key: 'uploads/b.jpg', since: 2 });
+    const images = lazyImages(settings, async () => ({
+      index,
+      store: new MemoryStore(),
+      signer: fakeSigner().signer,
+    }));
+    expect(await images.index.copyGroups?.('photos', { limit: 5 })).toEqual(
+      await index.copyGroups('photos', { limit: 5 }),
+    );
+    expect(await images.index.copyGroupsOf?.('photos', ['uploads/a.jpg'])).toEqual(
+      await index.copyGroupsOf('photos', ['uploads/a.jpg']),
+    );
+    expect(await images.index.copyGroup?.('photos', id)).toEqual(await index.copyGroup('photos', id));
+    expect((await index.copyGroup('photos', id)).map((m) => m.key)).toEqual([
+      'uploads/a.jpg',
+      'uploads/b.jpg',
+    ]);
+    // Without groups in the index (a fake with search and get only), they fail with a clear error.
+    const bare = lazyImages(settings, async () => ({
+      index: fakeIndex({}).index,
+      store: new MemoryStore(),
+      signer: fakeSigner().signer,
+    }));
+    await expect(bare.index.copyGroups?.('photos', { limit: 5 })).rejects.toThrow(
+      'records no groups of copies',
+    );
+  });
+
   it('the AWS ports: the index table from the settings, presigned URLs on the bucket of the settings', async () => {
     const settings = settingsOf({ UPLOAD_BUCKET: 'photos', INDEX_TABLE: 'labels' });
     if (!settings) throw new Error('settings expected');
