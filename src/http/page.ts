@@ -296,7 +296,7 @@ export const PAGE_HTML = `<!doctype html>
       copies: (n) => '+' + n + (n === 1 ? ' copy' : ' copies'),
       copiesTitle: (n) => n + (n === 1 ? ' more copy' : ' more copies') + ' of this photo: show them',
       groupOf: (n) => n + ' copies of one photo',
-      groupsFound: (n, more) => n + (more ? '+' : '') + (n === 1 && !more ? ' group' : ' groups') + ' of copies, largest first',
+      groupsFound: (n, more) => n + (more ? '+' : '') + (n === 1 && !more ? ' group' : ' groups') + ' of copies, newest first',
       noGroups: 'No copies found: every stored photo is one of a kind.',
       pickOne: (file) => 'select ' + file + ' to name it',
       picked: (n) => n < 3 ? n + ' selected: pick at least 3 photos of what you want to name' :
@@ -361,7 +361,7 @@ export const PAGE_HTML = `<!doctype html>
       copies: (n) => '+' + n + ' 个副本',
       copiesTitle: (n) => '这张照片还有 ' + n + ' 个副本：点击查看',
       groupOf: (n) => '同一张照片的 ' + n + ' 个副本',
-      groupsFound: (n, more) => '找到 ' + n + (more ? '+' : '') + ' 组重复图片，最大的在前',
+      groupsFound: (n, more) => '找到 ' + n + (more ? '+' : '') + ' 组重复图片，最新的在前',
       noGroups: '没有找到重复图片：每张照片都是唯一的。',
       pickOne: (file) => '选择 ' + file + ' 来命名',
       picked: (n) => n < 3 ? '已选 ' + n + ' 张：请至少选 3 张要命名的照片' :
@@ -1163,7 +1163,7 @@ export const PAGE_HTML = `<!doctype html>
     if (shownInfo && !shownInfo.error) $('detail-status').textContent += ' ' + t('noImage');
   });
 
-  // ---- Duplicate groups (?view=duplicates): GET duplicates, largest first, More follows the cursor.
+  // ---- Duplicate groups (?view=duplicates): GET duplicates, newest first, More follows the cursor.
   const groupsShown = [];
   let groupsCursor, groupsError, groupsLoading = false, groupsGeneration = 0;
   function groupCard(group) {

@@ -79,6 +79,19 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
         names: Array.from(e.querySelectorAll('.tnames .chip')).map((c) => c.textContent),
       })),
     );
+  /** Waits until every thumbnail within `scope` has loaded (none broken, none still grey). */
+  async function thumbnailsLoaded(page: Page, scope: string): Promise<void> {
+    await expect
+      .poll(
+        () =>
+          page.$$eval(`${scope} img`, (imgs) =>
+            imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0),
+          ),
+        { timeout: ANSWER_MS },
+      )
+      .toBe(true);
+    expect(await page.$$(`${scope} .nothumb`)).toHaveLength(0);
+  }
   /** Ticks the select box of the tile showing `file` within `scope`. */
   async function pick(page: Page, file: string, scope = '#gallery'): Promise<void> {
     await page.locator(`${scope} .tile`, { hasText: file }).locator('.pick input').check();
@@ -145,6 +158,7 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
     const group = found.find((t) => RETRIEVERS.includes(t.file));
     expect(group?.copies).toBe('+2 copies');
     for (const t of found) if (t !== group) expect(t.copies).toBe('');
+    await thumbnailsLoaded(page, '#gallery');
     await screenshot(page, ART, 'search-collapsed');
 
     // The badge opens the representative's detail view at its duplicates: the two other retrievers.
@@ -170,7 +184,7 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
     await expect.poll(() => new URL(page.url()).searchParams.get('view')).toBe('duplicates');
     await expect
       .poll(() => page.textContent('#dups-status'), { timeout: ANSWER_MS })
-      .toBe('1 group of copies, largest first');
+      .toBe('1 group of copies, newest first');
     expect(await page.textContent('#groups .group h3')).toBe('3 copies of one photo');
     const members = await tiles(page, '#groups .group');
     expect(members.map((t) => t.file).sort()).toEqual([...RETRIEVERS].sort());
@@ -178,22 +192,14 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
     for (const t of members.slice(1)) expect(['same file', 'edited copy']).toContain(t.label);
     for (const t of members) expect(t.score).toMatch(/^\d{1,3}%$/);
     // Every thumbnail loads (no broken image).
-    await expect
-      .poll(
-        () =>
-          page.$$eval('#groups img', (imgs) =>
-            imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0),
-          ),
-        { timeout: ANSWER_MS },
-      )
-      .toBe(true);
+    await thumbnailsLoaded(page, '#groups');
     await screenshot(page, ART, 'duplicates-en');
     // A shared link opens the view itself; in Chinese, every word; 390 px without sideways scrolling.
     await page.goto(`${stack.base}/?view=duplicates`);
     await page.click('#lang');
     await expect
       .poll(() => page.textContent('#dups-status'), { timeout: ANSWER_MS })
-      .toBe('找到 1 组重复图片，最大的在前');
+      .toBe('找到 1 组重复图片，最新的在前');
     expect(await page.textContent('#groups .group h3')).toBe('同一张照片的 3 个副本');
     expect((await tiles(page, '#groups .group'))[0]?.label).toBe('原图');
     expect(await page.title()).toBe('重复图片组 · 图像标注');
