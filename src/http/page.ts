@@ -881,8 +881,10 @@ export const PAGE_HTML = `<!doctype html>
   let likeFile;
   const items = [];
 
+  /** A resolved word as people write it: a taught name's or a colour's index term less its "name:" / "colour:". */
+  const termOf = (r) => (r.kind === 'name' || r.kind === 'colour' ? r.term.slice(r.term.indexOf(':') + 1) : r.term);
   function tile(item) {
-    const term = normal(resolved && !Array.isArray(resolved) ? resolved.term : query);
+    const term = normal(resolved && !Array.isArray(resolved) ? termOf(resolved) : query);
     const match = likeFile ? item.labels && item.labels[0] :
       [...(item.labels || []), ...(item.categories || []), ...(item.names || [])].find((l) => normal(l.label) === term);
     return imageTile(item, match ? nameOf(match) : query, likeFile ? similarity(item) : pct(item.score, 1), true);
@@ -893,7 +895,7 @@ export const PAGE_HTML = `<!doctype html>
     const what = !resolved ? query :
       Array.isArray(resolved) ? resolved.map((r) => (lang === 'zh' && r.zh ? r.zh : r.word)).join(' ') :
       lang === 'zh' && resolved.zh ? resolved.zh :
-      normal(resolved.term) === normal(query) ? query : resolved.term;
+      normal(termOf(resolved)) === normal(query) ? query : termOf(resolved);
     const hints = (lastAnswer.suggestions || []).map((s) => (lang === 'zh' && s.zh ? s.zh : s.word));
     found.textContent = likeFile ? t('like')(n, likeFile) :
       n === 0 ? t('none')(what, hints) : t('found')(n, Boolean(cursor), what);
@@ -903,8 +905,9 @@ export const PAGE_HTML = `<!doctype html>
   async function loadMore(limit) {
     const mine = generation;
     more.disabled = true;
-    // Several words (or Chinese, written without spaces) are intersected by q=; one word is label=.
-    const several = /\\s|\\p{Script=Han}/u.test(query);
+    // Several words (or Chinese, written without spaces) are intersected by q=; one word is label=,
+    // and so is a taught name the page knows (label= finds a name taught a moment ago on any server).
+    const several = /\\s|\\p{Script=Han}/u.test(query) && !knownNames.has(normal(query));
     const params = new URLSearchParams({ [several ? 'q' : 'label']: query, limit: String(limit || 24) });
     if (cursor) params.set('cursor', cursor);
     try {
@@ -1022,7 +1025,7 @@ export const PAGE_HTML = `<!doctype html>
         $('suggestions').replaceChildren(...(body.suggestions || []).map((s) => {
           const option = document.createElement('option');
           option.value = s.word;
-          option.label = s.kind === 'category' ? (s.zh ? s.term + ' · ' + s.zh : s.term) : (s.zh || s.term);
+          option.label = s.kind === 'category' ? (s.zh ? s.term + ' · ' + s.zh : s.term) : (s.zh || termOf(s));
           return option;
         }));
       } catch {}
@@ -1211,6 +1214,8 @@ export const PAGE_HTML = `<!doctype html>
 
   // ---- Taught names (?view=names, and "name these"): an editor selects tiles, types a name and
   // PUTs labels/<name>; the page says what it was understood as and how many stored images carry it.
+  /** The taught names this page has seen (taught here, or listed): searched as one word (label=). */
+  const knownNames = new Set();
   /** The selected images (key -> item), across searches and views, until taught or cleared. */
   const picked = new Map();
   /** The name bar's last word: {text: () => string, error?, name?}. */
@@ -1287,6 +1292,7 @@ export const PAGE_HTML = `<!doctype html>
       const body = await readJson(res);
       if (!res.ok) throw fail(apiError(body, res));
       const created = res.status === 201;
+      knownNames.add(normal(body.name));
       teachNote = { text: () => t('taught')(body, created), name: body.name };
       picked.clear();
       $('name-input').value = '';
@@ -1351,6 +1357,7 @@ export const PAGE_HTML = `<!doctype html>
       if (mine !== namesGeneration) return;
       if (!res.ok) throw fail(apiError(body, res));
       namesList = body.labels || [];
+      for (const l of namesList) knownNames.add(normal(l.name));
     } catch (err) {
       if (mine !== namesGeneration) return;
       namesList = undefined;

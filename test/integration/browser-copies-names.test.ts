@@ -242,8 +242,9 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
     // "Show its images": the search by the name finds the dogs (the retriever's copies collapsed).
     await page.click('#teach-note button:has-text("Show its images")');
     await expect
-      .poll(async () => (await tiles(page)).map((t) => t.file).sort(), { timeout: ANSWER_MS })
-      .toEqual(dogTiles);
+      .poll(() => page.textContent('#found'), { timeout: ANSWER_MS })
+      .toBe(`${dogTiles.length} images labelled "my dogs", best first`);
+    expect((await tiles(page)).map((t) => t.file).sort()).toEqual(dogTiles);
     const named = await tiles(page);
     expect(named.every((t) => t.label === 'my dogs')).toBe(true);
     expect(named.map((t) => t.file).filter((f) => OTHERS.includes(f))).toEqual([]);
