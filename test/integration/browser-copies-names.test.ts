@@ -271,20 +271,21 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
     expect(await page.isVisible('.taught-name button.danger')).toBe(true);
     await screenshot(page, ART, 'names-en');
 
-    // A viewer: searches and reads names, but no select boxes, no name bar, no delete button.
+    // A viewer reads the names and searches by one, but gets no select boxes, name bar or delete button.
     const seen = await signedIn(viewer);
-    await search(seen, 'my dogs');
-    await expect
-      .poll(async () => (await tiles(seen)).map((t) => t.file).sort(), { timeout: ANSWER_MS })
-      .toEqual(dogTiles);
-    expect((await tiles(seen)).some((t) => t.pick)).toBe(false);
-    expect(await seen.isHidden('#name-bar')).toBe(true);
-    await seen.goto(`${stack.base}/?view=names`);
+    await seen.click('#to-names');
     await expect.poll(() => seen.textContent('#names-status'), { timeout: ANSWER_MS }).toBe('1 name taught');
     expect(await seen.textContent('#names-how')).toBe(
       'Only editors teach and delete names; you can search by them.',
     );
     expect(await seen.$$('.taught-name button.danger')).toHaveLength(0);
+    await seen.click('.taught-name button:has-text("Show its images")');
+    await expect
+      .poll(() => seen.textContent('#found'), { timeout: ANSWER_MS })
+      .toBe(`${dogTiles.length} images labelled "my dogs", best first`);
+    expect((await tiles(seen)).map((t) => t.file).sort()).toEqual(dogTiles);
+    expect((await tiles(seen)).some((t) => t.pick)).toBe(false);
+    expect(await seen.isHidden('#name-bar')).toBe(true);
     await seen.close();
 
     // Delete (after the browser's confirm): taken off every image; the search finds nothing.
