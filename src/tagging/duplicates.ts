@@ -97,6 +97,8 @@ export async function recordCopies(
   vector?: StoredVector | null,
   /** 1 or 2 when recording a copy's group from another's (2 goes no further). */
   depth = 0,
+  /** The neighbours of `vector`, when the caller queried them already (after writing it). */
+  neighbours?: VectorMatch[],
 ): Promise<CopiesOutcome> {
   let self = vector;
   for (let round = 0; ; round++) {
@@ -104,7 +106,7 @@ export async function recordCopies(
     const { settled, ...outcome } =
       self === null
         ? { ...(await leave(t, bucket, key, depth)), settled: true }
-        : await join(t, bucket, self, depth);
+        : await join(t, bucket, self, depth, round === 0 ? neighbours : undefined);
     // The check: the label index still names the version grouped (or none, for a leave).
     const current = await t.index.get(bucket, key);
     const live = current?.state === 'live' && current.status === 'ok' ? bareEtag(current.etag) : undefined;
@@ -119,6 +121,9 @@ export async function recordCopies(
       self = stored ?? null;
     }
     if (round + 1 >= MAX_GROUP_ROUNDS) {
+      // Its own version still, only the groups around it kept moving (concurrent joins and leaves of
+      // its copies): what it recorded stands, and the next event of any of them records it afresh.
+      if (same) return outcome;
       throw new Error(
         `s3://${bucket}/${key}: changed ${MAX_GROUP_ROUNDS} times while its copies were recorded`,
       );
@@ -164,8 +169,9 @@ async function join(
   bucket: string,
   self: StoredVector,
   depth: number,
+  neighbours?: VectorMatch[],
 ): Promise<CopiesOutcome & { settled: boolean }> {
-  const matches = await t.vectors.query(self.vector, { topK: COPY_QUERY_TOP_K });
+  const matches = neighbours ?? (await t.vectors.query(self.vector, { topK: COPY_QUERY_TOP_K }));
   const copies = matches
     .filter((m) => m.key !== self.key && copyTier(self.metadata, m) !== undefined)
     .map((m) => ({ key: m.key, since: uploadedAt(m.metadata), etag: m.metadata.etag }));

@@ -73,7 +73,7 @@ import { DEFAULT_CATEGORY_MIN_SCORE } from '../classifier/postprocess.ts';
 import { COLOURS, type ColourName } from '../classifier/properties.ts';
 import { tagNames, type Vocabulary } from '../classifier/vocabulary.ts';
 import type { TagLanguage } from '../settings.ts';
-import { type CopiesOutcome, recordCopies } from './duplicates.ts';
+import { COPY_QUERY_TOP_K, type CopiesOutcome, recordCopies } from './duplicates.ts';
 import { type S3EventBridgeEvent, toRecords } from './events.ts';
 import {
   bareEtag,
@@ -96,7 +96,7 @@ import {
   type TagStatus,
 } from './tags.ts';
 import { scoreNames, type TaughtLabel } from './taught-labels.ts';
-import type { StoredVector, VectorIndex, VectorMetadata } from './vector-index.ts';
+import type { StoredVector, VectorIndex, VectorMatch, VectorMetadata } from './vector-index.ts';
 
 /** What invokes the tagger: the bucket notification, or an EventBridge S3 event for a bucket routed there. */
 export type TaggerEvent = S3Event | S3EventBridgeEvent;
@@ -308,12 +308,19 @@ async function writeTags(
     status === 'ok' && classification && bytes
       ? vectorOf(o, key, { ...own, etag: version.etag }, classification, bytes, version.uploadedAt)
       : undefined;
+  // Step 7's query of the neighbours also runs beside the tag write, once the vector is written.
   const [tagged, written] = await Promise.allSettled([
     applyTags(o, bucket, key, tagsOf(target)),
-    writeVector(o, key, version.etag, put.current, draft),
+    writeVector(o, key, version.etag, put.current, draft).then(async (w) => ({
+      w,
+      neighbours:
+        draft && w !== undefined && w !== null && w !== 'newer' && groupsOn(o)
+          ? await (o.vectors as VectorIndex).query(draft.vector, { topK: COPY_QUERY_TOP_K })
+          : undefined,
+    })),
   ]);
   if (written.status === 'rejected') throw written.reason;
-  const vectorWrite = written.value;
+  const { w: vectorWrite, neighbours } = written.value;
   if (tagged.status === 'rejected') {
     // The tag write failed (the object is gone, S3 throttled...): the vector written still settles.
     if (vectorWrite !== undefined && vectorWrite !== 'newer') await settleVector(o, bucket, key, vectorWrite);
@@ -344,7 +351,7 @@ async function writeTags(
   const ours = draft && vector === 'written' && bareEtag(current?.etag) === bareEtag(version.etag);
   const copies =
     vector === 'written' || vector === 'deleted'
-      ? await groupCopies(o, bucket, key, vector === 'deleted' ? null : ours ? draft : undefined)
+      ? await groupCopies(o, bucket, key, vector === 'deleted' ? null : ours ? draft : undefined, neighbours)
       : undefined;
   return {
     ...common,
@@ -357,15 +364,19 @@ async function writeTags(
   };
 }
 
-/** Step 7 (src/tagging/duplicates.ts), when there is a vector index and it is not turned off. */
+/** Whether step 7 runs: with a label index and a vector index, unless turned off. */
+const groupsOn = (o: TaggerOptions) => o.vectors !== undefined && o.index !== undefined && o.copies !== false;
+
+/** Step 7 (src/tagging/duplicates.ts). `neighbours`: those of `vector`, queried already. */
 function groupCopies(
   o: TaggerOptions,
   bucket: string,
   key: string,
   vector: StoredVector | null | undefined,
+  neighbours?: VectorMatch[],
 ): Promise<CopiesOutcome> | undefined {
-  if (!o.vectors || !o.index || o.copies === false) return undefined;
-  return recordCopies({ index: o.index, vectors: o.vectors }, bucket, key, vector);
+  if (!o.vectors || !o.index || !groupsOn(o)) return undefined;
+  return recordCopies({ index: o.index, vectors: o.vectors }, bucket, key, vector, 0, neighbours);
 }
 
 /**
