@@ -180,6 +180,7 @@ export const PAGE_HTML = `<!doctype html>
       <span data-i18n="dropRest">or click to choose files (up to 50: JPEG, PNG, WebP, GIF, AVIF, TIFF)</span>
       <input id="file" type="file" accept="image/*" multiple hidden>
     </label>
+    <p id="no-upload" class="muted" hidden data-i18n="noUpload">You can search and view images; uploading needs a member's or an editor's account.</p>
     <div id="status" role="status" aria-live="polite"></div>
     <ul id="uploads" aria-label="uploads"></ul>
     <section id="find" hidden>
@@ -293,6 +294,7 @@ export const PAGE_HTML = `<!doctype html>
       signInTitle: 'Sign in', email: 'E-mail', password: 'Password', signIn: 'Sign in', signOut: 'Sign out',
       signingIn: 'Signing in…', sessionExpired: 'Your session expired: sign in again.',
       duplicateGroups: 'Duplicate groups', taughtNames: 'Taught names', original: 'original',
+      noUpload: "You can search and view images; uploading needs a member's or an editor's account.",
       copies: (n) => '+' + n + (n === 1 ? ' copy' : ' copies'),
       copiesTitle: (n) => n + (n === 1 ? ' more copy' : ' more copies') + ' of this photo: show them',
       groupOf: (n) => n + ' copies of one photo',
@@ -358,6 +360,7 @@ export const PAGE_HTML = `<!doctype html>
       signInTitle: '登录', email: '邮箱', password: '密码', signIn: '登录', signOut: '退出登录',
       signingIn: '正在登录…', sessionExpired: '登录已过期，请重新登录。',
       duplicateGroups: '重复图片组', taughtNames: '教过的名字', original: '原图',
+      noUpload: '你可以搜索和查看图片；上传需要成员或编辑者账号。',
       copies: (n) => '+' + n + ' 个副本',
       copiesTitle: (n) => '这张照片还有 ' + n + ' 个副本：点击查看',
       groupOf: (n) => '同一张照片的 ' + n + ' 个副本',
@@ -520,6 +523,10 @@ export const PAGE_HTML = `<!doctype html>
     $('who').hidden = !session;
     $('who-name').textContent = session ? session.email : '';
     $('sign-in-note').textContent = signInNote ? t(signInNote) : '';
+    // Viewers read only (the API refuses their uploads): no drop zone, and a line saying why.
+    const viewer = groups().includes('viewers') && !groups().includes('editors');
+    $('drop').hidden = viewer;
+    $('no-upload').hidden = !viewer;
   }
   rerender.push(drawSignIn);
   /** Ends the session (expired, or signed out) and shows the form with why. */

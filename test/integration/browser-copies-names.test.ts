@@ -273,6 +273,11 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
 
     // A viewer reads the names and searches by one, but gets no select boxes, name bar or delete button.
     const seen = await signedIn(viewer);
+    // (Viewers read only: no drop zone, and a line saying who may upload.)
+    expect(await seen.isHidden('#drop')).toBe(true);
+    expect(await seen.textContent('#no-upload')).toBe(
+      "You can search and view images; uploading needs a member's or an editor's account.",
+    );
     await seen.click('#to-names');
     await expect.poll(() => seen.textContent('#names-status'), { timeout: ANSWER_MS }).toBe('1 name taught');
     expect(await seen.textContent('#names-how')).toBe(
