@@ -4,11 +4,14 @@
  * with '+' for spaces, so keys are re-encoded here exactly as S3 does before anyone sees the event.
  * Used by `npm start` and by the integration tests.
  */
-import { createCipheriv, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createCipheriv, createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
+import { dirname, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import busboy from 'busboy';
@@ -383,7 +386,13 @@ interface S3rverStore {
   deleteSubresource(bucket: string, key: string, type: string): Promise<void>;
   existsObject(bucket: string, key: string): Promise<boolean>;
   getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
-  putObject(object: { bucket: string; key: string }): Promise<unknown>;
+  putObject(object: {
+    bucket: string;
+    key: string;
+    content?: NodeJS.ReadableStream | Buffer;
+    metadata?: Record<string, string>;
+  }): Promise<unknown>;
+  putMetadata(bucket: string, key: string, metadata: unknown, md5?: string): Promise<void>;
   copyObject(
     srcBucket: string,
     srcKey: string,
@@ -401,12 +410,93 @@ type S3rverErrorClass = new (code: string, message: string, detail?: Record<stri
  * "no user tags", wrote the user's tags away. Written to a temporary file and renamed, a reader sees
  * the old set or the new one.
  */
+/**
+ * A temporary file in `path`'s folder (a rename within it is atomic), with a short name: the final
+ * name may already be as long as the file system allows (refuseKeysTooLongForDisk).
+ */
+const temporaryBeside = (path: string) => join(dirname(path), `.${randomUUID()}.tmp`);
+
 function writeSubresourcesAtomically(store: S3rverStore): void {
   store.putSubresource = async (bucket, key, resource) => {
     const path = store.getResourcePath(bucket, key, `${resource.type}.xml`);
-    const temporary = `${path}.${randomUUID()}.tmp`;
+    const temporary = temporaryBeside(path);
     await writeFile(temporary, resource.toXML(2));
     await rename(temporary, path);
+  };
+}
+
+/**
+ * S3 makes an object visible whole, once its bytes are stored, and a GET of a replaced object reads
+ * the old bytes or the new ones. s3rver's putObject resolved when its input ended, before its file
+ * was flushed, and rewrote files in place: the object's event could reach a reader of a half-written
+ * file (the tagger read a truncated JPEG, CorruptImage, or waited on a body shorter than its
+ * Content-Length), and a GET during an overwrite was cut off. The bytes go to a temporary file that
+ * is renamed over the old one once written, then the metadata the same way, so a reader sees the
+ * object before or after the write (only between the two renames can a reader of a replaced object
+ * see the new bytes with the old metadata).
+ */
+function writeObjectsAtomically(store: S3rverStore): void {
+  const { putMetadata } = store;
+  const renameInto = async (write: (temporary: string) => Promise<void>, path: string) => {
+    const temporary = temporaryBeside(path);
+    try {
+      await write(temporary);
+      await rename(temporary, path);
+    } catch (err) {
+      await rm(temporary, { force: true });
+      throw err;
+    }
+  };
+  store.putMetadata = async (bucket, key, metadata, md5) => {
+    const written = new Map<string, string>();
+    // s3rver's own writer (it picks the metadata S3 keeps), pointed at temporary names.
+    const temporaries = Object.create(store, {
+      getResourcePath: {
+        value: (b: string, k: string, resource: string) => {
+          const path = store.getResourcePath(b, k, resource);
+          const temporary = temporaryBeside(path);
+          written.set(path, temporary);
+          return temporary;
+        },
+      },
+    }) as S3rverStore;
+    try {
+      await putMetadata.call(temporaries, bucket, key, metadata, md5);
+    } catch (err) {
+      await Promise.all([...written.values()].map((temporary) => rm(temporary, { force: true })));
+      throw err;
+    }
+    // The MD5 (the ETag) before the metadata, which readers open first.
+    const last = ([path]: [string, string]) => path.endsWith('metadata.json');
+    const entries = [...written];
+    for (const [path, temporary] of [...entries.filter((e) => !last(e)), ...entries.filter(last)])
+      await rename(temporary, path);
+  };
+  store.putObject = async (object) => {
+    const path = store.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(path), { recursive: true });
+    const md5 = createHash('md5');
+    let size = 0;
+    const content = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
+    if (!content) throw new Error(`no content for ${object.key}`);
+    await renameInto(
+      (temporary) =>
+        pipeline(
+          content,
+          new Transform({
+            transform(chunk: Buffer, _encoding, done) {
+              md5.update(chunk);
+              size += chunk.length;
+              done(null, chunk);
+            },
+          }),
+          createWriteStream(temporary),
+        ),
+      path,
+    );
+    const digest = md5.digest('hex');
+    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
   };
 }
 
@@ -536,6 +626,7 @@ export async function startLocalS3(options: {
   answerEmptySegmentKeys(server);
   enforcePostPolicy(server);
   s3TaggingRules(server);
+  writeObjectsAtomically(server.store);
   refuseKeysTooLongForDisk(server.store);
   writeSubresourcesAtomically(server.store);
   if (options.onEvent) {

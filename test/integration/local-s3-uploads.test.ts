@@ -1,9 +1,16 @@
 /**
  * What a browser gets from the bucket through the service's presigned requests, on the local S3:
  * the user's tags stored by the upload itself (presigned POST `tagging`, PUT `x-amz-tagging`), in
- * place when the object's event is emitted; and GET URLs that never serve markup as markup.
+ * place when the object's event is emitted; the object's bytes whole by then, and a GET during an
+ * overwrite reading the old bytes whole; and GET URLs that never serve markup as markup.
  */
-import { GetObjectTaggingCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { s3UploadSigner } from '../../src/aws/upload-signer.ts';
 import { useLocalS3 } from '../helpers/local-s3.ts';
@@ -12,6 +19,14 @@ const BUCKET = 'uploads-local';
 let s3: S3Client;
 /** The object's tags at the moment its event was emitted. */
 const tagsAtEvent = new Map<string, Promise<unknown>>();
+/** The SHA-256 of the object's bytes read as its event was emitted. */
+const bytesAtEvent = new Map<string, Promise<string>>();
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const bytesOf = async (key: string) =>
+  sha256(
+    await ((await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body?.transformToByteArray() ??
+      new Uint8Array()),
+  );
 
 const tagsOf = async (key: string) =>
   (await s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: key }))).TagSet?.map((t) => [
@@ -24,6 +39,7 @@ const local = useLocalS3([BUCKET], {
     for (const r of event.Records) {
       const key = decodeURIComponent(r.s3.object.key.replace(/\+/g, ' '));
       tagsAtEvent.set(key, tagsOf(key));
+      bytesAtEvent.set(key, bytesOf(key));
     }
   },
 });
@@ -98,6 +114,48 @@ function replaced(fields: Record<string, string>, change: Record<string, string>
   return out;
 }
 const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0]);
+
+describe('local S3: an object is visible whole, as on S3', () => {
+  // Several MB, as a phone photo: s3rver's own write was still flushing when it sent the event.
+  const big = () => randomBytes(8 * 1024 * 1024);
+
+  it('its event comes after every byte is stored (PUT and presigned POST)', async () => {
+    const signer = s3UploadSigner(s3, BUCKET);
+    for (let i = 0; i < 3; i++) {
+      const put = big();
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `whole/put-${i}.jpg`, Body: put }));
+      const posted = big();
+      const grant = await signer.presignPost(`whole/post-${i}.jpg`, {
+        maxBytes: 16 * 1024 * 1024,
+        expiresSeconds: 300,
+        contentType: 'image/jpeg',
+      });
+      const form = new FormData();
+      for (const [name, value] of Object.entries(grant.fields)) form.append(name, value);
+      form.append('file', new Blob([posted], { type: 'image/jpeg' }), 'photo.jpg');
+      expect((await fetch(grant.url, { method: 'POST', body: form })).status).toBe(204);
+      await expect.poll(() => bytesAtEvent.has(`whole/post-${i}.jpg`)).toBe(true);
+      expect(await bytesAtEvent.get(`whole/put-${i}.jpg`)).toBe(sha256(put));
+      expect(await bytesAtEvent.get(`whole/post-${i}.jpg`)).toBe(sha256(posted));
+    }
+  });
+
+  it('a GET begun before an overwrite reads the old bytes whole; the next GET the new ones', async () => {
+    const [before, after] = [big(), big()];
+    const Key = 'whole/overwritten.jpg';
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: before }));
+    const reading = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key }));
+    const body = reading.Body as unknown as AsyncIterable<Uint8Array>;
+    const chunks: Uint8Array[] = [];
+    const iterator = body[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    if (!first.done) chunks.push(first.value);
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: after }));
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) chunks.push(next.value);
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(before));
+    expect(await bytesOf(Key)).toBe(sha256(after));
+  });
+});
 
 describe("local S3: the service's POST policy is enforced as S3 enforces it", () => {
   const key = 'uploads/policy/photo.jpg';
