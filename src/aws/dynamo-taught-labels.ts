@@ -25,23 +25,8 @@ import { MAX_TAUGHT_LABELS, normalizeName } from '../tagging/taught-labels.ts';
 
 export const taughtPk = (bucket: string) => `t#${bucket}`;
 
-interface Item {
-  pk: string;
-  sk: string;
-  name: string;
-  model: string;
-  group?: string;
-  centroid: Uint8Array;
-  threshold: number;
-  leaveOneOut: number[];
-  examples: string[];
-  not: string[];
-  createdBy: string;
-  createdAt: string;
-  labelled: number;
-  complete: boolean;
-  progress?: string;
-}
+/** A stored label: the port's TaughtLabel with its centroid as little-endian float32 bytes. */
+type Item = Omit<TaughtLabel, 'centroid'> & { pk: string; sk: string; centroid: Uint8Array };
 
 const toBytes = (v: Float32Array) => {
   const out = new Uint8Array(v.length * 4);

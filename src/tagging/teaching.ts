@@ -326,18 +326,22 @@ export async function relearnNames(p: TeachingPorts): Promise<Relearned[]> {
       }
       continue;
     }
-    const usable = async (keys: string[]) => {
-      const kept: string[] = [];
+    // The keys still usable with the served model, each read once.
+    const usable = async (keys: string[], what: string) => {
+      const kept: { keys: string[]; examples: NameExample[] } = { keys: [], examples: [] };
       for (const key of keys)
         try {
-          await examplesOf(p, [key], 'example');
-          kept.push(key);
+          const [example] = await examplesOf(p, [key], what);
+          kept.keys.push(key);
+          kept.examples.push(example as NameExample);
         } catch (err) {
           if (!(err instanceof TeachingError)) throw err;
         }
       return kept;
     };
-    const [keys, notKeys] = [await usable(old.examples), await usable(old.not)];
+    const examples = await usable(old.examples, 'example');
+    const counter = await usable(old.not, 'counter-example');
+    const keys = examples.keys;
     if (keys.length < MIN_EXAMPLES) {
       out.push({
         name: old.name,
@@ -346,18 +350,14 @@ export async function relearnNames(p: TeachingPorts): Promise<Relearned[]> {
       });
       continue;
     }
-    const meaning = understandName(
-      await examplesOf(p, keys, 'example'),
-      await examplesOf(p, notKeys, 'counter-example'),
-      p.groupSize,
-    );
+    const meaning = understandName(examples.examples, counter.examples, p.groupSize);
     const { group: _, progress: __, ...rest } = old;
     const label: TaughtLabel = {
       ...rest,
       ...meaning,
       model: p.model,
       examples: keys,
-      not: notKeys,
+      not: counter.keys,
       labelled: 0,
       complete: false,
     };
