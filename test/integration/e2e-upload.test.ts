@@ -145,7 +145,11 @@ describe.skipIf(skip)('upload from the page, end to end on the npm start stack',
     expect(
       requests.filter((r) => r.url.startsWith(`${base}/image`)).every((r) => r.auth?.startsWith('Bearer ey')),
     ).toBe(true);
+    // Sign-out revokes the refresh token, then loads the page again at `/`: wait for that load (the
+    // form shows before it, and a check run then dies with the navigation).
+    const reloaded = page.waitForURL(`${base}/`, { waitUntil: 'load', timeout: 30_000 });
     await page.click('#sign-out');
+    await reloaded;
     await page.waitForSelector('#sign-in', { state: 'visible', timeout: 30_000 });
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     expect(await page.isVisible('#home')).toBe(false);
