@@ -16,9 +16,11 @@
  *   POST /uploads {filename, contentType?, size?, tagging?}  {key, url, fields, expiresAt, maxBytes}
  * With a vector index (VECTOR_BUCKET, VECTOR_INDEX), by the classifier's embedding
  * (docs/similar-and-duplicates.md):
- *   GET  /image/similar?key=<key>&limit=1..50&label=<word>   {key, items: [{key, similarity, top, labels,
- *        categories, url}], resolved?}: the nearest stored images, itself excluded, best first; label=
- *        keeps those showing the word (resolved as search resolves it)
+ *   GET  /image/similar?key=<key>&limit=1..50&label=<word>&copies=all   {key, items: [{key, similarity, top,
+ *        labels, categories, url, tier?}], copies, resolved?}: the nearest stored images, itself and its
+ *        copies (as GET /image/duplicates finds them) excluded, best first; `copies` says how many copies
+ *        were left out; `copies=all` keeps them in, each with its tier; label= keeps those showing the
+ *        word (resolved as search resolves it)
  *   GET  /image/duplicates?key=<key>                   {key, items: [{key, tier: exact|near, similarity, url}]}:
  *        copies of the image: the same bytes (SHA-256), or the same photo edited (similarity at or above
  *        NEAR_DUPLICATE_SIMILARITY); one query of the vector index, no scan
@@ -628,12 +630,28 @@ export function createImageRoutes(
     };
   };
 
+  /** How a neighbour relates to an image: the same bytes, the same photo edited, or neither (undefined). */
+  const tierOf = (m: VectorMatch, sha256: string | undefined): DuplicateTier | undefined =>
+    sha256 !== undefined && m.metadata.sha256 === sha256
+      ? 'exact'
+      : m.similarity >= NEAR_DUPLICATE_SIMILARITY
+        ? 'near'
+        : undefined;
+
   /**
-   * The images nearest `vector`, best first, `exclude` left out; `q.label` keeps those that show the
-   * word, `q.limit` (1..SIMILAR_MAX_LIMIT) says how many. Shared by GET /image/similar and POST /similar.
+   * The images nearest `vector`, best first; `q.label` keeps those that show the word, `q.limit`
+   * (1..SIMILAR_MAX_LIMIT) says how many. Shared by GET /image/similar (`of`: the stored image, left
+   * out with its copies unless `q.copies` is "all") and POST /similar (nothing left out).
    */
-  async function similarTo(vector: Float32Array, q: { limit?: string; label?: string }, exclude?: string) {
+  async function similarTo(
+    vector: Float32Array,
+    q: { limit?: string; label?: string; copies?: string },
+    of?: { key: string; sha256?: string },
+  ) {
     const limit = parseLimit(q.limit, SIMILAR_DEFAULT_LIMIT, SIMILAR_MAX_LIMIT);
+    if (q.copies !== undefined && q.copies !== 'all' && q.copies !== 'exclude')
+      throw invalid('copies is "exclude" (the default: the image\'s copies left out) or "all"');
+    const withCopies = of === undefined || q.copies === 'all';
     let filter: VectorFilter | undefined;
     let resolved: SearchTerm | undefined;
     if (q.label !== undefined && q.label !== '') {
@@ -644,21 +662,32 @@ export function createImageRoutes(
       if (label === '' && !resolved) throw invalid('label is empty');
       filter = filterOf(resolved, label);
     }
-    const topK = Math.min(VECTOR_LIMITS.maxTopK, limit + (exclude === undefined ? 0 : 1));
-    const matches = await vectorIndex().query(vector, { topK, ...(filter ? { filter } : {}) });
-    const items = await Promise.all(
-      matches
-        .filter((m) => m.key !== exclude)
-        .slice(0, limit)
-        .map(neighbour),
+    // Copies are the nearest of all: leaving them out asks for as many neighbours as a query gives.
+    const topK = withCopies
+      ? Math.min(VECTOR_LIMITS.maxTopK, limit + (of === undefined ? 0 : 1))
+      : VECTOR_LIMITS.maxTopK;
+    const matches = (await vectorIndex().query(vector, { topK, ...(filter ? { filter } : {}) })).filter(
+      (m) => m.key !== of?.key,
     );
-    return { items, ...(resolved ? { resolved } : {}) };
+    const tiered = matches.map((m) => ({ m, tier: of ? tierOf(m, of.sha256) : undefined }));
+    const kept = withCopies ? tiered : tiered.filter((n) => n.tier === undefined);
+    const items = await Promise.all(
+      kept
+        .slice(0, limit)
+        .map(async ({ m, tier }) => ({ ...(await neighbour(m)), ...(tier ? { tier } : {}) })),
+    );
+    return {
+      items,
+      ...(withCopies ? {} : { copies: tiered.length - kept.length }),
+      ...(resolved ? { resolved } : {}),
+    };
   }
 
   async function similar(event: APIGatewayProxyEventV2) {
     const key = keyParam(event);
     const stored = await storedVector(key);
-    return { key, ...(await similarTo(stored.vector, event.queryStringParameters ?? {}, key)) };
+    const of = { key, ...(stored.metadata.sha256 ? { sha256: stored.metadata.sha256 } : {}) };
+    return { key, ...(await similarTo(stored.vector, event.queryStringParameters ?? {}, of)) };
   }
 
   /** Copies of an image: the same bytes first, then the same photo edited, most similar first. */
@@ -667,15 +696,9 @@ export function createImageRoutes(
     const stored = await storedVector(key);
     const sha256 = stored.metadata.sha256;
     const matches = await vectorIndex().query(stored.vector, { topK: VECTOR_LIMITS.maxTopK });
-    const tierOf = (m: VectorMatch): DuplicateTier | undefined =>
-      sha256 !== undefined && m.metadata.sha256 === sha256
-        ? 'exact'
-        : m.similarity >= NEAR_DUPLICATE_SIMILARITY
-          ? 'near'
-          : undefined;
     const copies = matches
       .filter((m) => m.key !== key)
-      .map((m) => ({ m, tier: tierOf(m) }))
+      .map((m) => ({ m, tier: tierOf(m, sha256) }))
       .filter((c): c is { m: VectorMatch; tier: DuplicateTier } => c.tier !== undefined)
       .sort((a, b) => (a.tier === b.tier ? b.m.similarity - a.m.similarity : a.tier === 'exact' ? -1 : 1));
     const items = await Promise.all(

@@ -13,8 +13,9 @@
  *   browser does not call an image is refused on its card, before anything is sent;
  * - without upload: each file is posted to classify (multipart field "image"), one after another;
  * - similar: a photo dropped on the search box finds the images like it (POST similar); the detail
- *   view shows the image's copies (same file, or the same photo edited) and a
- *   strip of similar images (GET image/duplicates and image/similar), each a link to its own view;
+ *   view shows the image's copies (same file, or the same photo edited) and a strip of similar images
+ *   that are not copies of it (GET image/duplicates and image/similar), each a link to its own view; a
+ *   line under the strip says how many copies it leaves out and leads to them;
  * - search: a search box and a gallery of thumbnails (presigned GET URLs, lazily loaded), with the
  *   label's score on each and a "More" button that follows the cursor. The box suggests labels,
  *   categories and synonyms as one types (GET images?suggest=, into a datalist); any word the API
@@ -300,6 +301,7 @@ export const PAGE_HTML = `<!doctype html>
       groupOf: (n) => n + ' copies of one photo',
       groupsFound: (n, more) => n + (more ? '+' : '') + (n === 1 && !more ? ' group' : ' groups') + ' of copies, newest first',
       noGroups: 'No copies found: every stored photo is one of a kind.',
+      copiesElsewhere: (n) => (n === 1 ? 'Its copy is' : 'Its ' + n + ' copies are') + ' not repeated here: see Duplicates below',
       pickOne: (file) => 'select ' + file + ' to name it',
       picked: (n) => n < 3 ? n + ' selected: pick at least 3 photos of what you want to name' :
         n > 100 ? n + ' selected: at most 100 photos teach a name' : n + ' photos selected',
@@ -366,6 +368,7 @@ export const PAGE_HTML = `<!doctype html>
       groupOf: (n) => '同一张照片的 ' + n + ' 个副本',
       groupsFound: (n, more) => '找到 ' + n + (more ? '+' : '') + ' 组重复图片，最新的在前',
       noGroups: '没有找到重复图片：每张照片都是唯一的。',
+      copiesElsewhere: (n) => '这张照片的 ' + n + ' 个副本不在这里重复列出：见下方的“重复图片”',
       pickOne: (file) => '选择 ' + file + ' 来命名',
       picked: (n) => n < 3 ? '已选 ' + n + ' 张：请至少选 3 张要命名的照片' :
         n > 100 ? '已选 ' + n + ' 张：一个名字最多用 100 张照片来教' : '已选 ' + n + ' 张照片',
@@ -1078,7 +1081,22 @@ export const PAGE_HTML = `<!doctype html>
     items.forEach((item, i) => ul.append(imageTile(item, caption(item, i), similarity(item), pick)));
     return ul;
   }
-  /** Copies and similar images of a tagged image (GET image/duplicates, image/similar), when the service has vectors. */
+  /** A line saying the image's copies are left out of its similar strip, a link to its duplicates above. */
+  function copiesNote(n) {
+    const a = el('a', 'copies-note', t('copiesElsewhere')(n));
+    a.href = '#duplicates';
+    a.addEventListener('click', (e) => {
+      e.preventDefault();
+      $('part-duplicates').scrollIntoView();
+    });
+    const p = el('p', 'muted');
+    p.append(a);
+    return p;
+  }
+  /**
+   * Copies and similar images of a tagged image (GET image/duplicates, image/similar), when the service
+   * has vectors. The API leaves the image's copies out of its similar images and says how many.
+   */
   for (const [part, route, caption, pick] of [
     ['duplicates', 'image/duplicates', (item) => t('tier')[item.tier], false],
     ['similar', 'image/similar', (item) => (item.labels && item.labels[0] ? nameOf(item.labels[0]) : ''), true],
@@ -1092,9 +1110,11 @@ export const PAGE_HTML = `<!doctype html>
         const res = await api(route + '?' + new URLSearchParams({ key: info.key }), { cache: 'no-store' });
         if (!res.ok) return;
         const body = await res.json();
-        if (shownInfo !== info || !body.items || body.items.length === 0) return;
+        const items = body.items || [];
+        if (shownInfo !== info || (items.length === 0 && !(body.copies > 0))) return;
         while (section.children.length > 1) section.lastChild.remove();
-        section.append(strip(body.items, caption, pick));
+        if (items.length) section.append(strip(items, caption, pick));
+        if (body.copies > 0) section.append(copiesNote(body.copies));
         section.hidden = false;
         // The "+N copies" badge of a search tile opens the detail view here.
         if (location.hash === '#' + part) section.scrollIntoView();

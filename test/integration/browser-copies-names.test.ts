@@ -176,6 +176,19 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
         t.file,
         sameBytes(t.file, representative) ? 'same file' : 'edited copy',
       ]);
+    // Its similar images are other photos: the copies are not repeated there, a line leads to them.
+    await expect
+      .poll(() => page.textContent('#part-similar .copies-note'), { timeout: ANSWER_MS })
+      .toBe('Its 2 copies are not repeated here: see Duplicates below');
+    const similar = await tiles(page, '#part-similar');
+    expect(similar.length).toBeGreaterThan(0);
+    expect(similar.filter((t) => RETRIEVERS.includes(t.file))).toEqual([]);
+    await page.click('#lang');
+    await expect
+      .poll(() => page.textContent('#part-similar .copies-note'), { timeout: ANSWER_MS })
+      .toBe('这张照片的 2 个副本不在这里重复列出：见下方的“重复图片”');
+    await page.click('#lang');
+    await expect.poll(() => page.isVisible('#part-similar .copies-note'), { timeout: ANSWER_MS }).toBe(true);
 
     // The duplicate groups view: its own URL, one group of three, the representative first.
     await page.goBack();

@@ -125,21 +125,31 @@ describe.skipIf(skipUnlessShared('the npm start burst test'))('npm start: a burs
     const every = (await getJson('/images?label=dog&limit=100&copies=all')) as { items: { key: string }[] };
     expect(every.items.length).toBe(dogs.items.length + (retriever?.copies ?? 0));
 
-    // Photos like a dog: its copies first, then dogs.
+    // Photos like a dog: other dogs first, its copies left out (counted) unless copies=all asks for them.
     const dogFiles = new Set(
       photos.filter((p) => p.classIndex >= 151 && p.classIndex <= 268).map((p) => key(p.file)),
     );
-    const like = (await getJson(
-      `/image/similar?key=${encodeURIComponent(key(originals[0] as string))}&limit=12`,
-    )) as { items: { key: string; categories: { label: string }[] }[] };
-    const others = like.items.filter((i) => !copies.get(key(originals[0] as string))?.includes(i.key));
+    const retrieverKey = key(originals[0] as string);
+    const itsCopies = [...(copies.get(retrieverKey) ?? [])].sort();
+    type Like = { items: { key: string; tier?: string }[]; copies?: number };
+    const like = (await getJson(`/image/similar?key=${encodeURIComponent(retrieverKey)}&limit=12`)) as Like;
+    expect(like.copies).toBe(itsCopies.length);
+    expect(like.items.filter((i) => itsCopies.includes(i.key))).toEqual([]);
+    expect(like.items[0] && dogFiles.has(like.items[0].key), JSON.stringify(like.items.slice(0, 3))).toBe(
+      true,
+    );
+    const all = (await getJson(
+      `/image/similar?key=${encodeURIComponent(retrieverKey)}&limit=12&copies=all`,
+    )) as Like;
     expect(
-      like.items
-        .slice(0, 4)
+      all.items
+        .slice(0, itsCopies.length)
         .map((i) => i.key)
         .sort(),
-    ).toEqual([...(copies.get(key(originals[0] as string)) ?? [])].sort());
-    expect(others[0] && dogFiles.has(others[0].key), JSON.stringify(others.slice(0, 3))).toBe(true);
+    ).toEqual(itsCopies);
+    expect(all.items.slice(0, itsCopies.length).every((i) => i.tier === 'exact' || i.tier === 'near')).toBe(
+      true,
+    );
   }, 600_000);
 
   it('tags all 200 with the stack alive, with at most its concurrency of tagger workers', async () => {

@@ -111,30 +111,55 @@ async function setup(withVectors = true) {
 }
 
 describe('GET /image/similar', () => {
-  it('answers the nearest stored images, best first, itself excluded, with labels and a URL', async () => {
+  it('answers the nearest stored images, best first, itself and its copies excluded, with labels and a URL', async () => {
     const { call } = await setup();
-    const res = await call(event('GET', '/image/similar', { key: 'uploads/dog.jpg', limit: '3' }));
+    const res = await call(event('GET', '/image/similar', { key: 'uploads/dog.jpg', limit: '2' }));
     expect(res.status).toBe(200);
     expect(res.body.key).toBe('uploads/dog.jpg');
+    // The same bytes (dog-copy) and the same photo edited (dog-small, 0.93) are copies, not similar photos.
     expect(res.body.items.map((i: { key: string }) => i.key)).toEqual([
-      'uploads/dog-copy.jpg',
-      'uploads/dog-small.jpg',
       'uploads/panda.jpg',
+      'uploads/terrier.jpg',
     ]);
+    expect(res.body.copies).toBe(2);
     expect(res.body.items[1]).toEqual({
-      key: 'uploads/dog-small.jpg',
-      similarity: 0.93,
-      top: 'golden retriever',
-      labels: [{ label: 'golden retriever' }],
+      key: 'uploads/terrier.jpg',
+      similarity: 0.7,
+      top: 'yorkshire terrier',
+      labels: [{ label: 'yorkshire terrier' }],
       categories: [{ label: 'dog' }, { label: 'animal' }],
-      url: 'https://photos.example/uploads%2Fdog-small.jpg',
+      url: 'https://photos.example/uploads%2Fterrier.jpg',
     });
+    // An image without copies: nothing left out.
+    const car = await call(event('GET', '/image/similar', { key: 'uploads/car.jpg', limit: '1' }));
+    expect(car.body.copies).toBe(0);
+    expect(car.body.items).toHaveLength(1);
+  });
+
+  it('copies=all keeps the copies in, each with its tier', async () => {
+    const { call } = await setup();
+    const res = await call(
+      event('GET', '/image/similar', { key: 'uploads/dog.jpg', limit: '3', copies: 'all' }),
+    );
+    expect(res.body.items.map((i: { key: string; tier?: string }) => [i.key, i.tier])).toEqual([
+      ['uploads/dog-copy.jpg', 'exact'],
+      ['uploads/dog-small.jpg', 'near'],
+      ['uploads/panda.jpg', undefined],
+    ]);
+    expect(res.body.copies).toBeUndefined();
+    const bad = await call(event('GET', '/image/similar', { key: 'uploads/dog.jpg', copies: 'some' }));
+    expect([bad.status, bad.body.error.message]).toEqual([400, expect.stringMatching(/copies is "exclude"/)]);
   });
 
   it('label= keeps the neighbours that show the word ("similar photos that are dogs")', async () => {
     const { call } = await setup();
     const res = await call(event('GET', '/image/similar', { key: 'uploads/dog.jpg', label: 'Dog' }));
-    expect(res.body.items.map((i: { key: string }) => i.key)).toEqual([
+    expect(res.body.items.map((i: { key: string }) => i.key)).toEqual(['uploads/terrier.jpg']);
+    expect(res.body.copies).toBe(2);
+    const all = await call(
+      event('GET', '/image/similar', { key: 'uploads/dog.jpg', label: 'Dog', copies: 'all' }),
+    );
+    expect(all.body.items.map((i: { key: string }) => i.key)).toEqual([
       'uploads/dog-copy.jpg',
       'uploads/dog-small.jpg',
       'uploads/terrier.jpg',
