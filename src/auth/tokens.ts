@@ -57,6 +57,13 @@ export class VerifierUnavailableError extends Error {
 /** The port: a raw access token in, the caller out (or InvalidTokenError / VerifierUnavailableError). */
 export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
+  /**
+   * The caller's e-mail address from an ID token of the same user (same `sub`), issued by the pool to
+   * one of the app clients, its `email_verified` true; undefined when the token is anything else.
+   * Access tokens carry no e-mail: a client that wants its user shown by address sends the ID token
+   * too (X-Id-Token), which only the routes that record who did something read.
+   */
+  verifiedEmail?(idToken: string, caller: Principal): Promise<string | undefined>;
 }
 
 export interface UserPool {
@@ -94,6 +101,7 @@ const webFetcher: Fetcher = {
  */
 export function userPoolVerifier(pool: UserPool, fetcher: Fetcher = webFetcher): TokenVerifier {
   const clientIds = new Set(pool.clientIds);
+  const jwksCache = new SimpleJwksCache({ fetcher });
   const verifier = JwtVerifier.create(
     {
       issuer: pool.issuer,
@@ -108,9 +116,37 @@ export function userPoolVerifier(pool: UserPool, fetcher: Fetcher = webFetcher):
           throw new InvalidTokenError('no subject (sub)');
       },
     },
-    { jwksCache: new SimpleJwksCache({ fetcher }) },
+    { jwksCache },
+  );
+  // ID tokens carry the app client as their audience (`aud`), and the user's attributes.
+  const idVerifier = JwtVerifier.create(
+    {
+      issuer: pool.issuer,
+      jwksUri: `${pool.issuer}/.well-known/jwks.json`,
+      audience: [...clientIds],
+      customJwtCheck: ({ payload }: { payload: JwtPayload }) => {
+        if (payload.token_use !== 'id')
+          throw new InvalidTokenError(`not an ID token (token_use ${String(payload.token_use)})`);
+      },
+    },
+    { jwksCache },
   );
   return {
+    async verifiedEmail(idToken, caller) {
+      let payload: JwtPayload;
+      try {
+        payload = await idVerifier.verify(idToken);
+      } catch {
+        return undefined;
+      }
+      const verified = payload.email_verified === true || payload.email_verified === 'true';
+      return payload.sub === caller.sub &&
+        verified &&
+        typeof payload.email === 'string' &&
+        payload.email !== ''
+        ? payload.email
+        : undefined;
+    },
     async verify(token) {
       let payload: JwtPayload;
       try {

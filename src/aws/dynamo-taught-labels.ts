@@ -4,7 +4,7 @@
  *
  * Item   pk "t#<bucket>"  sk "<name>" (normalised)
  *   name, model, group?, centroid (Binary: float32 little-endian), threshold, leaveOneOut [N],
- *   examples [S], not [S], createdBy, createdAt, labelled, complete, progress?
+ *   examples [S], not [S], createdBy, createdByEmail?, createdAt, labelled, complete, progress?
  * One partition per bucket: listing every label is one Query (paged by DynamoDB at 1 MB). An item
  * is about 5.3 KB with a 1280-dimensional centroid and 3 ordinary keys (6 WRU to write, 1.5 RRU to
  * read eventually consistent); 1,000 labels are about 5.3 MB, a list about 650 RRU.
@@ -52,6 +52,7 @@ function toLabel(item: Item): TaughtLabel {
     examples: [...(item.examples ?? [])],
     not: [...(item.not ?? [])],
     createdBy: item.createdBy,
+    ...(item.createdByEmail !== undefined ? { createdByEmail: item.createdByEmail } : {}),
     createdAt: item.createdAt,
     labelled: item.labelled ?? 0,
     complete: item.complete ?? true,
@@ -81,6 +82,7 @@ export function dynamoTaughtLabels(client: DynamoDBClient, table: string): Taugh
         examples: [...label.examples],
         not: [...label.not],
         createdBy: label.createdBy,
+        ...(label.createdByEmail !== undefined ? { createdByEmail: label.createdByEmail } : {}),
         createdAt: label.createdAt,
         labelled: label.labelled,
         complete: label.complete,

@@ -87,6 +87,32 @@ export function bearerToken(event: APIGatewayProxyEventV2): string | undefined {
   return undefined;
 }
 
+/**
+ * Who is calling, as recorded with what they do (a taught name's createdBy): the user name (the
+ * token's `username`; a UUID in a pool that signs in by e-mail), and the e-mail address when the
+ * request carries the same user's ID token (ID_TOKEN_HEADER) and the pool says it is verified.
+ */
+export interface Caller {
+  name: string;
+  email?: string;
+}
+
+/** The header a client may send its ID token in, so that what it does is shown by its e-mail address. */
+export const ID_TOKEN_HEADER = 'x-id-token';
+
+export async function callerOf(
+  access: Access,
+  event: APIGatewayProxyEventV2,
+  principal: Principal,
+): Promise<Caller> {
+  const caller: Caller = { name: principal.username };
+  if (access.mode !== 'user-pool' || !access.verifier.verifiedEmail) return caller;
+  const idToken = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === ID_TOKEN_HEADER)?.[1];
+  if (!idToken) return caller;
+  const email = await access.verifier.verifiedEmail(idToken.trim(), principal);
+  return email ? { ...caller, email } : caller;
+}
+
 const unauthorized = (message: string, error?: string): Denied => ({
   status: 401,
   code: 'Unauthorized',

@@ -28,7 +28,15 @@ import type { Classification, Classifier } from '../classifier/classifier.ts';
 import type { ImageErrorCode } from '../classifier/errors.ts';
 import { DEFAULT_TOP_K, validateTopK } from '../classifier/postprocess.ts';
 import { silentTelemetry, type Telemetry } from '../telemetry.ts';
-import { type Access, authorize, PUBLIC_PATHS, type RouteRule, signInOf } from './access.ts';
+import {
+  type Access,
+  authorize,
+  type Caller,
+  callerOf,
+  PUBLIC_PATHS,
+  type RouteRule,
+  signInOf,
+} from './access.ts';
 import { bodyBytes, isImageError, readImageBody } from './body.ts';
 import { createImageRoutes, HttpError, type ImageRoutesConfig, keyParam } from './images.ts';
 import { createLabelRoutes, LABELS_PATH, type LabelRoutesConfig } from './labels.ts';
@@ -245,18 +253,18 @@ export function createApi(options: ApiOptions) {
     const method = event.requestContext?.http?.method ?? 'GET';
     const path = event.rawPath || '/';
     // Who taught a name (createdBy): the signed-in user; without sign-in checks, 'public'.
-    let callerName = 'public';
+    let caller: Caller = { name: 'public' };
     try {
       if (options.access && !PUBLIC_PATHS.has(path)) {
-        const caller = await authorize(options.access, event, method, path, options.editorRoutes);
-        if ('denied' in caller) {
-          const { status, code, message, headers } = caller.denied;
+        const allowed = await authorize(options.access, event, method, path, options.editorRoutes);
+        if ('denied' in allowed) {
+          const { status, code, message, headers } = allowed.denied;
           // A refused caller is the client's matter, logged in one line (no failure metric, as for 404).
           telemetry.info('refused', { status, reason: code, path, why: message });
           const res = error(status, code, message);
           return { ...res, headers: { ...res.headers, ...headers } };
         }
-        callerName = caller.principal.username;
+        caller = await callerOf(options.access, event, allowed.principal);
       }
       if (path === '/' || path === '/index.html') {
         if (method !== 'GET' && method !== 'HEAD') return error(405, 'MethodNotAllowed', `${method} ${path}`);
@@ -319,7 +327,7 @@ export function createApi(options: ApiOptions) {
         });
       }
       if (labelRoutes && (path === LABELS_PATH || path.startsWith(`${LABELS_PATH}/`))) {
-        const { status, body } = await labelRoutes(event, method, path, callerName);
+        const { status, body } = await labelRoutes(event, method, path, caller);
         return json(status, body);
       }
       if (routes && path.startsWith('/images/'))

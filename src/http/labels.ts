@@ -9,7 +9,9 @@
  *   DELETE /labels/{name}      {name, removed, complete}; 404 NotFound
  * PUT and DELETE are editors only (EDITOR_ROUTES, src/http/access.ts).
  * A label: {name, zh: null, model, understoodAs: {group?: {label, zh?}, kind: "group+embedding" |
- * "embedding", threshold}, examples, not, createdBy, createdAt, labelled, complete, progress?}.
+ * "embedding", threshold}, examples, not, createdBy, createdByEmail?, createdAt, labelled, complete, progress?}:
+ * createdBy is the teacher's user name, createdByEmail their verified e-mail address when the request
+ * carried their ID token (X-Id-Token, src/http/access.ts callerOf).
  *
  * The name in the path is URL-encoded UTF-8, decoded exactly once: serverless-offline passes the
  * path still encoded, API Gateway HTTP APIs already decoded (rawPath). A normalised name never holds
@@ -24,6 +26,7 @@ import { formatModelRef } from '../tagging/tags.ts';
 import type { TaughtLabel, TaughtLabelStore } from '../tagging/taught-labels.ts';
 import { forget, groupSizeOf, TeachingError, type TeachingPorts, teach } from '../tagging/teaching.ts';
 import type { VectorIndex } from '../tagging/vector-index.ts';
+import type { Caller } from './access.ts';
 import { bodyBytes } from './body.ts';
 import { HttpError } from './images.ts';
 
@@ -84,6 +87,7 @@ export function createLabelRoutes(
       },
       ...(lists ? { examples: l.examples, not: l.not } : {}),
       createdBy: l.createdBy,
+      ...(l.createdByEmail ? { createdByEmail: l.createdByEmail } : {}),
       createdAt: l.createdAt,
       labelled: l.labelled,
       complete: l.complete,
@@ -124,7 +128,7 @@ export function createLabelRoutes(
     event: APIGatewayProxyEventV2,
     method: string,
     path: string,
-    caller: string,
+    caller: Caller,
   ): Promise<{ status: number; body: unknown }> {
     if (path === LABELS_PATH) {
       if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', 'use GET /labels');
@@ -155,7 +159,13 @@ export function createLabelRoutes(
         throw new HttpError(400, 'InvalidArgument', 'the body must be a JSON object {"examples": [keys]}');
       const { examples, not } = body as Record<string, unknown>;
       try {
-        const { label, result } = await teach(await teachingPorts(), { name, examples, not, by: caller });
+        const { label, result } = await teach(await teachingPorts(), {
+          name,
+          examples,
+          not,
+          by: caller.name,
+          ...(caller.email ? { byEmail: caller.email } : {}),
+        });
         config.changed?.(config.bucket);
         return { status: result === 'created' ? 201 : 200, body: view(label) };
       } catch (err) {

@@ -321,7 +321,7 @@ export const PAGE_HTML = `<!doctype html>
       namesCount: (n) => n + (n === 1 ? ' name taught' : ' names taught'),
       nameFacts: (l) => 'understood as "' + t('understood')(l.understoodAs) + '" · ' + t('carried')(l) + ' · taught' +
         (l.examples ? ' from ' + l.examples.length + ' photos' : '') +
-        (l.createdBy ? ' by ' + (isMe(l.createdBy) ? 'you' : l.createdBy) : '') +
+        (l.createdBy ? ' by ' + (isMe(l.createdBy) ? 'you' : teacher(l)) : '') +
         (l.createdAt ? ' on ' + String(l.createdAt).slice(0, 10) : ''),
       deleteName: 'Delete',
       confirmDelete: (name) => 'Delete "' + name + '"? It is taken off every image that carries it.',
@@ -385,7 +385,7 @@ export const PAGE_HTML = `<!doctype html>
       noNames: '还没有教过名字。',
       namesCount: (n) => '已教 ' + n + ' 个名字',
       nameFacts: (l) => '理解为“' + t('understood')(l.understoodAs) + '” · ' + t('carried')(l) + ' · ' +
-        (l.createdBy ? '由' + (isMe(l.createdBy) ? '你' : ' ' + l.createdBy + ' ') : '') +
+        (l.createdBy ? '由' + (isMe(l.createdBy) ? '你' : ' ' + teacher(l) + ' ') : '') +
         (l.createdAt ? '于 ' + String(l.createdAt).slice(0, 10) + ' ' : '') + '教会' +
         (l.examples ? '（用 ' + l.examples.length + ' 张照片）' : ''),
       deleteName: '删除',
@@ -503,7 +503,9 @@ export const PAGE_HTML = `<!doctype html>
     }
     return out;
   }
-  const sessionOf = (r, email, refreshToken) => ({ email, access: r.AccessToken,
+  // The ID token goes only with teaching a name: the API records the verified e-mail address it holds
+  // (access tokens carry none), so others see who taught a name by address.
+  const sessionOf = (r, email, refreshToken) => ({ email, access: r.AccessToken, id: r.IdToken,
     refresh: r.RefreshToken || refreshToken, expiresAt: Date.now() + (r.ExpiresIn || 3600) * 1000 });
   function scheduleRefresh() {
     clearTimeout(refreshTimer);
@@ -590,6 +592,11 @@ export const PAGE_HTML = `<!doctype html>
   const groups = () => (Array.isArray(claims()['cognito:groups']) ? claims()['cognito:groups'] : []);
   /** Whether a name's createdBy (the API's caller name: the token's username) is the signed-in user. */
   const isMe = (who) => Boolean(who) && [claims().username, claims().sub].includes(who);
+  /**
+   * Who taught a name, for others: the e-mail address the API verified when it was taught, else its
+   * user name (names taught before addresses were recorded, or by a client that sent no ID token).
+   */
+  const teacher = (l) => l.createdByEmail || l.createdBy;
   /** Teaching and deleting names is for editors (a public demo has none). */
   const canTeach = () => features.names && groups().includes('editors');
 
@@ -1314,7 +1321,9 @@ export const PAGE_HTML = `<!doctype html>
     teachNote = { text: () => t('teaching')(name) };
     drawNameBar();
     try {
-      const res = await api(labelUrl(name), { method: 'PUT', headers: { 'content-type': 'application/json' },
+      const headers = { 'content-type': 'application/json' };
+      if (session && session.id) headers['x-id-token'] = session.id;
+      const res = await api(labelUrl(name), { method: 'PUT', headers,
         body: JSON.stringify({ examples: [...picked.keys()] }) });
       const body = await readJson(res);
       if (!res.ok) throw fail(apiError(body, res));

@@ -22,8 +22,9 @@ export interface TaughtLabel extends NameMeaning {
   /** Object keys of the examples (3 to 100) and counter-examples, as taught. */
   examples: string[];
   not: string[];
-  /** Who taught it (the user's name) and when (ISO 8601). */
+  /** Who taught it (the user's name), their verified e-mail address when known, and when (ISO 8601). */
   createdBy: string;
+  createdByEmail?: string;
   createdAt: string;
   /** Stored images labelled with it when teaching ended. */
   labelled: number;

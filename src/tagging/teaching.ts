@@ -244,7 +244,7 @@ export async function labelStored(
 /** PUT /labels/{name}: the label stored, and how far labelling the stored images got. */
 export async function teach(
   p: TeachingPorts,
-  request: { name: string; examples: unknown; not?: unknown; by: string; now?: Date },
+  request: { name: string; examples: unknown; not?: unknown; by: string; byEmail?: string; now?: Date },
 ): Promise<{ label: TaughtLabel; result: 'created' | 'replaced' }> {
   const name = checkName(request.name, p.isVocabularyWord);
   const keys = keyList(request.examples, 'examples', MIN_EXAMPLES, MAX_EXAMPLES);
@@ -264,6 +264,7 @@ export async function teach(
     examples: keys,
     not: notKeys,
     createdBy: request.by,
+    ...(request.byEmail ? { createdByEmail: request.byEmail } : {}),
     createdAt: (request.now ?? new Date()).toISOString(),
     labelled: 0,
     complete: false,

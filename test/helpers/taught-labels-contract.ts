@@ -29,7 +29,7 @@ export function taughtLabelsContract(name: string, store: () => Promise<TaughtLa
     it('keeps a label whole: centroid bit for bit, examples as keys, Chinese names; created, then replaced', async () => {
       const s = await store();
       const b = freshBucket();
-      const dogs = taughtLabel('my dogs', { not: ['uploads/cat.jpg'] });
+      const dogs = taughtLabel('my dogs', { not: ['uploads/cat.jpg'], createdByEmail: 'ann@example.com' });
       expect(await s.put(b, dogs)).toBe('created');
       const got = await s.get(b, 'My  Dogs');
       expect(got).toEqual(dogs);

@@ -12,7 +12,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCognito, startLocalCognito } from '../../scripts/local/local-cognito.ts';
 import { addUser, ensureLocalPool, signIn } from '../../scripts/local/user-pool.ts';
-import { type Access, userPoolAccess } from '../../src/http/access.ts';
+import { type Access, callerOf, userPoolAccess } from '../../src/http/access.ts';
 import { createApi } from '../../src/http/api.ts';
 import {
   claimsOf,
@@ -33,7 +33,10 @@ interface Tokens {
   expired: string;
   otherClient: string;
   otherIssuer: string;
+  /** The member's ID token, its verified e-mail address, and the viewer's ID token. */
   idToken: string;
+  email: string;
+  otherIdToken: string;
   refreshToken: string;
 }
 
@@ -76,10 +79,12 @@ function tokenSuite(
   describe(name, () => {
     let api: ReturnType<typeof createApi>;
     let tokens: Tokens;
+    let access: Access;
     let close: () => Promise<void>;
     beforeAll(async () => {
       const made = await setup();
       tokens = made.tokens;
+      access = made.access;
       close = made.close;
       api = createApi({ classifier: fakeClassifier(), access: made.access, editorRoutes: EDITOR_ROUTES });
     }, 60_000);
@@ -140,6 +145,20 @@ function tokenSuite(
       expect(await expect401(tokens.refreshToken)).toMatch(/invalid token/);
     });
 
+    it("the caller's ID token (X-Id-Token) gives its verified e-mail address; another user's, a forged one or an access token none", async () => {
+      const withIdToken = (idToken: string) =>
+        ({ ...event('PUT', '/labels/x'), headers: { 'X-Id-Token': idToken } }) as APIGatewayProxyEventV2;
+      if (access.mode !== 'user-pool') throw new Error('a user pool suite');
+      const me = await access.verifier.verify(tokens.member);
+      expect(await callerOf(access, withIdToken(tokens.idToken), me)).toEqual({
+        name: me.username,
+        email: tokens.email,
+      });
+      for (const idToken of [tokens.otherIdToken, tokens.member, forgeries(tokens.idToken).forged ?? '', ''])
+        expect(await callerOf(access, withIdToken(idToken), me)).toEqual({ name: me.username });
+      expect(await callerOf(access, event('PUT', '/labels/x'), me)).toEqual({ name: me.username });
+    });
+
     it('every path but the page and /health is checked before routing, unknown ones too', async () => {
       for (const path of ['/images', '/images/uploads/a.jpg', '/uploads', '/similar', '/nope', '/health/x'])
         await expect401(undefined, path);
@@ -176,7 +195,22 @@ tokenSuite('the api verifies tokens of a fake issuer (JWKS on loopback)', async 
       otherClient: fake.accessToken({ client_id: 'another-client' }),
       // Signed by the right key, but naming another issuer.
       otherIssuer: fake.accessToken({ iss: other.issuer }),
-      idToken: fake.accessToken({ token_use: 'id', aud: fake.clientId, client_id: undefined }),
+      idToken: fake.accessToken({
+        token_use: 'id',
+        aud: fake.clientId,
+        client_id: undefined,
+        email: 'member@example.com',
+        email_verified: true,
+      }),
+      email: 'member@example.com',
+      otherIdToken: fake.accessToken({
+        token_use: 'id',
+        aud: fake.clientId,
+        client_id: undefined,
+        sub: 'user-2',
+        email: 'viewer@example.com',
+        email_verified: true,
+      }),
       refreshToken: fake.accessToken({ token_use: undefined, client_id: undefined }),
     },
     close: async () => {
@@ -234,18 +268,21 @@ tokenSuite('the api verifies tokens of a local user pool (cognito-local)', async
     // The short-lived client's tokens count only as its own; to test expiry alone, accept that client.
     await new Promise((r) => setTimeout(r, 2100));
     const access: Access = userPoolAccess({ issuer: pool.issuer, clientIds: [pool.clientId, shortLived] });
+    const viewer = await signIn(pool, 'viewer@example.com', users.viewer ?? '');
     expect(claimsOf(member.accessToken).iss).toBe(pool.issuer);
     expect(claimsOf(otherIssuer).iss).not.toBe(pool.issuer);
     return {
       access,
       tokens: {
         member: member.accessToken,
-        viewer: (await signIn(pool, 'viewer@example.com', users.viewer ?? '')).accessToken,
+        viewer: viewer.accessToken,
         editor: (await signIn(pool, 'editor@example.com', users.editor ?? '')).accessToken,
         expired,
         otherClient,
         otherIssuer,
         idToken: member.idToken,
+        email: 'member@example.com',
+        otherIdToken: viewer.idToken,
         refreshToken: member.refreshToken,
       },
       close: async () => {

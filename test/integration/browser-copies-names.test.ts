@@ -296,6 +296,10 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
     expect(await seen.textContent('#names-how')).toBe(
       'Only editors teach and delete names; you can search by them.',
     );
+    // Who taught it, by the e-mail address the API verified from the editor's ID token (not a user id).
+    expect(await seen.textContent('.taught-name .facts')).toMatch(
+      new RegExp(` · taught by ${stack.user?.email.replace(/[.]/g, '\\.')} on \\d{4}-\\d\\d-\\d\\d$`),
+    );
     expect(await seen.$$('.taught-name button.danger')).toHaveLength(0);
     await seen.click('.taught-name button:has-text("Show its images")');
     await expect
