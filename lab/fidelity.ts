@@ -5,7 +5,7 @@
  * - views: every photo of --photos (default ../shared/photos) at several scales (shorter side
  *   256 x 0.875 / 1 / 1.25 / 1.5), five 224 crops each (centre and the four corners, at a quarter of
  *   the margin) and their mirror images: 40 views a photo, 2,000 for the 50 shared photos. Each view
- *   is PIL's resize (src/classifier/preprocess.ts pilResizeCrop) of the decoded photo, as torchvision.
+ *   is PIL's resize (src/classifier/resize.ts pilResizeCrop) of the decoded photo, as torchvision.
  * - per int8 model: top-1 agreement with fp32 over the views and mean KL(fp32 || int8) of the
  *   softmax; also over the photos that a calibration list leaves out (--held-out-after N: photos
  *   after the first N by name, the ones `model:build --calibration-count N` did not see).
@@ -20,13 +20,8 @@ import { sessionOptions } from '../src/classifier/classifier.ts';
 import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { ort, sharp } from '../src/classifier/native.ts';
 import { softmax } from '../src/classifier/postprocess.ts';
-import {
-  type PreprocessSpec,
-  pilResizeCrop,
-  preprocess,
-  resizedSize,
-  toNormalisedPlanes,
-} from '../src/classifier/preprocess.ts';
+import { type PreprocessSpec, preprocess, resizedSize } from '../src/classifier/preprocess.ts';
+import { pilResizeCrop, toNormalisedPlanes } from '../src/classifier/resize.ts';
 
 const SPEC: PreprocessSpec = IMAGENET_DEFAULTS;
 const SCALES = [0.875, 1, 1.25, 1.5];

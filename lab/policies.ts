@@ -18,13 +18,8 @@ import { sessionOptions } from '../src/classifier/classifier.ts';
 import { roundHalfEven } from '../src/classifier/math.ts';
 import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { ort, sharp } from '../src/classifier/native.ts';
-import {
-  type PreprocessSpec,
-  pilResizeCrop,
-  preprocess,
-  resizedSize,
-  toNormalisedPlanes,
-} from '../src/classifier/preprocess.ts';
+import { type PreprocessSpec, preprocess, resizedSize } from '../src/classifier/preprocess.ts';
+import { pilResizeCrop, toNormalisedPlanes } from '../src/classifier/resize.ts';
 
 const SPEC: PreprocessSpec = IMAGENET_DEFAULTS;
 

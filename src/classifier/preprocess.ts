@@ -12,9 +12,10 @@
  * - sharp decodes; an embedded ICC profile is ignored, as PIL (which these models were trained
  *   with) ignores it: the stored values are the model's input. sharp's JPEG decode is then
  *   identical to PIL's.
- * - The resize is Pillow's own algorithm (`pilResize`: triangle filter, 22-bit fixed point,
- *   horizontal pass then vertical, each rounded to 8 bits), computed only for the centre crop, from
- *   only the source pixels that crop reads (libvips extracts them in the decoding pipeline).
+ * - The resize is Pillow's own algorithm (`pilResize` in resize.ts: triangle filter, 22-bit fixed
+ *   point, horizontal pass then vertical, each rounded to 8 bits, in WebAssembly SIMD), computed
+ *   only for the centre crop, from only the source pixels that crop reads (libvips extracts them in
+ *   the decoding pipeline).
  * - Two deliberate differences from PIL, both measured (docs/model-toolchain.md): EXIF orientation is
  *   applied (PIL ignores it, so a phone photo stored sideways would reach the model sideways), and
  *   alpha is composited over white (PIL keeps whatever colour the encoder left under transparent
@@ -29,6 +30,7 @@ import { orientedSize, readImageHeader } from './image-header.ts';
 import { roundHalfEven } from './math.ts';
 import type { ModelMeta } from './model-folder.ts';
 import { sharp } from './native.ts';
+import { pilResize, pilResizePlan, toNormalisedPlanes } from './resize.ts';
 
 export type PreprocessSpec = Pick<ModelMeta, 'resizeShorter' | 'cropSize' | 'mean' | 'std' | 'channelOrder'>;
 
@@ -169,7 +171,7 @@ export async function preprocess(
     const image = open(limits.maxPixels).timeout({ seconds: limits.timeoutSeconds });
     if (width * height <= EXACT_MAX_PIXELS) {
       // libvips decodes at full size and hands over only the pixels the crop reads (a sequential
-      // JPEG decode stops after its last row); Pillow's resize of the crop runs in TypeScript: exact.
+      // JPEG decode stops after its last row); Pillow's resize of the crop runs in WebAssembly: exact.
       const plan = pilResizePlan(width, height, resized.width, resized.height, crop);
       const { window } = plan;
       const { data, info } = await image
@@ -210,230 +212,9 @@ export async function preprocess(
 /**
  * Images up to this many pixels (e.g. 1280x900: ImageNet-sized photos and all 50 shared photos) are
  * decoded at full size and resized exactly as PIL does; larger ones go through libvips' SIMD resize
- * with shrink-on-load, within half a level. Why a limit: the exact TypeScript resize needs the full
+ * with shrink-on-load, within half a level. Why a limit: the exact resize (resize.ts) needs the full
  * decode and its cost grows with the pixel count, while shrink-on-load decodes a large JPEG at a
  * fraction of its size; the limit keeps exact parity for photos of the size the models were trained
  * on (`npm run bench` times preprocessing at several sizes).
  */
 export const EXACT_MAX_PIXELS = 1_200_000;
-
-/** Pillow's fixed-point precision for 8-bit resampling (Resample.c: 32 - 8 - 2). */
-const PRECISION_BITS = 22;
-/** Rounding half of the last bit, added to every sum. */
-const HALF = 1 << (PRECISION_BITS - 1);
-
-/**
- * Pillow's precompute_coeffs + normalize_coeffs_8bpc for the bilinear (triangle) filter, for output
- * positions [first, first + count) of a resize from inSize to outSize: the first input index of
- * each output, its number of taps and its integer weights (ksize per output).
- */
-interface Coefficients {
-  start: Int32Array;
-  taps: Int32Array;
-  weights: Int32Array;
-  ksize: number;
-}
-
-function pilCoefficients(inSize: number, outSize: number, first: number, count: number): Coefficients {
-  const scale = inSize / outSize;
-  const filterScale = Math.max(scale, 1);
-  const support = filterScale; // the triangle filter's support is 1
-  const ksize = Math.ceil(support) * 2 + 1;
-  const ss = 1 / filterScale; // Pillow multiplies by the reciprocal: the same float rounding
-  const start = new Int32Array(count);
-  const taps = new Int32Array(count);
-  const weights = new Int32Array(count * ksize);
-  const w = new Float64Array(ksize);
-  for (let o = 0; o < count; o++) {
-    const center = (first + o + 0.5) * scale;
-    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
-    const n = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
-    let sum = 0;
-    for (let x = 0; x < n; x++) {
-      const d = Math.abs((x + xmin - center + 0.5) * ss);
-      const v = d < 1 ? 1 - d : 0;
-      w[x] = v;
-      sum += v;
-    }
-    for (let x = 0; x < n; x++) {
-      const k = sum !== 0 ? (w[x] as number) / sum : (w[x] as number);
-      weights[o * ksize + x] = Math.trunc(
-        k < 0 ? -0.5 + k * 2 ** PRECISION_BITS : 0.5 + k * 2 ** PRECISION_BITS,
-      );
-    }
-    start[o] = xmin;
-    taps[o] = n;
-  }
-  return { start, taps, weights, ksize };
-}
-
-interface Rect {
-  left: number;
-  top: number;
-  width: number;
-  height: number;
-}
-
-/** What `pilResize` computes: the coefficients of both passes and the source pixels they read. */
-export interface PilResizePlan {
-  h: Coefficients;
-  v: Coefficients;
-  crop: Rect;
-  /** The rectangle of the source image the crop reads (what the decoder must hand over). */
-  window: Rect;
-}
-
-/** The plan of PIL's `resize((outWidth, outHeight), BILINEAR)` of a width x height image, cropped to `crop`. */
-export function pilResizePlan(
-  width: number,
-  height: number,
-  outWidth: number,
-  outHeight: number,
-  crop: Rect,
-): PilResizePlan {
-  const h = pilCoefficients(width, outWidth, crop.left, crop.width);
-  const v = pilCoefficients(height, outHeight, crop.top, crop.height);
-  const end = (c: Coefficients, last: number) => (c.start[last] as number) + (c.taps[last] as number);
-  const left = h.start[0] as number;
-  const top = v.start[0] as number;
-  return {
-    h,
-    v,
-    crop,
-    window: { left, top, width: end(h, crop.width - 1) - left, height: end(v, crop.height - 1) - top },
-  };
-}
-
-/**
- * PIL's `Image.resize((outWidth, outHeight), BILINEAR)` of interleaved RGB, computed only for the
- * `crop` window of the output: the same coefficients, pass order (horizontal, then vertical) and
- * 8-bit rounding between the passes as Pillow's Resample.c, so the values are identical.
- */
-export function pilResizeCrop(
-  rgb: Uint8Array,
-  width: number,
-  height: number,
-  outWidth: number,
-  outHeight: number,
-  crop: Rect,
-): Uint8Array {
-  return pilResize(rgb, pilResizePlan(width, height, outWidth, outHeight, crop), { left: 0, top: 0, width });
-}
-
-/**
- * The plan's resize of interleaved RGB `rgb`, which holds the plan's window (or, with `source`, the
- * rows from source.top of a source.width-wide image whose columns start at source.left).
- * Every sum stays below 2^31 (weights are non-negative and add up to 2^22; 255 x 2^22 + 2^21 <
- * 2^31), so int32 arithmetic is exact, as Pillow's; Math.imul keeps the products int32 (the
- * resize of a 0.3 MP photo's crop took 0.93x the CPU time of float multiplies, same output).
- */
-export function pilResize(
-  rgb: Uint8Array,
-  plan: PilResizePlan,
-  source: { left: number; top: number; width: number } = plan.window,
-): Uint8Array {
-  const { h, v, crop, window } = plan;
-  const cw = crop.width;
-  // Uint8ClampedArray: storing a sum clips it to 0..255 (Pillow's clip8; the sums are never negative).
-  const temp = new Uint8ClampedArray(window.height * cw * 3);
-  // Horizontal pass over the rows the vertical pass reads (Pillow skips it when the width does not
-  // change: the identity either way).
-  const rowBytes = source.width * 3;
-  const { start: hStart, taps: hTaps, weights: hWeights, ksize: hK } = h;
-  let dst = 0;
-  for (let y = 0; y < window.height; y++) {
-    const src = (window.top - source.top + y) * rowBytes - source.left * 3;
-    for (let o = 0; o < cw; o++, dst += 3) {
-      let k = o * hK;
-      const end = k + (hTaps[o] as number);
-      let p = src + (hStart[o] as number) * 3;
-      let r = HALF;
-      let g = HALF;
-      let b = HALF;
-      for (; k < end; k++, p += 3) {
-        const w = hWeights[k] as number;
-        r += Math.imul(rgb[p] as number, w);
-        g += Math.imul(rgb[p + 1] as number, w);
-        b += Math.imul(rgb[p + 2] as number, w);
-      }
-      temp[dst] = r >> PRECISION_BITS;
-      temp[dst + 1] = g >> PRECISION_BITS;
-      temp[dst + 2] = b >> PRECISION_BITS;
-    }
-  }
-  // Vertical pass: per output row, its taps' weights and rows in locals for the common tap counts.
-  const stride = cw * 3;
-  const out = new Uint8ClampedArray(stride * crop.height);
-  const { start: vStart, taps: vTaps, weights: vWeights, ksize: vK } = v;
-  for (let o = 0; o < crop.height; o++) {
-    const k = o * vK;
-    const n = vTaps[o] as number;
-    const r0 = ((vStart[o] as number) - window.top) * stride;
-    const d = o * stride;
-    const w0 = vWeights[k] as number;
-    const w1 = vWeights[k + 1] as number;
-    const w2 = vWeights[k + 2] as number;
-    const r1 = r0 + stride;
-    const r2 = r1 + stride;
-    if (n === 2)
-      for (let i = 0; i < stride; i++) {
-        const s = (HALF + (temp[r0 + i] as number) * w0 + (temp[r1 + i] as number) * w1) >> PRECISION_BITS;
-        out[d + i] = s;
-      }
-    else if (n === 3)
-      for (let i = 0; i < stride; i++) {
-        const s =
-          (HALF +
-            (temp[r0 + i] as number) * w0 +
-            (temp[r1 + i] as number) * w1 +
-            (temp[r2 + i] as number) * w2) >>
-          PRECISION_BITS;
-        out[d + i] = s;
-      }
-    else if (n === 4) {
-      const w3 = vWeights[k + 3] as number;
-      const r3 = r2 + stride;
-      for (let i = 0; i < stride; i++) {
-        const s =
-          (HALF +
-            (temp[r0 + i] as number) * w0 +
-            (temp[r1 + i] as number) * w1 +
-            (temp[r2 + i] as number) * w2 +
-            (temp[r3 + i] as number) * w3) >>
-          PRECISION_BITS;
-        out[d + i] = s;
-      }
-    } else
-      for (let i = 0; i < stride; i++) {
-        let s = HALF;
-        for (let y = 0, p = r0 + i; y < n; y++, p += stride)
-          s += (temp[p] as number) * (vWeights[k + y] as number);
-        out[d + i] = s >> PRECISION_BITS;
-      }
-  }
-  return new Uint8Array(out.buffer);
-}
-
-/** Interleaved RGB uint8 -> planar float32 `(x/255 - mean)/std`, planes in the model's channel order. */
-export function toNormalisedPlanes(
-  rgb: Uint8Array,
-  pixelCount: number,
-  spec: Pick<PreprocessSpec, 'mean' | 'std' | 'channelOrder'>,
-): Float32Array {
-  const out = new Float32Array(3 * pixelCount);
-  // Plane c holds source channel src[c]; one pass reads each pixel's three bytes once.
-  const src = spec.channelOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
-  const scale = src.map((s) => 1 / (255 * (spec.std[s] as number)));
-  const shift = src.map((s) => (spec.mean[s] as number) / (spec.std[s] as number));
-  const [s0, s1, s2] = src as [number, number, number];
-  const [k0, k1, k2] = scale as [number, number, number];
-  const [h0, h1, h2] = shift as [number, number, number];
-  const p1 = pixelCount;
-  const p2 = 2 * pixelCount;
-  for (let i = 0, j = 0; i < pixelCount; i++, j += 3) {
-    out[i] = (rgb[j + s0] as number) * k0 - h0;
-    out[p1 + i] = (rgb[j + s1] as number) * k1 - h1;
-    out[p2 + i] = (rgb[j + s2] as number) * k2 - h2;
-  }
-  return out;
-}

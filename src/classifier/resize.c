@@ -1,0 +1,116 @@
+/*
+ * Pillow's bilinear (triangle filter, antialiased) resize of interleaved RGB, 8 bits a channel, and
+ * the normalised planes, in WebAssembly SIMD (v128). `npm run build:wasm` compiles this file into
+ * src/classifier/resize-wasm.ts (clang --target=wasm32 -msimd128; see scripts/build-wasm.ts), which
+ * src/classifier/resize.ts loads. The coefficients come from TypeScript (pilResizePlan), so only
+ * integer arithmetic happens here: Pillow's 22-bit fixed point, each pass rounded and clipped to
+ * 8 bits, horizontal pass before vertical. Integer sums are exact in any order (every sum stays
+ * below 2^31: weights are non-negative and add up to about 2^22; 255 x 2^22 + 2^21 < 2^31), so the
+ * lanes can hold channels or columns and the bytes are Pillow's (Resample.c).
+ *
+ * No libc: the caller owns the memory (the module's exported `memory`, from `__heap_base` on) and
+ * passes byte offsets. Buffers that are read 8 or 16 bytes at a time must have 16 bytes of slack
+ * after their end; outputs are written up to 16 bytes beyond their end too.
+ */
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+#define PRECISION_BITS 22
+#define HALF (1 << (PRECISION_BITS - 1))
+
+/* Four int32 sums -> their >> PRECISION_BITS clipped to 0..255 (Pillow's clip8), in bytes 0-3. */
+static inline v128_t clip8(v128_t sum) {
+  v128_t shifted = wasm_i32x4_shr(sum, PRECISION_BITS);
+  v128_t words = wasm_i16x8_narrow_i32x4(shifted, shifted);
+  return wasm_u8x16_narrow_i16x8(words, words);
+}
+
+/*
+ * Horizontal pass: `rows` rows of `src` (`srcStride` bytes apart) to `rows` rows of `outWidth` RGB
+ * pixels in `dst`. Output pixel o of a row reads taps[o] source pixels from byte start[o] of the
+ * row, with weights[o * ksize + k]. One output pixel's three channels share a vector (lane 3 is
+ * the next byte's junk, never stored).
+ */
+__attribute__((export_name("horizontal"))) void horizontal(const uint8_t *src, int32_t srcStride,
+                                                           int32_t rows, uint8_t *dst, int32_t outWidth,
+                                                           const int32_t *start, const int32_t *taps,
+                                                           const int32_t *weights, int32_t ksize) {
+  const v128_t half = wasm_i32x4_splat(HALF);
+  for (int32_t y = 0; y < rows; y++) {
+    const uint8_t *row = src + y * srcStride;
+    uint8_t *out = dst + y * outWidth * 3;
+    for (int32_t o = 0; o < outWidth; o++) {
+      const uint8_t *p = row + start[o];
+      const int32_t *w = weights + o * ksize;
+      const int32_t n = taps[o];
+      v128_t a = half;
+      v128_t b = wasm_i32x4_splat(0);
+      int32_t k = 0;
+      for (; k + 1 < n; k += 2, p += 6) {
+        /* Two taps from one 8-byte load: pixel k in u16 lanes 0-2, pixel k + 1 in lanes 3-5. */
+        v128_t px = wasm_u16x8_load8x8(p);
+        a = wasm_i32x4_add(a, wasm_i32x4_mul(wasm_u32x4_extend_low_u16x8(px), wasm_i32x4_splat(w[k])));
+        v128_t next = wasm_i16x8_shuffle(px, px, 3, 4, 5, 6, 0, 0, 0, 0);
+        b = wasm_i32x4_add(b, wasm_i32x4_mul(wasm_u32x4_extend_low_u16x8(next), wasm_i32x4_splat(w[k + 1])));
+      }
+      if (k < n) {
+        v128_t px = wasm_u32x4_extend_low_u16x8(wasm_u16x8_load8x8(p));
+        a = wasm_i32x4_add(a, wasm_i32x4_mul(px, wasm_i32x4_splat(w[k])));
+      }
+      wasm_v128_store32_lane(out + o * 3, clip8(wasm_i32x4_add(a, b)), 0);
+    }
+  }
+}
+
+/*
+ * Vertical pass: output row o of `dst` (`stride` bytes) sums taps[o] rows of `src` from row
+ * start[o], with weights[o * ksize + k]. Sixteen bytes (columns and channels alike) at a time.
+ */
+__attribute__((export_name("vertical"))) void vertical(const uint8_t *src, int32_t stride, uint8_t *dst,
+                                                       int32_t outRows, const int32_t *start,
+                                                       const int32_t *taps, const int32_t *weights,
+                                                       int32_t ksize) {
+  const v128_t half = wasm_i32x4_splat(HALF);
+  for (int32_t o = 0; o < outRows; o++) {
+    const uint8_t *first = src + start[o] * stride;
+    const int32_t *w = weights + o * ksize;
+    const int32_t n = taps[o];
+    uint8_t *out = dst + o * stride;
+    for (int32_t i = 0; i < stride; i += 16) {
+      v128_t s0 = half, s1 = half, s2 = half, s3 = half;
+      const uint8_t *p = first + i;
+      for (int32_t k = 0; k < n; k++, p += stride) {
+        v128_t bytes = wasm_v128_load(p);
+        v128_t lo = wasm_u16x8_extend_low_u8x16(bytes);
+        v128_t hi = wasm_u16x8_extend_high_u8x16(bytes);
+        v128_t wk = wasm_i32x4_splat(w[k]);
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_mul(wasm_u32x4_extend_low_u16x8(lo), wk));
+        s1 = wasm_i32x4_add(s1, wasm_i32x4_mul(wasm_u32x4_extend_high_u16x8(lo), wk));
+        s2 = wasm_i32x4_add(s2, wasm_i32x4_mul(wasm_u32x4_extend_low_u16x8(hi), wk));
+        s3 = wasm_i32x4_add(s3, wasm_i32x4_mul(wasm_u32x4_extend_high_u16x8(hi), wk));
+      }
+      v128_t words01 = wasm_i16x8_narrow_i32x4(wasm_i32x4_shr(s0, PRECISION_BITS), wasm_i32x4_shr(s1, PRECISION_BITS));
+      v128_t words23 = wasm_i16x8_narrow_i32x4(wasm_i32x4_shr(s2, PRECISION_BITS), wasm_i32x4_shr(s3, PRECISION_BITS));
+      wasm_v128_store(out + i, wasm_u8x16_narrow_i16x8(words01, words23));
+    }
+  }
+}
+
+/*
+ * Interleaved RGB -> three planes of float32 through a table: plane c of pixel i is
+ * table[c * 256 + rgb[3 * i + channel[c]]] (the table holds the normalised value of each byte,
+ * computed by the caller, so the floats are the caller's own).
+ */
+__attribute__((export_name("planes"))) void planes(const uint8_t *rgb, int32_t pixels, const float *table,
+                                                   int32_t c0, int32_t c1, int32_t c2, float *out) {
+  float *p0 = out;
+  float *p1 = out + pixels;
+  float *p2 = out + 2 * pixels;
+  const float *t1 = table + 256;
+  const float *t2 = table + 512;
+  for (int32_t i = 0; i < pixels; i++, rgb += 3) {
+    p0[i] = table[rgb[c0]];
+    p1[i] = t1[rgb[c1]];
+    p2[i] = t2[rgb[c2]];
+  }
+}
