@@ -10,6 +10,9 @@
  *   container's init does, then timing calls 1, 2, 3 and 10 on each image.
  * With --baseline, src/ of that commit (git archive into .cache/bench) is measured in the same run,
  * interleaved call by call and process by process, so before/after ratios compare like with like.
+ * First, the exact resize's and the planes' loops alone, WebAssembly (src/classifier/resize.ts)
+ * against the JavaScript they replaced (test/helpers/pil-resize-reference.ts), interleaved, at
+ * 0.15, 0.3 and 1.2 MP (the 224x224 centre crop of the photo resized to each size).
  * Needs ../shared (its photo and MobileNetV2); says so and stops without it.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -22,8 +25,12 @@ import { median } from '../bench/cold-start.ts';
 import { importModel } from '../models/import.ts';
 import { cacheDir, ROOT, SHARED, SHARED_FILES } from '../paths.ts';
 import { INT8_FLAGS, readCpuInfo } from '../src/classifier/cpu.ts';
+import { roundHalfEven } from '../src/classifier/math.ts';
 import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { sharp } from '../src/classifier/native.ts';
+import { resizedSize } from '../src/classifier/preprocess.ts';
+import { pilResize, pilResizePlan, toNormalisedPlanes } from '../src/classifier/resize.ts';
+import { pilResizeReference, toNormalisedPlanesReference } from '../test/helpers/pil-resize-reference.ts';
 
 const run = promisify(execFile);
 const CACHE = cacheDir('bench');
@@ -68,6 +75,53 @@ function baselineTree(ref: string): Tree {
       cwd: ROOT,
     });
   return { name: `baseline ${ref} (${sha})`, src: join(dir, 'src') };
+}
+
+/** CPU ms of one synchronous call. */
+function cpuMs(fn: () => unknown): number {
+  const start = process.cpuUsage();
+  fn();
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
+}
+
+/** The resize and planes loops alone, JavaScript against WebAssembly, `runs` interleaved rounds per size. */
+async function loops(runs: number): Promise<void> {
+  console.log(`## The loops alone: ${runs} interleaved rounds, CPU ms\n`);
+  console.log('| input | resize JS | resize WASM | ratio | planes JS | planes WASM | ratio |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const crop = IMAGENET_DEFAULTS.cropSize;
+  for (const megapixels of [...SIZES, 1.2]) {
+    const width = Math.round(Math.sqrt((megapixels * 1e6 * 4) / 3));
+    const height = Math.round((width * 3) / 4);
+    const rgb = await sharp(join(SHARED_FILES.photos, '207-Golden-Retriever.jpg'))
+      .resize(width, height, { fit: 'fill' })
+      .raw()
+      .toBuffer();
+    const size = resizedSize(width, height, IMAGENET_DEFAULTS.resizeShorter);
+    const plan = pilResizePlan(width, height, size.width, size.height, {
+      left: roundHalfEven((size.width - crop) / 2),
+      top: roundHalfEven((size.height - crop) / 2),
+      width: crop,
+      height: crop,
+    });
+    const source = { left: 0, top: 0, width };
+    const out = pilResize(rgb, plan, source);
+    if (!Buffer.from(out).equals(Buffer.from(pilResizeReference(rgb, plan, source))))
+      throw new Error(`the WebAssembly resize differs from the JavaScript one at ${width}x${height}`);
+    const t = [[], [], [], []] as number[][];
+    for (let r = 0; r < runs; r++) {
+      t[0]?.push(cpuMs(() => pilResizeReference(rgb, plan, source)));
+      t[1]?.push(cpuMs(() => pilResize(rgb, plan, source)));
+      t[2]?.push(cpuMs(() => toNormalisedPlanesReference(out, crop * crop, IMAGENET_DEFAULTS)));
+      t[3]?.push(cpuMs(() => toNormalisedPlanes(out, crop * crop, IMAGENET_DEFAULTS)));
+    }
+    const [js, wasm, planesJs, planesWasm] = t.map((x) => median(x)) as [number, number, number, number];
+    console.log(
+      `| ${megapixels} MP (${width}x${height}) | ${fmt(js)} | ${fmt(wasm)} | ${(wasm / js).toFixed(2)} | ${fmt(planesJs)} | ${fmt(planesWasm)} | ${(planesWasm / planesJs).toFixed(2)} |`,
+    );
+  }
+  console.log('');
 }
 
 async function steadyState(trees: Tree[], images: Buffer[], runs: number): Promise<Sample[][][]> {
@@ -156,6 +210,7 @@ async function main(): Promise<void> {
     `Images: ${images.map((i) => i.label).join(', ')}. Medians; CPU = user + system time of the whole process.\n`,
   );
 
+  await loops(Math.max(runs, 100));
   const steady = await steadyState(
     trees,
     images.map((i) => i.bytes),
