@@ -18,6 +18,7 @@ import {
   createBenchmark,
   isBenchmarkEvent,
 } from '../classifier/benchmark.ts';
+import { ortDotProducts } from '../classifier/dot-products.ts';
 import {
   type BatchOperationsEvent,
   type BatchResponse,
@@ -36,6 +37,8 @@ const dynamo = new DynamoDBClient({});
 const index = settings.table ? dynamoLabelIndex(dynamo, settings.table) : undefined;
 // The taught names (in the index's table), read again after TAUGHT_LABELS_TTL_MS: each upload is scored against them.
 const names = settings.table ? cachedTaughtLabels(dynamoTaughtLabels(dynamo, settings.table)) : undefined;
+// A long list of names is scored in ONNX Runtime (its session made on first use).
+const dotProducts = ortDotProducts();
 // VECTOR_BUCKET/VECTOR_INDEX (with INDEX_TABLE): the embeddings too; AWS_ENDPOINT_URL_S3VECTORS locally.
 const vectors = servedVectorIndex(settings.vectors, classifier.folder);
 const { prefix, suffixes, minConfidence, categoryMinScore, language } = settings;
@@ -45,6 +48,7 @@ const options = {
   index,
   vectors,
   names,
+  dotProducts,
   telemetry: powertools,
   prefix,
   suffixes,

@@ -95,7 +95,7 @@ import {
   type Tag,
   type TagStatus,
 } from './tags.ts';
-import { scoreNames, type TaughtLabel } from './taught-labels.ts';
+import { type DotProducts, scoreNames, type TaughtLabel } from './taught-labels.ts';
 import type { StoredVector, VectorIndex, VectorMatch, VectorMetadata } from './vector-index.ts';
 
 /** What invokes the tagger: the bucket notification, or an EventBridge S3 event for a bucket routed there. */
@@ -132,6 +132,11 @@ export interface TaggerOptions {
    * the names it matches go into the index (under nameTerm) and tagger:names.
    */
   names?: (bucket: string) => Promise<readonly TaughtLabel[]>;
+  /**
+   * How a long list of names is multiplied with the embedding (src/classifier/dot-products.ts: ONNX
+   * Runtime); without it, and for short lists, scoreNames' JavaScript loop.
+   */
+  dotProducts?: DotProducts;
 }
 
 /**
@@ -269,10 +274,12 @@ async function writeTags(
       : [];
   const names =
     status === 'ok' && classification?.embedding && o.names
-      ? scoreNames(await o.names(bucket), formatModelRef(meta), {
-          embedding: classification.embedding,
-          categories,
-        })
+      ? await scoreNames(
+          await o.names(bucket),
+          formatModelRef(meta),
+          { embedding: classification.embedding, categories },
+          o.dotProducts,
+        )
       : [];
   const own: TagTarget = {
     status,

@@ -96,39 +96,73 @@ function packed(labels: readonly TaughtLabel[], model: string, dimension: number
 }
 
 /**
+ * `vector` times each row of `rows` (row-major, rows.length / vector.length rows), in row order: the
+ * port through which scoreNames multiplies long lists (src/classifier/dot-products.ts, in ONNX
+ * Runtime, wired by src/handlers/tagger.ts and the backfill).
+ */
+export type DotProducts = (rows: Float32Array, vector: Float32Array) => Promise<Float32Array>;
+
+/**
+ * From this many centroid values to multiply (names that pass the group check × embedding
+ * dimension) on, scoreNames uses the DotProducts port; below, its JavaScript loop is cheaper: one
+ * ONNX Runtime run costs about 50-80 µs of CPU whatever the list, the loop about 1.5-3 ns per value.
+ * `npm run bench:names` prints both paths' CPU time for 4 to 128 names (its crossover table,
+ * docs/taught-names.md): they were even at about 64 names of 512 dimensions and 24-32 of 1280, so
+ * the switch is at 64 names of ResNet-18's embedding, 26 of MobileNetV2's.
+ */
+export const DOT_PRODUCTS_MIN_VALUES = 64 * 512;
+
+/** The dot product of `vector` with the row of `rows` starting at `base` (four sums: the loop pipelines). */
+function rowDot(rows: Float32Array, base: number, vector: Float32Array): number {
+  const d = vector.length;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < d; i += 4) {
+    s0 += (rows[base + i] as number) * (vector[i] as number);
+    s1 += (rows[base + i + 1] as number) * (vector[i + 1] as number);
+    s2 += (rows[base + i + 2] as number) * (vector[i + 2] as number);
+    s3 += (rows[base + i + 3] as number) * (vector[i + 3] as number);
+  }
+  for (; i < d; i++) s0 += (rows[base + i] as number) * (vector[i] as number);
+  return s0 + s1 + s2 + s3;
+}
+
+/**
  * The taught labels of `model` that a new image matches (matchName: the group, then the cosine
  * similarity to the centroid against the threshold), best score first, at most MAX_NAMES_PER_IMAGE.
  * `image.categories` are its indexed categories (with scores). The centroids of a list are packed
- * into one array the first time it is scored, so each upload is one pass over them.
+ * into one array the first time it is scored, so each upload is one pass over them. The names that
+ * pass their group check are multiplied through `dotProducts` (all names at once) when it is given
+ * and they hold `minValues` centroid values or more, else by a JavaScript loop over those names.
  */
-export function scoreNames(
+export async function scoreNames(
   labels: readonly TaughtLabel[],
   model: string,
   image: NameExample,
-): IndexedLabel[] {
+  dotProducts?: DotProducts,
+  minValues = DOT_PRODUCTS_MIN_VALUES,
+): Promise<IndexedLabel[]> {
   const { embedding } = image;
   const d = embedding.length;
   const p = packed(labels, model, d);
   const groupScores = new Map(image.categories.map((c) => [c.label, c.score]));
+  // The names whose group the image has (or that have none): only they are scored.
+  const candidates: number[] = [];
+  p.labels.forEach((label, k) => {
+    if (label.group === undefined || (groupScores.get(label.group) ?? 0) >= GROUP_MIN_SCORE / 2)
+      candidates.push(k);
+  });
+  const all =
+    dotProducts && candidates.length > 0 && candidates.length * d >= minValues
+      ? await dotProducts(p.centroids, embedding)
+      : undefined;
   const out: IndexedLabel[] = [];
-  const c = p.centroids;
-  for (let k = 0; k < p.labels.length; k++) {
+  for (const k of candidates) {
     const label = p.labels[k] as TaughtLabel;
-    if (label.group !== undefined && (groupScores.get(label.group) ?? 0) < GROUP_MIN_SCORE / 2) continue;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    const base = k * d;
-    let i = 0;
-    for (; i + 3 < d; i += 4) {
-      s0 += (c[base + i] as number) * (embedding[i] as number);
-      s1 += (c[base + i + 1] as number) * (embedding[i + 1] as number);
-      s2 += (c[base + i + 2] as number) * (embedding[i + 2] as number);
-      s3 += (c[base + i + 3] as number) * (embedding[i + 3] as number);
-    }
-    for (; i < d; i++) s0 += (c[base + i] as number) * (embedding[i] as number);
-    const score = s0 + s1 + s2 + s3;
+    const score = all ? (all[k] as number) : rowDot(p.centroids, k * d, embedding);
     if (score >= label.threshold) out.push({ label: label.name, score });
   }
   return out.sort((a, b) => b.score - a.score || (a.label < b.label ? -1 : 1)).slice(0, MAX_NAMES_PER_IMAGE);

@@ -138,6 +138,9 @@ describe('layout', () => {
     const bad = {
       'src/http/bad.ts': "import { x } from '../aws/s3-object-store.ts';",
       'src/tagging/bad.ts': "import { x } from '../http/api.ts';",
+      'src/tagging/bad-ort.ts': "import { x } from '../classifier/dot-products.ts';",
+      'src/tagging/bad-native.ts': "import { x } from '../classifier/native.ts';",
+      'src/http/bad-ort.ts': "import { x } from '../classifier/dot-products.ts';",
       'src/classifier/bad.ts': "import { x } from '../tagging/tags.ts';",
       'src/classifier/bad-settings.ts': "import { x } from '../settings.ts';",
       'src/aws/bad.ts': "import { x } from '../handlers/init.ts';",
@@ -155,6 +158,7 @@ describe('layout', () => {
       'src/http/good.ts': "import { x } from '../tagging/tags.ts';",
       'src/aws/good.ts': "import { x } from '../tagging/object-store.ts';",
       'src/tagging/good.ts': "import { x } from '../classifier/classifier.ts';",
+      'src/handlers/good-ort.ts': "import { x } from '../classifier/dot-products.ts';",
       'scripts/good.ts': "import { x } from '../tools/classify/cli.ts';",
       'bench/good.ts': "import { x } from '../scripts/build.ts';",
       'lab/good.ts': "import { x } from '../bench/bench.ts';",

@@ -31,6 +31,7 @@ import { dynamoTaughtLabels } from '../../src/aws/dynamo-taught-labels.ts';
 import { s3ObjectStore } from '../../src/aws/s3-object-store.ts';
 import { s3VectorIndex } from '../../src/aws/s3-vector-index.ts';
 import { createClassifier } from '../../src/classifier/classifier.ts';
+import { ortDotProducts } from '../../src/classifier/dot-products.ts';
 import {
   classifierSettings,
   indexTable,
@@ -354,7 +355,7 @@ async function main(argv: string[]): Promise<number> {
         language,
         ...(index ? { index } : {}),
         ...(vectors ? { vectors } : {}),
-        ...(taught ? { names: cachedTaughtLabels(taught) } : {}),
+        ...(taught ? { names: cachedTaughtLabels(taught), dotProducts: ortDotProducts() } : {}),
       },
       vectorWriteRate,
       listing: s3BucketListing(s3),
