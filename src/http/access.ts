@@ -67,12 +67,17 @@ export function signInOf(access: Access | undefined): { endpoint: string; client
   return { endpoint: new URL(access.pool.issuer).origin, clientId: access.pool.clientIds[0] ?? '' };
 }
 
-/** A refusal: the api answers it as JSON {"error": {code, message}} with these extra headers. */
+/**
+ * A refusal: the api answers it as JSON {"error": {code, message, ...details}} with these extra
+ * headers. A 403's details say the caller's role and the role the route needs, so that a client
+ * says it in its own words (the page, in English and Chinese).
+ */
 export interface Denied {
   status: 401 | 403 | 503;
   code: string;
   message: string;
   headers: Record<string, string>;
+  details?: { role: Role; needs: Role };
 }
 
 const PUBLIC_CALLER: Principal = { sub: 'public', username: 'public', groups: [], role: 'member' };
@@ -166,6 +171,7 @@ export async function authorize(
             ? `${method} ${path} needs an editor, and this api runs without sign-in (public)`
             : `${method} ${path} needs the ${needed === 'editor' ? 'editors group' : 'member role'}; you are a ${principal.role}`,
         headers: {},
+        details: { role: principal.role, needs: needed },
       },
     };
   return { principal };

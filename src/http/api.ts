@@ -258,10 +258,10 @@ export function createApi(options: ApiOptions) {
       if (options.access && !PUBLIC_PATHS.has(path)) {
         const allowed = await authorize(options.access, event, method, path, options.editorRoutes);
         if ('denied' in allowed) {
-          const { status, code, message, headers } = allowed.denied;
+          const { status, code, message, headers, details } = allowed.denied;
           // A refused caller is the client's matter, logged in one line (no failure metric, as for 404).
           telemetry.info('refused', { status, reason: code, path, why: message });
-          const res = error(status, code, message);
+          const res = json(status, { error: { code, message, ...details } });
           return { ...res, headers: { ...res.headers, ...headers } };
         }
         caller = await callerOf(options.access, event, allowed.principal);

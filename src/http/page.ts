@@ -34,7 +34,10 @@
  * as ("dog, like these") and how many stored images carry it. The names view (?view=names, GET
  * labels) lists them, each with a search by it and, for editors, Delete (DELETE labels/<name>).
  * Viewers and members get no teach or delete controls; a 403 says that only editors may. Names an
- * image carries show on its tiles and in its detail view, as its labels do.
+ * image carries show on its tiles and in its detail view, as its labels do. Any other 403 (a viewer's
+ * photo dropped on the search box, or a user whose groups changed) says in the page's language what
+ * the account is and what it would need (the API's `role` and `needs`); the page first refreshes its
+ * tokens, and when the groups changed it redraws for them and sends the request once more.
  * Sign-in: when /health names a user pool (`signIn`: its API endpoint and app client), the page shows
  * only a sign-in form until the user signs in with e-mail and password (InitiateAuth
  * USER_PASSWORD_AUTH against the pool's own API: Cognito on AWS, cognito-local locally). The tokens
@@ -328,6 +331,10 @@ export const PAGE_HTML = `<!doctype html>
       deleted: (name, n) => '"' + name + '" deleted: taken off ' + n + (n === 1 ? ' image.' : ' images.'),
       editorsOnly: 'Only editors may teach or delete names: ask to be added to the editors group.',
       namesOff: 'This service does not teach names.',
+      roles: { viewer: 'a viewer', member: 'a member', editor: 'an editor' },
+      forbidden: (e) => 'Your account may not do this' + (t('roles')[e.role] ? ' (you are ' + t('roles')[e.role] + ')' : '') +
+        ': ' + (e.needs === 'editor' ? 'only editors may' : e.needs === 'member' ? "it needs a member's or an editor's account" :
+          'it is not allowed') + '. Ask an administrator to add you to a group that may.',
     },
     zh: {
       title: '图像标注', loadingModel: '正在读取模型信息…', dropStrong: '把图片拖到这里',
@@ -393,6 +400,10 @@ export const PAGE_HTML = `<!doctype html>
       deleted: (name, n) => '已删除“' + name + '”：从 ' + n + ' 张图片上去掉。',
       editorsOnly: '只有编辑者可以教名字或删除名字：请让管理员把你加入编辑者组。',
       namesOff: '这个服务不能教名字。',
+      roles: { viewer: '查看者', member: '成员', editor: '编辑者' },
+      forbidden: (e) => '你的账号不能执行这个操作' + (t('roles')[e.role] ? '（你是' + t('roles')[e.role] + '）' : '') + '：' +
+        (e.needs === 'editor' ? '只有编辑者可以' : e.needs === 'member' ? '需要成员或编辑者账号' : '没有权限') +
+        '。请让管理员把你加入有权限的用户组。',
     },
   };
   const ERRORS_ZH = {
@@ -414,7 +425,6 @@ export const PAGE_HTML = `<!doctype html>
     NewPasswordRequired: () => '这个账号需要设置新密码：请联系管理员',
     TooManyRequestsException: () => '尝试次数太多，请稍后再试',
     Unauthorized: () => '请先登录',
-    Forbidden: () => '没有权限执行这个操作',
     NameTaken: () => '这个名字已经是词汇里的标签或类别：请换一个名字',
     InvalidCursor: () => '翻页位置无效：请重新加载',
   };
@@ -424,6 +434,8 @@ export const PAGE_HTML = `<!doctype html>
   const nameOf = (l) => (lang === 'zh' && l.zh ? l.zh : l.label);
   /** An error's sentence in the page's language. */
   function errorText(e) {
+    // A refusal (403) says, in either language, what the account is and what it would need.
+    if (e.code === 'Forbidden') return t('forbidden')(e);
     if (lang === 'zh') {
       const say = ERRORS_ZH[e.code];
       return say ? say(e) : '请求失败' + (e.status ? '（状态 ' + e.status + '）' : '');
@@ -432,7 +444,7 @@ export const PAGE_HTML = `<!doctype html>
     return e.message ? e.code + ': ' + e.message : e.code;
   }
   const apiError = (body, res, extra) => Object.assign(
-    body && body.error ? { code: body.error.code, message: body.error.message } :
+    body && body.error ? { code: body.error.code, message: body.error.message, role: body.error.role, needs: body.error.needs } :
       { code: 'HTTP' + res.status, message: 'HTTP ' + res.status, status: res.status }, extra);
   const fail = (error) => { const err = new Error(error.message || error.code); err.detail = error; return err; };
   const detailOf = (err) => err && err.detail ? err.detail :
@@ -516,8 +528,11 @@ export const PAGE_HTML = `<!doctype html>
   function refresh() {
     refreshing ??= poolCall('InitiateAuth', { AuthFlow: 'REFRESH_TOKEN_AUTH', ClientId: pool.clientId,
       AuthParameters: { REFRESH_TOKEN: session.refresh } }).then((out) => {
+      const before = groups().join();
       saveSession(sessionOf(out.AuthenticationResult, session.email, session.refresh));
       scheduleRefresh();
+      // An administrator changed the user's groups: what the page offers follows the new token.
+      if (groups().join() !== before) for (const draw of rerender) draw();
     }).finally(() => { refreshing = undefined; });
     return refreshing;
   }
@@ -602,16 +617,26 @@ export const PAGE_HTML = `<!doctype html>
 
   /**
    * A request to the API: with the access token when signed in (refreshed first when it is about to
-   * expire); a 401 ends the session ("session expired").
+   * expire); a 401 ends the session ("session expired"). A 403 refreshes the tokens: when the user's
+   * groups changed since they were issued, the page redraws for the new ones and the request goes
+   * once more (nothing was done the first time).
    */
   async function api(url, init) {
     await ready;
     if (!pool) return fetch(url, init);
     if (!session) throw fail({ code: 'Unauthorized', message: 'sign in first' });
     if (session.expiresAt - Date.now() < 60000) await refresh().catch(() => {});
-    const headers = new Headers((init && init.headers) || {});
-    headers.set('authorization', 'Bearer ' + session.access);
-    const res = await fetch(url, Object.assign({}, init, { headers }));
+    const send = () => {
+      const headers = new Headers((init && init.headers) || {});
+      headers.set('authorization', 'Bearer ' + session.access);
+      return fetch(url, Object.assign({}, init, { headers }));
+    };
+    let res = await send();
+    if (res.status === 403) {
+      const before = groups().join();
+      await refresh().catch(() => {});
+      if (session && groups().join() !== before) res = await send();
+    }
     if (res.status === 401) endSession('sessionExpired');
     return res;
   }
@@ -893,7 +918,7 @@ export const PAGE_HTML = `<!doctype html>
   // ---- Search: one query at a time; a new search makes the answers of an older one irrelevant.
   const gallery = $('gallery'), more = $('more'), found = $('found');
   const normal = (text) => text.normalize('NFC').trim().replace(/\\s+/g, ' ').toLowerCase();
-  let query = '', cursor, generation = 0, resolved, lastAnswer;
+  let query = '', cursor, generation = 0, resolved, lastAnswer, foundError;
   /** The file dropped on the search box: the gallery shows the images like it (POST similar). */
   let likeFile;
   const items = [];
@@ -907,6 +932,11 @@ export const PAGE_HTML = `<!doctype html>
     return imageTile(item, match ? nameOf(match) : query, likeFile ? similarity(item) : pct(item.score, 1), true);
   }
   function drawFound() {
+    if (foundError) {
+      found.textContent = errorText(foundError);
+      found.className = 'error';
+      return;
+    }
     if (!lastAnswer) return;
     const n = gallery.children.length;
     const what = !resolved ? query :
@@ -933,6 +963,7 @@ export const PAGE_HTML = `<!doctype html>
       if (mine !== generation) return;
       if (!res.ok) throw fail(apiError(body, res));
       resolved = body.resolved;
+      foundError = undefined;
       for (const item of body.items) { items.push(item); gallery.append(tile(item)); }
       cursor = body.cursor;
       more.hidden = !cursor;
@@ -941,9 +972,8 @@ export const PAGE_HTML = `<!doctype html>
     } catch (err) {
       if (mine !== generation) return;
       lastAnswer = undefined;
-      const error = detailOf(err);
-      found.textContent = errorText(error);
-      found.className = 'error';
+      foundError = detailOf(err);
+      drawFound();
     } finally {
       if (mine === generation) more.disabled = false;
     }
@@ -954,6 +984,7 @@ export const PAGE_HTML = `<!doctype html>
     cursor = undefined;
     resolved = undefined;
     lastAnswer = undefined;
+    foundError = undefined;
     items.length = 0;
     more.hidden = true;
     return loadMore(limit).then(() => undefined);
@@ -1003,6 +1034,7 @@ export const PAGE_HTML = `<!doctype html>
     cursor = undefined;
     resolved = undefined;
     lastAnswer = undefined;
+    foundError = undefined;
     items.length = 0;
     more.hidden = true;
     gallery.replaceChildren();
@@ -1021,8 +1053,8 @@ export const PAGE_HTML = `<!doctype html>
       drawFound();
     } catch (err) {
       if (mine !== generation) return;
-      found.textContent = errorText(detailOf(err));
-      found.className = 'error';
+      foundError = detailOf(err);
+      drawFound();
     }
   });
   rerender.push(() => { gallery.replaceChildren(...items.map(tile)); drawFound(); });

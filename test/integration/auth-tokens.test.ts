@@ -170,10 +170,12 @@ function tokenSuite(
       expect((await call('GET', '/nope', tokens.viewer)).status).toBe(404); // a GET: allowed, then routed
       const viewerPost = await call('POST', '/classify', tokens.viewer, image);
       expect(viewerPost.status).toBe(403);
-      expect(viewerPost.body.error.code).toBe('Forbidden');
+      // A 403 says the caller's role and the one the route needs (the page words it in its language).
+      expect(viewerPost.body.error).toMatchObject({ code: 'Forbidden', role: 'viewer', needs: 'member' });
       const memberEdit = await call('POST', '/labels', tokens.member);
       expect(memberEdit.status).toBe(403);
       expect(memberEdit.body.error.message).toMatch(/editors group/);
+      expect(memberEdit.body.error).toMatchObject({ role: 'member', needs: 'editor' });
       expect((await call('POST', '/labels', tokens.editor)).status).toBe(404); // allowed, then routed
       expect((await call('POST', '/classify', tokens.editor, image)).status).toBe(200);
     });

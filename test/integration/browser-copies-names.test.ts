@@ -14,6 +14,7 @@
  * Screenshots: test/artifacts/browser-copies-names/.
  */
 import { readFile } from 'node:fs/promises';
+import { AdminRemoveUserFromGroupCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,10 +184,13 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
     const similar = await tiles(page, '#part-similar');
     expect(similar.length).toBeGreaterThan(0);
     expect(similar.filter((t) => RETRIEVERS.includes(t.file))).toEqual([]);
+    await thumbnailsLoaded(page, '#part-similar');
+    await screenshot(page, ART, 'similar-without-copies-en');
     await page.click('#lang');
     await expect
       .poll(() => page.textContent('#part-similar .copies-note'), { timeout: ANSWER_MS })
       .toBe('这张照片的 2 个副本不在这里重复列出：见下方的“重复图片”');
+    await screenshot(page, ART, 'similar-without-copies-zh');
     await page.click('#lang');
     await expect.poll(() => page.isVisible('#part-similar .copies-note'), { timeout: ANSWER_MS }).toBe(true);
 
@@ -385,4 +389,54 @@ describe.skipIf(skip)('the page on npm start: copies collapsed and grouped, name
     expect(problems).toEqual([]);
     await page.close();
   }, 180_000);
+
+  it('a 403 says why, in English and 中文; a viewer since moved to the members gets what a member gets (tokens refreshed on the 403)', async () => {
+    const pool = stack.pool;
+    if (!pool) throw new Error('the stack runs with a user pool');
+    const like = {
+      name: 'like-this.jpg',
+      mimeType: 'image/jpeg',
+      buffer: await sharp(await readFile(photo(DOGS[0] as string)))
+        .resize({ width: 160 })
+        .jpeg()
+        .toBuffer(),
+    };
+    // A viewer's photo dropped on the search box (POST similar is for members): refused, and the page says why.
+    const seen = await signedIn(viewer);
+    await dropFiles(seen, '#search-form', [like]);
+    await expect.poll(() => seen.getAttribute('#found', 'class'), { timeout: ANSWER_MS }).toBe('error');
+    expect(await seen.textContent('#found')).toBe(
+      "Your account may not do this (you are a viewer): it needs a member's or an editor's account. Ask an administrator to add you to a group that may.",
+    );
+    await seen.click('#lang');
+    expect(await seen.textContent('#found')).toBe(
+      '你的账号不能执行这个操作（你是查看者）：需要成员或编辑者账号。请让管理员把你加入有权限的用户组。',
+    );
+    expect(await latinWords(seen, [...allowed(), viewer.email])).toEqual([]);
+    await screenshot(seen, ART, 'forbidden-zh');
+    await seen.click('#lang');
+    await seen.close();
+
+    // A viewer an administrator has since moved to the members (the token still says viewer): the
+    // refusal refreshes the tokens, the page redraws for a member and the drop goes through.
+    const moved = { email: 'moved@example.com', password: 'Moved-pass-1234' };
+    await addUser(pool, moved.email, { role: 'viewer', password: moved.password });
+    const page = await signedIn(moved);
+    expect(await page.isHidden('#drop')).toBe(true);
+    await pool.client.send(
+      new AdminRemoveUserFromGroupCommand({
+        UserPoolId: pool.poolId,
+        Username: moved.email,
+        GroupName: 'viewers',
+      }),
+    );
+    await dropFiles(page, '#search-form', [like]);
+    await expect
+      .poll(() => page.textContent('#found'), { timeout: ANSWER_MS })
+      .toMatch(/^\d+ images? like like-this\.jpg, most similar first$/);
+    expect(await page.isVisible('#drop')).toBe(true);
+    expect(await page.isHidden('#no-upload')).toBe(true);
+    await screenshot(page, ART, 'moved-to-members');
+    await page.close();
+  }, 120_000);
 });
