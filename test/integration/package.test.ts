@@ -741,7 +741,7 @@ describe.skipIf(skipUnlessShared('the offline packaging tests'))('offline sls pa
               'Fn::Split': [',', t === prod ? '' : 'https://tagger.example.com,https://www.example.com'],
             },
             AllowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-            AllowHeaders: ['authorization', 'content-type'],
+            AllowHeaders: ['authorization', 'content-type', 'x-id-token'],
             MaxAge: 3600,
           },
           { Ref: 'AWS::NoValue' },
