@@ -98,7 +98,8 @@ export interface ImageRoutesConfig {
    * The taught names of the bucket (src/tagging/taught-labels.ts): search resolves a word that is no
    * vocabulary word to the name's term (nameTerm) when it is one. `list`: every name (normalised;
    * cached, TAUGHT_LABELS_TTL_MS); `has`: one name, read now (label= asks it when the cached list
-   * does not know the word, so a name taught on another container is found at once).
+   * does not know the word, so a name taught on another container is found at once; q= for words
+   * nothing else resolves, at most MAX_NAME_READS a search).
    */
   names?: { list(): Promise<readonly string[]>; has(name: string): Promise<boolean> };
 }
@@ -264,6 +265,8 @@ export function legacySpellings(modelLabels: readonly string[]): Map<string, str
 export const MAX_PHRASE_WORDS = 4;
 export const MAX_QUERY_TERMS = 6;
 export const MAX_TERM_ROWS = 500;
+/** GET /images?q=: names read one by one (names.has) for words neither the vocabulary nor the cached names know. */
+export const MAX_NAME_READS = 8;
 
 const HAN = /\p{Script=Han}/u;
 /** Particles left out between Chinese search words ("红色的车" = 红色 车). */
@@ -411,10 +414,30 @@ export function createImageRoutes(
     if (Array.from(raw).length > MAX_LABEL_CHARS) throw invalid(`q is over ${MAX_LABEL_CHARS} characters`);
     const suggester = terms?.();
     const lookup = await resolver();
-    const words = raw
-      .split(/[\s,，、;+]+/u)
-      .filter((w) => compactWord(w) !== '')
-      .flatMap((w) => (lookup ? segmentChinese(w, lookup) : [w]));
+    // A name taught on another container since this one cached the list is read one by one, only
+    // for words nothing else knows, and at most MAX_NAME_READS times a search.
+    const readNames = new Set<string>();
+    let reads = 0;
+    const isUnlistedName = async (run: string): Promise<boolean> => {
+      const name = normalizeLabel(run);
+      if (!config.names || name === '' || reads >= MAX_NAME_READS) return false;
+      reads++;
+      if (!(await config.names.has(name))) return false;
+      readNames.add(name);
+      return true;
+    };
+    const resolve = (run: string): SearchTerm | undefined => {
+      const hit = lookup?.resolve(run);
+      if (hit) return hit;
+      const name = normalizeLabel(run);
+      return readNames.has(name) ? { term: nameTerm(name), kind: 'name' } : undefined;
+    };
+    const words: string[] = [];
+    for (const w of raw.split(/[\s,，、;+]+/u).filter((w) => compactWord(w) !== '')) {
+      // A Chinese name is read whole before it is split into vocabulary words ("红色的车" may be one).
+      if (lookup && HAN.test(w) && !lookup.resolve(w) && (await isUnlistedName(w))) words.push(w);
+      else words.push(...(lookup ? segmentChinese(w, lookup) : [w]));
+    }
     if (words.length === 0) throw invalid('q is empty');
     const limit = parseLimit(limitRaw);
     const offset = cursorRaw === undefined || cursorRaw === '' ? 0 : decodeOffset(cursorRaw, raw);
@@ -422,12 +445,14 @@ export function createImageRoutes(
     for (let i = 0; i < words.length; ) {
       let taken = 1;
       let resolved: SearchTerm | undefined;
-      for (let n = Math.min(MAX_PHRASE_WORDS, words.length - i); n >= 1; n--) {
-        const hit = lookup?.resolve(words.slice(i, i + n).join(' '));
-        if (hit) {
-          [taken, resolved] = [n, hit];
-          break;
-        }
+      const longest = Math.min(MAX_PHRASE_WORDS, words.length - i);
+      for (let n = longest; n >= 1 && !resolved; n--) {
+        const hit = resolve(words.slice(i, i + n).join(' '));
+        if (hit) [taken, resolved] = [n, hit];
+      }
+      for (let n = longest; n >= 1 && !resolved; n--) {
+        const run = words.slice(i, i + n).join(' ');
+        if (await isUnlistedName(run)) [taken, resolved] = [n, resolve(run)];
       }
       const word = words.slice(i, i + taken).join(' ');
       if (resolved && resolved.kind !== 'colour' && words.length > 1) {

@@ -10,6 +10,7 @@ import type { Principal, Role } from '../../src/auth/tokens.ts';
 import type { Classification } from '../../src/classifier/classifier.ts';
 import { IMAGE_SUFFIXES } from '../../src/classifier/image-formats.ts';
 import { createApi } from '../../src/http/api.ts';
+import { MAX_NAME_READS } from '../../src/http/images.ts';
 import { nameFromPath } from '../../src/http/labels.ts';
 import { nameTerm } from '../../src/tagging/label-index.ts';
 import { type TaggerOptions, tagObject } from '../../src/tagging/tagger.ts';
@@ -55,6 +56,8 @@ function setup(staleList = false) {
   const vectors = new MemoryVectors(4);
   const labels = new MemoryTaughtLabels();
   const taught = cachedTaughtLabels(labels, 0);
+  /** The names search read one by one (names.has). */
+  const reads: string[] = [];
   const tagger: TaggerOptions = {
     store,
     classifier,
@@ -87,7 +90,10 @@ function setup(staleList = false) {
       },
       names: {
         list: async () => (staleList ? [] : (await taught(BUCKET)).map((l) => l.name)),
-        has: async (name) => (await labels.get(BUCKET, name)) !== undefined,
+        has: async (name) => {
+          reads.push(name);
+          return (await labels.get(BUCKET, name)) !== undefined;
+        },
       },
     },
     labels: {
@@ -118,7 +124,7 @@ function setup(staleList = false) {
     } as unknown as APIGatewayProxyEventV2);
     return { status: res.statusCode, body: JSON.parse(res.body) };
   };
-  return { store, index, labels, vectors, classifier, tagger, upload, call };
+  return { store, index, labels, vectors, classifier, tagger, upload, call, reads };
 }
 
 const namesTag = (store: MemoryStore, key: string) =>
@@ -307,6 +313,32 @@ describe('taught names through the API', () => {
     expect(found.body.resolved).toEqual({ term: nameTerm('my dogs'), kind: 'name' });
     expect(found.body.items).toHaveLength(3);
     expect((await call('GET', '/images', { query: 'label=my%20cats' })).body.items).toEqual([]);
+  });
+
+  it('q= finds such a name too, alone or among other words, Chinese included; few reads, only when a word is not known', async () => {
+    const { upload, call, reads } = setup(true);
+    const keys = ['uploads/d1.jpg', 'uploads/d2.jpg', 'uploads/d3.jpg'];
+    for (const [i, key] of keys.entries()) await upload(key, 10 + i);
+    expect((await call('PUT', '/labels/my%20dogs', { body: { examples: keys } })).status).toBe(201);
+    expect(
+      (await call('PUT', `/labels/${encodeURIComponent('我的狗')}`, { body: { examples: keys } })).status,
+    ).toBe(201);
+    const alone = await call('GET', '/images', { query: 'q=my+dogs&copies=all' });
+    expect(alone.body.resolved).toEqual({ term: nameTerm('my dogs'), kind: 'name' });
+    expect(alone.body.items).toHaveLength(3);
+    const withWord = await call('GET', '/images', { query: 'q=beagle+my+dogs&copies=all' });
+    expect(withWord.body.items.map((i: { key: string }) => i.key)).toEqual(['uploads/d1.jpg']);
+    const zh = await call('GET', '/images', { query: `q=${encodeURIComponent('我的狗')}&copies=all` });
+    expect(zh.body.items).toHaveLength(3);
+    // Words the vocabulary knows (the fake model's labels are a and b) read nothing; words nobody
+    // taught read a few runs, never more than MAX_NAME_READS.
+    reads.length = 0;
+    expect((await call('GET', '/images', { query: 'q=a+b' })).status).toBe(200);
+    expect(reads).toEqual([]);
+    const unknown = await call('GET', '/images', { query: 'q=one+two+three+four+five+six' });
+    expect(unknown.body.items).toEqual([]);
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.length).toBe(MAX_NAME_READS);
   });
 
   it('decodes the path name exactly once, whether it arrives encoded (serverless-offline) or decoded (API Gateway)', () => {
