@@ -28,6 +28,7 @@ import {
   MAX_NAMES_PER_IMAGE,
   MAX_TAUGHT_LABELS,
   normalizeName,
+  scoreNames,
   type TaughtLabel,
   type TaughtLabelStore,
 } from './taught-labels.ts';
@@ -222,9 +223,21 @@ export async function labelStored(
   });
   await eachLimited(wanted, async ([key, { score, etag }]) => {
     if (!budget()) return;
-    const out = await updateNames(tagging, p.bucket, key, withName(label.name, score), etag);
+    // Labelled only when the name found room among the image's best MAX_NAMES_PER_IMAGE.
+    let carries = false;
+    const out = await updateNames(
+      tagging,
+      p.bucket,
+      key,
+      (names) => {
+        const next = withName(label.name, score)(names);
+        carries = next.some((n) => n.label === label.name);
+        return next;
+      },
+      etag,
+    );
     if (out === 'changed') writes++;
-    if (out !== 'gone') labelled++;
+    if (out !== 'gone' && carries) labelled++;
   });
   const unfinished = skipped > 0;
   const complete = !capped && !unfinished && !before.more;
@@ -284,11 +297,32 @@ export async function forget(p: TeachingPorts, raw: string) {
   const { keys, more } = await carrying(p, name, MAX_FORGET_WRITES);
   if (!gone && keys.length === 0) throw new TeachingError('not-found', `no name "${name}"`);
   const tagging = { ...p.tagging, index: p.index };
+  const remaining = await p.labels.list(p.bucket);
   let removed = 0;
   await eachLimited(keys, async (key) => {
-    if ((await updateNames(tagging, p.bucket, key, withoutName(name))) === 'changed') removed++;
+    const refill = await namesLeftOut(p, remaining, key);
+    const change = (names: readonly IndexedLabel[]) =>
+      [
+        ...withoutName(name)(names),
+        ...refill.filter((r) => r.label !== name && !names.some((n) => n.label === r.label)),
+      ]
+        .sort((a, b) => b.score - a.score || (a.label < b.label ? -1 : 1))
+        .slice(0, MAX_NAMES_PER_IMAGE);
+    if ((await updateNames(tagging, p.bucket, key, change)) === 'changed') removed++;
   });
   return { name, removed, complete: !more };
+}
+
+/**
+ * The names an image matches among `labels` (scoreNames, as the tagger scores an upload), when its
+ * names are full: a name left out for want of room may take the place of one being removed.
+ */
+async function namesLeftOut(p: TeachingPorts, labels: readonly TaughtLabel[], key: string) {
+  const record = await p.index.get(p.bucket, key);
+  if (record?.state !== 'live' || (record.names?.length ?? 0) < MAX_NAMES_PER_IMAGE) return [];
+  const [vector] = await p.vectors.get([key]);
+  if (!vector) return [];
+  return scoreNames(labels, p.model, { embedding: vector.vector, categories: record.categories ?? [] });
 }
 
 /** What re-learning did with one name (relearnNames). */

@@ -218,6 +218,34 @@ describe('taught names through the API', () => {
     expect(image.body.names).toEqual([{ label: 'my dogs', score: expect.any(Number) }]);
   });
 
+  it('an image carries at most MAX_NAMES_PER_IMAGE names: a name with no room is not counted as labelled, and deleting one of them gives its room back to the best name that was left out', async () => {
+    const { store, index, upload, call } = setup();
+    for (const [key, kind] of [
+      ['uploads/d1.jpg', 10],
+      ['uploads/d2.jpg', 11],
+      ['uploads/d3.jpg', 12],
+    ] as const)
+      await upload(key, kind);
+    const examples = ['uploads/d1.jpg', 'uploads/d2.jpg', 'uploads/d3.jpg'];
+    // Six names of the same three dogs: they score alike, and the first five (by name) fill the room.
+    for (const name of ['n1', 'n2', 'n3', 'n4', 'n5'])
+      expect((await call('PUT', `/labels/${name}`, { body: { examples } })).body.labelled).toBe(3);
+    const sixth = await call('PUT', '/labels/n6', { body: { examples } });
+    expect(sixth.status).toBe(201);
+    expect(sixth.body.labelled).toBe(0);
+    const names = async (key: string) => (await index.get(BUCKET, key))?.names?.map((n) => n.label);
+    expect(await names('uploads/d1.jpg')).toEqual(['n1', 'n2', 'n3', 'n4', 'n5']);
+    expect((await call('GET', '/images', { query: 'label=n6&copies=all' })).body.items).toEqual([]);
+    // Deleting "n1" makes room: every image that carried it gets "n6", in the index, the tags and search.
+    expect((await call('DELETE', '/labels/n1')).body).toMatchObject({ removed: 3 });
+    for (const key of examples) {
+      expect(await names(key)).toEqual(['n2', 'n3', 'n4', 'n5', 'n6']);
+      expect(namesTag(store, key)).toMatch(/\/n6=/);
+    }
+    const found = await call('GET', '/images', { query: 'label=n6&copies=all' });
+    expect(found.body.items.map((i: { key: string }) => i.key).sort()).toEqual(examples);
+  });
+
   it('editors only for PUT and DELETE; 400, 404 and 409 as the spec says; a second PUT replaces (200)', async () => {
     const { upload, call } = setup();
     for (const [key, kind] of [
