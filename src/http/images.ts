@@ -19,7 +19,7 @@
  *   GET  /image/similar?key=<key>&limit=1..50&label=<word>&copies=all   {key, items: [{key, similarity, top,
  *        labels, categories, url, tier?}], copies, resolved?}: the nearest stored images, itself and its
  *        copies (as GET /image/duplicates finds them) excluded, best first; `copies` says how many copies
- *        were left out; `copies=all` keeps them in, each with its tier; label= keeps those showing the
+ *        were left out; a neighbour's copies among the others are folded into it (`copies`, `copyKeys`); `copies=all` keeps them in, each with its tier; label= keeps those showing the
  *        word (resolved as search resolves it)
  *   GET  /image/duplicates?key=<key>                   {key, items: [{key, tier: exact|near, similarity, url}]}:
  *        copies of the image: the same bytes (SHA-256), or the same photo edited (similarity at or above
@@ -38,7 +38,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { contentTypeOf } from '../classifier/image-formats.ts';
 import { COLOURS, type ColourName } from '../classifier/properties.ts';
 import type { Vocabulary } from '../classifier/vocabulary.ts';
-import { collapseCopies, describeGroups, termsOf } from '../tagging/duplicates.ts';
+import { COPY_KEYS, collapseCopies, describeGroups, termsOf } from '../tagging/duplicates.ts';
 import {
   type IndexedLabel,
   InvalidCursorError,
@@ -696,16 +696,49 @@ export function createImageRoutes(
     );
     const tiered = matches.map((m) => ({ m, tier: of ? tierOf(m, of.sha256) : undefined }));
     const kept = withCopies ? tiered : tiered.filter((n) => n.tier === undefined);
+    const shown: ((typeof kept)[number] & { copyKeys?: string[] })[] = withCopies
+      ? kept
+      : await oneOfEachGroup(kept);
     const items = await Promise.all(
-      kept
-        .slice(0, limit)
-        .map(async ({ m, tier }) => ({ ...(await neighbour(m)), ...(tier ? { tier } : {}) })),
+      shown.slice(0, limit).map(async ({ m, tier, copyKeys }) => ({
+        ...(await neighbour(m)),
+        ...(tier ? { tier } : {}),
+        ...(copyKeys?.length ? { copies: copyKeys.length, copyKeys: copyKeys.slice(0, COPY_KEYS) } : {}),
+      })),
     );
     return {
       items,
       ...(withCopies ? {} : { copies: tiered.length - kept.length }),
       ...(resolved ? { resolved } : {}),
     };
+  }
+
+  /**
+   * Neighbours with a copy among the more similar ones (the same group of copies in the label index)
+   * are folded into the first of their group, which lists them (`copyKeys`): one photo shown once.
+   */
+  async function oneOfEachGroup<T extends { m: VectorMatch }>(list: T[]) {
+    const { copyGroupsOf } = index;
+    if (!copyGroupsOf || list.length === 0) return list as (T & { copyKeys?: string[] })[];
+    const groupOf = await copyGroupsOf.call(
+      index,
+      bucket,
+      list.map((n) => n.m.key),
+    );
+    const firstOf = new Map<string, { copyKeys: string[] }>();
+    const out: (T & { copyKeys?: string[] })[] = [];
+    for (const n of list) {
+      const group = groupOf.get(n.m.key);
+      const first = group === undefined ? undefined : firstOf.get(group);
+      if (first) {
+        first.copyKeys.push(n.m.key);
+        continue;
+      }
+      const item = { ...n, copyKeys: [] as string[] };
+      if (group !== undefined) firstOf.set(group, item);
+      out.push(item);
+    }
+    return out;
   }
 
   async function similar(event: APIGatewayProxyEventV2) {

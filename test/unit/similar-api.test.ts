@@ -47,7 +47,8 @@ const at = (cosine: number, axis = 1) => {
   return l2Normalize(v);
 };
 
-async function setup(withVectors = true) {
+/** `groups`: the label index's groups of copies (key -> group id); none by default. */
+async function setup(withVectors = true, groups: Record<string, string> = {}) {
   const vectors = new MemoryVectors(EMBEDDING_DIMENSION);
   const e0 = at(1);
   await vectors.put([
@@ -82,9 +83,15 @@ async function setup(withVectors = true) {
       metadata: metadata(['limousine'], ['car', 'vehicle'], 'e'.repeat(64)),
     },
   ]);
-  const index: Pick<LabelIndex, 'search' | 'get'> = {
+  const index: Pick<LabelIndex, 'search' | 'get' | 'copyGroupsOf' | 'copyGroup'> = {
     search: async () => ({ items: [] }),
     get: async () => undefined,
+    copyGroupsOf: async (_bucket, keys) =>
+      new Map(keys.flatMap((k) => (groups[k] ? [[k, groups[k]] as const] : []))),
+    copyGroup: async (_bucket, id) =>
+      Object.entries(groups)
+        .filter(([, g]) => g === id)
+        .map(([key]) => ({ key, etag: 'e', since: 0 })),
   };
   const signer = {
     presignPost: async () => ({ url: '', fields: {}, expiresAt: new Date(0) }),
@@ -134,6 +141,31 @@ describe('GET /image/similar', () => {
     const car = await call(event('GET', '/image/similar', { key: 'uploads/car.jpg', limit: '1' }));
     expect(car.body.copies).toBe(0);
     expect(car.body.items).toHaveLength(1);
+  });
+
+  it('shows one photo once: a neighbour that is a copy of a more similar neighbour (one group of copies) is folded into it', async () => {
+    const { call, vectors } = await setup(true, {
+      'uploads/terrier.jpg': 'g1',
+      'uploads/terrier-small.jpg': 'g1',
+    });
+    await vectors.put([
+      {
+        key: 'uploads/terrier-small.jpg',
+        vector: at(0.69, 2),
+        metadata: metadata(['yorkshire terrier'], ['dog', 'animal'], 'f'.repeat(64)),
+      },
+    ]);
+    const res = await call(event('GET', '/image/similar', { key: 'uploads/dog.jpg', limit: '3' }));
+    expect(res.body.items.map((i: { key: string }) => i.key)).toEqual([
+      'uploads/panda.jpg',
+      'uploads/terrier.jpg',
+      'uploads/car.jpg',
+    ]);
+    expect(res.body.items[1]).toMatchObject({ copies: 1, copyKeys: ['uploads/terrier-small.jpg'] });
+    expect(res.body.items[0]).not.toHaveProperty('copies');
+    // copies=all lists every image.
+    const all = await call(event('GET', '/image/similar', { key: 'uploads/dog.jpg', copies: 'all' }));
+    expect(all.body.items.map((i: { key: string }) => i.key)).toContain('uploads/terrier-small.jpg');
   });
 
   it('copies=all keeps the copies in, each with its tier', async () => {
