@@ -92,6 +92,8 @@ export function dynamoTaughtLabels(client: DynamoDBClient, table: string): Taugh
       return out.Attributes ? 'replaced' : 'created';
     },
     async get(bucket, name) {
+      // A name that normalises to nothing is no label (and no key DynamoDB takes).
+      if (normalizeName(name) === '') return undefined;
       const out = await db.send(new GetCommand({ TableName, Key: key(bucket, name), ConsistentRead: true }));
       return out.Item ? toLabel(out.Item as Item) : undefined;
     },
@@ -137,6 +139,7 @@ export function dynamoTaughtLabels(client: DynamoDBClient, table: string): Taugh
       }
     },
     async delete(bucket, name) {
+      if (normalizeName(name) === '') return undefined;
       const out = await db.send(
         new DeleteCommand({ TableName, Key: key(bucket, name), ReturnValues: 'ALL_OLD' }),
       );

@@ -92,5 +92,14 @@ export function taughtLabelsContract(name: string, store: () => Promise<TaughtLa
       expect(await s.delete(b, 'my dogs')).toBeUndefined();
       expect(await s.list(b)).toEqual([]);
     });
+
+    it('a name that normalises to nothing (spaces, "?", an emoji) is no label: get and delete answer undefined', async () => {
+      const s = await store();
+      const b = freshBucket();
+      for (const name of ['', '  ', '?', '\u{1F600}']) {
+        expect(await s.get(b, name)).toBeUndefined();
+        expect(await s.delete(b, name)).toBeUndefined();
+      }
+    });
   });
 }
