@@ -1,5 +1,5 @@
 /**
- * npm run bench -- --peers [--runs N] [--preprocess-only] [--baseline <git ref>]
+ * npm run bench -- --peers [--runs N] [--preprocess-only] [--baseline <git ref>] [--node 22|24]
  * (also alone: npx tsx bench/peers.ts ...)
  *
  * The project against what its users would pick instead, on the same ONNX files and photos, timed
@@ -28,6 +28,7 @@ import { buildModel } from '../models/build.ts';
 import { importModel } from '../models/import.ts';
 import { cacheDir, LAYER_MODELS, layerModelDir, ROOT, SHARED, SHARED_FILES } from '../paths.ts';
 import { bundle } from '../scripts/build.ts';
+import { installNode, RUNTIMES } from '../scripts/runtimes.ts';
 import { type Classifier, createClassifier } from '../src/classifier/classifier.ts';
 import { INT8_FLAGS, readCpuInfo } from '../src/classifier/cpu.ts';
 import { IMAGENET_DEFAULTS, type ModelMeta } from '../src/classifier/model-folder.ts';
@@ -374,6 +375,7 @@ async function modelTable(
   photos: string[],
   rounds: number,
   missing: { pythonOrt: string | false; transformers: string | false },
+  node: { bin: string; version: string },
   log: (line: string) => void,
 ): Promise<void> {
   const classifier: Classifier = await createClassifier(model.dir, { threads: 1 });
@@ -400,7 +402,7 @@ async function modelTable(
         return { ms: performance.now() - t, top1: labels[0]?.index };
       },
       cold: () =>
-        coldRun(process.execPath, [entry], {
+        coldRun(node.bin, [entry], {
           MODEL_DIR: model.dir,
           BENCH_IMAGE: coldImage,
           MODEL_THREADS: '1',
@@ -500,7 +502,7 @@ async function modelTable(
   log(
     `Medians; inference and end to end: ${rounds} round-robin rounds, 1 thread, the ${photos.length} shared photos in turn ` +
       '(end to end = JPEG bytes to top-3, each side with its own preprocessing); cold start: process start to the first ' +
-      `top-3 of a 0.3 MP JPEG as the parent sees it, ${cold[0]?.length ?? 0} alternating runs, and the CPU time (every thread) each process reports at that point; ` +
+      `top-3 of a 0.3 MP JPEG as the parent sees it, ${cold[0]?.length ?? 0} alternating runs (the project's under Node ${node.version}), and the CPU time (every thread) each process reports at that point; ` +
       'peak RSS = VmHWM of those processes. ' +
       '"x project": the column over the project\'s.\n',
   );
@@ -569,6 +571,23 @@ export interface PeersOptions {
   baseline?: string;
   /** Megapixels of the preprocessing images (default PEER_SIZES_MP). */
   sizes?: number[];
+  /**
+   * The Node major of the project's cold starts (22 or 24, as Lambda runs it: installed once into
+   * .cache/runtimes like `npm run check:runtimes`); default this process's Node.
+   */
+  node?: number;
+}
+
+/** The node binary of the project's cold starts, and its version. */
+async function coldStartNode(major: number | undefined): Promise<{ bin: string; version: string }> {
+  if (major === undefined) return { bin: process.execPath, version: process.versions.node };
+  const runtime = RUNTIMES.find((r) => r.major === major && r.arch === process.arch);
+  if (!runtime)
+    throw new Error(
+      `--node ${major}: Lambda offers Node ${[...new Set(RUNTIMES.map((r) => r.major))].join(' and ')}`,
+    );
+  const bin = await installNode(runtime, (line) => console.error(`peers: ${line}`));
+  return { bin, version: execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, '') };
 }
 
 /** Runs the peers benchmark; each markdown line goes to `onLine` and is returned. */
@@ -606,12 +625,13 @@ export async function peersBench(
   }
   if (options.preprocessOnly) return lines;
   const absent = { pythonOrt: await installPythonOrt(log), transformers: await installTransformers(log) };
+  const node = await coldStartNode(options.node);
   const photos = (await readdir(SHARED_FILES.photos))
     .filter((f) => f.endsWith('.jpg'))
     .sort()
     .map((f) => join(SHARED_FILES.photos, f));
   log('## Models: the project against ONNX Runtime Python + PIL/numpy and transformers.js, same ONNX file\n');
-  for (const model of await peerModels()) await modelTable(model, photos, runs * 3, absent, log);
+  for (const model of await peerModels()) await modelTable(model, photos, runs * 3, absent, node, log);
   return lines;
 }
 
@@ -620,6 +640,7 @@ export const PEERS_ARGS = {
   'preprocess-only': { type: 'boolean', default: false },
   baseline: { type: 'string' },
   sizes: { type: 'string' },
+  node: { type: 'string' },
 } as const;
 
 async function main() {
@@ -630,6 +651,7 @@ async function main() {
       preprocessOnly: values['preprocess-only'],
       baseline: values.baseline,
       sizes: values.sizes?.split(',').map(Number),
+      node: values.node === undefined ? undefined : Number(values.node),
     },
     (line) => console.log(line),
   );

@@ -10,7 +10,7 @@
  * toolchain's interleaved timing (default 10); --storages-only: only the storage table (no per-model
  * tables, no toolchain).
  *
- * npm run bench -- --peers [--runs N] [--sizes 0.15,0.3] [--preprocess-only] [--baseline <git ref>]
+ * npm run bench -- --peers [--runs N] [--sizes 0.15,0.3] [--preprocess-only] [--baseline <git ref>] [--node 22|24]
  * runs only the peers benchmark (bench/peers.ts): the project against torchvision/PIL, ONNX Runtime's
  * Python package and transformers.js, round-robin in one run; docs/benchmarks.md quotes a run.
  */
@@ -68,6 +68,7 @@ async function main(): Promise<void> {
         preprocessOnly: values['preprocess-only'],
         baseline: values.baseline,
         sizes: values.sizes?.split(',').map(Number),
+        node: values.node === undefined ? undefined : Number(values.node),
       },
       (line) => console.log(line),
     );
