@@ -610,10 +610,17 @@ export function createImageRoutes(
         })
       : page.items;
     const items = await Promise.all(shown.map((item) => withCopies(itemOf(item), item)));
+    // A class that is also a colour's name ("orange", the fruit) and finds nothing: the colour.
+    const colourWord = resolved?.kind === 'label' ? `${resolved.term} colour` : undefined;
+    const colour = colourWord === undefined ? undefined : terms?.().resolve(colourWord);
     const suggestions =
-      !resolved && items.length === 0 && cursor === undefined && terms
-        ? { suggestions: terms().suggest(raw, NO_MATCH_SUGGESTIONS) }
-        : {};
+      items.length > 0 || cursor !== undefined || !terms
+        ? {}
+        : !resolved
+          ? { suggestions: terms().suggest(raw, NO_MATCH_SUGGESTIONS) }
+          : colour?.kind === 'colour'
+            ? { suggestions: [{ word: colourWord, ...colour }] }
+            : {};
     return {
       items,
       ...(page.cursor === undefined ? {} : { cursor: page.cursor }),

@@ -221,6 +221,16 @@ describe('GET /images with a vocabulary', () => {
     });
   });
 
+  it('"orange" (the fruit) with no photos suggests the colour of that name', async () => {
+    const get = await setup();
+    const { body } = await get({ label: 'Oranges' });
+    expect(body.resolved).toMatchObject({ term: 'orange', kind: 'label' });
+    expect(body.items).toEqual([]);
+    expect(body.suggestions).toEqual([
+      { word: 'orange colour', term: 'colour:orange', kind: 'colour', zh: '橙色' },
+    ]);
+  });
+
   it('finds a terrier by "terrier" (a WordNet group) and the dog by its emoji', async () => {
     const get = await setup();
     const terrier = await get({ label: 'terrier' });
