@@ -47,6 +47,11 @@ describe('search words', () => {
     ['蓝', 'colour:blue', 'colour'],
     ['橙色', 'colour:orange', 'colour'],
     ['orange colour', 'colour:orange', 'colour'],
+    // Everyday single words: 车 is a car (not a car mirror or a wheel), 海 a shore.
+    ['车', 'car', 'category'],
+    ['海', 'shore', 'category'],
+    ['大海', 'shore', 'category'],
+    ['sea', 'shore', 'category'],
     // A class of the same name comes first: "orange" is the fruit.
     ['orange', 'orange', 'label'],
   ])('%s -> %s (%s)', (word, term, kind) => {
@@ -300,7 +305,16 @@ describe('GET /images?q= (several words at once)', () => {
 
   it('intersects the words, best first by the geometric mean of their scores, in English or Chinese', async () => {
     const get = await setup();
-    for (const q of ['red car', 'RED  cars', '红色 汽车', 'car red', '红色汽车', '红色的汽车']) {
+    for (const q of [
+      'red car',
+      'RED  cars',
+      '红色 汽车',
+      'car red',
+      '红色汽车',
+      '红色的汽车',
+      '红色的车',
+      '红车',
+    ]) {
       const { status, body } = await get({ q });
       expect(status, q).toBe(200);
       // red-car: sqrt(0.5 x 0.9) = 0.67; redder-car: sqrt(0.8 x 0.6) = 0.69.
