@@ -142,6 +142,8 @@ export const PAGE_HTML = `<!doctype html>
   .tile .copies:hover, .tile .copies:focus-visible { background: #2f6fde; }
   .tile .tnames { display: flex; flex-wrap: wrap; gap: .25rem; padding: 0 .5rem .4rem; }
   .chip.taught { background: #e6f4ea; color: #1e5b2e; }
+  /* A taught name may be 64 letters without a space: it wraps rather than widen the page. */
+  .row .name .label, .tile .caption .label, .chip { min-width: 0; overflow-wrap: anywhere; }
   .group, .taught-name { background: #fff; border-radius: 8px; padding: .6rem .75rem; box-shadow: 0 1px 2px #0002;
                          margin: 0 0 .75rem; }
   .group h3 { margin: 0 0 .5rem; overflow-wrap: anywhere; }

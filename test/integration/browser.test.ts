@@ -13,7 +13,14 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HeadObjectCommand, PutBucketCorsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutBucketCorsCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +39,7 @@ import {
 } from '../../src/tagging/label-index.ts';
 import { createS3Tagger } from '../../src/tagging/notifications.ts';
 import type { TagOutcome } from '../../src/tagging/tagger.ts';
+import { TAG_NAMES } from '../../src/tagging/tags.ts';
 import {
   dropFiles,
   latinWords,
@@ -720,6 +728,19 @@ describe.skipIf(skip)('web page in headless Chromium', () => {
       expect(await page.textContent('#detail-model')).toBe('标注模型：mobilenetv2-int8@1');
       expect(await page.textContent('#detail-categories')).toContain('狗');
       expect(await latinWords(page, [...files, ...allowed])).toEqual([]);
+      // A taught name of 64 letters and no space (the longest a name may be) wraps at 390 px too.
+      const long = 'w'.repeat(64);
+      const key = new URL(page.url()).searchParams.get('image') ?? '';
+      const { TagSet = [] } = await s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: key }));
+      await s3.send(
+        new PutObjectTaggingCommand({
+          Bucket: BUCKET,
+          Key: key,
+          Tagging: { TagSet: [...TagSet, { Key: TAG_NAMES, Value: `${long}=0.912` }] },
+        }),
+      );
+      await page.reload();
+      await expect.poll(() => page.textContent('#part-names .row .label'), { timeout: 30_000 }).toBe(long);
       await page.setViewportSize({ width: 390, height: 844 });
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       await screenshot(page, 'browser', 'zh-detail-390px');
