@@ -13,6 +13,7 @@
  * First, the exact resize's and the planes' loops alone, WebAssembly (src/classifier/resize.ts)
  * against the JavaScript they replaced (test/helpers/pil-resize-reference.ts), interleaved, at
  * 0.15, 0.3 and 1.2 MP (the 224x224 centre crop of the photo resized to each size).
+ * Then where preprocess()'s CPU time goes, step by step (`steps`), for JPEG, PNG and WebP at both sizes.
  * Needs ../shared (its photo and MobileNetV2); says so and stops without it.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -28,7 +29,7 @@ import { INT8_FLAGS, readCpuInfo } from '../src/classifier/cpu.ts';
 import { roundHalfEven } from '../src/classifier/math.ts';
 import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { sharp } from '../src/classifier/native.ts';
-import { resizedSize } from '../src/classifier/preprocess.ts';
+import { decodeWindow, openImage, preprocess, resizedSize } from '../src/classifier/preprocess.ts';
 import { pilResize, pilResizePlan, toNormalisedPlanes } from '../src/classifier/resize.ts';
 import { pilResizeReference, toNormalisedPlanesReference } from '../test/helpers/pil-resize-reference.ts';
 
@@ -85,6 +86,76 @@ function cpuMs(fn: () => unknown): number {
   return (used.user + used.system) / 1000;
 }
 
+/** The exact path's plan for a width x height image (ImageNet transform). */
+function planFor(width: number, height: number) {
+  const crop = IMAGENET_DEFAULTS.cropSize;
+  const size = resizedSize(width, height, IMAGENET_DEFAULTS.resizeShorter);
+  return pilResizePlan(width, height, size.width, size.height, {
+    left: roundHalfEven((size.width - crop) / 2),
+    top: roundHalfEven((size.height - crop) / 2),
+    width: crop,
+    height: crop,
+  });
+}
+
+/**
+ * Where preprocess()'s time goes: the whole call, then each of its steps alone on the same file
+ * (sharp's decode of the window as preprocess() asks for it, the plan, the exact resize, the
+ * planes), `runs` interleaved rounds, JPEG, PNG and WebP (made from the photo as the peers
+ * benchmark makes them) at 0.15 and 0.3 MP. CPU ms, medians.
+ */
+async function steps(runs: number): Promise<void> {
+  console.log(`## Where preprocess() goes: each step alone, ${runs} interleaved rounds, CPU ms\n`);
+  console.log('| image | preprocess() | decode (sharp) | plan | exact resize | planes | the rest |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const pixels = IMAGENET_DEFAULTS.cropSize ** 2;
+  for (const megapixels of SIZES)
+    for (const format of ['jpeg', 'png', 'webp'] as const) {
+      const width = Math.round(Math.sqrt((megapixels * 1e6 * 4) / 3));
+      const height = Math.round((width * 3) / 4);
+      const scaled = sharp(join(SHARED_FILES.photos, '207-Golden-Retriever.jpg')).resize(width, height, {
+        fit: 'fill',
+      });
+      const bytes = await (format === 'jpeg'
+        ? scaled.jpeg({ quality: 90 })
+        : format === 'png'
+          ? scaled.png({ compressionLevel: 6 })
+          : scaled.webp({ quality: 90 })
+      ).toBuffer();
+      const plan = planFor(width, height);
+      const decode = () =>
+        decodeWindow(openImage(bytes, width * height).timeout({ seconds: 10 }), plan.window);
+      const window = await decode();
+      const rgb = pilResize(window, plan);
+      const stepsOf: (() => unknown)[] = [
+        () => preprocess(bytes, IMAGENET_DEFAULTS),
+        decode,
+        () => planFor(width, height),
+        () => pilResize(window, plan),
+        () => toNormalisedPlanes(rgb, pixels, IMAGENET_DEFAULTS),
+      ];
+      const t = stepsOf.map((): number[] => []);
+      for (let r = -5; r < runs; r++)
+        for (const [k, step] of stepsOf.entries()) {
+          const start = process.cpuUsage();
+          await step();
+          const used = process.cpuUsage(start);
+          if (r >= 0) t[k]?.push((used.user + used.system) / 1000);
+        }
+      const [whole, dec, plans, resize, planes] = t.map((x) => median(x)) as number[] as [
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      console.log(
+        `| ${megapixels} MP ${format.toUpperCase()} (${width}x${height}) | ${fmt(whole)} | ${fmt(dec)} (${Math.round((100 * dec) / whole)}%) | ${fmt(plans)} | ${fmt(resize)} | ${fmt(planes)} | ${fmt(whole - dec - plans - resize - planes)} |`,
+      );
+    }
+  console.log('');
+}
+
 /** The resize and planes loops alone, JavaScript against WebAssembly, `runs` interleaved rounds per size. */
 async function loops(runs: number): Promise<void> {
   console.log(`## The loops alone: ${runs} interleaved rounds, CPU ms\n`);
@@ -98,13 +169,7 @@ async function loops(runs: number): Promise<void> {
       .resize(width, height, { fit: 'fill' })
       .raw()
       .toBuffer();
-    const size = resizedSize(width, height, IMAGENET_DEFAULTS.resizeShorter);
-    const plan = pilResizePlan(width, height, size.width, size.height, {
-      left: roundHalfEven((size.width - crop) / 2),
-      top: roundHalfEven((size.height - crop) / 2),
-      width: crop,
-      height: crop,
-    });
+    const plan = planFor(width, height);
     const source = { left: 0, top: 0, width };
     const out = pilResize(rgb, plan, source);
     if (!Buffer.from(out).equals(Buffer.from(pilResizeReference(rgb, plan, source))))
@@ -211,6 +276,7 @@ async function main(): Promise<void> {
   );
 
   await loops(Math.max(runs, 100));
+  await steps(runs);
   const steady = await steadyState(
     trees,
     images.map((i) => i.bytes),

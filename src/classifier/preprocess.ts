@@ -113,6 +113,38 @@ function describeSharpError(err: unknown): ImageError {
   return new CorruptImageError(`cannot decode image: ${message.split('\n')[0]}`, err);
 }
 
+/** sharp opened on `bytes` as preprocessing reads every image (EXIF orientation applied, ICC ignored). */
+export const openImage = (bytes: Uint8Array, limitInputPixels: number | false) =>
+  sharp(bytes, {
+    failOn: 'error',
+    limitInputPixels,
+    autoOrient: true,
+    ignoreIcc: true,
+    sequentialRead: true,
+  });
+
+/**
+ * The exact path's decode: the pixels of `window` (of the oriented image) as interleaved 8-bit sRGB,
+ * alpha over white. libvips decodes at full size and hands over only the window (a sequential JPEG
+ * decode stops after its last row).
+ */
+export async function decodeWindow(
+  image: ReturnType<typeof openImage>,
+  window: { left: number; top: number; width: number; height: number },
+): Promise<Uint8Array> {
+  const { data, info } = await image
+    .extract(window)
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width !== window.width || info.height !== window.height)
+    throw new CorruptImageError(
+      `decoder produced ${info.width}x${info.height}x${info.channels}, expected ${window.width}x${window.height} RGB`,
+    );
+  return data;
+}
+
 export async function preprocess(
   bytes: Uint8Array,
   spec: PreprocessSpec,
@@ -127,15 +159,6 @@ export async function preprocess(
       `unsupported format: ${sniffed.unsupported}; accepted formats are ${IMAGE_FORMATS.map((f) => f.format).join(', ')}`,
     );
 
-  const open = (limitInputPixels: number | false) =>
-    sharp(bytes, {
-      failOn: 'error',
-      limitInputPixels,
-      autoOrient: true,
-      ignoreIcc: true,
-      sequentialRead: true,
-    });
-
   let width: number;
   let height: number;
   // The size (after EXIF orientation) from the header: read here for JPEG, PNG and WebP (one libvips
@@ -144,7 +167,7 @@ export async function preprocess(
   if (header) ({ width, height } = orientedSize(header));
   else
     try {
-      const meta = await open(false).metadata();
+      const meta = await openImage(bytes, false).metadata();
       if (sniffed === 'avif' && meta.compression !== 'av1')
         throw new UnsupportedFormatError(`unsupported format: HEIF with ${meta.compression} compression`);
       ({ width, height } = meta.autoOrient);
@@ -168,23 +191,12 @@ export async function preprocess(
 
   let rgb: Uint8Array;
   try {
-    const image = open(limits.maxPixels).timeout({ seconds: limits.timeoutSeconds });
+    const image = openImage(bytes, limits.maxPixels).timeout({ seconds: limits.timeoutSeconds });
     if (width * height <= EXACT_MAX_PIXELS) {
-      // libvips decodes at full size and hands over only the pixels the crop reads (a sequential
-      // JPEG decode stops after its last row); Pillow's resize of the crop runs in WebAssembly: exact.
+      // Only the pixels the crop reads are decoded and handed over; Pillow's resize of the crop runs
+      // in WebAssembly: exact.
       const plan = pilResizePlan(width, height, resized.width, resized.height, crop);
-      const { window } = plan;
-      const { data, info } = await image
-        .extract(window)
-        .flatten({ background: '#ffffff' })
-        .toColourspace('srgb')
-        .raw({ depth: 'uchar' })
-        .toBuffer({ resolveWithObject: true });
-      if (info.channels !== 3 || info.width !== window.width || info.height !== window.height)
-        throw new CorruptImageError(
-          `decoder produced ${info.width}x${info.height}x${info.channels}, expected ${window.width}x${window.height} RGB`,
-        );
-      rgb = pilResize(data, plan);
+      rgb = pilResize(await decodeWindow(image, plan.window), plan);
     } else {
       // Large photos: libvips decodes a JPEG or WebP already shrunk (shrink-on-load), then its
       // triangle filter ('linear', the same filter as PIL's bilinear) resizes the rest. With
