@@ -17,6 +17,8 @@
  * What it costs and how well the names hold (solid, two-colour and hue-shifted photos): docs/colours.md.
  */
 
+import { pixelStatistics } from './resize.ts';
+
 /** The simplified colour names, as Rekognition's SimplifiedColor (with its Chinese name). */
 export const COLOURS = {
   red: '红色',
@@ -334,25 +336,9 @@ export function imageProperties(rgb: Uint8Array, width: number, height: number):
   const pixels = width * height;
   if (pixels <= 0 || rgb.length < pixels * 3)
     throw new RangeError(`expected ${width}x${height} RGB pixels, got ${rgb.length} bytes`);
-  const shift = 8 - BITS;
   const bins = 1 << (3 * BITS);
-  const binCount = new Uint32Array(bins);
-  const binSums = new Float64Array(3 * bins);
-  const luma = new Float32Array(pixels);
-  let lumaSum = 0;
-  for (let i = 0, p = 0; i < pixels; i++, p += 3) {
-    const r = rgb[p] as number;
-    const g = rgb[p + 1] as number;
-    const b = rgb[p + 2] as number;
-    const bin = ((r >> shift) << (2 * BITS)) | ((g >> shift) << BITS) | (b >> shift);
-    binCount[bin] = (binCount[bin] as number) + 1;
-    binSums[3 * bin] = (binSums[3 * bin] as number) + r;
-    binSums[3 * bin + 1] = (binSums[3 * bin + 1] as number) + g;
-    binSums[3 * bin + 2] = (binSums[3 * bin + 2] as number) + b;
-    const y = 0.299 * r + 0.587 * g + 0.114 * b;
-    luma[i] = y;
-    lumaSum += y;
-  }
+  const { binCount, binSums, lumaSum, lumaVariance, laplacianSum, laplacianSquares, laplacianCount } =
+    pixelStatistics(rgb, width, height, BITS);
   // Name each occupied bin by its mean colour, and add it to that name.
   const n = COLOUR_NAMES.length;
   const count = new Uint32Array(n);
@@ -370,29 +356,8 @@ export function imageProperties(rgb: Uint8Array, width: number, height: number):
     sums[3 * c + 2] = (sums[3 * c + 2] as number) + b;
   }
   const mean = lumaSum / pixels;
-  let variance = 0;
-  for (let i = 0; i < pixels; i++) {
-    const d = (luma[i] as number) - mean;
-    variance += d * d;
-  }
-  variance /= pixels;
-  // 4-neighbour Laplacian over the interior.
-  let lapSum = 0;
-  let lapSq = 0;
-  let lapN = 0;
-  for (let y = 1; y < height - 1; y++)
-    for (let x = 1, i = y * width + 1; x < width - 1; x++, i++) {
-      const v =
-        (luma[i - 1] as number) +
-        (luma[i + 1] as number) +
-        (luma[i - width] as number) +
-        (luma[i + width] as number) -
-        4 * (luma[i] as number);
-      lapSum += v;
-      lapSq += v * v;
-      lapN++;
-    }
-  const lapVar = lapN > 0 ? lapSq / lapN - (lapSum / lapN) ** 2 : 0;
+  const lapVar =
+    laplacianCount > 0 ? laplacianSquares / laplacianCount - (laplacianSum / laplacianCount) ** 2 : 0;
 
   const colours: DominantColour[] = [];
   const order = Array.from({ length: n }, (_, i) => i).sort(
@@ -418,7 +383,7 @@ export function imageProperties(rgb: Uint8Array, width: number, height: number):
     colours,
     quality: {
       brightness: round1(clamp100((100 * mean) / 255)),
-      contrast: round1(clamp100((100 * Math.sqrt(variance)) / 127.5)),
+      contrast: round1(clamp100((100 * Math.sqrt(lumaVariance)) / 127.5)),
       sharpness: round1(clamp100((100 * lapVar) / (lapVar + SHARPNESS_HALF))),
     },
   };

@@ -1,6 +1,7 @@
 /*
  * Pillow's bilinear (triangle filter, antialiased) resize of interleaved RGB, 8 bits a channel, and
- * the normalised planes, in WebAssembly SIMD (v128). `npm run build:wasm` compiles this file into
+ * the normalised planes, in WebAssembly SIMD (v128); and the colour measures' pass over the pixels
+ * (pixel_statistics, at the end). `npm run build:wasm` compiles this file into
  * src/classifier/resize-wasm.ts (clang --target=wasm32 -msimd128; see scripts/build-wasm.ts), which
  * src/classifier/resize.ts loads. The coefficients come from TypeScript (pilResizePlan), so only
  * integer arithmetic happens here: Pillow's 22-bit fixed point, each pass rounded and clipped to
@@ -113,4 +114,53 @@ __attribute__((export_name("planes"))) void planes(const uint8_t *rgb, int32_t p
     p1[i] = t1[rgb[c1]];
     p2[i] = t2[rgb[c2]];
   }
+}
+
+/*
+ * The pass of imageProperties (properties.ts) over the model's input pixels: per bin of RGB at
+ * `bits` per channel the pixel count and channel sums (`count` and `sums`, zeroed by the caller),
+ * each pixel's BT.601 luma as float32 (`luma`), then out[0..4] = the sum of the luma, its variance,
+ * and the sum, sum of squares and count of its 4-neighbour Laplacian over the interior. The same
+ * float64 operations in the same order as the TypeScript it replaced (wasm32 has no fused
+ * multiply-add to contract them into), so the results are the same numbers.
+ */
+__attribute__((export_name("pixel_statistics"))) void pixel_statistics(const uint8_t *rgb, int32_t width,
+                                                                       int32_t height, int32_t bits,
+                                                                       uint32_t *count, double *sums,
+                                                                       float *luma, double *out) {
+  const int32_t pixels = width * height;
+  const int32_t shift = 8 - bits;
+  double luma_sum = 0;
+  for (int32_t i = 0; i < pixels; i++, rgb += 3) {
+    const int32_t r = rgb[0], g = rgb[1], b = rgb[2];
+    const int32_t bin = ((r >> shift) << (2 * bits)) | ((g >> shift) << bits) | (b >> shift);
+    count[bin]++;
+    sums[3 * bin] += r;
+    sums[3 * bin + 1] += g;
+    sums[3 * bin + 2] += b;
+    const double y = 0.299 * r + 0.587 * g + 0.114 * b;
+    luma[i] = (float)y;
+    luma_sum += y;
+  }
+  const double mean = luma_sum / pixels;
+  double variance = 0;
+  for (int32_t i = 0; i < pixels; i++) {
+    const double d = (double)luma[i] - mean;
+    variance += d * d;
+  }
+  double lap_sum = 0, lap_sq = 0;
+  int32_t lap_n = 0;
+  for (int32_t y = 1; y < height - 1; y++)
+    for (int32_t x = 1, i = y * width + 1; x < width - 1; x++, i++) {
+      const double v = (double)luma[i - 1] + (double)luma[i + 1] + (double)luma[i - width] +
+                       (double)luma[i + width] - 4 * (double)luma[i];
+      lap_sum += v;
+      lap_sq += v * v;
+      lap_n++;
+    }
+  out[0] = luma_sum;
+  out[1] = variance / pixels;
+  out[2] = lap_sum;
+  out[3] = lap_sq;
+  out[4] = lap_n;
 }
