@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import { localLayerModels, ROOT, SHARED_FILES } from '../paths.ts';
 import { buildModel } from './build.ts';
 import { DownloadError } from './download.ts';
+import { refreshVocabulary } from './vocabulary/attach.ts';
 
 /** Folder name of the random-weight ResNet-18 (`npm start -- --synthetic`). */
 export const SYNTHETIC_NAME = 'resnet18-synthetic';
@@ -111,8 +112,16 @@ export function presentTrainedModel(modelsDir: string = localLayerModels()): str
 
 /** The model folder to serve (see the top of this file). */
 export async function selectModel(options: SelectOptions = {}): Promise<Selected> {
-  const modelsDir = options.modelsDir ?? localLayerModels();
   const log = options.log ?? ((line: string) => console.log(`[model] ${line}`));
+  const chosen = await chooseFolder(options, log);
+  // A folder built before the committed vocabulary changed is served with the current one.
+  const refreshed = await refreshVocabulary(chosen.dir);
+  if (refreshed) log(`vocabulary of ${chosen.name} updated to the committed ${refreshed}`);
+  return chosen;
+}
+
+async function chooseFolder(options: SelectOptions, log: (line: string) => void): Promise<Selected> {
+  const modelsDir = options.modelsDir ?? localLayerModels();
   const selected = (name: string): Selected => ({ name, dir: join(modelsDir, name) });
   if (options.model) {
     if (!existsSync(join(modelsDir, options.model, 'model.onnx')))

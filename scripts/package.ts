@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { modelFolders, presentTrainedModel } from '../models/select.ts';
+import { refreshVocabulary } from '../models/vocabulary/attach.ts';
 import { DIST, ROOT } from '../paths.ts';
 import { buildBundles } from './build.ts';
 import { buildRuntimeLayer, type LayerArch } from './build-runtime-layer.ts';
@@ -77,6 +78,8 @@ export async function packageOffline(
       `the model layer has no ${modelLayer}/models/${modelName}/model.onnx. ${modelLayerHelp(modelName, modelFolders(modelsDir))}`,
     );
   console.log(`package: model layer ${modelLayer}/models/${modelName} (${chosen.why})`);
+  const refreshed = await refreshVocabulary(join(modelsDir, modelName));
+  if (refreshed) console.log(`package: vocabulary of ${modelName} updated to the committed ${refreshed}`);
   const notice = quietNodeVersionWarning();
   if (notice) console.log(`package: ${notice}`);
   args = chosen.args;

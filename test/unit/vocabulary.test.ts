@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addVocabulary } from '../../models/vocabulary/attach.ts';
+import { addVocabulary, refreshVocabulary } from '../../models/vocabulary/attach.ts';
 import { VOCABULARY_DIR } from '../../models/vocabulary/generate.ts';
+import { SHARED_FILES } from '../../paths.ts';
 import { ConfigError } from '../../src/classifier/errors.ts';
 import { loadModelFolder } from '../../src/classifier/model-folder.ts';
 import { softmax } from '../../src/classifier/postprocess.ts';
@@ -15,6 +16,7 @@ import {
   labelsSha256,
   VOCABULARY_FILE,
 } from '../../src/classifier/vocabulary.ts';
+import { skipUnlessShared } from '../helpers/shared.ts';
 import { committedVocabulary } from '../helpers/vocabulary.ts';
 
 const vocabulary = committedVocabulary();
@@ -96,6 +98,23 @@ describe('a model folder and its vocabulary', () => {
     await expect(loadModelFolder(dir)).rejects.toThrow(ConfigError);
     await expect(loadModelFolder(dir)).rejects.toThrow(/made for other labels/);
   });
+
+  it.skipIf(skipUnlessShared('refreshing a folder of the ImageNet-1k labels'))(
+    'a folder built with an older vocabulary gets the committed one (npm start, npm run package)',
+    async () => {
+      // The ImageNet-1k labels the committed vocabulary was made for.
+      const imagenetLabels = JSON.parse(await readFile(SHARED_FILES.labels, 'utf8')) as string[];
+      const dir = await folder(imagenetLabels);
+      await copyFile(join(VOCABULARY_DIR, VOCABULARY_FILE), join(dir, VOCABULARY_FILE));
+      expect(await refreshVocabulary(dir)).toBeNull();
+      const old = { ...vocabulary, categories: vocabulary.categories.slice(1) };
+      await writeFile(join(dir, VOCABULARY_FILE), JSON.stringify(old));
+      expect(await refreshVocabulary(dir)).toBe(`${vocabulary.name}@${vocabulary.version}`);
+      const committed = await readFile(join(VOCABULARY_DIR, VOCABULARY_FILE), 'utf8');
+      expect(await readFile(join(dir, VOCABULARY_FILE), 'utf8')).toBe(committed);
+      expect(await refreshVocabulary(dir)).toBeNull();
+    },
+  );
 
   it('is added by the toolchain to ImageNet-1k folders only, and a stale one removed', async () => {
     const dir = await folder(['a', 'b']);
