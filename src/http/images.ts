@@ -156,16 +156,16 @@ function viewType(key: string, status: string | undefined): string | undefined {
 }
 
 /**
- * A file name made safe for a key: the last path segment, accents dropped, anything but letters,
- * digits, '.', '_' and '-' turned into '-', the stem cut to MAX_NAME_CHARS; the suffix is kept
- * (lower-cased) so the tagger sees it. `photo (1).JPG` -> `photo-1.jpg`.
+ * A file name made safe for a key: the last path segment, accents dropped, anything but letters and
+ * digits (of any script: `猫.webp` stays), '.', '_' and '-' turned into '-', the stem cut to
+ * MAX_NAME_CHARS; the suffix is kept (lower-cased) so the tagger sees it. `photo (1).JPG` -> `photo-1.jpg`.
  */
 export function sanitizeFilename(name: string): string {
   const base = name.split(/[/\\]/).pop() ?? '';
   const ascii = base
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
-    .replace(/[^A-Za-z0-9._-]+/g, '-');
+    .replace(/[^\p{L}\p{N}._-]+/gu, '-');
   const dot = ascii.lastIndexOf('.');
   const rawStem = dot > 0 ? ascii.slice(0, dot) : dot === 0 ? '' : ascii;
   const suffix = dot >= 0 ? ascii.slice(dot).toLowerCase() : '';

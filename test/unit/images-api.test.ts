@@ -611,12 +611,15 @@ describe('file names in keys', () => {
     expect(sanitizeFilename('../../etc/passwd.png')).toBe('passwd.png');
     expect(sanitizeFilename('.jpg')).toBe('image.jpg');
     expect(sanitizeFilename('..jpg')).toBe('image.jpg');
-    expect(sanitizeFilename('猫.webp')).toBe('image.webp');
+    // Letters and digits of any script stay: a Chinese user's files keep their names (not image.jpg).
+    expect(sanitizeFilename('猫.webp')).toBe('猫.webp');
+    expect(sanitizeFilename('金毛 照片（2）.JPG')).toBe('金毛-照片-2.jpg');
+    expect(sanitizeFilename('🐶.png')).toBe('image.png');
     expect(sanitizeFilename('a..b...c.tif')).toBe('a.b.c.tif');
     expect(sanitizeFilename(`${'x'.repeat(300)}.gif`)).toBe(`${'x'.repeat(100)}.gif`);
     expect(sanitizeFilename('noext')).toBe('noext');
     for (const name of ['a b.jpg', '%2e%2e.png', 'x/../y.jpg', '<script>.jpg', 'a\u0000b.jpg'])
-      expect(sanitizeFilename(name)).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]*\.(jpg|png)$/);
+      expect(sanitizeFilename(name)).toMatch(/^[\p{L}\p{N}][\p{L}\p{N}._-]*\.(jpg|png)$/u);
   });
 });
 
