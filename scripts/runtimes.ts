@@ -398,7 +398,8 @@ async function main(argv: string[]): Promise<void> {
   const task = await mkdtemp(join(tmpdir(), 'lambda-task-'));
   const s3dir = await mkdtemp(join(tmpdir(), 'runtimes-s3-'));
   const events = await sampleEvents();
-  const s3event = events.find((e) => e.name.startsWith('s3-'))?.event as
+  // The notification's objects are uploaded first (the other S3 events name the same objects).
+  const s3event = events.find((e) => e.name === 's3-object-created')?.event as
     | { Records: { s3: { bucket: { name: string }; object: { key: string } } }[] }
     | undefined;
   const bucket = s3event?.Records[0]?.s3.bucket.name ?? 'unused';
