@@ -241,7 +241,7 @@ export const PAGE_HTML = `<!doctype html>
   <form id="name-bar" hidden>
     <div class="line"><span id="picked-count"></span>
       <button id="clear-picks" class="plain" type="button" data-i18n="clearPicks">Clear selection</button></div>
-    <div class="line" id="name-line"><input id="name-input" type="text" maxlength="100" autocomplete="off" required>
+    <div class="line" id="name-line"><input id="name-input" type="text" maxlength="64" autocomplete="off" required>
       <button id="teach" type="submit" data-i18n="nameThese">Name these</button></div>
     <p id="teach-note" role="status" aria-live="polite"></p>
   </form>
@@ -332,6 +332,7 @@ export const PAGE_HTML = `<!doctype html>
       confirmDelete: (name) => 'Delete "' + name + '"? It is taken off every image that carries it.',
       deleted: (name, n) => '"' + name + '" deleted: taken off ' + n + (n === 1 ? ' image.' : ' images.'),
       editorsOnly: 'Only editors may teach or delete names: ask to be added to the editors group.',
+      badName: 'A name needs letters or digits (of any language, emoji do not count), at most 64.',
       namesOff: 'This service does not teach names.',
       roles: { viewer: 'a viewer', member: 'a member', editor: 'an editor' },
       forbidden: (e) => 'Your account may not do this' + (t('roles')[e.role] ? ' (you are ' + t('roles')[e.role] + ')' : '') +
@@ -401,6 +402,7 @@ export const PAGE_HTML = `<!doctype html>
       confirmDelete: (name) => '删除“' + name + '”？所有带有它的图片都会去掉这个名字。',
       deleted: (name, n) => '已删除“' + name + '”：从 ' + n + ' 张图片上去掉。',
       editorsOnly: '只有编辑者可以教名字或删除名字：请让管理员把你加入编辑者组。',
+      badName: '名字要有字母、数字或汉字（表情符号不算），最多 64 个。',
       namesOff: '这个服务不能教名字。',
       roles: { viewer: '查看者', member: '成员', editor: '编辑者' },
       forbidden: (e) => '你的账号不能执行这个操作' + (t('roles')[e.role] ? '（你是' + t('roles')[e.role] + '）' : '') + '：' +
@@ -1346,7 +1348,9 @@ export const PAGE_HTML = `<!doctype html>
   $('clear-picks').addEventListener('click', () => { picked.clear(); syncPicks(); });
   const labelUrl = (name) => 'labels/' + encodeURIComponent(name);
   /** A refusal of an editor's route says who may (the API's own words name the route). */
-  const refusal = (error) => (error.code === 'Forbidden' ? t('editorsOnly') : errorText(error));
+  const refusal = (error) =>
+    error.code === 'Forbidden' ? t('editorsOnly')
+      : error.code === 'InvalidArgument' && /^the name /.test(error.message || '') ? t('badName') : errorText(error);
   $('name-bar').addEventListener('submit', async (e) => {
     e.preventDefault();
     const name = $('name-input').value.trim();
