@@ -502,6 +502,8 @@ function writeObjectsAtomically(store: S3rverStore): void {
 
 /** A file name's limit on Linux and macOS file systems, in bytes. */
 const NAME_MAX = 255;
+/** S3's limit on a key, in UTF-8 bytes (it answers KeyTooLongError past it). */
+const KEY_MAX = 1024;
 
 /**
  * s3rver stores a key as a path (each `/`-separated segment a directory or file name, the last one
@@ -509,11 +511,13 @@ const NAME_MAX = 255;
  * 255-byte names: reads failed with InternalError (500) and a PUT crashed the process with an
  * unhandled ENAMETOOLONG. Real S3 keys may have segments of any length (up to 1,024 bytes in all).
  * Locally such an object cannot exist, so reads answer as for any missing key (404 NoSuchKey),
- * deletes do nothing, and writes answer 400 KeyTooLongError naming the local limit.
+ * deletes do nothing, and writes answer 400 KeyTooLongError naming the local limit. A key over
+ * S3's own 1,024 bytes is refused the same way (s3rver took it, where S3 refuses it).
  */
 function refuseKeysTooLongForDisk(store: S3rverStore): void {
   const S3Error = s3rverRequire()('s3rver/lib/models/error') as S3rverErrorClass;
   const fits = (bucket: string, key: string) =>
+    Buffer.byteLength(key) <= KEY_MAX &&
     store
       .getResourcePath(bucket, key, 'metadata.json')
       .split('/')
@@ -521,7 +525,9 @@ function refuseKeysTooLongForDisk(store: S3rverStore): void {
   const refuse = (key: string) =>
     new S3Error(
       'KeyTooLongError',
-      `The local S3 (s3rver) stores each key segment as a file name: a segment over ${NAME_MAX} bytes with its suffix cannot be stored here (real S3 accepts it)`,
+      Buffer.byteLength(key) > KEY_MAX
+        ? `Your key is too long: S3 keys are at most ${KEY_MAX} bytes`
+        : `The local S3 (s3rver) stores each key segment as a file name: a segment over ${NAME_MAX} bytes with its suffix cannot be stored here (real S3 accepts it)`,
       { Key: key },
     );
   const { existsObject, getObject, putObject, copyObject, initiateUpload } = store;

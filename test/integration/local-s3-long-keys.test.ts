@@ -58,6 +58,26 @@ describe('local S3: a key segment too long for a file name', () => {
     expect(created).not.toContain(Key);
   });
 
+  it('a key over 1,024 bytes is refused as S3 refuses it (KeyTooLongError); 1,024 bytes are stored', async () => {
+    // Segments short enough for file names: only the key's total length is over.
+    const keyOf = (bytes: number) => {
+      const segments = Array.from({ length: 8 }, () => 'c'.repeat(120));
+      return `uploads/${segments.join('/')}`.padEnd(bytes, 'd');
+    };
+    const over = await local.s3
+      .send(new PutObjectCommand({ Bucket, Key: keyOf(1025), Body: 'x' }))
+      .catch((err: Error) => err);
+    expect(over).toMatchObject({ name: 'KeyTooLongError', $metadata: { httpStatusCode: 400 } });
+    expect((over as Error).message).not.toContain('real S3 accepts it');
+    expect(created).not.toContain(keyOf(1025));
+    expect(await status(local.s3.send(new GetObjectCommand({ Bucket, Key: keyOf(1025) })))).toBe(
+      '404 NoSuchKey',
+    );
+    expect(await status(local.s3.send(new PutObjectCommand({ Bucket, Key: keyOf(1024), Body: 'x' })))).toBe(
+      200,
+    );
+  });
+
   it('the longest segment that fits is stored and read back', async () => {
     // 255 bytes less the suffix "._S3rver_metadata.json" (22 bytes).
     const Key = `uploads/${'b'.repeat(233)}`;
