@@ -858,7 +858,7 @@ describe('fuzz: the image routes', () => {
       expect([200, 400, 404, 405, 413, 415]).toContain(res.status);
       if (res.status !== 200) expect(typeof res.body.error?.code).toBe('string');
       for (const p of posts.splice(0))
-        expect(p.key).toMatch(/^uploads\/[0-9a-f-]{36}\/[A-Za-z0-9_][A-Za-z0-9._-]*\.(jpg|png)$/);
+        expect(p.key).toMatch(/^uploads\/[0-9a-f-]{36}\/[\p{L}\p{N}_][\p{L}\p{N}._-]*\.(jpg|png)$/u);
       for (const g of gets.splice(0)) expect(g.key.startsWith(PREFIX)).toBe(true);
       for (const c of store.take()) expect(c).toMatch(/^getTags uploads\/./);
     });
