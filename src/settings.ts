@@ -36,6 +36,8 @@
  *   AUTH_CLIENT_ID  the app client id(s) whose access tokens are accepted, comma-separated
  *   AUTH_PUBLIC     "true": no sign-in, anyone may call the data routes (the public demo); then no issuer
  * One of the two is required: without them the api does not start.
+ *   CORS_ORIGINS    the origins, besides the API's own, whose pages may call it (comma-separated
+ *                   http(s) origins; default none): a browser request from any other origin gets 403
  */
 
 import { availableParallelism } from 'node:os';
@@ -313,6 +315,25 @@ export function authSettings(env: Env): AuthSettings {
   if (clientIds.length === 0)
     throw new ConfigError('AUTH_CLIENT_ID is not set: give the app client id(s) whose tokens are accepted');
   return { mode: 'user-pool', issuer, clientIds };
+}
+
+/**
+ * CORS_ORIGINS: the pages on other origins that may call the api (the stack's corsOrigins param,
+ * which API Gateway's CORS answers too), each a bare http(s) origin.
+ */
+export function corsOrigins(env: Env): string[] {
+  const origins = (env.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const origin of origins) {
+    const url = URL.canParse(origin) ? new URL(origin) : undefined;
+    if (!url || url.origin !== origin || !/^https?:$/.test(url.protocol))
+      throw new ConfigError(
+        `CORS_ORIGINS must list http(s) origins such as https://photos.example.com (no path, no trailing '/'), got "${origin}"`,
+      );
+  }
+  return origins;
 }
 
 export function readSettings(env: Env): Settings {

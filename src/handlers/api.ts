@@ -11,7 +11,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createBenchmark, isBenchmarkEvent } from '../classifier/benchmark.ts';
 import { type Access, userPoolAccess } from '../http/access.ts';
 import { createApi } from '../http/api.ts';
-import { authSettings, type ImageSettings, imageSettings } from '../settings.ts';
+import { authSettings, corsOrigins, type ImageSettings, imageSettings } from '../settings.ts';
 import { cachedTaughtLabels } from '../tagging/taught-labels.ts';
 import { classifier, settings } from './init.ts';
 import { lazyImages } from './lazy-ports.ts';
@@ -60,6 +60,7 @@ const api = createApi({
     : {}),
   initializationType: settings.lambda.initializationType,
   access,
+  origins: corsOrigins(process.env),
 });
 const benchmark = createBenchmark({ serving: classifier, memoryMb: settings.lambda.memoryMb });
 

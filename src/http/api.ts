@@ -147,6 +147,13 @@ export interface ApiOptions {
   editorRoutes?: readonly RouteRule[];
   /** Taught names: GET/PUT/DELETE /labels/{name}, GET /labels (src/http/labels.ts); with `images`. */
   labels?: LabelRoutesConfig;
+  /**
+   * The origins, besides the API's own (its Host), whose pages may call it (CORS_ORIGINS). A request
+   * whose Origin is another is refused (403 ForeignOrigin) before anything runs: on AWS, API Gateway's
+   * CORS already keeps such a page from reading the answer, but serverless-offline (npm start) grants
+   * every origin, so without this any web site could read a `--public` local library.
+   */
+  origins?: readonly string[];
 }
 
 const json = (statusCode: number, payload: unknown): HttpResult => ({
@@ -166,6 +173,14 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
   const headers = event.headers ?? {};
   for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
   return undefined;
+}
+
+/** Whether a browser sent the request from a page of another origin than the API's and `allowed`. */
+function isForeignOrigin(event: APIGatewayProxyEventV2, allowed: readonly string[]): boolean {
+  const origin = header(event, 'origin');
+  if (origin === undefined || allowed.includes(origin)) return false;
+  const host = header(event, 'host') ?? event.requestContext?.domainName;
+  return !URL.canParse(origin) || new URL(origin).host !== host?.toLowerCase();
 }
 
 function parseTopK(raw: unknown): number {
@@ -255,6 +270,10 @@ export function createApi(options: ApiOptions) {
     // Who taught a name (createdBy): the signed-in user; without sign-in checks, 'public'.
     let caller: Caller = { name: 'public' };
     try {
+      if (isForeignOrigin(event, options.origins ?? [])) {
+        telemetry.info('refused', { status: 403, reason: 'ForeignOrigin', path });
+        return error(403, 'ForeignOrigin', 'this API answers only its own page (and CORS_ORIGINS)');
+      }
       if (options.access && !PUBLIC_PATHS.has(path)) {
         const allowed = await authorize(options.access, event, method, path, options.editorRoutes);
         if ('denied' in allowed) {

@@ -71,6 +71,17 @@ describe.skipIf(skipUnlessShared('the taught names test on npm start'))('npm sta
       .map((i) => i.key)
       .sort();
 
+  it('answers its own page and refuses a page of another origin (serverless-offline grants every origin CORS)', async () => {
+    const from = (origin: string, headers: Record<string, string> = auth) =>
+      fetch(`${stack.base}/labels`, { headers: { ...headers, origin } });
+    expect((await from(stack.base)).status).toBe(200);
+    const foreign = await from('https://evil.example');
+    expect(foreign.status).toBe(403);
+    expect(((await foreign.json()) as { error: { code: string } }).error.code).toBe('ForeignOrigin');
+    // Without a token the route's authorizer refuses it first, as API Gateway's does.
+    expect((await from('https://evil.example', {})).status).toBe(401);
+  });
+
   it('labels the stored dogs and a later dog, no lynx, red panda or car; search finds them; DELETE removes it everywhere', async () => {
     await upload([...EXAMPLES, ...OTHER_DOGS, ...NOT_DOGS]);
 

@@ -100,3 +100,40 @@ describe('HTTP API routes (fake classifier)', () => {
     expect(JSON.parse(res.body).error.code).toBe('InternalError');
   });
 });
+
+describe('requests from pages of other origins', () => {
+  const api = createApi({ classifier: fakeClassifier(), origins: ['https://photos.example.com'] });
+  const from = (origin: string | undefined, host = 'abc.execute-api.eu-west-1.amazonaws.com') =>
+    ({
+      rawPath: '/health',
+      requestContext: { http: { method: 'GET' }, domainName: host },
+      headers: { host, ...(origin === undefined ? {} : { Origin: origin }) },
+    }) as unknown as APIGatewayProxyEventV2;
+
+  it("answers its own page, CORS_ORIGINS' pages and clients that send no Origin", async () => {
+    for (const origin of [
+      undefined,
+      'https://abc.execute-api.eu-west-1.amazonaws.com',
+      'https://photos.example.com',
+    ])
+      expect((await api(from(origin))).statusCode, String(origin)).toBe(200);
+    // npm start: the page and the API on one loopback port, under either name.
+    for (const host of ['127.0.0.1:3000', 'localhost:3000'])
+      expect((await api(from(`http://${host}`, host))).statusCode, host).toBe(200);
+  });
+
+  it('refuses any other page (403 ForeignOrigin, JSON) before a route runs', async () => {
+    for (const origin of [
+      'https://evil.example',
+      'http://abc.execute-api.eu-west-1.amazonaws.com:8443',
+      'https://photos.example.com.evil.example',
+      'null',
+      'not a url',
+    ]) {
+      const res = await api(from(origin));
+      expect(res.statusCode, origin).toBe(403);
+      expect(JSON.parse(res.body).error.code).toBe('ForeignOrigin');
+    }
+    expect((await api(from('http://127.0.0.1:3001', '127.0.0.1:3000'))).statusCode).toBe(403);
+  });
+});

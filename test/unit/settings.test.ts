@@ -7,6 +7,7 @@ import { ConfigError } from '../../src/classifier/errors.ts';
 import {
   authSettings,
   classifierSettings,
+  corsOrigins,
   imageSettings,
   MB_PER_LAMBDA_VCPU,
   readSettings,
@@ -170,6 +171,27 @@ describe('vectorSettings', () => {
     expect(
       error(() => readSettings({ ...BASE, VECTOR_BUCKET: 'vectors', VECTOR_INDEX: 'resnet18-1' })),
     ).toMatch(/^INDEX_TABLE is not set: VECTOR_BUCKET and VECTOR_INDEX need it/);
+  });
+});
+
+describe('CORS_ORIGINS (the api function)', () => {
+  it('none by default; bare http(s) origins, else a ConfigError naming the variable', () => {
+    expect(corsOrigins({})).toEqual([]);
+    expect(corsOrigins({ CORS_ORIGINS: ' https://photos.example.com, http://127.0.0.1:8080 ,' })).toEqual([
+      'https://photos.example.com',
+      'http://127.0.0.1:8080',
+    ]);
+    for (const bad of [
+      'https://photos.example.com/',
+      'photos.example.com',
+      'https://x.example/p',
+      'ftp://x.example',
+      '*',
+    ])
+      expect(
+        error(() => corsOrigins({ CORS_ORIGINS: bad })),
+        bad,
+      ).toMatch(/^CORS_ORIGINS must list http\(s\) origins/);
   });
 });
 
