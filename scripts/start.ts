@@ -44,7 +44,7 @@ import yaml from 'js-yaml';
 import { labelsMeaningful, selectModel } from '../models/select.ts';
 import { ROOT } from '../paths.ts';
 import { createClassifier } from '../src/classifier/classifier.ts';
-import { readSettings, weightRequest } from '../src/settings.ts';
+import { corsOrigins, readSettings, weightRequest } from '../src/settings.ts';
 import { decodeS3Key, formatModelRef } from '../src/tagging/tags.ts';
 import { vectorIndexName } from '../src/tagging/vector-index.ts';
 import { buildBundles } from './build.ts';
@@ -151,16 +151,19 @@ export function pageOrigins(httpPort: number): string[] {
 const log = (message: string) => console.log(`[start] ${message}`);
 
 /**
- * The variables serverless.yml's provider.environment sets from a param (MIN_CONFIDENCE from
- * minConfidence, ...): serverless-offline renders them over the shell's environment, so a value
- * set for `npm start` reaches the functions only as that param.
+ * The variables serverless.yml's provider.environment and functions' environments set from a param
+ * (MIN_CONFIDENCE from minConfidence, CORS_ORIGINS from corsOrigins, ...): serverless-offline
+ * renders them over the shell's environment, so a value set for `npm start` reaches the functions
+ * only as that param.
  */
 export async function paramBackedVariables(): Promise<Record<string, string>> {
-  const { provider } = yaml.load(await readFile(join(ROOT, 'serverless.yml'), 'utf8')) as {
+  const { provider, functions } = yaml.load(await readFile(join(ROOT, 'serverless.yml'), 'utf8')) as {
     provider: { environment: Record<string, unknown> };
+    functions: Record<string, { environment?: Record<string, unknown> }>;
   };
   const byVariable: Record<string, string> = {};
-  for (const [variable, value] of Object.entries(provider.environment)) {
+  const environments = [provider.environment, ...Object.values(functions).map((f) => f.environment ?? {})];
+  for (const [variable, value] of environments.flatMap((e) => Object.entries(e))) {
     const param = typeof value === 'string' ? /^\$\{param:(\w+)\}$/.exec(value)?.[1] : undefined;
     if (param) byVariable[variable] = param;
   }
@@ -187,6 +190,7 @@ export async function functionSettings(
     VECTOR_INDEX: undefined,
     MODEL_DIR: env.MODEL_DIR || '(chosen below)',
   });
+  corsOrigins(env);
   const params = Object.entries(await paramBackedVariables())
     .filter(([variable]) => env[variable] !== undefined && env[variable] !== '')
     .map(([variable, param]) => `--param=${param}=${env[variable]}`);

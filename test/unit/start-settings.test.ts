@@ -16,6 +16,7 @@ describe('npm start: the functions settings', () => {
       MIN_CONFIDENCE: 'minConfidence',
       CATEGORY_MIN_SCORE: 'categoryMinScore',
       TAG_LANGUAGE: 'tagLanguage',
+      CORS_ORIGINS: 'corsOrigins',
     });
   });
 
@@ -25,6 +26,7 @@ describe('npm start: the functions settings', () => {
     ['TAG_LANGUAGE', 'zh', '--param=tagLanguage=zh'],
     ['MODEL_WEIGHTS', 'u8', '--param=weights=u8'],
     ['UPLOAD_PREFIX', 'photos/', '--param=uploadPrefix=photos/'],
+    ['CORS_ORIGINS', 'https://photos.example.com', '--param=corsOrigins=https://photos.example.com'],
   ])('%s=%s reaches the functions as %s', async (variable, value, param) => {
     const { params } = await functionSettings({ [variable]: value });
     expect(params).toEqual([param]);
@@ -50,6 +52,7 @@ describe('npm start: the functions settings', () => {
     ['MAX_IMAGE_PIXELS', '1.5'],
     ['IMAGE_TIMEOUT_SECONDS', '-5'],
     ['IMAGE_SUFFIXES', ','],
+    ['CORS_ORIGINS', 'https://photos.example.com/'],
   ])('%s=%s is refused with a ConfigError naming the variable', async (variable, value) => {
     const refused = functionSettings({ [variable]: value });
     await expect(refused).rejects.toBeInstanceOf(ConfigError);
