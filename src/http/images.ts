@@ -379,18 +379,19 @@ export function createImageRoutes(
 
   /**
    * Resolves a word as search does: the vocabulary first (a taught name is never one of its words),
-   * then the taught names (read once per search).
+   * then the taught names: the cached list (read once per search), and the names `taught` adds
+   * (read one by one since: taught on another container).
    */
-  async function resolver(): Promise<Pick<SearchTerms, 'resolve'> | undefined> {
+  async function resolver() {
     const lookup = terms?.();
-    const taught = new Set(config.names ? await config.names.list() : []);
-    if (taught.size === 0) return lookup;
+    const names = new Set(config.names ? await config.names.list() : []);
     return {
-      resolve: (word) => {
+      taught: (name: string) => void names.add(name),
+      resolve: (word: string): SearchTerm | undefined => {
         const hit = lookup?.resolve(word);
         if (hit) return hit;
         const name = normalizeLabel(word);
-        return taught.has(name) ? { term: nameTerm(name), kind: 'name' } : undefined;
+        return names.has(name) ? { term: nameTerm(name), kind: 'name' } : undefined;
       },
     };
   }
@@ -414,27 +415,20 @@ export function createImageRoutes(
     const lookup = await resolver();
     // A name taught on another container since this one cached the list is read one by one, only
     // for words nothing else knows, and at most MAX_NAME_READS times a search.
-    const readNames = new Set<string>();
     let reads = 0;
     const isUnlistedName = async (run: string): Promise<boolean> => {
       const name = normalizeLabel(run);
       if (!config.names || name === '' || reads >= MAX_NAME_READS) return false;
       reads++;
       if (!(await config.names.has(name))) return false;
-      readNames.add(name);
+      lookup.taught(name);
       return true;
-    };
-    const resolve = (run: string): SearchTerm | undefined => {
-      const hit = lookup?.resolve(run);
-      if (hit) return hit;
-      const name = normalizeLabel(run);
-      return readNames.has(name) ? { term: nameTerm(name), kind: 'name' } : undefined;
     };
     const words: string[] = [];
     for (const w of raw.split(/[\s,，、;+]+/u).filter((w) => compactWord(w) !== '')) {
       // A Chinese name is read whole before it is split into vocabulary words ("红色的车" may be one).
-      if (lookup && HAN.test(w) && !lookup.resolve(w) && (await isUnlistedName(w))) words.push(w);
-      else words.push(...(lookup ? segmentChinese(w, lookup) : [w]));
+      if (HAN.test(w) && !lookup.resolve(w) && (await isUnlistedName(w))) words.push(w);
+      else words.push(...segmentChinese(w, lookup));
     }
     if (words.length === 0) throw invalid('q is empty');
     const limit = parseLimit(limitRaw);
@@ -445,16 +439,16 @@ export function createImageRoutes(
       let resolved: SearchTerm | undefined;
       const longest = Math.min(MAX_PHRASE_WORDS, words.length - i);
       for (let n = longest; n >= 1 && !resolved; n--) {
-        const hit = resolve(words.slice(i, i + n).join(' '));
+        const hit = lookup.resolve(words.slice(i, i + n).join(' '));
         if (hit) [taken, resolved] = [n, hit];
       }
       for (let n = longest; n >= 1 && !resolved; n--) {
         const run = words.slice(i, i + n).join(' ');
-        if (await isUnlistedName(run)) [taken, resolved] = [n, resolve(run)];
+        if (await isUnlistedName(run)) [taken, resolved] = [n, lookup.resolve(run)];
       }
       const word = words.slice(i, i + taken).join(' ');
       if (resolved && resolved.kind !== 'colour' && words.length > 1) {
-        const colour = lookup?.resolve(`${word} colour`);
+        const colour = lookup.resolve(`${word} colour`);
         if (colour?.kind === 'colour') resolved = colour;
       }
       parts.push({ word, ...(resolved ? { resolved } : {}) });
@@ -576,7 +570,7 @@ export function createImageRoutes(
     if (Math.max(Array.from(label).length, Array.from(legacyNormalizeLabel(raw)).length) > MAX_LABEL_CHARS)
       throw invalid(`label is over ${MAX_LABEL_CHARS} characters`);
     const resolved =
-      (await resolver())?.resolve(raw) ??
+      (await resolver()).resolve(raw) ??
       (label !== '' && (await config.names?.has(label))
         ? { term: nameTerm(label), kind: 'name' as const }
         : undefined);

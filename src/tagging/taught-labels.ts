@@ -165,8 +165,12 @@ export async function scoreNames(
     const score = all ? (all[k] as number) : rowDot(p.centroids, k * d, embedding);
     if (score >= label.threshold) out.push({ label: label.name, score });
   }
-  return out.sort((a, b) => b.score - a.score || (a.label < b.label ? -1 : 1)).slice(0, MAX_NAMES_PER_IMAGE);
+  return bestNames(out);
 }
+
+/** The names an image carries: best score first (ties by name), at most MAX_NAMES_PER_IMAGE. */
+export const bestNames = (names: readonly IndexedLabel[]): IndexedLabel[] =>
+  [...names].sort((a, b) => b.score - a.score || (a.label < b.label ? -1 : 1)).slice(0, MAX_NAMES_PER_IMAGE);
 
 /**
  * The store's list per bucket, reused for `ttlMs` (a read costs a Query of every label: about

@@ -24,6 +24,7 @@ import type { IndexedLabel, LabelIndex } from './label-index.ts';
 import { nameTerm, normalizeLabel } from './label-index.ts';
 import { type TaggerOptions, updateNames } from './tagger.ts';
 import {
+  bestNames,
   MAX_NAME_CHARS,
   MAX_NAMES_PER_IMAGE,
   MAX_TAUGHT_LABELS,
@@ -147,9 +148,7 @@ async function eachLimited<T>(items: readonly T[], work: (item: T) => Promise<vo
 }
 
 const withName = (name: string, score: number) => (names: readonly IndexedLabel[]) =>
-  [...names.filter((n) => n.label !== name), { label: name, score }]
-    .sort((a, b) => b.score - a.score || (a.label < b.label ? -1 : 1))
-    .slice(0, MAX_NAMES_PER_IMAGE);
+  bestNames([...names.filter((n) => n.label !== name), { label: name, score }]);
 const withoutName = (name: string) => (names: readonly IndexedLabel[]) =>
   names.filter((n) => n.label !== name);
 
@@ -302,12 +301,10 @@ export async function forget(p: TeachingPorts, raw: string) {
   await eachLimited(keys, async (key) => {
     const refill = await namesLeftOut(p, remaining, key);
     const change = (names: readonly IndexedLabel[]) =>
-      [
+      bestNames([
         ...withoutName(name)(names),
         ...refill.filter((r) => r.label !== name && !names.some((n) => n.label === r.label)),
-      ]
-        .sort((a, b) => b.score - a.score || (a.label < b.label ? -1 : 1))
-        .slice(0, MAX_NAMES_PER_IMAGE);
+      ]);
     if ((await updateNames(tagging, p.bucket, key, change)) === 'changed') removed++;
   });
   return { name, removed, complete: !more };
