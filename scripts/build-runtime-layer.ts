@@ -1,20 +1,24 @@
 /**
  * npm run build:layer -- [x64|arm64]...   (default: x64)
  *
- * Builds the runtime layer for Lambda: onnxruntime-node and sharp installed for linux/<arch>/glibc
- * into layers/runtime/build/<arch>/nodejs/node_modules (mounted at /opt/nodejs/node_modules), with
- * the other platforms' ONNX Runtime binaries pruned (most of the package's size; Lambda allows 250 MB
- * unzipped for a function and its layers, which package.test.ts checks). Needs the npm
+ * Builds the runtime layer for Lambda: the native packages (onnxruntime-node, sharp, and koffi with
+ * the libjpeg-turbo of @julusian/jpeg-turbo: src/classifier/jpeg-turbo.ts) installed for
+ * linux/<arch>/glibc into layers/runtime/build/<arch>/nodejs/node_modules (mounted at
+ * /opt/nodejs/node_modules), with the other platforms' ONNX Runtime binaries pruned (most of the
+ * package's size; Lambda allows 250 MB unzipped for a function and its layers, which
+ * package.test.ts checks). Needs the npm
  * registry only. Skips an arch whose layer is already built for the same versions.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT, RUNTIME_LAYER_BUILD } from '../paths.ts';
 
-export const NATIVE_PACKAGES = ['onnxruntime-node', 'sharp'] as const;
+const JPEG_TURBO = '@julusian/jpeg-turbo';
+/** What the bundles leave out and the layer provides. */
+export const NATIVE_PACKAGES = ['onnxruntime-node', 'sharp', 'koffi', JPEG_TURBO] as const;
 export type LayerArch = 'x64' | 'arm64';
 
 async function installedVersion(name: string): Promise<string> {
@@ -48,6 +52,26 @@ async function pruneOnnxRuntime(nodeModules: string, arch: LayerArch): Promise<s
   return removed;
 }
 
+/**
+ * @julusian/jpeg-turbo's libturbojpeg for linux/<arch>, its licence and package.json, taken from the
+ * package's tarball: the layer needs that library only (jpeg-turbo.ts calls it through koffi), not
+ * the package's binding nor its build tools (cmake-js and its dependencies, about 8 MB).
+ */
+function addTurboJpeg(nodeModules: string, arch: LayerArch, version: string): void {
+  const dest = join(nodeModules, JPEG_TURBO);
+  mkdirSync(dest, { recursive: true });
+  const tarball = execFileSync(
+    'npm',
+    ['pack', `${JPEG_TURBO}@${version}`, '--silent', '--pack-destination', dest],
+    { cwd: dest, encoding: 'utf8', timeout: 300_000 },
+  ).trim();
+  const files = ['package.json', 'LICENSE', `prebuilds/jpeg-turbo-linux-${arch}/libturbojpeg.so.0`];
+  execFileSync('tar', ['-xzf', tarball, '--strip-components=1', ...files.map((f) => `package/${f}`)], {
+    cwd: dest,
+  });
+  rmSync(join(dest, tarball));
+}
+
 export async function buildRuntimeLayer(arch: LayerArch, log = console.log): Promise<string> {
   const dir = runtimeLayerDir(arch);
   const nodejs = join(dir, 'nodejs');
@@ -64,7 +88,7 @@ export async function buildRuntimeLayer(arch: LayerArch, log = console.log): Pro
   await mkdir(nodejs, { recursive: true });
   await writeFile(
     join(nodejs, 'package.json'),
-    `${JSON.stringify({ name: 'runtime-layer', private: true, dependencies: versions }, null, 2)}\n`,
+    `${JSON.stringify({ name: 'runtime-layer', private: true, dependencies: { ...versions, [JPEG_TURBO]: undefined } }, null, 2)}\n`,
   );
   log(
     `runtime layer ${arch}: npm install ${Object.entries(versions)
@@ -94,8 +118,14 @@ export async function buildRuntimeLayer(arch: LayerArch, log = console.log): Pro
   );
   const nodeModules = join(nodejs, 'node_modules');
   const removed = await pruneOnnxRuntime(nodeModules, arch);
+  addTurboJpeg(nodeModules, arch, versions[JPEG_TURBO] as string);
   const libvips = join(nodeModules, '@img', `sharp-libvips-linux-${arch}`);
   if (!existsSync(libvips)) throw new Error(`runtime layer ${arch}: ${libvips} is missing after install`);
+  const turbojpeg = join(
+    nodeModules,
+    `@julusian/jpeg-turbo/prebuilds/jpeg-turbo-linux-${arch}/libturbojpeg.so.0`,
+  );
+  if (!existsSync(turbojpeg)) throw new Error(`runtime layer ${arch}: ${turbojpeg} is missing after install`);
   await writeFile(stamp, wanted);
   log(`runtime layer ${arch}: built in ${dir} (pruned ${removed.length} foreign ONNX Runtime binary dirs)`);
   return dir;

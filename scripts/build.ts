@@ -13,6 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { DIST, ROOT } from '../paths.ts';
+import { NATIVE_PACKAGES } from './build-runtime-layer.ts';
 
 export const BUNDLES = {
   api: 'src/handlers/api.ts',
@@ -38,7 +39,7 @@ export async function bundle(entry: string, outfile: string): Promise<void> {
     sourcemap: 'linked',
     sourcesContent: false,
     legalComments: 'none',
-    external: ['onnxruntime-node', 'sharp'],
+    external: [...NATIVE_PACKAGES],
     // Bundled CommonJS (busboy, parts of the AWS SDK) calls require() for Node built-ins.
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",

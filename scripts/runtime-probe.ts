@@ -6,7 +6,7 @@
  *   node scripts/runtime-probe.ts <plan.json> <report.json>
  *
  * Erasable TypeScript only (Node >= 22.18 strips the types itself) and node: built-ins only: the
- * bundles must find onnxruntime-node and sharp through NODE_PATH (the runtime layer), never through
+ * bundles must find the native packages through NODE_PATH (the runtime layer), never through
  * the project's node_modules.
  */
 import { randomUUID } from 'node:crypto';
@@ -61,7 +61,9 @@ async function main(planFile: string, reportFile: string): Promise<void> {
   for (const [fn, bundle] of Object.entries(plan.bundles)) {
     if (!plan.invocations.some((i) => i.fn === fn)) continue;
     const require = createRequire(bundle);
-    for (const name of ['onnxruntime-node', 'sharp']) report.resolved[name] ??= require.resolve(name);
+    // The layer holds only @julusian/jpeg-turbo's library, not its binding (its `main`).
+    for (const name of ['onnxruntime-node', 'sharp', 'koffi', '@julusian/jpeg-turbo/package.json'])
+      report.resolved[name] ??= require.resolve(name);
     const t0 = performance.now();
     const mod = (await import(pathToFileURL(bundle).href)) as { handler: Handler };
     report.initMs[fn] = performance.now() - t0;

@@ -295,6 +295,7 @@ export function problems(rt: Runtime, report: ProbeReport, layer: string): strin
       expect(http.statusCode === 200 && body?.labels?.length === 2, '200 with 2 labels');
     } else if (r.name === 'http-health') {
       expect(http.statusCode === 200 && body?.status === 'ok', '200 {status: "ok"}');
+      expect(body?.jpegDecoder === 'libjpeg-turbo', "JPEGs decoded by the layer's libjpeg-turbo");
     } else if (r.name === 'http-page') {
       expect(
         http.statusCode === 200 && /text\/html/.test(http.headers?.['content-type'] ?? ''),

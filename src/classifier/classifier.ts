@@ -4,6 +4,7 @@
  */
 import { type CpuInfo, readCpuInfo } from './cpu.ts';
 import { ConfigError } from './errors.ts';
+import { turboJpeg } from './jpeg-turbo.ts';
 import { l2Normalised } from './math.ts';
 import { loadModelFolder, type ModelFolder } from './model-folder.ts';
 import { ort } from './native.ts';
@@ -16,7 +17,7 @@ import {
   topK,
   validateMinConfidence,
 } from './postprocess.ts';
-import { DEFAULT_LIMITS, type ImageLimits, preprocess } from './preprocess.ts';
+import { DEFAULT_LIMITS, type ImageLimits, openImage, preprocess } from './preprocess.ts';
 import { type ImageProperties, imageProperties } from './properties.ts';
 import { type CategoryScore, categoryMembers, categoryScores } from './vocabulary.ts';
 import { WARM_UP_JPEG } from './warm-up-image.ts';
@@ -81,6 +82,8 @@ export interface Classifier {
   readonly limits: ImageLimits;
   /** The model file loaded: its weight storage, why, and what MODEL_WEIGHTS asked for. */
   readonly weights: WeightsChoice;
+  /** What decodes JPEGs up to EXACT_MAX_PIXELS: libjpeg-turbo directly where it loads (jpeg-turbo.ts), else libvips. */
+  readonly jpegDecoder: 'libjpeg-turbo' | 'libvips';
   /** Milliseconds spent loading the folder, creating the session and warming up. */
   readonly initMs: number;
   /** The part of initMs spent in the warm-up (preprocessings and colour measures). */
@@ -167,16 +170,18 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
       `model folder ${modelDir}: ${weights.file} gives an embedding of ${embeddingSize} numbers but model.json "embedding" says ${embedding.dimension}`,
     );
 
-  // Warm-up of the JavaScript and libvips half of the path, during init, not on the first requests:
-  // the first JPEG decode initialises libvips' operations and libjpeg, and two photo-sized
-  // preprocessings and one imageProperties let V8 optimise the exact resize and the colour and
-  // quality measures (without them the first request spent 2-4x their CPU time, interpreted:
-  // `npm run lab:preprocess`). No warm-up inference: ONNX Runtime packs the weights when it creates
-  // the session, and its first run took the CPU time of the later ones (docs/benchmarks.md, cold start).
+  // Warm-up of the JavaScript and decoding half of the path, during init, not on the first requests:
+  // the first decodes initialise libjpeg-turbo and libvips' operations (PNG, WebP and large photos
+  // go through libvips), and two photo-sized preprocessings and one imageProperties let V8 optimise
+  // the exact resize and the colour and quality measures (without them the first request spent 2-4x
+  // their CPU time, interpreted: `npm run lab:preprocess`). No warm-up inference: ONNX Runtime packs
+  // the weights when it creates the session, and its first run took the CPU time of the later ones
+  // (docs/benchmarks.md, cold start).
   const limits = options.limits ?? DEFAULT_LIMITS;
   const warmUpStarted = performance.now();
   await preprocess(WARM_UP_JPEG, meta, limits);
   const warmed = await preprocess(WARM_UP_JPEG, meta, limits);
+  if (turboJpeg) await openImage(WARM_UP_JPEG, false).raw().toBuffer();
   imageProperties(warmed.rgb, meta.cropSize, meta.cropSize);
 
   const { vocabulary } = folder;
@@ -187,6 +192,7 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     threads: options.threads,
     limits,
     weights,
+    jpegDecoder: turboJpeg ? 'libjpeg-turbo' : 'libvips',
     initMs: performance.now() - started,
     warmUpMs: performance.now() - warmUpStarted,
     infer,

@@ -1,6 +1,7 @@
 /**
- * The two native packages, loaded through CommonJS `require`. In Lambda the bundles leave them out
- * and the runtime layer provides them under /opt/nodejs/node_modules: ESM `import` ignores
+ * The native packages (ONNX Runtime and sharp here; koffi and libjpeg-turbo in jpeg-turbo.ts), loaded
+ * through CommonJS `require`. In Lambda the bundles leave them out and the runtime layer provides
+ * them under /opt/nodejs/node_modules: ESM `import` ignores
  * NODE_PATH there, CommonJS `require` honours it, and the explicit layer path covers a runtime
  * without NODE_PATH. Locally `require` finds the project's node_modules as usual.
  */
@@ -11,7 +12,7 @@ import type SharpModule from 'sharp';
 const LAYER_NODE_MODULES = '/opt/nodejs/node_modules/';
 
 /** A `require` that finds `name`: this module's (node_modules locally), else the runtime layer's. */
-function requireFinding(name: string): NodeJS.Require {
+export function requireFinding(name: string): NodeJS.Require {
   const here = createRequire(import.meta.url);
   try {
     here.resolve(name);

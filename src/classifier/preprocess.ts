@@ -9,9 +9,10 @@
  * - Limits are checked from the header alone, so a decompression bomb is refused before decoding
  *   (image-header.ts reads it for JPEG, PNG and WebP; libvips for the rest, and libvips checks the
  *   pixel limit again from its own header read).
- * - sharp decodes; an embedded ICC profile is ignored, as PIL (which these models were trained
- *   with) ignores it: the stored values are the model's input. sharp's JPEG decode is then
- *   identical to PIL's.
+ * - JPEGs up to EXACT_MAX_PIXELS are decoded by libjpeg-turbo directly (jpeg-turbo.ts: a third of
+ *   sharp's cost at photo sizes), everything else by sharp; an embedded ICC profile is ignored, as
+ *   PIL (which these models were trained with) ignores it: the stored values are the model's input.
+ *   Both JPEG decodes are then identical to PIL's.
  * - The resize is Pillow's own algorithm (`pilResize` in resize.ts: triangle filter, 22-bit fixed
  *   point, horizontal pass then vertical, each rounded to 8 bits, in WebAssembly SIMD), computed
  *   only for the centre crop, from only the source pixels that crop reads (libvips extracts them in
@@ -27,6 +28,7 @@
 import { CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError } from './errors.ts';
 import { IMAGE_FORMATS, type ImageFormat } from './image-formats.ts';
 import { orientedSize, readImageHeader } from './image-header.ts';
+import { type DecodedJpeg, turboJpeg } from './jpeg-turbo.ts';
 import { roundHalfEven } from './math.ts';
 import type { ModelMeta } from './model-folder.ts';
 import { sharp } from './native.ts';
@@ -191,18 +193,25 @@ export async function preprocess(
 
   let rgb: Uint8Array;
   try {
-    const image = openImage(bytes, limits.maxPixels).timeout({ seconds: limits.timeoutSeconds });
+    const image = () => openImage(bytes, limits.maxPixels).timeout({ seconds: limits.timeoutSeconds });
     if (width * height <= EXACT_MAX_PIXELS) {
-      // Only the pixels the crop reads are decoded and handed over; Pillow's resize of the crop runs
-      // in WebAssembly: exact.
+      // Pillow's resize of the crop, in WebAssembly: exact. A JPEG is decoded by libjpeg-turbo
+      // directly when it can be (jpeg-turbo.ts); otherwise libvips decodes and hands over only the
+      // pixels the crop reads.
       const plan = pilResizePlan(width, height, resized.width, resized.height, crop);
-      rgb = pilResize(await decodeWindow(image, plan.window), plan);
+      const jpeg = sniffed === 'jpeg' && header ? turboJpeg?.decode(bytes, limits.maxPixels) : undefined;
+      if (jpeg && header && jpeg.width === header.width && jpeg.height === header.height)
+        rgb =
+          header.orientation === 1
+            ? pilResize(jpeg.data, plan, { left: 0, top: 0, width: jpeg.width })
+            : pilResize(orientedWindow(jpeg, header.orientation, plan.window), plan);
+      else rgb = pilResize(await decodeWindow(image(), plan.window), plan);
     } else {
       // Large photos: libvips decodes a JPEG or WebP already shrunk (shrink-on-load), then its
       // triangle filter ('linear', the same filter as PIL's bilinear) resizes the rest. With
       // fastShrinkOnLoad off, at least a factor of 2 is left to the filter: about 0.3-0.4 levels
       // mean from PIL on a 12 MP JPEG instead of 0.6-1.0, for a few ms more.
-      const { data, info } = await image
+      const { data, info } = await image()
         .resize(resized.width, resized.height, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false })
         .flatten({ background: '#ffffff' })
         .extract(crop)
@@ -219,6 +228,41 @@ export async function preprocess(
     throw err instanceof ImageError ? err : describeSharpError(err);
   }
   return { data: toNormalisedPlanes(rgb, cropSize * cropSize, spec), rgb, format: sniffed, width, height };
+}
+
+/**
+ * The pixels of `window` (a rectangle of the image as EXIF `orientation` shows it) from an image
+ * decoded as stored: what libvips' autoOrient followed by extract gives.
+ */
+export function orientedWindow(
+  stored: DecodedJpeg,
+  orientation: number,
+  window: { left: number; top: number; width: number; height: number },
+): Uint8Array {
+  const { data, width: w, height: h } = stored;
+  const out = new Uint8Array(window.width * window.height * 3);
+  // The stored pixel shown at (x, y): its offset is x * dx + y * dy + origin (in pixels).
+  const [dx, dy, origin] = (
+    {
+      2: [-1, w, w - 1],
+      3: [-1, -w, h * w - 1],
+      4: [1, -w, (h - 1) * w],
+      5: [w, 1, 0],
+      6: [-w, 1, (h - 1) * w],
+      7: [-w, -1, h * w - 1],
+      8: [w, -1, w - 1],
+    } as Record<number, [number, number, number]>
+  )[orientation] ?? [1, w, 0];
+  let o = 0;
+  for (let y = window.top; y < window.top + window.height; y++) {
+    let p = window.left * dx + y * dy + origin;
+    for (let x = 0; x < window.width; x++, p += dx, o += 3) {
+      out[o] = data[p * 3] as number;
+      out[o + 1] = data[p * 3 + 1] as number;
+      out[o + 2] = data[p * 3 + 2] as number;
+    }
+  }
+  return out;
 }
 
 /**

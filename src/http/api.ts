@@ -130,7 +130,10 @@ export function pageHeaders(s3Origin?: string, authOrigin?: string): Record<stri
 export const PAGE_HEADERS: Record<string, string> = pageHeaders();
 
 export interface ApiOptions {
-  classifier: Pick<Classifier, 'classify' | 'folder' | 'limits' | 'threads' | 'initMs' | 'weights'>;
+  classifier: Pick<
+    Classifier,
+    'classify' | 'folder' | 'limits' | 'threads' | 'initMs' | 'weights' | 'jpegDecoder'
+  >;
   telemetry?: Telemetry;
   /** Largest image accepted, bytes (defaults to httpImageLimit of the classifier's image limit). */
   maxBodyBytes?: number;
@@ -302,6 +305,7 @@ export function createApi(options: ApiOptions) {
           initializationType: options.initializationType ?? 'local',
           threads: classifier.threads,
           weights: classifier.weights,
+          jpegDecoder: classifier.jpegDecoder,
           initMs: Math.round(classifier.initMs),
           maxImageBytes: maxBodyBytes,
           features: {

@@ -14,7 +14,7 @@ import type { Tag } from '../../src/tagging/tags.ts';
 
 export type FakeClassifier = Pick<
   Classifier,
-  'classify' | 'folder' | 'limits' | 'threads' | 'initMs' | 'weights'
+  'classify' | 'folder' | 'limits' | 'threads' | 'initMs' | 'weights' | 'jpegDecoder'
 > & {
   /** The byte length of every image it was asked to classify. */
   seen: number[];
@@ -35,6 +35,7 @@ export function fakeClassifier(limits: Partial<ImageLimits> = {}): FakeClassifie
     limits: { ...DEFAULT_LIMITS, ...limits },
     threads: 1,
     initMs: 0,
+    jpegDecoder: 'libvips',
     weights: {
       storage: null,
       file: 'model.onnx',

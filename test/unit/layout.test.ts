@@ -141,6 +141,8 @@ describe('layout', () => {
       'src/tagging/bad-ort.ts': "import { x } from '../classifier/dot-products.ts';",
       'src/tagging/bad-native.ts': "import { x } from '../classifier/native.ts';",
       'src/http/bad-ort.ts': "import { x } from '../classifier/dot-products.ts';",
+      'src/http/bad-jpeg.ts': "import { x } from '../classifier/jpeg-turbo.ts';",
+      'src/tagging/bad-jpeg.ts': "import { x } from '../classifier/jpeg-turbo.ts';",
       'src/classifier/bad.ts': "import { x } from '../tagging/tags.ts';",
       'src/classifier/bad-settings.ts': "import { x } from '../settings.ts';",
       'src/aws/bad.ts': "import { x } from '../handlers/init.ts';",
