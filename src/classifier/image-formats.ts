@@ -21,3 +21,10 @@ export const IMAGE_SUFFIXES: readonly string[] = IMAGE_FORMATS.flatMap((f) => f.
 export function contentTypeOf(suffix: string): string | undefined {
   return IMAGE_FORMATS.find((f) => (f.suffixes as readonly string[]).includes(suffix))?.contentType;
 }
+
+/** An image decoded outside libvips (jpeg-turbo.ts, png.ts): interleaved 8-bit RGB, as stored (before EXIF orientation). */
+export interface DecodedImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}

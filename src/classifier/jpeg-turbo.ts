@@ -14,14 +14,8 @@
  */
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { DecodedImage } from './image-formats.ts';
 import { requireFinding } from './native.ts';
-
-export interface DecodedJpeg {
-  /** Interleaved 8-bit RGB, as stored (before EXIF orientation). */
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
 
 export interface TurboJpeg {
   /**
@@ -29,7 +23,7 @@ export interface TurboJpeg {
    * reports, warnings included (a truncated file, CMYK, 12-bit, more than `maxPixels`, more than
    * SCAN_LIMIT progressive scans): those go to sharp, whose answer stays the service's.
    */
-  decode(bytes: Uint8Array, maxPixels: number): DecodedJpeg | undefined;
+  decode(bytes: Uint8Array, maxPixels: number): DecodedImage | undefined;
   /** Where the library was loaded from. */
   path: string;
 }
@@ -92,7 +86,7 @@ function loadTurboJpeg(): TurboJpeg | null {
   };
   let handle = decompressor();
   if (!handle) return null;
-  const read = (bytes: Uint8Array, maxPixels: number): DecodedJpeg | undefined => {
+  const read = (bytes: Uint8Array, maxPixels: number): DecodedImage | undefined => {
     if (!handle || readHeader(handle, bytes, bytes.length) !== 0) return undefined;
     const colourspace = get(handle, TJPARAM_COLORSPACE);
     if (get(handle, TJPARAM_PRECISION) !== 8) return undefined;

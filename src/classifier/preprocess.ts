@@ -9,8 +9,9 @@
  * - Limits are checked from the header alone, so a decompression bomb is refused before decoding
  *   (image-header.ts reads it for JPEG, PNG and WebP; libvips for the rest, and libvips checks the
  *   pixel limit again from its own header read).
- * - JPEGs up to EXACT_MAX_PIXELS are decoded by libjpeg-turbo directly (jpeg-turbo.ts: a third of
- *   sharp's cost at photo sizes), everything else by sharp; an embedded ICC profile is ignored, as
+ * - Up to EXACT_MAX_PIXELS, JPEGs are decoded by libjpeg-turbo directly (jpeg-turbo.ts: a third
+ *   of sharp's cost at photo sizes) and common PNGs by Node's zlib and WebAssembly (png.ts: about
+ *   half); everything else by sharp; an embedded ICC profile is ignored, as
  *   PIL (which these models were trained with) ignores it: the stored values are the model's input.
  *   Both JPEG decodes are then identical to PIL's.
  * - The resize is Pillow's own algorithm (`pilResize` in resize.ts: triangle filter, 22-bit fixed
@@ -26,12 +27,13 @@
  */
 
 import { CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError } from './errors.ts';
-import { IMAGE_FORMATS, type ImageFormat } from './image-formats.ts';
+import { type DecodedImage, IMAGE_FORMATS, type ImageFormat } from './image-formats.ts';
 import { orientedSize, readImageHeader } from './image-header.ts';
-import { type DecodedJpeg, turboJpeg } from './jpeg-turbo.ts';
+import { turboJpeg } from './jpeg-turbo.ts';
 import { roundHalfEven } from './math.ts';
 import type { ModelMeta } from './model-folder.ts';
 import { sharp } from './native.ts';
+import { decodePng } from './png.ts';
 import { pilResize, pilResizePlan, toNormalisedPlanes } from './resize.ts';
 
 export type PreprocessSpec = Pick<ModelMeta, 'resizeShorter' | 'cropSize' | 'mean' | 'std' | 'channelOrder'>;
@@ -195,16 +197,16 @@ export async function preprocess(
   try {
     const image = () => openImage(bytes, limits.maxPixels).timeout({ seconds: limits.timeoutSeconds });
     if (width * height <= EXACT_MAX_PIXELS) {
-      // Pillow's resize of the crop, in WebAssembly: exact. A JPEG is decoded by libjpeg-turbo
-      // directly when it can be (jpeg-turbo.ts); otherwise libvips decodes and hands over only the
+      // Pillow's resize of the crop, in WebAssembly: exact. Common JPEGs and PNGs are decoded
+      // without libvips (jpeg-turbo.ts, png.ts); otherwise libvips decodes and hands over only the
       // pixels the crop reads.
       const plan = pilResizePlan(width, height, resized.width, resized.height, crop);
-      const jpeg = sniffed === 'jpeg' && header ? turboJpeg?.decode(bytes, limits.maxPixels) : undefined;
-      if (jpeg && header && jpeg.width === header.width && jpeg.height === header.height)
+      const decoded = header && decodeDirectly(bytes, sniffed, limits.maxPixels);
+      if (decoded && header && decoded.width === header.width && decoded.height === header.height)
         rgb =
           header.orientation === 1
-            ? pilResize(jpeg.data, plan, { left: 0, top: 0, width: jpeg.width })
-            : pilResize(orientedWindow(jpeg, header.orientation, plan.window), plan);
+            ? pilResize(decoded.data, plan, { left: 0, top: 0, width: decoded.width })
+            : pilResize(orientedWindow(decoded, header.orientation, plan.window), plan);
       else rgb = pilResize(await decodeWindow(image(), plan.window), plan);
     } else {
       // Large photos: libvips decodes a JPEG or WebP already shrunk (shrink-on-load), then its
@@ -230,12 +232,19 @@ export async function preprocess(
   return { data: toNormalisedPlanes(rgb, cropSize * cropSize, spec), rgb, format: sniffed, width, height };
 }
 
+/** The pixels of a JPEG or PNG decoded without libvips, when this image is one it decodes. */
+function decodeDirectly(bytes: Uint8Array, format: ImageFormat, maxPixels: number): DecodedImage | undefined {
+  if (format === 'jpeg') return turboJpeg?.decode(bytes, maxPixels);
+  if (format === 'png') return decodePng(bytes, maxPixels);
+  return undefined;
+}
+
 /**
  * The pixels of `window` (a rectangle of the image as EXIF `orientation` shows it) from an image
  * decoded as stored: what libvips' autoOrient followed by extract gives.
  */
 export function orientedWindow(
-  stored: DecodedJpeg,
+  stored: DecodedImage,
   orientation: number,
   window: { left: number; top: number; width: number; height: number },
 ): Uint8Array {

@@ -1,9 +1,9 @@
 /*
  * Pillow's bilinear (triangle filter, antialiased) resize of interleaved RGB, 8 bits a channel, and
- * the normalised planes, in WebAssembly SIMD (v128); and the colour measures' pass over the pixels
- * (pixel_statistics, at the end). `npm run build:wasm` compiles this file into
- * src/classifier/resize-wasm.ts (clang --target=wasm32 -msimd128; see scripts/build-wasm.ts), which
- * src/classifier/resize.ts loads. The coefficients come from TypeScript (pilResizePlan), so only
+ * the normalised planes, in WebAssembly SIMD (v128); the colour measures' pass over the pixels
+ * (pixel_statistics) and the reconstruction of a PNG's rows (png_to_rgb), at the end.
+ * `npm run build:wasm` compiles this file into src/classifier/resize-wasm.ts (clang --target=wasm32
+ * -msimd128; see scripts/build-wasm.ts), which src/classifier/resize.ts loads. The coefficients come from TypeScript (pilResizePlan), so only
  * integer arithmetic happens here: Pillow's 22-bit fixed point, each pass rounded and clipped to
  * 8 bits, horizontal pass before vertical. Integer sums are exact in any order (every sum stays
  * below 2^31: weights are non-negative and add up to about 2^22; 255 x 2^22 + 2^21 < 2^31), so the
@@ -163,4 +163,66 @@ __attribute__((export_name("pixel_statistics"))) void pixel_statistics(const uin
   out[2] = lap_sum;
   out[3] = lap_sq;
   out[4] = lap_n;
+}
+
+static inline int32_t paeth(int32_t a, int32_t b, int32_t c) {
+  const int32_t p = a + b - c;
+  const int32_t pa = p > a ? p - a : a - p;
+  const int32_t pb = p > b ? p - b : b - p;
+  const int32_t pc = p > c ? p - c : c - p;
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/*
+ * A PNG's pixels as RGB (png.ts): the PNG specification's reconstruction of `rows` rows of inflated
+ * 8-bit image data in place (each row a filter byte 0-4, then width * channels bytes; `zero` is a
+ * row of zeros, the row above the first), then grey repeated to RGB, and alpha over white as
+ * libvips' flatten computes it, (value * alpha + 255 * (255 - alpha)) / 255 rounded down. Returns
+ * 0, or 1 for a filter byte that is not 0-4.
+ */
+__attribute__((export_name("png_to_rgb"))) int32_t png_to_rgb(uint8_t *raw, int32_t width, int32_t rows,
+                                                               int32_t channels, const uint8_t *zero,
+                                                               uint8_t *dst) {
+  const int32_t stride = width * channels;
+  const uint8_t *prior = zero;
+  for (int32_t y = 0; y < rows; y++) {
+    uint8_t *row = raw + y * (stride + 1);
+    const int32_t filter = row[0];
+    uint8_t *x = row + 1;
+    switch (filter) {
+    case 0:
+      break;
+    case 1:
+      for (int32_t i = channels; i < stride; i++) x[i] += x[i - channels];
+      break;
+    case 2:
+      for (int32_t i = 0; i < stride; i++) x[i] += prior[i];
+      break;
+    case 3:
+      for (int32_t i = 0; i < channels; i++) x[i] += prior[i] >> 1;
+      for (int32_t i = channels; i < stride; i++) x[i] += (x[i - channels] + prior[i]) >> 1;
+      break;
+    case 4:
+      for (int32_t i = 0; i < channels; i++) x[i] += prior[i];
+      for (int32_t i = channels; i < stride; i++)
+        x[i] += paeth(x[i - channels], prior[i], prior[i - channels]);
+      break;
+    default:
+      return 1;
+    }
+    uint8_t *out = dst + y * width * 3;
+    for (int32_t p = 0; p < width; p++, x += channels, out += 3) {
+      if (channels >= 3) {
+        out[0] = x[0], out[1] = x[1], out[2] = x[2];
+      } else {
+        out[0] = out[1] = out[2] = x[0];
+      }
+      if (channels == 2 || channels == 4) {
+        const int32_t alpha = x[channels - 1], white = 255 * (255 - alpha);
+        for (int32_t c = 0; c < 3; c++) out[c] = (uint8_t)((out[c] * alpha + white) / 255);
+      }
+    }
+    prior = row + 1;
+  }
+  return 0;
 }
