@@ -29,7 +29,13 @@ import { INT8_FLAGS, readCpuInfo } from '../src/classifier/cpu.ts';
 import { roundHalfEven } from '../src/classifier/math.ts';
 import { IMAGENET_DEFAULTS } from '../src/classifier/model-folder.ts';
 import { sharp } from '../src/classifier/native.ts';
-import { decodeWindow, openImage, preprocess, resizedSize } from '../src/classifier/preprocess.ts';
+import {
+  decodeDirectly,
+  decodeWindow,
+  openImage,
+  preprocess,
+  resizedSize,
+} from '../src/classifier/preprocess.ts';
 import { pilResize, pilResizePlan, toNormalisedPlanes } from '../src/classifier/resize.ts';
 import { pilResizeReference, toNormalisedPlanesReference } from '../test/helpers/pil-resize-reference.ts';
 
@@ -100,14 +106,14 @@ function planFor(width: number, height: number) {
 
 /**
  * Where preprocess()'s time goes: the whole call, then each of its steps alone on the same file
- * (sharp's decode of the window as preprocess() asks for it, the plan, the exact resize, the
- * planes), `runs` interleaved rounds, JPEG, PNG and WebP (made from the photo as the peers
+ * (the decode as preprocess() does it: libjpeg-turbo or png.ts where they take the file, else
+ * sharp's decode of the window; the plan, the exact resize, the planes), `runs` interleaved rounds, JPEG, PNG and WebP (made from the photo as the peers
  * benchmark makes them) at 0.15 and 0.3 MP. CPU ms, medians.
  */
 async function steps(runs: number): Promise<void> {
   console.log(`## Where preprocess() goes: each step alone, ${runs} interleaved rounds, CPU ms\n`);
-  console.log('| image | preprocess() | decode (sharp) | plan | exact resize | planes | the rest |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| image | preprocess() | decoder | decode | plan | exact resize | planes | the rest |');
+  console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |');
   const pixels = IMAGENET_DEFAULTS.cropSize ** 2;
   for (const megapixels of SIZES)
     for (const format of ['jpeg', 'png', 'webp'] as const) {
@@ -123,9 +129,12 @@ async function steps(runs: number): Promise<void> {
           : scaled.webp({ quality: 90 })
       ).toBuffer();
       const plan = planFor(width, height);
-      const decode = () =>
-        decodeWindow(openImage(bytes, width * height).timeout({ seconds: 10 }), plan.window);
-      const window = await decode();
+      const direct = decodeDirectly(bytes, format, width * height);
+      const decoder = direct ? (format === 'jpeg' ? 'libjpeg-turbo' : 'png.ts') : 'sharp';
+      const decode = direct
+        ? async () => decodeDirectly(bytes, format, width * height)
+        : () => decodeWindow(openImage(bytes, width * height).timeout({ seconds: 10 }), plan.window);
+      const window = await decodeWindow(openImage(bytes, false), plan.window);
       const rgb = pilResize(window, plan);
       const stepsOf: (() => unknown)[] = [
         () => preprocess(bytes, IMAGENET_DEFAULTS),
@@ -150,7 +159,7 @@ async function steps(runs: number): Promise<void> {
         number,
       ];
       console.log(
-        `| ${megapixels} MP ${format.toUpperCase()} (${width}x${height}) | ${fmt(whole)} | ${fmt(dec)} (${Math.round((100 * dec) / whole)}%) | ${fmt(plans)} | ${fmt(resize)} | ${fmt(planes)} | ${fmt(whole - dec - plans - resize - planes)} |`,
+        `| ${megapixels} MP ${format.toUpperCase()} (${width}x${height}) | ${fmt(whole)} | ${decoder} | ${fmt(dec)} (${Math.round((100 * dec) / whole)}%) | ${fmt(plans)} | ${fmt(resize)} | ${fmt(planes)} | ${fmt(whole - dec - plans - resize - planes)} |`,
       );
     }
   console.log('');

@@ -233,7 +233,11 @@ export async function preprocess(
 }
 
 /** The pixels of a JPEG or PNG decoded without libvips, when this image is one it decodes. */
-function decodeDirectly(bytes: Uint8Array, format: ImageFormat, maxPixels: number): DecodedImage | undefined {
+export function decodeDirectly(
+  bytes: Uint8Array,
+  format: ImageFormat,
+  maxPixels: number,
+): DecodedImage | undefined {
   if (format === 'jpeg') return turboJpeg?.decode(bytes, maxPixels);
   if (format === 'png') return decodePng(bytes, maxPixels);
   return undefined;
