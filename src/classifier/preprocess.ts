@@ -201,7 +201,8 @@ export async function preprocess(
       // without libvips (jpeg-turbo.ts, png.ts); otherwise libvips decodes and hands over only the
       // pixels the crop reads.
       const plan = pilResizePlan(width, height, resized.width, resized.height, crop);
-      const decoded = header && decodeDirectly(bytes, sniffed, limits.maxPixels);
+      // At most the pixels the header promised: the decoders allocate nothing larger.
+      const decoded = header && decodeDirectly(bytes, sniffed, width * height);
       if (decoded && header && decoded.width === header.width && decoded.height === header.height)
         rgb =
           header.orientation === 1
