@@ -46,7 +46,7 @@ export const SCAN_LIMIT = 500;
 
 function loadTurboJpeg(): TurboJpeg | null {
   let path: string;
-  let koffi: typeof import('koffi');
+  let lib: ReturnType<typeof import('koffi')['load']>;
   try {
     const require = requireFinding('@julusian/jpeg-turbo/package.json');
     const dir = join(
@@ -57,11 +57,10 @@ function loadTurboJpeg(): TurboJpeg | null {
     const file = readdirSync(dir).find((name) => name.startsWith('libturbojpeg.so'));
     if (!file) return null;
     path = join(dir, file);
-    koffi = requireFinding('koffi')('koffi');
+    lib = (requireFinding('koffi')('koffi') as typeof import('koffi')).load(path);
   } catch {
-    return null;
+    return null; // not shipped for this platform, or not loadable here: libvips decodes
   }
-  const lib = koffi.load(path);
   const init = lib.func('void *tj3Init(int initType)');
   const set = lib.func('int tj3Set(void *handle, int param, int value)');
   const get = lib.func('int tj3Get(void *handle, int param)');
