@@ -72,7 +72,9 @@ export interface TaggerSettings {
 
 /** What the classifier is made with: its folder and its options (createClassifier(modelDir, options)). */
 export interface ClassifierSettings
-  extends Required<Pick<ClassifierOptions, 'threads' | 'spinWait' | 'weights' | 'limits'>> {
+  extends Required<
+    Pick<ClassifierOptions, 'threads' | 'spinWait' | 'weights' | 'limits' | 'warmUpInference'>
+  > {
   modelDir: string;
 }
 
@@ -244,7 +246,7 @@ export function weightRequest(env: Env): WeightRequest {
   return raw as WeightRequest;
 }
 
-/** MODEL_DIR, the threads, MODEL_SPIN_WAIT, MODEL_WEIGHTS and the image limits. */
+/** MODEL_DIR, the threads, MODEL_SPIN_WAIT, MODEL_WEIGHTS, the image limits, and the warm-up inference (provisioned concurrency). */
 export function classifierSettings(env: Env): ClassifierSettings {
   const modelDir = env.MODEL_DIR;
   if (!modelDir)
@@ -256,6 +258,8 @@ export function classifierSettings(env: Env): ClassifierSettings {
     threads: resolveThreads(env),
     spinWait: flag(env, 'MODEL_SPIN_WAIT', false),
     weights: weightRequest(env),
+    // A provisioned container's init runs before any request: the first inference's extra cost goes there.
+    warmUpInference: env.AWS_LAMBDA_INITIALIZATION_TYPE?.trim() === 'provisioned-concurrency',
     limits: {
       maxBytes: positiveInt(env, 'MAX_IMAGE_BYTES') ?? DEFAULT_LIMITS.maxBytes,
       maxPixels: positiveInt(env, 'MAX_IMAGE_PIXELS') ?? DEFAULT_LIMITS.maxPixels,

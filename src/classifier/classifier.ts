@@ -38,6 +38,13 @@ export interface ClassifierOptions {
   /** The CPU to choose for (default: /proc/cpuinfo and process.arch). */
   cpu?: CpuInfo;
   /**
+   * Also classify the warm-up image once during init. The first inference of a session takes
+   * 1.1-1.8x the later ones (4-15 ms more on this project's machine), so a container whose init is
+   * not on any request's path (provisioned concurrency) pays it there; an on-demand cold start would
+   * pay a whole inference more before its first answer (settings.ts decides).
+   */
+  warmUpInference?: boolean;
+  /**
    * Load a storage this CPU computes inexactly (weights.exact is then false): for benchmarks and
    * checks that compare storages, never for serving.
    */
@@ -170,22 +177,53 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
       `model folder ${modelDir}: ${weights.file} gives an embedding of ${embeddingSize} numbers but model.json "embedding" says ${embedding.dimension}`,
     );
 
+  const { vocabulary } = folder;
+  const members = vocabulary ? categoryMembers(vocabulary) : new Map<string, number[]>();
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const classify: Classifier['classify'] = async (
+    image,
+    {
+      topK: k = DEFAULT_TOP_K,
+      minConfidence = DEFAULT_MIN_CONFIDENCE,
+      categoryMinScore = DEFAULT_CATEGORY_MIN_SCORE,
+    } = {},
+  ) => {
+    validateMinConfidence(minConfidence);
+    validateMinConfidence(categoryMinScore, 'categoryMinScore');
+    const categoryMin = Math.max(minConfidence, categoryMinScore);
+    const t0 = performance.now();
+    const { data, rgb } = await preprocess(image, meta, limits);
+    const properties = imageProperties(rgb, meta.cropSize, meta.cropSize);
+    const t1 = performance.now();
+    const { scores: output, pooled } = await forward(data);
+    const t2 = performance.now();
+    const scores = meta.output === 'logits' ? softmax(output) : output;
+    return {
+      ...(pooled ? { embedding: l2Normalised(pooled) } : {}),
+      labels: topK(scores, labels, k),
+      ...(vocabulary
+        ? {
+            categories: categoryScores(vocabulary, members, scores).filter((c) => c.score >= categoryMin),
+          }
+        : {}),
+      properties,
+      timings: { decodeMs: t1 - t0, inferMs: t2 - t1, totalMs: performance.now() - t0 },
+    };
+  };
+
   // Warm-up of the JavaScript and decoding half of the path, during init, not on the first requests:
   // the first decodes initialise libjpeg-turbo and libvips' operations (PNG, WebP and large photos
   // go through libvips), and two photo-sized preprocessings and one imageProperties let V8 optimise
   // the exact resize and the colour and quality measures (without them the first request spent 2-4x
-  // their CPU time, interpreted: `npm run lab:preprocess`). No warm-up inference: ONNX Runtime packs
-  // the weights when it creates the session, and its first run took the CPU time of the later ones
-  // (docs/benchmarks.md, cold start).
-  const limits = options.limits ?? DEFAULT_LIMITS;
+  // their CPU time, interpreted: `npm run lab:preprocess`). A whole classification of the warm-up
+  // image (the inference, scores, categories and embedding) only when asked (options.warmUpInference:
+  // provisioned concurrency), as it would cost an on-demand cold start a whole inference.
   const warmUpStarted = performance.now();
   await preprocess(WARM_UP_JPEG, meta, limits);
   const warmed = await preprocess(WARM_UP_JPEG, meta, limits);
   if (turboJpeg) await openImage(WARM_UP_JPEG, false).raw().toBuffer();
   imageProperties(warmed.rgb, meta.cropSize, meta.cropSize);
-
-  const { vocabulary } = folder;
-  const members = vocabulary ? categoryMembers(vocabulary) : new Map<string, number[]>();
+  if (options.warmUpInference) await classify(WARM_UP_JPEG);
 
   return {
     folder,
@@ -196,36 +234,7 @@ export async function createClassifier(modelDir: string, options: ClassifierOpti
     initMs: performance.now() - started,
     warmUpMs: performance.now() - warmUpStarted,
     infer,
-    async classify(
-      image,
-      {
-        topK: k = DEFAULT_TOP_K,
-        minConfidence = DEFAULT_MIN_CONFIDENCE,
-        categoryMinScore = DEFAULT_CATEGORY_MIN_SCORE,
-      } = {},
-    ) {
-      validateMinConfidence(minConfidence);
-      validateMinConfidence(categoryMinScore, 'categoryMinScore');
-      const categoryMin = Math.max(minConfidence, categoryMinScore);
-      const t0 = performance.now();
-      const { data, rgb } = await preprocess(image, meta, limits);
-      const properties = imageProperties(rgb, meta.cropSize, meta.cropSize);
-      const t1 = performance.now();
-      const { scores: output, pooled } = await forward(data);
-      const t2 = performance.now();
-      const scores = meta.output === 'logits' ? softmax(output) : output;
-      return {
-        ...(pooled ? { embedding: l2Normalised(pooled) } : {}),
-        labels: topK(scores, labels, k),
-        ...(vocabulary
-          ? {
-              categories: categoryScores(vocabulary, members, scores).filter((c) => c.score >= categoryMin),
-            }
-          : {}),
-        properties,
-        timings: { decodeMs: t1 - t0, inferMs: t2 - t1, totalMs: performance.now() - t0 },
-      };
-    },
+    classify,
     release: () => session.release(),
   };
 }

@@ -134,6 +134,15 @@ describe('classifierSettings', () => {
     );
   });
 
+  it('warms up an inference at init only in a provisioned-concurrency container', () => {
+    const warm = (type?: string) =>
+      classifierSettings({ MODEL_DIR: '/m', ...(type ? { AWS_LAMBDA_INITIALIZATION_TYPE: type } : {}) })
+        .warmUpInference;
+    expect(warm('provisioned-concurrency')).toBe(true);
+    expect(warm(' provisioned-concurrency ')).toBe(true);
+    expect([warm('on-demand'), warm('snap-start'), warm(undefined)]).toEqual([false, false, false]);
+  });
+
   it('reads limits and threads', () => {
     const config = classifierSettings({
       MODEL_DIR: '/m',
