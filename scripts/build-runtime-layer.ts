@@ -86,12 +86,14 @@ export async function buildRuntimeLayer(arch: LayerArch, log = console.log): Pro
   }
   await rm(dir, { recursive: true, force: true });
   await mkdir(nodejs, { recursive: true });
+  // npm installs all but @julusian/jpeg-turbo, whose library addTurboJpeg takes from its tarball.
+  const { [JPEG_TURBO]: _, ...installed } = versions;
   await writeFile(
     join(nodejs, 'package.json'),
-    `${JSON.stringify({ name: 'runtime-layer', private: true, dependencies: { ...versions, [JPEG_TURBO]: undefined } }, null, 2)}\n`,
+    `${JSON.stringify({ name: 'runtime-layer', private: true, dependencies: installed }, null, 2)}\n`,
   );
   log(
-    `runtime layer ${arch}: npm install ${Object.entries(versions)
+    `runtime layer ${arch}: npm install ${Object.entries(installed)
       .map(([n, v]) => `${n}@${v}`)
       .join(' ')}`,
   );

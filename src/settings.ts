@@ -259,7 +259,7 @@ export function classifierSettings(env: Env): ClassifierSettings {
     spinWait: flag(env, 'MODEL_SPIN_WAIT', false),
     weights: weightRequest(env),
     // A provisioned container's init runs before any request: the first inference's extra cost goes there.
-    warmUpInference: env.AWS_LAMBDA_INITIALIZATION_TYPE?.trim() === 'provisioned-concurrency',
+    warmUpInference: lambdaSettings(env).initializationType === 'provisioned-concurrency',
     limits: {
       maxBytes: positiveInt(env, 'MAX_IMAGE_BYTES') ?? DEFAULT_LIMITS.maxBytes,
       maxPixels: positiveInt(env, 'MAX_IMAGE_PIXELS') ?? DEFAULT_LIMITS.maxPixels,

@@ -17,10 +17,11 @@ export interface ImageHeader {
 }
 
 const u16be = (b: Uint8Array, i: number) => ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0);
-const u32be = (b: Uint8Array, i: number) => u16be(b, i) * 65536 + u16be(b, i + 2);
+export const u32be = (b: Uint8Array, i: number) => u16be(b, i) * 65536 + u16be(b, i + 2);
 const u16le = (b: Uint8Array, i: number) => (b[i] ?? 0) | ((b[i + 1] ?? 0) << 8);
 const u24le = (b: Uint8Array, i: number) => u16le(b, i) + (b[i + 2] ?? 0) * 65536;
-const tag = (b: Uint8Array, i: number) =>
+/** The four bytes at i as text (a chunk or box type). */
+export const tag = (b: Uint8Array, i: number) =>
   String.fromCharCode(b[i] ?? 0, b[i + 1] ?? 0, b[i + 2] ?? 0, b[i + 3] ?? 0);
 
 export function readImageHeader(bytes: Uint8Array, format: ImageFormat): ImageHeader | undefined {

@@ -11,14 +11,12 @@
  */
 import { crc32, inflateSync } from 'node:zlib';
 import type { DecodedImage } from './image-formats.ts';
+import { tag, u32be } from './image-header.ts';
 import { pngToRgb } from './resize.ts';
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** Samples a pixel by colour type (0 grey, 2 RGB, 4 grey + alpha, 6 RGBA); palettes (3) are left to libvips. */
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
-
-const u32 = (b: Uint8Array, i: number) =>
-  (((b[i] ?? 0) << 24) | ((b[i + 1] ?? 0) << 16) | ((b[i + 2] ?? 0) << 8) | (b[i + 3] ?? 0)) >>> 0;
 
 export function decodePng(bytes: Uint8Array, maxPixels: number): DecodedImage | undefined {
   if (!SIGNATURE.every((byte, i) => bytes[i] === byte)) return undefined;
@@ -28,17 +26,17 @@ export function decodePng(bytes: Uint8Array, maxPixels: number): DecodedImage | 
   const idat: Uint8Array[] = [];
   let ended = false;
   for (let at = 8; at + 12 <= bytes.length && !ended; ) {
-    const length = u32(bytes, at);
+    const length = u32be(bytes, at);
     const end = at + 12 + length;
     if (end > bytes.length) return undefined;
     const typeAndData = bytes.subarray(at + 4, at + 8 + length);
-    if (crc32(typeAndData) !== u32(bytes, at + 8 + length)) return undefined;
-    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if (crc32(typeAndData) !== u32be(bytes, at + 8 + length)) return undefined;
+    const type = tag(bytes, at + 4);
     const data = bytes.subarray(at + 8, at + 8 + length);
     if (type === 'IHDR') {
       if (length !== 13) return undefined;
-      width = u32(data, 0);
-      height = u32(data, 4);
+      width = u32be(data, 0);
+      height = u32be(data, 4);
       const [depth, colourType, compression, filter, interlace] = data.subarray(8, 13);
       channels = CHANNELS[colourType ?? -1] ?? 0;
       if (depth !== 8 || !channels || compression !== 0 || filter !== 0 || interlace !== 0) return undefined;
