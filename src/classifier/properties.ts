@@ -337,8 +337,12 @@ export function imageProperties(rgb: Uint8Array, width: number, height: number):
   if (pixels <= 0 || rgb.length < pixels * 3)
     throw new RangeError(`expected ${width}x${height} RGB pixels, got ${rgb.length} bytes`);
   const bins = 1 << (3 * BITS);
-  const { binCount, binSums, lumaSum, lumaVariance, laplacianSum, laplacianSquares, laplacianCount } =
-    pixelStatistics(rgb, width, height, BITS);
+  const { binCount, binSums, lumaMean, lumaVariance, laplacianVariance } = pixelStatistics(
+    rgb,
+    width,
+    height,
+    BITS,
+  );
   // Name each occupied bin by its mean colour, and add it to that name.
   const n = COLOUR_NAMES.length;
   const count = new Uint32Array(n);
@@ -355,9 +359,6 @@ export function imageProperties(rgb: Uint8Array, width: number, height: number):
     sums[3 * c + 1] = (sums[3 * c + 1] as number) + g;
     sums[3 * c + 2] = (sums[3 * c + 2] as number) + b;
   }
-  const mean = lumaSum / pixels;
-  const lapVar =
-    laplacianCount > 0 ? laplacianSquares / laplacianCount - (laplacianSum / laplacianCount) ** 2 : 0;
 
   const colours: DominantColour[] = [];
   const order = Array.from({ length: n }, (_, i) => i).sort(
@@ -382,9 +383,9 @@ export function imageProperties(rgb: Uint8Array, width: number, height: number):
   return {
     colours,
     quality: {
-      brightness: round1(clamp100((100 * mean) / 255)),
+      brightness: round1(clamp100((100 * lumaMean) / 255)),
       contrast: round1(clamp100((100 * Math.sqrt(lumaVariance)) / 127.5)),
-      sharpness: round1(clamp100((100 * lapVar) / (lapVar + SHARPNESS_HALF))),
+      sharpness: round1(clamp100((100 * laplacianVariance) / (laplacianVariance + SHARPNESS_HALF))),
     },
   };
 }

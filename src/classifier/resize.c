@@ -117,20 +117,21 @@ __attribute__((export_name("planes"))) void planes(const uint8_t *rgb, int32_t p
 }
 
 /*
- * The pass of imageProperties (properties.ts) over the model's input pixels: per bin of RGB at
- * `bits` per channel the pixel count and channel sums (`count` and `sums`, zeroed by the caller),
- * each pixel's BT.601 luma as float32 (`luma`), then out[0..4] = the sum of the luma, its variance,
- * and the sum, sum of squares and count of its 4-neighbour Laplacian over the interior. The same
- * float64 operations in the same order as the TypeScript it replaced (wasm32 has no fused
- * multiply-add to contract them into), so the results are the same numbers.
+ * The pass of imageProperties (properties.ts) over the model's input pixels, in integers, so every
+ * sum is exact: per bin of RGB at `bits` per channel the pixel count and channel sums (`count` and
+ * `sums`, zeroed by the caller); each pixel's BT.601 luma in thousandths, y = 299 r + 587 g + 114 b
+ * (`luma`, int32); then out[0..4] = the sum of y and of y^2, and the sum, sum of squares and count
+ * of its 4-neighbour Laplacian (y left + right + above + below - 4 y) over the interior.
+ * The Laplacian runs four pixels a vector; its squares are summed in float64 lanes one row at a
+ * time (a row's sum stays below 2^53, so exact) and the rows in int64.
  */
 __attribute__((export_name("pixel_statistics"))) void pixel_statistics(const uint8_t *rgb, int32_t width,
                                                                        int32_t height, int32_t bits,
-                                                                       uint32_t *count, double *sums,
-                                                                       float *luma, double *out) {
+                                                                       uint32_t *count, uint32_t *sums,
+                                                                       int32_t *luma, int64_t *out) {
   const int32_t pixels = width * height;
   const int32_t shift = 8 - bits;
-  double luma_sum = 0;
+  int64_t luma_sum = 0, luma_sq = 0;
   for (int32_t i = 0; i < pixels; i++, rgb += 3) {
     const int32_t r = rgb[0], g = rgb[1], b = rgb[2];
     const int32_t bin = ((r >> shift) << (2 * bits)) | ((g >> shift) << bits) | (b >> shift);
@@ -138,31 +139,43 @@ __attribute__((export_name("pixel_statistics"))) void pixel_statistics(const uin
     sums[3 * bin] += r;
     sums[3 * bin + 1] += g;
     sums[3 * bin + 2] += b;
-    const double y = 0.299 * r + 0.587 * g + 0.114 * b;
-    luma[i] = (float)y;
+    const int32_t y = 299 * r + 587 * g + 114 * b;
+    luma[i] = y;
     luma_sum += y;
+    luma_sq += (int64_t)y * y;
   }
-  const double mean = luma_sum / pixels;
-  double variance = 0;
-  for (int32_t i = 0; i < pixels; i++) {
-    const double d = (double)luma[i] - mean;
-    variance += d * d;
-  }
-  double lap_sum = 0, lap_sq = 0;
-  int32_t lap_n = 0;
-  for (int32_t y = 1; y < height - 1; y++)
-    for (int32_t x = 1, i = y * width + 1; x < width - 1; x++, i++) {
-      const double v = (double)luma[i - 1] + (double)luma[i + 1] + (double)luma[i - width] +
-                       (double)luma[i + width] - 4 * (double)luma[i];
+  int64_t lap_sum = 0, lap_sq = 0;
+  for (int32_t y = 1; y < height - 1; y++) {
+    const int32_t *row = luma + y * width;
+    v128_t sum = wasm_i32x4_splat(0); /* at most 1.02e6 a value, 2^31 / 1.02e6 values a lane */
+    v128_t sq = wasm_f64x2_splat(0);
+    int32_t x = 1;
+    for (; x + 4 <= width - 1; x += 4) {
+      const int32_t *c = row + x;
+      v128_t v = wasm_i32x4_sub(
+          wasm_i32x4_add(wasm_i32x4_add(wasm_v128_load(c - 1), wasm_v128_load(c + 1)),
+                         wasm_i32x4_add(wasm_v128_load(c - width), wasm_v128_load(c + width))),
+          wasm_i32x4_shl(wasm_v128_load(c), 2));
+      sum = wasm_i32x4_add(sum, v);
+      v128_t lo = wasm_f64x2_convert_low_i32x4(v);
+      v128_t hi = wasm_f64x2_convert_low_i32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+      sq = wasm_f64x2_add(sq, wasm_f64x2_add(wasm_f64x2_mul(lo, lo), wasm_f64x2_mul(hi, hi)));
+    }
+    lap_sum += (int64_t)wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
+               wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3);
+    lap_sq += (int64_t)wasm_f64x2_extract_lane(sq, 0) + (int64_t)wasm_f64x2_extract_lane(sq, 1);
+    for (; x < width - 1; x++) {
+      const int32_t *c = row + x;
+      const int64_t v = (int64_t)c[-1] + c[1] + c[-width] + c[width] - 4 * (int64_t)c[0];
       lap_sum += v;
       lap_sq += v * v;
-      lap_n++;
     }
+  }
   out[0] = luma_sum;
-  out[1] = variance / pixels;
+  out[1] = luma_sq;
   out[2] = lap_sum;
   out[3] = lap_sq;
-  out[4] = lap_n;
+  out[4] = width > 2 && height > 2 ? (int64_t)(width - 2) * (height - 2) : 0;
 }
 
 static inline int32_t paeth(int32_t a, int32_t b, int32_t c) {

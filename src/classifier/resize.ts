@@ -262,20 +262,22 @@ export interface PixelStatistics {
   /** Pixels per bin of RGB at `bits` per channel (bin = r << 2 bits | g << bits | b, each shifted to `bits`). */
   binCount: Uint32Array;
   /** Their red, green and blue sums, three per bin. */
-  binSums: Float64Array;
-  /** The sum of the pixels' BT.601 luma, and its variance. */
-  lumaSum: number;
+  binSums: Uint32Array;
+  /** The mean of the pixels' BT.601 luma (0-255), and its variance. */
+  lumaMean: number;
   lumaVariance: number;
-  /** The sum, sum of squares and count of the luma's 4-neighbour Laplacian over the interior. */
-  laplacianSum: number;
-  laplacianSquares: number;
-  laplacianCount: number;
+  /** The variance of the luma's 4-neighbour Laplacian over the interior (0 without one). */
+  laplacianVariance: number;
 }
+
+/** The widest image pixel_statistics sums exactly (its per-row int32 and float64 lanes). */
+export const PIXEL_STATISTICS_MAX_WIDTH = 8000;
 
 /**
  * The pass of imageProperties over width x height interleaved RGB, in WebAssembly (resize.c,
- * `pixel_statistics`): the same float64 operations in the same order as the TypeScript loops it
- * replaced (kept as test/helpers/properties-reference.ts), so the same numbers.
+ * `pixel_statistics`): integer sums, exact, of the luma in thousandths (299 r + 587 g + 114 b); each
+ * variance is n * sum of squares - sum^2 in BigInt, divided once. test/helpers/properties-reference.ts
+ * computes the same from the definitions, in TypeScript.
  */
 export function pixelStatistics(
   rgb: Uint8Array,
@@ -283,9 +285,11 @@ export function pixelStatistics(
   height: number,
   bits: number,
 ): PixelStatistics {
+  if (width > PIXEL_STATISTICS_MAX_WIDTH)
+    throw new RangeError(`pixelStatistics: ${width} pixels wide, at most ${PIXEL_STATISTICS_MAX_WIDTH}`);
   const pixels = width * height;
   const bins = 1 << (3 * bits);
-  const [input, count, sums, luma, out] = layout([3 * pixels, 4 * bins, 8 * 3 * bins, 4 * pixels, 8 * 5]) as [
+  const [input, count, sums, luma, out] = layout([3 * pixels, 4 * bins, 4 * 3 * bins, 4 * pixels, 8 * 5]) as [
     number,
     number,
     number,
@@ -294,24 +298,28 @@ export function pixelStatistics(
   ];
   put(input, rgb.subarray(0, 3 * pixels));
   const binCount = new Uint32Array(wasm.memory.buffer, count, bins);
-  const binSums = new Float64Array(wasm.memory.buffer, sums, 3 * bins);
+  const binSums = new Uint32Array(wasm.memory.buffer, sums, 3 * bins);
   binCount.fill(0);
   binSums.fill(0);
   wasm.pixel_statistics(input, width, height, bits, count, sums, luma, out);
-  const [lumaSum, lumaVariance, laplacianSum, laplacianSquares, laplacianCount] = new Float64Array(
+  const [lumaSum, lumaSquares, laplacianSum, laplacianSquares, laplacianCount] = new BigInt64Array(
     wasm.memory.buffer,
     out,
     5,
-  ) as unknown as [number, number, number, number, number];
+  ) as unknown as [bigint, bigint, bigint, bigint, bigint];
   return {
     binCount: binCount.slice(),
     binSums: binSums.slice(),
-    lumaSum,
-    lumaVariance,
-    laplacianSum,
-    laplacianSquares,
-    laplacianCount,
+    lumaMean: Number(lumaSum) / pixels / 1000,
+    lumaVariance: variance(lumaSum, lumaSquares, BigInt(pixels)),
+    laplacianVariance: variance(laplacianSum, laplacianSquares, laplacianCount),
   };
+}
+
+/** The variance of n values in thousandths, from their exact sum and sum of squares, in units squared. */
+export function variance(sum: bigint, squares: bigint, n: bigint): number {
+  if (n === 0n) return 0;
+  return Number(n * squares - sum * sum) / Number(n * n) / 1e6;
 }
 
 /**

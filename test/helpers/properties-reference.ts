@@ -1,9 +1,9 @@
 /**
- * The pass of imageProperties over the pixels as TypeScript loops, as it ran before it moved into
- * WebAssembly (src/classifier/resize.c, `pixelStatistics` in resize.ts): the reference
- * test/unit/properties.test.ts compares the module with, number for number.
+ * The pass of imageProperties over the pixels written from its definitions, as plain TypeScript
+ * loops with BigInt sums: the reference test/unit/properties.test.ts compares the WebAssembly pass
+ * (src/classifier/resize.c, `pixelStatistics` in resize.ts) with, number for number.
  */
-import type { PixelStatistics } from '../../src/classifier/resize.ts';
+import { type PixelStatistics, variance } from '../../src/classifier/resize.ts';
 
 export function pixelStatisticsReference(
   rgb: Uint8Array,
@@ -15,9 +15,11 @@ export function pixelStatisticsReference(
   const shift = 8 - bits;
   const bins = 1 << (3 * bits);
   const binCount = new Uint32Array(bins);
-  const binSums = new Float64Array(3 * bins);
-  const luma = new Float32Array(pixels);
-  let lumaSum = 0;
+  const binSums = new Uint32Array(3 * bins);
+  // BT.601 luma in thousandths: an integer, so every sum below is exact.
+  const luma = new Array<number>(pixels);
+  let lumaSum = 0n;
+  let lumaSquares = 0n;
   for (let i = 0, p = 0; i < pixels; i++, p += 3) {
     const r = rgb[p] as number;
     const g = rgb[p + 1] as number;
@@ -27,39 +29,32 @@ export function pixelStatisticsReference(
     binSums[3 * bin] = (binSums[3 * bin] as number) + r;
     binSums[3 * bin + 1] = (binSums[3 * bin + 1] as number) + g;
     binSums[3 * bin + 2] = (binSums[3 * bin + 2] as number) + b;
-    const y = 0.299 * r + 0.587 * g + 0.114 * b;
+    const y = 299 * r + 587 * g + 114 * b;
     luma[i] = y;
-    lumaSum += y;
+    lumaSum += BigInt(y);
+    lumaSquares += BigInt(y) * BigInt(y);
   }
-  const mean = lumaSum / pixels;
-  let variance = 0;
-  for (let i = 0; i < pixels; i++) {
-    const d = (luma[i] as number) - mean;
-    variance += d * d;
-  }
-  variance /= pixels;
-  let lapSum = 0;
-  let lapSq = 0;
-  let lapN = 0;
+  let lapSum = 0n;
+  let lapSquares = 0n;
+  let lapCount = 0n;
   for (let y = 1; y < height - 1; y++)
     for (let x = 1, i = y * width + 1; x < width - 1; x++, i++) {
-      const v =
+      const v = BigInt(
         (luma[i - 1] as number) +
-        (luma[i + 1] as number) +
-        (luma[i - width] as number) +
-        (luma[i + width] as number) -
-        4 * (luma[i] as number);
+          (luma[i + 1] as number) +
+          (luma[i - width] as number) +
+          (luma[i + width] as number) -
+          4 * (luma[i] as number),
+      );
       lapSum += v;
-      lapSq += v * v;
-      lapN++;
+      lapSquares += v * v;
+      lapCount++;
     }
   return {
     binCount,
     binSums,
-    lumaSum,
-    lumaVariance: variance,
-    laplacianSum: lapSum,
-    laplacianSquares: lapSq,
-    laplacianCount: lapN,
+    lumaMean: Number(lumaSum) / pixels / 1000,
+    lumaVariance: variance(lumaSum, lumaSquares, BigInt(pixels)),
+    laplacianVariance: variance(lapSum, lapSquares, lapCount),
   };
 }

@@ -7,7 +7,7 @@ import {
   imageProperties,
   MAX_COLOURS,
 } from '../../src/classifier/properties.ts';
-import { pixelStatistics } from '../../src/classifier/resize.ts';
+import { PIXEL_STATISTICS_MAX_WIDTH, pixelStatistics, variance } from '../../src/classifier/resize.ts';
 import { pixelStatisticsReference } from '../helpers/properties-reference.ts';
 
 const SIDE = 64;
@@ -121,5 +121,30 @@ describe('the pass over the pixels in WebAssembly (pixelStatistics)', () => {
           expect(wasm, `${width}x${height} ${kind} ${bits} bits`).toEqual(reference);
         }
       }
+  });
+
+  it('sums exactly at the extremes: a black and white checkerboard as wide as it allows (the largest Laplacian)', () => {
+    const width = PIXEL_STATISTICS_MAX_WIDTH;
+    const height = 4;
+    const rgb = new Uint8Array(width * height * 3);
+    for (let i = 0; i < width * height; i++)
+      if (((i % width) + Math.floor(i / width)) % 2 === 0) rgb.fill(255, 3 * i, 3 * i + 3);
+    const wasm = pixelStatistics(rgb, width, height, 4);
+    expect(wasm).toEqual(pixelStatisticsReference(rgb, width, height, 4));
+    // Every interior value is +-4 x 255 (in luma units): mean 0, variance 1,040,400.
+    expect(wasm.laplacianVariance).toBeCloseTo(1_040_400, 6);
+    expect(wasm.lumaMean).toBe(127.5);
+    expect(() => pixelStatistics(new Uint8Array(3 * (width + 1)), width + 1, 1, 4)).toThrow(RangeError);
+  });
+
+  it('variance(): n x the sum of squares - the sum squared, over n^2, in units (from thousandths)', () => {
+    const values = [0, 255_000, 127_500, 3, 99_999];
+    const n = values.length;
+    const mean = values.reduce((a, b) => a + b, 0) / n;
+    const twoPass = values.reduce((a, v) => a + ((v - mean) / 1000) ** 2, 0) / n;
+    const sum = values.reduce((a, v) => a + BigInt(v), 0n);
+    const squares = values.reduce((a, v) => a + BigInt(v) * BigInt(v), 0n);
+    expect(variance(sum, squares, BigInt(n))).toBeCloseTo(twoPass, 6);
+    expect(variance(0n, 0n, 0n)).toBe(0);
   });
 });
