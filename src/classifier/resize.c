@@ -120,8 +120,8 @@ __attribute__((export_name("planes"))) void planes(const uint8_t *rgb, int32_t p
  * The pass of imageProperties (properties.ts) over the model's input pixels, in integers, so every
  * sum is exact: per bin of RGB at `bits` per channel the pixel count and channel sums (`count` and
  * `sums`, zeroed by the caller); each pixel's BT.601 luma in thousandths, y = 299 r + 587 g + 114 b
- * (`luma`, int32); then out[0..4] = the sum of y and of y^2, and the sum, sum of squares and count
- * of its 4-neighbour Laplacian (y left + right + above + below - 4 y) over the interior.
+ * (`luma`, int32); then out[0..3] = the sum of y and of y^2, and the sum and sum of squares of its
+ * 4-neighbour Laplacian (y left + right + above + below - 4 y) over the interior.
  * The Laplacian runs four pixels a vector; its squares are summed in float64 lanes one row at a
  * time (a row's sum stays below 2^53, so exact) and the rows in int64.
  */
@@ -175,7 +175,6 @@ __attribute__((export_name("pixel_statistics"))) void pixel_statistics(const uin
   out[1] = luma_sq;
   out[2] = lap_sum;
   out[3] = lap_sq;
-  out[4] = width > 2 && height > 2 ? (int64_t)(width - 2) * (height - 2) : 0;
 }
 
 static inline int32_t paeth(int32_t a, int32_t b, int32_t c) {

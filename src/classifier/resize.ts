@@ -289,7 +289,7 @@ export function pixelStatistics(
     throw new RangeError(`pixelStatistics: ${width} pixels wide, at most ${PIXEL_STATISTICS_MAX_WIDTH}`);
   const pixels = width * height;
   const bins = 1 << (3 * bits);
-  const [input, count, sums, luma, out] = layout([3 * pixels, 4 * bins, 4 * 3 * bins, 4 * pixels, 8 * 5]) as [
+  const [input, count, sums, luma, out] = layout([3 * pixels, 4 * bins, 4 * 3 * bins, 4 * pixels, 8 * 4]) as [
     number,
     number,
     number,
@@ -302,17 +302,18 @@ export function pixelStatistics(
   binCount.fill(0);
   binSums.fill(0);
   wasm.pixel_statistics(input, width, height, bits, count, sums, luma, out);
-  const [lumaSum, lumaSquares, laplacianSum, laplacianSquares, laplacianCount] = new BigInt64Array(
+  const [lumaSum, lumaSquares, laplacianSum, laplacianSquares] = new BigInt64Array(
     wasm.memory.buffer,
     out,
-    5,
-  ) as unknown as [bigint, bigint, bigint, bigint, bigint];
+    4,
+  ) as unknown as [bigint, bigint, bigint, bigint];
+  const interior = width > 2 && height > 2 ? (width - 2) * (height - 2) : 0;
   return {
     binCount: binCount.slice(),
     binSums: binSums.slice(),
     lumaMean: Number(lumaSum) / pixels / 1000,
     lumaVariance: variance(lumaSum, lumaSquares, BigInt(pixels)),
-    laplacianVariance: variance(laplacianSum, laplacianSquares, laplacianCount),
+    laplacianVariance: variance(laplacianSum, laplacianSquares, BigInt(interior)),
   };
 }
 
